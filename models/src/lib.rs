@@ -1,0 +1,8 @@
+//! Hardware component models for hetsim.
+//!
+//! This crate owns the cycle-level and analog models that the system level (`hetsim`)
+//! composes: the Snitch-class RISC-V cluster, the AIMC crossbar tile and the interconnect.
+//! Each component owns its state and timing parameters (one documented struct with a
+//! `Default`, loadable from RON) and never reaches into another component.
+//!
+//! Status: the component models are being built; see the project's open issues.

@@ -1,0 +1,7 @@
+//! hetsim: the system level of the heterogeneous AIMC + RISC-V simulator.
+//!
+//! This crate owns the command-line interface and (as it grows) the discrete-event engine,
+//! scenario loading, schedule replay, pipeline strategies and reports. Components come from
+//! `hetsim-models`, instruction semantics from `hetsim-isa`.
+
+pub mod cli;
