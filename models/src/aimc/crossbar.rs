@@ -1,0 +1,474 @@
+//! One physical crossbar: programmed devices, the weights they realise at an inference time,
+//! drift compensation and the periphery (DAC, output noise, ADC, bound management).
+//!
+//! Storage is row-major `rows x cols` (row i = input i). The MVM is an axpy over rows, so
+//! every output column is summed sequentially over the rows starting from 0.0, exactly like a
+//! plain f32 dot product; rows whose input is zero are skipped, which cannot change any sum
+//! (an accumulator that starts at +0.0 never becomes -0.0, and adding +-0.0 to any other value
+//! leaves it unchanged).
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use super::config::{
+    BoundManagement, DriftCompensation, NoiseModel, ReadNoiseRedraw, Scaling, TileConfig,
+};
+use super::pcm;
+use super::rng::{stream, Purpose};
+
+/// A quantising converter: `levels` steps per sign up to `bound`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Quantizer {
+    pub(crate) levels: f32,
+    pub(crate) bound: f32,
+}
+
+impl Quantizer {
+    /// Round half to even to the grid `k * bound / levels` and saturate at `+-bound`.
+    #[inline]
+    pub(crate) fn quantize(self, v: f32) -> f32 {
+        let k = (v * self.levels / self.bound)
+            .round_ties_even()
+            .clamp(-self.levels, self.levels);
+        k * self.bound / self.levels
+    }
+}
+
+/// The periphery settings one pass needs, copied out of the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Periphery {
+    /// Work in weight units with no input scaling (every nonideality off).
+    pub(crate) exact: bool,
+    pub(crate) dac: Option<Quantizer>,
+    pub(crate) adc: Option<Quantizer>,
+    pub(crate) out_noise: f32,
+    /// Largest bound-management reduction factor, if bound management is on.
+    pub(crate) bm_limit: Option<f32>,
+}
+
+impl Periphery {
+    pub(crate) fn new(cfg: &TileConfig) -> Self {
+        let q = |c: &super::config::ConverterConfig| {
+            c.enabled.then(|| Quantizer {
+                levels: c.levels(),
+                bound: c.bound,
+            })
+        };
+        let bm_limit = match cfg.bound_management {
+            BoundManagement::Off => None,
+            BoundManagement::Iterative {
+                max_factor,
+                max_res,
+            } => Some(if cfg.dac.enabled {
+                max_factor.min(max_res / (cfg.dac.resolution() * 2.0 * cfg.dac.bound))
+            } else {
+                max_factor
+            }),
+        };
+        Self {
+            exact: cfg.is_exact(),
+            dac: q(&cfg.dac),
+            adc: q(&cfg.adc),
+            out_noise: cfg.output_noise,
+            bm_limit,
+        }
+    }
+}
+
+/// Per-device state of the PCM model, drawn once at programming (index = row * cols + col).
+#[derive(Debug, Clone)]
+pub(crate) struct Devices {
+    /// Programmed conductance of the positive / negative device (uS).
+    pub(crate) g_prog: [Vec<f32>; 2],
+    /// Drift exponent (already multiplied by the drift scale).
+    pub(crate) nu: [Vec<f32>; 2],
+    /// Read-noise amplitude Q_s (already multiplied by the read-noise scale).
+    pub(crate) q_s: [Vec<f32>; 2],
+}
+
+/// Scratch buffers of one pass.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scratch {
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+/// One programmed crossbar.
+#[derive(Debug, Clone)]
+pub(crate) struct Crossbar {
+    pub(crate) tile_id: u64,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    seed: u64,
+    periphery: Periphery,
+    noise: NoiseModel,
+    g_max: f32,
+    g_min: f32,
+    drift_comp: DriftCompensation,
+    /// Weight units per normalised unit, per column (1.0 on the exact path).
+    pub(crate) col_scale: Vec<f32>,
+    /// PCM devices, when the PCM model is on.
+    pub(crate) devices: Option<Devices>,
+    /// Normalised weights realised at `realised_at` (right after programming: programming
+    /// noise only, no drift or read noise).
+    pub(crate) w_eff: Vec<f32>,
+    pub(crate) realised_at: Option<f64>,
+    /// Drift-compensation baseline: one value (global) or one per column; empty when off.
+    baseline: Vec<f32>,
+    /// Output factor per column from drift compensation (1.0 when off).
+    pub(crate) alpha: Vec<f32>,
+    reads: u64,
+    probes: u64,
+    out_rng: ChaCha8Rng,
+    scratch: Scratch,
+}
+
+/// y = x W for row-major `w` with `y.len()` columns; see the module doc for the order.
+#[inline]
+pub(crate) fn gemv(x: &[f32], w: &[f32], y: &mut [f32]) {
+    y.fill(0.0);
+    let cols = y.len();
+    if cols == 0 {
+        return;
+    }
+    for (xi, row) in x.iter().zip(w.chunks_exact(cols)) {
+        let xi = *xi;
+        if xi == 0.0 {
+            continue;
+        }
+        for (yj, wij) in y.iter_mut().zip(row) {
+            *yj += xi * wij;
+        }
+    }
+}
+
+/// One forward pass of a vector through the periphery and the weights `w` (`rows x cols`):
+/// abs-max input scaling, DAC, MVM, output noise, ADC with saturation and iterative bound
+/// management. Writes `y * input scale` to `out` (normalised weight units, input units) and
+/// returns the number of analog passes used (1 + bound-management repetitions).
+pub(crate) fn pass(
+    p: &Periphery,
+    w: &[f32],
+    x: &[f32],
+    rng: &mut ChaCha8Rng,
+    scratch: &mut Scratch,
+    out: &mut [f32],
+) -> u32 {
+    let cols = out.len();
+    scratch.x.resize(x.len(), 0.0);
+    scratch.y.resize(cols, 0.0);
+    let a = if p.exact {
+        1.0
+    } else {
+        let m = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        if m > 0.0 {
+            m
+        } else {
+            1.0
+        }
+    };
+    let mut factor = 1.0f32;
+    let mut passes = 0u32;
+    loop {
+        passes += 1;
+        let scale = a * factor;
+        match p.dac {
+            Some(dac) => {
+                for (xq, xi) in scratch.x.iter_mut().zip(x) {
+                    *xq = dac.quantize(xi / scale);
+                }
+            }
+            None if p.exact => scratch.x.copy_from_slice(x),
+            None => {
+                for (xq, xi) in scratch.x.iter_mut().zip(x) {
+                    *xq = xi / scale;
+                }
+            }
+        }
+        gemv(&scratch.x, w, &mut scratch.y);
+        if p.out_noise > 0.0 {
+            for y in scratch.y.iter_mut() {
+                let z: f32 = rng.sample(StandardNormal);
+                *y += p.out_noise * z;
+            }
+        }
+        let mut saturated = false;
+        if let Some(adc) = p.adc {
+            for y in scratch.y.iter_mut() {
+                saturated |= y.abs() >= adc.bound;
+                *y = adc.quantize(*y);
+            }
+        }
+        if saturated {
+            if let Some(limit) = p.bm_limit {
+                if factor * 2.0 <= limit {
+                    factor *= 2.0;
+                    continue;
+                }
+            }
+        }
+        for (o, y) in out.iter_mut().zip(&scratch.y) {
+            *o = y * scale;
+        }
+        return passes;
+    }
+}
+
+impl Crossbar {
+    /// Programs a block of (already clipped, finite) weights, `rows x cols` row-major, into
+    /// crossbar `tile_id`.
+    pub(crate) fn program(
+        cfg: &TileConfig,
+        weights: &[f32],
+        rows: usize,
+        cols: usize,
+        tile_id: u64,
+    ) -> Self {
+        let periphery = Periphery::new(cfg);
+        let n = rows * cols;
+        // Column max |W| of this block.
+        let mut col_max = vec![0.0f32; cols];
+        if cols > 0 {
+            for row in weights.chunks_exact(cols) {
+                for (m, w) in col_max.iter_mut().zip(row) {
+                    *m = m.max(w.abs());
+                }
+            }
+        }
+        let nonzero = |m: f32| if m > 0.0 { m } else { 1.0 };
+        let col_scale: Vec<f32> = if periphery.exact {
+            vec![1.0; cols]
+        } else {
+            match cfg.mapping.scaling {
+                Scaling::ChannelWise => col_max.iter().map(|&m| nonzero(m)).collect(),
+                Scaling::PerTile => {
+                    vec![nonzero(col_max.iter().fold(0.0f32, |a, &b| a.max(b))); cols]
+                }
+            }
+        };
+        let mut w_norm = Vec::with_capacity(n);
+        if cols > 0 {
+            for row in weights.chunks_exact(cols) {
+                w_norm.extend(row.iter().zip(&col_scale).map(|(w, s)| w / s));
+            }
+        }
+        let g_max = cfg.mapping.g_max_us;
+        let g_min = cfg.mapping.g_min_us;
+        let g_range = g_max - g_min;
+        let mut devices = None;
+        let w_prog = match &cfg.noise {
+            NoiseModel::Off => w_norm,
+            NoiseModel::WeightNoise(wn) => {
+                let mut rng = stream(cfg.seed, tile_id, Purpose::WeightNoise, 0);
+                let sig: Vec<f32> = col_max
+                    .iter()
+                    .zip(&col_scale)
+                    .map(|(m, s)| wn.relative_sigma * m / s)
+                    .collect();
+                let mut w = w_norm;
+                if wn.relative_sigma > 0.0 && cols > 0 {
+                    for row in w.chunks_exact_mut(cols) {
+                        for (v, s) in row.iter_mut().zip(&sig) {
+                            let z: f32 = rng.sample(StandardNormal);
+                            *v += s * z;
+                        }
+                    }
+                }
+                w
+            }
+            NoiseModel::Pcm(pc) => {
+                let mut prog_rng = stream(cfg.seed, tile_id, Purpose::ProgNoise, 0);
+                let mut drift_rng = stream(cfg.seed, tile_id, Purpose::DriftExponent, 0);
+                let mut d = Devices {
+                    g_prog: [Vec::with_capacity(n), Vec::with_capacity(n)],
+                    nu: [Vec::with_capacity(n), Vec::with_capacity(n)],
+                    q_s: [Vec::with_capacity(n), Vec::with_capacity(n)],
+                };
+                let mut w = Vec::with_capacity(n);
+                for &wn in &w_norm {
+                    let targets = [
+                        (wn.max(0.0) * g_range).min(g_max) + g_min,
+                        ((-wn).max(0.0) * g_range).min(g_max) + g_min,
+                    ];
+                    let mut g = [0.0f32; 2];
+                    for (k, &g_t) in targets.iter().enumerate() {
+                        let g_p = if pc.prog_noise_scale > 0.0 {
+                            let z: f32 = prog_rng.sample(StandardNormal);
+                            (g_t + pc.prog_noise_scale * pcm::prog_noise_sigma(g_t, g_max) * z)
+                                .max(0.0)
+                        } else {
+                            g_t
+                        };
+                        let nu = if pc.drift_scale > 0.0 {
+                            let z: f32 = drift_rng.sample(StandardNormal);
+                            pcm::drift_exponent(g_t, g_max, z) * pc.drift_scale
+                        } else {
+                            0.0
+                        };
+                        g[k] = g_p;
+                        d.g_prog[k].push(g_p);
+                        d.nu[k].push(nu);
+                        d.q_s[k].push(pcm::read_noise_q(g_p, g_max) * pc.read_noise_scale);
+                    }
+                    w.push((g[0] - g[1]) / g_range);
+                }
+                devices = Some(d);
+                w
+            }
+        };
+        let mut xb = Self {
+            tile_id,
+            rows,
+            cols,
+            seed: cfg.seed,
+            periphery,
+            noise: cfg.noise.clone(),
+            g_max,
+            g_min,
+            drift_comp: cfg.drift_compensation,
+            col_scale,
+            w_eff: w_prog,
+            devices,
+            realised_at: None,
+            baseline: Vec::new(),
+            alpha: vec![1.0; cols],
+            reads: 0,
+            probes: 0,
+            out_rng: stream(cfg.seed, tile_id, Purpose::OutputNoise, 0),
+            scratch: Scratch::default(),
+        };
+        if xb.drift_comp != DriftCompensation::Off {
+            // Calibration right after programming: the programmed weights, no read noise.
+            let means = xb.probe();
+            xb.baseline = means.iter().map(|m| m.max(pcm::DRIFT_COMP_FLOOR)).collect();
+        }
+        xb
+    }
+
+    /// Whether the read noise is re-drawn before every MVM.
+    pub(crate) fn redraw_per_mvm(&self) -> bool {
+        matches!(&self.noise, NoiseModel::Pcm(p) if p.read_noise_redraw == ReadNoiseRedraw::PerMvm)
+    }
+
+    /// Realises the weights at `t_inf_s` seconds after programming: drift and a fresh 1/f
+    /// read-noise draw (PCM), then the drift-compensation factors from the identity probe.
+    pub(crate) fn realise(&mut self, t_inf_s: f64) {
+        if let (Some(d), NoiseModel::Pcm(pc)) = (&self.devices, &self.noise) {
+            let mut rng = stream(self.seed, self.tile_id, Purpose::ReadNoise, self.reads);
+            self.reads += 1;
+            let t = t_inf_s + pc.t0_s;
+            let ln_ratio = pcm::drift_log_ratio(t_inf_s, pc.t0_s) as f32;
+            let drift = ln_ratio > 0.0 && pc.drift_scale > 0.0;
+            let read_factor = pcm::read_noise_time_factor(t, pc.t_read_s) as f32;
+            let read = pc.read_noise_scale > 0.0 && read_factor > 0.0;
+            let g_range = self.g_max - self.g_min;
+            let [gp0, gp1] = &d.g_prog;
+            let [nu0, nu1] = &d.nu;
+            let [q0, q1] = &d.q_s;
+            let mut realise_dev = |g: f32, nu: f32, q: f32| -> f32 {
+                let g_d = if drift { g * (-nu * ln_ratio).exp() } else { g };
+                if read {
+                    let z: f32 = rng.sample(StandardNormal);
+                    (g_d + g_d.abs() * q * read_factor * z).max(0.0)
+                } else {
+                    g_d
+                }
+            };
+            for (k, w) in self.w_eff.iter_mut().enumerate() {
+                // All six arrays have length rows * cols, the length of w_eff.
+                let (Some(&g0), Some(&g1), Some(&n0), Some(&n1), Some(&s0), Some(&s1)) = (
+                    gp0.get(k),
+                    gp1.get(k),
+                    nu0.get(k),
+                    nu1.get(k),
+                    q0.get(k),
+                    q1.get(k),
+                ) else {
+                    break;
+                };
+                let gpos = realise_dev(g0, n0, s0);
+                let gneg = realise_dev(g1, n1, s1);
+                *w = (gpos - gneg) / g_range;
+            }
+        }
+        if self.drift_comp != DriftCompensation::Off {
+            let now = self.probe();
+            match self.drift_comp {
+                DriftCompensation::Global => {
+                    let a = self.baseline.first().copied().unwrap_or(1.0)
+                        / now
+                            .first()
+                            .copied()
+                            .unwrap_or(1.0)
+                            .max(pcm::DRIFT_COMP_FLOOR);
+                    self.alpha.fill(a);
+                }
+                DriftCompensation::PerColumn => {
+                    for ((a, b), m) in self.alpha.iter_mut().zip(&self.baseline).zip(&now) {
+                        *a = b / m.max(pcm::DRIFT_COMP_FLOOR);
+                    }
+                }
+                DriftCompensation::Off => {}
+            }
+        }
+        self.realised_at = Some(t_inf_s);
+    }
+
+    /// Pushes the identity (one unit input per row) through the tile with the full periphery
+    /// and returns mean |output|: one value (global) or one per column. Uses the probe noise
+    /// stream, so ordinary MVM outputs do not depend on whether compensation is on.
+    fn probe(&mut self) -> Vec<f32> {
+        let mut rng = stream(self.seed, self.tile_id, Purpose::ProbeNoise, self.probes);
+        self.probes += 1;
+        let mut x = vec![0.0f32; self.rows];
+        let mut out = vec![0.0f32; self.cols];
+        let mut sums = vec![0.0f64; self.cols];
+        for i in 0..self.rows {
+            if let Some(xi) = x.get_mut(i) {
+                *xi = 1.0;
+            }
+            pass(
+                &self.periphery,
+                &self.w_eff,
+                &x,
+                &mut rng,
+                &mut self.scratch,
+                &mut out,
+            );
+            for (s, o) in sums.iter_mut().zip(&out) {
+                *s += f64::from(o.abs());
+            }
+            if let Some(xi) = x.get_mut(i) {
+                *xi = 0.0;
+            }
+        }
+        let rows = self.rows.max(1) as f64;
+        match self.drift_comp {
+            DriftCompensation::PerColumn => sums.iter().map(|s| (s / rows) as f32).collect(),
+            _ => {
+                let total: f64 = sums.iter().sum();
+                vec![(total / (rows * self.cols.max(1) as f64)) as f32]
+            }
+        }
+    }
+
+    /// One MVM of `x` (length `rows`) at the realised time; writes `cols` outputs in weight
+    /// units (column scale and drift compensation applied) and returns the pass count.
+    pub(crate) fn mvm(&mut self, x: &[f32], out: &mut [f32]) -> u32 {
+        let passes = pass(
+            &self.periphery,
+            &self.w_eff,
+            x,
+            &mut self.out_rng,
+            &mut self.scratch,
+            out,
+        );
+        if !self.periphery.exact || self.drift_comp != DriftCompensation::Off {
+            for ((o, s), a) in out.iter_mut().zip(&self.col_scale).zip(&self.alpha) {
+                *o *= s * a;
+            }
+        }
+        passes
+    }
+}
