@@ -472,3 +472,208 @@ impl Crossbar {
         passes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Statistical checks of the PCM model against the reference formulas.
+    //!
+    //! Tolerances: for n independent draws of a distribution with standard deviation s, the
+    //! sample mean has standard error s / sqrt(n) and the sample standard deviation of a
+    //! (near-)normal sample has standard error s / sqrt(2 n). Every check allows 5 standard
+    //! errors (two-sided p of about 6e-7 per check for a correct model), with n >= 100,000
+    //! devices and fixed seeds, so the tests are deterministic.
+    use super::*;
+    use crate::aimc::config::{Clipping, MappingConfig, PcmConfig};
+
+    /// 320 x 320 = 102,400 weights, one device per weight at the target of interest.
+    const SIDE: usize = 320;
+    const N: usize = SIDE * SIDE;
+
+    fn pcm_cfg(prog: f32, drift: f32, read: f32) -> TileConfig {
+        TileConfig {
+            rows: SIDE,
+            cols: SIDE,
+            mapping: MappingConfig {
+                scaling: Scaling::PerTile,
+                clipping: Clipping::Off,
+                ..MappingConfig::default()
+            },
+            noise: NoiseModel::Pcm(PcmConfig {
+                prog_noise_scale: prog,
+                drift_scale: drift,
+                read_noise_scale: read,
+                ..PcmConfig::default()
+            }),
+            drift_compensation: DriftCompensation::Off,
+            seed: 1234,
+            ..TileConfig::default()
+        }
+    }
+
+    /// Weight 0 is 1.0 (sets the per-tile scale so that 1.0 maps to g_max); all others are
+    /// `r`, so their positive devices target `r * g_max` and their negative devices 0 uS.
+    fn program_level(cfg: &TileConfig, r: f32) -> Crossbar {
+        let mut w = vec![r; N];
+        w[0] = 1.0;
+        Crossbar::program(cfg, &w, SIDE, SIDE, 7)
+    }
+
+    fn mean_std(v: impl Iterator<Item = f64> + Clone) -> (f64, f64, usize) {
+        let n = v.clone().count();
+        let mean = v.clone().sum::<f64>() / n as f64;
+        let var = v.map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
+        (mean, var.sqrt(), n)
+    }
+
+    fn assert_close(what: &str, got: f64, want: f64, tol: f64) {
+        assert!(
+            (got - want).abs() <= tol,
+            "{what}: got {got}, want {want} +- {tol}"
+        );
+    }
+
+    #[test]
+    fn programming_noise_std_follows_polynomial() {
+        let cfg = pcm_cfg(1.0, 0.0, 0.0);
+        for r in [0.2f32, 0.5, 1.0] {
+            let xb = program_level(&cfg, r);
+            let d = xb.devices.as_ref().unwrap();
+            let g_t = f64::from(r * 25.0);
+            let sigma = f64::from(pcm::prog_noise_sigma(r * 25.0, 25.0));
+            // At g_T >= 5 uS, sigma <= 1.1 uS: the clamp at 0 is > 4.5 sigma away.
+            let (mean, std, n) = mean_std(d.g_prog[0].iter().skip(1).map(|&g| f64::from(g)));
+            let nf = n as f64;
+            assert!(n >= 100_000);
+            assert_close("prog mean", mean, g_t, 5.0 * sigma / nf.sqrt());
+            assert_close("prog std", std, sigma, 5.0 * sigma / (2.0 * nf).sqrt());
+        }
+        // Negative devices target 0 uS: g = max(0, c0 z), so P(g = 0) = 1/2 and
+        // E[g^2] = c0^2 / 2; Var(g^2) = E[g^4] - E[g^2]^2 = 3 c0^4 / 2 - c0^4 / 4 = 1.25 c0^4.
+        let xb = program_level(&cfg, 0.5);
+        let neg = &xb.devices.as_ref().unwrap().g_prog[1];
+        let c0 = f64::from(pcm::PROG_COEFFS[0]);
+        let nf = neg.len() as f64;
+        let zeros = neg.iter().filter(|&&g| g == 0.0).count() as f64 / nf;
+        assert_close("P(g = 0)", zeros, 0.5, 5.0 * 0.5 / nf.sqrt());
+        let m2 = neg
+            .iter()
+            .map(|&g| f64::from(g) * f64::from(g))
+            .sum::<f64>()
+            / nf;
+        assert_close(
+            "E[g^2] at 0 uS",
+            m2,
+            c0 * c0 / 2.0,
+            5.0 * 1.25f64.sqrt() * c0 * c0 / nf.sqrt(),
+        );
+    }
+
+    /// erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7).
+    fn erf(x: f64) -> f64 {
+        let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+        let y = 1.0
+            - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736)
+                * t
+                + 0.254_829_592)
+                * t
+                * (-x * x).exp();
+        y.copysign(x)
+    }
+
+    /// Mean and standard deviation of |X| for X ~ N(mu, sigma^2) (folded normal).
+    fn folded(mu: f64, sigma: f64) -> (f64, f64) {
+        let mean =
+            sigma * (2.0 / std::f64::consts::PI).sqrt() * (-mu * mu / (2.0 * sigma * sigma)).exp()
+                + mu * erf(mu / (sigma * std::f64::consts::SQRT_2));
+        (mean, (mu * mu + sigma * sigma - mean * mean).sqrt())
+    }
+
+    #[test]
+    fn drift_exponent_mean_and_spread() {
+        let cfg = pcm_cfg(0.0, 1.0, 0.0);
+        // g_T = 25 uS (mu 0.049, sigma 0.008, clamped), 5 uS and 1 uS on the positive devices;
+        // 0 uS (g_rel = 1e-7: mu 0.1, sigma 0.045) on the negative devices.
+        for (r, dev) in [(1.0f32, 0usize), (0.2, 0), (0.04, 0), (0.5, 1)] {
+            let xb = program_level(&cfg, r);
+            let nu = &xb.devices.as_ref().unwrap().nu[dev];
+            let g_t = if dev == 0 { r * 25.0 } else { 0.0 };
+            let (mu, sigma) = pcm::drift_exponent_params(g_t, 25.0);
+            let (want_mean, want_std) = folded(f64::from(mu), f64::from(sigma));
+            let (mean, std, n) = mean_std(nu.iter().skip(1).map(|&v| f64::from(v)));
+            let nf = n as f64;
+            assert_close("nu mean", mean, want_mean, 5.0 * want_std / nf.sqrt());
+            assert_close("nu std", std, want_std, 5.0 * want_std / (2.0 * nf).sqrt());
+        }
+    }
+
+    #[test]
+    fn mean_conductance_drifts_as_expected() {
+        // Only drift on; all weights 1.0, so every positive device targets g_max = 25 uS and
+        // the negative devices stay at exactly 0: w_eff = g(t) / g_max = exp(-nu L) with
+        // L = ln((t_inf + t0) / t0). For nu ~ N(mu, sigma^2) (folding is > 6 sigma away at
+        // 25 uS), E[exp(-nu L)] = exp(-mu L + sigma^2 L^2 / 2) and
+        // Var = E^2 (exp(sigma^2 L^2) - 1).
+        let cfg = pcm_cfg(0.0, 1.0, 0.0);
+        let mut xb = Crossbar::program(&cfg, &vec![1.0; N], SIDE, SIDE, 3);
+        let (mu, sigma) = pcm::drift_exponent_params(25.0, 25.0);
+        let (mu, sigma) = (f64::from(mu), f64::from(sigma));
+        for t_inf in [3600.0, 86_400.0, 31_536_000.0] {
+            xb.realise(t_inf);
+            let l = pcm::drift_log_ratio(t_inf, 20.0);
+            let want = (-mu * l + sigma * sigma * l * l / 2.0).exp();
+            let sd = want * ((sigma * sigma * l * l).exp() - 1.0).sqrt();
+            let (mean, _, n) = mean_std(xb.w_eff.iter().map(|&v| f64::from(v)));
+            assert_close("mean g(t)/g0", mean, want, 5.0 * sd / (n as f64).sqrt());
+        }
+        xb.realise(0.0);
+        assert!(xb.w_eff.iter().all(|&w| w == 1.0), "no drift at t_inf = 0");
+    }
+
+    #[test]
+    fn read_noise_spread_follows_one_over_f_model() {
+        // Only read noise on: g_final = g + |g| Q_s(g) sqrt(ln((t + t_read) / (2 t_read))) z,
+        // so (w_eff - r) / r is normal with that relative sigma (clamp at 0 is > 20 sigma away).
+        let cfg = pcm_cfg(0.0, 0.0, 1.0);
+        for r in [1.0f32, 0.2] {
+            let mut xb = program_level(&cfg, r);
+            let q = f64::from(pcm::read_noise_q(r * 25.0, 25.0));
+            for t_inf in [0.0, 31_536_000.0] {
+                xb.realise(t_inf);
+                let rel = q * pcm::read_noise_time_factor(t_inf + 20.0, 250e-9);
+                let rf = f64::from(r);
+                let (mean, std, n) =
+                    mean_std(xb.w_eff.iter().skip(1).map(|&w| (f64::from(w) - rf) / rf));
+                let nf = n as f64;
+                assert_close("read-noise mean", mean, 0.0, 5.0 * rel / nf.sqrt());
+                assert_close("read-noise std", std, rel, 5.0 * rel / (2.0 * nf).sqrt());
+            }
+        }
+        // Spot value: Q_s(25 uS) = 0.0088, t = 20 s: sqrt(ln(20 / 5e-7)) = 4.1838.
+        assert!((0.0088 * pcm::read_noise_time_factor(20.0, 250e-9) - 0.036_817).abs() < 1e-5);
+    }
+
+    #[test]
+    fn read_noise_is_redrawn_per_realisation() {
+        let cfg = pcm_cfg(1.0, 1.0, 1.0);
+        let mut xb = program_level(&cfg, 0.5);
+        xb.realise(3600.0);
+        let a = xb.w_eff.clone();
+        xb.realise(3600.0);
+        assert_ne!(a, xb.w_eff);
+    }
+
+    #[test]
+    fn quantizer_rounds_half_to_even_and_saturates() {
+        let q = Quantizer {
+            levels: 127.0,
+            bound: 1.0,
+        };
+        assert_eq!(q.quantize(1.0), 1.0);
+        assert_eq!(q.quantize(-1.0), -1.0);
+        assert_eq!(q.quantize(3.0), 1.0);
+        assert_eq!(q.quantize(-3.0), -1.0);
+        // 0.5 / 127 lies exactly between 0 and 1 / 127: half to even gives 0.
+        assert_eq!(q.quantize(0.5 / 127.0), 0.0);
+        assert_eq!(q.quantize(1.5 / 127.0), 2.0 / 127.0);
+    }
+}

@@ -46,6 +46,17 @@ impl Matrix {
         Self { rows, cols, data }
     }
 
+    /// A matrix of independent normal values with standard deviation `std`, reproducible from
+    /// `seed` (ChaCha8); for stand-alone runs without data files.
+    pub fn random_normal(rows: usize, cols: usize, std: f32, seed: u64) -> Self {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        Self::from_fn(rows, cols, |_, _| {
+            let z: f32 = rng.sample(rand_distr::StandardNormal);
+            std * z
+        })
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.rows
