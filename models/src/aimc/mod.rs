@@ -18,7 +18,10 @@ mod config;
 mod crossbar;
 mod error;
 mod matrix;
+pub mod mmio;
+mod npy;
 pub mod pcm;
+mod report;
 mod rng;
 
 pub use analog::{AnalogMatrix, Latency, MappingReport, TileUse};
@@ -28,4 +31,9 @@ pub use config::{
 };
 pub use error::{AimcError, Result};
 pub use matrix::{reference_mvm, Matrix};
+pub use mmio::AimcMmio;
+pub use npy::{read_npy, write_npy};
+pub use report::{
+    accuracy_report, format_duration, parse_duration, AccuracyReport, AccuracyRow, REPORT_TIMES_S,
+};
 pub use rng::derive_seed;
