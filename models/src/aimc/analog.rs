@@ -656,6 +656,34 @@ mod tests {
     }
 
     #[test]
+    fn read_noise_redraw_per_mvm_or_per_time() {
+        use crate::aimc::config::{PcmConfig, ReadNoiseRedraw};
+        let w = Matrix::random_normal(64, 64, 0.05, 1);
+        let x = Matrix::random_normal(1, 64, 1.0, 2).into_vec();
+        let ideal_periph = TileConfig {
+            rows: 64,
+            cols: 64,
+            ..TileConfig::ideal()
+        };
+        for (redraw, same) in [
+            (ReadNoiseRedraw::PerEvaluationTime, true),
+            (ReadNoiseRedraw::PerMvm, false),
+        ] {
+            let cfg = TileConfig {
+                noise: NoiseModel::Pcm(PcmConfig {
+                    read_noise_redraw: redraw,
+                    ..PcmConfig::default()
+                }),
+                ..ideal_periph.clone()
+            };
+            let mut m = AnalogMatrix::program(&cfg, &w).unwrap();
+            let (a, _) = m.mvm(&x, 3600.0).unwrap();
+            let (b, _) = m.mvm(&x, 3600.0).unwrap();
+            assert_eq!(a == b, same, "{redraw:?}");
+        }
+    }
+
+    #[test]
     fn bad_inputs_are_rejected_not_panicked_on() {
         let cfg = TileConfig {
             rows: 8,

@@ -663,6 +663,37 @@ mod tests {
     }
 
     #[test]
+    fn weight_noise_sigma_is_relative_to_column_max() {
+        // Hardware-aware-training noise: w_eff = w / max|w_col| + 0.067 z (channel-wise), drawn
+        // once. Column values 0.5 with a 2.0 at row 0: normalised 0.25, noise sigma 0.067.
+        let cfg = TileConfig {
+            rows: SIDE,
+            cols: SIDE,
+            mapping: MappingConfig {
+                clipping: Clipping::Off,
+                ..MappingConfig::default()
+            },
+            noise: NoiseModel::WeightNoise(crate::aimc::config::WeightNoiseConfig::default()),
+            ..TileConfig::default()
+        };
+        let mut w = vec![0.5f32; N];
+        w[..SIDE].fill(2.0);
+        let mut xb = Crossbar::program(&cfg, &w, SIDE, SIDE, 0);
+        let before = xb.w_eff.clone();
+        let (mean, std, n) = mean_std(xb.w_eff[SIDE..].iter().map(|&v| f64::from(v) - 0.25));
+        let nf = n as f64;
+        assert_close("weight-noise mean", mean, 0.0, 5.0 * 0.067 / nf.sqrt());
+        assert_close(
+            "weight-noise std",
+            std,
+            0.067,
+            5.0 * 0.067 / (2.0 * nf).sqrt(),
+        );
+        xb.realise(31_536_000.0);
+        assert_eq!(before, xb.w_eff, "no drift or read noise in this model");
+    }
+
+    #[test]
     fn quantizer_rounds_half_to_even_and_saturates() {
         let q = Quantizer {
             levels: 127.0,
