@@ -14,8 +14,8 @@
 //! | `0x014`           | ERROR_CODE  | R      | 0 none, 1 START while busy, 2 non-finite input |
 //! | `0x018`           | LAST_CYCLES | R      | cycles taken by the last MVM                   |
 //! | `0x01C`           | MVM_COUNT   | R      | MVMs completed since creation                  |
-//! | `0x1000..0x2000`  | IN[i]       | R/W    | input `i` (f32), `i < IN_DIM`                  |
-//! | `0x2000..0x3000`  | OUT[j]      | R      | output `j` (f32), `j < OUT_DIM`                |
+//! | `0x1000..0x2000`  | `IN[i]`     | R/W    | input `i` (f32), `i < IN_DIM`                  |
+//! | `0x2000..0x3000`  | `OUT[j]`    | R      | output `j` (f32), `j < OUT_DIM`                |
 //!
 //! START samples the input buffer, computes the MVM at the device's inference time and sets
 //! BUSY for `ceil(latency_ns * clock_ghz)` cycles (at least 1); when [`AimcMmio::advance`]
