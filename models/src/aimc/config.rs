@@ -18,9 +18,10 @@ use super::error::{AimcError, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TileConfig {
-    /// Crossbar rows = inputs per MVM (default 512, study; HERMES: 256).
+    /// Crossbar rows = inputs per MVM (default 512, study; HERMES: 256; at most [`MAX_DIM`]).
     pub rows: usize,
-    /// Crossbar columns = outputs per MVM (default 512, study; HERMES: 256).
+    /// Crossbar columns = outputs per MVM (default 512, study; HERMES: 256; at most
+    /// [`MAX_DIM`]).
     pub cols: usize,
     /// Analog integration time of one MVM pass in ns (default 128, study/HERMES single core;
     /// the study sweeps 128/256/512; HERMES chip: 133 one-phase, 520 four-phase).
@@ -158,9 +159,10 @@ pub enum DriftCompensation {
 }
 
 /// A DAC or ADC: `bits` give `2^(bits-1) - 1` levels per sign, i.e. resolution
-/// `1 / (2^bits - 2)` of the full range `2 * bound` (kit convention).
+/// `1 / (2^bits - 2)` of the full range `2 * bound` (kit convention). In RON all three fields
+/// must be given (a DAC and an ADC have different default bounds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct ConverterConfig {
     /// Quantise and saturate (`true`) or pass values through unchanged (`false`).
     pub enabled: bool,
@@ -459,8 +461,8 @@ impl TileConfig {
     }
 }
 
-/// Largest accepted tile side (keeps a tile's device arrays within a few hundred MiB).
-pub const MAX_DIM: usize = 8192;
+/// Largest accepted tile side: a 4096 x 4096 PCM tile keeps about 470 MiB of device state.
+pub const MAX_DIM: usize = 4096;
 
 fn invalid(field: &'static str, value: impl std::fmt::Display, reason: &'static str) -> AimcError {
     AimcError::InvalidConfig {
@@ -473,7 +475,7 @@ fn invalid(field: &'static str, value: impl std::fmt::Display, reason: &'static 
 fn check_usize(field: &'static str, v: usize, lo: usize, hi: usize) -> Result<()> {
     if v < lo || v > hi {
         let reason = match (lo, hi) {
-            (1, MAX_DIM) => "must be in 1..=8192",
+            (1, MAX_DIM) => "must be in 1..=4096",
             (1, 8) => "must be in 1..=8",
             _ => "out of range",
         };
@@ -680,6 +682,10 @@ mod tests {
         assert!(msg.contains("colz") && msg.contains("1:"), "{msg}");
         let err = TileConfig::from_ron_str("(rows: 0)").unwrap_err();
         assert!(err.to_string().contains("`rows` = 0"), "{err}");
+        let err = TileConfig::from_ron_str("(cols: 4097)").unwrap_err();
+        assert!(err.to_string().contains(&format!("1..={MAX_DIM}")), "{err}");
+        let err = TileConfig::from_ron_str("(adc: (enabled: true, bits: 8))").unwrap_err();
+        assert!(err.to_string().contains("bound"), "{err}");
         let cfg = TileConfig::from_ron_str("(rows: 256, cols: 128)").unwrap();
         assert_eq!(
             (cfg.rows, cfg.cols, cfg.integration_time_ns),

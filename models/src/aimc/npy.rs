@@ -109,11 +109,11 @@ fn parse_npy(bytes: &[u8]) -> std::result::Result<Matrix, String> {
         }
     };
     let n = rows.checked_mul(cols).ok_or("shape too large")?;
+    let need = n.checked_mul(size).ok_or("shape too large")?;
     let data = bytes.get(start + len..).unwrap_or(&[]);
-    if data.len() != n * size {
+    if data.len() != need {
         return Err(format!(
-            "shape {shape} of {descr} needs {} data bytes, the file has {}",
-            n * size,
+            "shape {shape} of {descr} needs {need} data bytes, the file has {}",
             data.len()
         ));
     }
