@@ -25,6 +25,12 @@ pub enum Command {
                             hetsim exec prog.elf --trace --max-instructions 1000"
     )]
     Exec(cmd::exec::ExecArgs),
+    /// Program an AIMC tile and report its accuracy against the ideal product over time.
+    #[command(after_help = "Examples:\n  hetsim tile\n  \
+                            hetsim tile --shape 128,128 --t-inf 1y --draws 3\n  \
+                            hetsim tile --config models/presets/aimc-hermes-256.ron \
+                            --weights w.npy --inputs x.npy")]
+    Tile(cmd::tile::TileArgs),
 }
 
 /// Exit status used when the simulator (not the simulated program) fails.
@@ -35,6 +41,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Exec(args) => cmd::exec::run(args),
+        Command::Tile(args) => cmd::tile::run(args),
     };
     match result {
         Ok(code) => {

@@ -8,6 +8,9 @@ pub enum Error {
     /// Loading or running a program failed.
     #[error(transparent)]
     Isa(#[from] hetsim_isa::Error),
+    /// An AIMC tile configuration, data file or evaluation failed.
+    #[error(transparent)]
+    Aimc(#[from] hetsim_models::aimc::AimcError),
     /// A command-line value is malformed.
     #[error("{option}: {message}")]
     Usage {

@@ -1,3 +1,4 @@
 //! One module per `hetsim` subcommand.
 
 pub mod exec;
+pub mod tile;

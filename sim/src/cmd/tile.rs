@@ -1,0 +1,101 @@
+//! `hetsim tile`: program one AIMC tile (or a tiled matrix) and report its accuracy against
+//! the ideal f32 product over time after programming.
+
+use crate::error::Error;
+use hetsim_models::aimc::{self, Matrix, TileConfig};
+use std::path::PathBuf;
+
+/// Options of `hetsim tile`.
+#[derive(clap::Args, Debug)]
+pub struct TileArgs {
+    /// Tile configuration (RON); default: the AHWA-LoRA study's 512x512 PCM tile
+    /// (models/presets/aimc-ahwa-512.ron).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Weights, in x out, as a 2-D f32/f64 .npy file; default: N(0, 0.05) weights of
+    /// --shape drawn from --seed.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Inputs, tokens x in, as a 1-D or 2-D .npy file; default: --tokens N(0, 1) vectors.
+    #[arg(long)]
+    pub inputs: Option<PathBuf>,
+    /// Shape IN,OUT of generated weights.
+    #[arg(long, default_value = "512,128", value_parser = parse_shape)]
+    pub shape: (usize, usize),
+    /// Number of generated input vectors.
+    #[arg(long, default_value_t = 16)]
+    pub tokens: usize,
+    /// Seed of generated weights and inputs (the tile's noise uses the config's seed).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Evaluate at this time after programming only (e.g. 0s, 1h, 1d, 1mo, 1y, 10y);
+    /// default: all of 0 s, 1 h, 1 day, 1 month, 1 year, 10 years.
+    #[arg(long)]
+    pub t_inf: Option<String>,
+    /// Number of independent programming draws to average.
+    #[arg(long, default_value_t = 10)]
+    pub draws: usize,
+}
+
+fn parse_shape(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s
+        .split_once([',', 'x'])
+        .ok_or_else(|| format!("{s:?}: expected IN,OUT such as 512,128"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{v:?} in {s:?} is not a positive integer"))
+    };
+    Ok((p(a)?, p(b)?))
+}
+
+/// Runs the command; prints the mapping and accuracy table.
+pub fn run(args: &TileArgs) -> Result<i32, Error> {
+    let cfg = match &args.config {
+        Some(p) => TileConfig::from_ron_file(p)?,
+        None => TileConfig::default(),
+    };
+    let weights = match &args.weights {
+        Some(p) => aimc::read_npy(p)?,
+        None => Matrix::random_normal(args.shape.0, args.shape.1, 0.05, args.seed),
+    };
+    let inputs = match &args.inputs {
+        Some(p) => aimc::read_npy(p)?,
+        None => {
+            if args.tokens == 0 {
+                return Err(Error::Usage {
+                    option: "--tokens".into(),
+                    message: "must be at least 1".into(),
+                });
+            }
+            Matrix::random_normal(
+                args.tokens,
+                weights.rows(),
+                1.0,
+                aimc::derive_seed(args.seed, 1),
+            )
+        }
+    };
+    let times: Vec<f64> = match &args.t_inf {
+        Some(t) => vec![aimc::parse_duration(t)?],
+        None => aimc::REPORT_TIMES_S.to_vec(),
+    };
+    let report = aimc::accuracy_report(&cfg, &weights, &inputs, &times, args.draws)?;
+    println!("{report}");
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        assert_eq!(parse_shape("512,128"), Ok((512, 128)));
+        assert_eq!(parse_shape("128x128"), Ok((128, 128)));
+        assert!(parse_shape("0,3").is_err());
+        assert!(parse_shape("512").is_err());
+    }
+}
