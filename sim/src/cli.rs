@@ -1,14 +1,53 @@
 //! Command-line parsing and dispatch for the `hetsim` binary.
+//!
+//! Exit status: a command's own result (for `exec`, the program's exit code, truncated to
+//! 8 bits, with non-zero codes that truncate to 0 reported as 1); 2 for a command-line usage
+//! error; 125 when the simulator stops with an error (message on stderr).
 
-use clap::Parser;
+use crate::cmd;
+use clap::{Parser, Subcommand};
 
 /// hetsim: a cycle-accurate heterogeneous (AIMC + RISC-V) simulator.
 #[derive(Parser, Debug)]
-#[command(name = "hetsim", version, about)]
-pub struct Cli {}
+#[command(name = "hetsim", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// hetsim's subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run an RV32IMF ELF on the functional single-hart instruction-set simulator.
+    #[command(
+        after_help = "Examples:\n  hetsim exec kernels/build/lora_matvec.elf\n  \
+                            hetsim exec prog.elf --trace --max-instructions 1000"
+    )]
+    Exec(cmd::exec::ExecArgs),
+}
+
+/// Exit status used when the simulator (not the simulated program) fails.
+pub const EXIT_SIM_ERROR: i32 = 125;
 
 /// Parses the arguments, runs the chosen command and returns the process exit code.
 pub fn main() -> i32 {
-    let _cli = Cli::parse();
-    0
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Exec(args) => cmd::exec::run(args),
+    };
+    match result {
+        Ok(code) => {
+            let c = code & 0xff;
+            if code != 0 && c == 0 {
+                1
+            } else {
+                c
+            }
+        }
+        Err(e) => {
+            eprintln!("hetsim: error: {e}");
+            EXIT_SIM_ERROR
+        }
+    }
 }

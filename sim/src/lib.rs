@@ -5,3 +5,7 @@
 //! `hetsim-models`, instruction semantics from `hetsim-isa`.
 
 pub mod cli;
+pub mod cmd;
+pub mod error;
+
+pub use error::Error;

@@ -1,0 +1,202 @@
+//! ELF loading: 32-bit little-endian RISC-V executables into a [`Program`].
+//!
+//! Checks the class, data encoding, machine, type, float ABI (soft or single), the RVC flag
+//! (compressed code is not supported) and every PT_LOAD segment's bounds; any problem is an
+//! [`Error::Elf`] naming the file and what is wrong.
+
+use crate::error::Error;
+use goblin::elf::header::{EM_RISCV, ET_EXEC};
+use goblin::elf::program_header::PT_LOAD;
+use goblin::elf::Elf;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// e_flags: the code uses compressed instructions.
+const EF_RISCV_RVC: u32 = 0x1;
+/// e_flags: float ABI mask and values.
+const EF_RISCV_FLOAT_ABI: u32 = 0x6;
+const EF_RISCV_FLOAT_ABI_SOFT: u32 = 0x0;
+const EF_RISCV_FLOAT_ABI_SINGLE: u32 = 0x2;
+
+/// One loadable segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Virtual (= physical) load address.
+    pub addr: u32,
+    /// Initialised bytes (p_filesz of them).
+    pub data: Vec<u8>,
+    /// Size in memory (p_memsz >= data.len(); the rest is zero).
+    pub mem_size: u32,
+    /// Executable (PF_X).
+    pub exec: bool,
+    /// Writable (PF_W).
+    pub write: bool,
+}
+
+/// A named symbol from the ELF symbol table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Symbol {
+    /// Address.
+    pub addr: u32,
+    /// Size in bytes (0 when the object file does not say).
+    pub size: u32,
+}
+
+/// A loaded executable: segments, entry point and symbols.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// Where the file came from (for messages).
+    pub name: String,
+    /// Entry point.
+    pub entry: u32,
+    /// PT_LOAD segments in file order.
+    pub segments: Vec<Segment>,
+    /// Global and local data/function symbols by name.
+    pub symbols: BTreeMap<String, Symbol>,
+}
+
+impl Program {
+    /// Reads and parses an ELF file.
+    pub fn load(path: &Path) -> Result<Program, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Program::parse(&path.display().to_string(), &bytes)
+    }
+
+    /// Parses an ELF image held in memory; `name` is used in error messages.
+    pub fn parse(name: &str, bytes: &[u8]) -> Result<Program, Error> {
+        let err = |what: String| Error::Elf {
+            file: name.to_string(),
+            what,
+        };
+        if bytes.len() < 16 || &bytes[..4] != b"\x7fELF" {
+            return Err(err("not an ELF file (bad magic number)".into()));
+        }
+        if bytes[4] != 1 {
+            return Err(err(format!(
+                "ELF class {} is not 32-bit (ELFCLASS32); hetsim runs RV32 only",
+                bytes[4]
+            )));
+        }
+        if bytes[5] != 1 {
+            return Err(err("not little-endian (ELFDATA2LSB)".into()));
+        }
+        let elf = Elf::parse(bytes).map_err(|e| err(format!("malformed ELF: {e}")))?;
+        if elf.header.e_machine != EM_RISCV {
+            return Err(err(format!(
+                "machine {} is not RISC-V (EM_RISCV = 243)",
+                elf.header.e_machine
+            )));
+        }
+        if elf.header.e_type != ET_EXEC {
+            return Err(err(format!(
+                "ELF type {} is not an executable (ET_EXEC); link the program first",
+                elf.header.e_type
+            )));
+        }
+        let flags = elf.header.e_flags;
+        if flags & EF_RISCV_RVC != 0 {
+            return Err(err(
+                "built with compressed instructions (RVC flag set); rebuild with -march=rv32imf"
+                    .into(),
+            ));
+        }
+        match flags & EF_RISCV_FLOAT_ABI {
+            EF_RISCV_FLOAT_ABI_SOFT | EF_RISCV_FLOAT_ABI_SINGLE => {}
+            other => {
+                return Err(err(format!(
+                    "float ABI {} needs D or Q registers; rebuild with -mabi=ilp32f or ilp32",
+                    if other == 4 { "double" } else { "quad" }
+                )))
+            }
+        }
+        let entry = u32::try_from(elf.entry).map_err(|_| err("entry point above 4 GiB".into()))?;
+        let mut segments = Vec::new();
+        for (i, ph) in elf.program_headers.iter().enumerate() {
+            if ph.p_type != PT_LOAD || ph.p_memsz == 0 {
+                continue;
+            }
+            let seg_err = |what: &str| err(format!("segment {i}: {what}"));
+            let off = usize::try_from(ph.p_offset).map_err(|_| seg_err("offset too large"))?;
+            let filesz = usize::try_from(ph.p_filesz).map_err(|_| seg_err("size too large"))?;
+            let end = off
+                .checked_add(filesz)
+                .filter(|&e| e <= bytes.len())
+                .ok_or_else(|| {
+                    seg_err(&format!(
+                        "file bytes {:#x}..{:#x} lie past the end of the file ({:#x} bytes)",
+                        ph.p_offset,
+                        ph.p_offset.saturating_add(ph.p_filesz),
+                        bytes.len()
+                    ))
+                })?;
+            if ph.p_filesz > ph.p_memsz {
+                return Err(seg_err("file size exceeds memory size"));
+            }
+            let addr = u32::try_from(ph.p_paddr).map_err(|_| seg_err("address above 4 GiB"))?;
+            let mem_size =
+                u32::try_from(ph.p_memsz).map_err(|_| seg_err("memory size above 4 GiB"))?;
+            if u64::from(addr) + u64::from(mem_size) > 1 << 32 {
+                return Err(seg_err(&format!(
+                    "{addr:#010x} + {mem_size:#x} bytes runs past the 32-bit address space"
+                )));
+            }
+            segments.push(Segment {
+                addr,
+                data: bytes[off..end].to_vec(),
+                mem_size,
+                exec: ph.is_executable(),
+                write: ph.is_write(),
+            });
+        }
+        if segments.is_empty() {
+            return Err(err("no loadable (PT_LOAD) segment".into()));
+        }
+        for (i, a) in segments.iter().enumerate() {
+            for b in &segments[i + 1..] {
+                let (a0, a1) = (u64::from(a.addr), u64::from(a.addr) + u64::from(a.mem_size));
+                let (b0, b1) = (u64::from(b.addr), u64::from(b.addr) + u64::from(b.mem_size));
+                if a0 < b1 && b0 < a1 {
+                    return Err(err(format!(
+                        "segments at {:#010x} and {:#010x} overlap",
+                        a.addr, b.addr
+                    )));
+                }
+            }
+        }
+        let mut symbols = BTreeMap::new();
+        for sym in elf.syms.iter() {
+            if sym.st_name == 0 || sym.st_shndx == 0 {
+                continue; // unnamed or undefined
+            }
+            let Some(sym_name) = elf.strtab.get_at(sym.st_name) else {
+                continue;
+            };
+            if sym_name.is_empty() || sym_name.starts_with('$') || sym_name.starts_with(".L") {
+                continue; // mapping and local labels
+            }
+            let (Ok(addr), Ok(size)) = (u32::try_from(sym.st_value), u32::try_from(sym.st_size))
+            else {
+                continue;
+            };
+            // Globals win over locals of the same name.
+            let entry = Symbol { addr, size };
+            if sym.st_bind() == goblin::elf::sym::STB_GLOBAL || !symbols.contains_key(sym_name) {
+                symbols.insert(sym_name.to_string(), entry);
+            }
+        }
+        Ok(Program {
+            name: name.to_string(),
+            entry,
+            segments,
+            symbols,
+        })
+    }
+
+    /// The address of symbol `name`, if present.
+    pub fn symbol(&self, name: &str) -> Option<u32> {
+        self.symbols.get(name).map(|s| s.addr)
+    }
+}

@@ -1,0 +1,72 @@
+//! The isa crate's error type.
+
+use crate::trap::Exception;
+use thiserror::Error;
+
+/// Everything that can stop loading or running a program.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The ELF file is malformed or unsupported.
+    #[error("{file}: {what}")]
+    Elf {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// The memory map could not be built (overlapping or out-of-range regions).
+    #[error("memory map: {0}")]
+    MemoryMap(String),
+    /// An exception was raised while no trap handler was installed (mtvec = 0).
+    #[error("hart {hart}: {exception} at pc {pc:#010x} ({disasm}) with no trap handler installed (mtvec = 0)")]
+    Trap {
+        /// Hart id.
+        hart: u32,
+        /// The exception.
+        exception: Exception,
+        /// pc of the faulting instruction.
+        pc: u32,
+        /// Its disassembly.
+        disasm: String,
+    },
+    /// The instruction limit (watchdog) was reached.
+    #[error("hart {hart}: instruction limit of {limit} reached at pc {pc:#010x} ({disasm}); raise it with --max-instructions if the program is not hung")]
+    InstructionLimit {
+        /// Hart id.
+        hart: u32,
+        /// The limit.
+        limit: u64,
+        /// pc of the next instruction.
+        pc: u32,
+        /// Its disassembly.
+        disasm: String,
+    },
+    /// An `ecall` asked the host for a service it does not provide.
+    #[error("hart {hart}: ecall at pc {pc:#010x} asks for host service a7 = {a7}; hetsim provides 93 (exit) and 64 (write to fd 1 or 2) when no trap handler is installed")]
+    UnsupportedEcall {
+        /// Hart id.
+        hart: u32,
+        /// pc of the ecall.
+        pc: u32,
+        /// The service number.
+        a7: u32,
+    },
+    /// `tohost` received an even non-zero value (an HTIF device request hetsim does not serve).
+    #[error("hart {hart}: tohost written with {value:#x} at pc {pc:#010x}: even values are HTIF device requests, which hetsim does not serve (exit with tohost = (code << 1) | 1)")]
+    Htif {
+        /// Hart id.
+        hart: u32,
+        /// The value written.
+        value: u32,
+        /// pc of the storing instruction.
+        pc: u32,
+    },
+}

@@ -1,0 +1,339 @@
+//! Instruction semantics: one decoded instruction applied to a hart and a bus.
+//!
+//! [`execute`] is precise: when it returns an exception, no architectural state has changed
+//! (the pc still points at the instruction), so the caller can take the trap or stop the run.
+
+use crate::decode::{Inst, Op};
+use crate::fp::{self, BinOp, CmpOp, FmaOp, Rounding};
+use crate::hart::{Hart, Misaligned, Privilege};
+use crate::mem::{Bus, Size};
+use crate::trap::Exception;
+
+/// What a successfully retired instruction did that a runner or timing model cares about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retired {
+    /// Straight-line completion (pc + 4), including untaken branches.
+    Normal,
+    /// A taken branch or a jump (pc changed non-sequentially), including mret.
+    Taken,
+    /// fence.i: instruction caches and decoded-instruction caches must be flushed.
+    FenceI,
+    /// wfi: the hart may sleep (no interrupt sources exist, so it is a no-op functionally).
+    Wfi,
+}
+
+/// Executes `inst` (fetched from `hart.pc`) on `hart` with memory `bus`.
+#[inline]
+pub fn execute<B: Bus + ?Sized>(
+    inst: &Inst,
+    hart: &mut Hart,
+    bus: &mut B,
+) -> Result<Retired, Exception> {
+    let pc = hart.pc;
+    let rs1 = hart.x[inst.rs1 as usize];
+    let rs2 = hart.x[inst.rs2 as usize];
+    let imm = inst.imm as u32;
+    let rd = inst.rd as usize;
+    let illegal = Exception::IllegalInstruction(inst.raw);
+
+    macro_rules! wx {
+        ($v:expr) => {{
+            let v = $v;
+            if rd != 0 {
+                hart.x[rd] = v;
+            }
+        }};
+    }
+
+    let mut next = pc.wrapping_add(4);
+    let mut retired = Retired::Normal;
+
+    match inst.op {
+        Op::Lui => wx!(imm),
+        Op::Auipc => wx!(pc.wrapping_add(imm)),
+        Op::Jal | Op::Jalr => {
+            let target = if inst.op == Op::Jal {
+                pc.wrapping_add(imm)
+            } else {
+                rs1.wrapping_add(imm) & !1
+            };
+            if target & 3 != 0 {
+                return Err(Exception::InstructionAddressMisaligned(target));
+            }
+            wx!(next);
+            next = target;
+            retired = Retired::Taken;
+        }
+        Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+            let taken = match inst.op {
+                Op::Beq => rs1 == rs2,
+                Op::Bne => rs1 != rs2,
+                Op::Blt => (rs1 as i32) < (rs2 as i32),
+                Op::Bge => (rs1 as i32) >= (rs2 as i32),
+                Op::Bltu => rs1 < rs2,
+                _ => rs1 >= rs2,
+            };
+            if taken {
+                let target = pc.wrapping_add(imm);
+                if target & 3 != 0 {
+                    return Err(Exception::InstructionAddressMisaligned(target));
+                }
+                next = target;
+                retired = Retired::Taken;
+            }
+        }
+        Op::Lb | Op::Lh | Op::Lw | Op::Lbu | Op::Lhu => {
+            let addr = rs1.wrapping_add(imm);
+            let size = match inst.op {
+                Op::Lb | Op::Lbu => Size::Byte,
+                Op::Lh | Op::Lhu => Size::Half,
+                _ => Size::Word,
+            };
+            let v = load(hart, bus, addr, size)?;
+            wx!(match inst.op {
+                Op::Lb => v as u8 as i8 as i32 as u32,
+                Op::Lh => v as u16 as i16 as i32 as u32,
+                _ => v,
+            });
+        }
+        Op::Sb | Op::Sh | Op::Sw => {
+            let addr = rs1.wrapping_add(imm);
+            let size = match inst.op {
+                Op::Sb => Size::Byte,
+                Op::Sh => Size::Half,
+                _ => Size::Word,
+            };
+            store(hart, bus, addr, size, rs2)?;
+        }
+        Op::Addi => wx!(rs1.wrapping_add(imm)),
+        Op::Slti => wx!(u32::from((rs1 as i32) < inst.imm)),
+        Op::Sltiu => wx!(u32::from(rs1 < imm)),
+        Op::Xori => wx!(rs1 ^ imm),
+        Op::Ori => wx!(rs1 | imm),
+        Op::Andi => wx!(rs1 & imm),
+        Op::Slli => wx!(rs1 << imm),
+        Op::Srli => wx!(rs1 >> imm),
+        Op::Srai => wx!(((rs1 as i32) >> imm) as u32),
+        Op::Add => wx!(rs1.wrapping_add(rs2)),
+        Op::Sub => wx!(rs1.wrapping_sub(rs2)),
+        Op::Sll => wx!(rs1 << (rs2 & 31)),
+        Op::Slt => wx!(u32::from((rs1 as i32) < (rs2 as i32))),
+        Op::Sltu => wx!(u32::from(rs1 < rs2)),
+        Op::Xor => wx!(rs1 ^ rs2),
+        Op::Srl => wx!(rs1 >> (rs2 & 31)),
+        Op::Sra => wx!(((rs1 as i32) >> (rs2 & 31)) as u32),
+        Op::Or => wx!(rs1 | rs2),
+        Op::And => wx!(rs1 & rs2),
+        Op::Mul => wx!(rs1.wrapping_mul(rs2)),
+        Op::Mulh => wx!(((i64::from(rs1 as i32) * i64::from(rs2 as i32)) >> 32) as u32),
+        Op::Mulhsu => wx!(((i64::from(rs1 as i32) * i64::from(rs2)) >> 32) as u32),
+        Op::Mulhu => wx!(((u64::from(rs1) * u64::from(rs2)) >> 32) as u32),
+        Op::Div => wx!(if rs2 == 0 {
+            u32::MAX
+        } else {
+            (rs1 as i32).wrapping_div(rs2 as i32) as u32
+        }),
+        Op::Divu => wx!(rs1.checked_div(rs2).unwrap_or(u32::MAX)),
+        Op::Rem => wx!(if rs2 == 0 {
+            rs1
+        } else {
+            (rs1 as i32).wrapping_rem(rs2 as i32) as u32
+        }),
+        Op::Remu => wx!(if rs2 == 0 { rs1 } else { rs1 % rs2 }),
+        Op::Fence => {}
+        Op::FenceI => retired = Retired::FenceI,
+        Op::Ecall => {
+            return Err(match hart.privilege {
+                Privilege::User => Exception::EcallFromU,
+                Privilege::Machine => Exception::EcallFromM,
+            })
+        }
+        Op::Ebreak => return Err(Exception::Breakpoint(pc)),
+        Op::Mret => {
+            if hart.privilege != Privilege::Machine {
+                return Err(illegal);
+            }
+            hart.mret();
+            return Ok(Retired::Taken);
+        }
+        Op::Wfi => retired = Retired::Wfi,
+        Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
+            let addr = inst.imm as u16;
+            let old = hart.read_csr(addr).map_err(|_| illegal)?;
+            let src = match inst.op {
+                Op::Csrrw | Op::Csrrs | Op::Csrrc => rs1,
+                _ => u32::from(inst.rs1), // zimm
+            };
+            let new = match inst.op {
+                Op::Csrrw | Op::Csrrwi => Some(src),
+                // set/clear with x0 / zimm 0 do not write (so read-only CSRs can be read)
+                _ if inst.rs1 == 0 => None,
+                Op::Csrrs | Op::Csrrsi => Some(old | src),
+                _ => Some(old & !src),
+            };
+            if let Some(v) = new {
+                hart.write_csr(addr, v).map_err(|_| illegal)?;
+            }
+            wx!(old);
+        }
+        Op::Illegal => return Err(illegal),
+        _ => return execute_fp(inst, hart, bus, rs1),
+    }
+    hart.pc = next;
+    Ok(retired)
+}
+
+/// The F extension (cold relative to the integer path, kept out of line).
+#[inline(never)]
+fn execute_fp<B: Bus + ?Sized>(
+    inst: &Inst,
+    hart: &mut Hart,
+    bus: &mut B,
+    rs1: u32,
+) -> Result<Retired, Exception> {
+    let illegal = Exception::IllegalInstruction(inst.raw);
+    if !hart.fp_enabled() {
+        return Err(illegal);
+    }
+    let a = hart.f[inst.rs1 as usize];
+    let b = hart.f[inst.rs2 as usize];
+    let c = hart.f[inst.rs3 as usize];
+    let rd = inst.rd as usize;
+    let rm = || Rounding::resolve(inst.rm, hart.frm).ok_or(illegal);
+
+    // (value, flags, destination is an FP register)
+    let (value, flags, to_f) = match inst.op {
+        Op::Flw => {
+            let addr = rs1.wrapping_add(inst.imm as u32);
+            (load(hart, bus, addr, Size::Word)?, 0, true)
+        }
+        Op::Fsw => {
+            let addr = rs1.wrapping_add(inst.imm as u32);
+            store(hart, bus, addr, Size::Word, b)?;
+            hart.pc = hart.pc.wrapping_add(4);
+            return Ok(Retired::Normal);
+        }
+        Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
+            let op = match inst.op {
+                Op::FmaddS => FmaOp::Madd,
+                Op::FmsubS => FmaOp::Msub,
+                Op::FnmsubS => FmaOp::Nmsub,
+                _ => FmaOp::Nmadd,
+            };
+            let (v, fl) = fp::fma(op, a, b, c, rm()?);
+            (v, fl, true)
+        }
+        Op::FaddS | Op::FsubS | Op::FmulS | Op::FdivS => {
+            let op = match inst.op {
+                Op::FaddS => BinOp::Add,
+                Op::FsubS => BinOp::Sub,
+                Op::FmulS => BinOp::Mul,
+                _ => BinOp::Div,
+            };
+            let (v, fl) = fp::binary(op, a, b, rm()?);
+            (v, fl, true)
+        }
+        Op::FsqrtS => {
+            let (v, fl) = fp::sqrt(a, rm()?);
+            (v, fl, true)
+        }
+        Op::FsgnjS => (fp::sign_inject(a, b, 0), 0, true),
+        Op::FsgnjnS => (fp::sign_inject(a, b, 1), 0, true),
+        Op::FsgnjxS => (fp::sign_inject(a, b, 2), 0, true),
+        Op::FminS | Op::FmaxS => {
+            let (v, fl) = fp::min_max(a, b, inst.op == Op::FmaxS);
+            (v, fl, true)
+        }
+        Op::FcvtWS | Op::FcvtWuS => {
+            let (v, fl) = fp::to_int(a, inst.op == Op::FcvtWS, rm()?);
+            (v, fl, false)
+        }
+        Op::FmvXW => (a, 0, false),
+        Op::FeqS | Op::FltS | Op::FleS => {
+            let op = match inst.op {
+                Op::FeqS => CmpOp::Eq,
+                Op::FltS => CmpOp::Lt,
+                _ => CmpOp::Le,
+            };
+            let (v, fl) = fp::compare(op, a, b);
+            (v, fl, false)
+        }
+        Op::FclassS => (fp::classify(a), 0, false),
+        Op::FcvtSW | Op::FcvtSWu => {
+            let (v, fl) = fp::from_int(rs1, inst.op == Op::FcvtSW, rm()?);
+            (v, fl, true)
+        }
+        Op::FmvWX => (rs1, 0, true),
+        _ => return Err(illegal),
+    };
+    if to_f {
+        hart.f[rd] = value;
+        hart.set_fs_dirty();
+    } else if rd != 0 {
+        hart.x[rd] = value;
+    }
+    if flags != 0 {
+        hart.fflags |= flags;
+        hart.set_fs_dirty();
+    }
+    hart.pc = hart.pc.wrapping_add(4);
+    Ok(Retired::Normal)
+}
+
+/// A load with the hart's misaligned-access policy and access-fault mapping.
+#[inline]
+fn load<B: Bus + ?Sized>(
+    hart: &Hart,
+    bus: &mut B,
+    addr: u32,
+    size: Size,
+) -> Result<u32, Exception> {
+    let n = size.bytes();
+    if addr & (n - 1) == 0 {
+        return bus
+            .load(addr, size)
+            .map_err(|f| Exception::LoadAccessFault(f.addr));
+    }
+    if hart.misaligned == Misaligned::Trap {
+        return Err(Exception::LoadAddressMisaligned(addr));
+    }
+    let mut v = 0;
+    for i in 0..n {
+        let a = addr.wrapping_add(i);
+        let b = bus
+            .load(a, Size::Byte)
+            .map_err(|f| Exception::LoadAccessFault(f.addr))?;
+        v |= b << (8 * i);
+    }
+    Ok(v)
+}
+
+/// A store with the hart's misaligned-access policy and access-fault mapping. A misaligned
+/// store checks every byte before writing any, so a fault leaves memory untouched.
+#[inline]
+fn store<B: Bus + ?Sized>(
+    hart: &Hart,
+    bus: &mut B,
+    addr: u32,
+    size: Size,
+    value: u32,
+) -> Result<(), Exception> {
+    let n = size.bytes();
+    if addr & (n - 1) == 0 {
+        return bus
+            .store(addr, size, value)
+            .map_err(|f| Exception::StoreAccessFault(f.addr));
+    }
+    if hart.misaligned == Misaligned::Trap {
+        return Err(Exception::StoreAddressMisaligned(addr));
+    }
+    for i in 0..n {
+        bus.load(addr.wrapping_add(i), Size::Byte)
+            .map_err(|f| Exception::StoreAccessFault(f.addr))?;
+    }
+    for i in 0..n {
+        bus.store(addr.wrapping_add(i), Size::Byte, value >> (8 * i))
+            .map_err(|f| Exception::StoreAccessFault(f.addr))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,462 @@
+//! RV32F arithmetic on raw IEEE-754 single-precision bits, with exact RISC-V results and
+//! exception flags.
+//!
+//! Rounded operations go through Berkeley SoftFloat 3 built with its RISC-V specialisation
+//! (the library Spike uses; canonical NaN 0x7fc00000, RISC-V integer results for invalid
+//! conversions). Its flag and rounding-mode state is thread-local, so harts on different
+//! threads do not interfere. Sign injection, min/max, compares-to-int and classify are written
+//! here from the ISA manual. Flags use the fflags layout: NV=16, DZ=8, OF=4, UF=2, NX=1.
+
+use softfloat_wrapper::{ExceptionFlags, Float, RoundingMode, F32};
+
+/// fflags bit: invalid operation.
+pub const NV: u8 = 16;
+/// fflags bit: divide by zero.
+pub const DZ: u8 = 8;
+/// fflags bit: overflow.
+pub const OF: u8 = 4;
+/// fflags bit: underflow.
+pub const UF: u8 = 2;
+/// fflags bit: inexact.
+pub const NX: u8 = 1;
+
+/// The canonical quiet NaN.
+pub const CANONICAL_NAN: u32 = 0x7fc0_0000;
+const SIGN: u32 = 0x8000_0000;
+
+/// A resolved (non-dynamic) rounding mode: RISC-V encodings 0-4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rounding {
+    /// 0: round to nearest, ties to even.
+    Rne,
+    /// 1: round towards zero.
+    Rtz,
+    /// 2: round down (towards -inf).
+    Rdn,
+    /// 3: round up (towards +inf).
+    Rup,
+    /// 4: round to nearest, ties to max magnitude.
+    Rmm,
+}
+
+impl Rounding {
+    /// Resolves an instruction's rm field against frm; None for a reserved mode (illegal).
+    pub fn resolve(rm: u8, frm: u8) -> Option<Rounding> {
+        let mode = if rm == 7 { frm } else { rm };
+        Some(match mode {
+            0 => Rounding::Rne,
+            1 => Rounding::Rtz,
+            2 => Rounding::Rdn,
+            3 => Rounding::Rup,
+            4 => Rounding::Rmm,
+            _ => return None,
+        })
+    }
+
+    fn sf(self) -> RoundingMode {
+        match self {
+            Rounding::Rne => RoundingMode::TiesToEven,
+            Rounding::Rtz => RoundingMode::TowardZero,
+            Rounding::Rdn => RoundingMode::TowardNegative,
+            Rounding::Rup => RoundingMode::TowardPositive,
+            Rounding::Rmm => RoundingMode::TiesToAway,
+        }
+    }
+}
+
+/// Runs `f` with SoftFloat's flags cleared and returns its result with the flags it raised.
+#[inline]
+fn with_flags<T>(f: impl FnOnce() -> T) -> (T, u8) {
+    ExceptionFlags::default().set();
+    let r = f();
+    let mut flags = ExceptionFlags::default();
+    flags.get();
+    (r, flags.to_bits())
+}
+
+/// The kind of rounded binary operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    /// a + b
+    Add,
+    /// a - b
+    Sub,
+    /// a * b
+    Mul,
+    /// a / b
+    Div,
+}
+
+/// a (op) b, rounded.
+pub fn binary(op: BinOp, a: u32, b: u32, rm: Rounding) -> (u32, u8) {
+    let (x, y) = (F32::from_bits(a), F32::from_bits(b));
+    let r = rm.sf();
+    let (v, fl) = with_flags(|| match op {
+        BinOp::Add => x.add(y, r),
+        BinOp::Sub => x.sub(y, r),
+        BinOp::Mul => x.mul(y, r),
+        BinOp::Div => x.div(y, r),
+    });
+    (v.to_bits(), fl)
+}
+
+/// The four fused multiply-add forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FmaOp {
+    /// a*b + c
+    Madd,
+    /// a*b - c
+    Msub,
+    /// -(a*b) + c
+    Nmsub,
+    /// -(a*b) - c
+    Nmadd,
+}
+
+/// Fused multiply-add with a single rounding.
+pub fn fma(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
+    // Negating an operand flips its sign bit only; NaN results are canonical whatever the
+    // operand signs, so this matches the ISA's definition including NaN cases.
+    let (na, nc) = match op {
+        FmaOp::Madd => (a, c),
+        FmaOp::Msub => (a, c ^ SIGN),
+        FmaOp::Nmsub => (a ^ SIGN, c),
+        FmaOp::Nmadd => (a ^ SIGN, c ^ SIGN),
+    };
+    let (x, y, z) = (F32::from_bits(na), F32::from_bits(b), F32::from_bits(nc));
+    let (v, fl) = with_flags(|| x.fused_mul_add(y, z, rm.sf()));
+    (v.to_bits(), fl)
+}
+
+/// Square root, rounded.
+pub fn sqrt(a: u32, rm: Rounding) -> (u32, u8) {
+    let (v, fl) = with_flags(|| F32::from_bits(a).sqrt(rm.sf()));
+    (v.to_bits(), fl)
+}
+
+fn is_nan(a: u32) -> bool {
+    a & 0x7fff_ffff > 0x7f80_0000
+}
+
+fn is_snan(a: u32) -> bool {
+    is_nan(a) && a & 0x0040_0000 == 0
+}
+
+/// fmin.s / fmax.s (ISA 2.2 semantics: IEEE 754-2019 minimumNumber / maximumNumber):
+/// a NaN operand is ignored unless both are NaN (then the canonical NaN); -0 < +0; NV is raised
+/// when either input is a signalling NaN.
+pub fn min_max(a: u32, b: u32, max: bool) -> (u32, u8) {
+    let flags = if is_snan(a) || is_snan(b) { NV } else { 0 };
+    let r = match (is_nan(a), is_nan(b)) {
+        (true, true) => CANONICAL_NAN,
+        (true, false) => b,
+        (false, true) => a,
+        (false, false) => {
+            let a_lt_b = lt_total(a, b);
+            if a_lt_b != max {
+                a
+            } else {
+                b
+            }
+        }
+    };
+    (r, flags)
+}
+
+/// Ordering of two non-NaN values with -0 < +0.
+fn lt_total(a: u32, b: u32) -> bool {
+    let (sa, sb) = (a & SIGN != 0, b & SIGN != 0);
+    match (sa, sb) {
+        (true, false) => true, // negative (incl. -0) < positive (incl. +0)
+        (false, true) => false,
+        (false, false) => a < b,
+        (true, true) => a > b,
+    }
+}
+
+/// The compare instructions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    /// feq.s: quiet (NV only for signalling NaN).
+    Eq,
+    /// flt.s: signalling (NV for any NaN).
+    Lt,
+    /// fle.s: signalling (NV for any NaN).
+    Le,
+}
+
+/// feq.s / flt.s / fle.s: 1 or 0, with flags.
+pub fn compare(op: CmpOp, a: u32, b: u32) -> (u32, u8) {
+    let (x, y) = (F32::from_bits(a), F32::from_bits(b));
+    let (r, fl) = with_flags(|| match op {
+        CmpOp::Eq => x.eq(y),
+        CmpOp::Lt => x.lt(y),
+        CmpOp::Le => x.le(y),
+    });
+    (u32::from(r), fl)
+}
+
+/// fcvt.w.s (signed) or fcvt.wu.s: RISC-V saturating results, NV for NaN and out of range,
+/// NX when inexact.
+pub fn to_int(a: u32, signed: bool, rm: Rounding) -> (u32, u8) {
+    let x = F32::from_bits(a);
+    let r = rm.sf();
+    with_flags(|| {
+        if signed {
+            x.to_i32(r, true) as u32
+        } else {
+            x.to_u32(r, true)
+        }
+    })
+}
+
+/// fcvt.s.w (signed) or fcvt.s.wu.
+pub fn from_int(v: u32, signed: bool, rm: Rounding) -> (u32, u8) {
+    let r = rm.sf();
+    let (f, fl) = with_flags(|| {
+        if signed {
+            F32::from_i32(v as i32, r)
+        } else {
+            F32::from_u32(v, r)
+        }
+    });
+    (f.to_bits(), fl)
+}
+
+/// fclass.s: a one-hot mask of the operand's class.
+pub fn classify(a: u32) -> u32 {
+    let neg = a & SIGN != 0;
+    let exp = (a >> 23) & 0xff;
+    let frac = a & 0x7f_ffff;
+    let bit = match (exp, frac) {
+        (0xff, 0) => {
+            if neg {
+                0
+            } else {
+                7
+            }
+        }
+        (0xff, _) => {
+            if frac & 0x40_0000 != 0 {
+                9
+            } else {
+                8
+            }
+        }
+        (0, 0) => {
+            if neg {
+                3
+            } else {
+                4
+            }
+        }
+        (0, _) => {
+            if neg {
+                2
+            } else {
+                5
+            }
+        }
+        _ => {
+            if neg {
+                1
+            } else {
+                6
+            }
+        }
+    };
+    1 << bit
+}
+
+/// fsgnj.s / fsgnjn.s / fsgnjx.s: magnitude of a with a sign from b.
+pub fn sign_inject(a: u32, b: u32, kind: u8) -> u32 {
+    let sign = match kind {
+        0 => b & SIGN,
+        1 => !b & SIGN,
+        _ => (a ^ b) & SIGN,
+    };
+    (a & !SIGN) | sign
+}
+
+#[cfg(test)]
+mod tests {
+    //! Expected values are derived from IEEE 754-2008 and the RISC-V F chapter by hand
+    //! (bit patterns written out in the comments).
+    use super::*;
+
+    const ONE: u32 = 0x3f80_0000;
+    const TWO: u32 = 0x4000_0000;
+    const THREE: u32 = 0x4040_0000;
+    const INF: u32 = 0x7f80_0000;
+    const NINF: u32 = 0xff80_0000;
+    const SNAN: u32 = 0x7f80_0001;
+    const QNAN: u32 = 0x7fc0_0001; // quiet, non-canonical payload
+    const MAXF: u32 = 0x7f7f_ffff; // largest finite
+    const MINSUB: u32 = 0x0000_0001; // smallest subnormal
+    const NZERO: u32 = 0x8000_0000;
+
+    #[test]
+    fn exact_and_inexact_addition() {
+        assert_eq!(binary(BinOp::Add, ONE, TWO, Rounding::Rne), (THREE, 0));
+        // 1 + 2^-24 is a tie between 1 and 1+2^-23: RNE -> 1 (even), RUP -> 1+ulp, RMM -> 1+ulp
+        let tiny = 0x3380_0000; // 2^-24
+        assert_eq!(binary(BinOp::Add, ONE, tiny, Rounding::Rne), (ONE, NX));
+        assert_eq!(binary(BinOp::Add, ONE, tiny, Rounding::Rup), (ONE + 1, NX));
+        assert_eq!(binary(BinOp::Add, ONE, tiny, Rounding::Rmm), (ONE + 1, NX));
+        assert_eq!(binary(BinOp::Add, ONE, tiny, Rounding::Rdn), (ONE, NX));
+        assert_eq!(binary(BinOp::Add, ONE, tiny, Rounding::Rtz), (ONE, NX));
+        // x - x = +0 in every mode except RDN, where it is -0
+        assert_eq!(binary(BinOp::Sub, ONE, ONE, Rounding::Rne).0, 0);
+        assert_eq!(binary(BinOp::Sub, ONE, ONE, Rounding::Rdn).0, NZERO);
+    }
+
+    #[test]
+    fn overflow_underflow_and_division() {
+        // MAX * 2 overflows: RNE -> inf, RTZ -> MAX; flags OF|NX
+        assert_eq!(binary(BinOp::Mul, MAXF, TWO, Rounding::Rne), (INF, OF | NX));
+        assert_eq!(
+            binary(BinOp::Mul, MAXF, TWO, Rounding::Rtz),
+            (MAXF, OF | NX)
+        );
+        // min subnormal / 2 -> 0 with UF|NX (RNE, tie to even 0)
+        assert_eq!(binary(BinOp::Div, MINSUB, TWO, Rounding::Rne), (0, UF | NX));
+        // 1/0 = +inf, DZ; 0/0 = canonical NaN, NV
+        assert_eq!(binary(BinOp::Div, ONE, 0, Rounding::Rne), (INF, DZ));
+        assert_eq!(binary(BinOp::Div, 0, 0, Rounding::Rne), (CANONICAL_NAN, NV));
+        // inf - inf: NV, canonical NaN
+        assert_eq!(
+            binary(BinOp::Add, INF, NINF, Rounding::Rne),
+            (CANONICAL_NAN, NV)
+        );
+        // exact subnormal result: no UF (tininess after rounding but exact -> no underflow)
+        assert_eq!(binary(BinOp::Add, MINSUB, MINSUB, Rounding::Rne), (2, 0));
+    }
+
+    #[test]
+    fn nan_propagation_is_canonical() {
+        // a quiet NaN operand gives the canonical NaN without NV; a signalling one raises NV
+        assert_eq!(
+            binary(BinOp::Add, QNAN, ONE, Rounding::Rne),
+            (CANONICAL_NAN, 0)
+        );
+        assert_eq!(
+            binary(BinOp::Mul, SNAN, ONE, Rounding::Rne),
+            (CANONICAL_NAN, NV)
+        );
+        assert_eq!(sqrt(NINF, Rounding::Rne), (CANONICAL_NAN, NV));
+        assert_eq!(sqrt(NZERO, Rounding::Rne), (NZERO, 0));
+        assert_eq!(sqrt(0x4080_0000, Rounding::Rne), (TWO, 0)); // sqrt(4) = 2
+                                                                // fma(inf, 0, qNaN) is invalid in RISC-V (NV) and gives the canonical NaN
+        assert_eq!(
+            fma(FmaOp::Madd, INF, 0, QNAN, Rounding::Rne),
+            (CANONICAL_NAN, NV)
+        );
+    }
+
+    #[test]
+    fn fused_forms_round_once() {
+        // (1 + 2^-23)^2 = 1 + 2^-22 + 2^-46: fma with c = -1 gives 2^-22 + 2^-46 exactly
+        // representable? 2^-22 + 2^-46 needs 25 bits -> rounds; with c = -(1 + 2^-22) the
+        // result is exactly 2^-46 = 0x28800000, which a separate multiply would lose.
+        let a = ONE + 1;
+        let c = 0x3f80_0002; // 1 + 2^-22
+        assert_eq!(fma(FmaOp::Msub, a, a, c, Rounding::Rne), (0x2880_0000, 0));
+        // fnmadd: -(1*2) - 1 = -3; fnmsub: -(1*2) + 1 = -1; fmsub: 1*2 - 1 = 1
+        assert_eq!(
+            fma(FmaOp::Nmadd, ONE, TWO, ONE, Rounding::Rne).0,
+            THREE | SIGN
+        );
+        assert_eq!(
+            fma(FmaOp::Nmsub, ONE, TWO, ONE, Rounding::Rne).0,
+            ONE | SIGN
+        );
+        assert_eq!(fma(FmaOp::Msub, ONE, TWO, ONE, Rounding::Rne).0, ONE);
+    }
+
+    #[test]
+    fn min_max_rules() {
+        assert_eq!(min_max(NZERO, 0, false), (NZERO, 0));
+        assert_eq!(min_max(0, NZERO, false), (NZERO, 0));
+        assert_eq!(min_max(NZERO, 0, true), (0, 0));
+        assert_eq!(min_max(QNAN, ONE, false), (ONE, 0));
+        assert_eq!(min_max(SNAN, ONE, true), (ONE, NV));
+        assert_eq!(min_max(QNAN, SNAN, true), (CANONICAL_NAN, NV));
+        assert_eq!(min_max(ONE | SIGN, TWO | SIGN, false), (TWO | SIGN, 0));
+        assert_eq!(min_max(ONE | SIGN, TWO | SIGN, true), (ONE | SIGN, 0));
+    }
+
+    #[test]
+    fn compares() {
+        assert_eq!(compare(CmpOp::Eq, QNAN, QNAN), (0, 0));
+        assert_eq!(compare(CmpOp::Eq, SNAN, ONE), (0, NV));
+        assert_eq!(compare(CmpOp::Lt, QNAN, ONE), (0, NV));
+        assert_eq!(compare(CmpOp::Le, NZERO, 0), (1, 0));
+        assert_eq!(compare(CmpOp::Lt, NZERO, 0), (0, 0));
+        assert_eq!(compare(CmpOp::Eq, NZERO, 0), (1, 0));
+    }
+
+    #[test]
+    fn conversions_saturate() {
+        // NaN -> 2^31-1 (signed) / 2^32-1 (unsigned), NV
+        assert_eq!(to_int(QNAN, true, Rounding::Rne), (0x7fff_ffff, NV));
+        assert_eq!(to_int(QNAN, false, Rounding::Rne), (u32::MAX, NV));
+        assert_eq!(to_int(NINF, true, Rounding::Rne), (0x8000_0000, NV));
+        assert_eq!(to_int(NINF, false, Rounding::Rne), (0, NV));
+        // -1.5 -> unsigned: RTZ gives -1 which is out of range: 0, NV
+        assert_eq!(to_int(0xbfc0_0000, false, Rounding::Rtz), (0, NV));
+        // -0.5 -> unsigned RTZ: rounds to 0, in range, only NX
+        assert_eq!(to_int(0xbf00_0000, false, Rounding::Rtz), (0, NX));
+        // 2.5 RNE -> 2 NX; RMM -> 3 NX; RUP -> 3; RDN -> 2
+        let two_half = 0x4020_0000;
+        assert_eq!(to_int(two_half, true, Rounding::Rne), (2, NX));
+        assert_eq!(to_int(two_half, true, Rounding::Rmm), (3, NX));
+        assert_eq!(to_int(two_half, true, Rounding::Rup), (3, NX));
+        assert_eq!(to_int(two_half, true, Rounding::Rdn), (2, NX));
+        // 2^31 as float -> signed overflow: 2^31-1, NV
+        assert_eq!(to_int(0x4f00_0000, true, Rounding::Rne), (0x7fff_ffff, NV));
+        // 2^31 -> unsigned fits exactly
+        assert_eq!(to_int(0x4f00_0000, false, Rounding::Rne), (0x8000_0000, 0));
+        // int -> float: 2^24+1 is inexact (RNE -> 2^24); u32::MAX -> 2^32 under RNE
+        assert_eq!(
+            from_int(0x0100_0001, true, Rounding::Rne),
+            (0x4b80_0000, NX)
+        );
+        assert_eq!(
+            from_int(0x0100_0001, true, Rounding::Rup),
+            (0x4b80_0001, NX)
+        );
+        assert_eq!(from_int(u32::MAX, false, Rounding::Rne), (0x4f80_0000, NX));
+        assert_eq!(from_int(u32::MAX, true, Rounding::Rne), (ONE | SIGN, 0));
+    }
+
+    #[test]
+    fn classes_and_sign_injection() {
+        let cases = [
+            (NINF, 0),
+            (ONE | SIGN, 1),
+            (MINSUB | SIGN, 2),
+            (NZERO, 3),
+            (0, 4),
+            (MINSUB, 5),
+            (ONE, 6),
+            (INF, 7),
+            (SNAN, 8),
+            (QNAN, 9),
+        ];
+        for (v, bit) in cases {
+            assert_eq!(classify(v), 1 << bit, "{v:#x}");
+        }
+        assert_eq!(sign_inject(ONE, NZERO, 0), ONE | SIGN);
+        assert_eq!(sign_inject(ONE | SIGN, NZERO, 1), ONE);
+        assert_eq!(sign_inject(ONE | SIGN, NZERO, 2), ONE);
+        // sign injection never canonicalises NaNs
+        assert_eq!(sign_inject(SNAN, NZERO, 0), SNAN | SIGN);
+    }
+
+    #[test]
+    fn reserved_rounding_modes() {
+        assert_eq!(Rounding::resolve(7, 3), Some(Rounding::Rup));
+        assert_eq!(Rounding::resolve(7, 5), None);
+        assert_eq!(Rounding::resolve(4, 0), Some(Rounding::Rmm));
+    }
+}

@@ -1,0 +1,127 @@
+//! `hetsim exec`: run one RV32IMF ELF on the functional single-hart machine.
+
+use crate::error::Error;
+use hetsim_isa::{ExitKind, Machine, MachineConfig, Misaligned, Program};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Options of `hetsim exec`.
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    /// The RV32IMF ELF executable to run.
+    pub file: PathBuf,
+    /// Stop with an error after this many instructions (the watchdog for hung programs).
+    #[arg(long, default_value_t = 1_000_000_000)]
+    pub max_instructions: u64,
+    /// Print one line per instruction to stderr: pc, encoding, disassembly, register written.
+    #[arg(long)]
+    pub trace: bool,
+    /// Misaligned loads and stores: `trap` (architected exceptions) or `allow` (done in
+    /// hardware).
+    #[arg(long, value_parser = ["trap", "allow"], default_value = "trap")]
+    pub misaligned: String,
+    /// Main RAM as BASE:SIZE (hex or decimal; SIZE may end in K or M), e.g. 0x80000000:64M.
+    #[arg(long, default_value = "0x80000000:64M")]
+    pub ram: String,
+}
+
+fn parse_num(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (digits, mult) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 1 << 10),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        _ => (s, 1),
+    };
+    let v = if let Some(h) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        u64::from_str_radix(h, 16).ok()?
+    } else {
+        digits.parse().ok()?
+    };
+    v.checked_mul(mult)
+}
+
+/// Parses `BASE:SIZE` into (base, size), both within 32 bits.
+pub fn parse_ram(s: &str) -> Result<(u32, u32), Error> {
+    let bad = |m: &str| Error::Usage {
+        option: "--ram".into(),
+        message: format!("{m} in {s:?}; expected BASE:SIZE such as 0x80000000:64M"),
+    };
+    let (b, z) = s.split_once(':').ok_or_else(|| bad("missing ':'"))?;
+    let base = parse_num(b).ok_or_else(|| bad("bad BASE"))?;
+    let size = parse_num(z).ok_or_else(|| bad("bad SIZE"))?;
+    if base + size > 1 << 32 || size >= 1 << 32 {
+        return Err(bad("the region runs past the 32-bit address space"));
+    }
+    Ok((base as u32, size as u32))
+}
+
+/// Runs the command; returns the program's exit code.
+pub fn run(args: &ExecArgs) -> Result<i32, Error> {
+    let (ram_base, ram_size) = parse_ram(&args.ram)?;
+    let config = MachineConfig {
+        ram_base,
+        ram_size,
+        misaligned: if args.misaligned == "allow" {
+            Misaligned::Allow
+        } else {
+            Misaligned::Trap
+        },
+        hart_id: 0,
+    };
+    let program = Program::load(&args.file)?;
+    let mut machine = Machine::new(&program, &config)?;
+    let result = if args.trace {
+        let stderr = std::io::stderr();
+        let mut out = std::io::BufWriter::new(stderr.lock());
+        let mut io_err = None;
+        let r = machine.run_traced(args.max_instructions, &mut |rec| {
+            if io_err.is_none() {
+                if let Err(e) = writeln!(out, "{rec}") {
+                    io_err = Some(e);
+                }
+            }
+        });
+        out.flush()?;
+        if let Some(e) = io_err {
+            return Err(e.into());
+        }
+        r
+    } else {
+        machine.run(args.max_instructions)
+    };
+    // Whatever happened, show what the program printed.
+    std::io::stdout().write_all(&machine.console)?;
+    std::io::stdout().flush()?;
+    let exit = result?;
+    let how = match exit.kind {
+        ExitKind::Tohost(v) => format!("tohost = {v:#x}"),
+        ExitKind::Ecall => "ecall exit".to_string(),
+    };
+    eprintln!(
+        "hetsim: {} exited with code {} ({how}) after {} instructions",
+        args.file.display(),
+        exit.code,
+        machine.hart.instret
+    );
+    Ok(exit.code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ram_option() {
+        assert_eq!(
+            parse_ram("0x80000000:64M").unwrap(),
+            (0x8000_0000, 64 << 20)
+        );
+        assert_eq!(parse_ram("4096:4K").unwrap(), (4096, 4096));
+        assert!(parse_ram("0x80000000").is_err());
+        assert!(parse_ram("0xffff0000:1M").is_err());
+        assert!(parse_ram("zz:1M").is_err());
+    }
+}

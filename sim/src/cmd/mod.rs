@@ -1,0 +1,3 @@
+//! One module per `hetsim` subcommand.
+
+pub mod exec;

@@ -1,0 +1,22 @@
+//! The hetsim crate's error type, rendered once by the CLI.
+
+use thiserror::Error;
+
+/// Everything a hetsim command can fail with.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Loading or running a program failed.
+    #[error(transparent)]
+    Isa(#[from] hetsim_isa::Error),
+    /// A command-line value is malformed.
+    #[error("{option}: {message}")]
+    Usage {
+        /// The option, e.g. `--ram`.
+        option: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// Writing output failed.
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
