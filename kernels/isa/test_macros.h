@@ -86,6 +86,42 @@
 /* Set the dynamic rounding mode (frm) for the following `dyn` cases. */
 #define SET_FRM(mode) fsrmi mode
 
+/* ---- branches ------------------------------------------------------------------------------ */
+/* Taken forward, taken backward, and not taken (the not-taken target is `fail`-guarded). */
+#define TEST_BR_TAKEN(n, op, a, b)                                          \
+        CASE(n); li x11, a; li x12, b;                                      \
+        op x11, x12, 1f; j fail; 1:                                         \
+        j 3f; 2: j 4f; 3: op x11, x12, 2b; j fail; 4:
+#define TEST_BR_NOT_TAKEN(n, op, a, b)                                      \
+        CASE(n); li x11, a; li x12, b;                                      \
+        op x11, x12, 2f; j 3f; 2: j fail; 3:                                \
+        j 5f; 4: j fail; 5: op x11, x12, 4b
+
+/* ---- machine-mode trap tests (RVTEST_RV32M) -------------------------------------------------- */
+/* RECORD_TRAPS_INSTALL points mtvec at rvtest_record_trap (emitted by RECORD_TRAPS_HANDLER at the
+ * end of the file). The handler records mcause -> s2, mepc -> s3, mtval -> s4, mstatus -> s7,
+ * counts traps in s5, then resumes at mepc + 4 in the trapped mode, or, if s6 != 0, jumps to s6
+ * in M-mode (s6 is cleared). An ecall with a7 = 93 (the pass/fail exit) is forwarded to the
+ * environment's trap_vector. Clobbers t6. */
+#define RECORD_TRAPS_INSTALL                                                \
+        la t0, rvtest_record_trap; csrw mtvec, t0; li s5, 0; li s6, 0
+#define RECORD_TRAPS_HANDLER                                                \
+        .balign 4;                                                          \
+rvtest_record_trap:                                                         \
+        csrr s2, mcause;                                                    \
+        li t6, 93; bne a7, t6, 1f;                                          \
+        li t6, CAUSE_ECALL_U; beq s2, t6, trap_vector;                      \
+        li t6, CAUSE_ECALL_M; beq s2, t6, trap_vector;                      \
+1:      csrr s3, mepc; csrr s4, mtval; csrr s7, mstatus; addi s5, s5, 1;    \
+        bnez s6, 2f;                                                        \
+        addi t6, s3, 4; csrw mepc, t6; mret;                                \
+2:      mv t6, s6; li s6, 0; jr t6
+
+/* Run the code at label `ulabel` in U-mode; a trap there continues (in M-mode) at `cont`. */
+#define GOTO_USER(ulabel, cont)                                             \
+        la s6, cont; li t0, MSTATUS_MPP; csrc mstatus, t0;                  \
+        la t0, ulabel; csrw mepc, t0; mret
+
 /* ---- end of test --------------------------------------------------------------------------- */
 #define TEST_PASSFAIL                                                       \
         bnez TESTNUM, pass;                                                 \
