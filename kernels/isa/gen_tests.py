@@ -349,7 +349,23 @@ FP_GROUPS = {
         + fp_all_rm("FP_RRR", "fnmsub.s", (0x3FAAAAAB, 0x40400001, 0x3DCCCCCD), None, None, None)
         + fp_all_rm("FP_RRR", "fmsub.s", (0xBF9D70A4, 0x41200000, 0x3E4CCCCD), None, None, None)
         + fp_all_rm("FP_RRR", "fnmadd.s", (0x40490FDB, 0x402DF854, 0xC1000000), None, None,
-                    None)),
+                    None)
+        + fp_all_rm("FP_RRR", "fmadd.s", (MINN, MINN, ONE),
+                    [ONE, ONE, ONE, 0x3F800001, ONE], NX,
+                    "1 + 2^-252: the tiny product only makes it inexact (no UF: the result is "
+                    "not tiny); RUP moves one ulp up")
+        + fp_all_rm("FP_RRR", "fmadd.s", (THREE, TWO, 0xC0C00000), [PZ, PZ, NZ, PZ, PZ], 0,
+                    "3*2 - 6: exact zero, -0 only when rounding down")
+        + [C("FP_RRR", "fmsub.s", (ONE, ONE, PINF), "rne", NINF, 0, "1 - inf = -inf"),
+           C("FP_RRR", "fnmadd.s", (PINF, ONE, PINF), "rne", NINF, 0, "-(inf) - inf = -inf"),
+           C("FP_RRR", "fnmadd.s", (PINF, ONE, NINF), "rne", CNAN, NV, "-(inf) + inf: invalid"),
+           C("FP_RRR", "fnmsub.s", (PINF, ONE, PINF), "rne", CNAN, NV, "-(inf) + inf: invalid"),
+           C("FP_RRR", "fmadd.s", (MINSUB, HALF, MINSUB), "rne", 0x00000002, UF | NX,
+             "2^-150 + 2^-149 = 1.5 * 2^-149: tie, to even 2 * 2^-149; tiny and inexact"),
+           C("FP_RRR", "fmadd.s", (NMAXF, TWO, MAXF), "rne", NMAXF, 0, None),
+           ]
+        + fp_all_rm("FP_RR", "fdiv.s", (MINN, THREE), None, None, "2^-126 / 3: subnormal, inexact")
+        + fp_all_rm("FP_R", "fsqrt.s", (MAXSUB,), None, None, "sqrt of the largest subnormal")),
     "rv32uf-rounding": ("RV32F dynamic rounding: frm = 0..4 with rm = dyn on add, mul, div, "
                         "sqrt, fma and fcvt; must equal the static-mode results",
         fp_dyn("FP_RR", "fadd.s", (ONE, 0x33800000), [ONE, ONE, ONE, 0x3F800001, 0x3F800001],

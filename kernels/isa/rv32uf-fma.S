@@ -62,6 +62,41 @@ RVTEST_CODE_BEGIN
         TEST_FP_RRR(41, fnmadd.s, rdn, 0x01, 0xbf0a2c06, 0x40490fdb, 0x402df854, 0xc1000000); /* [qemu] */
         TEST_FP_RRR(42, fnmadd.s, rup, 0x01, 0xbf0a2c05, 0x40490fdb, 0x402df854, 0xc1000000); /* [qemu] */
         TEST_FP_RRR(43, fnmadd.s, rmm, 0x01, 0xbf0a2c05, 0x40490fdb, 0x402df854, 0xc1000000); /* [qemu] */
+        /* 1 + 2^-252: the tiny product only makes it inexact (no UF: the result is not tiny); RUP moves one ulp up */
+        TEST_FP_RRR(44, fmadd.s, rne, 0x01, 0x3f800000, 0x00800000, 0x00800000, 0x3f800000);
+        TEST_FP_RRR(45, fmadd.s, rtz, 0x01, 0x3f800000, 0x00800000, 0x00800000, 0x3f800000);
+        TEST_FP_RRR(46, fmadd.s, rdn, 0x01, 0x3f800000, 0x00800000, 0x00800000, 0x3f800000);
+        TEST_FP_RRR(47, fmadd.s, rup, 0x01, 0x3f800001, 0x00800000, 0x00800000, 0x3f800000);
+        TEST_FP_RRR(48, fmadd.s, rmm, 0x01, 0x3f800000, 0x00800000, 0x00800000, 0x3f800000);
+        /* 3*2 - 6: exact zero, -0 only when rounding down */
+        TEST_FP_RRR(49, fmadd.s, rne, 0x00, 0x00000000, 0x40400000, 0x40000000, 0xc0c00000);
+        TEST_FP_RRR(50, fmadd.s, rtz, 0x00, 0x00000000, 0x40400000, 0x40000000, 0xc0c00000);
+        TEST_FP_RRR(51, fmadd.s, rdn, 0x00, 0x80000000, 0x40400000, 0x40000000, 0xc0c00000);
+        TEST_FP_RRR(52, fmadd.s, rup, 0x00, 0x00000000, 0x40400000, 0x40000000, 0xc0c00000);
+        TEST_FP_RRR(53, fmadd.s, rmm, 0x00, 0x00000000, 0x40400000, 0x40000000, 0xc0c00000);
+        /* 1 - inf = -inf */
+        TEST_FP_RRR(54, fmsub.s, rne, 0x00, 0xff800000, 0x3f800000, 0x3f800000, 0x7f800000);
+        /* -(inf) - inf = -inf */
+        TEST_FP_RRR(55, fnmadd.s, rne, 0x00, 0xff800000, 0x7f800000, 0x3f800000, 0x7f800000);
+        /* -(inf) + inf: invalid */
+        TEST_FP_RRR(56, fnmadd.s, rne, 0x10, 0x7fc00000, 0x7f800000, 0x3f800000, 0xff800000);
+        /* -(inf) + inf: invalid */
+        TEST_FP_RRR(57, fnmsub.s, rne, 0x10, 0x7fc00000, 0x7f800000, 0x3f800000, 0x7f800000);
+        /* 2^-150 + 2^-149 = 1.5 * 2^-149: tie, to even 2 * 2^-149; tiny and inexact */
+        TEST_FP_RRR(58, fmadd.s, rne, 0x03, 0x00000002, 0x00000001, 0x3f000000, 0x00000001);
+        TEST_FP_RRR(59, fmadd.s, rne, 0x00, 0xff7fffff, 0xff7fffff, 0x40000000, 0x7f7fffff);
+        /* 2^-126 / 3: subnormal, inexact */
+        TEST_FP_RR(60, fdiv.s, rne, 0x03, 0x002aaaab, 0x00800000, 0x40400000); /* [qemu] */
+        TEST_FP_RR(61, fdiv.s, rtz, 0x03, 0x002aaaaa, 0x00800000, 0x40400000); /* [qemu] */
+        TEST_FP_RR(62, fdiv.s, rdn, 0x03, 0x002aaaaa, 0x00800000, 0x40400000); /* [qemu] */
+        TEST_FP_RR(63, fdiv.s, rup, 0x03, 0x002aaaab, 0x00800000, 0x40400000); /* [qemu] */
+        TEST_FP_RR(64, fdiv.s, rmm, 0x03, 0x002aaaab, 0x00800000, 0x40400000); /* [qemu] */
+        /* sqrt of the largest subnormal */
+        TEST_FP_R(65, fsqrt.s, rne, 0x01, 0x1fffffff, 0x007fffff); /* [qemu] */
+        TEST_FP_R(66, fsqrt.s, rtz, 0x01, 0x1ffffffe, 0x007fffff); /* [qemu] */
+        TEST_FP_R(67, fsqrt.s, rdn, 0x01, 0x1ffffffe, 0x007fffff); /* [qemu] */
+        TEST_FP_R(68, fsqrt.s, rup, 0x01, 0x1fffffff, 0x007fffff); /* [qemu] */
+        TEST_FP_R(69, fsqrt.s, rmm, 0x01, 0x1fffffff, 0x007fffff); /* [qemu] */
 
         TEST_PASSFAIL
 
