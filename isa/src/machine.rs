@@ -320,3 +320,327 @@ impl Machine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Trap, CSR, privilege and host-convention behaviour, from the privileged spec. Programs
+    //! are assembled with the small encoder below (RISC-V base formats).
+    use super::*;
+    use crate::elf::Segment;
+    use crate::hart::Privilege;
+
+    const BASE: u32 = 0x8000_0000;
+
+    fn i(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
+        (((imm as u32) & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
+    }
+    fn s(imm: i32, rs2: u32, rs1: u32, f3: u32, op: u32) -> u32 {
+        let imm = imm as u32;
+        (((imm >> 5) & 0x7f) << 25)
+            | (rs2 << 20)
+            | (rs1 << 15)
+            | (f3 << 12)
+            | ((imm & 0x1f) << 7)
+            | op
+    }
+    fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+        i(imm, rs1, 0, rd, 0x13)
+    }
+    fn lui(rd: u32, imm20: u32) -> u32 {
+        (imm20 << 12) | (rd << 7) | 0x37
+    }
+    fn csrrw(rd: u32, csr: i32, rs1: u32) -> u32 {
+        i(csr, rs1, 1, rd, 0x73)
+    }
+    fn csrrs(rd: u32, csr: i32, rs1: u32) -> u32 {
+        i(csr, rs1, 2, rd, 0x73)
+    }
+    fn lw(rd: u32, rs1: u32, imm: i32) -> u32 {
+        i(imm, rs1, 2, rd, 0x03)
+    }
+    fn sw(rs2: u32, rs1: u32, imm: i32) -> u32 {
+        s(imm, rs2, rs1, 2, 0x23)
+    }
+    const ECALL: u32 = 0x0000_0073;
+    const MRET: u32 = 0x3020_0073;
+    const ILLEGAL: u32 = 0xffff_ffff;
+    // a0 = 10, a7 = 17, t0 = 5, t1 = 6, sp = 2
+    const A0: u32 = 10;
+    const A7: u32 = 17;
+    const T0: u32 = 5;
+    const T1: u32 = 6;
+
+    /// exit(a0) through the host call: li a7, 93; ecall.
+    fn exit_seq() -> [u32; 2] {
+        [addi(A7, 0, 93), ECALL]
+    }
+
+    fn machine(words: &[u32], misaligned: Misaligned) -> Machine {
+        let data: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let program = Program {
+            name: "test".into(),
+            entry: BASE,
+            segments: vec![Segment {
+                addr: BASE,
+                mem_size: data.len() as u32,
+                data,
+                exec: true,
+                write: true,
+            }],
+            symbols: Default::default(),
+        };
+        let config = MachineConfig {
+            ram_size: 1 << 16,
+            misaligned,
+            ..MachineConfig::default()
+        };
+        Machine::new(&program, &config).unwrap()
+    }
+
+    fn run(words: &[u32]) -> (Machine, Result<Exit, Error>) {
+        let mut m = machine(words, Misaligned::Trap);
+        let r = m.run(10_000);
+        (m, r)
+    }
+
+    #[test]
+    fn ecall_host_call_exits_with_a0() {
+        let mut p = vec![addi(A0, 0, 42)];
+        p.extend(exit_seq());
+        let (m, r) = run(&p);
+        assert_eq!(
+            r.unwrap(),
+            Exit {
+                code: 42,
+                kind: ExitKind::Ecall
+            }
+        );
+        // the exit ecall itself does not retire
+        assert_eq!(m.hart.instret, 2);
+    }
+
+    #[test]
+    fn illegal_instruction_without_handler_is_an_error() {
+        let (_, r) = run(&[addi(A0, 0, 1), ILLEGAL]);
+        match r {
+            Err(Error::Trap { exception, pc, .. }) => {
+                assert_eq!(exception, Exception::IllegalInstruction(ILLEGAL));
+                assert_eq!(pc, BASE + 4);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A program that installs a handler at BASE + 4 * HANDLER, runs `body`, and whose
+    /// handler exits with mcause as the exit code (mepc and mtval stay in the hart's CSRs).
+    const HANDLER: usize = 12;
+    fn with_handler(body: &[u32]) -> Vec<u32> {
+        // 0: lui t0, BASE>>12; 1: addi t0, t0, 4*HANDLER; 2: csrw mtvec, t0
+        let mut p = vec![
+            lui(T0, BASE >> 12),
+            addi(T0, T0, 4 * HANDLER as i32),
+            csrrw(0, 0x305, T0),
+        ];
+        p.extend_from_slice(body);
+        assert!(p.len() <= HANDLER);
+        p.resize(HANDLER, 0x0000_0013); // nop
+                                        // handler: a0 = mcause; tohost-free exit via ecall would re-trap (mtvec != 0), so
+                                        // clear mtvec first, then exit through the host call.
+        p.extend([csrrs(A0, 0x342, 0), csrrw(0, 0x305, 0)]);
+        p.extend(exit_seq());
+        p
+    }
+
+    #[test]
+    fn illegal_instruction_traps_with_mtval() {
+        let (m, r) = run(&with_handler(&[ILLEGAL]));
+        assert_eq!(r.unwrap().code, 2);
+        assert_eq!(m.hart.mepc, BASE + 12);
+        assert_eq!(m.hart.mtval, ILLEGAL);
+        assert_eq!(m.hart.privilege, Privilege::Machine);
+    }
+
+    #[test]
+    fn ecall_and_ebreak_causes() {
+        let (m, r) = run(&with_handler(&[ECALL]));
+        assert_eq!(r.unwrap().code, 11); // ecall from M
+        assert_eq!(m.hart.mepc, BASE + 12);
+        let (m, r) = run(&with_handler(&[0x0010_0073]));
+        assert_eq!(r.unwrap().code, 3); // breakpoint, mtval = pc
+        assert_eq!(m.hart.mtval, BASE + 12);
+    }
+
+    /// Drops to U-mode at BASE + 4*k via mstatus.MPP = 0, mepc, mret.
+    fn to_user(k: usize) -> Vec<u32> {
+        vec![
+            csrrw(0, 0x300, 0), // mstatus = 0 (MPP = U, FS = Off)
+            lui(T1, BASE >> 12),
+            addi(T1, T1, 4 * k as i32),
+            csrrw(0, 0x341, T1), // mepc
+            MRET,
+        ]
+    }
+
+    #[test]
+    fn user_mode_ecall_and_privilege_checks() {
+        // 3 (mtvec setup) + 5 (to_user) = 8 -> user code at index 8
+        let mut body = to_user(8);
+        body.push(ECALL);
+        let (m, r) = run(&with_handler(&body));
+        assert_eq!(r.unwrap().code, 8); // ecall from U
+        assert_eq!(m.hart.mstatus & crate::hart::mstatus::MPP, 0); // MPP = U
+                                                                   // U-mode access to mscratch is illegal
+        let mut body = to_user(8);
+        body.push(csrrs(A0, 0x340, 0));
+        let (m, r) = run(&with_handler(&body));
+        assert_eq!(r.unwrap().code, 2);
+        assert_eq!(m.hart.mtval, csrrs(A0, 0x340, 0));
+        // U-mode may read cycle (mcounteren = 7 at reset) but not after mcounteren = 0
+        let mut body = to_user(8);
+        body.extend([csrrs(A0, 0xC00, 0), MRET]);
+        let (m, r) = run(&with_handler(&body));
+        assert_eq!(r.unwrap().code, 2); // mret in U-mode is illegal
+        assert_eq!(m.hart.mtval, MRET);
+        let mut body = vec![csrrw(0, 0x306, 0)];
+        body.extend(to_user(9));
+        body.push(csrrs(A0, 0xC00, 0));
+        let (_, r) = run(&with_handler(&body));
+        assert_eq!(r.unwrap().code, 2);
+    }
+
+    #[test]
+    fn fp_off_makes_fp_instructions_illegal() {
+        // fmv.w.x ft0, zero with mstatus.FS = Off
+        let fmv = 0xf000_0053;
+        let (m, r) = run(&with_handler(&[csrrw(0, 0x300, 0), fmv]));
+        assert_eq!(r.unwrap().code, 2);
+        assert_eq!(m.hart.mtval, fmv);
+        // with FS = Initial the same instruction retires and marks FS dirty (SD set)
+        let mut p = vec![fmv, csrrs(T0, 0x300, 0)];
+        p.extend(exit_seq());
+        let (m, _) = run(&p);
+        assert_eq!(m.hart.x[T0 as usize] >> 13 & 3, 3);
+        assert_eq!(m.hart.x[T0 as usize] >> 31, 1);
+    }
+
+    #[test]
+    fn read_only_csrs_and_counters() {
+        // csrrs with x0 on mhartid reads; csrrw writes and traps
+        let (_, r) = run(&with_handler(&[csrrs(T0, 0xF14, 0), csrrw(0, 0xF14, T0)]));
+        assert_eq!(r.unwrap().code, 2);
+        // minstret: the value written is read back by the next instruction
+        let mut p = vec![addi(T0, 0, 100), csrrw(0, 0xB02, T0), csrrs(A0, 0xB02, 0)];
+        p.extend(exit_seq());
+        assert_eq!(run(&p).1.unwrap().code, 100);
+        // unknown CSR (satp 0x180: no S-mode)
+        assert_eq!(
+            run(&with_handler(&[csrrs(T0, 0x180, 0)])).1.unwrap().code,
+            2
+        );
+    }
+
+    #[test]
+    fn misaligned_policy() {
+        // t0 = BASE + 0x1001 (in RAM), lw a0, 0(t0)
+        let setup = [lui(T0, (BASE + 0x1000) >> 12), addi(T0, T0, 1)];
+        let mut p = with_handler(&[setup[0], setup[1], lw(A0, T0, 0)]);
+        let (m, r) = run(&p);
+        assert_eq!(r.unwrap().code, 4);
+        assert_eq!(m.hart.mtval, BASE + 0x1001);
+        // the same store traps with cause 6
+        p = with_handler(&[setup[0], setup[1], sw(0, T0, 0)]);
+        assert_eq!(run(&p).1.unwrap().code, 6);
+        // allowed: store then load a misaligned word round-trips
+        let mut q = vec![
+            setup[0],
+            setup[1],
+            lui(T1, 0x12345),
+            sw(T1, T0, 0),
+            lw(A0, T0, 0),
+        ];
+        q.extend([i(12, A0, 5, A0, 0x13)]); // srli a0, a0, 12 -> 0x12345
+        q.extend(exit_seq());
+        let mut m = machine(&q, Misaligned::Allow);
+        assert_eq!(m.run(100).unwrap().code, 0x12345);
+    }
+
+    #[test]
+    fn access_faults_and_misaligned_jumps() {
+        // lw from 0 (unmapped): cause 5, mtval 0
+        let (m, r) = run(&with_handler(&[lw(A0, 0, 0)]));
+        assert_eq!(r.unwrap().code, 5);
+        assert_eq!(m.hart.mtval, 0);
+        // jalr ra, 2(t0) with t0 = BASE: target BASE + 2 is misaligned; ra untouched
+        let jalr = i(2, T0, 0, 1, 0x67);
+        let (m, r) = run(&with_handler(&[lui(T0, BASE >> 12), jalr]));
+        assert_eq!(r.unwrap().code, 0);
+        assert_eq!(m.hart.mtval, BASE + 2);
+        assert_eq!(m.hart.x[1], 0);
+    }
+
+    #[test]
+    fn fence_i_makes_stored_code_visible() {
+        // index 6 initially holds `addi a0, zero, 1`; the program overwrites it with
+        // `addi a0, zero, 2`, executes fence.i and falls into it.
+        let new = addi(A0, 0, 2);
+        let mut p = vec![
+            lui(T0, BASE >> 12),
+            lui(T1, (new >> 12) + ((new >> 11) & 1)),
+            addi(T1, T1, ((new & 0xfff) as i32) << 20 >> 20),
+            sw(T1, T0, 24),
+            0x0000_100f, // fence.i
+            0x0000_0013, // nop
+            addi(A0, 0, 1),
+        ];
+        p.extend(exit_seq());
+        // Decode index 6 into the cache first, so only the fence.i flush can make the new
+        // instruction visible.
+        let mut m = machine(&p, Misaligned::Trap);
+        m.fetch(BASE + 24).unwrap();
+        assert_eq!(m.run(100).unwrap().code, 2);
+    }
+
+    #[test]
+    fn tohost_conventions() {
+        let mut p = vec![
+            lui(T0, (BASE + 0x2000) >> 12),
+            addi(T1, 0, 11),
+            sw(T1, T0, 0),
+        ];
+        p.extend(exit_seq());
+        let mut m = machine(&p, Misaligned::Trap);
+        m.mem.tohost = Some(BASE + 0x2000);
+        assert_eq!(
+            m.run(100).unwrap(),
+            Exit {
+                code: 5,
+                kind: ExitKind::Tohost(11)
+            }
+        );
+        p[1] = addi(T1, 0, 4);
+        let mut m = machine(&p, Misaligned::Trap);
+        m.mem.tohost = Some(BASE + 0x2000);
+        assert!(matches!(m.run(100), Err(Error::Htif { value: 4, .. })));
+    }
+
+    #[test]
+    fn watchdog_names_the_pc() {
+        // jal x0, 0: a tight infinite loop
+        let (_, r) = run(&[0x0000_006f]);
+        match r {
+            Err(Error::InstructionLimit { limit, pc, .. }) => {
+                assert_eq!((limit, pc), (10_000, BASE));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dynamic_rounding_with_reserved_frm_is_illegal() {
+        // csrrwi zero, frm, 5 ; fadd.s ft0, ft0, ft0 (rm = dyn)
+        let fadd_dyn = (7 << 12) | 0x53;
+        let (m, r) = run(&with_handler(&[i(0x002, 5, 5, 0, 0x73), fadd_dyn]));
+        assert_eq!(r.unwrap().code, 2);
+        assert_eq!(m.hart.mtval, fadd_dyn);
+    }
+}
