@@ -11,7 +11,9 @@
  *   6. calls main(0, 0) and exits with its return value through tohost:
  *      tohost = (code << 1) | 1, then spins.
  *
- * Unexpected traps (illegal instruction, misaligned access, ecall, ...) end the run with exit code
+ * Traps: `ecall` with a7 = 93 is the exit call, exit(a0), as in the ABI (the simulator handles
+ * that ecall itself only while mtvec = 0, so the handler here must do it). Any other trap
+ * (illegal instruction, misaligned access, other ecalls, ...) ends the run with exit code
  * 128 + mcause (for example 130 = illegal instruction) so a broken kernel never looks like a pass.
  *
  * tohost / fromhost are defined here, 64-byte aligned, 8 bytes each, in section .tohost (the
@@ -74,8 +76,14 @@ _start:
     .globl __hetsim_trap
     .type __hetsim_trap, @function
 __hetsim_trap:
-    csrr    a0, mcause
-    addi    a0, a0, 128
+    csrr    t0, mcause
+    li      t1, 93
+    bne     a7, t1, 1f
+    li      t1, 11                  /* ecall from M-mode with a7 = 93: exit(a0) */
+    beq     t0, t1, .Lexit
+    li      t1, 8                   /* (or from U-mode, should a kernel drop privilege) */
+    beq     t0, t1, .Lexit
+1:  addi    a0, t0, 128
     j       .Lexit
     .size __hetsim_trap, . - __hetsim_trap
 
