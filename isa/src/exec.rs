@@ -30,10 +30,11 @@ pub fn execute<B: Bus + ?Sized>(
     bus: &mut B,
 ) -> Result<Retired, Exception> {
     let pc = hart.pc;
-    let rs1 = hart.x[inst.rs1 as usize];
-    let rs2 = hart.x[inst.rs2 as usize];
+    // Register fields are 5 bits; the masks let the compiler drop bounds checks.
+    let rs1 = hart.x[inst.rs1 as usize & 31];
+    let rs2 = hart.x[inst.rs2 as usize & 31];
     let imm = inst.imm as u32;
-    let rd = inst.rd as usize;
+    let rd = inst.rd as usize & 31;
     let illegal = Exception::IllegalInstruction(inst.raw);
 
     macro_rules! wx {
@@ -104,6 +105,19 @@ pub fn execute<B: Bus + ?Sized>(
                 _ => Size::Word,
             };
             store(hart, bus, addr, size, rs2)?;
+        }
+        // FP loads and stores are hot in kernels: keep them on the main path.
+        Op::Flw | Op::Fsw => {
+            if !hart.fp_enabled() {
+                return Err(illegal);
+            }
+            let addr = rs1.wrapping_add(imm);
+            if inst.op == Op::Flw {
+                hart.f[rd] = load(hart, bus, addr, Size::Word)?;
+                hart.set_fs_dirty();
+            } else {
+                store(hart, bus, addr, Size::Word, hart.f[inst.rs2 as usize & 31])?;
+            }
         }
         Op::Addi => wx!(rs1.wrapping_add(imm)),
         Op::Slti => wx!(u32::from((rs1 as i32) < inst.imm)),
@@ -177,7 +191,7 @@ pub fn execute<B: Bus + ?Sized>(
             wx!(old);
         }
         Op::Illegal => return Err(illegal),
-        _ => return execute_fp(inst, hart, bus, rs1),
+        _ => return execute_fp(inst, hart, rs1),
     }
     hart.pc = next;
     Ok(retired)
@@ -185,34 +199,19 @@ pub fn execute<B: Bus + ?Sized>(
 
 /// The F extension (cold relative to the integer path, kept out of line).
 #[inline(never)]
-fn execute_fp<B: Bus + ?Sized>(
-    inst: &Inst,
-    hart: &mut Hart,
-    bus: &mut B,
-    rs1: u32,
-) -> Result<Retired, Exception> {
+fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Exception> {
     let illegal = Exception::IllegalInstruction(inst.raw);
     if !hart.fp_enabled() {
         return Err(illegal);
     }
-    let a = hart.f[inst.rs1 as usize];
-    let b = hart.f[inst.rs2 as usize];
-    let c = hart.f[inst.rs3 as usize];
-    let rd = inst.rd as usize;
+    let a = hart.f[inst.rs1 as usize & 31];
+    let b = hart.f[inst.rs2 as usize & 31];
+    let c = hart.f[inst.rs3 as usize & 31];
+    let rd = inst.rd as usize & 31;
     let rm = || Rounding::resolve(inst.rm, hart.frm).ok_or(illegal);
 
     // (value, flags, destination is an FP register)
     let (value, flags, to_f) = match inst.op {
-        Op::Flw => {
-            let addr = rs1.wrapping_add(inst.imm as u32);
-            (load(hart, bus, addr, Size::Word)?, 0, true)
-        }
-        Op::Fsw => {
-            let addr = rs1.wrapping_add(inst.imm as u32);
-            store(hart, bus, addr, Size::Word, b)?;
-            hart.pc = hart.pc.wrapping_add(4);
-            return Ok(Retired::Normal);
-        }
         Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
             let op = match inst.op {
                 Op::FmaddS => FmaOp::Madd,

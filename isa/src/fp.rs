@@ -87,8 +87,74 @@ pub enum BinOp {
     Div,
 }
 
+/// The host fast path: when the rounding mode is RNE, every input is finite, the exact
+/// result `sum` (computed in f64, `exact` telling whether it is) rounds to a normal f32 or is
+/// an exact zero, the f32 rounding of the f64 value is the correctly rounded result and the
+/// only possible flag is NX. Returns None when any condition fails (SoftFloat then decides).
+#[inline]
+fn host_round(sum: f64, exact: bool) -> Option<(u32, u8)> {
+    if !exact {
+        return None;
+    }
+    let r = sum as f32;
+    if sum == 0.0 {
+        return Some((r.to_bits(), 0));
+    }
+    if !r.is_normal() {
+        return None; // overflow, underflow or subnormal result: flags need SoftFloat
+    }
+    Some((r.to_bits(), if f64::from(r) == sum { 0 } else { NX }))
+}
+
+/// f32 bits that are finite (not NaN or infinity).
+#[inline]
+fn finite(a: u32) -> bool {
+    a & 0x7f80_0000 != 0x7f80_0000
+}
+
+/// a + b in f64 with an exactness check (Knuth's TwoSum: the rounding error is zero).
+#[inline]
+fn two_sum_exact(a: f64, b: f64) -> (f64, bool) {
+    let s = a + b;
+    let bb = s - a;
+    let err = (a - (s - bb)) + (b - bb);
+    (s, err == 0.0)
+}
+
+/// Fast path of add/sub/mul: see [`host_round`]. Products of two f32 are exact in f64; sums
+/// are checked with TwoSum.
+#[inline]
+fn binary_fast(op: BinOp, a: u32, b: u32) -> Option<(u32, u8)> {
+    if !(finite(a) && finite(b)) {
+        return None;
+    }
+    let (x, y) = (f64::from(f32::from_bits(a)), f64::from(f32::from_bits(b)));
+    match op {
+        BinOp::Add => {
+            let (s, e) = two_sum_exact(x, y);
+            host_round(s, e)
+        }
+        BinOp::Sub => {
+            let (s, e) = two_sum_exact(x, -y);
+            host_round(s, e)
+        }
+        BinOp::Mul => host_round(x * y, true),
+        BinOp::Div => None,
+    }
+}
+
 /// a (op) b, rounded.
 pub fn binary(op: BinOp, a: u32, b: u32, rm: Rounding) -> (u32, u8) {
+    if rm == Rounding::Rne {
+        if let Some(r) = binary_fast(op, a, b) {
+            return r;
+        }
+    }
+    binary_soft(op, a, b, rm)
+}
+
+/// a (op) b through SoftFloat only.
+pub fn binary_soft(op: BinOp, a: u32, b: u32, rm: Rounding) -> (u32, u8) {
     let (x, y) = (F32::from_bits(a), F32::from_bits(b));
     let r = rm.sf();
     let (v, fl) = with_flags(|| match op {
@@ -115,6 +181,27 @@ pub enum FmaOp {
 
 /// Fused multiply-add with a single rounding.
 pub fn fma(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
+    if rm == Rounding::Rne && finite(a) && finite(b) && finite(c) {
+        let x = f64::from(f32::from_bits(a));
+        let y = f64::from(f32::from_bits(b));
+        let z = f64::from(f32::from_bits(c));
+        let p = x * y; // exact: 24 x 24 bits fit in 53
+        let (p, z) = match op {
+            FmaOp::Madd => (p, z),
+            FmaOp::Msub => (p, -z),
+            FmaOp::Nmsub => (-p, z),
+            FmaOp::Nmadd => (-p, -z),
+        };
+        let (s, exact) = two_sum_exact(p, z);
+        if let Some(r) = host_round(s, exact) {
+            return r;
+        }
+    }
+    fma_soft(op, a, b, c, rm)
+}
+
+/// Fused multiply-add through SoftFloat only.
+pub fn fma_soft(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
     // Negating an operand flips its sign bit only; NaN results are canonical whatever the
     // operand signs, so this matches the ISA's definition including NaN cases.
     let (na, nc) = match op {
@@ -451,6 +538,36 @@ mod tests {
         assert_eq!(sign_inject(ONE | SIGN, NZERO, 2), ONE);
         // sign injection never canonicalises NaNs
         assert_eq!(sign_inject(SNAN, NZERO, 0), SNAN | SIGN);
+    }
+
+    use proptest::prelude::*;
+
+    /// Bit patterns biased towards the interesting: any bits, small-exponent normals,
+    /// subnormals, and values near 1.
+    fn f32_bits() -> impl Strategy<Value = u32> {
+        prop_oneof![
+            any::<u32>(),
+            (any::<u32>(), 100u32..160).prop_map(|(m, e)| (m & 0x807f_ffff) | (e << 23)),
+            any::<u32>().prop_map(|m| m & 0x807f_ffff),
+            (0u32..64).prop_map(|d| 0x3f80_0000 + d),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// The host fast path agrees with SoftFloat bit for bit, flags included.
+        #[test]
+        fn fast_binary_matches_softfloat(a in f32_bits(), b in f32_bits(), k in 0usize..3) {
+            let op = [BinOp::Add, BinOp::Sub, BinOp::Mul][k];
+            prop_assert_eq!(binary(op, a, b, Rounding::Rne), binary_soft(op, a, b, Rounding::Rne));
+        }
+
+        #[test]
+        fn fast_fma_matches_softfloat(a in f32_bits(), b in f32_bits(), c in f32_bits(), k in 0usize..4) {
+            let op = [FmaOp::Madd, FmaOp::Msub, FmaOp::Nmsub, FmaOp::Nmadd][k];
+            prop_assert_eq!(fma(op, a, b, c, Rounding::Rne), fma_soft(op, a, b, c, Rounding::Rne));
+        }
     }
 
     #[test]

@@ -166,8 +166,19 @@ impl Machine {
     }
 
     /// The instruction at `pc`, from the decode cache when `pc` is in an executable segment.
-    #[inline]
+    #[inline(always)]
     fn fetch(&mut self, pc: u32) -> Result<Inst, Exception> {
+        // Fast path: a hit in the first executable segment.
+        if let Some(c) = self.caches.first() {
+            if let Some(Some(i)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
+                return Ok(*i);
+            }
+        }
+        self.fetch_slow(pc)
+    }
+
+    #[inline(never)]
+    fn fetch_slow(&mut self, pc: u32) -> Result<Inst, Exception> {
         for c in &mut self.caches {
             let idx = (pc.wrapping_sub(c.base) / 4) as usize;
             if pc >= c.base && idx < c.insts.len() {

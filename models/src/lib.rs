@@ -5,4 +5,7 @@
 //! Each component owns its state and timing parameters (one documented struct with a
 //! `Default`, loadable from RON) and never reaches into another component.
 //!
-//! Status: the component models are being built; see the project's open issues.
+//! Status: the AIMC tile model ([`aimc`]) is in place; the cluster and interconnect are being
+//! built (see the project's open issues).
+
+pub mod aimc;
