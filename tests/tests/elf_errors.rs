@@ -28,9 +28,12 @@ fn the_good_file_loads() {
     assert_eq!(p.segments.len(), 1);
 }
 
+/// A change to a good file's bytes.
+type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+
 #[test]
 fn bad_headers_are_named() {
-    let cases: Vec<(Box<dyn Fn(&mut Vec<u8>)>, &str)> = vec![
+    let cases: Vec<(Mutation, &str)> = vec![
         (Box::new(|b| b[0] = 0), "bad magic"),
         (Box::new(|b| b[4] = 2), "not 32-bit"),
         (Box::new(|b| b[5] = 2), "little-endian"),
