@@ -24,23 +24,48 @@ extern "C" {
 #endif
 
 /* ---------------------------------------------------------------------------------------------
- * Address map
- *
- * Today: only the host-interface words, bound by ELF symbol (not by a fixed address). They are
- * defined in crt0.S (section .tohost, 64-byte aligned, 8 bytes each; only the low word is used,
- * the high word stays 0).
+ * Address map of the cluster (hetsim kernel). The model's table is models/src/cluster/map.rs;
+ * a test fails if any value here differs from it. Under `hetsim exec` (functional, single hart)
+ * only L2/RAM at 0x80000000 and tohost exist.
  * ------------------------------------------------------------------------------------------- */
+#define HETSIM_TCDM_BASE 0x10000000u
+#define HETSIM_PERIPH_BASE 0x10020000u
+#define HETSIM_DMA_BASE 0x10020400u
+#define HETSIM_AIMC_BASE 0x10030000u
+#define HETSIM_L2_BASE 0x80000000u
+
+/* Peripheral registers (32-bit). */
+#define HETSIM_NUM_CORES_ADDR 0x10020000u    /* R: cores in the cluster */
+#define HETSIM_TCDM_END_ADDR 0x10020004u     /* R: one past the last TCDM byte */
+#define HETSIM_BARRIER_ADDR 0x10020008u      /* R: blocks until every core has loaded it */
+#define HETSIM_CYCLE_ADDR 0x1002000cu        /* R: cluster cycle counter (low 32 bits) */
+#define HETSIM_REGION_BEGIN_ADDR 0x10020010u /* W: begin marked region id (1..255) */
+#define HETSIM_REGION_END_ADDR 0x10020014u   /* W: end marked region id */
+#define HETSIM_CONSOLE_ADDR 0x10020018u      /* W: console byte */
+#define HETSIM_EXIT_ADDR 0x1002001cu         /* W: end the run with this exit code */
+
+/* DMA registers (32-bit). */
+#define HETSIM_DMA_SRC 0x10020400u
+#define HETSIM_DMA_DST 0x10020404u
+#define HETSIM_DMA_SIZE 0x10020408u       /* bytes per row */
+#define HETSIM_DMA_SRC_STRIDE 0x1002040cu
+#define HETSIM_DMA_DST_STRIDE 0x10020410u
+#define HETSIM_DMA_REPS 0x10020414u       /* rows; 0 or 1 = 1-D */
+#define HETSIM_DMA_START 0x10020418u      /* W: queue a transfer */
+#define HETSIM_DMA_LAST_ID 0x1002041cu    /* R: id of the last queued transfer (from 1) */
+#define HETSIM_DMA_DONE_ID 0x10020420u    /* R: id of the last completed transfer */
+#define HETSIM_DMA_BUSY 0x10020424u       /* R: transfers queued or in flight */
+
+/* Host-interface words, bound by ELF symbol (defined in crt0.S, section .tohost, 64-byte
+ * aligned, 8 bytes each; only the low word is used). */
 extern volatile uint32_t tohost[2];
 extern volatile uint32_t fromhost[2];
 
-/* Console byte port: no address exists yet. Define HETSIM_CONSOLE_ADDR (e.g. from the future
- * generated map) to get hetsim_putchar(). */
-#ifdef HETSIM_CONSOLE_ADDR
+/* Console byte port (cluster only). */
 static inline void hetsim_putchar(char c)
 {
     *(volatile uint32_t *)(uintptr_t)(HETSIM_CONSOLE_ADDR) = (uint8_t)c;
 }
-#endif
 
 /* ---------------------------------------------------------------------------------------------
  * CSR access

@@ -9,3 +9,4 @@
 //! built (see the project's open issues).
 
 pub mod aimc;
+pub mod cluster;
