@@ -2,9 +2,10 @@
 //! inputs, and the host reference it must match bit for bit (the kernel documents its fp32
 //! evaluation order: one fused multiply-add per step, round to nearest even).
 
-use hetsim_isa::Program;
-use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport};
+use hetsim::lora_kernel::{host_lora, LoraData, LoraKernel, LoraShape};
+use hetsim_models::cluster::{ClusterConfig, ClusterReport};
 use rand::{Rng, SeedableRng};
+use std::path::Path;
 
 /// A LoRA problem: Y = XW + (X A) B with X: t x in, XW: t x out, A: in x r, B: r x out.
 #[derive(Clone, Debug)]
@@ -45,57 +46,43 @@ impl LoraCase {
         }
     }
 
+    /// The shape.
+    pub fn shape(&self) -> LoraShape {
+        LoraShape {
+            d_in: self.d_in,
+            d_out: self.d_out,
+            rank: self.r,
+            tokens: self.t,
+        }
+    }
+
+    /// The data, borrowed.
+    pub fn data(&self) -> LoraData<'_> {
+        LoraData {
+            x: &self.x,
+            xw: &self.xw,
+            a: &self.a,
+            b: &self.b,
+        }
+    }
+
     /// The host reference in the kernel's evaluation order.
     pub fn reference(&self) -> Vec<f32> {
-        let (n, o, r) = (self.d_in, self.d_out, self.r);
-        let mut y = self.xw.clone();
-        for tok in 0..self.t {
-            let mut h = vec![0f32; r];
-            for (k, hk) in h.iter_mut().enumerate() {
-                for i in 0..n {
-                    *hk = self.x[tok * n + i].mul_add(self.a[i * r + k], *hk);
-                }
-            }
-            for j in 0..o {
-                let yj = &mut y[tok * o + j];
-                for (k, hk) in h.iter().enumerate() {
-                    *yj = hk.mul_add(self.b[k * o + j], *yj);
-                }
-            }
-        }
-        y
+        host_lora(self.shape(), self.data())
     }
 }
 
-fn bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 /// Runs `lora.elf` on a cluster with the case's data bound to the kernel's symbols; returns
-/// the report and Y.
+/// the report and Y. A kernel that refuses the shape still returns its report (exit code and
+/// console), so tests can check the refusal.
 pub fn run_lora(
-    program: &Program,
+    program: &Path,
     cfg: &ClusterConfig,
     case: &LoraCase,
 ) -> Result<(ClusterReport, Vec<f32>), String> {
-    let mut c = Cluster::new(cfg, program).map_err(|e| e.to_string())?;
-    let shape: Vec<u8> = [case.d_in, case.d_out, case.r, case.t]
-        .iter()
-        .flat_map(|&v| (v as u32).to_le_bytes())
-        .collect();
-    let bind = |c: &mut Cluster, s: &str, b: &[u8]| c.write_symbol(s, b).map_err(|e| e.to_string());
-    bind(&mut c, "lora_shape", &shape)?;
-    bind(&mut c, "lora_check", &0u32.to_le_bytes())?;
-    bind(&mut c, "lora_X", &bytes(&case.x))?;
-    bind(&mut c, "lora_XW", &bytes(&case.xw))?;
-    bind(&mut c, "lora_A", &bytes(&case.a))?;
-    bind(&mut c, "lora_B", &bytes(&case.b))?;
-    let report = c.run().map_err(|e| e.to_string())?;
-    let y = c
-        .read_symbol("lora_Y", Some((4 * case.t * case.d_out) as u32))
-        .map_err(|e| e.to_string())?
-        .chunks_exact(4)
-        .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-        .collect();
-    Ok((report, y))
+    let k = LoraKernel::load(program, cfg, false).map_err(|e| e.to_string())?;
+    match k.run_cluster(case.shape(), case.data()) {
+        Ok((report, y, _)) => Ok((report, y)),
+        Err(e) => Err(e.to_string()),
+    }
 }
