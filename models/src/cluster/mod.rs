@@ -445,10 +445,14 @@ impl Cluster {
                 });
             }
             self.dma_step(now);
-            for k in 0..n {
-                let i = (now as usize + k) % n;
+            let mut i = (now % n as u64) as usize;
+            for _ in 0..n {
                 if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
                     self.step_core(i, now)?;
+                }
+                i += 1;
+                if i == n {
+                    i = 0;
                 }
             }
             // An exit ends the run after the cycle in which it happened (every core had its
