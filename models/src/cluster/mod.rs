@@ -262,6 +262,8 @@ pub struct Cluster {
     code: Vec<CodeCache>,
     /// Per bank: the last cycle the bank was granted.
     bank_busy: Vec<u64>,
+    /// log2(tcdm.bank_width) (both bank parameters are powers of two).
+    bank_shift: u32,
     /// (cycle, requests granted) of the L2 port.
     l2_port: (u64, u32),
     /// The shared MUL/DIV unit: cycle of the last accepted multiply, and the first cycle at
@@ -348,6 +350,7 @@ impl Cluster {
                 cfg.dma.queue_depth,
             ),
             bank_busy: vec![u64::MAX; cfg.tcdm.banks as usize],
+            bank_shift: cfg.tcdm.bank_width.trailing_zeros(),
             cfg: cfg.clone(),
             program: program.name.clone(),
             symbols: program.symbols.clone(),
@@ -624,7 +627,7 @@ impl Cluster {
             match self.mem.target(addr) {
                 Target::Tcdm => {
                     let bank =
-                        ((addr - map::TCDM_BASE) / self.cfg.tcdm.bank_width) % self.cfg.tcdm.banks;
+                        ((addr - map::TCDM_BASE) >> self.bank_shift) & (self.cfg.tcdm.banks - 1);
                     if self.bank_busy[bank as usize] == now {
                         self.cores[i].counters.bank_conflicts += 1;
                         self.stall(i, StallCause::BankConflict, now, now + 1);
