@@ -107,3 +107,24 @@ fn kernel_runs_on_both_presets_and_binds_symbols() {
     assert!(err.contains("SYMBOL=FILE"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn kernel_trace_lists_issue_cycles_per_core() {
+    let (code, _, err) = hetsim(&["kernel", "kernels/build/lora.elf", "--trace"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() > 100_000, "{} trace lines", lines.len());
+    // Every core appears, and issue cycles never go backwards.
+    for core in 0..9 {
+        let tag = format!(" core {core:<2} ");
+        assert!(
+            lines.iter().any(|l| l.contains(&tag)),
+            "core {core} missing"
+        );
+    }
+    let cycles: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(cycles.windows(2).all(|w| w[0] <= w[1]));
+}

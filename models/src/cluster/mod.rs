@@ -40,7 +40,7 @@ pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause};
 
 use config::{MisalignedAccess, TrapPolicy};
 use dma::Dma;
-use hetsim_isa::disasm::Disasm;
+use hetsim_isa::disasm::{Disasm, F_NAMES, X_NAMES};
 use hetsim_isa::{decode, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
 use hetsim_isa::{Misaligned, Retired, Size};
 use icache::ICache;
@@ -250,8 +250,47 @@ struct CodeCache {
     insts: Vec<Option<Decoded>>,
 }
 
+/// One issued instruction, for instruction traces.
+#[derive(Clone, Debug)]
+pub struct TraceEvent {
+    /// Issue cycle.
+    pub cycle: u64,
+    /// Core index.
+    pub core: usize,
+    /// pc of the instruction.
+    pub pc: u32,
+    /// The instruction.
+    pub inst: Inst,
+    /// Name and new value of the register written, if any (FP results are traced at
+    /// offload: the value is exact, its ready cycle comes later).
+    pub write: Option<(&'static str, u32)>,
+}
+
+impl std::fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = Disasm {
+            inst: &self.inst,
+            pc: self.pc,
+        }
+        .to_string();
+        write!(
+            f,
+            "{:>10} core {:<2} {:#010x}: {d:<32}",
+            self.cycle, self.core, self.pc
+        )?;
+        if let Some((r, v)) = self.write {
+            write!(f, " {r}={v:#010x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Receives one [`TraceEvent`] per issued instruction.
+pub type TraceSink = Box<dyn FnMut(&TraceEvent)>;
+
 /// A cluster with a program loaded, ready to run.
 pub struct Cluster {
+    trace: Option<TraceSink>,
     cfg: ClusterConfig,
     program: String,
     symbols: BTreeMap<String, hetsim_isa::elf::Symbol>,
@@ -343,6 +382,7 @@ impl Cluster {
             })
             .collect();
         Ok(Cluster {
+            trace: None,
             icache: ICache::new(&cfg.icache),
             dma: Dma::new(
                 cfg.dma.setup_latency,
@@ -366,6 +406,11 @@ impl Cluster {
             now: 0,
             exit: None,
         })
+    }
+
+    /// Calls `sink` for every instruction any core issues (slower; for debugging kernels).
+    pub fn set_trace(&mut self, sink: TraceSink) {
+        self.trace = Some(sink);
     }
 
     fn symbol_range(&self, name: &str) -> Result<(u32, u32)> {
@@ -719,6 +764,24 @@ impl Cluster {
             Ok(r) => r,
             Err(e) => return self.exception(i, e, &inst, now),
         };
+
+        if let Some(sink) = self.trace.as_mut() {
+            let h = &self.cores[i].hart;
+            let write = if op.writes_f() {
+                Some((F_NAMES[inst.rd as usize & 31], h.f[inst.rd as usize & 31]))
+            } else if d.xd != 0 {
+                Some((X_NAMES[d.xd as usize & 31], h.x[d.xd as usize & 31]))
+            } else {
+                None
+            };
+            sink(&TraceEvent {
+                cycle: now,
+                core: i,
+                pc,
+                inst,
+                write,
+            });
+        }
 
         // Timing of the result.
         let c = &mut self.cores[i];

@@ -24,6 +24,10 @@ pub struct KernelArgs {
     /// symbol's size; otherwise raw bytes). SYMBOL:N=FILE writes only the first N bytes.
     #[arg(long = "output", value_name = "SYMBOL=FILE")]
     pub outputs: Vec<String>,
+    /// Print one line per issued instruction to stderr: issue cycle, core, pc, disassembly,
+    /// register written.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 fn split_binding<'a>(option: &str, s: &'a str) -> Result<(&'a str, &'a str), Error> {
@@ -82,6 +86,14 @@ pub fn run(args: &KernelArgs) -> Result<i32, Error> {
         let (sym, file) = split_binding("--input", b)?;
         let data = read_data(Path::new(file))?;
         cluster.write_symbol(sym, &data)?;
+    }
+    if args.trace {
+        let mut out = std::io::BufWriter::new(std::io::stderr());
+        cluster.set_trace(Box::new(move |e| {
+            use std::io::Write;
+            // A closed stderr must not stop the simulation; the report still follows.
+            let _ = writeln!(out, "{e}");
+        }));
     }
     let report = cluster.run()?;
     if !report.console.is_empty() {
