@@ -111,6 +111,20 @@ impl ICache {
         now + self.miss_latency
     }
 
+    /// True when a fetch of `pc` at `now` would hit (no state change).
+    pub fn probe(&self, pc: u32, now: u64) -> bool {
+        if self.ideal {
+            return true;
+        }
+        let line = pc >> self.line_shift;
+        let set = line & (self.sets - 1);
+        let tag = line / self.sets;
+        let base = (set * self.ways) as usize;
+        self.table[base..base + self.ways as usize]
+            .iter()
+            .any(|w| w.valid && w.tag == tag && w.ready_at <= now)
+    }
+
     /// Invalidates every line (fence.i).
     pub fn flush(&mut self) {
         for w in &mut self.table {

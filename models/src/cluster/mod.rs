@@ -4,15 +4,17 @@
 //!
 //! Execution is timing-annotated: an instruction executes (through `hetsim_isa::execute`) in
 //! the cycle its core issues it, and the timing model decides that cycle. Each cycle the DMA
-//! moves its beat first (it has priority at the TCDM banks), then the cores try to issue in a
-//! round-robin order that rotates by one core every cycle (core `now % N` first), so bank
-//! arbitration between cores is deterministic and fair. A core issues at most one instruction
-//! per cycle and does not issue while:
+//! moves its beat first (it has priority at the TCDM banks); then every TCDM bank that cores
+//! request is granted by a per-bank round-robin arbiter (the pointer moves past each winner);
+//! then the cores try to issue in an order that rotates by one core every cycle (core
+//! `now % N` first), which decides first-come access to the other shared units (MUL/DIV, L2
+//! port, shared FPU). A core issues at most one instruction per cycle and does not issue
+//! while:
 //! - the instruction's line is not in the I-cache (miss or refill in flight): `ICache`;
 //! - an integer source, or the integer destination (WAW), awaits an outstanding result: `Raw`;
 //! - an `fsw`'s data register, or an FP CSR access, awaits outstanding FP work: `FpDependency`;
-//! - its TCDM bank is taken this cycle by the DMA or an earlier core: `BankConflict` (retry
-//!   next cycle), or the L2 port is full: `L2Port`;
+//! - its TCDM bank is taken this cycle by the DMA or granted to another core: `BankConflict`
+//!   (retry next cycle), or the L2 port is full: `L2Port`;
 //! - the shared MUL/DIV unit cannot accept (a division occupies it; the multiplier accepts
 //!   one request per cycle): `MulDivBusy`;
 //! - its FP offload queue is full: `FpuQueueFull`;
@@ -303,6 +305,12 @@ pub struct Cluster {
     bank_busy: Vec<u64>,
     /// log2(tcdm.bank_width) (both bank parameters are powers of two).
     bank_shift: u32,
+    /// Per bank: the core with the highest priority next (round-robin pointer).
+    bank_rr: Vec<usize>,
+    /// Per core: the cycle in which it was last granted its TCDM bank.
+    bank_grant: Vec<u64>,
+    /// Scratch: (bank, core) requests of the current cycle.
+    requests: Vec<(u32, usize)>,
     /// (cycle, requests granted) of the L2 port.
     l2_port: (u64, u32),
     /// The shared MUL/DIV unit: cycle of the last accepted multiply, and the first cycle at
@@ -391,6 +399,9 @@ impl Cluster {
             ),
             bank_busy: vec![u64::MAX; cfg.tcdm.banks as usize],
             bank_shift: cfg.tcdm.bank_width.trailing_zeros(),
+            bank_rr: vec![0; cfg.tcdm.banks as usize],
+            bank_grant: vec![u64::MAX; cfg.cores],
+            requests: Vec::with_capacity(cfg.cores),
             cfg: cfg.clone(),
             program: program.name.clone(),
             symbols: program.symbols.clone(),
@@ -493,6 +504,7 @@ impl Cluster {
                 });
             }
             self.dma_step(now);
+            self.arbitrate_banks(now);
             let mut i = (now % n as u64) as usize;
             for _ in 0..n {
                 if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
@@ -617,6 +629,65 @@ impl Cluster {
         }
     }
 
+    /// The TCDM bank core `i` will request if it issues at `now`: it is ready, its line is in
+    /// the I-cache, its operands are ready and its next instruction is a TCDM load or store.
+    /// (These are exactly the conditions under which `step_core` reaches bank arbitration.)
+    fn tcdm_request(&mut self, i: usize, now: u64) -> Option<u32> {
+        let c = &self.cores[i];
+        if c.state != CoreState::Running || c.next_issue > now {
+            return None;
+        }
+        let pc = c.hart.pc;
+        if c.line != Some(self.icache.line_of(pc)) && !self.icache.probe(pc, now) {
+            return None;
+        }
+        let d = self.fetch(pc);
+        if !matches!(
+            d.class,
+            Class::Load | Class::Store | Class::FpLoad | Class::FpStore
+        ) {
+            return None;
+        }
+        let c = &self.cores[i];
+        let ready = c.ready_x[d.xs[0] as usize & 31]
+            .max(c.ready_x[d.xs[1] as usize & 31])
+            .max(c.ready_x[d.xd as usize & 31]);
+        if ready > now || (d.inst.op == Op::Fsw && c.ready_f[d.inst.rs2 as usize & 31] > now) {
+            return None;
+        }
+        let addr = c.hart.x[d.inst.rs1 as usize & 31].wrapping_add(d.inst.imm as u32);
+        if self.mem.target(addr) != Target::Tcdm {
+            return None;
+        }
+        Some(((addr - map::TCDM_BASE) >> self.bank_shift) & (self.cfg.tcdm.banks - 1))
+    }
+
+    /// Per-bank round-robin arbitration of this cycle's TCDM requests: each bank not taken
+    /// by the DMA is granted to the requesting core closest at or after its pointer, and the
+    /// pointer moves past the winner.
+    fn arbitrate_banks(&mut self, now: u64) {
+        let n = self.cores.len();
+        let mut requests = std::mem::take(&mut self.requests);
+        requests.clear();
+        for i in 0..n {
+            if let Some(b) = self.tcdm_request(i, now) {
+                if self.bank_busy[b as usize] != now {
+                    requests.push((b, i));
+                }
+            }
+        }
+        requests.sort_unstable_by_key(|&(b, i)| (b, (i + n - self.bank_rr[b as usize]) % n));
+        let mut last_bank = u32::MAX;
+        for &(b, i) in &requests {
+            if b != last_bank {
+                last_bank = b;
+                self.bank_grant[i] = now;
+                self.bank_rr[b as usize] = (i + 1) % n;
+            }
+        }
+        self.requests = requests;
+    }
+
     /// Tries to issue core `i`'s next instruction at cycle `now`.
     fn step_core(&mut self, i: usize, now: u64) -> Result<()> {
         let pc = self.cores[i].hart.pc;
@@ -673,7 +744,7 @@ impl Cluster {
                 Target::Tcdm => {
                     let bank =
                         ((addr - map::TCDM_BASE) >> self.bank_shift) & (self.cfg.tcdm.banks - 1);
-                    if self.bank_busy[bank as usize] == now {
+                    if self.bank_busy[bank as usize] == now || self.bank_grant[i] != now {
                         self.cores[i].counters.bank_conflicts += 1;
                         self.stall(i, StallCause::BankConflict, now, now + 1);
                         return Ok(());

@@ -209,11 +209,11 @@ fn bank_program(own_bank: bool) -> Vec<u32> {
 #[test]
 fn bank_conflicts_serialise_same_bank_loads() {
     // 8 cores, all load the same TCDM word at cycle 5 (after lui, csrr, lui, nop, nop).
-    // Priority rotates: at cycle c the core c % 8 is asked first. Cycle 5: core 5 wins, 7
-    // conflict; cycle 6: core 6 wins (6 conflict); 7: core 7; 8: core 0; 9: core 1; 10: core 2;
-    // 11: core 3; 12: core 4. Conflicts = 7+6+...+1 = 28. Each core's barrier load follows its
-    // own load by one cycle; the last (core 4) arrives at 13, release at 13 + 2 = 15; the
-    // bne at 15 (core 0 not taken), exit store at 16: cycles = 17.
+    // Bank 0's round-robin pointer starts at core 0: core 0 wins at 5 (7 conflict), the
+    // pointer moves to 1, so core 1 wins at 6 (6 conflict), ..., core 7 at 12. Conflicts =
+    // 7+6+...+1 = 28. Each core's barrier load follows its own load by one cycle; the last
+    // (core 7) arrives at 13, release at 13 + 2 = 15; the bne at 15 (core 0 not taken), exit
+    // store at 16: cycles = 17.
     let r = run(&cfg(8), &bank_program(false));
     assert_eq!(r.bank_conflicts(), 28);
     assert_eq!(r.cycles, 17);
@@ -221,13 +221,41 @@ fn bank_conflicts_serialise_same_bank_loads() {
     // arrivals at 6, release at 8, exit store at 9: cycles = 10.
     let r = run(&cfg(8), &bank_program(true));
     assert_eq!((r.bank_conflicts(), r.cycles), (0, 10));
-    // With 4 banks, cores i and i + 4 share a bank: at cycle 5 (order 5, 6, 7, 0, 1, 2, 3, 4)
-    // cores 5, 6, 7, 0 win banks 1, 2, 3, 0 and cores 1, 2, 3, 4 conflict once, winning at 6.
-    // Last barrier arrival 7, release 9, exit store at 10: cycles = 11.
+    // With 4 banks, cores i and i + 4 share bank i: at cycle 5 cores 0-3 win (each bank's
+    // pointer is at core 0) and cores 4-7 conflict once, winning at 6. Last barrier arrival 7,
+    // release 9, exit store at 10: cycles = 11.
     let mut c = cfg(8);
     c.tcdm.banks = 4;
     let r = run(&c, &bank_program(true));
     assert_eq!((r.bank_conflicts(), r.cycles), (4, 11));
+}
+
+#[test]
+fn bank_arbitration_is_round_robin_per_bank() {
+    // 4 cores each issue 16 back-to-back loads of the same TCDM word from cycle 1. The bank's
+    // pointer moves past each winner, so core i's k-th load is granted at 1 + i + 4k: the last
+    // (core 3, k = 15) at 64. Conflicts: every load after a core's first waits 3 cycles
+    // (15 * 3 = 45 per core), and core i's first load waits i cycles: 45 * 4 + 0 + 1 + 2 + 3 =
+    // 186.
+    let mut p = vec![lui(T0, map::TCDM_BASE >> 12)];
+    // (Loads into x0: no destination, so no WAW between a core's own loads.)
+    p.extend(std::iter::repeat_n(lw(0, T0, 0), 16));
+    p.extend([
+        periph_t2(),
+        lw(0, T2, map::periph::BARRIER as i32),
+        csrrs(T3, 0xF14, 0),
+        bne(T3, 0, 8),
+        exit_store(),
+        WFI,
+    ]);
+    // lui t2 sits between the loads and the barrier: core i's last load at 1 + i + 60, its
+    // lui at 62 + i, its barrier load at 63 + i; the last arrival (core 3) at 66, release 68,
+    // csrr 68, bne 69, exit store 70: cycles = 71.
+    let r = run(&cfg(4), &p);
+    assert_eq!(r.bank_conflicts(), 186);
+    let per_core: Vec<u64> = r.cores.iter().map(|c| c.bank_conflicts).collect();
+    assert_eq!(per_core, vec![45, 46, 47, 48]);
+    assert_eq!(r.cycles, 71);
 }
 
 #[test]
