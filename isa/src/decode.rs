@@ -327,6 +327,36 @@ impl Inst {
     }
 }
 
+impl Inst {
+    /// The integer registers the instruction reads (None where an operand is absent or not
+    /// an integer register).
+    pub fn x_sources(&self) -> [Option<u8>; 2] {
+        match self.op.format() {
+            Format::R | Format::Store | Format::Branch => [Some(self.rs1), Some(self.rs2)],
+            Format::I
+            | Format::Shift
+            | Format::Load
+            | Format::Jalr
+            | Format::Csr
+            | Format::FLoad
+            | Format::FStore
+            | Format::XToF => [Some(self.rs1), None],
+            _ => [None, None],
+        }
+    }
+
+    /// The FP registers the instruction reads.
+    pub fn f_sources(&self) -> [Option<u8>; 3] {
+        match self.op.format() {
+            Format::F4 => [Some(self.rs1), Some(self.rs2), Some(self.rs3)],
+            Format::F3 | Format::FCmp => [Some(self.rs1), Some(self.rs2), None],
+            Format::F2 | Format::FToX => [Some(self.rs1), None, None],
+            Format::FStore => [Some(self.rs2), None, None],
+            _ => [None, None, None],
+        }
+    }
+}
+
 fn imm_i(raw: u32) -> i32 {
     (raw as i32) >> 20
 }
@@ -561,6 +591,22 @@ mod tests {
         assert_eq!(decode(0x8330_000f).op, Op::Fence); // fence.tso
         assert_eq!(decode(0x0000_100f).op, Op::FenceI);
         assert_eq!(decode(0x0000_200f).op, Op::Illegal);
+    }
+
+    #[test]
+    fn operand_register_files() {
+        // fsw fa1, 8(sp): int address source sp, FP data source fa1
+        let fsw = decode((11 << 20) | (2 << 15) | (2 << 12) | (8 << 7) | 0x27);
+        assert_eq!(fsw.x_sources(), [Some(2), None]);
+        assert_eq!(fsw.f_sources(), [Some(11), None, None]);
+        // fcvt.s.w fa0, a1: int source only
+        let cvt = decode((0x68 << 25) | (11 << 15) | (10 << 7) | 0x53);
+        assert_eq!(
+            (cvt.x_sources(), cvt.f_sources()),
+            ([Some(11), None], [None; 3])
+        );
+        // lui reads nothing
+        assert_eq!(decode(0x8000_0537).x_sources(), [None, None]);
     }
 
     #[test]

@@ -11,6 +11,17 @@ pub enum Error {
     /// An AIMC tile configuration, data file or evaluation failed.
     #[error(transparent)]
     Aimc(#[from] hetsim_models::aimc::AimcError),
+    /// Building or running the cluster failed.
+    #[error(transparent)]
+    Cluster(#[from] hetsim_models::cluster::ClusterError),
+    /// A data file could not be read or written.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
     /// A command-line value is malformed.
     #[error("{option}: {message}")]
     Usage {
