@@ -13,10 +13,10 @@
  *
  *   compute core w, per chunk q (cq tokens):
  *     phase 1 (region 2): H = X_q A, the cq*r outputs (token-major, e = tok*r + k) split into P
- *                         contiguous ranges [w*cq*r/P, (w+1)*cq*r/P);
+ *                         contiguous ranges (split(): the first (cq*r) % P cores get one more);
  *     barrier
  *     phase 2 (region 3): Y_q = XW_q + H B, in place in the XW tile, columns split into P
- *                         contiguous ranges [w*out/P, (w+1)*out/P) over all cq tokens;
+ *                         contiguous ranges (same split of out) over all cq tokens;
  *     barrier (chunk q+1 is in TCDM by then)
  *
  * Evaluation order (so a host reference can be bit-exact; every step one fp32 fmadd.s, RNE):
@@ -184,18 +184,50 @@ static void dma_core(const struct plan *p)
 /* ------------------------------------------------------------------------------------------ */
 /* Compute cores                                                                                */
 
-/* H[e] for e in [e0, e1), e = tok*r + k: dot(X[tok][:], A[:][k]), four k at a time when they
- * belong to the same token. */
-static void phase1(const struct plan *p, const float *X, uint32_t e0, uint32_t e1)
+/* A core's share of phase 1: outputs e in [e0, e1), starting at token tok, rank index k
+ * (e0 = tok*r + k). Computed once per core (the MUL/DIV unit is shared by the cluster). */
+struct range {
+    uint32_t e0, e1, tok, k;
+};
+
+/* Hides a value from the optimiser, so a precomputed quotient is not recomputed in a loop. */
+static inline uint32_t opaque(uint32_t v)
 {
-    const uint32_t in = p->in, r = p->r;
+    __asm__("" : "+r"(v));
+    return v;
+}
+
+/* Core w's share [*lo, *hi) of n items over P cores: the first n % P cores get one more.
+ * One division. */
+static void split(uint32_t n, uint32_t w, uint32_t P, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t q = opaque(n / P), rem = n - q * P;
+    *lo = w * q + (w < rem ? w : rem);
+    *hi = *lo + q + (w < rem);
+}
+
+static struct range phase1_range(uint32_t ne, uint32_t r, uint32_t w, uint32_t P)
+{
+    struct range g;
+    split(ne, w, P, &g.e0, &g.e1);
+    g.tok = opaque(g.e0 / r);
+    g.k = opaque(g.e0 - g.tok * r);
+    return g;
+}
+
+/* H[e] for e in g: dot(X[tok][:], A[:][k]), four k at a time when they belong to the same
+ * token; token and k advance incrementally (no division). */
+static void phase1(const struct plan *p, const float *X, const struct range *g)
+{
+    const uint32_t in = p->in, r = p->r, e1 = g->e1;
     const float *A = p->A;
     float *H = p->H;
-    uint32_t e = e0;
+    uint32_t k = g->k, e = g->e0;
+    const float *x = X + g->tok * in;
+    const uint32_t rstride = r;
     while (e < e1) {
-        uint32_t tok = e / r, k = e - tok * r;
-        const float *x = X + tok * in;
         const float *a = A + k;
+        uint32_t step;
         if (k + 4 <= r && e + 4 <= e1) {
             float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f;
             for (uint32_t i = 0; i < in; i++) {
@@ -204,21 +236,27 @@ static void phase1(const struct plan *p, const float *X, uint32_t e0, uint32_t e
                 h1 += xi * a[1];
                 h2 += xi * a[2];
                 h3 += xi * a[3];
-                a += r;
+                a += rstride;
             }
             H[e] = h0;
             H[e + 1] = h1;
             H[e + 2] = h2;
             H[e + 3] = h3;
-            e += 4;
+            step = 4;
         } else {
             float h = 0.0f;
             for (uint32_t i = 0; i < in; i++) {
                 h += x[i] * *a;
-                a += r;
+                a += rstride;
             }
             H[e] = h;
-            e += 1;
+            step = 1;
+        }
+        e += step;
+        k += step;
+        if (k == r) {
+            k = 0;
+            x += in;
         }
     }
 }
@@ -263,12 +301,16 @@ static void phase2(const struct plan *p, float *Y, uint32_t n, uint32_t j0, uint
 
 static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
 {
-    uint32_t j0 = w * p->out / P, j1 = (w + 1) * p->out / P;
+    /* work ranges, computed once: columns, and phase-1 outputs of a full and of the last chunk */
+    uint32_t j0, j1;
+    split(p->out, w, P, &j0, &j1);
+    struct range full = phase1_range(p->c * p->r, p->r, w, P);
+    struct range last = phase1_range(chunk_tokens(p, p->nchunks - 1) * p->r, p->r, w, P);
     hetsim_barrier(); /* B0 */
     for (uint32_t q = 0; q < p->nchunks; q++) {
-        uint32_t n = chunk_tokens(p, q), b = q & 1, ne = n * p->r;
+        uint32_t n = chunk_tokens(p, q), b = q & 1;
         hetsim_region_begin(REGION_PHASE1);
-        phase1(p, p->X[b], w * ne / P, (w + 1) * ne / P);
+        phase1(p, p->X[b], q + 1 == p->nchunks ? &last : &full);
         hetsim_region_end(REGION_PHASE1);
         hetsim_barrier(); /* B1 */
         hetsim_region_begin(REGION_PHASE2);
@@ -284,7 +326,8 @@ static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
 /* 0 if this core's columns of Y match, else 1 + index of its first bad output. */
 static uint32_t check_columns(const struct plan *p, uint32_t w, uint32_t P)
 {
-    uint32_t j0 = w * p->out / P, j1 = (w + 1) * p->out / P;
+    uint32_t j0, j1;
+    split(p->out, w, P, &j0, &j1);
     for (uint32_t tok = 0; tok < p->t; tok++) {
         for (uint32_t j = j0; j < j1; j++) {
             uint32_t i = tok * p->out + j;
