@@ -119,16 +119,19 @@ macro_rules! ops {
             pub const ALL: &'static [Op] = &[$(Op::$name,)*];
 
             /// The assembly mnemonic.
+            #[inline]
             pub fn mnemonic(self) -> &'static str {
                 match self { $(Op::$name => $mn,)* }
             }
 
             /// How the operands are written.
+            #[inline]
             pub fn format(self) -> Format {
                 match self { $(Op::$name => Format::$fmt,)* }
             }
 
             /// The timing class.
+            #[inline]
             pub fn class(self) -> Class {
                 match self { $(Op::$name => Class::$class,)* }
             }
@@ -225,6 +228,7 @@ ops! {
 
 impl Op {
     /// True for instructions that need the FP unit enabled (mstatus.FS != Off).
+    #[inline]
     pub fn is_fp(self) -> bool {
         matches!(
             self.class(),
@@ -242,6 +246,7 @@ impl Op {
     }
 
     /// True when the destination `rd` is an FP register.
+    #[inline]
     pub fn writes_f(self) -> bool {
         matches!(
             self.format(),
@@ -250,6 +255,7 @@ impl Op {
     }
 
     /// True when the destination `rd` is an integer register.
+    #[inline]
     pub fn writes_x(self) -> bool {
         matches!(
             self.format(),
@@ -268,6 +274,7 @@ impl Op {
     }
 
     /// True when the instruction takes a rounding-mode field (`rm`).
+    #[inline]
     pub fn uses_rm(self) -> bool {
         matches!(
             self,
@@ -330,6 +337,7 @@ impl Inst {
 impl Inst {
     /// The integer registers the instruction reads (None where an operand is absent or not
     /// an integer register).
+    #[inline]
     pub fn x_sources(&self) -> [Option<u8>; 2] {
         match self.op.format() {
             Format::R | Format::Store | Format::Branch => [Some(self.rs1), Some(self.rs2)],
@@ -346,6 +354,7 @@ impl Inst {
     }
 
     /// The FP registers the instruction reads.
+    #[inline]
     pub fn f_sources(&self) -> [Option<u8>; 3] {
         match self.op.format() {
             Format::F4 => [Some(self.rs1), Some(self.rs2), Some(self.rs3)],

@@ -270,6 +270,15 @@ impl Machine {
                             if let Some(exit) = self.host_call(pc)? {
                                 return Ok(exit);
                             }
+                            if TRACE {
+                                // The host call returned its result in a0.
+                                sink(&TraceRecord {
+                                    pc,
+                                    inst,
+                                    write: Some((X_NAMES[10], self.hart.x[10])),
+                                    trap: None,
+                                });
+                            }
                             continue;
                         }
                         return Err(Error::Trap {

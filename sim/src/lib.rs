@@ -7,5 +7,6 @@
 pub mod cli;
 pub mod cmd;
 pub mod error;
+pub mod lora_kernel;
 
 pub use error::Error;

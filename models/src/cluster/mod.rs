@@ -205,7 +205,8 @@ struct Core {
     state: CoreState,
     next_issue: u64,
     ready_x: [u64; 32],
-    ready_f: [u64; 32],
+    /// Ready cycles of f0-f31, plus slot 32 (always 0) standing for "no operand".
+    ready_f: [u64; 33],
     fpu: FpuState,
     counters: CoreCounters,
     /// The I-cache line the core fetched last (a one-line fetch buffer: no lookup while the
@@ -217,9 +218,36 @@ struct Core {
     regions: BTreeMap<u8, CoreCounters>,
 }
 
+/// A decoded instruction with the timing facts the issue logic needs, computed once per
+/// decode. Absent integer operands are register 0 (always ready); absent FP operands are
+/// register 32, a slot that is always ready.
+#[derive(Clone, Copy)]
+struct Decoded {
+    inst: Inst,
+    class: Class,
+    xs: [u8; 2],
+    /// Integer destination (0 when none or x0).
+    xd: u8,
+    fs: [u8; 3],
+}
+
+impl Decoded {
+    fn new(inst: Inst) -> Decoded {
+        let [a, b] = inst.x_sources();
+        let [f, g, h] = inst.f_sources();
+        Decoded {
+            class: inst.op.class(),
+            xs: [a.unwrap_or(0), b.unwrap_or(0)],
+            xd: if inst.op.writes_x() { inst.rd } else { 0 },
+            fs: [f.unwrap_or(32), g.unwrap_or(32), h.unwrap_or(32)],
+            inst,
+        }
+    }
+}
+
 struct CodeCache {
     base: u32,
-    insts: Vec<Option<Inst>>,
+    insts: Vec<Option<Decoded>>,
 }
 
 /// A cluster with a program loaded, ready to run.
@@ -301,7 +329,7 @@ impl Cluster {
                     state: CoreState::Running,
                     next_issue: 0,
                     ready_x: [0; 32],
-                    ready_f: [0; 32],
+                    ready_f: [0; 33],
                     fpu: FpuState::default(),
                     counters: CoreCounters::default(),
                     line: None,
@@ -485,26 +513,30 @@ impl Cluster {
         c.last_stall = Some((cause, until));
     }
 
-    fn fetch(&mut self, pc: u32) -> Inst {
+    #[inline]
+    fn fetch(&mut self, pc: u32) -> Decoded {
+        if let Some(c) = self.code.first() {
+            if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
+                return *d;
+            }
+        }
+        self.fetch_slow(pc)
+    }
+
+    #[inline(never)]
+    fn fetch_slow(&mut self, pc: u32) -> Decoded {
+        let raw = self
+            .mem
+            .slice(pc, 4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+        let d = Decoded::new(raw.map_or(Inst::illegal(0), decode));
         for c in &mut self.code {
             let idx = (pc.wrapping_sub(c.base) / 4) as usize;
             if pc >= c.base && idx < c.insts.len() {
-                if let Some(i) = c.insts[idx] {
-                    return i;
-                }
-                let raw = self
-                    .mem
-                    .slice(pc, 4)
-                    .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
-                let i = raw.map_or(Inst::illegal(0), decode);
-                c.insts[idx] = Some(i);
-                return i;
+                c.insts[idx] = Some(d);
             }
         }
-        match self.mem.slice(pc, 4) {
-            Some(s) => decode(u32::from_le_bytes([s[0], s[1], s[2], s[3]])),
-            None => Inst::illegal(0),
-        }
+        d
     }
 
     fn fp_latency(&self, op: Op) -> (u64, u64) {
@@ -546,21 +578,17 @@ impl Cluster {
             }
             self.cores[i].line = Some(line);
         }
-        let inst = self.fetch(pc);
+        let d = self.fetch(pc);
+        let inst = d.inst;
         let op = inst.op;
-        let class = op.class();
+        let class = d.class;
 
         // Integer operands and WAW on an integer destination.
         {
             let c = &self.cores[i];
-            let mut ready = 0;
-            for r in inst.x_sources().into_iter().flatten() {
-                ready = ready.max(c.ready_x[r as usize & 31]);
-            }
-            let writes_x = op.writes_x() && inst.rd != 0;
-            if writes_x {
-                ready = ready.max(c.ready_x[inst.rd as usize & 31]);
-            }
+            let ready = c.ready_x[d.xs[0] as usize & 31]
+                .max(c.ready_x[d.xs[1] as usize & 31])
+                .max(c.ready_x[d.xd as usize & 31]);
             if ready > now {
                 self.stall(i, StallCause::Raw, now, ready);
                 return Ok(());
@@ -653,8 +681,9 @@ impl Cluster {
                 return Ok(());
             }
             let mut ready = now + u64::from(self.cfg.fpu.offload_latency);
-            for r in inst.f_sources().into_iter().flatten() {
-                ready = ready.max(self.cores[i].ready_f[r as usize & 31]);
+            let rf = &self.cores[i].ready_f;
+            for r in d.fs {
+                ready = ready.max(rf[r as usize % 33]);
             }
             fpu_issue = if self.cfg.fpu.shared {
                 let occ = self.fp_latency(op).1;
@@ -708,8 +737,8 @@ impl Cluster {
             fpu.drained_at = fpu.drained_at.max(done);
         } else if op == Op::Flw {
             c.ready_f[inst.rd as usize & 31] = now + latency;
-        } else if op.writes_x() && inst.rd != 0 {
-            c.ready_x[inst.rd as usize & 31] = now + latency;
+        } else if d.xd != 0 {
+            c.ready_x[d.xd as usize & 31] = now + latency;
         }
         let penalty = match retired {
             Retired::Taken if class == Class::Branch => self.cfg.core.branch_taken_penalty,

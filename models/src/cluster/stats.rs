@@ -232,7 +232,10 @@ impl fmt::Display for ClusterReport {
             row(f, &i.to_string(), c)?;
         }
         if !self.regions.is_empty() {
-            writeln!(f, "regions (id/core, summed over {{count}} entries):")?;
+            writeln!(
+                f,
+                "regions (rID/core; counters summed over every entry of the region):"
+            )?;
             for ((id, core), r) in &self.regions {
                 row(f, &format!("r{id}/{core}"), &r.counters)?;
             }
