@@ -331,3 +331,7 @@ pub(crate) fn compute(inst: &Inst, hart: &Hart, rs1: u32) -> Result<(u32, u8, bo
         _ => return Err(illegal),
     })
 }
+
+#[cfg(test)]
+#[path = "ext_tests.rs"]
+mod tests;
