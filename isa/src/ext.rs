@@ -8,12 +8,12 @@
 //! a hart that does not have that extension enabled.
 //!
 //! Register layout with FLEN = 32:
-//! - Zfh halves are NaN-boxed: bits [31:16] all ones, the half in [15:0]. An input that is not
-//!   properly boxed reads as the canonical NaN 0x7e00 (`fmv.x.h`, `fsh` and `fsgnj*.h`'s
-//!   magnitude are no exception to the read rule except the two moves, which copy raw bits).
-//! - Packed fp16 (Xfvec) values have two lanes: lane i in bits [16i+15:16i]. No boxing applies.
+//! - Zfh halves are NaN-boxed: bits `31:16` all ones, the half in `15:0`. An input that is not
+//!   properly boxed reads as the canonical NaN 0x7e00 (sign injection, compares, classify and
+//!   `fcvt.s.h` included); only `fmv.x.h` and `fsh` copy the raw low 16 bits.
+//! - Packed fp16 (Xfvec) values have two lanes: lane i in bits `16i+15:16i`. No boxing applies.
 //!
-//! Xfvec encodings (opcode OP = 0110011, bits [31:30] = 10) follow the Snitch cluster's
+//! Xfvec encodings (opcode OP = 0110011, bits `31:30` = 10) follow the Snitch cluster's
 //! `riscv_instr.sv`; funct3 holds the format and the replicate flag, not a rounding mode, so
 //! the packed arithmetic rounds with the dynamic mode `frm` (a reserved `frm` raises
 //! illegal-instruction, as a dynamic-rounding F instruction would). Lane results are
