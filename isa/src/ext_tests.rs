@@ -809,3 +809,104 @@ proptest! {
         prop_assert_eq!(fl, f0 | f1);
     }
 }
+
+// ---------------------------------------------------------------- end to end
+
+#[test]
+fn machine_runs_a_packed_fp16_kernel() {
+    use crate::elf::{Program, Segment};
+    use crate::machine::{Machine, MachineConfig};
+    use crate::Error;
+    const BASE: u32 = 0x8000_0000;
+    const DATA: u32 = BASE + 0x400;
+    // Dot product of two 4-element fp16 vectors [1, 2, 3, 4] . [0.5, 0.5, 2, 2] = 0.5 + 1 + 6
+    // + 8 = 15.5: two vfmac.h into a packed accumulator, vfsumex.s.h to fp32, then fsw; the
+    // same with vfdotpex.s.h; and one flh / fsh pair.
+    let mut p = Vec::new();
+    p.extend(li(5, DATA));
+    p.extend([
+        flw(1, 5, 0),        // a[0..2]
+        flw(2, 5, 4),        // a[2..4]
+        flw(3, 5, 8),        // b[0..2]
+        flw(4, 5, 12),       // b[2..4]
+        fmv_w_x_(10, 0),     // packed accumulator = [+0, +0]
+        vfmac_h(10, 1, 3),   // [0.5, 1]
+        vfmac_h(10, 2, 4),   // [0.5 + 6, 1 + 8]
+        fmv_w_x_(11, 0),     // fp32 accumulator 0
+        vfsumex_s_h(11, 10), // 6.5 + 9 = 15.5
+        fsw(11, 5, 16),
+        fmv_w_x_(12, 0),
+        vfdotpex_s_h(12, 1, 3), // 0 + 0.5 + 1
+        vfdotpex_s_h(12, 2, 4), // + 6 + 8
+        fsw(12, 5, 20),
+        flh(13, 5, 2),      // a[1] = 2.0, boxed
+        fadd_h(13, 13, 13), // 4.0
+        fsh(13, 5, 24),
+        addi(17, 0, 93),
+        addi(10, 0, 0),
+        ECALL,
+    ]);
+    let mut data: Vec<u8> = p.iter().flat_map(|w| w.to_le_bytes()).collect();
+    data.resize(0x400, 0);
+    for w in [
+        pk(H1, H2),
+        pk(H3, 0x4400),
+        pk(0x3800, 0x3800),
+        pk(H2, H2),
+        0,
+        0,
+        0,
+    ] {
+        data.extend(w.to_le_bytes());
+    }
+    let program = Program {
+        name: "fp16".into(),
+        entry: BASE,
+        segments: vec![Segment {
+            addr: BASE,
+            mem_size: data.len() as u32,
+            data,
+            exec: true,
+            write: true,
+        }],
+        symbols: Default::default(),
+    };
+    let config = MachineConfig {
+        ram_size: 1 << 16,
+        ..MachineConfig::default()
+    };
+    // The plain machine stops at the first Zfh/Xfvec instruction (after li + 4 flw + fmv).
+    let mut m = Machine::new(&program, &config).expect("machine");
+    match m.run(100) {
+        Err(Error::Trap { exception, pc, .. }) => {
+            assert_eq!(pc, BASE + 7 * 4);
+            assert_eq!(exception, Exception::IllegalInstruction(vfmac_h(10, 1, 3)));
+        }
+        other => panic!("expected an illegal-instruction stop, got {other:?}"),
+    }
+    // With the extensions (set_extensions also drops the code decoded without them).
+    let mut m = Machine::new(&program, &config).expect("machine");
+    // Run into the instruction limit just before the first vfmac.h: the limit message
+    // decodes it, so the cache holds it as illegal until set_extensions empties the cache.
+    match m.run(7) {
+        Err(Error::InstructionLimit { pc, disasm, .. }) => {
+            assert_eq!(pc, BASE + 7 * 4);
+            assert!(disasm.starts_with("illegal"), "{disasm}");
+        }
+        other => panic!("expected the instruction limit, got {other:?}"),
+    }
+    m.set_extensions(ON);
+    let exit = m.run(100).expect("runs");
+    assert_eq!(exit.code, 0);
+    let out = m.mem.read_bytes(DATA + 16, 12).expect("read");
+    let word = |i: usize| u32::from_le_bytes([out[i], out[i + 1], out[i + 2], out[i + 3]]);
+    assert_eq!(word(0), 0x4178_0000); // 15.5
+    assert_eq!(word(4), 0x4178_0000);
+    assert_eq!(word(8), 0x4400); // fsh wrote 4.0 into the low half only
+    assert_eq!(m.hart.fflags, 0);
+}
+
+/// fmv.w.x fd, rs1 (test-local helper).
+fn fmv_w_x_(fd: u32, rs1: u32) -> u32 {
+    r(0x78, 0, rs1, 0, fd, 0x53)
+}
