@@ -46,6 +46,28 @@ pub struct ClusterConfig {
     /// What an exception on any core does (default: stop the run with an error naming the
     /// core, pc and address).
     pub traps: TrapPolicy,
+    /// Optional ISA extensions of every core (default: none, plain RV32IMF).
+    pub extensions: IsaExtensions,
+}
+
+/// Optional ISA extensions of the cluster's cores (semantics in docs/isa.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct IsaExtensions {
+    /// Zfh: scalar half precision.
+    pub zfh: bool,
+    /// Xfvec: packed-SIMD fp16 (2 lanes in the 32-bit FP registers), Snitch smallFloat.
+    pub xfvec: bool,
+}
+
+impl IsaExtensions {
+    /// The isa crate's view.
+    pub fn to_isa(self) -> hetsim_isa::Extensions {
+        hetsim_isa::Extensions {
+            zfh: self.zfh,
+            xfvec: self.xfvec,
+        }
+    }
 }
 
 /// Misaligned-access behaviour of every core.
@@ -173,6 +195,12 @@ pub struct FpuTiming {
     pub conv: u32,
     /// Latency of fmv.x.w / fmv.w.x (default 2).
     pub mv: u32,
+    /// Latency of packed-SIMD fp16 add/sub/mul/mac (default 4: the same merged ADDMUL slice
+    /// as scalar FMA, snitch-extensions.md section 3.5).
+    pub simd: u32,
+    /// Latency of the expanding dot product and sum (vfdotpex, vfsumex) (default 4: the DOTP
+    /// slice's 3 stages plus write-back).
+    pub dotp: u32,
     /// One FPU shared by all cores (PULP-style, contended) instead of one per core.
     pub shared: bool,
 }
@@ -207,6 +235,7 @@ impl Default for ClusterConfig {
             max_cycles: 1_000_000_000,
             misaligned_access: MisalignedAccess::Trap,
             traps: TrapPolicy::Stop,
+            extensions: IsaExtensions::default(),
         }
     }
 }
@@ -276,6 +305,8 @@ impl Default for FpuTiming {
             noncomp: 2,
             conv: 3,
             mv: 2,
+            simd: 4,
+            dotp: 4,
             shared: false,
         }
     }
@@ -457,6 +488,8 @@ impl ClusterConfig {
             ("fpu.noncomp", f.noncomp),
             ("fpu.conv", f.conv),
             ("fpu.mv", f.mv),
+            ("fpu.simd", f.simd),
+            ("fpu.dotp", f.dotp),
         ] {
             if v == 0 {
                 return bad(name, "0".into(), "must be at least 1");

@@ -44,7 +44,7 @@ use crate::aimc::AimcMmio;
 use config::{MisalignedAccess, TrapPolicy};
 use dma::Dma;
 use hetsim_isa::disasm::{Disasm, F_NAMES, X_NAMES};
-use hetsim_isa::{decode, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
+use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
 use hetsim_isa::{Misaligned, Retired, Size};
 use icache::ICache;
 use std::collections::{BTreeMap, VecDeque};
@@ -403,6 +403,7 @@ impl Cluster {
             .map(|i| {
                 let mut hart = Hart::new(i as u32, program.entry);
                 hart.misaligned = misaligned;
+                hart.ext = cfg.extensions.to_isa();
                 Core {
                     hart,
                     state: CoreState::Running,
@@ -636,7 +637,8 @@ impl Cluster {
             .mem
             .slice(pc, 4)
             .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
-        let d = Decoded::new(raw.map_or(Inst::illegal(0), decode));
+        let ext = self.cfg.extensions.to_isa();
+        let d = Decoded::new(raw.map_or(Inst::illegal(0), |w| decode_with(w, ext)));
         for c in &mut self.code {
             let idx = (pc.wrapping_sub(c.base) / 4) as usize;
             if pc >= c.base && idx < c.insts.len() {
@@ -656,6 +658,8 @@ impl Cluster {
             Class::FpSqrt => (f.sqrt, f.sqrt),
             Class::FpConv => (f.conv, 1),
             Class::FpMove => (f.mv, 1),
+            Class::FpSimd => (f.simd, 1),
+            Class::FpDotp => (f.dotp, 1),
             _ => (f.noncomp, 1),
         };
         (u64::from(lat), u64::from(occ))

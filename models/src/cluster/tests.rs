@@ -472,3 +472,31 @@ fn a_core_drives_an_attached_aimc_tile() {
         check_accounting(&r);
     }
 }
+
+#[test]
+fn packed_fp16_runs_only_with_the_extension_and_pays_the_simd_latency() {
+    // The fma-chain program with vfmac.h f1 += f2 * f3 (K = 4, each reads f1): the same
+    // derivation as `dependent_fma_chain_pays_the_fma_latency` with L = fpu.simd:
+    // cycles = 4 + 4 * simd + mv.
+    let mut p = vec![periph_t2()];
+    p.extend(std::iter::repeat_n(vfmac_h(1, 2, 3), 4));
+    p.extend([fmv_x_w(A0, 1), add(T3, A0, 0), exit_store()]);
+    for simd in [4u32, 3] {
+        let mut c = cfg(1);
+        c.extensions.xfvec = true;
+        c.fpu.simd = simd;
+        let r = run(&c, &p);
+        assert_eq!(
+            r.cycles,
+            u64::from(4 + 4 * simd + c.fpu.mv),
+            "simd latency {simd}"
+        );
+    }
+    // Without the extension the first vfmac.h is an illegal instruction.
+    let mut cl = Cluster::new(&cfg(1), &program(&p)).unwrap();
+    let e = cl.run().unwrap_err().to_string();
+    assert!(
+        e.contains("illegal instruction") && e.contains("pc 0x80000004"),
+        "{e}"
+    );
+}

@@ -20,6 +20,9 @@ pub struct ExecArgs {
     /// hardware).
     #[arg(long, value_parser = ["trap", "allow"], default_value = "trap")]
     pub misaligned: String,
+    /// Optional ISA extensions, comma-separated: zfh (scalar fp16), xfvec (packed fp16).
+    #[arg(long, value_delimiter = ',', value_parser = ["zfh", "xfvec"])]
+    pub ext: Vec<String>,
     /// Main RAM as BASE:SIZE (hex or decimal; SIZE may end in K or M), e.g. 0x80000000:64M.
     #[arg(long, default_value = "0x80000000:64M")]
     pub ram: String,
@@ -73,6 +76,10 @@ pub fn run(args: &ExecArgs) -> Result<i32, Error> {
     };
     let program = Program::load(&args.file)?;
     let mut machine = Machine::new(&program, &config)?;
+    machine.set_extensions(hetsim_isa::Extensions {
+        zfh: args.ext.iter().any(|e| e == "zfh"),
+        xfvec: args.ext.iter().any(|e| e == "xfvec"),
+    });
     let result = if args.trace {
         let stderr = std::io::stderr();
         let mut out = std::io::BufWriter::new(stderr.lock());
