@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod engine;
 pub mod error;
 
 pub use error::Error;
