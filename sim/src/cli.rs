@@ -31,6 +31,12 @@ pub enum Command {
                             hetsim tile --config models/presets/aimc-hermes-256.ron \
                             --weights w.npy --inputs x.npy")]
     Tile(cmd::tile::TileArgs),
+    /// Workload schedules: generate a model's layer schedule (RON) from its dimensions.
+    #[command(
+        after_help = "Examples:\n  hetsim trace gen --model mobilebert --out traces/mobilebert.ron\n  \
+                            hetsim trace gen --model bert-base --seq-len 128 --rank 16"
+    )]
+    Trace(cmd::trace::TraceArgs),
 }
 
 /// Exit status used when the simulator (not the simulated program) fails.
@@ -42,6 +48,7 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Exec(args) => cmd::exec::run(args),
         Command::Tile(args) => cmd::tile::run(args),
+        Command::Trace(args) => cmd::trace::run(args),
     };
     match result {
         Ok(code) => {

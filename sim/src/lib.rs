@@ -8,5 +8,6 @@ pub mod cli;
 pub mod cmd;
 pub mod engine;
 pub mod error;
+pub mod workload;
 
 pub use error::Error;
