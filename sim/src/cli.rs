@@ -37,6 +37,14 @@ pub enum Command {
                             hetsim trace gen --model bert-base --seq-len 128 --rank 16"
     )]
     Trace(cmd::trace::TraceArgs),
+    /// Replay a scenario (every sweep combination) and print the per-layer overhead table.
+    #[command(
+        after_help = "Examples:\n  hetsim run scenarios/ahwa-lora-mobilebert.ron\n  \
+                            hetsim run scenarios/ahwa-lora-mobilebert.ron --csv out.csv --json out.json"
+    )]
+    Run(cmd::run::RunArgs),
+    /// Check a scenario (syntax, fields, files, mapping) without running it.
+    Validate(cmd::run::ValidateArgs),
 }
 
 /// Exit status used when the simulator (not the simulated program) fails.
@@ -49,6 +57,8 @@ pub fn main() -> i32 {
         Command::Exec(args) => cmd::exec::run(args),
         Command::Tile(args) => cmd::tile::run(args),
         Command::Trace(args) => cmd::trace::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Validate(args) => cmd::run::validate(args),
     };
     match result {
         Ok(code) => {

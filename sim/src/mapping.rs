@@ -108,10 +108,11 @@ impl Mapping {
                         if let Some(avail) = scenario.hardware.tiles_available {
                             if next_tile > avail as u64 {
                                 return Err(Error::Mapping(format!(
-                                    "`{name}` op `{}` ({in_features} x {out_features}) needs tiles \
-                                     {first}..{} but only {avail} are available ({} x {} tiles)",
+                                    "`{name}` op `{}` ({in_features} x {out_features}) needs {} \
+                                     tile(s) of {} x {}, {next_tile} in total up to here, but only \
+                                     {avail} are available",
                                     op.name,
-                                    next_tile - 1,
+                                    rb * cb,
                                     tile.rows,
                                     tile.cols
                                 )));
