@@ -520,3 +520,30 @@ fn fill_total(
     row.tcdm_peak_bytes = tcdm;
     row.tcdm_over = tcdm > cap;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hetsim_models::aimc::{AnalogMatrix, Matrix};
+
+    #[test]
+    fn tile_latency_matches_the_aimc_model() {
+        // 600 x 300 on 256 x 256 tiles: 3 row blocks. With ports of 2 B/ns in and 4 B/ns out,
+        // 1-byte inputs and 2-byte outputs, 5 ns per extra row block, 128 ns integration:
+        // in = min(600, 256) * 1 / 2 = 128 ns; out = min(300, 256) * 2 / 4 = 128 ns;
+        // accumulation = 2 * 5 = 10 ns; total = 128 + 128 + 128 + 10 = 394 ns.
+        let mut cfg = TileConfig {
+            rows: 256,
+            cols: 256,
+            accumulation_ns_per_row_block: 5.0,
+            ..TileConfig::ideal()
+        };
+        cfg.transfer.input_bytes_per_ns = Some(2.0);
+        cfg.transfer.output_bytes_per_ns = Some(4.0);
+        let a = AnalogMatrix::program(&cfg, &Matrix::zeros(600, 300)).unwrap();
+        assert_eq!(tile_latency_ns(&cfg, 600, 300), 394.0);
+        assert_eq!(a.mvm_latency(1).total_ns(), 394.0);
+        // The study's tile: the integration time alone.
+        assert_eq!(tile_latency_ns(&TileConfig::default(), 512, 128), 128.0);
+    }
+}

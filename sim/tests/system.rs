@@ -15,6 +15,9 @@ fn path() -> PathBuf {
     root().join("scenarios/test.ron")
 }
 
+/// Hardware with every tile nonideality off.
+const IDEAL: &str = "hardware: (tile: (noise: Off, dac: (enabled: false, bits: 8, bound: 1.0), adc: (enabled: false, bits: 8, bound: 12.0), output_noise: 0.0, mapping: (clipping: Off), drift_compensation: Off, bound_management: Off)),";
+
 const SMALL: &str = r#"(
     name: "small",
     seed: 7,
@@ -241,5 +244,89 @@ fn cli_run_writes_csv_and_json_and_validate_summarises() {
         .unwrap();
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("s.ron:1:"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ideal_tiles_give_exact_linear_outputs() {
+    // With every tile nonideality off, the tile computes the plain f32 dot products in the
+    // same order as the host reference, and the analytic backend's LoRA is the same f32 code:
+    // every linear operation's error is 0 (layers too: the dynamic operations are identical).
+    let text = SMALL.replace("hardware: (tile: (rows: 512, cols: 512)),", IDEAL);
+    let r = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
+    let errs: Vec<f64> = r.rows.iter().filter_map(|x| x.rel_err).collect();
+    assert!(!errs.is_empty());
+    assert!(errs.iter().all(|&e| e == 0.0), "{errs:?}");
+}
+
+#[test]
+fn shared_interconnects_add_contention() {
+    // The same workload over a shared bus is slower than over point-to-point links, and a
+    // mesh sits in between or equal; all complete.
+    let run = |topology: &str| {
+        let text = SMALL.replace(
+            "hardware: (tile: (rows: 512, cols: 512)),",
+            &format!("hardware: (interconnect: (topology: {topology})),"),
+        );
+        let r = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
+        r.rows
+            .iter()
+            .find(|x| x.scope == "model")
+            .unwrap()
+            .hybrid_ns
+    };
+    let p2p = run("PointToPoint((latency_ns: 1.0, bandwidth: BytesPerNs(8.0)))");
+    let bus = run("Bus((latency_ns: 1.0, bandwidth: BytesPerNs(8.0)))");
+    let mesh = run("Mesh((width: 8, height: 8, link: (latency_ns: 1.0, bandwidth: BytesPerNs(8.0)), port: (latency_ns: 1.0, bandwidth: BytesPerNs(8.0))))");
+    assert!(bus > p2p, "bus {bus} p2p {p2p}");
+    assert!(mesh >= p2p, "mesh {mesh} p2p {p2p}");
+}
+
+#[test]
+fn npy_weights_are_loaded_and_checked() {
+    use hetsim_models::aimc::{write_npy, Matrix};
+    let dir = std::env::temp_dir().join(format!("hetsim-npy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // One embedding layer (384 -> 512), first instance only.
+    let text = |d: &Path| {
+        format!(
+            r#"(name: "npy", {IDEAL} workload: (schedule: Model("mobilebert"), seq_len: Some(8),
+                weights: Npy("{}")), numerics: Some((sample_tokens: 2, max_instances: Some(1))))"#,
+            d.display(),
+            IDEAL = IDEAL
+        )
+    };
+    let sc = text(&dir);
+    // Missing W: an error naming the file.
+    let loaded = load_str(&path(), &sc).unwrap();
+    let e = hetsim::run::run(&loaded).unwrap_err().to_string();
+    assert!(
+        e.contains("embeddings.embeddings.embedding_transformation.W.npy"),
+        "{e}"
+    );
+    // Wrong shape: named too.
+    let w = dir.join("embeddings.embeddings.embedding_transformation.W.npy");
+    write_npy(&w, &Matrix::zeros(3, 3)).unwrap();
+    let e = hetsim::run::run(&loaded).unwrap_err().to_string();
+    assert!(e.contains("expected 384 x 512"), "{e}");
+    // Right shape: W = 0 and B = 0 make the output exactly 0 = ideal, error 0.
+    write_npy(&w, &Matrix::zeros(384, 512)).unwrap();
+    write_npy(
+        &dir.join("embeddings.embeddings.embedding_transformation.B.npy"),
+        &Matrix::zeros(8, 512),
+    )
+    .unwrap();
+    let r = hetsim::run::run(&loaded).unwrap();
+    let op = r
+        .rows
+        .iter()
+        .find(|x| x.op == "embeddings.embedding_transformation")
+        .unwrap();
+    assert_eq!(op.rel_err, Some(0.0));
+    // A directory that does not exist is rejected at load time with the field.
+    let e = load_str(&path(), &text(&dir.join("nope")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("field `workload.weights`"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
