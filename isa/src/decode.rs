@@ -119,16 +119,19 @@ macro_rules! ops {
             pub const ALL: &'static [Op] = &[$(Op::$name,)*];
 
             /// The assembly mnemonic.
+            #[inline]
             pub fn mnemonic(self) -> &'static str {
                 match self { $(Op::$name => $mn,)* }
             }
 
             /// How the operands are written.
+            #[inline]
             pub fn format(self) -> Format {
                 match self { $(Op::$name => Format::$fmt,)* }
             }
 
             /// The timing class.
+            #[inline]
             pub fn class(self) -> Class {
                 match self { $(Op::$name => Class::$class,)* }
             }
@@ -225,6 +228,7 @@ ops! {
 
 impl Op {
     /// True for instructions that need the FP unit enabled (mstatus.FS != Off).
+    #[inline]
     pub fn is_fp(self) -> bool {
         matches!(
             self.class(),
@@ -242,6 +246,7 @@ impl Op {
     }
 
     /// True when the destination `rd` is an FP register.
+    #[inline]
     pub fn writes_f(self) -> bool {
         matches!(
             self.format(),
@@ -250,6 +255,7 @@ impl Op {
     }
 
     /// True when the destination `rd` is an integer register.
+    #[inline]
     pub fn writes_x(self) -> bool {
         matches!(
             self.format(),
@@ -268,6 +274,7 @@ impl Op {
     }
 
     /// True when the instruction takes a rounding-mode field (`rm`).
+    #[inline]
     pub fn uses_rm(self) -> bool {
         matches!(
             self,
@@ -323,6 +330,38 @@ impl Inst {
             rm: 0,
             imm: 0,
             raw,
+        }
+    }
+}
+
+impl Inst {
+    /// The integer registers the instruction reads (None where an operand is absent or not
+    /// an integer register).
+    #[inline]
+    pub fn x_sources(&self) -> [Option<u8>; 2] {
+        match self.op.format() {
+            Format::R | Format::Store | Format::Branch => [Some(self.rs1), Some(self.rs2)],
+            Format::I
+            | Format::Shift
+            | Format::Load
+            | Format::Jalr
+            | Format::Csr
+            | Format::FLoad
+            | Format::FStore
+            | Format::XToF => [Some(self.rs1), None],
+            _ => [None, None],
+        }
+    }
+
+    /// The FP registers the instruction reads.
+    #[inline]
+    pub fn f_sources(&self) -> [Option<u8>; 3] {
+        match self.op.format() {
+            Format::F4 => [Some(self.rs1), Some(self.rs2), Some(self.rs3)],
+            Format::F3 | Format::FCmp => [Some(self.rs1), Some(self.rs2), None],
+            Format::F2 | Format::FToX => [Some(self.rs1), None, None],
+            Format::FStore => [Some(self.rs2), None, None],
+            _ => [None, None, None],
         }
     }
 }
@@ -561,6 +600,22 @@ mod tests {
         assert_eq!(decode(0x8330_000f).op, Op::Fence); // fence.tso
         assert_eq!(decode(0x0000_100f).op, Op::FenceI);
         assert_eq!(decode(0x0000_200f).op, Op::Illegal);
+    }
+
+    #[test]
+    fn operand_register_files() {
+        // fsw fa1, 8(sp): int address source sp, FP data source fa1
+        let fsw = decode((11 << 20) | (2 << 15) | (2 << 12) | (8 << 7) | 0x27);
+        assert_eq!(fsw.x_sources(), [Some(2), None]);
+        assert_eq!(fsw.f_sources(), [Some(11), None, None]);
+        // fcvt.s.w fa0, a1: int source only
+        let cvt = decode((0x68 << 25) | (11 << 15) | (10 << 7) | 0x53);
+        assert_eq!(
+            (cvt.x_sources(), cvt.f_sources()),
+            ([Some(11), None], [None; 3])
+        );
+        // lui reads nothing
+        assert_eq!(decode(0x8000_0537).x_sources(), [None, None]);
     }
 
     #[test]

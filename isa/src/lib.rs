@@ -11,6 +11,7 @@
 //! global state; timing models in `hetsim-models` drive [`exec::execute`] and read the
 //! instruction's timing [`decode::Class`].
 
+pub mod asm;
 pub mod decode;
 pub mod disasm;
 pub mod elf;

@@ -270,6 +270,15 @@ impl Machine {
                             if let Some(exit) = self.host_call(pc)? {
                                 return Ok(exit);
                             }
+                            if TRACE {
+                                // The host call returned its result in a0.
+                                sink(&TraceRecord {
+                                    pc,
+                                    inst,
+                                    write: Some((X_NAMES[10], self.hart.x[10])),
+                                    trap: None,
+                                });
+                            }
                             continue;
                         }
                         return Err(Error::Trap {
@@ -342,40 +351,9 @@ mod tests {
 
     const BASE: u32 = 0x8000_0000;
 
-    fn i(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-        (((imm as u32) & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
-    }
-    fn s(imm: i32, rs2: u32, rs1: u32, f3: u32, op: u32) -> u32 {
-        let imm = imm as u32;
-        (((imm >> 5) & 0x7f) << 25)
-            | (rs2 << 20)
-            | (rs1 << 15)
-            | (f3 << 12)
-            | ((imm & 0x1f) << 7)
-            | op
-    }
-    fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-        i(imm, rs1, 0, rd, 0x13)
-    }
-    fn lui(rd: u32, imm20: u32) -> u32 {
-        (imm20 << 12) | (rd << 7) | 0x37
-    }
-    fn csrrw(rd: u32, csr: i32, rs1: u32) -> u32 {
-        i(csr, rs1, 1, rd, 0x73)
-    }
-    fn csrrs(rd: u32, csr: i32, rs1: u32) -> u32 {
-        i(csr, rs1, 2, rd, 0x73)
-    }
-    fn lw(rd: u32, rs1: u32, imm: i32) -> u32 {
-        i(imm, rs1, 2, rd, 0x03)
-    }
-    fn sw(rs2: u32, rs1: u32, imm: i32) -> u32 {
-        s(imm, rs2, rs1, 2, 0x23)
-    }
-    const ECALL: u32 = 0x0000_0073;
-    const MRET: u32 = 0x3020_0073;
+    use crate::asm::{addi, csrrs, csrrw, i, lui, lw, sw, ECALL, MRET};
     const ILLEGAL: u32 = 0xffff_ffff;
-    // a0 = 10, a7 = 17, t0 = 5, t1 = 6, sp = 2
+    // a0 = 10, a7 = 17, t0 = 5, t1 = 6
     const A0: u32 = 10;
     const A7: u32 = 17;
     const T0: u32 = 5;

@@ -25,6 +25,11 @@ pub enum Command {
                             hetsim exec prog.elf --trace --max-instructions 1000"
     )]
     Exec(cmd::exec::ExecArgs),
+    /// Run a kernel ELF on the cycle-level cluster and report cycles, stalls and regions.
+    #[command(after_help = "Examples:\n  hetsim kernel kernels/build/lora.elf\n  \
+                            hetsim kernel k.elf --cluster models/presets/cluster-pulp.ron \
+                            --input lora_X=x.npy --output lora_Y=y.npy")]
+    Kernel(cmd::kernel::KernelArgs),
     /// Program an AIMC tile and report its accuracy against the ideal product over time.
     #[command(after_help = "Examples:\n  hetsim tile\n  \
                             hetsim tile --shape 128,128 --t-inf 1y --draws 3\n  \
@@ -55,6 +60,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Exec(args) => cmd::exec::run(args),
+        Command::Kernel(args) => cmd::kernel::run(args),
         Command::Tile(args) => cmd::tile::run(args),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Run(args) => cmd::run::run(args),

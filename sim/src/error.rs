@@ -18,6 +18,17 @@ pub enum Error {
     /// The event engine was misused (a simulator bug, not user input).
     #[error("event engine: {0}")]
     Engine(#[from] crate::engine::EngineError),
+    /// Building or running the cluster failed.
+    #[error(transparent)]
+    Cluster(#[from] hetsim_models::cluster::ClusterError),
+    /// A data file could not be read or written.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
     /// A command-line value is malformed.
     #[error("{option}: {message}")]
     Usage {

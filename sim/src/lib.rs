@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cmd;
 pub mod engine;
 pub mod error;
+pub mod lora_kernel;
 pub mod mapping;
 pub mod numerics;
 pub mod replay;

@@ -66,3 +66,65 @@ fn tile_prints_the_error_table_and_rejects_bad_times() {
     let (code, _, err) = hetsim(&["tile", "--t-inf=-1s"]);
     assert_eq!(code, 125, "{err}");
 }
+
+#[test]
+fn kernel_runs_on_both_presets_and_binds_symbols() {
+    let dir = std::env::temp_dir().join(format!("hetsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("y.npy");
+    let out_arg = format!("lora_Y:64={}", out.display());
+    let (code, stdout, err) = hetsim(&["kernel", "kernels/build/lora.elf", "--output", &out_arg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("exit code 0") && stdout.contains("bank"),
+        "{stdout}"
+    );
+    // 64 bytes = 16 f32 in a 1 x 16 .npy: 128-byte v1 header + 64 bytes of data.
+    assert_eq!(
+        std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0),
+        128 + 64
+    );
+    let (code, stdout, err) = hetsim(&[
+        "kernel",
+        "kernels/build/lora.elf",
+        "--cluster",
+        "models/presets/cluster-pulp.ron",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("exit code 0"), "{stdout}");
+    // A raw input file bound to a symbol that does not exist.
+    let f = dir.join("x.bin");
+    std::fs::write(&f, [0u8; 8]).expect("write");
+    let in_arg = format!("no_such_symbol={}", f.display());
+    let (code, _, err) = hetsim(&["kernel", "kernels/build/lora.elf", "--input", &in_arg]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("no_such_symbol") && err.contains("no such symbol"),
+        "{err}"
+    );
+    let (code, _, err) = hetsim(&["kernel", "kernels/build/lora.elf", "--input", "oops"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("SYMBOL=FILE"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kernel_trace_lists_issue_cycles_per_core() {
+    let (code, _, err) = hetsim(&["kernel", "kernels/build/lora.elf", "--trace"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() > 100_000, "{} trace lines", lines.len());
+    // Every core appears, and issue cycles never go backwards.
+    for core in 0..9 {
+        let tag = format!(" core {core:<2} ");
+        assert!(
+            lines.iter().any(|l| l.contains(&tag)),
+            "core {core} missing"
+        );
+    }
+    let cycles: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(cycles.windows(2).all(|w| w[0] <= w[1]));
+}

@@ -1,8 +1,9 @@
 //! Cross-crate tests for hetsim. The tests live in `tests/tests/`; this library holds what
 //! they share: a minimal ELF writer ([`elfgen`]), the random-program generator for the QEMU
-//! differential test ([`randprog`]) and helpers to find the workspace's files.
+//! differential test ([`randprog`]), the LoRA kernel runner and host reference ([`lora`]) and helpers to find the workspace's files.
 
 pub mod elfgen;
+pub mod lora;
 pub mod randprog;
 
 use std::path::PathBuf;

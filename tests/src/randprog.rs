@@ -48,48 +48,7 @@ pub fn describe_offset(off: u32) -> String {
     format!("program {p}: {what}")
 }
 
-// ---- encoders (RISC-V unprivileged spec, chapter "RV32/64G Instruction Set Listings") ----
-
-fn r(f7: u32, rs2: u32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    (f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
-}
-fn i(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    (((imm as u32) & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
-}
-fn s(imm: i32, rs2: u32, rs1: u32, f3: u32, op: u32) -> u32 {
-    let imm = imm as u32;
-    (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op
-}
-fn b(imm: i32, rs2: u32, rs1: u32, f3: u32) -> u32 {
-    let imm = imm as u32;
-    (((imm >> 12) & 1) << 31)
-        | (((imm >> 5) & 0x3f) << 25)
-        | (rs2 << 20)
-        | (rs1 << 15)
-        | (f3 << 12)
-        | (((imm >> 1) & 0xf) << 8)
-        | (((imm >> 11) & 1) << 7)
-        | 0x63
-}
-fn jal(imm: i32, rd: u32) -> u32 {
-    let imm = imm as u32;
-    (((imm >> 20) & 1) << 31)
-        | (((imm >> 1) & 0x3ff) << 21)
-        | (((imm >> 11) & 1) << 20)
-        | (((imm >> 12) & 0xff) << 12)
-        | (rd << 7)
-        | 0x6f
-}
-fn lui(imm20: u32, rd: u32) -> u32 {
-    (imm20 << 12) | (rd << 7) | 0x37
-}
-
-/// `li rd, value` as lui + addi.
-fn li(rd: u32, value: u32) -> [u32; 2] {
-    let lo = ((value & 0xfff) as i32) << 20 >> 20;
-    let hi = value.wrapping_sub(lo as u32) >> 12;
-    [lui(hi, rd), i(lo, rd, 0, rd, 0x13)]
-}
+use hetsim_isa::asm::{b, i, jal, li, lui, r, s};
 
 const SCRATCH_REG: u32 = 31;
 
@@ -202,7 +161,7 @@ fn body_inst(rng: &mut impl Rng, remaining: usize) -> Vec<u32> {
             };
             vec![word]
         }
-        18 => vec![lui(rng.random_range(0..1 << 20), rd(rng))],
+        18 => vec![lui(rd(rng), rng.random_range(0..1 << 20))],
         19 => vec![(rng.random_range(0..1u32 << 20) << 12) | (rd(rng) << 7) | 0x17],
         // RV32M
         20..=29 => vec![r(1, reg(rng), reg(rng), f3r(rng), rd(rng), 0x33)],
@@ -303,7 +262,7 @@ fn body_inst(rng: &mut impl Rng, remaining: usize) -> Vec<u32> {
             let skip = rng.random_range(0..3usize).min(remaining.saturating_sub(1));
             let off = 4 * (skip as i32 + 1);
             let word = if rng.random_range(0..4) == 0 {
-                jal(off, rd(rng))
+                jal(rd(rng), off)
             } else {
                 let f3 = [0, 1, 4, 5, 6, 7][rng.random_range(0..6)];
                 b(off, reg(rng), reg(rng), f3)

@@ -1,4 +1,1064 @@
-//! The Snitch-class RISC-V cluster: cores, banked TCDM, DMA, barrier, instruction cache and
-//! the peripheral map, advanced cycle by cycle.
+//! The Snitch-class RISC-V cluster: cores, banked TCDM, L2, DMA, barrier, shared MUL/DIV unit,
+//! per-core (or shared) FP subsystems and the shared instruction cache, advanced cycle by
+//! cycle.
+//!
+//! Execution is timing-annotated: an instruction executes (through `hetsim_isa::execute`) in
+//! the cycle its core issues it, and the timing model decides that cycle. Each cycle the DMA
+//! moves its beat first (it has priority at the TCDM banks); then every TCDM bank that cores
+//! request is granted by a per-bank round-robin arbiter (the pointer moves past each winner);
+//! then the cores try to issue in an order that rotates by one core every cycle (core
+//! `now % N` first), which decides first-come access to the other shared units (MUL/DIV, L2
+//! port, shared FPU). A core issues at most one instruction per cycle and does not issue
+//! while:
+//! - the instruction's line is not in the I-cache (miss or refill in flight): `ICache`;
+//! - an integer source, or the integer destination (WAW), awaits an outstanding result: `Raw`;
+//! - an `fsw`'s data register, or an FP CSR access, awaits outstanding FP work: `FpDependency`;
+//! - its TCDM bank is taken this cycle by the DMA or granted to another core: `BankConflict`
+//!   (retry next cycle), or the L2 port is full: `L2Port`;
+//! - the shared MUL/DIV unit cannot accept (a division occupies it; the multiplier accepts
+//!   one request per cycle): `MulDivBusy`;
+//! - its FP offload queue is full: `FpuQueueFull`;
+//! - it waits at the hardware barrier: `Barrier`.
+//!
+//! Taken branches and jumps add `Control` cycles. FP instructions are offloaded: the integer
+//! core spends its issue cycle and goes on; the FPU issues them in order, one per cycle, at
+//! `max(offload + offload_latency, FPU free, FP sources ready)`, and their results are ready
+//! `latency` cycles later (into an FP register, or an integer register for compares, classify,
+//! fcvt.w and fmv.x.w). fdiv and fsqrt occupy the FPU for their latency. Every latency is a
+//! [`config::ClusterConfig`] field.
 
+pub mod config;
+pub mod dma;
+pub mod error;
+pub mod icache;
 pub mod map;
+pub mod stats;
+#[cfg(test)]
+mod tests;
+
+pub use config::ClusterConfig;
+pub use error::{ClusterError, Result};
+pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause};
+
+use config::{MisalignedAccess, TrapPolicy};
+use dma::Dma;
+use hetsim_isa::disasm::{Disasm, F_NAMES, X_NAMES};
+use hetsim_isa::{decode, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
+use hetsim_isa::{Misaligned, Retired, Size};
+use icache::ICache;
+use std::collections::{BTreeMap, VecDeque};
+
+/// A side effect of a memory access that the cluster acts on after the instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Effect {
+    None,
+    Barrier,
+    Exit(i32),
+    Tohost(u32),
+    RegionBegin(u8),
+    RegionEnd(u8),
+    DmaStarted,
+    DmaFull,
+}
+
+/// Where an address lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Tcdm,
+    L2,
+    Periph,
+    Unmapped,
+}
+
+struct Memory {
+    tcdm: Vec<u8>,
+    l2: Vec<u8>,
+    tohost: Option<u32>,
+    console: Vec<u8>,
+    ncores: u32,
+}
+
+impl Memory {
+    #[inline]
+    fn target(&self, addr: u32) -> Target {
+        if addr.wrapping_sub(map::TCDM_BASE) < self.tcdm.len() as u32 {
+            Target::Tcdm
+        } else if addr.wrapping_sub(map::L2_BASE) < self.l2.len() as u32 {
+            Target::L2
+        } else if addr.wrapping_sub(map::PERIPH_BASE) < map::PERIPH_SIZE {
+            Target::Periph
+        } else {
+            Target::Unmapped
+        }
+    }
+
+    /// The byte slice for `len` bytes at `addr` in TCDM or L2.
+    fn slice(&mut self, addr: u32, len: u32) -> Option<&mut [u8]> {
+        let (mem, off) = match self.target(addr) {
+            Target::Tcdm => (&mut self.tcdm, addr - map::TCDM_BASE),
+            Target::L2 => (&mut self.l2, addr - map::L2_BASE),
+            _ => return None,
+        };
+        let (off, end) = (off as usize, off as usize + len as usize);
+        mem.get_mut(off..end)
+    }
+
+    /// True when `len` bytes at `addr` lie in one memory (TCDM or L2).
+    fn range_ok(&mut self, addr: u32, len: u32) -> bool {
+        len == 0 || self.slice(addr, len).is_some()
+    }
+}
+
+/// The bus one core sees while executing one instruction.
+struct CoreBus<'a> {
+    mem: &'a mut Memory,
+    dma: &'a mut Dma,
+    now: u64,
+    effect: Effect,
+}
+
+impl Bus for CoreBus<'_> {
+    fn load(&mut self, addr: u32, size: Size) -> std::result::Result<u32, BusFault> {
+        let n = size.bytes();
+        if let Some(s) = self.mem.slice(addr, n) {
+            let mut w = [0u8; 4];
+            w[..n as usize].copy_from_slice(s);
+            return Ok(u32::from_le_bytes(w));
+        }
+        let off = addr.wrapping_sub(map::PERIPH_BASE);
+        if off >= map::PERIPH_SIZE || size != Size::Word {
+            return Err(BusFault { addr });
+        }
+        use map::{dma as d, periph as p};
+        let dma_off = addr.wrapping_sub(map::DMA_BASE);
+        Ok(match off {
+            p::NUM_CORES => self.mem.ncores,
+            p::TCDM_END => map::TCDM_BASE + self.mem.tcdm.len() as u32,
+            p::BARRIER => {
+                self.effect = Effect::Barrier;
+                0
+            }
+            p::CYCLE => self.now as u32,
+            _ if dma_off <= d::BUSY => match dma_off {
+                d::LAST_ID => self.dma.last_id,
+                d::DONE_ID => self.dma.done_id,
+                d::BUSY => self.dma.outstanding(),
+                o if o < d::START => self.dma.regs[(o / 4) as usize],
+                _ => 0,
+            },
+            _ => return Err(BusFault { addr }),
+        })
+    }
+
+    fn store(&mut self, addr: u32, size: Size, value: u32) -> std::result::Result<(), BusFault> {
+        let n = size.bytes();
+        if let Some(s) = self.mem.slice(addr, n) {
+            s.copy_from_slice(&value.to_le_bytes()[..n as usize]);
+            if self.mem.tohost == Some(addr) && value != 0 {
+                self.effect = Effect::Tohost(value);
+            }
+            return Ok(());
+        }
+        let off = addr.wrapping_sub(map::PERIPH_BASE);
+        if off >= map::PERIPH_SIZE || size != Size::Word {
+            return Err(BusFault { addr });
+        }
+        use map::{dma as d, periph as p};
+        let dma_off = addr.wrapping_sub(map::DMA_BASE);
+        match off {
+            p::REGION_BEGIN => self.effect = Effect::RegionBegin(value as u8),
+            p::REGION_END => self.effect = Effect::RegionEnd(value as u8),
+            p::CONSOLE => self.mem.console.push(value as u8),
+            p::EXIT => self.effect = Effect::Exit(value as i32),
+            _ if dma_off < d::START => self.dma.regs[(dma_off / 4) as usize] = value,
+            _ if dma_off == d::START => {
+                self.effect = match self.dma.start(self.now) {
+                    Ok(_) => Effect::DmaStarted,
+                    Err(_) => Effect::DmaFull,
+                }
+            }
+            _ => return Err(BusFault { addr }),
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CoreState {
+    Running,
+    Barrier,
+    Asleep,
+}
+
+/// A core's FP subsystem timing state: its offload queue and, for a private FPU, the
+/// in-order issue point.
+#[derive(Clone, Default)]
+struct FpuState {
+    /// First cycle at which the private FPU can issue the next operation (in order).
+    next_free: u64,
+    /// FPU issue cycles of offloaded operations not yet issued at the current cycle.
+    queue: VecDeque<u64>,
+    /// Cycle at which every offloaded operation's result is ready.
+    drained_at: u64,
+}
+
+struct Core {
+    hart: Hart,
+    state: CoreState,
+    next_issue: u64,
+    ready_x: [u64; 32],
+    /// Ready cycles of f0-f31, plus slot 32 (always 0) standing for "no operand".
+    ready_f: [u64; 33],
+    fpu: FpuState,
+    counters: CoreCounters,
+    /// The I-cache line the core fetched last (a one-line fetch buffer: no lookup while the
+    /// pc stays in it).
+    line: Option<u32>,
+    barrier_arrival: u64,
+    last_stall: Option<(StallCause, u64)>,
+    asleep_at: u64,
+    regions: BTreeMap<u8, CoreCounters>,
+}
+
+/// A decoded instruction with the timing facts the issue logic needs, computed once per
+/// decode. Absent integer operands are register 0 (always ready); absent FP operands are
+/// register 32, a slot that is always ready.
+#[derive(Clone, Copy)]
+struct Decoded {
+    inst: Inst,
+    class: Class,
+    xs: [u8; 2],
+    /// Integer destination (0 when none or x0).
+    xd: u8,
+    fs: [u8; 3],
+}
+
+impl Decoded {
+    fn new(inst: Inst) -> Decoded {
+        let [a, b] = inst.x_sources();
+        let [f, g, h] = inst.f_sources();
+        Decoded {
+            class: inst.op.class(),
+            xs: [a.unwrap_or(0), b.unwrap_or(0)],
+            xd: if inst.op.writes_x() { inst.rd } else { 0 },
+            fs: [f.unwrap_or(32), g.unwrap_or(32), h.unwrap_or(32)],
+            inst,
+        }
+    }
+}
+
+struct CodeCache {
+    base: u32,
+    insts: Vec<Option<Decoded>>,
+}
+
+/// One issued instruction, for instruction traces.
+#[derive(Clone, Debug)]
+pub struct TraceEvent {
+    /// Issue cycle.
+    pub cycle: u64,
+    /// Core index.
+    pub core: usize,
+    /// pc of the instruction.
+    pub pc: u32,
+    /// The instruction.
+    pub inst: Inst,
+    /// Name and new value of the register written, if any (FP results are traced at
+    /// offload: the value is exact, its ready cycle comes later).
+    pub write: Option<(&'static str, u32)>,
+}
+
+impl std::fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = Disasm {
+            inst: &self.inst,
+            pc: self.pc,
+        }
+        .to_string();
+        write!(
+            f,
+            "{:>10} core {:<2} {:#010x}: {d:<32}",
+            self.cycle, self.core, self.pc
+        )?;
+        if let Some((r, v)) = self.write {
+            write!(f, " {r}={v:#010x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Receives one [`TraceEvent`] per issued instruction.
+pub type TraceSink = Box<dyn FnMut(&TraceEvent)>;
+
+/// A cluster with a program loaded, ready to run.
+pub struct Cluster {
+    trace: Option<TraceSink>,
+    cfg: ClusterConfig,
+    program: String,
+    symbols: BTreeMap<String, hetsim_isa::elf::Symbol>,
+    mem: Memory,
+    cores: Vec<Core>,
+    icache: ICache,
+    dma: Dma,
+    code: Vec<CodeCache>,
+    /// Per bank: the last cycle the bank was granted.
+    bank_busy: Vec<u64>,
+    /// log2(tcdm.bank_width) (both bank parameters are powers of two).
+    bank_shift: u32,
+    /// Per bank: the core with the highest priority next (round-robin pointer).
+    bank_rr: Vec<usize>,
+    /// Per core: the cycle in which it was last granted its TCDM bank.
+    bank_grant: Vec<u64>,
+    /// Scratch: (bank, core) requests of the current cycle.
+    requests: Vec<(u32, usize)>,
+    /// (cycle, requests granted) of the L2 port.
+    l2_port: (u64, u32),
+    /// The shared MUL/DIV unit: cycle of the last accepted multiply, and the first cycle at
+    /// which it is free of a division.
+    mul_last: u64,
+    div_free: u64,
+    /// Busy cycles of the shared FPU (`fpu.shared`): an operation takes the first free cycles
+    /// at or after its operands are ready (requests from different cores are not ordered).
+    shared_fpu: std::collections::BTreeSet<u64>,
+    barrier_count: usize,
+    regions: BTreeMap<(u8, usize), RegionStats>,
+    now: u64,
+    exit: Option<i32>,
+}
+
+impl Cluster {
+    /// Builds the cluster and loads `program` into L2 (every PT_LOAD segment must lie in
+    /// L2 or TCDM).
+    pub fn new(cfg: &ClusterConfig, program: &Program) -> Result<Cluster> {
+        cfg.validate()?;
+        let mut mem = Memory {
+            tcdm: vec![0; cfg.tcdm.size as usize],
+            l2: vec![0; cfg.l2.size as usize],
+            tohost: program.symbol("tohost"),
+            console: Vec::new(),
+            ncores: cfg.cores as u32,
+        };
+        let mut code = Vec::new();
+        for s in &program.segments {
+            if !mem.range_ok(s.addr, s.mem_size) {
+                return Err(ClusterError::Layout {
+                    program: program.name.clone(),
+                    message: format!(
+                        "segment {:#010x}..{:#x} lies outside L2 ({:#010x}, {} KiB) and TCDM \
+                         ({:#010x}, {} KiB); link the kernel at 0x80000000 or enlarge l2.size",
+                        s.addr,
+                        u64::from(s.addr) + u64::from(s.mem_size),
+                        map::L2_BASE,
+                        cfg.l2.size >> 10,
+                        map::TCDM_BASE,
+                        cfg.tcdm.size >> 10
+                    ),
+                });
+            }
+            if let Some(dst) = mem.slice(s.addr, s.data.len() as u32) {
+                dst.copy_from_slice(&s.data);
+            }
+            if s.exec {
+                code.push(CodeCache {
+                    base: s.addr,
+                    insts: vec![None; s.mem_size.div_ceil(4) as usize],
+                });
+            }
+        }
+        let misaligned = match cfg.misaligned_access {
+            MisalignedAccess::Trap => Misaligned::Trap,
+            MisalignedAccess::Allow => Misaligned::Allow,
+        };
+        let cores = (0..cfg.cores)
+            .map(|i| {
+                let mut hart = Hart::new(i as u32, program.entry);
+                hart.misaligned = misaligned;
+                Core {
+                    hart,
+                    state: CoreState::Running,
+                    next_issue: 0,
+                    ready_x: [0; 32],
+                    ready_f: [0; 33],
+                    fpu: FpuState::default(),
+                    counters: CoreCounters::default(),
+                    line: None,
+                    barrier_arrival: 0,
+                    last_stall: None,
+                    asleep_at: 0,
+                    regions: BTreeMap::new(),
+                }
+            })
+            .collect();
+        Ok(Cluster {
+            trace: None,
+            icache: ICache::new(&cfg.icache),
+            dma: Dma::new(
+                cfg.dma.setup_latency,
+                cfg.dma.bytes_per_cycle,
+                cfg.dma.queue_depth,
+            ),
+            bank_busy: vec![u64::MAX; cfg.tcdm.banks as usize],
+            bank_shift: cfg.tcdm.bank_width.trailing_zeros(),
+            bank_rr: vec![0; cfg.tcdm.banks as usize],
+            bank_grant: vec![u64::MAX; cfg.cores],
+            requests: Vec::with_capacity(cfg.cores),
+            cfg: cfg.clone(),
+            program: program.name.clone(),
+            symbols: program.symbols.clone(),
+            mem,
+            cores,
+            code,
+            l2_port: (u64::MAX, 0),
+            mul_last: u64::MAX,
+            div_free: 0,
+            shared_fpu: std::collections::BTreeSet::new(),
+            barrier_count: 0,
+            regions: BTreeMap::new(),
+            now: 0,
+            exit: None,
+        })
+    }
+
+    /// Calls `sink` for every instruction any core issues (slower; for debugging kernels).
+    pub fn set_trace(&mut self, sink: TraceSink) {
+        self.trace = Some(sink);
+    }
+
+    fn symbol_range(&self, name: &str) -> Result<(u32, u32)> {
+        let s = self.symbols.get(name).ok_or_else(|| ClusterError::Symbol {
+            program: self.program.clone(),
+            symbol: name.to_string(),
+            message: "no such symbol in the ELF".into(),
+        })?;
+        Ok((s.addr, s.size))
+    }
+
+    /// Copies `bytes` into the object at symbol `name`; it must fit the symbol's size.
+    pub fn write_symbol(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let (addr, size) = self.symbol_range(name)?;
+        if bytes.len() as u64 > u64::from(size) {
+            return Err(ClusterError::Symbol {
+                program: self.program.clone(),
+                symbol: name.to_string(),
+                message: format!("{} bytes do not fit its {} bytes", bytes.len(), size),
+            });
+        }
+        let dst = self
+            .mem
+            .slice(addr, bytes.len() as u32)
+            .ok_or_else(|| ClusterError::Symbol {
+                program: self.program.clone(),
+                symbol: name.to_string(),
+                message: format!("address {addr:#010x} is not in L2 or TCDM"),
+            })?;
+        dst.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The bytes of the object at symbol `name` (its ELF size), or `len` bytes if given.
+    pub fn read_symbol(&mut self, name: &str, len: Option<u32>) -> Result<Vec<u8>> {
+        let (addr, size) = self.symbol_range(name)?;
+        let n = len.unwrap_or(size);
+        let program = self.program.clone();
+        self.mem
+            .slice(addr, n)
+            .map(|s| s.to_vec())
+            .ok_or_else(|| ClusterError::Symbol {
+                program,
+                symbol: name.to_string(),
+                message: format!("{n} bytes at {addr:#010x} are not all in L2 or TCDM"),
+            })
+    }
+
+    /// The size in bytes of the object at symbol `name`.
+    pub fn symbol_size(&self, name: &str) -> Result<u32> {
+        self.symbol_range(name).map(|(_, s)| s)
+    }
+
+    fn describe_cores(&self) -> String {
+        self.cores
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let state = match c.state {
+                    CoreState::Running => "running",
+                    CoreState::Barrier => "at barrier",
+                    CoreState::Asleep => "asleep (wfi)",
+                };
+                format!("core {i} {state} at pc {:#010x}", c.hart.pc)
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Runs until a core exits (tohost or the EXIT register), an error, a deadlock or the
+    /// watchdog.
+    pub fn run(&mut self) -> Result<ClusterReport> {
+        let n = self.cores.len();
+        loop {
+            let now = self.now;
+            if now >= self.cfg.max_cycles {
+                return Err(ClusterError::Watchdog {
+                    max_cycles: self.cfg.max_cycles,
+                    cores: self.describe_cores(),
+                });
+            }
+            self.dma_step(now);
+            self.arbitrate_banks(now);
+            let mut i = (now % n as u64) as usize;
+            for _ in 0..n {
+                if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
+                    self.step_core(i, now)?;
+                }
+                i += 1;
+                if i == n {
+                    i = 0;
+                }
+            }
+            // An exit ends the run after the cycle in which it happened (every core had its
+            // turn in that cycle). The first exit in core order wins.
+            if let Some(code) = self.exit {
+                return Ok(self.finish(code, now + 1));
+            }
+            // Next cycle with something to do.
+            let mut next = u64::MAX;
+            for c in &self.cores {
+                if c.state == CoreState::Running {
+                    next = next.min(c.next_issue);
+                }
+            }
+            if let Some(t) = self.dma.next_event(now + 1) {
+                next = next.min(t);
+            }
+            if next == u64::MAX {
+                return Err(ClusterError::Deadlock {
+                    cycle: now,
+                    cores: self.describe_cores(),
+                });
+            }
+            self.now = next.max(now + 1);
+        }
+    }
+
+    fn dma_step(&mut self, now: u64) {
+        let Some(beat) = self.dma.step(now) else {
+            return;
+        };
+        // Functional copy (ranges were checked at START).
+        let data = self
+            .mem
+            .slice(beat.src, beat.len)
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
+        if let Some(d) = self.mem.slice(beat.dst, beat.len) {
+            if d.len() == data.len() {
+                d.copy_from_slice(&data);
+            }
+        }
+        // Claim the TCDM banks the beat touches on either side.
+        for addr in [beat.src, beat.dst] {
+            if self.mem.target(addr) == Target::Tcdm {
+                let w = self.cfg.tcdm.bank_width;
+                let first = (addr - map::TCDM_BASE) / w;
+                let last = (addr - map::TCDM_BASE + beat.len - 1) / w;
+                let banks = self.cfg.tcdm.banks;
+                for word in first..=last.min(first + banks - 1) {
+                    self.bank_busy[(word % banks) as usize] = now;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn stall(&mut self, i: usize, cause: StallCause, now: u64, until: u64) {
+        let c = &mut self.cores[i];
+        c.counters.stalls[cause as usize] += until - now;
+        c.next_issue = until;
+        c.last_stall = Some((cause, until));
+    }
+
+    #[inline]
+    fn fetch(&mut self, pc: u32) -> Decoded {
+        if let Some(c) = self.code.first() {
+            if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
+                return *d;
+            }
+        }
+        self.fetch_slow(pc)
+    }
+
+    #[inline(never)]
+    fn fetch_slow(&mut self, pc: u32) -> Decoded {
+        let raw = self
+            .mem
+            .slice(pc, 4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+        let d = Decoded::new(raw.map_or(Inst::illegal(0), decode));
+        for c in &mut self.code {
+            let idx = (pc.wrapping_sub(c.base) / 4) as usize;
+            if pc >= c.base && idx < c.insts.len() {
+                c.insts[idx] = Some(d);
+            }
+        }
+        d
+    }
+
+    fn fp_latency(&self, op: Op) -> (u64, u64) {
+        let f = &self.cfg.fpu;
+        let (lat, occ) = match op.class() {
+            Class::FpFma => (f.fma, 1),
+            Class::FpAdd => (f.add, 1),
+            Class::FpMul => (f.mul, 1),
+            Class::FpDiv => (f.div, f.div),
+            Class::FpSqrt => (f.sqrt, f.sqrt),
+            Class::FpConv => (f.conv, 1),
+            Class::FpMove => (f.mv, 1),
+            _ => (f.noncomp, 1),
+        };
+        (u64::from(lat), u64::from(occ))
+    }
+
+    fn trap_error(&self, i: usize, e: Exception, inst: &Inst, now: u64) -> ClusterError {
+        let pc = self.cores[i].hart.pc;
+        ClusterError::Trap {
+            core: i,
+            exception: e,
+            pc,
+            disasm: Disasm { inst, pc }.to_string(),
+            cycle: now,
+        }
+    }
+
+    /// The TCDM bank core `i` will request if it issues at `now`: it is ready, its line is in
+    /// the I-cache, its operands are ready and its next instruction is a TCDM load or store.
+    /// (These are exactly the conditions under which `step_core` reaches bank arbitration.)
+    fn tcdm_request(&mut self, i: usize, now: u64) -> Option<u32> {
+        let c = &self.cores[i];
+        if c.state != CoreState::Running || c.next_issue > now {
+            return None;
+        }
+        let pc = c.hart.pc;
+        if c.line != Some(self.icache.line_of(pc)) && !self.icache.probe(pc, now) {
+            return None;
+        }
+        let d = self.fetch(pc);
+        if !matches!(
+            d.class,
+            Class::Load | Class::Store | Class::FpLoad | Class::FpStore
+        ) {
+            return None;
+        }
+        let c = &self.cores[i];
+        let ready = c.ready_x[d.xs[0] as usize & 31]
+            .max(c.ready_x[d.xs[1] as usize & 31])
+            .max(c.ready_x[d.xd as usize & 31]);
+        if ready > now || (d.inst.op == Op::Fsw && c.ready_f[d.inst.rs2 as usize & 31] > now) {
+            return None;
+        }
+        let addr = c.hart.x[d.inst.rs1 as usize & 31].wrapping_add(d.inst.imm as u32);
+        if self.mem.target(addr) != Target::Tcdm {
+            return None;
+        }
+        Some(((addr - map::TCDM_BASE) >> self.bank_shift) & (self.cfg.tcdm.banks - 1))
+    }
+
+    /// Per-bank round-robin arbitration of this cycle's TCDM requests: each bank not taken
+    /// by the DMA is granted to the requesting core closest at or after its pointer, and the
+    /// pointer moves past the winner.
+    fn arbitrate_banks(&mut self, now: u64) {
+        let n = self.cores.len();
+        let mut requests = std::mem::take(&mut self.requests);
+        requests.clear();
+        for i in 0..n {
+            if let Some(b) = self.tcdm_request(i, now) {
+                if self.bank_busy[b as usize] != now {
+                    requests.push((b, i));
+                }
+            }
+        }
+        requests.sort_unstable_by_key(|&(b, i)| (b, (i + n - self.bank_rr[b as usize]) % n));
+        let mut last_bank = u32::MAX;
+        for &(b, i) in &requests {
+            if b != last_bank {
+                last_bank = b;
+                self.bank_grant[i] = now;
+                self.bank_rr[b as usize] = (i + 1) % n;
+            }
+        }
+        self.requests = requests;
+    }
+
+    /// Tries to issue core `i`'s next instruction at cycle `now`.
+    fn step_core(&mut self, i: usize, now: u64) -> Result<()> {
+        let pc = self.cores[i].hart.pc;
+        // Fetch through the I-cache (one lookup per line change).
+        let line = self.icache.line_of(pc);
+        if self.cores[i].line != Some(line) {
+            let ready = self.icache.fetch(pc, now);
+            if ready > now {
+                self.stall(i, StallCause::ICache, now, ready);
+                return Ok(());
+            }
+            self.cores[i].line = Some(line);
+        }
+        let d = self.fetch(pc);
+        let inst = d.inst;
+        let op = inst.op;
+        let class = d.class;
+
+        // Integer operands and WAW on an integer destination.
+        {
+            let c = &self.cores[i];
+            let ready = c.ready_x[d.xs[0] as usize & 31]
+                .max(c.ready_x[d.xs[1] as usize & 31])
+                .max(c.ready_x[d.xd as usize & 31]);
+            if ready > now {
+                self.stall(i, StallCause::Raw, now, ready);
+                return Ok(());
+            }
+        }
+        // FP data of fsw, and FP CSR accesses, wait for the FP subsystem.
+        if op == Op::Fsw {
+            let t = self.cores[i].ready_f[inst.rs2 as usize & 31];
+            if t > now {
+                self.stall(i, StallCause::FpDependency, now, t);
+                return Ok(());
+            }
+        }
+        if class == Class::Csr && matches!(inst.imm, 1..=3) {
+            let t = self.cores[i].fpu.drained_at;
+            if t > now {
+                self.stall(i, StallCause::FpDependency, now, t);
+                return Ok(());
+            }
+        }
+        // Structural hazards.
+        let mut latency = u64::from(self.cfg.core.alu_latency);
+        let is_mem = matches!(
+            class,
+            Class::Load | Class::Store | Class::FpLoad | Class::FpStore
+        );
+        if is_mem {
+            let addr = self.cores[i].hart.x[inst.rs1 as usize & 31].wrapping_add(inst.imm as u32);
+            match self.mem.target(addr) {
+                Target::Tcdm => {
+                    let bank =
+                        ((addr - map::TCDM_BASE) >> self.bank_shift) & (self.cfg.tcdm.banks - 1);
+                    if self.bank_busy[bank as usize] == now || self.bank_grant[i] != now {
+                        self.cores[i].counters.bank_conflicts += 1;
+                        self.stall(i, StallCause::BankConflict, now, now + 1);
+                        return Ok(());
+                    }
+                    self.bank_busy[bank as usize] = now;
+                    latency = u64::from(self.cfg.tcdm.latency);
+                }
+                Target::L2 => {
+                    if self.l2_port.0 == now && self.l2_port.1 >= self.cfg.l2.ports {
+                        self.stall(i, StallCause::L2Port, now, now + 1);
+                        return Ok(());
+                    }
+                    self.l2_port = if self.l2_port.0 == now {
+                        (now, self.l2_port.1 + 1)
+                    } else {
+                        (now, 1)
+                    };
+                    latency = u64::from(self.cfg.l2.latency);
+                }
+                Target::Periph => latency = u64::from(self.cfg.periph_latency),
+                Target::Unmapped => {} // the access faults below
+            }
+        }
+        match class {
+            Class::Mul => {
+                if self.div_free > now || self.mul_last == now {
+                    let until = self.div_free.max(now + 1);
+                    self.stall(i, StallCause::MulDivBusy, now, until);
+                    return Ok(());
+                }
+                self.mul_last = now;
+                latency = u64::from(self.cfg.muldiv.mul_latency);
+            }
+            Class::Div => {
+                if self.div_free > now || self.mul_last == now {
+                    let until = self.div_free.max(now + 1);
+                    self.stall(i, StallCause::MulDivBusy, now, until);
+                    return Ok(());
+                }
+                latency = u64::from(self.cfg.muldiv.div_latency);
+                self.div_free = now + latency;
+            }
+            Class::Csr => latency = u64::from(self.cfg.core.csr_latency),
+            _ => {}
+        }
+        let offloaded = op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore);
+        let mut fpu_issue = 0;
+        if offloaded {
+            let depth = self.cfg.fpu.queue_depth as usize;
+            let fpu = &mut self.cores[i].fpu;
+            while fpu.queue.front().is_some_and(|&t| t <= now) {
+                fpu.queue.pop_front();
+            }
+            if fpu.queue.len() >= depth {
+                let until = fpu.queue.front().copied().unwrap_or(now + 1);
+                self.stall(i, StallCause::FpuQueueFull, now, until);
+                return Ok(());
+            }
+            let mut ready = now + u64::from(self.cfg.fpu.offload_latency);
+            let rf = &self.cores[i].ready_f;
+            for r in d.fs {
+                ready = ready.max(rf[r as usize % 33]);
+            }
+            fpu_issue = if self.cfg.fpu.shared {
+                let occ = self.fp_latency(op).1;
+                self.shared_fpu.retain(|&t| t >= now);
+                let mut t = ready;
+                while (t..t + occ).any(|c| self.shared_fpu.contains(&c)) {
+                    t += 1;
+                }
+                t
+            } else {
+                ready.max(self.cores[i].fpu.next_free)
+            };
+        }
+
+        // Execute.
+        self.cores[i].hart.cycle = now;
+        let mut bus = CoreBus {
+            mem: &mut self.mem,
+            dma: &mut self.dma,
+            now,
+            effect: Effect::None,
+        };
+        let result = execute(&inst, &mut self.cores[i].hart, &mut bus);
+        let effect = bus.effect;
+        let retired = match result {
+            Ok(r) => r,
+            Err(e) => return self.exception(i, e, &inst, now),
+        };
+
+        if let Some(sink) = self.trace.as_mut() {
+            let h = &self.cores[i].hart;
+            let write = if op.writes_f() {
+                Some((F_NAMES[inst.rd as usize & 31], h.f[inst.rd as usize & 31]))
+            } else if d.xd != 0 {
+                Some((X_NAMES[d.xd as usize & 31], h.x[d.xd as usize & 31]))
+            } else {
+                None
+            };
+            sink(&TraceEvent {
+                cycle: now,
+                core: i,
+                pc,
+                inst,
+                write,
+            });
+        }
+
+        // Timing of the result.
+        let c = &mut self.cores[i];
+        c.counters.instructions += 1;
+        c.hart.instret = c.hart.instret.wrapping_add(1);
+        c.next_issue = now + 1;
+        if offloaded {
+            let (lat, occ) = self.fp_latency(op);
+            let done = fpu_issue + lat;
+            let c = &mut self.cores[i];
+            if op.writes_f() {
+                c.ready_f[inst.rd as usize & 31] = done;
+            } else if inst.rd != 0 {
+                c.ready_x[inst.rd as usize & 31] = done;
+            }
+            c.counters.fp_ops += 1;
+            if self.cfg.fpu.shared {
+                self.shared_fpu.extend(fpu_issue..fpu_issue + occ);
+            }
+            let fpu = &mut self.cores[i].fpu;
+            fpu.next_free = fpu_issue + occ;
+            fpu.queue.push_back(fpu_issue);
+            fpu.drained_at = fpu.drained_at.max(done);
+        } else if op == Op::Flw {
+            c.ready_f[inst.rd as usize & 31] = now + latency;
+        } else if d.xd != 0 {
+            c.ready_x[d.xd as usize & 31] = now + latency;
+        }
+        let penalty = match retired {
+            Retired::Taken if class == Class::Branch => self.cfg.core.branch_taken_penalty,
+            Retired::Taken => self.cfg.core.jump_penalty,
+            _ => 0,
+        };
+        if penalty > 0 {
+            self.stall(
+                i,
+                StallCause::Control,
+                now + 1,
+                now + 1 + u64::from(penalty),
+            );
+        }
+        match retired {
+            Retired::FenceI => {
+                for cc in &mut self.code {
+                    cc.insts.fill(None);
+                }
+                self.icache.flush();
+                for core in &mut self.cores {
+                    core.line = None;
+                }
+            }
+            Retired::Wfi => {
+                let c = &mut self.cores[i];
+                c.state = CoreState::Asleep;
+                c.asleep_at = now + 1;
+            }
+            _ => {}
+        }
+        self.effect(i, effect, now)
+    }
+
+    fn exception(&mut self, i: usize, e: Exception, inst: &Inst, now: u64) -> Result<()> {
+        let hart = &self.cores[i].hart;
+        if matches!(e, Exception::EcallFromM | Exception::EcallFromU)
+            && hart.x[17] == 93
+            && (self.cfg.traps == TrapPolicy::Stop || hart.mtvec == 0)
+        {
+            let code = hart.x[10] as i32;
+            self.exit.get_or_insert(code);
+            return Ok(());
+        }
+        if self.cfg.traps == TrapPolicy::Stop || hart.mtvec == 0 {
+            return Err(self.trap_error(i, e, inst, now));
+        }
+        let c = &mut self.cores[i];
+        c.hart.take_trap(e);
+        c.next_issue = now + 1;
+        c.line = None;
+        Ok(())
+    }
+
+    fn effect(&mut self, i: usize, effect: Effect, now: u64) -> Result<()> {
+        match effect {
+            Effect::None => {}
+            Effect::Tohost(v) => {
+                if v & 1 == 0 {
+                    return Err(ClusterError::Layout {
+                        program: self.program.clone(),
+                        message: format!(
+                            "core {i} wrote {v:#x} to tohost: even values are HTIF requests, \
+                             which hetsim does not serve"
+                        ),
+                    });
+                }
+                self.exit.get_or_insert((v >> 1) as i32);
+            }
+            Effect::Exit(code) => {
+                self.exit.get_or_insert(code);
+            }
+            Effect::Barrier => {
+                let c = &mut self.cores[i];
+                c.state = CoreState::Barrier;
+                c.barrier_arrival = now;
+                self.barrier_count += 1;
+                if self.barrier_count == self.cores.len() {
+                    let release = now + u64::from(self.cfg.barrier_latency);
+                    for c in &mut self.cores {
+                        if c.state == CoreState::Barrier {
+                            c.counters.stalls[StallCause::Barrier as usize] +=
+                                release - (c.barrier_arrival + 1);
+                            c.state = CoreState::Running;
+                            c.next_issue = release;
+                        }
+                    }
+                    self.barrier_count = 0;
+                }
+            }
+            Effect::RegionBegin(id) | Effect::RegionEnd(id) => {
+                let snap = self.snapshot(i, now + 1);
+                let c = &mut self.cores[i];
+                if let Effect::RegionBegin(_) = effect {
+                    c.regions.insert(id, snap);
+                } else if let Some(begin) = c.regions.remove(&id) {
+                    self.regions
+                        .entry((id, i))
+                        .or_default()
+                        .add(&snap.since(&begin));
+                }
+            }
+            Effect::DmaStarted => {
+                let [src, dst, size, ss, ds, reps] = self.dma.regs;
+                let reps = reps.max(1);
+                for r in [0, reps - 1] {
+                    let s = src.wrapping_add(r.wrapping_mul(ss));
+                    let d = dst.wrapping_add(r.wrapping_mul(ds));
+                    for (what, a) in [("source", s), ("destination", d)] {
+                        if !self.mem.range_ok(a, size) {
+                            return Err(ClusterError::Dma {
+                                core: i,
+                                pc: self.cores[i].hart.pc.wrapping_sub(4),
+                                message: format!(
+                                    "{what} row {r} at {a:#010x} ({size} bytes) is not inside \
+                                     L2 or TCDM"
+                                ),
+                                cycle: now,
+                            });
+                        }
+                    }
+                }
+            }
+            Effect::DmaFull => {
+                return Err(ClusterError::Dma {
+                    core: i,
+                    pc: self.cores[i].hart.pc.wrapping_sub(4),
+                    message: format!(
+                        "START with the queue full ({} transfers); wait on DONE_ID first",
+                        self.cfg.dma.queue_depth
+                    ),
+                    cycle: now,
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// The counters of core `i` as of cycle `t` (cycles = t).
+    fn snapshot(&self, i: usize, t: u64) -> CoreCounters {
+        let mut c = self.cores[i].counters.clone();
+        c.cycles = t;
+        c
+    }
+
+    fn finish(&mut self, code: i32, end: u64) -> ClusterReport {
+        for c in &mut self.cores {
+            c.counters.cycles = match c.state {
+                CoreState::Asleep => c.asleep_at,
+                _ => end,
+            };
+            match c.state {
+                CoreState::Barrier => {
+                    c.counters.stalls[StallCause::Barrier as usize] +=
+                        end.saturating_sub(c.barrier_arrival + 1);
+                }
+                CoreState::Running => {
+                    // A stall already counted up to a cycle past the end is cut back.
+                    if let Some((cause, until)) = c.last_stall {
+                        if until > end && c.next_issue == until {
+                            c.counters.stalls[cause as usize] -= until - end;
+                        }
+                    }
+                }
+                CoreState::Asleep => {}
+            }
+        }
+        ClusterReport {
+            program: self.program.clone(),
+            exit_code: code,
+            cycles: end,
+            clock_ghz: self.cfg.clock_ghz,
+            cores: self.cores.iter().map(|c| c.counters.clone()).collect(),
+            regions: self.regions.clone(),
+            dma_busy_cycles: self.dma.busy_cycles,
+            dma_bytes: self.dma.bytes,
+            icache_accesses: self.icache.accesses,
+            icache_misses: self.icache.misses,
+            console: std::mem::take(&mut self.mem.console),
+        }
+    }
+}

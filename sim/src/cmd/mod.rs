@@ -1,6 +1,7 @@
 //! One module per `hetsim` subcommand.
 
 pub mod exec;
+pub mod kernel;
 pub mod run;
 pub mod tile;
 pub mod trace;

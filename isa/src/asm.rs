@@ -1,0 +1,178 @@
+//! A tiny RV32IMF assembler: encoders for the base instruction formats and the mnemonics
+//! tests and tools need, so programs can be written in Rust without a cross toolchain.
+//! Register arguments are numbers (x0-x31 / f0-f31); immediates are byte offsets.
+
+/// R-type: funct7, rs2, rs1, funct3, rd, opcode.
+pub fn r(f7: u32, rs2: u32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
+    (f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
+}
+
+/// R4-type (fused multiply-add): rs3, rs2, rs1, rm, rd, opcode (fmt = S).
+pub fn r4(rs3: u32, rs2: u32, rs1: u32, rm: u32, rd: u32, op: u32) -> u32 {
+    (rs3 << 27) | r(0, rs2, rs1, rm, rd, op)
+}
+
+/// I-type: imm[11:0], rs1, funct3, rd, opcode.
+pub fn i(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
+    (((imm as u32) & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
+}
+
+/// S-type: imm[11:0], rs2, rs1, funct3, opcode.
+pub fn s(imm: i32, rs2: u32, rs1: u32, f3: u32, op: u32) -> u32 {
+    let imm = imm as u32;
+    (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op
+}
+
+/// B-type (conditional branch) with byte offset `imm`.
+pub fn b(imm: i32, rs2: u32, rs1: u32, f3: u32) -> u32 {
+    let imm = imm as u32;
+    (((imm >> 12) & 1) << 31)
+        | (((imm >> 5) & 0x3f) << 25)
+        | (rs2 << 20)
+        | (rs1 << 15)
+        | (f3 << 12)
+        | (((imm >> 1) & 0xf) << 8)
+        | (((imm >> 11) & 1) << 7)
+        | 0x63
+}
+
+/// jal rd, offset.
+pub fn jal(rd: u32, imm: i32) -> u32 {
+    let imm = imm as u32;
+    (((imm >> 20) & 1) << 31)
+        | (((imm >> 1) & 0x3ff) << 21)
+        | (((imm >> 11) & 1) << 20)
+        | (((imm >> 12) & 0xff) << 12)
+        | (rd << 7)
+        | 0x6f
+}
+
+/// lui rd, imm20.
+pub fn lui(rd: u32, imm20: u32) -> u32 {
+    (imm20 << 12) | (rd << 7) | 0x37
+}
+
+/// addi rd, rs1, imm.
+pub fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+    i(imm, rs1, 0, rd, 0x13)
+}
+
+/// add rd, rs1, rs2.
+pub fn add(rd: u32, rs1: u32, rs2: u32) -> u32 {
+    r(0, rs2, rs1, 0, rd, 0x33)
+}
+
+/// mul rd, rs1, rs2.
+pub fn mul(rd: u32, rs1: u32, rs2: u32) -> u32 {
+    r(1, rs2, rs1, 0, rd, 0x33)
+}
+
+/// div rd, rs1, rs2.
+pub fn div(rd: u32, rs1: u32, rs2: u32) -> u32 {
+    r(1, rs2, rs1, 4, rd, 0x33)
+}
+
+/// lw rd, imm(rs1).
+pub fn lw(rd: u32, rs1: u32, imm: i32) -> u32 {
+    i(imm, rs1, 2, rd, 0x03)
+}
+
+/// sw rs2, imm(rs1).
+pub fn sw(rs2: u32, rs1: u32, imm: i32) -> u32 {
+    s(imm, rs2, rs1, 2, 0x23)
+}
+
+/// flw fd, imm(rs1).
+pub fn flw(fd: u32, rs1: u32, imm: i32) -> u32 {
+    i(imm, rs1, 2, fd, 0x07)
+}
+
+/// fsw fs2, imm(rs1).
+pub fn fsw(fs2: u32, rs1: u32, imm: i32) -> u32 {
+    s(imm, fs2, rs1, 2, 0x27)
+}
+
+/// fmadd.s fd, fs1, fs2, fs3 (dynamic rounding).
+pub fn fmadd(fd: u32, fs1: u32, fs2: u32, fs3: u32) -> u32 {
+    r4(fs3, fs2, fs1, 7, fd, 0x43)
+}
+
+/// fadd.s fd, fs1, fs2 (dynamic rounding).
+pub fn fadd(fd: u32, fs1: u32, fs2: u32) -> u32 {
+    r(0x00, fs2, fs1, 7, fd, 0x53)
+}
+
+/// fdiv.s fd, fs1, fs2 (dynamic rounding).
+pub fn fdiv(fd: u32, fs1: u32, fs2: u32) -> u32 {
+    r(0x0c, fs2, fs1, 7, fd, 0x53)
+}
+
+/// fmv.x.w rd, fs1.
+pub fn fmv_x_w(rd: u32, fs1: u32) -> u32 {
+    r(0x70, 0, fs1, 0, rd, 0x53)
+}
+
+/// bne rs1, rs2, offset.
+pub fn bne(rs1: u32, rs2: u32, imm: i32) -> u32 {
+    b(imm, rs2, rs1, 1)
+}
+
+/// beq rs1, rs2, offset.
+pub fn beq(rs1: u32, rs2: u32, imm: i32) -> u32 {
+    b(imm, rs2, rs1, 0)
+}
+
+/// csrrw rd, csr, rs1.
+pub fn csrrw(rd: u32, csr: u32, rs1: u32) -> u32 {
+    i(csr as i32, rs1, 1, rd, 0x73)
+}
+
+/// csrrs rd, csr, rs1 (csrr rd, csr with rs1 = 0).
+pub fn csrrs(rd: u32, csr: u32, rs1: u32) -> u32 {
+    i(csr as i32, rs1, 2, rd, 0x73)
+}
+
+/// `li rd, value` as lui + addi (always two instructions).
+pub fn li(rd: u32, value: u32) -> [u32; 2] {
+    let lo = ((value & 0xfff) as i32) << 20 >> 20;
+    let hi = value.wrapping_sub(lo as u32) >> 12;
+    [lui(rd, hi), addi(rd, rd, lo)]
+}
+
+/// ecall.
+pub const ECALL: u32 = 0x0000_0073;
+/// ebreak.
+pub const EBREAK: u32 = 0x0010_0073;
+/// mret.
+pub const MRET: u32 = 0x3020_0073;
+/// wfi.
+pub const WFI: u32 = 0x1050_0073;
+/// fence.i.
+pub const FENCE_I: u32 = 0x0000_100f;
+/// nop (addi x0, x0, 0).
+pub const NOP: u32 = 0x0000_0013;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{decode, Op};
+
+    #[test]
+    fn encodings_round_trip_through_the_decoder() {
+        let d = decode(addi(10, 11, -5));
+        assert_eq!((d.op, d.rd, d.rs1, d.imm), (Op::Addi, 10, 11, -5));
+        let d = decode(sw(5, 2, -12));
+        assert_eq!((d.op, d.rs2, d.rs1, d.imm), (Op::Sw, 5, 2, -12));
+        let d = decode(bne(1, 2, -16));
+        assert_eq!((d.op, d.imm), (Op::Bne, -16));
+        let d = decode(jal(1, 2044));
+        assert_eq!((d.op, d.rd, d.imm), (Op::Jal, 1, 2044));
+        let d = decode(fmadd(1, 2, 3, 4));
+        assert_eq!((d.op, d.rd, d.rs1, d.rs2, d.rs3), (Op::FmaddS, 1, 2, 3, 4));
+        for v in [0u32, 0x7ff, 0x800, 0x1234_5678, 0xffff_f800, 0xdead_beef] {
+            let [hi, lo] = li(5, v);
+            let (h, l) = (decode(hi), decode(lo));
+            assert_eq!((h.imm as u32).wrapping_add(l.imm as u32), v, "{v:#x}");
+        }
+    }
+}

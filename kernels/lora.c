@@ -1,0 +1,415 @@
+/* lora.c - multi-core LoRA for a batch of tokens on the hetsim cluster, fp32.
+ *
+ *   Y = XW + (X A) B      X: t x in, XW: t x out (given: the AIMC tile's output),
+ *                         A: in x r, B: r x out, Y: t x out; all row-major, packed, in L2.
+ *
+ * One binary serves every shape: (in, out, r, t) are read at run time from `lora_shape`.
+ * Cores 0..P-1 (P = N - 1) compute; core N-1 (the DMA core) moves data:
+ *
+ *   DMA core: A, B -> TCDM once; then token chunks of c tokens, double-buffered: while the
+ *   compute cores work on chunk q in buffer q%2, chunk q+1's X and XW are loaded into buffer
+ *   (q+1)%2 (after chunk q-1's results have left that buffer), and chunk q's Y goes back to L2
+ *   once phase 2 is done.
+ *
+ *   compute core w, per chunk q (cq tokens):
+ *     phase 1 (region 2): H = X_q A, the cq*r outputs (token-major, e = tok*r + k) split into P
+ *                         contiguous ranges (split(): the first (cq*r) % P cores get one more);
+ *     barrier
+ *     phase 2 (region 3): Y_q = XW_q + H B, in place in the XW tile, columns split into P
+ *                         contiguous ranges (same split of out) over all cq tokens;
+ *     barrier (chunk q+1 is in TCDM by then)
+ *
+ * Evaluation order (so a host reference can be bit-exact; every step one fp32 fmadd.s, RNE):
+ *   h[tok][k] = 0; for i = 0..in-1: h = fma(X[tok][i], A[i][k], h)
+ *   y[tok][j] = XW[tok][j]; for k = 0..r-1: y = fma(h[tok][k], B[k][j], y)
+ *
+ * Regions (per core): 1 = the whole kernel on every core (from before the first DMA to after
+ * the final barrier), 2 = phase 1 and 3 = phase 2 on the compute cores (entered once per chunk;
+ * the simulator sums them).
+ *
+ * TCDM footprint (bytes, every buffer rounded up to 64 bytes), c = tokens per chunk:
+ *   4 * (in*r + r*out + c*r + 2*c*in + 2*c*out)  <=  TCDM_END - TCDM_BASE - N * 1024
+ * c = min(t, lora_chunk (default 8; 0 = no limit), the largest c that fits).
+ *
+ * Exit codes: 0 pass (or ran without the self-check), 1 self-check mismatch, 2 no compute core
+ * (N < 2), 3 a zero dimension, 4 shape exceeds the static L2 buffers (in, out <= 512, r <= 16,
+ * t <= 128), 5 does not fit in TCDM even with one token per chunk. Each non-zero exit prints a
+ * line on the console.
+ *
+ * Self-check: when lora_check != 0 (default 1) and lora_shape is the default shape, the compute
+ * cores compare Y with lora_expected (|y - e| <= 1e-5 * scale) after the kernel. A scenario
+ * that binds its own data with the default shape must bind lora_check = 0.
+ */
+#include <stdint.h>
+
+#include "hetsim.h"
+#include "lora_cluster_data.h"
+
+#define REGION_LORA 1
+#define REGION_PHASE1 2
+#define REGION_PHASE2 3
+
+#define ERR_MISMATCH 1
+#define ERR_NO_COMPUTE_CORE 2
+#define ERR_ZERO_DIM 3
+#define ERR_TOO_BIG 4
+#define ERR_TCDM 5
+
+struct lora_shape {
+    uint32_t in, out, r, t;
+};
+
+/* Bound by name by the simulator (u32 little-endian). */
+struct lora_shape lora_shape = {LORA_DEF_IN, LORA_DEF_OUT, LORA_DEF_R, LORA_DEF_T};
+uint32_t lora_check = 1;
+uint32_t lora_chunk = 8;
+
+/* Output: t x out, not zeroed at start-up (.l2_noinit: no file bytes). */
+float lora_Y[LORA_MAX_T * LORA_MAX_OUT] __attribute__((section(".l2_noinit"), aligned(64)));
+
+/* Per-core result of the self-check (0 = good, else 1 + index of the first bad output). */
+uint32_t lora_bad[HETSIM_MAX_CORES];
+/* Chunk size the run used, and TCDM bytes it needed (written by hart 0, for the curious). */
+uint32_t lora_used_chunk;
+uint32_t lora_used_tcdm;
+
+struct plan {
+    uint32_t in, out, r, t, c, nchunks, tcdm_bytes;
+    float *A, *B, *H;
+    float *X[2], *Y[2];
+};
+
+static uint32_t round64(uint32_t bytes) { return (bytes + 63u) & ~63u; }
+static uintptr_t align64(uintptr_t a) { return (a + 63u) & ~(uintptr_t)63u; }
+
+/* Free TCDM bytes for dynamic data: from the end of .tcdm to below the stacks. */
+static uint32_t tcdm_free(void)
+{
+    uintptr_t base = align64((uintptr_t)__tcdm_data_end);
+    uintptr_t end = hetsim_tcdm_free_end();
+    return end > base ? (uint32_t)(end - base) : 0;
+}
+
+static uint32_t tcdm_bytes(uint32_t in, uint32_t out, uint32_t r, uint32_t c)
+{
+    return round64(4 * in * r) + round64(4 * r * out) + round64(4 * c * r) +
+           2 * round64(4 * c * in) + 2 * round64(4 * c * out);
+}
+
+/* Same on every core (pure function of the shape and the cluster). */
+static int make_plan(struct plan *p, uint32_t ncores)
+{
+    const volatile struct lora_shape *s = &lora_shape;
+    p->in = s->in;
+    p->out = s->out;
+    p->r = s->r;
+    p->t = s->t;
+    if (ncores < 2)
+        return ERR_NO_COMPUTE_CORE;
+    if (p->in == 0 || p->out == 0 || p->r == 0 || p->t == 0)
+        return ERR_ZERO_DIM;
+    if (p->in > LORA_MAX_IN || p->out > LORA_MAX_OUT || p->r > LORA_MAX_R || p->t > LORA_MAX_T)
+        return ERR_TOO_BIG;
+
+    uint32_t avail = tcdm_free();
+    uint32_t c = *(volatile uint32_t *)&lora_chunk;
+    if (c == 0 || c > p->t)
+        c = p->t;
+    while (c > 0 && tcdm_bytes(p->in, p->out, p->r, c) > avail)
+        c--;
+    p->tcdm_bytes = tcdm_bytes(p->in, p->out, p->r, c ? c : 1);
+    if (c == 0)
+        return ERR_TCDM;
+    p->c = c;
+    p->nchunks = (p->t + c - 1) / c;
+
+    uintptr_t a = align64((uintptr_t)__tcdm_data_end);
+    p->A = (float *)(uintptr_t)a;
+    a += round64(4 * p->in * p->r);
+    p->B = (float *)(uintptr_t)a;
+    a += round64(4 * p->r * p->out);
+    p->H = (float *)(uintptr_t)a;
+    a += round64(4 * c * p->r);
+    for (int b = 0; b < 2; b++) {
+        p->X[b] = (float *)(uintptr_t)a;
+        a += round64(4 * c * p->in);
+        p->Y[b] = (float *)(uintptr_t)a;
+        a += round64(4 * c * p->out);
+    }
+    return 0;
+}
+
+static uint32_t chunk_tokens(const struct plan *p, uint32_t q)
+{
+    uint32_t first = q * p->c;
+    uint32_t left = p->t - first;
+    return left < p->c ? left : p->c;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* DMA core                                                                                     */
+
+static uint32_t load_chunk(const struct plan *p, uint32_t q)
+{
+    uint32_t tok0 = q * p->c, n = chunk_tokens(p, q), b = q & 1;
+    hetsim_dma_1d(p->X[b], lora_X + tok0 * p->in, 4 * n * p->in);
+    return hetsim_dma_1d(p->Y[b], lora_XW + tok0 * p->out, 4 * n * p->out);
+}
+
+static void dma_core(const struct plan *p)
+{
+    hetsim_dma_1d(p->A, lora_A, 4 * p->in * p->r);
+    hetsim_dma_1d(p->B, lora_B, 4 * p->r * p->out);
+    hetsim_dma_wait(load_chunk(p, 0));
+    hetsim_barrier(); /* B0: A, B and chunk 0 are in TCDM */
+
+    uint32_t writeback = 0; /* id of the last Y transfer (0 = none) */
+    for (uint32_t q = 0; q < p->nchunks; q++) {
+        uint32_t next = 0;
+        if (q + 1 < p->nchunks) {
+            /* buffer (q+1)%2 held chunk q-1: its Y must have left before it is refilled */
+            hetsim_dma_wait(writeback);
+            next = load_chunk(p, q + 1);
+        }
+        hetsim_barrier(); /* B1: phase 1 of chunk q done */
+        hetsim_dma_wait(next);
+        hetsim_barrier(); /* B2: phase 2 of chunk q done, chunk q+1 loaded */
+        writeback = hetsim_dma_1d(lora_Y + q * p->c * p->out, p->Y[q & 1],
+                                  4 * chunk_tokens(p, q) * p->out);
+    }
+    hetsim_dma_wait(writeback);
+    hetsim_barrier(); /* B3: every Y is in L2 */
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Compute cores                                                                                */
+
+/* A core's share of phase 1: outputs e in [e0, e1), starting at token tok, rank index k
+ * (e0 = tok*r + k). Computed once per core (the MUL/DIV unit is shared by the cluster). */
+struct range {
+    uint32_t e0, e1, tok, k;
+};
+
+/* Hides a value from the optimiser, so a precomputed quotient is not recomputed in a loop. */
+static inline uint32_t opaque(uint32_t v)
+{
+    __asm__("" : "+r"(v));
+    return v;
+}
+
+/* Core w's share [*lo, *hi) of n items over P cores: the first n % P cores get one more.
+ * One division. */
+static void split(uint32_t n, uint32_t w, uint32_t P, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t q = opaque(n / P), rem = n - q * P;
+    *lo = w * q + (w < rem ? w : rem);
+    *hi = *lo + q + (w < rem);
+}
+
+static struct range phase1_range(uint32_t ne, uint32_t r, uint32_t w, uint32_t P)
+{
+    struct range g;
+    split(ne, w, P, &g.e0, &g.e1);
+    g.tok = opaque(g.e0 / r);
+    g.k = opaque(g.e0 - g.tok * r);
+    return g;
+}
+
+/* H[e] for e in g: dot(X[tok][:], A[:][k]), four k at a time when they belong to the same
+ * token; token and k advance incrementally (no division). */
+static void phase1(const struct plan *p, const float *X, const struct range *g)
+{
+    const uint32_t in = p->in, r = p->r, e1 = g->e1;
+    const float *A = p->A;
+    float *H = p->H;
+    uint32_t k = g->k, e = g->e0;
+    const float *x = X + g->tok * in;
+    const uint32_t rstride = r;
+    while (e < e1) {
+        const float *a = A + k;
+        uint32_t step;
+        if (k + 4 <= r && e + 4 <= e1) {
+            float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f;
+            for (uint32_t i = 0; i < in; i++) {
+                float xi = x[i];
+                h0 += xi * a[0];
+                h1 += xi * a[1];
+                h2 += xi * a[2];
+                h3 += xi * a[3];
+                a += rstride;
+            }
+            H[e] = h0;
+            H[e + 1] = h1;
+            H[e + 2] = h2;
+            H[e + 3] = h3;
+            step = 4;
+        } else {
+            float h = 0.0f;
+            for (uint32_t i = 0; i < in; i++) {
+                h += x[i] * *a;
+                a += rstride;
+            }
+            H[e] = h;
+            step = 1;
+        }
+        e += step;
+        k += step;
+        if (k == r) {
+            k = 0;
+            x += in;
+        }
+    }
+}
+
+/* Y[tok][j] = XW[tok][j] + sum_k H[tok][k] B[k][j] for j in [j0, j1), all tokens of the chunk,
+ * in place (Y holds XW on entry). */
+static void phase2(const struct plan *p, float *Y, uint32_t n, uint32_t j0, uint32_t j1)
+{
+    const uint32_t out = p->out, r = p->r;
+    const float *B = p->B;
+    for (uint32_t tok = 0; tok < n; tok++) {
+        const float *h = p->H + tok * r;
+        float *y = Y + tok * out;
+        uint32_t j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            float y0 = y[j], y1 = y[j + 1], y2 = y[j + 2], y3 = y[j + 3];
+            const float *b = B + j;
+            for (uint32_t k = 0; k < r; k++) {
+                float hk = h[k];
+                y0 += hk * b[0];
+                y1 += hk * b[1];
+                y2 += hk * b[2];
+                y3 += hk * b[3];
+                b += out;
+            }
+            y[j] = y0;
+            y[j + 1] = y1;
+            y[j + 2] = y2;
+            y[j + 3] = y3;
+        }
+        for (; j < j1; j++) {
+            float acc = y[j];
+            const float *b = B + j;
+            for (uint32_t k = 0; k < r; k++) {
+                acc += h[k] * *b;
+                b += out;
+            }
+            y[j] = acc;
+        }
+    }
+}
+
+static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
+{
+    /* work ranges, computed once: columns, and phase-1 outputs of a full and of the last chunk */
+    uint32_t j0, j1;
+    split(p->out, w, P, &j0, &j1);
+    struct range full = phase1_range(p->c * p->r, p->r, w, P);
+    struct range last = phase1_range(chunk_tokens(p, p->nchunks - 1) * p->r, p->r, w, P);
+    hetsim_barrier(); /* B0 */
+    for (uint32_t q = 0; q < p->nchunks; q++) {
+        uint32_t n = chunk_tokens(p, q), b = q & 1;
+        hetsim_region_begin(REGION_PHASE1);
+        phase1(p, p->X[b], q + 1 == p->nchunks ? &last : &full);
+        hetsim_region_end(REGION_PHASE1);
+        hetsim_barrier(); /* B1 */
+        hetsim_region_begin(REGION_PHASE2);
+        phase2(p, p->Y[b], n, j0, j1);
+        hetsim_region_end(REGION_PHASE2);
+        hetsim_barrier(); /* B2 */
+    }
+    hetsim_barrier(); /* B3 */
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/* 0 if this core's columns of Y match, else 1 + index of its first bad output. */
+static uint32_t check_columns(const struct plan *p, uint32_t w, uint32_t P)
+{
+    uint32_t j0, j1;
+    split(p->out, w, P, &j0, &j1);
+    for (uint32_t tok = 0; tok < p->t; tok++) {
+        for (uint32_t j = j0; j < j1; j++) {
+            uint32_t i = tok * p->out + j;
+            float err = __builtin_fabsf(lora_Y[i] - lora_expected[i]);
+            if (!(err <= LORA_RTOL * lora_scale[i])) /* a NaN fails too */
+                return i + 1;
+        }
+    }
+    return 0;
+}
+
+static void report(int err, const struct plan *p, uint32_t ncores)
+{
+    hetsim_puts("lora: ");
+    switch (err) {
+    case ERR_NO_COMPUTE_CORE:
+        hetsim_puts("needs at least 2 cores (1 compute + 1 DMA), have ");
+        hetsim_putu(ncores);
+        break;
+    case ERR_ZERO_DIM:
+        hetsim_puts("lora_shape has a zero dimension");
+        break;
+    case ERR_TOO_BIG:
+        hetsim_puts("shape exceeds the L2 buffers (in, out <= 512, r <= 16, t <= 128)");
+        break;
+    case ERR_TCDM:
+        hetsim_puts("shape does not fit in TCDM: needs ");
+        hetsim_putu(p->tcdm_bytes);
+        hetsim_puts(" bytes with 1 token per chunk, free ");
+        hetsim_putu(tcdm_free());
+        break;
+    default:
+        break;
+    }
+    hetsim_putchar('\n');
+}
+
+int main(uint32_t hart, uint32_t ncores)
+{
+    struct plan p;
+    int err = make_plan(&p, ncores);
+    if (err) {
+        if (hart == 0)
+            report(err, &p, ncores);
+        return err; /* harts != 0 sleep; hart 0 exits */
+    }
+    const uint32_t P = ncores - 1;
+    if (hart == 0) {
+        lora_used_chunk = p.c;
+        lora_used_tcdm = p.tcdm_bytes;
+    }
+
+    hetsim_region_begin(REGION_LORA);
+    if (hart == P)
+        dma_core(&p);
+    else
+        compute_core(&p, hart, P);
+    hetsim_region_end(REGION_LORA);
+
+    const struct lora_shape d = {LORA_DEF_IN, LORA_DEF_OUT, LORA_DEF_R, LORA_DEF_T};
+    int check = *(volatile uint32_t *)&lora_check != 0 && p.in == d.in && p.out == d.out &&
+                p.r == d.r && p.t == d.t;
+    if (!check)
+        return 0; /* every core got here after B3: hart 0's exit ends a complete run */
+
+    lora_bad[hart] = hart < P ? check_columns(&p, hart, P) : 0;
+    hetsim_barrier();
+    if (hart != 0)
+        return 0;
+    uint32_t first = 0;
+    for (uint32_t i = 0; i < P; i++) {
+        uint32_t b = ((volatile uint32_t *)lora_bad)[i];
+        if (b && (first == 0 || b < first))
+            first = b;
+    }
+    if (first) {
+        hetsim_puts("lora: self-check failed at Y[");
+        hetsim_putu((first - 1) / p.out);
+        hetsim_puts("][");
+        hetsim_putu((first - 1) % p.out);
+        hetsim_puts("] (binding other data with the default shape? bind lora_check = 0)\n");
+        return ERR_MISMATCH;
+    }
+    return 0;
+}

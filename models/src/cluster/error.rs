@@ -1,0 +1,92 @@
+//! The cluster model's error type.
+
+use thiserror::Error;
+
+/// Everything that can stop building or running a cluster.
+#[derive(Debug, Error)]
+pub enum ClusterError {
+    /// A configuration file could not be read or parsed.
+    #[error("{origin}: {message}")]
+    Config {
+        /// The file (or "<string>").
+        origin: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A configuration field is out of range.
+    #[error("invalid cluster config: `{field}` = {value}: {reason}")]
+    InvalidConfig {
+        /// The field's path.
+        field: &'static str,
+        /// The rejected value.
+        value: String,
+        /// What it must satisfy.
+        reason: &'static str,
+    },
+    /// Loading the program failed.
+    #[error(transparent)]
+    Program(#[from] hetsim_isa::Error),
+    /// The program does not fit the cluster's memory map.
+    #[error("{program}: {message}")]
+    Layout {
+        /// The program.
+        program: String,
+        /// What does not fit.
+        message: String,
+    },
+    /// A core raised an exception the run does not handle.
+    #[error("core {core}: {exception} at pc {pc:#010x} ({disasm}), cycle {cycle}")]
+    Trap {
+        /// Core index.
+        core: usize,
+        /// The exception.
+        exception: hetsim_isa::Exception,
+        /// pc of the instruction.
+        pc: u32,
+        /// Its disassembly.
+        disasm: String,
+        /// Cycle of the fault.
+        cycle: u64,
+    },
+    /// A DMA transfer or register access was invalid.
+    #[error("core {core}: DMA: {message} (pc {pc:#010x}, cycle {cycle})")]
+    Dma {
+        /// The core that started the transfer.
+        core: usize,
+        /// pc of the access.
+        pc: u32,
+        /// What is wrong.
+        message: String,
+        /// Cycle.
+        cycle: u64,
+    },
+    /// The watchdog expired.
+    #[error("watchdog: no exit after {max_cycles} cycles; {cores}")]
+    Watchdog {
+        /// The limit.
+        max_cycles: u64,
+        /// Each core's state and pc.
+        cores: String,
+    },
+    /// No core can make progress.
+    #[error("deadlock at cycle {cycle}: {cores}")]
+    Deadlock {
+        /// Cycle.
+        cycle: u64,
+        /// Each core's state and pc.
+        cores: String,
+    },
+    /// A symbol binding failed.
+    #[error("{program}: symbol `{symbol}`: {message}")]
+    Symbol {
+        /// The program.
+        program: String,
+        /// The symbol.
+        symbol: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Result with a [`ClusterError`].
+pub type Result<T> = std::result::Result<T, ClusterError>;

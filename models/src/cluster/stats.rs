@@ -1,0 +1,245 @@
+//! What a cluster run reports: per-core cycles, instructions and stalls by cause, FPU
+//! utilisation, bank conflicts, DMA activity, and the same per marked region.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Why a core did not issue an instruction in a cycle. Every cycle of a core's active time is
+/// either an issue cycle or one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StallCause {
+    /// A source (or destination, WAW) integer register awaits an outstanding result.
+    Raw,
+    /// An FP register awaits an outstanding FP result or load (fsw data, FP CSR access).
+    FpDependency,
+    /// The TCDM bank was taken by the DMA or another core this cycle.
+    BankConflict,
+    /// The L2 port was taken this cycle.
+    L2Port,
+    /// Instruction-cache miss or refill in flight.
+    ICache,
+    /// The shared MUL/DIV unit was busy.
+    MulDivBusy,
+    /// The FP offload queue was full.
+    FpuQueueFull,
+    /// Waiting at the hardware barrier.
+    Barrier,
+    /// Extra cycles after a taken branch or a jump.
+    Control,
+}
+
+impl StallCause {
+    /// Every cause, in report order.
+    pub const ALL: [StallCause; 9] = [
+        StallCause::Raw,
+        StallCause::FpDependency,
+        StallCause::BankConflict,
+        StallCause::L2Port,
+        StallCause::ICache,
+        StallCause::MulDivBusy,
+        StallCause::FpuQueueFull,
+        StallCause::Barrier,
+        StallCause::Control,
+    ];
+
+    /// Short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            StallCause::Raw => "raw",
+            StallCause::FpDependency => "fp-dep",
+            StallCause::BankConflict => "bank",
+            StallCause::L2Port => "l2-port",
+            StallCause::ICache => "icache",
+            StallCause::MulDivBusy => "muldiv",
+            StallCause::FpuQueueFull => "fpu-queue",
+            StallCause::Barrier => "barrier",
+            StallCause::Control => "control",
+        }
+    }
+}
+
+/// Counters of one core (or one core within one region).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CoreCounters {
+    /// Cycles from the start (or region begin) until the core went to sleep or the run ended.
+    pub cycles: u64,
+    /// Retired instructions.
+    pub instructions: u64,
+    /// Stall cycles by cause (index = position in [`StallCause::ALL`]).
+    pub stalls: [u64; 9],
+    /// FP operations issued by the core's FPU.
+    pub fp_ops: u64,
+    /// TCDM requests that lost arbitration (each costs one cycle).
+    pub bank_conflicts: u64,
+}
+
+impl CoreCounters {
+    /// Stall cycles of one cause.
+    pub fn stall(&self, c: StallCause) -> u64 {
+        self.stalls[c as usize]
+    }
+
+    /// Instructions per cycle.
+    pub fn ipc(&self) -> f64 {
+        if self.cycles == 0 {
+            0.0
+        } else {
+            self.instructions as f64 / self.cycles as f64
+        }
+    }
+
+    /// FP operations per cycle (FPU utilisation).
+    pub fn fpu_utilisation(&self) -> f64 {
+        if self.cycles == 0 {
+            0.0
+        } else {
+            self.fp_ops as f64 / self.cycles as f64
+        }
+    }
+
+    /// `self - earlier`, field by field (for regions).
+    pub fn since(&self, earlier: &CoreCounters) -> CoreCounters {
+        let mut stalls = [0; 9];
+        for (i, s) in stalls.iter_mut().enumerate() {
+            *s = self.stalls[i] - earlier.stalls[i];
+        }
+        CoreCounters {
+            cycles: self.cycles - earlier.cycles,
+            instructions: self.instructions - earlier.instructions,
+            stalls,
+            fp_ops: self.fp_ops - earlier.fp_ops,
+            bank_conflicts: self.bank_conflicts - earlier.bank_conflicts,
+        }
+    }
+
+    fn add(&mut self, o: &CoreCounters) {
+        self.cycles += o.cycles;
+        self.instructions += o.instructions;
+        for i in 0..9 {
+            self.stalls[i] += o.stalls[i];
+        }
+        self.fp_ops += o.fp_ops;
+        self.bank_conflicts += o.bank_conflicts;
+    }
+}
+
+/// One marked region on one core: its counters summed over every begin/end pair.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RegionStats {
+    /// How many times the region was entered and left.
+    pub count: u64,
+    /// Counters accumulated inside it.
+    pub counters: CoreCounters,
+}
+
+impl RegionStats {
+    pub(crate) fn add(&mut self, c: &CoreCounters) {
+        self.count += 1;
+        self.counters.add(c);
+    }
+}
+
+/// The result of a cluster run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterReport {
+    /// Program name.
+    pub program: String,
+    /// Exit code (0 = success).
+    pub exit_code: i32,
+    /// Total cycles, from cycle 0 to the exit cycle inclusive.
+    pub cycles: u64,
+    /// Clock in GHz (for converting cycles to time).
+    pub clock_ghz: f64,
+    /// Per-core counters.
+    pub cores: Vec<CoreCounters>,
+    /// Per (region id, core) statistics.
+    pub regions: BTreeMap<(u8, usize), RegionStats>,
+    /// DMA beat cycles.
+    pub dma_busy_cycles: u64,
+    /// DMA bytes moved.
+    pub dma_bytes: u64,
+    /// Instruction-cache lookups and misses.
+    pub icache_accesses: u64,
+    /// Instruction-cache misses.
+    pub icache_misses: u64,
+    /// Console output.
+    pub console: Vec<u8>,
+}
+
+impl ClusterReport {
+    /// Retired instructions over all cores.
+    pub fn instructions(&self) -> u64 {
+        self.cores.iter().map(|c| c.instructions).sum()
+    }
+
+    /// Bank conflicts over all cores.
+    pub fn bank_conflicts(&self) -> u64 {
+        self.cores.iter().map(|c| c.bank_conflicts).sum()
+    }
+
+    /// Run time in nanoseconds.
+    pub fn time_ns(&self) -> f64 {
+        self.cycles as f64 / self.clock_ghz
+    }
+}
+
+fn row(f: &mut fmt::Formatter<'_>, label: &str, c: &CoreCounters) -> fmt::Result {
+    write!(
+        f,
+        "{label:>8} {:>10} {:>10} {:>5.2} {:>5.1}%",
+        c.cycles,
+        c.instructions,
+        c.ipc(),
+        100.0 * c.fpu_utilisation()
+    )?;
+    for s in StallCause::ALL {
+        write!(f, " {:>9}", c.stall(s))?;
+    }
+    writeln!(f)
+}
+
+impl fmt::Display for ClusterReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: exit code {}, {} cycles ({:.3} us at {} GHz), {} instructions",
+            self.program,
+            self.exit_code,
+            self.cycles,
+            self.time_ns() / 1000.0,
+            self.clock_ghz,
+            self.instructions()
+        )?;
+        writeln!(
+            f,
+            "TCDM bank conflicts {}, DMA busy {} cycles ({} bytes), I-cache {} misses / {} lookups",
+            self.bank_conflicts(),
+            self.dma_busy_cycles,
+            self.dma_bytes,
+            self.icache_misses,
+            self.icache_accesses
+        )?;
+        write!(
+            f,
+            "{:>8} {:>10} {:>10} {:>5} {:>6}",
+            "core", "cycles", "instrs", "IPC", "FPU"
+        )?;
+        for s in StallCause::ALL {
+            write!(f, " {:>9}", s.name())?;
+        }
+        writeln!(f)?;
+        for (i, c) in self.cores.iter().enumerate() {
+            row(f, &i.to_string(), c)?;
+        }
+        if !self.regions.is_empty() {
+            writeln!(
+                f,
+                "regions (rID/core; counters summed over every entry of the region):"
+            )?;
+            for ((id, core), r) in &self.regions {
+                row(f, &format!("r{id}/{core}"), &r.counters)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,417 @@
+//! Timing rules pinned by programs whose cycle counts are derived by hand from the
+//! configuration (each derivation is in the test's comment). Programs are assembled with
+//! `hetsim_isa::asm`; they end by storing to the EXIT register, so the run's cycle count is
+//! (cycle of that store) + 1.
+
+use super::config::{ClusterConfig, ICacheConfig};
+use super::*;
+use hetsim_isa::asm::*;
+use hetsim_isa::elf::Segment;
+
+// Register numbers.
+const T0: u32 = 5;
+const T1: u32 = 6;
+const T2: u32 = 7;
+const T3: u32 = 28;
+const T4: u32 = 29;
+const A0: u32 = 10;
+const A1: u32 = 11;
+const A2: u32 = 12;
+
+/// `lui t2, PERIPH_BASE >> 12` (t2 = 0x1002_0000).
+fn periph_t2() -> u32 {
+    lui(T2, map::PERIPH_BASE >> 12)
+}
+/// `sw zero, EXIT(t2)`.
+fn exit_store() -> u32 {
+    sw(0, T2, map::periph::EXIT as i32)
+}
+
+fn program(words: &[u32]) -> Program {
+    let data: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    Program {
+        name: "test".into(),
+        entry: map::L2_BASE,
+        segments: vec![Segment {
+            addr: map::L2_BASE,
+            mem_size: data.len() as u32,
+            data,
+            exec: true,
+            write: false,
+        }],
+        symbols: Default::default(),
+    }
+}
+
+/// A configuration with `cores` cores and an ideal I-cache (fetch never stalls).
+fn cfg(cores: usize) -> ClusterConfig {
+    ClusterConfig {
+        cores,
+        icache: ICacheConfig::Ideal,
+        ..ClusterConfig::default()
+    }
+}
+
+fn run(cfg: &ClusterConfig, words: &[u32]) -> ClusterReport {
+    let mut c = Cluster::new(cfg, &program(words)).unwrap();
+    let r = c.run().unwrap();
+    check_accounting(&r);
+    r
+}
+
+/// Every active cycle of every core is an issue cycle or a stall of one cause.
+fn check_accounting(r: &ClusterReport) {
+    for (i, c) in r.cores.iter().enumerate() {
+        let stalls: u64 = c.stalls.iter().sum();
+        assert_eq!(
+            c.cycles,
+            c.instructions + stalls,
+            "core {i}: cycles = instructions + stalls: {c:?}"
+        );
+    }
+}
+
+#[test]
+fn straight_line_code_issues_one_instruction_per_cycle() {
+    // addi at 0, dependent addi at 1 (ALU latency 1 = back to back), lui at 2, exit store at
+    // 3: 4 cycles, 4 instructions.
+    let r = run(
+        &cfg(1),
+        &[addi(T0, 0, 1), addi(T1, T0, 1), periph_t2(), exit_store()],
+    );
+    assert_eq!((r.cycles, r.instructions()), (4, 4));
+}
+
+/// lui t2 at 0; K dependent fmadd.s f1 = f1*f2 + f3 at 1..K; fmv.x.w a0, f1 at K+1;
+/// add t3, a0, zero (waits for a0); exit store.
+fn fma_chain(k: usize) -> Vec<u32> {
+    let mut p = vec![periph_t2()];
+    p.extend(std::iter::repeat_n(fmadd(1, 1, 2, 3), k));
+    p.extend([fmv_x_w(A0, 1), add(T3, A0, 0), exit_store()]);
+    p
+}
+
+#[test]
+fn dependent_fma_chain_pays_the_fma_latency() {
+    // fmadd j (j = 0..K-1) is offloaded at cycle 1 + j. The FPU issues fmadd 0 at
+    // 1 + offload(1) = 2 and each next one when f1 is ready: 2 + j*L; the last result is ready
+    // at 2 + K*L. fmv.x.w (offloaded at K + 1) issues in the FPU at 2 + K*L and a0 is ready
+    // at 2 + K*L + mv. The add waits for a0 and issues then; the exit store follows:
+    // cycles = 2 + K*L + mv + 2 = 4 + K*L + mv. (K = 4 keeps the queue below its depth.)
+    for (l, mv) in [(4u32, 2u32), (2, 1)] {
+        let mut c = cfg(1);
+        c.fpu.fma = l;
+        c.fpu.mv = mv;
+        let r = run(&c, &fma_chain(4));
+        assert_eq!(
+            r.cycles,
+            u64::from(4 + 4 * l + mv),
+            "fma latency {l}, mv {mv}"
+        );
+        // The add stalled on a0 (RAW) for 2 + 4L + mv - 6 cycles (it reached issue at 6).
+        assert_eq!(r.cores[0].stall(StallCause::Raw), u64::from(4 * l + mv - 4));
+        assert_eq!(r.cores[0].fp_ops, 5);
+    }
+}
+
+#[test]
+fn independent_fma_stream_issues_one_per_cycle() {
+    // Eight fmadds on accumulators f1..f8 (no dependence within 8, FMA latency <= 8):
+    // fmadd j is offloaded at 1 + j and issues in the FPU at 2 + j; the last (into f8) issues
+    // at 9 and is ready at 9 + L. fmv.x.w a0, f8 is offloaded at 9 and issues at 9 + L, a0 is
+    // ready at 9 + L + mv, the add issues then and the exit store one cycle later:
+    // cycles = 11 + L + mv.
+    for l in [4u32, 2] {
+        let mut c = cfg(1);
+        c.fpu.fma = l;
+        let mut p = vec![periph_t2()];
+        p.extend((1..=8).map(|f| fmadd(f, 10, 11, f)));
+        p.extend([fmv_x_w(A0, 8), add(T3, A0, 0), exit_store()]);
+        let r = run(&c, &p);
+        assert_eq!(r.cycles, u64::from(11 + l + c.fpu.mv), "fma latency {l}");
+        assert_eq!(r.cores[0].stall(StallCause::FpuQueueFull), 0);
+    }
+}
+
+#[test]
+fn a_full_offload_queue_stalls_the_integer_core() {
+    // Queue depth 2, FMA latency 4, a chain of 4 dependent fmadds (offloaded from cycle 1):
+    // FPU issue times are 2, 6, 10, 14 (2 + 4j). At cycle 1 the queue is empty; fmadd 1 at
+    // cycle 2 finds op 0 already issued (2 <= 2): queue [6]... precisely, entries leave the
+    // queue once their FPU issue cycle is reached:
+    //   cycle 1: queue {} -> offload op0 (issue 2); queue {2}
+    //   cycle 2: op0 left (2 <= 2) -> offload op1 (issue 6); queue {6}
+    //   cycle 3: offload op2 (issue 10); queue {6, 10}
+    //   cycle 4: full (2 entries > 4) -> stall until the oldest issues, cycle 6
+    //   cycle 6: queue {10} -> offload op3 (issue 14)
+    // fmv.x.w at 7 (queue {10, 14}: full at 7? yes: 2 entries > 7) -> stall until 10;
+    // offload at 10: FPU issue = f1 ready = 14 + 4 = 18, a0 ready at 18 + mv(2) = 20.
+    // add at 11 waits until 20; exit store at 21: cycles = 22.
+    let mut c = cfg(1);
+    c.fpu.queue_depth = 2;
+    let r = run(&c, &fma_chain(4));
+    assert_eq!(r.cycles, 22);
+    assert_eq!(r.cores[0].stall(StallCause::FpuQueueFull), 2 + 3);
+}
+
+#[test]
+fn divisions_occupy_the_shared_unit() {
+    // div a0 at 1 occupies the unit until 1 + D; the second div waits (MulDivBusy) and issues
+    // at 1 + D; a1 is ready at 1 + 2D, so the add issues then and the exit store at 2 + 2D:
+    // cycles = 3 + 2D.
+    for d in [34u32, 10] {
+        let mut c = cfg(1);
+        c.muldiv.div_latency = d;
+        let r = run(
+            &c,
+            &[
+                periph_t2(),
+                div(A0, T0, T1),
+                div(A1, T0, T1),
+                add(A2, A1, 0),
+                exit_store(),
+            ],
+        );
+        assert_eq!(r.cycles, u64::from(3 + 2 * d), "div latency {d}");
+        assert_eq!(r.cores[0].stall(StallCause::MulDivBusy), u64::from(d - 1));
+    }
+    // mul at 1 with latency M: the dependent add issues at 1 + M, the exit store at 2 + M.
+    let r = run(
+        &cfg(1),
+        &[periph_t2(), mul(A0, T0, T1), add(A1, A0, 0), exit_store()],
+    );
+    assert_eq!(r.cycles, 3 + 4);
+}
+
+/// Every core: csrr t3, mhartid; lui t0, TCDM; [slli t4, t3, 2; add t0, t0, t4]; lw t1, 0(t0);
+/// barrier; lui t2 .. core 0 exits, the others sleep.
+fn bank_program(own_bank: bool) -> Vec<u32> {
+    let mut p = vec![
+        periph_t2(),
+        csrrs(T3, 0xF14, 0),
+        lui(T0, map::TCDM_BASE >> 12),
+    ];
+    if own_bank {
+        p.extend([i(2, T3, 1, T4, 0x13), add(T0, T0, T4)]); // slli t4, t3, 2
+    } else {
+        p.extend([NOP, NOP]);
+    }
+    p.extend([
+        lw(T1, T0, 0),
+        lw(0, T2, map::periph::BARRIER as i32),
+        bne(T3, 0, 8),
+        exit_store(),
+        WFI,
+    ]);
+    p
+}
+
+#[test]
+fn bank_conflicts_serialise_same_bank_loads() {
+    // 8 cores, all load the same TCDM word at cycle 5 (after lui, csrr, lui, nop, nop).
+    // Bank 0's round-robin pointer starts at core 0: core 0 wins at 5 (7 conflict), the
+    // pointer moves to 1, so core 1 wins at 6 (6 conflict), ..., core 7 at 12. Conflicts =
+    // 7+6+...+1 = 28. Each core's barrier load follows its own load by one cycle; the last
+    // (core 7) arrives at 13, release at 13 + 2 = 15; the bne at 15 (core 0 not taken), exit
+    // store at 16: cycles = 17.
+    let r = run(&cfg(8), &bank_program(false));
+    assert_eq!(r.bank_conflicts(), 28);
+    assert_eq!(r.cycles, 17);
+    // Each core on its own bank (word i): no conflicts; all loads at cycle 5, barrier
+    // arrivals at 6, release at 8, exit store at 9: cycles = 10.
+    let r = run(&cfg(8), &bank_program(true));
+    assert_eq!((r.bank_conflicts(), r.cycles), (0, 10));
+    // With 4 banks, cores i and i + 4 share bank i: at cycle 5 cores 0-3 win (each bank's
+    // pointer is at core 0) and cores 4-7 conflict once, winning at 6. Last barrier arrival 7,
+    // release 9, exit store at 10: cycles = 11.
+    let mut c = cfg(8);
+    c.tcdm.banks = 4;
+    let r = run(&c, &bank_program(true));
+    assert_eq!((r.bank_conflicts(), r.cycles), (4, 11));
+}
+
+#[test]
+fn bank_arbitration_is_round_robin_per_bank() {
+    // 4 cores each issue 16 back-to-back loads of the same TCDM word from cycle 1. The bank's
+    // pointer moves past each winner, so core i's k-th load is granted at 1 + i + 4k: the last
+    // (core 3, k = 15) at 64. Conflicts: every load after a core's first waits 3 cycles
+    // (15 * 3 = 45 per core), and core i's first load waits i cycles: 45 * 4 + 0 + 1 + 2 + 3 =
+    // 186.
+    let mut p = vec![lui(T0, map::TCDM_BASE >> 12)];
+    // (Loads into x0: no destination, so no WAW between a core's own loads.)
+    p.extend(std::iter::repeat_n(lw(0, T0, 0), 16));
+    p.extend([
+        periph_t2(),
+        lw(0, T2, map::periph::BARRIER as i32),
+        csrrs(T3, 0xF14, 0),
+        bne(T3, 0, 8),
+        exit_store(),
+        WFI,
+    ]);
+    // lui t2 sits between the loads and the barrier: core i's last load at 1 + i + 60, its
+    // lui at 62 + i, its barrier load at 63 + i; the last arrival (core 3) at 66, release 68,
+    // csrr 68, bne 69, exit store 70: cycles = 71.
+    let r = run(&cfg(4), &p);
+    assert_eq!(r.bank_conflicts(), 186);
+    let per_core: Vec<u64> = r.cores.iter().map(|c| c.bank_conflicts).collect();
+    assert_eq!(per_core, vec![45, 46, 47, 48]);
+    assert_eq!(r.cycles, 71);
+}
+
+#[test]
+fn dma_copy_timing_and_data() {
+    // cycle 0 lui t2; 1 lui t0 (src 0x80001000); 2 lui t1 (dst TCDM); 3 sw SRC; 4 sw DST;
+    // 5 addi t3, 200; 6 sw SIZE; 7 sw START (queued at q = 7). Beats at q + setup(10) = 17,
+    // 18, 19, 20 (64 + 64 + 64 + 8 bytes): DONE_ID = 1 from cycle 20.
+    // Poll loop: lw t4, DONE_ID at 8 (periph latency 2: ready 10), beq t4, zero, -4 at 10
+    // (taken), lw at 11, beq at 13, lw at 14, beq at 16, lw at 17, beq at 19, lw at 20 reads 1,
+    // beq at 22 falls through, exit store at 23: cycles = 24.
+    use map::dma as d;
+    let p = [
+        periph_t2(),
+        lui(T0, 0x80001),
+        lui(T1, map::TCDM_BASE >> 12),
+        sw(T0, T2, (0x400 + d::SRC) as i32),
+        sw(T1, T2, (0x400 + d::DST) as i32),
+        addi(T3, 0, 200),
+        sw(T3, T2, (0x400 + d::SIZE) as i32),
+        sw(0, T2, (0x400 + d::START) as i32),
+        lw(T4, T2, (0x400 + d::DONE_ID) as i32),
+        beq(T4, 0, -4),
+        exit_store(),
+    ];
+    let mut c = Cluster::new(&cfg(1), &program(&p)).unwrap();
+    let pattern: Vec<u8> = (0..200u32).map(|v| (v * 7 + 3) as u8).collect();
+    c.mem
+        .slice(0x8000_1000, 200)
+        .unwrap()
+        .copy_from_slice(&pattern);
+    let r = c.run().unwrap();
+    check_accounting(&r);
+    assert_eq!(r.cycles, 24);
+    assert_eq!((r.dma_busy_cycles, r.dma_bytes), (4, 200));
+    assert_eq!(c.mem.slice(map::TCDM_BASE, 200).unwrap(), &pattern[..]);
+}
+
+#[test]
+fn icache_misses_stall_fetch() {
+    // 16-byte lines (4 instructions), miss latency 5. Line 0 misses at cycle 0 (ready 5):
+    // instructions 0-3 issue at 5..8; instruction 4 starts line 1, which misses at 9 (ready
+    // 14): instructions 4-7 issue at 14..17; the last is the exit store: cycles = 18.
+    let mut c = cfg(1);
+    c.icache = ICacheConfig::Cache {
+        size: 64,
+        ways: 2,
+        line: 16,
+        miss_latency: 5,
+    };
+    let mut p = vec![periph_t2()];
+    p.extend([NOP; 6]);
+    p.push(exit_store());
+    let r = run(&c, &p);
+    assert_eq!(r.cycles, 18);
+    assert_eq!(
+        (r.icache_misses, r.cores[0].stall(StallCause::ICache)),
+        (2, 10)
+    );
+}
+
+#[test]
+fn regions_and_deadlock_and_watchdog() {
+    // REGION_BEGIN 3 stored at cycle 2, nops at 3 and 4, REGION_END 3 stored at 5: the region
+    // spans cycles 3..=5 (from the cycle after the begin store through the end store):
+    // 3 cycles, 3 instructions.
+    let r = run(
+        &cfg(1),
+        &[
+            periph_t2(),
+            addi(T0, 0, 3),
+            sw(T0, T2, map::periph::REGION_BEGIN as i32),
+            NOP,
+            NOP,
+            sw(T0, T2, map::periph::REGION_END as i32),
+            exit_store(),
+        ],
+    );
+    let reg = &r.regions[&(3, 0)];
+    assert_eq!(
+        (reg.count, reg.counters.cycles, reg.counters.instructions),
+        (1, 3, 3)
+    );
+
+    // Core 0 waits at a barrier that core 1 (asleep) never reaches.
+    let p = [
+        periph_t2(),
+        csrrs(T3, 0xF14, 0),
+        beq(T3, 0, 8),
+        WFI,
+        lw(0, T2, map::periph::BARRIER as i32),
+        exit_store(),
+    ];
+    let mut c = Cluster::new(&cfg(2), &program(&p)).unwrap();
+    let e = c.run().unwrap_err().to_string();
+    assert!(e.contains("deadlock") && e.contains("core 1 asleep"), "{e}");
+
+    // jal zero, 0: a hung core stops at the watchdog with its pc.
+    let mut c1 = cfg(1);
+    c1.max_cycles = 1000;
+    let mut c = Cluster::new(&c1, &program(&[jal(0, 0)])).unwrap();
+    let e = c.run().unwrap_err().to_string();
+    assert!(
+        e.contains("1000 cycles") && e.contains("pc 0x80000000"),
+        "{e}"
+    );
+}
+
+#[test]
+fn faults_name_core_pc_and_address() {
+    // lw from 0x0 (unmapped) on core 0.
+    let mut c = Cluster::new(&cfg(1), &program(&[NOP, lw(T0, 0, 0)])).unwrap();
+    let e = c.run().unwrap_err().to_string();
+    assert!(
+        e.contains("core 0") && e.contains("pc 0x80000004") && e.contains("0x00000000"),
+        "{e}"
+    );
+    // A DMA transfer from an unmapped source.
+    use map::dma as d;
+    let p = [
+        periph_t2(),
+        addi(T3, 0, 64),
+        sw(T3, T2, (0x400 + d::SIZE) as i32),
+        sw(0, T2, (0x400 + d::START) as i32),
+    ];
+    let mut c = Cluster::new(&cfg(1), &program(&p)).unwrap();
+    let e = c.run().unwrap_err().to_string();
+    assert!(e.contains("DMA") && e.contains("source"), "{e}");
+}
+
+#[test]
+fn pulp_preset_shares_its_fpu() {
+    // Two cores each offload one independent fmadd at cycle 1 and read it back. With private
+    // FPUs both issue at 2; with the shared FPU the second in priority order issues at 3.
+    // Program: lui t2 (0); fmadd f1 (1); fmv.x.w a0, f1 (2); add t3, a0 (waits); csrr t4,
+    // mhartid; bne t4 -> wfi; exit.
+    let p = [
+        periph_t2(),
+        fmadd(1, 2, 3, 4),
+        fmv_x_w(A0, 1),
+        add(T3, A0, 0),
+        csrrs(T4, 0xF14, 0),
+        bne(T4, 0, 8),
+        exit_store(),
+        WFI,
+    ];
+    let private = run(&cfg(2), &p);
+    let mut shared = cfg(2);
+    shared.fpu.shared = true;
+    let shared = run(&shared, &p);
+    // Private: fmadd FPU issue 2, ready 2 + 4 = 6; fmv.x.w offloaded at 2, FPU issue 6,
+    // a0 ready 8; add at 8; csrr 9; bne 10; exit 11: cycles 12.
+    assert_eq!(private.cycles, 12);
+    // Shared: at cycle 1 core 1 goes first (1 % 2): its fmadd takes FPU cycle 2, core 0's
+    // takes cycle 3 (f1 ready 7). At cycle 2 core 0's fmv.x.w waits for its f1: FPU cycle 7,
+    // a0 ready 9; core 1's fmv.x.w takes the free cycle 6. Core 0: add 9, csrr 10, bne 11,
+    // exit 12: cycles 13.
+    assert_eq!(shared.cycles, 13);
+    assert!(ClusterConfig::pulp().fpu.shared);
+}

@@ -1,0 +1,119 @@
+//! `hetsim kernel`: run a kernel ELF on the cycle-level cluster, with inputs and outputs bound
+//! to ELF symbols, and print the cycle report.
+
+use crate::error::Error;
+use hetsim_isa::Program;
+use hetsim_models::aimc::{self, Matrix};
+use hetsim_models::cluster::{Cluster, ClusterConfig};
+use std::path::{Path, PathBuf};
+
+/// Options of `hetsim kernel`.
+#[derive(clap::Args, Debug)]
+pub struct KernelArgs {
+    /// The kernel ELF (linked at 0x80000000, see docs/kernels.md).
+    pub file: PathBuf,
+    /// Cluster configuration (RON); default: the Snitch-class preset
+    /// (models/presets/cluster-snitch.ron).
+    #[arg(long)]
+    pub cluster: Option<PathBuf>,
+    /// Load a data file into an ELF symbol before the run: SYMBOL=FILE. `.npy` files are read
+    /// as f32 (any shape, row-major); other files are copied as raw bytes (little-endian).
+    #[arg(long = "input", value_name = "SYMBOL=FILE")]
+    pub inputs: Vec<String>,
+    /// Write an ELF symbol's bytes after the run: SYMBOL=FILE (`.npy`: a 1-D f32 array of the
+    /// symbol's size; otherwise raw bytes). SYMBOL:N=FILE writes only the first N bytes.
+    #[arg(long = "output", value_name = "SYMBOL=FILE")]
+    pub outputs: Vec<String>,
+    /// Print one line per issued instruction to stderr: issue cycle, core, pc, disassembly,
+    /// register written.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+fn split_binding<'a>(option: &str, s: &'a str) -> Result<(&'a str, &'a str), Error> {
+    s.split_once('=')
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .ok_or_else(|| Error::Usage {
+            option: option.into(),
+            message: format!("{s:?} is not SYMBOL=FILE"),
+        })
+}
+
+fn is_npy(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
+/// Reads a data file as the bytes to place in memory.
+pub fn read_data(path: &Path) -> Result<Vec<u8>, Error> {
+    if is_npy(path) {
+        let m = aimc::read_npy(path)?;
+        Ok(m.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect())
+    } else {
+        std::fs::read(path).map_err(|e| Error::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Writes memory bytes to a data file.
+pub fn write_data(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if is_npy(path) {
+        let v: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let n = v.len();
+        let m = Matrix::new(1, n, v)?;
+        Ok(aimc::write_npy(path, &m)?)
+    } else {
+        std::fs::write(path, bytes).map_err(|e| Error::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Runs the command; returns the kernel's exit code.
+pub fn run(args: &KernelArgs) -> Result<i32, Error> {
+    let cfg = match &args.cluster {
+        Some(p) => ClusterConfig::from_ron_file(p)?,
+        None => ClusterConfig::default(),
+    };
+    let program = Program::load(&args.file)?;
+    let mut cluster = Cluster::new(&cfg, &program)?;
+    for b in &args.inputs {
+        let (sym, file) = split_binding("--input", b)?;
+        let data = read_data(Path::new(file))?;
+        cluster.write_symbol(sym, &data)?;
+    }
+    if args.trace {
+        let mut out = std::io::BufWriter::new(std::io::stderr());
+        cluster.set_trace(Box::new(move |e| {
+            use std::io::Write;
+            // A closed stderr must not stop the simulation; the report still follows.
+            let _ = writeln!(out, "{e}");
+        }));
+    }
+    let report = cluster.run()?;
+    if !report.console.is_empty() {
+        print!("{}", String::from_utf8_lossy(&report.console));
+    }
+    for b in &args.outputs {
+        let (sym, file) = split_binding("--output", b)?;
+        let (sym, len) = match sym.split_once(':') {
+            Some((s, n)) => (
+                s,
+                Some(n.parse::<u32>().map_err(|_| Error::Usage {
+                    option: "--output".into(),
+                    message: format!("{n:?} in {b:?} is not a byte count"),
+                })?),
+            ),
+            None => (sym, None),
+        };
+        let bytes = cluster.read_symbol(sym, len)?;
+        write_data(Path::new(file), &bytes)?;
+    }
+    println!("{report}");
+    Ok(report.exit_code)
+}

@@ -1,0 +1,88 @@
+//! Running the multi-core `lora` kernel (kernels/build/lora.elf) on the cluster with bound
+//! inputs, and the host reference it must match bit for bit (the kernel documents its fp32
+//! evaluation order: one fused multiply-add per step, round to nearest even).
+
+use hetsim::lora_kernel::{host_lora, LoraData, LoraKernel, LoraShape};
+use hetsim_models::cluster::{ClusterConfig, ClusterReport};
+use rand::{Rng, SeedableRng};
+use std::path::Path;
+
+/// A LoRA problem: Y = XW + (X A) B with X: t x in, XW: t x out, A: in x r, B: r x out.
+#[derive(Clone, Debug)]
+pub struct LoraCase {
+    /// Input features.
+    pub d_in: usize,
+    /// Output features.
+    pub d_out: usize,
+    /// Rank.
+    pub r: usize,
+    /// Tokens.
+    pub t: usize,
+    /// t x in.
+    pub x: Vec<f32>,
+    /// t x out.
+    pub xw: Vec<f32>,
+    /// in x r.
+    pub a: Vec<f32>,
+    /// r x out.
+    pub b: Vec<f32>,
+}
+
+impl LoraCase {
+    /// Random data from `seed`: X ~ U(-1, 1), XW ~ U(-1, 1), A, B ~ U(-0.1, 0.1).
+    pub fn random(d_in: usize, d_out: usize, r: usize, t: usize, seed: u64) -> LoraCase {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut v =
+            |n: usize, s: f32| -> Vec<f32> { (0..n).map(|_| rng.random_range(-s..s)).collect() };
+        LoraCase {
+            x: v(t * d_in, 1.0),
+            xw: v(t * d_out, 1.0),
+            a: v(d_in * r, 0.1),
+            b: v(r * d_out, 0.1),
+            d_in,
+            d_out,
+            r,
+            t,
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> LoraShape {
+        LoraShape {
+            d_in: self.d_in,
+            d_out: self.d_out,
+            rank: self.r,
+            tokens: self.t,
+        }
+    }
+
+    /// The data, borrowed.
+    pub fn data(&self) -> LoraData<'_> {
+        LoraData {
+            x: &self.x,
+            xw: &self.xw,
+            a: &self.a,
+            b: &self.b,
+        }
+    }
+
+    /// The host reference in the kernel's evaluation order.
+    pub fn reference(&self) -> Vec<f32> {
+        host_lora(self.shape(), self.data())
+    }
+}
+
+/// Runs `lora.elf` on a cluster with the case's data bound to the kernel's symbols; returns
+/// the report and Y. A kernel that refuses the shape still returns its report (exit code and
+/// console), so tests can check the refusal.
+pub fn run_lora(
+    program: &Path,
+    cfg: &ClusterConfig,
+    case: &LoraCase,
+) -> Result<(ClusterReport, Vec<f32>), String> {
+    let k = LoraKernel::load(program, cfg, false).map_err(|e| e.to_string())?;
+    match k.run_cluster(case.shape(), case.data()) {
+        Ok((report, y, _)) => Ok((report, y)),
+        Err(e) => Err(e.to_string()),
+    }
+}
