@@ -1,4 +1,5 @@
-//! Criterion benchmarks of the system level: raw engine throughput (events per second).
+//! Criterion benchmarks of the system level: raw engine throughput (events per second) and the
+//! main scenario (scenarios per second, whole and one combination).
 
 use criterion::{criterion_main, Criterion, Throughput};
 use hetsim::engine::{Engine, PRIORITY_REQUEST};
@@ -34,10 +35,39 @@ fn engine_events(c: &mut Criterion) {
     g.finish();
 }
 
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// The main scenario, whole (60 combinations plus numerics), and reduced to one combination
+/// (pipelined, 512 ns, t = 8) without numerics.
+fn scenario(c: &mut Criterion) {
+    let path = root().join("scenarios/ahwa-lora-mobilebert.ron");
+    let full = hetsim::scenario::load(&path).expect("main scenario loads");
+    let mut one = full.clone();
+    one.scenario.sweep.integration_time_ns = vec![512.0];
+    one.scenario.sweep.tokens_per_batch = vec![8];
+    one.scenario.sweep.strategy = vec![hetsim::scenario::StrategyChoice::Pipelined];
+    one.scenario.numerics = None;
+    let events = hetsim::run::run(&one).expect("runs").events;
+    let mut g = c.benchmark_group("scenario");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(events));
+    g.bench_function("one_combination", |b| {
+        b.iter(|| black_box(hetsim::run::run(&one).expect("runs").rows.len()))
+    });
+    g.throughput(Throughput::Elements(1));
+    g.measurement_time(std::time::Duration::from_secs(40));
+    g.bench_function("ahwa_lora_mobilebert_full", |b| {
+        b.iter(|| black_box(hetsim::run::run(&full).expect("runs").rows.len()))
+    });
+    g.finish();
+}
+
 // The macro defines an undocumented `pub fn benches`.
 #[allow(missing_docs)]
 mod group {
-    criterion::criterion_group!(benches, super::engine_events);
+    criterion::criterion_group!(benches, super::engine_events, super::scenario);
 }
 use group::benches;
 criterion_main!(benches);
