@@ -360,6 +360,29 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_costs_by_hand() {
+        // Softmax over 16 x 64 (4 heads): elements 1024, 8 cycles each over 8 cores = 1024;
+        // dma(in 2048 B) = 20 + 32 = 52, dma(out 2048 B) = 52; total = 100 + 52 + 1024 + 20 +
+        // 52 = 1248.
+        let mut c = AnalyticCluster::new(AnalyticClusterConfig::default()).unwrap();
+        let k = c
+            .dynamic_cost(&OpKind::Softmax { heads: 4 }, &[(16, 64)], (16, 64))
+            .unwrap();
+        assert_eq!(k.cycles, 1248);
+        // Scores, q 16 x 32, k 16 x 32, 2 heads of 16: MACs = 16 * 2 * 16 * 16 = 8192,
+        // / 14.4 = 568.9 -> 569; dma(in 2 * 1024 B) = 20 + 32 = 52; out 16 x 32 = 1024 B:
+        // 20 + 16 = 36; total = 100 + 52 + 569 + 20 + 36 = 777.
+        let s = OpKind::Scores {
+            heads: 2,
+            kv_heads: 2,
+            head_dim: 16,
+            causal: false,
+        };
+        let k = c.dynamic_cost(&s, &[(16, 32), (16, 32)], (16, 32)).unwrap();
+        assert_eq!(k.cycles, 777);
+    }
+
+    #[test]
     fn cost_does_not_depend_on_data() {
         let mut c = AnalyticCluster::new(AnalyticClusterConfig::default()).unwrap();
         let s = LoraShape {

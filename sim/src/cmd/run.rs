@@ -42,6 +42,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Error> {
 /// Runs `hetsim validate`.
 pub fn validate(args: &ValidateArgs) -> Result<i32, Error> {
     let loaded = scenario::load(&args.scenario)?;
+    crate::backend::build(&loaded.scenario.hardware.cluster_backend)?;
     let combos = loaded.combinations().len();
     let m = crate::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
     println!(
