@@ -307,6 +307,27 @@ fn ratio(a: Time, b: Time) -> f64 {
     }
 }
 
+/// Largest task graph a combination may build (about 100 bytes per task plus its edges).
+pub const MAX_TASKS: u64 = 50_000_000;
+
+/// Upper estimate of the tasks of one combination: per linear operation and batch, an input
+/// transfer and a tile task, and per cluster an input, an output, a cluster and a gather task;
+/// per dynamic operation its operand transfers and one cluster task.
+fn estimate_tasks(loaded: &Loaded, mapping: &Mapping, t: usize, cpt: usize) -> u64 {
+    let batches = loaded.schedule.seq_len.div_ceil(t.max(1)) as u64;
+    let mut n = 0u64;
+    for inst in &mapping.instances {
+        for op in &inst.ops {
+            n = n.saturating_add(if op.tile_count > 0 {
+                batches.saturating_mul(2 + 4 * cpt as u64)
+            } else {
+                3
+            });
+        }
+    }
+    n
+}
+
 /// Runs every combination of the scenario; returns the report.
 pub fn run(loaded: &Loaded) -> Result<Report, Error> {
     let mut backend = backend::build(&loaded.scenario.hardware.cluster_backend)?;
@@ -329,6 +350,20 @@ pub fn run(loaded: &Loaded) -> Result<Report, Error> {
         } = combo;
         let strat = strategy::for_choice(choice);
         let cpt = strat.clusters_per_tile();
+        let tasks = estimate_tasks(loaded, &base_map, t, cpt);
+        if tasks > MAX_TASKS {
+            return Err(Error::Scenario {
+                path: loaded.path.clone(),
+                field: "sweep.tokens_per_batch".into(),
+                message: format!(
+                    "t = {t} with {} tokens over {} layer instances makes about {tasks} tasks \
+                     (limit {MAX_TASKS})",
+                    sched.seq_len,
+                    base_map.instances.len()
+                ),
+                hint: "use larger token batches, a shorter sequence or fewer layers".into(),
+            });
+        }
         if let std::collections::btree_map::Entry::Vacant(e) = maps.entry(cpt) {
             e.insert(Mapping::new(sched, &loaded.scenario, cpt)?);
         }

@@ -330,3 +330,18 @@ fn npy_weights_are_loaded_and_checked() {
     assert!(e.contains("field `workload.weights`"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn oversized_runs_are_refused_not_attempted() {
+    // 10^7 tokens in batches of 1 over MobileBERT: far beyond the task limit; an error naming
+    // the field, before anything is allocated.
+    let text = r#"(name: "x", workload: (schedule: Model("mobilebert"), seq_len: Some(10000000)),
+        sweep: (tokens_per_batch: [1]), numerics: None)"#;
+    let e = hetsim::run::run(&load_str(&path(), text).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("field `sweep.tokens_per_batch`") && e.contains("limit"),
+        "{e}"
+    );
+}
