@@ -7,7 +7,9 @@
 //!   schedule order, exactly as `aimc::AnalogMatrix::program_at` numbers them (tested);
 //! - clusters: `PerTile` gives tile `i` cluster `i` (or clusters `n i .. n i + n - 1` under
 //!   `MultiCluster(n)`); `Shared(k)` gives tile `i` cluster `i / k`. A linear operation's LoRA
-//!   runs on the cluster(s) of its first tile, and its output lives there (its *home*);
+//!   work is split by output columns into one [`Slice`] per column block of the matrix, done by
+//!   the cluster of that column block's first-row tile (n slices on its n clusters under
+//!   `MultiCluster(n)`); the output is gathered on the first slice's cluster (its *home*);
 //! - a dynamic operation runs on the home cluster of its first operand (the previous layer
 //!   instance's output home for the block input);
 //! - endpoints: L2 is 0, tile `i` is `1 + i`, cluster `j` is `1 + tiles + j`. On a mesh (w x h
@@ -22,6 +24,18 @@ use hetsim_models::interconnect::{Endpoint, Interconnect, Topology};
 /// Endpoint of the shared L2 memory (where the model input comes from).
 pub const L2: Endpoint = 0;
 
+/// A share of a linear operation's LoRA work: the output columns one cluster computes, fed by
+/// the tile that produces those columns of XW.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    /// Tile whose outputs (a column block) feed this slice.
+    pub tile: u32,
+    /// Cluster doing the slice.
+    pub cluster: u32,
+    /// Output columns of the slice.
+    pub cols: usize,
+}
+
 /// Placement of one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpPlace {
@@ -33,8 +47,12 @@ pub struct OpPlace {
     pub row_blocks: u32,
     /// Column blocks of the matrix.
     pub col_blocks: u32,
-    /// Clusters doing the LoRA work (linear) or the operation (dynamic).
+    /// Clusters doing the LoRA work (linear) or the operation (dynamic), distinct, in slice
+    /// order.
     pub clusters: Vec<u32>,
+    /// Linear: the LoRA work split by output columns, one slice per column block of the
+    /// matrix (per cluster of the tile under `MultiCluster(n)`: n slices per column block).
+    pub slices: Vec<Slice>,
     /// Cluster where the output lives.
     pub home: u32,
 }
@@ -126,10 +144,35 @@ impl Mapping {
                             )));
                         }
                         let c0 = cluster_of(first);
-                        let clusters: Vec<u32> = match pairing {
-                            ClusterPairing::PerTile => (c0..c0 + cpt).map(|c| c as u32).collect(),
-                            ClusterPairing::Shared(_) => vec![c0 as u32],
-                        };
+                        let mut slices = Vec::new();
+                        for b in 0..cb {
+                            let tile_id = first + b;
+                            let block_cols = tile.cols.min(out_features - (b as usize) * tile.cols);
+                            let per = match pairing {
+                                ClusterPairing::PerTile => cpt,
+                                ClusterPairing::Shared(_) => 1,
+                            };
+                            for j in 0..per {
+                                let cols = crate::strategy::multi_cluster::slice_cols(
+                                    block_cols,
+                                    per as usize,
+                                    j as usize,
+                                );
+                                if cols > 0 {
+                                    slices.push(Slice {
+                                        tile: tile_id as u32,
+                                        cluster: (cluster_of(tile_id) + j) as u32,
+                                        cols,
+                                    });
+                                }
+                            }
+                        }
+                        let mut clusters: Vec<u32> = Vec::new();
+                        for sl in &slices {
+                            if !clusters.contains(&sl.cluster) {
+                                clusters.push(sl.cluster);
+                            }
+                        }
                         OpPlace {
                             first_tile: first as u32,
                             tile_count: (rb * cb) as u32,
@@ -137,6 +180,7 @@ impl Mapping {
                             col_blocks: cb as u32,
                             home: c0 as u32,
                             clusters,
+                            slices,
                         }
                     } else {
                         let home = op
@@ -161,6 +205,7 @@ impl Mapping {
                             row_blocks: 0,
                             col_blocks: 0,
                             clusters: vec![home],
+                            slices: Vec::new(),
                             home,
                         }
                     };
@@ -269,6 +314,15 @@ mod tests {
         let m3 = Mapping::new(&sched, &scenario(512, ClusterPairing::PerTile), 2).unwrap();
         assert_eq!(m3.clusters, 724);
         assert_eq!(m3.instances[1].ops[0].clusters, vec![2, 3]);
+        let sl = &m3.instances[1].ops[0].slices;
+        assert_eq!((sl[0].cols, sl[1].cols, sl[1].tile), (64, 64, 1));
+        // 384 x 512 on 256 x 256 tiles: 2 column blocks of 256 -> 2 slices on the clusters
+        // of tiles 0 and 1 (the first row block).
+        let m4 = Mapping::new(&sched, &scenario(256, ClusterPairing::PerTile), 1).unwrap();
+        let sl = &m4.instances[0].ops[0].slices;
+        assert_eq!(sl.len(), 2);
+        assert_eq!((sl[0].tile, sl[0].cluster, sl[0].cols), (0, 0, 256));
+        assert_eq!((sl[1].tile, sl[1].cluster, sl[1].cols), (1, 1, 256));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::numerics::{self, NumericsResult};
 use crate::replay::{execute, Graph, Stage, TaskId, Work};
 use crate::report::{Report, Row};
 use crate::scenario::{Combination, Loaded};
-use crate::strategy::{self, baseline, Costs, LinearJob, Strategy};
+use crate::strategy::{self, baseline, Costs, JobSlice, LinearJob, Strategy};
 use crate::workload::{OpKind, BLOCK_INPUT};
 use hetsim_models::aimc::TileConfig;
 use hetsim_models::interconnect::{Endpoint, Interconnect};
@@ -137,10 +137,15 @@ fn build(
                     lora,
                 } => {
                     let src = srcs.first().map_or(L2, |s| s.0);
-                    let eps: Vec<Endpoint> = place
-                        .clusters
+                    let slices: Vec<JobSlice> = place
+                        .slices
                         .iter()
-                        .map(|&c| mapping.cluster_ep(c))
+                        .map(|s| JobSlice {
+                            tile_ep: mapping.tile_ep(s.tile),
+                            cluster: s.cluster,
+                            cluster_ep: mapping.cluster_ep(s.cluster),
+                            cols: s.cols,
+                        })
                         .collect();
                     let tile_ps = ns_to_ps(tile_latency_ns(tile_cfg, in_features, out_features))
                         .ok_or_else(|| Error::Mapping("tile latency out of range".into()))?;
@@ -149,8 +154,7 @@ fn build(
                         batches: &batches,
                         tile: place.first_tile,
                         tile_ep: mapping.tile_ep(place.first_tile),
-                        clusters: &place.clusters,
-                        cluster_eps: &eps,
+                        slices: &slices,
                         src,
                         in_features,
                         out_features,
@@ -162,15 +166,16 @@ fn build(
                     let mut tcdm = 0;
                     let f = match (strategy, lora) {
                         (Some(s), Some(l)) => {
-                            let n = place.clusters.len().max(1);
-                            let cols = strategy::multi_cluster::slice_cols(out_features, n, 0);
-                            let c = costs.lora(LoraShape {
-                                tokens: batches.first().copied().unwrap_or(0),
-                                in_features,
-                                out_features: cols,
-                                rank: l.rank,
-                            })?;
-                            tcdm = c.resident_bytes + s.buffers() * c.batch_bytes;
+                            // Peak over the slices' clusters, for the largest batch.
+                            for sl in &slices {
+                                let c = costs.lora(LoraShape {
+                                    tokens: batches.first().copied().unwrap_or(0),
+                                    in_features,
+                                    out_features: sl.cols,
+                                    rank: l.rank,
+                                })?;
+                                tcdm = tcdm.max(c.resident_bytes + s.buffers() * c.batch_bytes);
+                            }
                             s.expand(&job, &mut g, costs)?
                         }
                         _ => baseline::expand(&job, &mut g, costs)?,

@@ -8,9 +8,12 @@
 //!
 //! Common rules: the tokens are split into batches of `t` (the last may be smaller); x of every
 //! batch is available when the operation's inputs are done (the producer's output is complete);
-//! a tile MVM batch takes `tokens x tile latency per token`; the cluster keeps two batches of
+//! a tile MVM batch takes `tokens x tile latency per token` (all tiles of the matrix in
+//! lockstep, one task); the LoRA work is split into slices by output columns (one per column
+//! block of the matrix, see `mapping::Slice`), each on its cluster, which receives x and its
+//! columns of XW and sends its columns of Y to the home cluster; the clusters keep two batches of
 //! buffers (double buffering) unless the strategy says otherwise, so the tile may run at most
-//! two batches ahead of the cluster.
+//! two batches ahead of the clusters.
 
 pub mod baseline;
 pub mod multi_cluster;
@@ -26,6 +29,19 @@ use crate::scenario::StrategyChoice;
 use hetsim_models::interconnect::Endpoint;
 use std::collections::BTreeMap;
 
+/// A share of the LoRA work (see `mapping::Slice`) with its endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSlice {
+    /// Endpoint of the tile producing these columns of XW.
+    pub tile_ep: Endpoint,
+    /// The cluster.
+    pub cluster: u32,
+    /// Its endpoint.
+    pub cluster_ep: Endpoint,
+    /// Output columns.
+    pub cols: usize,
+}
+
 /// One linear operation to expand.
 #[derive(Debug, Clone)]
 pub struct LinearJob<'a> {
@@ -37,10 +53,9 @@ pub struct LinearJob<'a> {
     pub tile: u32,
     /// The tile's endpoint.
     pub tile_ep: Endpoint,
-    /// Clusters for the LoRA work (the first is the home, where Y lives).
-    pub clusters: &'a [u32],
-    /// Their endpoints.
-    pub cluster_eps: &'a [Endpoint],
+    /// The LoRA work by output columns (the first slice's cluster is the home, where Y is
+    /// gathered and the next operation reads it).
+    pub slices: &'a [JobSlice],
     /// Where x comes from.
     pub src: Endpoint,
     /// Rows of W.
@@ -60,11 +75,88 @@ pub struct LinearJob<'a> {
 impl LinearJob<'_> {
     /// The home cluster and its endpoint.
     pub fn home(&self) -> Result<(u32, Endpoint), Error> {
-        match (self.clusters.first(), self.cluster_eps.first()) {
-            (Some(&c), Some(&e)) => Ok((c, e)),
-            _ => Err(Error::Mapping(
-                "internal: linear operation without a cluster".into(),
-            )),
+        self.slices
+            .first()
+            .map(|s| (s.cluster, s.cluster_ep))
+            .ok_or_else(|| Error::Mapping("internal: linear operation without a cluster".into()))
+    }
+
+    /// Adds, after the batch's `tile` task, slice `s`'s XW transfer, x transfer (also after
+    /// `extra`) and its LoRA + add task of `ps`; returns the cluster task.
+    pub fn slice_lora(
+        &self,
+        g: &mut Graph,
+        s: &JobSlice,
+        tokens: usize,
+        tile: TaskId,
+        extra: &[TaskId],
+        ps: Time,
+    ) -> TaskId {
+        let wt = g.add(
+            Work::Transfer {
+                src: s.tile_ep,
+                dst: s.cluster_ep,
+                bytes: self.bytes(tokens, s.cols),
+            },
+            self.op,
+            Stage::Output,
+            &[tile],
+        );
+        let mut d = vec![tile];
+        d.extend_from_slice(extra);
+        let xc = g.add(
+            Work::Transfer {
+                src: self.src,
+                dst: s.cluster_ep,
+                bytes: self.bytes(tokens, self.in_features),
+            },
+            self.op,
+            Stage::Input,
+            &d,
+        );
+        g.add(
+            Work::Cluster {
+                cluster: s.cluster,
+                ps,
+            },
+            self.op,
+            Stage::Lora,
+            &[wt, xc],
+        )
+    }
+
+    /// Moves slice `s`'s part of Y (after `task`) to the home cluster; returns the task to wait
+    /// for (`task` itself when the slice is at home).
+    pub fn gather(
+        &self,
+        g: &mut Graph,
+        s: &JobSlice,
+        tokens: usize,
+        task: TaskId,
+    ) -> Result<TaskId, Error> {
+        let (_, home) = self.home()?;
+        if s.cluster_ep == home {
+            return Ok(task);
+        }
+        Ok(g.add(
+            Work::Transfer {
+                src: s.cluster_ep,
+                dst: home,
+                bytes: self.bytes(tokens, s.cols),
+            },
+            self.op,
+            Stage::Gather,
+            &[task],
+        ))
+    }
+
+    /// LoRA shape of a batch of `tokens` for slice `s`.
+    pub fn shape(&self, tokens: usize, s: &JobSlice, rank: usize) -> LoraShape {
+        LoraShape {
+            tokens,
+            in_features: self.in_features,
+            out_features: s.cols,
+            rank,
         }
     }
 
@@ -146,7 +238,8 @@ pub trait Strategy {
     fn name(&self) -> String;
     /// Batch buffers the cluster holds at once (for the TCDM footprint).
     fn buffers(&self) -> u64;
-    /// Clusters one tile's LoRA work uses.
+    /// Clusters per tile the mapping must provide (the LoRA work of a tile is split over
+    /// them).
     fn clusters_per_tile(&self) -> usize {
         1
     }

@@ -1,14 +1,44 @@
 //! `pipelined`: the AHWA-LoRA study's two-stage, token-batched pipeline. The tile computes XW
-//! of batch k+1 while the cluster computes (X A) B and the add of batch k. With double
-//! buffering the tile may run two batches ahead of the cluster.
+//! of batch k+1 while the cluster(s) compute (X A) B and the add of batch k. With double
+//! buffering the tile may run two batches ahead of the clusters.
 
 use super::{Costs, LinearJob, Strategy};
-use crate::backend::LoraShape;
 use crate::error::Error;
-use crate::replay::{Graph, Stage, TaskId, Work};
+use crate::replay::{Graph, TaskId};
 
 /// The pipelined strategy.
 pub struct Pipelined;
+
+/// The pipelined expansion (shared with `multi-cluster`, whose mapping provides more slices).
+pub fn expand_pipelined(
+    job: &LinearJob,
+    g: &mut Graph,
+    costs: &mut Costs,
+) -> Result<Vec<TaskId>, Error> {
+    let Some(rank) = job.rank else {
+        return super::baseline::expand(job, g, costs);
+    };
+    let mut done: Vec<Vec<TaskId>> = Vec::with_capacity(job.batches.len());
+    let mut finals = Vec::new();
+    for (k, &t) in job.batches.iter().enumerate() {
+        // Double buffering: batch k reuses the buffers of batch k-2.
+        let free: Vec<TaskId> = k
+            .checked_sub(2)
+            .and_then(|j| done.get(j))
+            .cloned()
+            .unwrap_or_default();
+        let tile = job.tile_batch(g, t, &free);
+        let mut this = Vec::with_capacity(job.slices.len());
+        for s in job.slices {
+            let cost = costs.lora(job.shape(t, s, rank))?;
+            let cl = job.slice_lora(g, s, t, tile, &free, costs.ps(cost.cycles));
+            this.push(cl);
+            finals.push(job.gather(g, s, t, cl)?);
+        }
+        done.push(this);
+    }
+    Ok(finals)
+}
 
 impl Strategy for Pipelined {
     fn name(&self) -> String {
@@ -25,56 +55,6 @@ impl Strategy for Pipelined {
         g: &mut Graph,
         costs: &mut Costs,
     ) -> Result<Vec<TaskId>, Error> {
-        let Some(rank) = job.rank else {
-            return super::baseline::expand(job, g, costs);
-        };
-        let (cluster, cl_ep) = job.home()?;
-        let mut done: Vec<TaskId> = Vec::with_capacity(job.batches.len());
-        for (k, &t) in job.batches.iter().enumerate() {
-            // Double buffering: batch k reuses the buffer of batch k-2.
-            let free: Vec<TaskId> = k
-                .checked_sub(2)
-                .and_then(|j| done.get(j))
-                .copied()
-                .into_iter()
-                .collect();
-            let tile = job.tile_batch(g, t, &free);
-            let wt = g.add(
-                Work::Transfer {
-                    src: job.tile_ep,
-                    dst: cl_ep,
-                    bytes: job.bytes(t, job.out_features),
-                },
-                job.op,
-                Stage::Output,
-                &[tile],
-            );
-            let xc = g.add(
-                Work::Transfer {
-                    src: job.src,
-                    dst: cl_ep,
-                    bytes: job.bytes(t, job.in_features),
-                },
-                job.op,
-                Stage::Input,
-                &[&[tile][..], &free].concat(),
-            );
-            let cost = costs.lora(LoraShape {
-                tokens: t,
-                in_features: job.in_features,
-                out_features: job.out_features,
-                rank,
-            })?;
-            done.push(g.add(
-                Work::Cluster {
-                    cluster,
-                    ps: costs.ps(cost.cycles),
-                },
-                job.op,
-                Stage::Lora,
-                &[wt, xc],
-            ));
-        }
-        Ok(done)
+        expand_pipelined(job, g, costs)
     }
 }

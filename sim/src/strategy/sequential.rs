@@ -1,8 +1,7 @@
-//! `sequential`: per token batch, tile MVMs, then the transfer of XW, then the cluster's LoRA
-//! branch and add; batch k+1 starts only when batch k is done (no overlap).
+//! `sequential`: per token batch, tile MVMs, then the transfers, then the clusters' LoRA branch
+//! and add (and the gather of Y); batch k+1 starts only when batch k is done (no overlap).
 
 use super::{Costs, LinearJob, Strategy};
-use crate::backend::LoraShape;
 use crate::error::Error;
 use crate::replay::{Graph, Stage, TaskId, Work};
 
@@ -27,10 +26,9 @@ impl Strategy for Sequential {
         let Some(rank) = job.rank else {
             return super::baseline::expand(job, g, costs);
         };
-        let (cluster, cl_ep) = job.home()?;
         let mut prev: Vec<TaskId> = Vec::new();
         for &t in job.batches {
-            // x_k to the tile waits for the previous batch's cluster work.
+            // x_k to the tile waits for the previous batch to be completely done.
             let xt = g.add(
                 Work::Transfer {
                     src: job.src,
@@ -50,42 +48,13 @@ impl Strategy for Sequential {
                 Stage::Tile,
                 &[xt],
             );
-            let wt = g.add(
-                Work::Transfer {
-                    src: job.tile_ep,
-                    dst: cl_ep,
-                    bytes: job.bytes(t, job.out_features),
-                },
-                job.op,
-                Stage::Output,
-                &[tile],
-            );
-            let xc = g.add(
-                Work::Transfer {
-                    src: job.src,
-                    dst: cl_ep,
-                    bytes: job.bytes(t, job.in_features),
-                },
-                job.op,
-                Stage::Input,
-                &[tile],
-            );
-            let cost = costs.lora(LoraShape {
-                tokens: t,
-                in_features: job.in_features,
-                out_features: job.out_features,
-                rank,
-            })?;
-            let cl = g.add(
-                Work::Cluster {
-                    cluster,
-                    ps: costs.ps(cost.cycles),
-                },
-                job.op,
-                Stage::Lora,
-                &[wt, xc],
-            );
-            prev = vec![cl];
+            let mut this = Vec::with_capacity(job.slices.len());
+            for s in job.slices {
+                let cost = costs.lora(job.shape(t, s, rank))?;
+                let cl = job.slice_lora(g, s, t, tile, &[], costs.ps(cost.cycles));
+                this.push(job.gather(g, s, t, cl)?);
+            }
+            prev = this;
         }
         Ok(prev)
     }

@@ -62,17 +62,28 @@ impl ClusterBackend for Fixed {
 /// Latency in ns of one 128 x 128 linear operation of 4 one-token batches with a tile taking
 /// `tile_ns` per batch.
 fn latency_ns(strategy: &dyn Strategy, tile_ns: u64, lora: bool) -> u64 {
-    let batches = [1usize; 4];
     let n = strategy.clusters_per_tile();
-    let clusters: Vec<u32> = (0..n as u32).collect();
-    let eps: Vec<u32> = clusters.iter().map(|c| 10 + c).collect();
+    // One column block of 128 split over the tile's n clusters, as the mapping does.
+    let slices: Vec<JobSlice> = (0..n)
+        .map(|j| JobSlice {
+            tile_ep: 1,
+            cluster: j as u32,
+            cluster_ep: 10 + j as u32,
+            cols: multi_cluster::slice_cols(128, n, j),
+        })
+        .collect();
+    latency_with(strategy, tile_ns, lora, &slices)
+}
+
+fn latency_with(strategy: &dyn Strategy, tile_ns: u64, lora: bool, slices: &[JobSlice]) -> u64 {
+    let batches = [1usize; 4];
+    let n = slices.len();
     let job = LinearJob {
         op: 0,
         batches: &batches,
         tile: 0,
         tile_ep: 1,
-        clusters: &clusters,
-        cluster_eps: &eps,
+        slices,
         src: 0,
         in_features: 128,
         out_features: 128,
@@ -161,4 +172,36 @@ fn batching_splits_the_tail() {
     assert_eq!(batches(320, 128), vec![128, 128, 64]);
     assert_eq!(batches(16, 8), vec![8, 8]);
     assert_eq!(batches(3, 8), vec![3]);
+}
+
+#[test]
+fn column_blocks_split_the_lora_work() {
+    // A matrix of two column blocks of 64 (tiles at endpoints 1 and 2) with a cluster each:
+    // each slice costs 250 * 64 / 128 = 125 ns per batch, so pipelined gives
+    // 100 + 4 x 125 = 600 ns, sequential 4 x (100 + 125) = 900 ns.
+    let slices = [
+        JobSlice {
+            tile_ep: 1,
+            cluster: 0,
+            cluster_ep: 10,
+            cols: 64,
+        },
+        JobSlice {
+            tile_ep: 2,
+            cluster: 1,
+            cluster_ep: 11,
+            cols: 64,
+        },
+    ];
+    assert_eq!(latency_with(&pipelined::Pipelined, 100, true, &slices), 600);
+    assert_eq!(
+        latency_with(&sequential::Sequential, 100, true, &slices),
+        900
+    );
+    // Parallel-branch per slice: branch 100, add 25: br0 0-100 || tile0 0-100, add0 100-125,
+    // br1 125-225, add1 225-250, ... 4 x 125 = 500 ns.
+    assert_eq!(
+        latency_with(&parallel_branch::ParallelBranch, 100, true, &slices),
+        500
+    );
 }
