@@ -49,6 +49,9 @@ struct OpRec {
     tcdm: u64,
 }
 
+/// Operation tag of the final write-back to L2 (no operation record).
+const WRITE_BACK: u32 = u32::MAX;
+
 /// What an operation left behind: the tasks to wait for, where its output lives, its shape.
 type Produced = (Vec<TaskId>, Endpoint, (usize, usize));
 
@@ -226,6 +229,17 @@ fn build(
             prev_loc = loc;
         }
     }
+    // The model output goes back to L2 (counted in the model latency, not in any operation).
+    g.add(
+        Work::Transfer {
+            src: prev_loc,
+            dst: L2,
+            bytes: (prev_shape.0 * prev_shape.1) as u64 * eb,
+        },
+        WRITE_BACK,
+        Stage::Output,
+        &prev_finals,
+    );
     Ok(Built {
         graph: g,
         ops: recs,
