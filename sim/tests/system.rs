@@ -345,3 +345,30 @@ fn oversized_runs_are_refused_not_attempted() {
         "{e}"
     );
 }
+
+#[test]
+fn trace_gen_writes_the_committed_schedule() {
+    let out = std::env::temp_dir().join(format!("hetsim-trace-{}.ron", std::process::id()));
+    let st = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args([
+            "trace",
+            "gen",
+            "--model",
+            "mobilebert",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let generated = std::fs::read_to_string(&out).unwrap();
+    let committed = std::fs::read_to_string(root().join("traces/mobilebert.ron")).unwrap();
+    assert_eq!(generated, committed);
+    let _ = std::fs::remove_file(&out);
+    let o = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(["trace", "gen", "--model", "gpt-2"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("known: mobilebert, bert-base"));
+}
