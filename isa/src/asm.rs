@@ -139,6 +139,138 @@ pub fn li(rd: u32, value: u32) -> [u32; 2] {
     [lui(rd, hi), addi(rd, rd, lo)]
 }
 
+/// Replaces the rounding-mode field (bits 14:12) of an FP instruction word: `with_rm(fadd_h(1,
+/// 2, 3), 1)` is `fadd.h f1, f2, f3, rtz`. The helpers below use the dynamic mode (7).
+pub fn with_rm(word: u32, rm: u32) -> u32 {
+    (word & !(7 << 12)) | ((rm & 7) << 12)
+}
+
+// ---- Zfh (fmt = 10 in bits 26:25) ----
+
+/// flh fd, imm(rs1).
+pub fn flh(fd: u32, rs1: u32, imm: i32) -> u32 {
+    i(imm, rs1, 1, fd, 0x07)
+}
+
+/// fsh fs2, imm(rs1).
+pub fn fsh(fs2: u32, rs1: u32, imm: i32) -> u32 {
+    s(imm, fs2, rs1, 1, 0x27)
+}
+
+/// An OP-FP instruction with fmt = H: funct5, rs2, rs1, funct3 / rm, rd.
+pub fn op_h(funct5: u32, rs2: u32, rs1: u32, f3: u32, rd: u32) -> u32 {
+    r((funct5 << 2) | 2, rs2, rs1, f3, rd, 0x53)
+}
+
+macro_rules! r4_h {
+    ($($name:ident, $mn:literal, $opc:literal;)*) => {$(
+        #[doc = concat!("`", $mn, " fd, fs1, fs2, fs3` (dynamic rounding).")]
+        pub fn $name(fd: u32, fs1: u32, fs2: u32, fs3: u32) -> u32 {
+            r4(fs3, fs2, fs1, 7, fd, $opc) | (2 << 25)
+        }
+    )*};
+}
+
+r4_h! {
+    fmadd_h, "fmadd.h", 0x43;
+    fmsub_h, "fmsub.h", 0x47;
+    fnmsub_h, "fnmsub.h", 0x4b;
+    fnmadd_h, "fnmadd.h", 0x4f;
+}
+
+macro_rules! f3_h {
+    ($($name:ident, $mn:literal, $funct5:literal, $f3:literal;)*) => {$(
+        #[doc = concat!("`", $mn, " fd, fs1, fs2`.")]
+        pub fn $name(fd: u32, fs1: u32, fs2: u32) -> u32 {
+            op_h($funct5, fs2, fs1, $f3, fd)
+        }
+    )*};
+}
+
+f3_h! {
+    fadd_h, "fadd.h (dynamic rounding)", 0x00, 7;
+    fsub_h, "fsub.h (dynamic rounding)", 0x01, 7;
+    fmul_h, "fmul.h (dynamic rounding)", 0x02, 7;
+    fdiv_h, "fdiv.h (dynamic rounding)", 0x03, 7;
+    fsgnj_h, "fsgnj.h", 0x04, 0;
+    fsgnjn_h, "fsgnjn.h", 0x04, 1;
+    fsgnjx_h, "fsgnjx.h", 0x04, 2;
+    fmin_h, "fmin.h", 0x05, 0;
+    fmax_h, "fmax.h", 0x05, 1;
+    feq_h, "feq.h (rd is an integer register)", 0x14, 2;
+    flt_h, "flt.h (rd is an integer register)", 0x14, 1;
+    fle_h, "fle.h (rd is an integer register)", 0x14, 0;
+}
+
+macro_rules! f2_h {
+    ($($name:ident, $mn:literal, $funct5:literal, $rs2:literal, $f3:literal;)*) => {$(
+        #[doc = concat!("`", $mn, "`.")]
+        pub fn $name(rd: u32, rs1: u32) -> u32 {
+            op_h($funct5, $rs2, rs1, $f3, rd)
+        }
+    )*};
+}
+
+f2_h! {
+    fsqrt_h, "fsqrt.h fd, fs1 (dynamic rounding)", 0x0b, 0, 7;
+    fcvt_w_h, "fcvt.w.h rd, fs1 (dynamic rounding)", 0x18, 0, 7;
+    fcvt_wu_h, "fcvt.wu.h rd, fs1 (dynamic rounding)", 0x18, 1, 7;
+    fcvt_h_w, "fcvt.h.w fd, rs1 (dynamic rounding)", 0x1a, 0, 7;
+    fcvt_h_wu, "fcvt.h.wu fd, rs1 (dynamic rounding)", 0x1a, 1, 7;
+    fcvt_h_s, "fcvt.h.s fd, fs1 (dynamic rounding)", 0x08, 0, 7;
+    fclass_h, "fclass.h rd, fs1", 0x1c, 0, 1;
+    fmv_x_h, "fmv.x.h rd, fs1", 0x1c, 0, 0;
+    fmv_h_x, "fmv.h.x fd, rs1", 0x1e, 0, 0;
+}
+
+/// fcvt.s.h fd, fs1 (exact; rm = 0 as LLVM encodes it).
+pub fn fcvt_s_h(fd: u32, fs1: u32) -> u32 {
+    r(0x20, 2, fs1, 0, fd, 0x53)
+}
+
+// ---- Xfvec packed fp16 (opcode OP, bits 31:30 = 10; Snitch riscv_instr.sv) ----
+
+macro_rules! vf3 {
+    ($($name:ident, $mn:literal, $funct7:literal, $f3:literal;)*) => {$(
+        #[doc = concat!("`", $mn, " fd, fs1, fs2`.")]
+        pub fn $name(fd: u32, fs1: u32, fs2: u32) -> u32 {
+            r($funct7, fs2, fs1, $f3, fd, 0x33)
+        }
+    )*};
+}
+
+vf3! {
+    vfadd_h, "vfadd.h", 0x41, 2;
+    vfadd_r_h, "vfadd.r.h", 0x41, 6;
+    vfsub_h, "vfsub.h", 0x42, 2;
+    vfsub_r_h, "vfsub.r.h", 0x42, 6;
+    vfmul_h, "vfmul.h", 0x43, 2;
+    vfmul_r_h, "vfmul.r.h", 0x43, 6;
+    vfmac_h, "vfmac.h (fd is also read)", 0x48, 2;
+    vfmac_r_h, "vfmac.r.h (fd is also read)", 0x48, 6;
+    vfmin_h, "vfmin.h", 0x45, 2;
+    vfmin_r_h, "vfmin.r.h", 0x45, 6;
+    vfmax_h, "vfmax.h", 0x46, 2;
+    vfmax_r_h, "vfmax.r.h", 0x46, 6;
+    vfcpka_h_s, "vfcpka.h.s", 0x58, 2;
+    vfdotpex_s_h, "vfdotpex.s.h (fd is also read)", 0x4b, 0;
+}
+
+/// vfcvt.s.h fd, fs1: lane 0 (bits 15:0) of fs1 to fp32.
+pub fn vfcvt_s_h(fd: u32, fs1: u32) -> u32 {
+    r(0x4c, 0b00110, fs1, 0, fd, 0x33)
+}
+
+/// vfcvtu.s.h fd, fs1: lane 1 (bits 31:16) of fs1 to fp32.
+pub fn vfcvtu_s_h(fd: u32, fs1: u32) -> u32 {
+    r(0x4c, 0b00110, fs1, 4, fd, 0x33)
+}
+
+/// vfsumex.s.h fd, fs1: fd (fp32) += lane 0 + lane 1 of fs1.
+pub fn vfsumex_s_h(fd: u32, fs1: u32) -> u32 {
+    r(0x47, 0b10110, fs1, 0, fd, 0x33)
+}
+
 /// ecall.
 pub const ECALL: u32 = 0x0000_0073;
 /// ebreak.

@@ -9,6 +9,7 @@
 //! The opcode table ([`ops!`]) is the single place that names every instruction, its assembly
 //! format and its timing [`Class`]; disassembly and timing models read it.
 
+use crate::ext::Extensions;
 use riscv_decode::Instruction as R;
 
 /// How an instruction's operands are written in assembly (used by the disassembler and by
@@ -55,6 +56,11 @@ pub enum Format {
     FToX,
     /// `op fd, rs1[, rm]`: integer source, FP destination.
     XToF,
+    /// `op fd, fs1, fs2` where `fd` is also read (packed multiply-accumulate, expanding dot
+    /// product).
+    F3Acc,
+    /// `op fd, fs1` where `fd` is also read (expanding reduction).
+    F2Acc,
     /// Not a legal instruction.
     Illegal,
 }
@@ -99,6 +105,11 @@ pub enum Class {
     FpConv,
     /// FP <-> integer bit moves.
     FpMove,
+    /// Packed-SIMD add / subtract / multiply / multiply-accumulate (the FPU's ADDMUL group on
+    /// packed fp16 lanes).
+    FpSimd,
+    /// Expanding dot products and reductions into fp32 (the FPU's DOTP group).
+    FpDotp,
     /// fence / fence.i.
     Fence,
     /// ecall, ebreak, mret, wfi.
@@ -109,7 +120,8 @@ pub enum Class {
 
 macro_rules! ops {
     ($($name:ident => $mn:literal, $fmt:ident, $class:ident;)*) => {
-        /// Every RV32IMF + Zicsr + Zifencei operation hetsim executes.
+        /// Every RV32IMF + Zicsr + Zifencei operation hetsim executes, plus the optional Zfh
+        /// and packed-FP16 (Xfvec) operations (see [`crate::ext`]).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[allow(missing_docs)]
         pub enum Op { $($name,)* }
@@ -223,6 +235,53 @@ ops! {
     FcvtSW => "fcvt.s.w", XToF, FpConv;
     FcvtSWu => "fcvt.s.wu", XToF, FpConv;
     FmvWX => "fmv.w.x", XToF, FpMove;
+    // Zfh (scalar half precision; see crate::ext).
+    Flh => "flh", FLoad, FpLoad;
+    Fsh => "fsh", FStore, FpStore;
+    FmaddH => "fmadd.h", F4, FpFma;
+    FmsubH => "fmsub.h", F4, FpFma;
+    FnmsubH => "fnmsub.h", F4, FpFma;
+    FnmaddH => "fnmadd.h", F4, FpFma;
+    FaddH => "fadd.h", F3, FpAdd;
+    FsubH => "fsub.h", F3, FpAdd;
+    FmulH => "fmul.h", F3, FpMul;
+    FdivH => "fdiv.h", F3, FpDiv;
+    FsqrtH => "fsqrt.h", F2, FpSqrt;
+    FsgnjH => "fsgnj.h", F3, FpNonComp;
+    FsgnjnH => "fsgnjn.h", F3, FpNonComp;
+    FsgnjxH => "fsgnjx.h", F3, FpNonComp;
+    FminH => "fmin.h", F3, FpNonComp;
+    FmaxH => "fmax.h", F3, FpNonComp;
+    FcvtWH => "fcvt.w.h", FToX, FpConv;
+    FcvtWuH => "fcvt.wu.h", FToX, FpConv;
+    FmvXH => "fmv.x.h", FToX, FpMove;
+    FeqH => "feq.h", FCmp, FpNonComp;
+    FltH => "flt.h", FCmp, FpNonComp;
+    FleH => "fle.h", FCmp, FpNonComp;
+    FclassH => "fclass.h", FToX, FpNonComp;
+    FcvtHW => "fcvt.h.w", XToF, FpConv;
+    FcvtHWu => "fcvt.h.wu", XToF, FpConv;
+    FmvHX => "fmv.h.x", XToF, FpMove;
+    FcvtSH => "fcvt.s.h", F2, FpConv;
+    FcvtHS => "fcvt.h.s", F2, FpConv;
+    // Xfvec: Snitch packed-SIMD fp16, two lanes per 32-bit register (see crate::ext).
+    VfaddH => "vfadd.h", F3, FpSimd;
+    VfaddRH => "vfadd.r.h", F3, FpSimd;
+    VfsubH => "vfsub.h", F3, FpSimd;
+    VfsubRH => "vfsub.r.h", F3, FpSimd;
+    VfmulH => "vfmul.h", F3, FpSimd;
+    VfmulRH => "vfmul.r.h", F3, FpSimd;
+    VfmacH => "vfmac.h", F3Acc, FpSimd;
+    VfmacRH => "vfmac.r.h", F3Acc, FpSimd;
+    VfminH => "vfmin.h", F3, FpNonComp;
+    VfminRH => "vfmin.r.h", F3, FpNonComp;
+    VfmaxH => "vfmax.h", F3, FpNonComp;
+    VfmaxRH => "vfmax.r.h", F3, FpNonComp;
+    VfcpkaHS => "vfcpka.h.s", F3, FpConv;
+    VfcvtSH => "vfcvt.s.h", F2, FpConv;
+    VfcvtuSH => "vfcvtu.s.h", F2, FpConv;
+    VfdotpexSH => "vfdotpex.s.h", F3Acc, FpDotp;
+    VfsumexSH => "vfsumex.s.h", F2Acc, FpDotp;
     Illegal => "illegal", Illegal, Illegal;
 }
 
@@ -242,6 +301,8 @@ impl Op {
                 | Class::FpNonComp
                 | Class::FpConv
                 | Class::FpMove
+                | Class::FpSimd
+                | Class::FpDotp
         )
     }
 
@@ -250,7 +311,13 @@ impl Op {
     pub fn writes_f(self) -> bool {
         matches!(
             self.format(),
-            Format::FLoad | Format::F4 | Format::F3 | Format::F2 | Format::XToF
+            Format::FLoad
+                | Format::F4
+                | Format::F3
+                | Format::F2
+                | Format::XToF
+                | Format::F3Acc
+                | Format::F2Acc
         )
     }
 
@@ -291,6 +358,21 @@ impl Op {
                 | Op::FcvtWuS
                 | Op::FcvtSW
                 | Op::FcvtSWu
+                | Op::FmaddH
+                | Op::FmsubH
+                | Op::FnmsubH
+                | Op::FnmaddH
+                | Op::FaddH
+                | Op::FsubH
+                | Op::FmulH
+                | Op::FdivH
+                | Op::FsqrtH
+                | Op::FcvtWH
+                | Op::FcvtWuH
+                | Op::FcvtHW
+                | Op::FcvtHWu
+                | Op::FcvtSH
+                | Op::FcvtHS
         )
     }
 }
@@ -358,6 +440,8 @@ impl Inst {
     pub fn f_sources(&self) -> [Option<u8>; 3] {
         match self.op.format() {
             Format::F4 => [Some(self.rs1), Some(self.rs2), Some(self.rs3)],
+            Format::F3Acc => [Some(self.rs1), Some(self.rs2), Some(self.rd)],
+            Format::F2Acc => [Some(self.rs1), Some(self.rd), None],
             Format::F3 | Format::FCmp => [Some(self.rs1), Some(self.rs2), None],
             Format::F2 | Format::FToX => [Some(self.rs1), None, None],
             Format::FStore => [Some(self.rs2), None, None],
@@ -366,11 +450,11 @@ impl Inst {
     }
 }
 
-fn imm_i(raw: u32) -> i32 {
+pub(crate) fn imm_i(raw: u32) -> i32 {
     (raw as i32) >> 20
 }
 
-fn imm_s(raw: u32) -> i32 {
+pub(crate) fn imm_s(raw: u32) -> i32 {
     ((raw as i32) >> 25 << 5) | ((raw >> 7) & 0x1f) as i32
 }
 
@@ -394,8 +478,23 @@ fn imm_j(raw: u32) -> i32 {
 
 /// Decodes one 32-bit instruction word. Never fails: encodings outside RV32IMF + Zicsr +
 /// Zifencei (including every compressed and RV64-only form) give [`Op::Illegal`].
+///
+/// This is the plain RV32IMF machine: the optional extensions are off, so their encodings are
+/// illegal too. [`decode_with`] decodes with extensions enabled.
 pub fn decode(raw: u32) -> Inst {
-    let (op, imm) = match identify(raw) {
+    decode_with(raw, Extensions::NONE)
+}
+
+/// Decodes one 32-bit instruction word for a hart with the optional extensions `ext` (Zfh,
+/// packed FP16). With [`Extensions::NONE`] this is [`decode`]. Never fails: anything that is
+/// not a legal encoding for that configuration gives [`Op::Illegal`].
+pub fn decode_with(raw: u32, ext: Extensions) -> Inst {
+    let found = if ext == Extensions::NONE {
+        identify(raw)
+    } else {
+        crate::ext::identify(raw, ext).or_else(|| identify(raw))
+    };
+    let (op, imm) = match found {
         Some(x) => x,
         None => return Inst::illegal(raw),
     };

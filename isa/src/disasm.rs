@@ -72,8 +72,10 @@ impl fmt::Display for Disasm<'_> {
                 "{m} {}, {}, {}, {}{rm}",
                 fr[rd], fr[rs1], fr[rs2], fr[rs3]
             ),
-            Format::F3 => write!(f, "{m} {}, {}, {}{rm}", fr[rd], fr[rs1], fr[rs2]),
-            Format::F2 => write!(f, "{m} {}, {}{rm}", fr[rd], fr[rs1]),
+            Format::F3 | Format::F3Acc => {
+                write!(f, "{m} {}, {}, {}{rm}", fr[rd], fr[rs1], fr[rs2])
+            }
+            Format::F2 | Format::F2Acc => write!(f, "{m} {}, {}{rm}", fr[rd], fr[rs1]),
             Format::FCmp => write!(f, "{m} {}, {}, {}", x[rd], fr[rs1], fr[rs2]),
             Format::FToX => write!(f, "{m} {}, {}{rm}", x[rd], fr[rs1]),
             Format::XToF => write!(f, "{m} {}, {}{rm}", fr[rd], x[rs1]),

@@ -5,6 +5,7 @@
 
 use crate::decode::{Inst, Op};
 use crate::fp::{self, BinOp, CmpOp, FmaOp, Rounding};
+use crate::fp16;
 use crate::hart::{Hart, Misaligned, Privilege};
 use crate::mem::{Bus, Size};
 use crate::trap::Exception;
@@ -119,6 +120,20 @@ pub fn execute<B: Bus + ?Sized>(
                 store(hart, bus, addr, Size::Word, hart.f[inst.rs2 as usize & 31])?;
             }
         }
+        // Zfh half-precision loads and stores: the loaded half is NaN-boxed, the stored one is
+        // the register's raw low 16 bits.
+        Op::Flh | Op::Fsh => {
+            if !hart.fp_enabled() || !hart.ext.zfh {
+                return Err(illegal);
+            }
+            let addr = rs1.wrapping_add(imm);
+            if inst.op == Op::Flh {
+                hart.f[rd] = fp16::nan_box(load(hart, bus, addr, Size::Half)? as u16);
+                hart.set_fs_dirty();
+            } else {
+                store(hart, bus, addr, Size::Half, hart.f[inst.rs2 as usize & 31])?;
+            }
+        }
         Op::Addi => wx!(rs1.wrapping_add(imm)),
         Op::Slti => wx!(u32::from((rs1 as i32) < inst.imm)),
         Op::Sltiu => wx!(u32::from(rs1 < imm)),
@@ -197,7 +212,8 @@ pub fn execute<B: Bus + ?Sized>(
     Ok(retired)
 }
 
-/// The F extension (cold relative to the integer path, kept out of line).
+/// The F extension, and the Zfh / packed-FP16 extensions through [`crate::ext`] (cold
+/// relative to the integer path, kept out of line).
 #[inline(never)]
 fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Exception> {
     let illegal = Exception::IllegalInstruction(inst.raw);
@@ -263,7 +279,8 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
             (v, fl, true)
         }
         Op::FmvWX => (rs1, 0, true),
-        _ => return Err(illegal),
+        // Zfh and packed FP16 (gated by hart.ext).
+        _ => crate::ext::compute(inst, hart, rs1)?,
     };
     if to_f {
         hart.f[rd] = value;

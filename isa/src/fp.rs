@@ -53,7 +53,7 @@ impl Rounding {
         })
     }
 
-    fn sf(self) -> RoundingMode {
+    pub(crate) fn sf(self) -> RoundingMode {
         match self {
             Rounding::Rne => RoundingMode::TiesToEven,
             Rounding::Rtz => RoundingMode::TowardZero,
@@ -66,7 +66,7 @@ impl Rounding {
 
 /// Runs `f` with SoftFloat's flags cleared and returns its result with the flags it raised.
 #[inline]
-fn with_flags<T>(f: impl FnOnce() -> T) -> (T, u8) {
+pub(crate) fn with_flags<T>(f: impl FnOnce() -> T) -> (T, u8) {
     ExceptionFlags::default().set();
     let r = f();
     let mut flags = ExceptionFlags::default();

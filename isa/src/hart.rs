@@ -6,6 +6,7 @@
 //! CSR number raises an illegal-instruction exception, as do writes to read-only CSRs and
 //! accesses above the current privilege.
 
+use crate::ext::Extensions;
 use crate::trap::Exception;
 
 /// A CSR access the hart refuses (unknown CSR, too little privilege, write to a read-only
@@ -165,6 +166,10 @@ pub struct Hart {
     pub instret: u64,
     /// Misaligned-access behaviour.
     pub misaligned: Misaligned,
+    /// Optional extensions (Zfh, packed FP16); none at reset. Decode with
+    /// [`crate::decode::decode_with`]`(raw, hart.ext)`; an extension instruction executed
+    /// while its extension is off raises illegal-instruction.
+    pub ext: Extensions,
 }
 
 impl Hart {
@@ -192,6 +197,7 @@ impl Hart {
             cycle: 0,
             instret: 0,
             misaligned: Misaligned::Trap,
+            ext: Extensions::NONE,
         }
     }
 
@@ -283,7 +289,8 @@ impl Hart {
             }
             MSTATUS => self.mstatus_value(),
             MSTATUSH => 0,
-            MISA => MISA_RV32IMFU,
+            // Bit X (23) reports the non-standard Xfvec; Zfh has no misa bit.
+            MISA => MISA_RV32IMFU | (u32::from(self.ext.xfvec) << 23),
             MIE => self.mie,
             MTVEC => self.mtvec,
             MCOUNTEREN => self.mcounteren,

@@ -5,7 +5,8 @@
 //! execution against any memory ([`exec::execute`] over a [`mem::Bus`]), IEEE-754 single
 //! precision with every rounding mode and exact flags ([`fp`]), ELF loading
 //! ([`elf::Program`]) and a functional single-hart runner ([`machine::Machine`]) with the
-//! `tohost` and `ecall` exit conventions.
+//! `tohost` and `ecall` exit conventions. Optional extensions ([`ext`]: Zfh and Snitch's
+//! packed-SIMD fp16, with binary16 arithmetic in [`fp16`]) are off unless a hart enables them.
 //!
 //! It must not hold timing, do I/O (the runner collects console bytes in memory) or keep
 //! global state; timing models in `hetsim-models` drive [`exec::execute`] and read the
@@ -17,16 +18,19 @@ pub mod disasm;
 pub mod elf;
 pub mod error;
 pub mod exec;
+pub mod ext;
 pub mod fp;
+pub mod fp16;
 pub mod hart;
 pub mod machine;
 pub mod mem;
 pub mod trap;
 
-pub use decode::{decode, Class, Inst, Op};
+pub use decode::{decode, decode_with, Class, Inst, Op};
 pub use elf::Program;
 pub use error::Error;
 pub use exec::{execute, Retired};
+pub use ext::{Extension, Extensions};
 pub use hart::{Hart, Misaligned, Privilege};
 pub use machine::{Exit, ExitKind, Machine, MachineConfig, TraceRecord};
 pub use mem::{Bus, BusFault, Memory, Size};

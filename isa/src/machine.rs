@@ -11,11 +11,12 @@
 //! Decoded instructions of executable segments are cached; `fence.i` empties the cache, so
 //! code written by stores runs once a `fence.i` has executed (as the ISA requires).
 
-use crate::decode::{decode, Inst, Op};
+use crate::decode::{decode_with, Inst, Op};
 use crate::disasm::{Disasm, F_NAMES, X_NAMES};
 use crate::elf::Program;
 use crate::error::Error;
 use crate::exec::{execute, Retired};
+use crate::ext::Extensions;
 use crate::hart::{Hart, Misaligned};
 use crate::mem::{Bus, Memory, Size};
 use crate::trap::Exception;
@@ -150,6 +151,15 @@ impl Machine {
         })
     }
 
+    /// Enables the optional extensions `ext` on the hart (Zfh, packed FP16) and empties the
+    /// decoded-instruction cache so code is decoded for the new configuration.
+    pub fn set_extensions(&mut self, ext: Extensions) {
+        self.hart.ext = ext;
+        for c in &mut self.caches {
+            c.insts.fill(None);
+        }
+    }
+
     /// Runs until the program exits, an error stops it, or `limit` instructions (retired or
     /// trapped) have executed.
     pub fn run(&mut self, limit: u64) -> Result<Exit, Error> {
@@ -189,7 +199,7 @@ impl Machine {
                     .mem
                     .load(pc, Size::Word)
                     .map_err(|_| Exception::InstructionAccessFault(pc))?;
-                let i = decode(raw);
+                let i = decode_with(raw, self.hart.ext);
                 c.insts[idx] = Some(i);
                 return Ok(i);
             }
@@ -198,7 +208,7 @@ impl Machine {
             .mem
             .load(pc, Size::Word)
             .map_err(|_| Exception::InstructionAccessFault(pc))?;
-        Ok(decode(raw))
+        Ok(decode_with(raw, self.hart.ext))
     }
 
     fn flush_decode_cache(&mut self) {

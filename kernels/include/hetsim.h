@@ -105,10 +105,11 @@ extern volatile uint32_t fromhost[2];
 static inline uint32_t hetsim_hart_id(void) { return read_csr(mhartid); }
 static inline uint32_t hetsim_cycles(void) { return read_csr(mcycle); }
 static inline uint32_t hetsim_instret(void) { return read_csr(minstret); }
-#else /* qemu-user reference build (make check-qemu): user-level counters, hart 0 */
+#else /* user-mode build (build/user/): hart 0; counters read 0 so that runs under qemu and
+        * hetsim leave identical memory (their cycle counts are not comparable) */
 static inline uint32_t hetsim_hart_id(void) { return 0; }
-static inline uint32_t hetsim_cycles(void) { return read_csr(cycle); }
-static inline uint32_t hetsim_instret(void) { return read_csr(instret); }
+static inline uint32_t hetsim_cycles(void) { return 0; }
+static inline uint32_t hetsim_instret(void) { return 0; }
 #endif
 
 /* ---------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ pub use config::ClusterConfig;
 pub use error::{ClusterError, Result};
 pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause};
 
+use crate::aimc::AimcMmio;
 use config::{MisalignedAccess, TrapPolicy};
 use dma::Dma;
 use hetsim_isa::disasm::{Disasm, F_NAMES, X_NAMES};
@@ -67,6 +68,7 @@ enum Target {
     Tcdm,
     L2,
     Periph,
+    Aimc,
     Unmapped,
 }
 
@@ -87,6 +89,8 @@ impl Memory {
             Target::L2
         } else if addr.wrapping_sub(map::PERIPH_BASE) < map::PERIPH_SIZE {
             Target::Periph
+        } else if addr.wrapping_sub(map::AIMC_BASE) < map::AIMC_SIZE {
+            Target::Aimc
         } else {
             Target::Unmapped
         }
@@ -113,8 +117,22 @@ impl Memory {
 struct CoreBus<'a> {
     mem: &'a mut Memory,
     dma: &'a mut Dma,
+    aimc: &'a mut Option<AimcMmio>,
     now: u64,
     effect: Effect,
+}
+
+impl CoreBus<'_> {
+    /// The attached tile, brought up to the current cycle, for an access at `addr`.
+    fn tile(&mut self, addr: u32) -> Option<(&mut AimcMmio, u32)> {
+        let off = addr.wrapping_sub(map::AIMC_BASE);
+        if off >= map::AIMC_SIZE {
+            return None;
+        }
+        let dev = self.aimc.as_mut()?;
+        dev.advance(self.now.saturating_sub(dev.now()));
+        Some((dev, off))
+    }
 }
 
 impl Bus for CoreBus<'_> {
@@ -124,6 +142,11 @@ impl Bus for CoreBus<'_> {
             let mut w = [0u8; 4];
             w[..n as usize].copy_from_slice(s);
             return Ok(u32::from_le_bytes(w));
+        }
+        if size == Size::Word {
+            if let Some((dev, off)) = self.tile(addr) {
+                return dev.read(off).map_err(|_| BusFault { addr });
+            }
         }
         let off = addr.wrapping_sub(map::PERIPH_BASE);
         if off >= map::PERIPH_SIZE || size != Size::Word {
@@ -158,6 +181,11 @@ impl Bus for CoreBus<'_> {
                 self.effect = Effect::Tohost(value);
             }
             return Ok(());
+        }
+        if size == Size::Word {
+            if let Some((dev, off)) = self.tile(addr) {
+                return dev.write(off, value).map_err(|_| BusFault { addr });
+            }
         }
         let off = addr.wrapping_sub(map::PERIPH_BASE);
         if off >= map::PERIPH_SIZE || size != Size::Word {
@@ -293,6 +321,8 @@ pub type TraceSink = Box<dyn FnMut(&TraceEvent)>;
 /// A cluster with a program loaded, ready to run.
 pub struct Cluster {
     trace: Option<TraceSink>,
+    /// The AIMC tile mapped at `map::AIMC_BASE`, if one is attached.
+    aimc: Option<AimcMmio>,
     cfg: ClusterConfig,
     program: String,
     symbols: BTreeMap<String, hetsim_isa::elf::Symbol>,
@@ -391,6 +421,7 @@ impl Cluster {
             .collect();
         Ok(Cluster {
             trace: None,
+            aimc: None,
             icache: ICache::new(&cfg.icache),
             dma: Dma::new(
                 cfg.dma.setup_latency,
@@ -417,6 +448,18 @@ impl Cluster {
             now: 0,
             exit: None,
         })
+    }
+
+    /// Maps an AIMC tile's memory-mapped face at `map::AIMC_BASE` (word accesses; its
+    /// integration time runs in this cluster's cycles, so the device should be built with
+    /// this cluster's clock). Accesses to the window without a tile fault.
+    pub fn attach_aimc(&mut self, tile: AimcMmio) {
+        self.aimc = Some(tile);
+    }
+
+    /// The attached AIMC tile, if any.
+    pub fn aimc(&self) -> Option<&AimcMmio> {
+        self.aimc.as_ref()
     }
 
     /// Calls `sink` for every instruction any core issues (slower; for debugging kernels).
@@ -764,7 +807,7 @@ impl Cluster {
                     };
                     latency = u64::from(self.cfg.l2.latency);
                 }
-                Target::Periph => latency = u64::from(self.cfg.periph_latency),
+                Target::Periph | Target::Aimc => latency = u64::from(self.cfg.periph_latency),
                 Target::Unmapped => {} // the access faults below
             }
         }
@@ -826,6 +869,7 @@ impl Cluster {
         let mut bus = CoreBus {
             mem: &mut self.mem,
             dma: &mut self.dma,
+            aimc: &mut self.aimc,
             now,
             effect: Effect::None,
         };

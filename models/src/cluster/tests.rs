@@ -415,3 +415,60 @@ fn pulp_preset_shares_its_fpu() {
     assert_eq!(shared.cycles, 13);
     assert!(ClusterConfig::pulp().fpu.shared);
 }
+
+#[test]
+fn a_core_drives_an_attached_aimc_tile() {
+    use crate::aimc::{AimcMmio, AnalogMatrix, Matrix, TileConfig};
+    // W (4 inputs x 2 outputs) = [[1,0],[0,1],[1,1],[0,0]] on an ideal tile; x = [1,2,3,4]
+    // gives y = [1 + 3, 2 + 3] = [4, 5] exactly.
+    // Program (one core): 0 lui t2 (periph); 1 lui a0 (tile); 2 lui t6 (tile + 0x1000 = IN);
+    // 3-10 four (lui t0, float; sw t0, IN[i]); 11 addi t1, 1; 12 sw t1, CTRL (START at q = 12,
+    // busy for ceil(T ns * 1 GHz) = T cycles: DONE from cycle 12 + T);
+    // poll: lw t4, STATUS at L = 13 + 4m (ready L + 2); andi t5, t4, 2 at L + 2; beq at L + 3.
+    // The first poll load at or after 12 + T reads DONE; then andi (L+2), beq (L+3, falls
+    // through), lui t6 (OUT) L+4, lw a1 L+5 (ready L+7), lui t3 L+6, bne a1, t3 L+7 (not
+    // taken), exit store L+8: cycles = L + 9.
+    let mut p = vec![
+        periph_t2(),
+        lui(A0, map::AIMC_BASE >> 12),
+        lui(31, (map::AIMC_BASE + 0x1000) >> 12),
+    ];
+    for (k, f) in [0x3f800u32, 0x40000, 0x40400, 0x40800]
+        .into_iter()
+        .enumerate()
+    {
+        p.extend([lui(T0, f), sw(T0, 31, 4 * k as i32)]);
+    }
+    p.extend([
+        addi(T1, 0, 1),
+        sw(T1, A0, 0x0c),          // CTRL: START
+        lw(T4, A0, 0x10),          // STATUS
+        i(2, T4, 7, T3 + 2, 0x13), // andi t5 (x30), t4, 2
+        beq(T3 + 2, 0, -8),
+        lui(31, (map::AIMC_BASE + 0x2000) >> 12),
+        lw(A1, 31, 0),
+        lui(T3, 0x40800), // 4.0
+        bne(A1, T3, 8),
+        exit_store(),
+        jal(0, 0), // a mismatch spins into the watchdog
+    ]);
+    for t_ns in [128.0, 256.0] {
+        let tile_cfg = TileConfig {
+            rows: 4,
+            cols: 2,
+            integration_time_ns: t_ns,
+            ..TileConfig::ideal()
+        };
+        let w = Matrix::new(4, 2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]).unwrap();
+        let m = AnalogMatrix::program(&tile_cfg, &w).unwrap();
+        let mut c1 = cfg(1);
+        c1.max_cycles = 10_000;
+        let mut c = Cluster::new(&c1, &program(&p)).unwrap();
+        c.attach_aimc(AimcMmio::new(m, c1.clock_ghz).unwrap());
+        let r = c.run().unwrap();
+        let t = t_ns as u64;
+        let m_polls = (12 + t - 13).div_ceil(4);
+        assert_eq!(r.cycles, 13 + 4 * m_polls + 9, "integration time {t_ns} ns");
+        check_accounting(&r);
+    }
+}

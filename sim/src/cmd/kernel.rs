@@ -24,6 +24,17 @@ pub struct KernelArgs {
     /// symbol's size; otherwise raw bytes). SYMBOL:N=FILE writes only the first N bytes.
     #[arg(long = "output", value_name = "SYMBOL=FILE")]
     pub outputs: Vec<String>,
+    /// Attach an AIMC tile at the cluster's AIMC window (0x1003_0000, registers in
+    /// docs/aimc.md) programmed with these weights (in x out, .npy); the tile's configuration
+    /// comes from --tile (default: the study's 512x512 PCM tile).
+    #[arg(long, value_name = "W.npy")]
+    pub tile_weights: Option<PathBuf>,
+    /// Tile configuration (RON) for --tile-weights.
+    #[arg(long, value_name = "TILE.ron", requires = "tile_weights")]
+    pub tile: Option<PathBuf>,
+    /// Time after programming at which the tile is read (e.g. 0s, 1d, 1y).
+    #[arg(long, default_value = "0s", requires = "tile_weights")]
+    pub t_inf: String,
     /// Print one line per issued instruction to stderr: issue cycle, core, pc, disassembly,
     /// register written.
     #[arg(long)]
@@ -82,6 +93,17 @@ pub fn run(args: &KernelArgs) -> Result<i32, Error> {
     };
     let program = Program::load(&args.file)?;
     let mut cluster = Cluster::new(&cfg, &program)?;
+    if let Some(w) = &args.tile_weights {
+        let tile_cfg = match &args.tile {
+            Some(p) => aimc::TileConfig::from_ron_file(p)?,
+            None => aimc::TileConfig::default(),
+        };
+        let weights = aimc::read_npy(w)?;
+        let matrix = aimc::AnalogMatrix::program(&tile_cfg, &weights)?;
+        let mut dev = aimc::AimcMmio::new(matrix, cfg.clock_ghz)?;
+        dev.set_inference_time(aimc::parse_duration(&args.t_inf)?)?;
+        cluster.attach_aimc(dev);
+    }
     for b in &args.inputs {
         let (sym, file) = split_binding("--input", b)?;
         let data = read_data(Path::new(file))?;
