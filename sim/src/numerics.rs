@@ -23,6 +23,9 @@ use hetsim_models::aimc::{derive_seed, read_npy, AnalogMatrix, Matrix};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Most weights the numerics program in one run (MobileBERT has about 20 M).
+pub const MAX_WEIGHTS: u64 = 100_000_000;
+
 /// Errors found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NumericsResult {
@@ -79,6 +82,34 @@ pub fn evaluate(
     let tile = &loaded.scenario.hardware.tile;
     let s = cfg.sample_tokens;
     let limit = cfg.max_instances.unwrap_or(usize::MAX);
+    // Guard: programming costs about 0.1 us per weight on the host; refuse runs that would take
+    // minutes rather than silently hanging.
+    let cells: u64 = mapping
+        .instances
+        .iter()
+        .take(limit)
+        .filter_map(|i| sched.blocks.get(i.block))
+        .flat_map(|b| &b.ops)
+        .map(|op| match op.kind {
+            OpKind::Linear {
+                in_features,
+                out_features,
+                ..
+            } => (in_features * out_features) as u64,
+            _ => 0,
+        })
+        .sum();
+    if cells > MAX_WEIGHTS {
+        return Err(Error::Scenario {
+            path: loaded.path.clone(),
+            field: "numerics.max_instances".into(),
+            message: format!(
+                "the numerics would program {cells} weights on the tile model (limit {MAX_WEIGHTS})"
+            ),
+            hint: "evaluate fewer layer instances (max_instances: Some(1)) or set numerics: None"
+                .into(),
+        });
+    }
     let mut res = NumericsResult {
         tokens: s,
         ..Default::default()

@@ -372,3 +372,17 @@ fn trace_gen_writes_the_committed_schedule() {
     assert_eq!(o.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&o.stderr).contains("known: mobilebert, bert-base"));
 }
+
+#[test]
+fn numerics_of_a_huge_model_are_refused_with_a_hint() {
+    // LLaMA-3.1-8B's layers hold about 218 M weights each: beyond the numerics limit.
+    let text = r#"(name: "x", workload: (schedule: Model("llama-3.1-8b"), seq_len: Some(16)),
+        sweep: (tokens_per_batch: [16]))"#;
+    let e = hetsim::run::run(&load_str(&path(), text).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("field `numerics.max_instances`") && e.contains("numerics: None"),
+        "{e}"
+    );
+}
