@@ -5,8 +5,9 @@
 //! Each component owns its state and timing parameters (one documented struct with a
 //! `Default`, loadable from RON) and never reaches into another component.
 //!
-//! Status: the AIMC tile model ([`aimc`]) is in place; the cluster and interconnect are being
-//! built (see the project's open issues).
+//! Status: the AIMC tile model ([`aimc`]) and the interconnect ([`interconnect`]) are in place;
+//! the cluster is being built (see the project's open issues).
 
 pub mod aimc;
 pub mod cluster;
+pub mod interconnect;

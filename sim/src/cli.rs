@@ -36,6 +36,20 @@ pub enum Command {
                             hetsim tile --config models/presets/aimc-hermes-256.ron \
                             --weights w.npy --inputs x.npy")]
     Tile(cmd::tile::TileArgs),
+    /// Workload schedules: generate a model's layer schedule (RON) from its dimensions.
+    #[command(
+        after_help = "Examples:\n  hetsim trace gen --model mobilebert --out traces/mobilebert.ron\n  \
+                            hetsim trace gen --model bert-base --seq-len 128 --rank 16"
+    )]
+    Trace(cmd::trace::TraceArgs),
+    /// Replay a scenario (every sweep combination) and print the per-layer overhead table.
+    #[command(
+        after_help = "Examples:\n  hetsim run scenarios/ahwa-lora-mobilebert.ron\n  \
+                            hetsim run scenarios/ahwa-lora-mobilebert.ron --csv out.csv --json out.json"
+    )]
+    Run(cmd::run::RunArgs),
+    /// Check a scenario (syntax, fields, files, mapping) without running it.
+    Validate(cmd::run::ValidateArgs),
 }
 
 /// Exit status used when the simulator (not the simulated program) fails.
@@ -48,6 +62,9 @@ pub fn main() -> i32 {
         Command::Exec(args) => cmd::exec::run(args),
         Command::Kernel(args) => cmd::kernel::run(args),
         Command::Tile(args) => cmd::tile::run(args),
+        Command::Trace(args) => cmd::trace::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Validate(args) => cmd::run::validate(args),
     };
     match result {
         Ok(code) => {

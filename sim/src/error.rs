@@ -1,5 +1,6 @@
 //! The hetsim crate's error type, rendered once by the CLI.
 
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// Everything a hetsim command can fail with.
@@ -11,6 +12,12 @@ pub enum Error {
     /// An AIMC tile configuration, data file or evaluation failed.
     #[error(transparent)]
     Aimc(#[from] hetsim_models::aimc::AimcError),
+    /// An interconnect configuration is invalid.
+    #[error(transparent)]
+    Interconnect(#[from] hetsim_models::interconnect::InterconnectError),
+    /// The event engine was misused (a simulator bug, not user input).
+    #[error("event engine: {0}")]
+    Engine(#[from] crate::engine::EngineError),
     /// Building or running the cluster failed.
     #[error(transparent)]
     Cluster(#[from] hetsim_models::cluster::ClusterError),
@@ -33,4 +40,93 @@ pub enum Error {
     /// Writing output failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A RON file (scenario or schedule) could not be parsed.
+    #[error("{}:{line}:{column}: {message}\n  {excerpt}\n  hint: {hint}", path.display())]
+    Ron {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message.
+        message: String,
+        /// The offending line of the file.
+        excerpt: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// A scenario is well-formed RON but a field's value cannot be used.
+    #[error("{}: field `{field}`: {message}\n  hint: {hint}", path.display())]
+    Scenario {
+        /// The scenario file.
+        path: PathBuf,
+        /// Dotted path of the field, e.g. `workload.schedule`.
+        field: String,
+        /// What is wrong.
+        message: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// A layer schedule is inconsistent.
+    #[error("schedule: {location}: {reason}")]
+    Schedule {
+        /// Block and operation.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A workload does not fit the hardware (tiles, mapping).
+    #[error("mapping: {0}")]
+    Mapping(String),
+    /// The chosen cluster backend cannot run.
+    #[error("cluster backend: {0}")]
+    Backend(String),
+    /// Output could not be serialised.
+    #[error("serialising output: {0}")]
+    Serialise(String),
+}
+
+impl Error {
+    /// Wraps a RON parse error of `path` (whose text is `text`) with the position, the offending
+    /// line and a hint.
+    pub fn ron(path: &Path, text: &str, e: ron::error::SpannedError) -> Self {
+        use ron::error::Error as R;
+        let hint = match &e.code {
+            R::NoSuchStructField { expected, .. } => format!(
+                "remove or rename the field; allowed here: {}",
+                expected.join(", ")
+            ),
+            R::NoSuchEnumVariant { expected, .. } => {
+                format!("use one of: {}", expected.join(", "))
+            }
+            R::MissingStructField { field, .. } => format!("add `{field}: ...`"),
+            R::DuplicateStructField { field, .. } => format!("give `{field}` only once"),
+            R::InvalidValueForType { expected, .. } => format!("write {expected} here"),
+            _ => "check the syntax near this position against docs/scenarios.md".into(),
+        };
+        let line = e.position.line;
+        let excerpt = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or("")
+            .trim_end()
+            .to_string();
+        Error::Ron {
+            path: path.to_path_buf(),
+            line,
+            column: e.position.col,
+            message: e.code.to_string(),
+            excerpt,
+            hint,
+        }
+    }
 }

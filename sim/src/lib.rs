@@ -4,9 +4,19 @@
 //! scenario loading, schedule replay, pipeline strategies and reports. Components come from
 //! `hetsim-models`, instruction semantics from `hetsim-isa`.
 
+pub mod backend;
 pub mod cli;
 pub mod cmd;
+pub mod engine;
 pub mod error;
 pub mod lora_kernel;
+pub mod mapping;
+pub mod numerics;
+pub mod replay;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod strategy;
+pub mod workload;
 
 pub use error::Error;

@@ -2,4 +2,6 @@
 
 pub mod exec;
 pub mod kernel;
+pub mod run;
 pub mod tile;
+pub mod trace;

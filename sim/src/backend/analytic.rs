@@ -1,0 +1,420 @@
+//! The analytic cluster cost model ("analytic model" in reports).
+//!
+//! Not a simulation: closed-form cycle counts from named parameters, documented in
+//! `docs/scenarios.md`. Numbers (Y) are computed on the host in f32.
+//!
+//! LoRA task for a batch of t tokens, in = n, out = m, rank r, element size e bytes, C compute
+//! cores, P MACs per core per cycle, Q elementwise ops per core per cycle, D DMA bytes per cycle:
+//! - `dma(bytes) = dma_setup_cycles + ceil(bytes / D)`
+//! - branch = `launch_overhead_cycles + dma(t n e) + ceil(t n r / (C P)) + barrier_cycles
+//!   + ceil(t r m / (C P)) + barrier_cycles`
+//! - add = `dma(t m e) + ceil(t m / (C Q)) + barrier_cycles + dma(t m e)`
+//! - cycles = branch + add (DMA and compute are not overlapped within a task).
+//!
+//! A and B are resident in TCDM (loaded once with the adapter, not per batch):
+//! resident = `(n r + r m) e`; one batch's buffers = `(t n + t r + t m) e` (Y overwrites XW).
+//!
+//! Dynamic operation: `launch_overhead_cycles + dma(bytes in) + compute + barrier_cycles +
+//! dma(bytes out)` with compute = `ceil(MACs / (C P))` for scores and context and
+//! `ceil(elements * cost_per_element / C)` for the elementwise and row-wise kinds.
+
+use super::{host, ClusterBackend, ClusterCost, ClusterRun, LoraShape};
+use crate::engine::ClockDomain;
+use crate::error::Error;
+use crate::workload::{Activation, NormKind, OpKind};
+use hetsim_models::aimc::Matrix;
+use serde::{Deserialize, Serialize};
+
+/// Cycles per element per core of the elementwise and row-wise operations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ElementCosts {
+    /// Softmax: max, subtract, exp (polynomial), sum, divide (default 8).
+    pub softmax: f64,
+    /// LayerNorm: two reductions, subtract, scale (default 6).
+    pub layer_norm: f64,
+    /// RMSNorm: one reduction and a scale (default 4).
+    pub rms_norm: f64,
+    /// MobileBERT NoNorm: one fused multiply-add (default 1).
+    pub no_norm: f64,
+    /// ReLU (default 1).
+    pub relu: f64,
+    /// GELU, tanh approximation (default 10).
+    pub gelu: f64,
+    /// SiLU, exp and divide (default 8).
+    pub silu: f64,
+    /// Rotary embedding: table lookup and a 2-D rotation per pair (default 3).
+    pub rope: f64,
+    /// Residual add or gating multiply (default 1).
+    pub add: f64,
+}
+
+impl Default for ElementCosts {
+    fn default() -> Self {
+        Self {
+            softmax: 8.0,
+            layer_norm: 6.0,
+            rms_norm: 4.0,
+            no_norm: 1.0,
+            relu: 1.0,
+            gelu: 10.0,
+            silu: 8.0,
+            rope: 3.0,
+            add: 1.0,
+        }
+    }
+}
+
+/// Parameters of the analytic cluster model. Defaults: a Snitch-class cluster (platform.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalyticClusterConfig {
+    /// Cluster clock in GHz (default 1.0: Snitch clusters are reported at about 1 GHz in 22 nm).
+    pub clock_ghz: f64,
+    /// Compute cores sharing the work (default 8; the ninth core drives the DMA).
+    pub compute_cores: u32,
+    /// Sustained MACs per core per cycle (default 1.8: a 2-wide FP16 SIMD FMA per cycle, the
+    /// study's 16-bit LoRA data, at the ~90 % FPU utilisation that FREP and SSRs reach on dense
+    /// kernels; platform.md). The host computes Y in f32 regardless.
+    pub macs_per_core_cycle: f64,
+    /// Elementwise add/scale operations per core per cycle (default 1.8, as MACs).
+    pub elementwise_per_core_cycle: f64,
+    /// DMA bytes per cycle (default 64: 512-bit DMA data width).
+    pub dma_bytes_per_cycle: f64,
+    /// Fixed cycles to program and start one DMA transfer (default 20).
+    pub dma_setup_cycles: u64,
+    /// Cycles of one cluster barrier (default 20).
+    pub barrier_cycles: u64,
+    /// Fixed cycles per task: wake-up, argument fetch, loop set-up (default 100).
+    pub launch_overhead_cycles: u64,
+    /// Bytes per element of LoRA data and activations in TCDM (default 2: FP16, as the study
+    /// holds LoRA data at 16 bits).
+    pub element_bytes: u64,
+    /// TCDM capacity in bytes (default 131072 = 128 KiB).
+    pub tcdm_bytes: u64,
+    /// Per-element costs of dynamic operations.
+    pub element_costs: ElementCosts,
+}
+
+impl Default for AnalyticClusterConfig {
+    fn default() -> Self {
+        Self {
+            clock_ghz: 1.0,
+            compute_cores: 8,
+            macs_per_core_cycle: 1.8,
+            elementwise_per_core_cycle: 1.8,
+            dma_bytes_per_cycle: 64.0,
+            dma_setup_cycles: 20,
+            barrier_cycles: 20,
+            launch_overhead_cycles: 100,
+            element_bytes: 2,
+            tcdm_bytes: 128 * 1024,
+            element_costs: ElementCosts::default(),
+        }
+    }
+}
+
+/// The analytic cost model.
+#[derive(Debug, Clone)]
+pub struct AnalyticCluster {
+    cfg: AnalyticClusterConfig,
+    clock: ClockDomain,
+}
+
+fn field(name: &str, v: f64) -> Result<(), Error> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Backend(format!(
+            "analytic model: `{name}` = {v}: must be finite and > 0"
+        )))
+    }
+}
+
+fn ceil_div(x: f64, y: f64) -> u64 {
+    (x / y).ceil() as u64
+}
+
+impl AnalyticCluster {
+    /// Validates the parameters and builds the model.
+    pub fn new(cfg: AnalyticClusterConfig) -> Result<Self, Error> {
+        field("macs_per_core_cycle", cfg.macs_per_core_cycle)?;
+        field("elementwise_per_core_cycle", cfg.elementwise_per_core_cycle)?;
+        field("dma_bytes_per_cycle", cfg.dma_bytes_per_cycle)?;
+        field("compute_cores", f64::from(cfg.compute_cores))?;
+        field("element_bytes", cfg.element_bytes as f64)?;
+        let e = &cfg.element_costs;
+        for (n, v) in [
+            ("element_costs.softmax", e.softmax),
+            ("element_costs.layer_norm", e.layer_norm),
+            ("element_costs.rms_norm", e.rms_norm),
+            ("element_costs.no_norm", e.no_norm),
+            ("element_costs.relu", e.relu),
+            ("element_costs.gelu", e.gelu),
+            ("element_costs.silu", e.silu),
+            ("element_costs.rope", e.rope),
+            ("element_costs.add", e.add),
+        ] {
+            field(n, v)?;
+        }
+        let clock = ClockDomain::from_ghz(cfg.clock_ghz).ok_or_else(|| {
+            Error::Backend(format!(
+                "analytic model: `clock_ghz` = {}: must be in (0, 1000]",
+                cfg.clock_ghz
+            ))
+        })?;
+        Ok(Self { cfg, clock })
+    }
+
+    /// The parameters.
+    pub fn config(&self) -> &AnalyticClusterConfig {
+        &self.cfg
+    }
+
+    fn dma(&self, bytes: u64) -> u64 {
+        self.cfg.dma_setup_cycles + ceil_div(bytes as f64, self.cfg.dma_bytes_per_cycle)
+    }
+
+    fn macs(&self, n: u64) -> u64 {
+        ceil_div(
+            n as f64,
+            f64::from(self.cfg.compute_cores) * self.cfg.macs_per_core_cycle,
+        )
+    }
+
+    fn elementwise(&self, n: u64, per_element: f64) -> u64 {
+        ceil_div(n as f64 * per_element, f64::from(self.cfg.compute_cores))
+    }
+
+    fn lora_cost_of(&self, s: &LoraShape) -> ClusterCost {
+        let c = &self.cfg;
+        let (t, n, m, r) = (
+            s.tokens as u64,
+            s.in_features as u64,
+            s.out_features as u64,
+            s.rank as u64,
+        );
+        let e = c.element_bytes;
+        let branch = c.launch_overhead_cycles
+            + self.dma(t * n * e)
+            + self.macs(t * n * r)
+            + c.barrier_cycles
+            + self.macs(t * r * m)
+            + c.barrier_cycles;
+        let add = self.dma(t * m * e)
+            + ceil_div(
+                (t * m) as f64,
+                f64::from(c.compute_cores) * c.elementwise_per_core_cycle,
+            )
+            + c.barrier_cycles
+            + self.dma(t * m * e);
+        ClusterCost {
+            cycles: branch + add,
+            branch_cycles: branch,
+            add_cycles: add,
+            resident_bytes: (n * r + r * m) * e,
+            batch_bytes: (t * n + t * r + t * m) * e,
+        }
+    }
+
+    fn dynamic_cost_of(
+        &self,
+        kind: &OpKind,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> ClusterCost {
+        let c = &self.cfg;
+        let ec = &c.element_costs;
+        let elems = (out.0 * out.1) as u64;
+        let compute = match *kind {
+            OpKind::Scores {
+                heads, head_dim, ..
+            } => {
+                let s = ins.get(1).map_or(0, |k| k.0) as u64;
+                self.macs(out.0 as u64 * heads as u64 * s * head_dim as u64)
+            }
+            OpKind::Context {
+                heads, head_dim, ..
+            } => {
+                let s = ins.get(1).map_or(0, |v| v.0) as u64;
+                self.macs(out.0 as u64 * heads as u64 * s * head_dim as u64)
+            }
+            OpKind::Softmax { .. } => self.elementwise(elems, ec.softmax),
+            OpKind::Norm(NormKind::LayerNorm) => self.elementwise(elems, ec.layer_norm),
+            OpKind::Norm(NormKind::RmsNorm) => self.elementwise(elems, ec.rms_norm),
+            OpKind::Norm(NormKind::NoNorm) => self.elementwise(elems, ec.no_norm),
+            OpKind::Activation(Activation::Relu) => self.elementwise(elems, ec.relu),
+            OpKind::Activation(Activation::Gelu) => self.elementwise(elems, ec.gelu),
+            OpKind::Activation(Activation::Silu) => self.elementwise(elems, ec.silu),
+            OpKind::Rope { .. } => self.elementwise(elems, ec.rope),
+            OpKind::Add | OpKind::Mul => self.elementwise(elems, ec.add),
+            OpKind::Linear { .. } => 0,
+        };
+        let bytes_in: u64 = ins
+            .iter()
+            .map(|s| (s.0 * s.1) as u64 * c.element_bytes)
+            .sum();
+        let bytes_out = elems * c.element_bytes;
+        let cycles = c.launch_overhead_cycles
+            + self.dma(bytes_in)
+            + compute
+            + c.barrier_cycles
+            + self.dma(bytes_out);
+        ClusterCost {
+            cycles,
+            branch_cycles: 0,
+            add_cycles: 0,
+            resident_bytes: 0,
+            batch_bytes: bytes_in + bytes_out,
+        }
+    }
+}
+
+impl ClusterBackend for AnalyticCluster {
+    fn label(&self) -> String {
+        "analytic model".into()
+    }
+
+    fn clock(&self) -> ClockDomain {
+        self.clock
+    }
+
+    fn tcdm_capacity(&self) -> u64 {
+        self.cfg.tcdm_bytes
+    }
+
+    fn lora_cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error> {
+        Ok(self.lora_cost_of(shape))
+    }
+
+    fn lora(
+        &mut self,
+        shape: &LoraShape,
+        scale: f32,
+        x: &Matrix,
+        xw: &Matrix,
+        a: &Matrix,
+        b: &Matrix,
+    ) -> Result<ClusterRun, Error> {
+        let y = host::lora(x, xw, a, b, scale).ok_or_else(|| {
+            Error::Backend(format!(
+                "LoRA operands do not fit {shape:?}: x {}x{}, xw {}x{}, A {}x{}, B {}x{}",
+                x.rows(),
+                x.cols(),
+                xw.rows(),
+                xw.cols(),
+                a.rows(),
+                a.cols(),
+                b.rows(),
+                b.cols()
+            ))
+        })?;
+        Ok(ClusterRun {
+            cost: self.lora_cost_of(shape),
+            y,
+        })
+    }
+
+    fn dynamic_cost(
+        &mut self,
+        kind: &OpKind,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> Result<ClusterCost, Error> {
+        Ok(self.dynamic_cost_of(kind, ins, out))
+    }
+
+    fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error> {
+        let y = host::eval(kind, ins)
+            .ok_or_else(|| Error::Backend(format!("operands do not fit {}", kind.label())))?;
+        let shapes: Vec<_> = ins.iter().map(|m| (m.rows(), m.cols())).collect();
+        Ok(ClusterRun {
+            cost: self.dynamic_cost_of(kind, &shapes, (y.rows(), y.cols())),
+            y,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lora_cost_by_hand() {
+        // Defaults: C = 8, P = Q = 1.8 -> 14.4 per cycle, D = 64, setup 20, barrier 20,
+        // launch 100, e = 2. Shape t = 8, n = 512, m = 128, r = 8.
+        // branch = 100 + dma(8*512*2 = 8192 B: 20 + 128 = 148) + ceil(32768/14.4 = 2275.6) = 2276
+        //        + 20 + ceil(8192/14.4 = 568.9) = 569 + 20 = 3133
+        // add = dma(2048 B: 20 + 32 = 52) + ceil(1024/14.4 = 71.1) = 72 + 20 + 52 = 196
+        // total 3329; resident (4096 + 1024) * 2 = 10240; batch (4096 + 64 + 1024) * 2 = 10368.
+        let mut c = AnalyticCluster::new(AnalyticClusterConfig::default()).unwrap();
+        let s = LoraShape {
+            tokens: 8,
+            in_features: 512,
+            out_features: 128,
+            rank: 8,
+        };
+        let k = c.lora_cost(&s).unwrap();
+        assert_eq!((k.branch_cycles, k.add_cycles, k.cycles), (3133, 196, 3329));
+        assert_eq!((k.resident_bytes, k.batch_bytes), (10240, 10368));
+    }
+
+    #[test]
+    fn dynamic_costs_by_hand() {
+        // Softmax over 16 x 64 (4 heads): elements 1024, 8 cycles each over 8 cores = 1024;
+        // dma(in 2048 B) = 20 + 32 = 52, dma(out 2048 B) = 52; total = 100 + 52 + 1024 + 20 +
+        // 52 = 1248.
+        let mut c = AnalyticCluster::new(AnalyticClusterConfig::default()).unwrap();
+        let k = c
+            .dynamic_cost(&OpKind::Softmax { heads: 4 }, &[(16, 64)], (16, 64))
+            .unwrap();
+        assert_eq!(k.cycles, 1248);
+        // Scores, q 16 x 32, k 16 x 32, 2 heads of 16: MACs = 16 * 2 * 16 * 16 = 8192,
+        // / 14.4 = 568.9 -> 569; dma(in 2 * 1024 B) = 20 + 32 = 52; out 16 x 32 = 1024 B:
+        // 20 + 16 = 36; total = 100 + 52 + 569 + 20 + 36 = 777.
+        let s = OpKind::Scores {
+            heads: 2,
+            kv_heads: 2,
+            head_dim: 16,
+            causal: false,
+        };
+        let k = c.dynamic_cost(&s, &[(16, 32), (16, 32)], (16, 32)).unwrap();
+        assert_eq!(k.cycles, 777);
+    }
+
+    #[test]
+    fn cost_does_not_depend_on_data() {
+        let mut c = AnalyticCluster::new(AnalyticClusterConfig::default()).unwrap();
+        let s = LoraShape {
+            tokens: 2,
+            in_features: 4,
+            out_features: 3,
+            rank: 2,
+        };
+        let run = |c: &mut AnalyticCluster, seed| {
+            let x = Matrix::random_normal(2, 4, 1.0, seed);
+            let xw = Matrix::random_normal(2, 3, 1.0, seed + 1);
+            let a = Matrix::random_normal(4, 2, 1.0, seed + 2);
+            let b = Matrix::random_normal(2, 3, 1.0, seed + 3);
+            c.lora(&s, 0.5, &x, &xw, &a, &b).unwrap().cost
+        };
+        let (a, b) = (run(&mut c, 1), run(&mut c, 100));
+        assert_eq!(a, b);
+        assert_eq!(a, c.lora_cost(&s).unwrap());
+    }
+
+    #[test]
+    fn bad_parameters_rejected() {
+        let cfg = AnalyticClusterConfig {
+            clock_ghz: 0.0,
+            ..Default::default()
+        };
+        assert!(AnalyticCluster::new(cfg).is_err());
+        let cfg = AnalyticClusterConfig {
+            compute_cores: 0,
+            ..Default::default()
+        };
+        let e = AnalyticCluster::new(cfg).unwrap_err().to_string();
+        assert!(e.contains("compute_cores"), "{e}");
+    }
+}

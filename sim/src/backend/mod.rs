@@ -1,0 +1,132 @@
+//! Where cluster work gets its cost and its numbers: the [`ClusterBackend`] trait.
+//!
+//! The system level never computes a cluster's cycles itself; it asks a backend. A backend
+//! answers two kinds of questions, each with and without data:
+//! - the LoRA branch plus the add of one token batch, `Y = XW + scale (X A) B`
+//!   ([`ClusterBackend::lora_cost`] for timing, [`ClusterBackend::lora`] for timing and Y);
+//! - a dynamic operation (attention, softmax, norms, activations, residual adds)
+//!   ([`ClusterBackend::dynamic_cost`], [`ClusterBackend::dynamic`]).
+//!
+//! One implementation exists: [`AnalyticCluster`], a documented analytic cost model (labelled
+//! "analytic model" in every report row) that computes Y on the host in f32. The kernel-backed
+//! backend (the `lora` kernel on the cycle-level cluster) plugs in behind the same trait; the
+//! scenario selects it with `cluster_backend: Kernel(..)`, which until then fails with a clear
+//! error ([`build`]).
+
+mod analytic;
+pub mod host;
+
+pub use analytic::{AnalyticCluster, AnalyticClusterConfig, ElementCosts};
+
+use crate::engine::ClockDomain;
+use crate::error::Error;
+use crate::workload::OpKind;
+use hetsim_models::aimc::Matrix;
+use serde::{Deserialize, Serialize};
+
+/// Shape of one LoRA task: `tokens` rows of x (`tokens x in_features`), A `in_features x rank`,
+/// B `rank x out_features`, XW and Y `tokens x out_features`, `Y = XW + scale (X A) B`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LoraShape {
+    /// Tokens in the batch.
+    pub tokens: usize,
+    /// Input features (rows of A).
+    pub in_features: usize,
+    /// Output features (columns of B).
+    pub out_features: usize,
+    /// LoRA rank.
+    pub rank: usize,
+}
+
+/// Cost of one cluster task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClusterCost {
+    /// Total cycles of the task (= `branch_cycles + add_cycles` for a LoRA task).
+    pub cycles: u64,
+    /// LoRA only: cycles that need only x (DMA of x in, X A, (X A) B, their barriers and the
+    /// launch overhead); a parallel-branch strategy runs them before XW arrives.
+    pub branch_cycles: u64,
+    /// LoRA only: cycles that need XW (DMA of XW in, the scaled add, DMA of Y out).
+    pub add_cycles: u64,
+    /// TCDM bytes that stay resident across batches (A and B).
+    pub resident_bytes: u64,
+    /// TCDM bytes of one batch's buffers (x, X A, XW/Y); a double-buffered strategy needs two.
+    pub batch_bytes: u64,
+}
+
+/// Result of running a cluster task with data.
+#[derive(Debug, Clone)]
+pub struct ClusterRun {
+    /// Its cost.
+    pub cost: ClusterCost,
+    /// The output (Y for LoRA, the operation's output otherwise).
+    pub y: Matrix,
+}
+
+/// A source of cluster cycles and results. Implementations must be deterministic: equal
+/// arguments give equal results.
+pub trait ClusterBackend {
+    /// Label shown in every report row that uses this backend (e.g. `analytic model`).
+    fn label(&self) -> String;
+    /// The cluster clock.
+    fn clock(&self) -> ClockDomain;
+    /// TCDM capacity in bytes (for the footprint warning).
+    fn tcdm_capacity(&self) -> u64;
+    /// Cost of the LoRA branch plus the add for one batch of `shape`.
+    fn lora_cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error>;
+    /// Runs the LoRA branch plus the add on data: `Y = XW + scale (X A) B`.
+    fn lora(
+        &mut self,
+        shape: &LoraShape,
+        scale: f32,
+        x: &Matrix,
+        xw: &Matrix,
+        a: &Matrix,
+        b: &Matrix,
+    ) -> Result<ClusterRun, Error>;
+    /// Cost of a dynamic operation with operand shapes `ins` and output shape `out`.
+    fn dynamic_cost(
+        &mut self,
+        kind: &OpKind,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> Result<ClusterCost, Error>;
+    /// Runs a dynamic operation on data.
+    fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error>;
+}
+
+/// Parameters of the kernel-backed backend (reserved for the cycle-level cluster).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelBackendConfig {
+    /// The LoRA kernel ELF, e.g. `kernels/build/lora.elf`.
+    pub lora_elf: String,
+}
+
+/// Which backend a scenario uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum BackendConfig {
+    /// The analytic cost model.
+    Analytic(AnalyticClusterConfig),
+    /// The real `lora` kernel on the cycle-level cluster (not available yet).
+    Kernel(KernelBackendConfig),
+}
+
+impl Default for BackendConfig {
+    /// The analytic model with its defaults.
+    fn default() -> Self {
+        Self::Analytic(AnalyticClusterConfig::default())
+    }
+}
+
+/// Builds the backend a scenario names.
+pub fn build(cfg: &BackendConfig) -> Result<Box<dyn ClusterBackend>, Error> {
+    match cfg {
+        BackendConfig::Analytic(c) => Ok(Box::new(AnalyticCluster::new(c.clone())?)),
+        BackendConfig::Kernel(k) => Err(Error::Backend(format!(
+            "the kernel-backed cluster backend (lora_elf {:?}) is not available yet: the \
+             cycle-level cluster model is still being built; use `cluster_backend: Analytic(())`",
+            k.lora_elf
+        ))),
+    }
+}

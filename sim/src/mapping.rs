@@ -1,0 +1,345 @@
+//! Mapping: static matrices onto tiles, tiles onto clusters, dynamic operations onto clusters,
+//! and everything onto interconnect endpoints.
+//!
+//! Rules (documented in `docs/architecture.md`):
+//! - every linear operation of every layer instance gets its own tiles (weight-stationary, all
+//!   weights on chip), `ceil(in/rows) x ceil(out/cols)` of them, numbered consecutively in
+//!   schedule order, exactly as `aimc::AnalogMatrix::program_at` numbers them (tested);
+//! - clusters: `PerTile` gives tile `i` cluster `i` (or clusters `n i .. n i + n - 1` under
+//!   `MultiCluster(n)`); `Shared(k)` gives tile `i` cluster `i / k`. A linear operation's LoRA
+//!   work is split by output columns into one [`Slice`] per column block of the matrix, done by
+//!   the cluster of that column block's first-row tile (n slices on its n clusters under
+//!   `MultiCluster(n)`); the output is gathered on the first slice's cluster (its *home*);
+//! - a dynamic operation runs on the home cluster of its first operand (the previous layer
+//!   instance's output home for the block input);
+//! - endpoints: L2 is 0, tile `i` is `1 + i`, cluster `j` is `1 + tiles + j`. On a mesh (w x h
+//!   routers) L2 sits at router 0, tile `i` at router `(1 + i) mod (w h)` (row-major) and each
+//!   cluster at the router of its first tile.
+
+use crate::error::Error;
+use crate::scenario::{ClusterPairing, Scenario};
+use crate::workload::{OpKind, Schedule, BLOCK_INPUT};
+use hetsim_models::interconnect::{Endpoint, Interconnect, Topology};
+
+/// Endpoint of the shared L2 memory (where the model input comes from).
+pub const L2: Endpoint = 0;
+
+/// A share of a linear operation's LoRA work: the output columns one cluster computes, fed by
+/// the tile that produces those columns of XW.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    /// Tile whose outputs (a column block) feed this slice.
+    pub tile: u32,
+    /// Cluster doing the slice.
+    pub cluster: u32,
+    /// Output columns of the slice.
+    pub cols: usize,
+}
+
+/// Placement of one operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpPlace {
+    /// First tile (linear operations; 0 and `tile_count` 0 otherwise).
+    pub first_tile: u32,
+    /// Tiles used.
+    pub tile_count: u32,
+    /// Row blocks of the matrix.
+    pub row_blocks: u32,
+    /// Column blocks of the matrix.
+    pub col_blocks: u32,
+    /// Clusters doing the LoRA work (linear) or the operation (dynamic), distinct, in slice
+    /// order.
+    pub clusters: Vec<u32>,
+    /// Linear: the LoRA work split by output columns, one slice per column block of the
+    /// matrix (per cluster of the tile under `MultiCluster(n)`: n slices per column block).
+    pub slices: Vec<Slice>,
+    /// Cluster where the output lives.
+    pub home: u32,
+}
+
+/// Placement of one layer instance (a block repetition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstancePlace {
+    /// Block index in the schedule.
+    pub block: usize,
+    /// Repetition.
+    pub rep: usize,
+    /// `block.rep`, e.g. `encoder.layer.0` (a block run once keeps its plain name).
+    pub name: String,
+    /// One entry per operation of the block.
+    pub ops: Vec<OpPlace>,
+}
+
+/// The whole mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// Layer instances in execution order.
+    pub instances: Vec<InstancePlace>,
+    /// Tiles used.
+    pub tiles: u32,
+    /// Clusters used.
+    pub clusters: u32,
+    pairing: ClusterPairing,
+    clusters_per_tile: u32,
+}
+
+impl Mapping {
+    /// Maps `schedule` with the scenario's tile size and pairing; `clusters_per_tile` is the
+    /// multi-cluster split (1 otherwise).
+    pub fn new(
+        schedule: &Schedule,
+        scenario: &Scenario,
+        clusters_per_tile: usize,
+    ) -> Result<Self, Error> {
+        let tile = &scenario.hardware.tile;
+        let pairing = scenario.mapping.clusters;
+        let cpt = clusters_per_tile.max(1) as u64;
+        let cluster_of = |t: u64| -> u64 {
+            match pairing {
+                ClusterPairing::PerTile => t * cpt,
+                ClusterPairing::Shared(k) => t / k.max(1) as u64,
+            }
+        };
+        let mut next_tile: u64 = 0;
+        let mut instances = Vec::new();
+        let mut prev_home: Option<u32> = None;
+        let mut first_cluster_needed = 0u64;
+        for (bi, b) in schedule.blocks.iter().enumerate() {
+            for rep in 0..b.repeat {
+                let name = if b.repeat == 1 {
+                    b.name.clone()
+                } else {
+                    format!("{}.{rep}", b.name)
+                };
+                let mut ops: Vec<OpPlace> = Vec::with_capacity(b.ops.len());
+                for op in &b.ops {
+                    let place = if let OpKind::Linear {
+                        in_features,
+                        out_features,
+                        ..
+                    } = op.kind
+                    {
+                        let rb = in_features.div_ceil(tile.rows) as u64;
+                        let cb = out_features.div_ceil(tile.cols) as u64;
+                        let first = next_tile;
+                        next_tile += rb * cb;
+                        if let Some(avail) = scenario.hardware.tiles_available {
+                            if next_tile > avail as u64 {
+                                return Err(Error::Mapping(format!(
+                                    "`{name}` op `{}` ({in_features} x {out_features}) needs {} \
+                                     tile(s) of {} x {}, {next_tile} in total up to here, but only \
+                                     {avail} are available",
+                                    op.name,
+                                    rb * cb,
+                                    tile.rows,
+                                    tile.cols
+                                )));
+                            }
+                        }
+                        if next_tile > u64::from(u32::MAX / 2) {
+                            return Err(Error::Mapping(format!(
+                                "`{name}` op `{}`: more than {} tiles",
+                                op.name,
+                                u32::MAX / 2
+                            )));
+                        }
+                        let c0 = cluster_of(first);
+                        let mut slices = Vec::new();
+                        for b in 0..cb {
+                            let tile_id = first + b;
+                            let block_cols = tile.cols.min(out_features - (b as usize) * tile.cols);
+                            let per = match pairing {
+                                ClusterPairing::PerTile => cpt,
+                                ClusterPairing::Shared(_) => 1,
+                            };
+                            for j in 0..per {
+                                let cols = crate::strategy::multi_cluster::slice_cols(
+                                    block_cols,
+                                    per as usize,
+                                    j as usize,
+                                );
+                                if cols > 0 {
+                                    slices.push(Slice {
+                                        tile: tile_id as u32,
+                                        cluster: (cluster_of(tile_id) + j) as u32,
+                                        cols,
+                                    });
+                                }
+                            }
+                        }
+                        let mut clusters: Vec<u32> = Vec::new();
+                        for sl in &slices {
+                            if !clusters.contains(&sl.cluster) {
+                                clusters.push(sl.cluster);
+                            }
+                        }
+                        OpPlace {
+                            first_tile: first as u32,
+                            tile_count: (rb * cb) as u32,
+                            row_blocks: rb as u32,
+                            col_blocks: cb as u32,
+                            home: c0 as u32,
+                            clusters,
+                            slices,
+                        }
+                    } else {
+                        let home = op
+                            .inputs
+                            .first()
+                            .and_then(|i| {
+                                if i == BLOCK_INPUT {
+                                    prev_home
+                                } else {
+                                    b.ops
+                                        .iter()
+                                        .position(|o| o.name == *i)
+                                        .and_then(|p| ops.get(p))
+                                        .map(|p| p.home)
+                                }
+                            })
+                            .unwrap_or_else(|| cluster_of(next_tile) as u32);
+                        first_cluster_needed = first_cluster_needed.max(u64::from(home) + 1);
+                        OpPlace {
+                            first_tile: 0,
+                            tile_count: 0,
+                            row_blocks: 0,
+                            col_blocks: 0,
+                            clusters: vec![home],
+                            slices: Vec::new(),
+                            home,
+                        }
+                    };
+                    ops.push(place);
+                }
+                prev_home = ops.last().map(|o| o.home);
+                instances.push(InstancePlace {
+                    block: bi,
+                    rep,
+                    name,
+                    ops,
+                });
+            }
+        }
+        let clusters = match pairing {
+            ClusterPairing::PerTile => next_tile * cpt,
+            ClusterPairing::Shared(k) => next_tile.div_ceil(k.max(1) as u64),
+        }
+        .max(first_cluster_needed)
+        .max(1);
+        Ok(Self {
+            instances,
+            tiles: next_tile as u32,
+            clusters: clusters as u32,
+            pairing,
+            clusters_per_tile: cpt as u32,
+        })
+    }
+
+    /// Endpoint of tile `t`.
+    pub fn tile_ep(&self, t: u32) -> Endpoint {
+        1 + t
+    }
+
+    /// Endpoint of cluster `c`.
+    pub fn cluster_ep(&self, c: u32) -> Endpoint {
+        1 + self.tiles + c
+    }
+
+    /// First tile served by cluster `c`.
+    pub fn first_tile_of_cluster(&self, c: u32) -> u32 {
+        match self.pairing {
+            ClusterPairing::PerTile => c / self.clusters_per_tile.max(1),
+            ClusterPairing::Shared(k) => c.saturating_mul(k as u32),
+        }
+    }
+
+    /// Places the endpoints on a mesh interconnect (no effect on other topologies).
+    pub fn place(&self, ic: &mut Interconnect) -> Result<(), Error> {
+        if let Topology::Mesh(m) = ic.config().topology {
+            let routers = m.width * m.height;
+            let at = |r: u32| (r % m.width, r / m.width);
+            let (x, y) = at(0);
+            ic.place(L2, x, y)?;
+            for t in 0..self.tiles {
+                let (x, y) = at((1 + t) % routers);
+                ic.place(self.tile_ep(t), x, y)?;
+            }
+            for c in 0..self.clusters {
+                let (x, y) = at((1 + self.first_tile_of_cluster(c)) % routers);
+                ic.place(self.cluster_ep(c), x, y)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::models::{generate, MOBILEBERT};
+    use hetsim_models::aimc::{AnalogMatrix, Matrix, TileConfig};
+
+    fn scenario(rows: usize, pairing: ClusterPairing) -> Scenario {
+        let text = r#"(name: "t", workload: (schedule: Model("mobilebert")))"#;
+        let mut s: Scenario = ron::from_str(text).unwrap();
+        s.hardware.tile.rows = rows;
+        s.hardware.tile.cols = rows;
+        s.mapping.clusters = pairing;
+        s
+    }
+
+    #[test]
+    fn tile_counts_match_the_aimc_mapping() {
+        // A 384 x 512 matrix on 256 x 256 tiles: 2 x 2 = 4 tiles, as AnalogMatrix reports.
+        let sc = scenario(256, ClusterPairing::PerTile);
+        let sched = generate(&MOBILEBERT, 8, None);
+        let m = Mapping::new(&sched, &sc, 1).unwrap();
+        let emb = &m.instances[0].ops[0];
+        let cfg = TileConfig {
+            rows: 256,
+            cols: 256,
+            ..TileConfig::ideal()
+        };
+        let a = AnalogMatrix::program(&cfg, &Matrix::zeros(384, 512)).unwrap();
+        assert_eq!(emb.tile_count as usize, a.mapping().tile_count());
+        assert_eq!(emb.row_blocks as usize, a.mapping().row_blocks);
+        assert_eq!(emb.col_blocks as usize, a.mapping().col_blocks);
+        // MobileBERT on 512 x 512 tiles: 1 (embedding) + 24 x 15 + 1 (QA) = 362 tiles,
+        // one cluster each.
+        let m = Mapping::new(&sched, &scenario(512, ClusterPairing::PerTile), 1).unwrap();
+        assert_eq!((m.tiles, m.clusters), (362, 362));
+        // Shared by 2: 181 clusters; multi-cluster(2): 724.
+        let m2 = Mapping::new(&sched, &scenario(512, ClusterPairing::Shared(2)), 1).unwrap();
+        assert_eq!(m2.clusters, 181);
+        let m3 = Mapping::new(&sched, &scenario(512, ClusterPairing::PerTile), 2).unwrap();
+        assert_eq!(m3.clusters, 724);
+        assert_eq!(m3.instances[1].ops[0].clusters, vec![2, 3]);
+        let sl = &m3.instances[1].ops[0].slices;
+        assert_eq!((sl[0].cols, sl[1].cols, sl[1].tile), (64, 64, 1));
+        // 384 x 512 on 256 x 256 tiles: 2 column blocks of 256 -> 2 slices on the clusters
+        // of tiles 0 and 1 (the first row block).
+        let m4 = Mapping::new(&sched, &scenario(256, ClusterPairing::PerTile), 1).unwrap();
+        let sl = &m4.instances[0].ops[0].slices;
+        assert_eq!(sl.len(), 2);
+        assert_eq!((sl[0].tile, sl[0].cluster, sl[0].cols), (0, 0, 256));
+        assert_eq!((sl[1].tile, sl[1].cluster, sl[1].cols), (1, 1, 256));
+    }
+
+    #[test]
+    fn dynamic_ops_follow_their_first_operand() {
+        let sched = generate(&MOBILEBERT, 8, None);
+        let m = Mapping::new(&sched, &scenario(512, ClusterPairing::PerTile), 1).unwrap();
+        let l0 = &m.instances[1];
+        // op 1 (bottleneck.input.LayerNorm) follows op 0 (bottleneck.input.dense, tile 1).
+        assert_eq!(l0.ops[0].first_tile, 1);
+        assert_eq!(l0.ops[1].home, l0.ops[0].home);
+    }
+
+    #[test]
+    fn too_few_tiles_is_a_mapping_error() {
+        let mut sc = scenario(512, ClusterPairing::PerTile);
+        sc.hardware.tiles_available = Some(10);
+        let e = Mapping::new(&generate(&MOBILEBERT, 8, None), &sc, 1).unwrap_err();
+        assert!(e.to_string().contains("only 10 are available"), "{e}");
+    }
+}

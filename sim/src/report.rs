@@ -1,0 +1,277 @@
+//! Reports: rows of measured latencies, overheads, utilisation, TCDM footprint and numerical
+//! error, rendered as a terminal table, CSV or JSON.
+//!
+//! The terminal table shows, per sweep combination, one row per distinct linear-layer shape of a
+//! representative layer instance (the first repetition of the first repeated block, e.g.
+//! `encoder.layer.0`), that instance's layer row and the whole-model row. CSV and JSON hold every
+//! row: every operation of every layer instance, every layer, the model.
+
+use crate::error::Error;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One report row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Row {
+    /// Strategy name.
+    pub strategy: String,
+    /// Tile integration time, ns.
+    pub integration_time_ns: f64,
+    /// Tokens per batch t.
+    pub tokens_per_batch: usize,
+    /// `op`, `layer` or `model`.
+    pub scope: String,
+    /// Layer instance, e.g. `encoder.layer.3` (`(all)` for the model).
+    pub layer: String,
+    /// Operation name (`(all)` for layer and model rows).
+    pub op: String,
+    /// Operation kind (`linear`, `softmax`, ...), `layer` or `model`.
+    pub kind: String,
+    /// `in x out` of a linear operation, output shape of a dynamic one.
+    pub shape: String,
+    /// Tile busy time (one tile group per matrix), ns.
+    pub tile_ns: f64,
+    /// Cluster busy time, ns.
+    pub cluster_ns: f64,
+    /// Time on the interconnect (latency plus occupancy, excluding queueing), ns.
+    pub transfer_ns: f64,
+    /// Hybrid latency (from the first input being ready to the last output), ns.
+    pub hybrid_ns: f64,
+    /// Pure-AIMC baseline latency, ns.
+    pub baseline_ns: f64,
+    /// hybrid / baseline.
+    pub overhead: f64,
+    /// Stage with the largest per-batch time: `tile`, `cluster` or `link` (linear rows).
+    pub bound: String,
+    /// Tile busy / (latency x tile groups in scope).
+    pub tile_util: f64,
+    /// Cluster busy / (latency x clusters in scope).
+    pub cluster_util: f64,
+    /// Peak TCDM bytes of the LoRA work (A, B resident plus the strategy's batch buffers).
+    pub tcdm_peak_bytes: u64,
+    /// True when the peak exceeds the cluster's TCDM.
+    pub tcdm_over: bool,
+    /// Relative L2 error of the output against the ideal f32 model (op: isolated; layer: given
+    /// the ideal layer input; model: chained), if evaluated.
+    pub rel_err: Option<f64>,
+    /// Where cluster times come from, e.g. `analytic model`.
+    pub cluster_model: String,
+}
+
+/// A scenario's report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Cluster backend label.
+    pub cluster_model: String,
+    /// Tokens of the numerics sample, if evaluated.
+    pub sample_tokens: Option<usize>,
+    /// Every row.
+    pub rows: Vec<Row>,
+    /// Warnings (TCDM overflow, partial numerics).
+    pub warnings: Vec<String>,
+    /// Engine events delivered over the whole run.
+    pub events: u64,
+}
+
+fn us(ns: f64) -> String {
+    format!("{:.2}", ns / 1000.0)
+}
+
+fn err(e: Option<f64>) -> String {
+    e.map_or("-".into(), |v| format!("{v:.4}"))
+}
+
+impl Report {
+    /// Rows of the terminal table (see the module docs).
+    pub fn summary_rows(&self) -> Vec<&Row> {
+        // Representative instance: the first layer instance whose name ends in ".0", else the
+        // first instance.
+        let rep = self
+            .rows
+            .iter()
+            .find(|r| r.scope == "layer" && r.layer.ends_with(".0"))
+            .or_else(|| self.rows.iter().find(|r| r.scope == "layer"))
+            .map(|r| r.layer.clone())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        let mut seen: Vec<(String, f64, usize, String)> = Vec::new();
+        for r in &self.rows {
+            let combo = (
+                r.strategy.clone(),
+                r.integration_time_ns,
+                r.tokens_per_batch,
+            );
+            match r.scope.as_str() {
+                "op" if r.layer == rep && r.kind == "linear" => {
+                    let key = (combo.0, combo.1, combo.2, r.shape.clone());
+                    if !seen.contains(&key) {
+                        seen.push(key);
+                        out.push(r);
+                    }
+                }
+                "layer" if r.layer == rep => out.push(r),
+                "model" => out.push(r),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The terminal table.
+    pub fn table(&self) -> String {
+        let head = [
+            "strategy",
+            "t_int ns",
+            "t",
+            "row",
+            "shape",
+            "tile us",
+            "cluster us",
+            "xfer us",
+            "hybrid us",
+            "base us",
+            "overhead",
+            "bound",
+            "util T/C %",
+            "TCDM KiB",
+            "rel err",
+            "cluster model",
+        ];
+        let mut cells: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
+        for r in self.summary_rows() {
+            let name = match r.scope.as_str() {
+                "op" => r.op.clone(),
+                "layer" => format!("layer {}", r.layer),
+                _ => "model".into(),
+            };
+            cells.push(vec![
+                r.strategy.clone(),
+                format!("{}", r.integration_time_ns),
+                r.tokens_per_batch.to_string(),
+                name,
+                r.shape.clone(),
+                us(r.tile_ns),
+                us(r.cluster_ns),
+                us(r.transfer_ns),
+                us(r.hybrid_ns),
+                us(r.baseline_ns),
+                format!("{:.3}", r.overhead),
+                r.bound.clone(),
+                format!("{:.0}/{:.0}", 100.0 * r.tile_util, 100.0 * r.cluster_util),
+                format!(
+                    "{:.1}{}",
+                    r.tcdm_peak_bytes as f64 / 1024.0,
+                    if r.tcdm_over { " !" } else { "" }
+                ),
+                err(r.rel_err),
+                r.cluster_model.clone(),
+            ]);
+        }
+        let widths: Vec<usize> = (0..head.len())
+            .map(|c| {
+                cells
+                    .iter()
+                    .map(|r| r.get(c).map_or(0, |s| s.len()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "scenario {}: cluster times from the {}{}",
+            self.scenario,
+            self.cluster_model,
+            self.sample_tokens
+                .map_or(String::new(), |n| format!("; errors on a {n}-token sample"))
+        );
+        for (i, row) in cells.iter().enumerate() {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(c, (v, w))| {
+                    if c <= 4 || c == 11 || c == 15 {
+                        format!("{v:<w$}")
+                    } else {
+                        format!("{v:>w$}")
+                    }
+                })
+                .collect();
+            let _ = writeln!(s, "{}", line.join("  ").trim_end());
+            if i == 0 {
+                let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+                let _ = writeln!(s, "{}", "-".repeat(total));
+            }
+        }
+        let _ = writeln!(
+            s,
+            "TCDM \"!\": exceeds the cluster's TCDM. Every row is in --csv/--json, with all layers \
+             and operations."
+        );
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}");
+        }
+        s
+    }
+
+    /// CSV text (RFC 4180 quoting where needed), one line per row.
+    pub fn csv(&self) -> String {
+        let mut s = String::from(
+            "strategy,integration_time_ns,tokens_per_batch,scope,layer,op,kind,shape,tile_ns,\
+             cluster_ns,transfer_ns,hybrid_ns,baseline_ns,overhead,bound,tile_util,cluster_util,\
+             tcdm_peak_bytes,tcdm_over,rel_err,cluster_model\n",
+        );
+        let q = |v: &str| {
+            if v.contains([',', '"', '\n']) {
+                format!("\"{}\"", v.replace('"', "\"\""))
+            } else {
+                v.to_string()
+            }
+        };
+        for r in &self.rows {
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                q(&r.strategy),
+                r.integration_time_ns,
+                r.tokens_per_batch,
+                r.scope,
+                q(&r.layer),
+                q(&r.op),
+                r.kind,
+                r.shape,
+                r.tile_ns,
+                r.cluster_ns,
+                r.transfer_ns,
+                r.hybrid_ns,
+                r.baseline_ns,
+                r.overhead,
+                r.bound,
+                r.tile_util,
+                r.cluster_util,
+                r.tcdm_peak_bytes,
+                r.tcdm_over,
+                r.rel_err.map_or(String::new(), |e| e.to_string()),
+                q(&r.cluster_model)
+            );
+        }
+        s
+    }
+
+    /// Pretty JSON text.
+    pub fn json(&self) -> Result<String, Error> {
+        serde_json::to_string_pretty(self).map_err(|e| Error::Serialise(e.to_string()))
+    }
+
+    /// Writes `text` to `path`.
+    pub fn write(path: &Path, text: &str) -> Result<(), Error> {
+        std::fs::write(path, text).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}

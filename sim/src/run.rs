@@ -1,0 +1,603 @@
+//! Running a scenario: every sweep combination is replayed (hybrid under its strategy, and the
+//! pure-AIMC baseline) and measured into report rows.
+//!
+//! This module builds the whole model's task graph (every layer instance, every operation), runs
+//! it on the engine (`crate::replay`) and aggregates task times per operation, per layer
+//! instance and for the model. Operations wait for their operands to be complete (an operation
+//! boundary is a barrier); operations without a dependency between them run concurrently on
+//! their own tiles and clusters, sharing the interconnect.
+
+use crate::backend::{self, ClusterBackend, LoraShape};
+use crate::engine::{ns_to_ps, ps_to_ns, Time};
+use crate::error::Error;
+use crate::mapping::{Mapping, L2};
+use crate::numerics::{self, NumericsResult};
+use crate::replay::{execute, Graph, Stage, TaskId, Work};
+use crate::report::{Report, Row};
+use crate::scenario::{Combination, Loaded};
+use crate::strategy::{self, baseline, Costs, JobSlice, LinearJob, Strategy};
+use crate::workload::{OpKind, BLOCK_INPUT};
+use hetsim_models::aimc::TileConfig;
+use hetsim_models::interconnect::{Endpoint, Interconnect};
+use std::collections::BTreeMap;
+
+/// Latency of one token's MVM on a matrix of `in x out` (the aimc model's rule, see
+/// `AnalogMatrix::mvm_latency`; one analog pass, i.e. no bound-management repetition), ns.
+pub fn tile_latency_ns(cfg: &TileConfig, in_features: usize, out_features: usize) -> f64 {
+    let t = &cfg.transfer;
+    let rows = in_features.min(cfg.rows) as f64;
+    let cols = out_features.min(cfg.cols) as f64;
+    let tin = t
+        .input_bytes_per_ns
+        .map_or(0.0, |w| rows * f64::from(t.input_element_bytes) / w);
+    let tout = t
+        .output_bytes_per_ns
+        .map_or(0.0, |w| cols * f64::from(t.output_element_bytes) / w);
+    let row_blocks = in_features.div_ceil(cfg.rows);
+    tin + cfg.integration_time_ns
+        + tout
+        + row_blocks.saturating_sub(1) as f64 * cfg.accumulation_ns_per_row_block
+}
+
+/// An operation instance in a built graph.
+#[derive(Debug, Clone)]
+struct OpRec {
+    inst: usize,
+    op: usize,
+    clusters: usize,
+    batches: usize,
+    tcdm: u64,
+}
+
+/// Operation tag of the final write-back to L2 (no operation record).
+const WRITE_BACK: u32 = u32::MAX;
+
+/// What an operation left behind: the tasks to wait for, where its output lives, its shape.
+type Produced = (Vec<TaskId>, Endpoint, (usize, usize));
+
+struct Built {
+    graph: Graph,
+    ops: Vec<OpRec>,
+}
+
+/// Measured quantities of one operation or instance.
+#[derive(Debug, Clone, Copy, Default)]
+struct Agg {
+    begin: Time,
+    end: Time,
+    tile: Time,
+    cluster: Time,
+    transfer: Time,
+    out_transfer: Time,
+    seen: bool,
+}
+
+impl Agg {
+    fn latency(&self) -> Time {
+        self.end.saturating_sub(self.begin)
+    }
+    fn merge(&mut self, o: &Agg) {
+        if !o.seen {
+            return;
+        }
+        if self.seen {
+            self.begin = self.begin.min(o.begin);
+            self.end = self.end.max(o.end);
+        } else {
+            self.begin = o.begin;
+            self.end = o.end;
+        }
+        self.tile += o.tile;
+        self.cluster += o.cluster;
+        self.transfer += o.transfer;
+        self.out_transfer += o.out_transfer;
+        self.seen = true;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    loaded: &Loaded,
+    mapping: &Mapping,
+    strategy: Option<&dyn Strategy>,
+    tile_cfg: &TileConfig,
+    t: usize,
+    costs: &mut Costs,
+) -> Result<Built, Error> {
+    let sched = &loaded.schedule;
+    let eb = loaded.scenario.hardware.element_bytes;
+    let batches = strategy::batches(sched.seq_len, t);
+    let mut g = Graph::default();
+    let mut recs: Vec<OpRec> = Vec::new();
+    let mut prev_finals: Vec<TaskId> = Vec::new();
+    let mut prev_loc: Endpoint = L2;
+    let mut prev_shape = (sched.seq_len, sched.input_features);
+    for (ii, inst) in mapping.instances.iter().enumerate() {
+        let block = sched
+            .blocks
+            .get(inst.block)
+            .ok_or_else(|| Error::Mapping("internal: block index".into()))?;
+        // Per op of this instance: (record index, location endpoint).
+        let mut done: BTreeMap<&str, Produced> = BTreeMap::new();
+        done.insert(BLOCK_INPUT, (prev_finals.clone(), prev_loc, prev_shape));
+        let mut last: Option<(Vec<TaskId>, Endpoint)> = None;
+        for (oi, (op, place)) in block.ops.iter().zip(&inst.ops).enumerate() {
+            let rec = recs.len() as u32;
+            let mut deps: Vec<TaskId> = Vec::new();
+            let mut srcs: Vec<(Endpoint, Vec<TaskId>, (usize, usize))> = Vec::new();
+            for i in &op.inputs {
+                let (f, loc, shape) = done
+                    .get(i.as_str())
+                    .ok_or_else(|| Error::Mapping(format!("internal: operand {i}")))?;
+                deps.extend_from_slice(f);
+                srcs.push((*loc, f.clone(), *shape));
+            }
+            let home_ep = mapping.cluster_ep(place.home);
+            let (finals, tcdm) = match op.kind {
+                OpKind::Linear {
+                    in_features,
+                    out_features,
+                    lora,
+                } => {
+                    let src = srcs.first().map_or(L2, |s| s.0);
+                    let slices: Vec<JobSlice> = place
+                        .slices
+                        .iter()
+                        .map(|s| JobSlice {
+                            tile_ep: mapping.tile_ep(s.tile),
+                            cluster: s.cluster,
+                            cluster_ep: mapping.cluster_ep(s.cluster),
+                            cols: s.cols,
+                        })
+                        .collect();
+                    let tile_ps = ns_to_ps(tile_latency_ns(tile_cfg, in_features, out_features))
+                        .ok_or_else(|| Error::Mapping("tile latency out of range".into()))?;
+                    let job = LinearJob {
+                        op: rec,
+                        batches: &batches,
+                        tile: place.first_tile,
+                        tile_ep: mapping.tile_ep(place.first_tile),
+                        slices: &slices,
+                        src,
+                        in_features,
+                        out_features,
+                        element_bytes: eb,
+                        tile_ps_per_token: tile_ps,
+                        rank: strategy.and(lora).map(|l| l.rank),
+                        deps: &deps,
+                    };
+                    let mut tcdm = 0;
+                    let f = match (strategy, lora) {
+                        (Some(s), Some(l)) => {
+                            // Peak over the slices' clusters, for the largest batch.
+                            for sl in &slices {
+                                let c = costs.lora(LoraShape {
+                                    tokens: batches.first().copied().unwrap_or(0),
+                                    in_features,
+                                    out_features: sl.cols,
+                                    rank: l.rank,
+                                })?;
+                                tcdm = tcdm.max(c.resident_bytes + s.buffers() * c.batch_bytes);
+                            }
+                            s.expand(&job, &mut g, costs)?
+                        }
+                        _ => baseline::expand(&job, &mut g, costs)?,
+                    };
+                    (f, tcdm)
+                }
+                ref kind => {
+                    let mut ready = Vec::new();
+                    for (loc, f, shape) in &srcs {
+                        ready.push(g.add(
+                            Work::Transfer {
+                                src: *loc,
+                                dst: home_ep,
+                                bytes: (shape.0 * shape.1) as u64 * eb,
+                            },
+                            rec,
+                            Stage::Input,
+                            f,
+                        ));
+                    }
+                    let ins: Vec<(usize, usize)> = srcs.iter().map(|s| s.2).collect();
+                    let c = costs.backend().dynamic_cost(kind, &ins, op.out)?;
+                    let task = g.add(
+                        Work::Cluster {
+                            cluster: place.home,
+                            ps: costs.ps(c.cycles),
+                        },
+                        rec,
+                        Stage::Dynamic,
+                        &ready,
+                    );
+                    (vec![task], 0)
+                }
+            };
+            done.insert(&op.name, (finals.clone(), home_ep, op.out));
+            last = Some((finals, home_ep));
+            prev_shape = op.out;
+            recs.push(OpRec {
+                inst: ii,
+                op: oi,
+                clusters: place.clusters.len().max(1),
+                batches: batches.len(),
+                tcdm,
+            });
+        }
+        if let Some((f, loc)) = last {
+            prev_finals = f;
+            prev_loc = loc;
+        }
+    }
+    // The model output goes back to L2 (counted in the model latency, not in any operation).
+    g.add(
+        Work::Transfer {
+            src: prev_loc,
+            dst: L2,
+            bytes: (prev_shape.0 * prev_shape.1) as u64 * eb,
+        },
+        WRITE_BACK,
+        Stage::Output,
+        &prev_finals,
+    );
+    Ok(Built {
+        graph: g,
+        ops: recs,
+    })
+}
+
+struct Measured {
+    ops: Vec<Agg>,
+    makespan: Time,
+    events: u64,
+}
+
+fn measure(
+    loaded: &Loaded,
+    mapping: &Mapping,
+    strategy: Option<&dyn Strategy>,
+    tile_cfg: &TileConfig,
+    t: usize,
+    backend: &mut dyn ClusterBackend,
+) -> Result<(Measured, Vec<OpRec>), Error> {
+    let mut costs = Costs::new(backend);
+    let Built { mut graph, ops } = build(loaded, mapping, strategy, tile_cfg, t, &mut costs)?;
+    let mut ic = Interconnect::new(&loaded.scenario.hardware.interconnect)?;
+    mapping.place(&mut ic)?;
+    let tm = execute(&mut graph, &mut ic, mapping.tiles, mapping.clusters)?;
+    let mut aggs = vec![Agg::default(); ops.len()];
+    for (i, task) in graph.tasks.iter().enumerate() {
+        let Some(a) = aggs.get_mut(task.op as usize) else {
+            continue;
+        };
+        let (r, s, e) = (tm.ready[i], tm.start[i], tm.end[i]);
+        if a.seen {
+            a.begin = a.begin.min(r);
+            a.end = a.end.max(e);
+        } else {
+            a.begin = r;
+            a.end = e;
+            a.seen = true;
+        }
+        match task.work {
+            Work::Tile { ps, .. } => a.tile += ps,
+            Work::Cluster { ps, .. } => a.cluster += ps,
+            Work::Transfer { .. } => {
+                a.transfer += e - s;
+                if task.stage == Stage::Output {
+                    a.out_transfer += e - s;
+                }
+            }
+        }
+    }
+    Ok((
+        Measured {
+            ops: aggs,
+            makespan: tm.makespan,
+            events: tm.events,
+        },
+        ops,
+    ))
+}
+
+fn bound(a: &Agg, rec: &OpRec) -> &'static str {
+    let b = rec.batches.max(1) as f64;
+    let tile = a.tile as f64 / b;
+    let cluster = a.cluster as f64 / (b * rec.clusters as f64);
+    let link = a.out_transfer as f64 / b;
+    if tile >= cluster && tile >= link {
+        "tile"
+    } else if cluster >= link {
+        "cluster"
+    } else {
+        "link"
+    }
+}
+
+fn ratio(a: Time, b: Time) -> f64 {
+    if b == 0 {
+        if a == 0 {
+            1.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Largest task graph a combination may build (about 100 bytes per task plus its edges).
+pub const MAX_TASKS: u64 = 50_000_000;
+
+/// Upper estimate of the tasks of one combination: per linear operation and batch, an input
+/// transfer and a tile task, and per cluster an input, an output, a cluster and a gather task;
+/// per dynamic operation its operand transfers and one cluster task.
+fn estimate_tasks(loaded: &Loaded, mapping: &Mapping, t: usize, cpt: usize) -> u64 {
+    let batches = loaded.schedule.seq_len.div_ceil(t.max(1)) as u64;
+    let mut n = 0u64;
+    for inst in &mapping.instances {
+        for op in &inst.ops {
+            n = n.saturating_add(if op.tile_count > 0 {
+                batches.saturating_mul(2 + 4 * cpt as u64)
+            } else {
+                3
+            });
+        }
+    }
+    n
+}
+
+/// Runs every combination of the scenario; returns the report.
+pub fn run(loaded: &Loaded) -> Result<Report, Error> {
+    let mut backend = backend::build(&loaded.scenario.hardware.cluster_backend)?;
+    let label = backend.label();
+    let tcdm_cap = backend.tcdm_capacity();
+    let base_map = Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
+    let num: Option<NumericsResult> = numerics::evaluate(loaded, &base_map, backend.as_mut())?;
+    let mut rows = Vec::new();
+    let mut warnings = Vec::new();
+    let mut events = 0u64;
+    let mut baselines: BTreeMap<(u64, usize), (Measured, Vec<OpRec>)> = BTreeMap::new();
+    let mut maps: BTreeMap<usize, Mapping> = BTreeMap::new();
+    maps.insert(1, base_map.clone());
+    let sched = &loaded.schedule;
+    for combo in loaded.combinations() {
+        let Combination {
+            strategy: choice,
+            integration_time_ns: it,
+            tokens_per_batch: t,
+        } = combo;
+        let strat = strategy::for_choice(choice);
+        let cpt = strat.clusters_per_tile();
+        let tasks = estimate_tasks(loaded, &base_map, t, cpt);
+        if tasks > MAX_TASKS {
+            return Err(Error::Scenario {
+                path: loaded.path.clone(),
+                field: "sweep.tokens_per_batch".into(),
+                message: format!(
+                    "t = {t} with {} tokens over {} layer instances makes about {tasks} tasks \
+                     (limit {MAX_TASKS})",
+                    sched.seq_len,
+                    base_map.instances.len()
+                ),
+                hint: "use larger token batches, a shorter sequence or fewer layers".into(),
+            });
+        }
+        if let std::collections::btree_map::Entry::Vacant(e) = maps.entry(cpt) {
+            e.insert(Mapping::new(sched, &loaded.scenario, cpt)?);
+        }
+        let mapping = maps
+            .get(&cpt)
+            .ok_or_else(|| Error::Mapping("internal: mapping cache".into()))?;
+        let tile_cfg = TileConfig {
+            integration_time_ns: it,
+            ..loaded.scenario.hardware.tile.clone()
+        };
+        let key = (it.to_bits(), t);
+        if let std::collections::btree_map::Entry::Vacant(e) = baselines.entry(key) {
+            let b = measure(loaded, &base_map, None, &tile_cfg, t, backend.as_mut())?;
+            events += b.0.events;
+            e.insert(b);
+        }
+        let (base, base_recs) = baselines
+            .get(&key)
+            .ok_or_else(|| Error::Mapping("internal: baseline cache".into()))?;
+        let (hyb, recs) = measure(
+            loaded,
+            mapping,
+            Some(strat.as_ref()),
+            &tile_cfg,
+            t,
+            backend.as_mut(),
+        )?;
+        events += hyb.events;
+        let name = strat.name();
+        let mk = |scope: &str, layer: &str, op: &str, kind: &str, shape: String| Row {
+            strategy: name.clone(),
+            integration_time_ns: it,
+            tokens_per_batch: t,
+            scope: scope.into(),
+            layer: layer.into(),
+            op: op.into(),
+            kind: kind.into(),
+            shape,
+            cluster_model: label.clone(),
+            ..Row::default()
+        };
+        let mut inst_aggs: Vec<(Agg, Agg, u64)> =
+            vec![(Agg::default(), Agg::default(), 0); mapping.instances.len()];
+        // Per instance: linear operations (tile groups working in parallel) and clusters used.
+        let scope: Vec<(u64, u64)> = mapping
+            .instances
+            .iter()
+            .map(|i| {
+                let lin = i.ops.iter().filter(|o| o.tile_count > 0).count() as u64;
+                let mut cl: Vec<u32> = i
+                    .ops
+                    .iter()
+                    .flat_map(|o| o.clusters.iter().copied())
+                    .collect();
+                cl.sort_unstable();
+                cl.dedup();
+                (lin, cl.len() as u64)
+            })
+            .collect();
+        let mut over = 0usize;
+        for (k, rec) in recs.iter().enumerate() {
+            let (Some(h), Some(b), Some(brec)) =
+                (hyb.ops.get(k), base.ops.get(k), base_recs.get(k))
+            else {
+                continue;
+            };
+            debug_assert_eq!((brec.inst, brec.op), (rec.inst, rec.op));
+            let inst = &mapping.instances[rec.inst];
+            let Some(op) = sched.blocks.get(inst.block).and_then(|b| b.ops.get(rec.op)) else {
+                continue;
+            };
+            if let Some(ia) = inst_aggs.get_mut(rec.inst) {
+                ia.0.merge(h);
+                ia.1.merge(b);
+                ia.2 = ia.2.max(rec.tcdm);
+            }
+            let shape = match op.kind {
+                OpKind::Linear {
+                    in_features,
+                    out_features,
+                    ..
+                } => format!("{in_features}x{out_features}"),
+                _ => format!("{}x{}", op.out.0, op.out.1),
+            };
+            let mut row = mk("op", &inst.name, &op.name, op.kind.label(), shape);
+            let lat = h.latency().max(1);
+            row.tile_ns = ps_to_ns(h.tile);
+            row.cluster_ns = ps_to_ns(h.cluster);
+            row.transfer_ns = ps_to_ns(h.transfer);
+            row.hybrid_ns = ps_to_ns(h.latency());
+            row.baseline_ns = ps_to_ns(b.latency());
+            row.overhead = ratio(h.latency(), b.latency());
+            row.bound = if matches!(op.kind, OpKind::Linear { .. }) {
+                bound(h, rec).into()
+            } else {
+                "cluster".into()
+            };
+            row.tile_util = h.tile as f64 / lat as f64;
+            row.cluster_util = h.cluster as f64 / (lat as f64 * rec.clusters as f64);
+            row.tcdm_peak_bytes = rec.tcdm;
+            row.tcdm_over = rec.tcdm > tcdm_cap;
+            over += usize::from(row.tcdm_over);
+            row.rel_err = num
+                .as_ref()
+                .and_then(|n| n.op_err.get(&(rec.inst, rec.op)).copied());
+            rows.push(row);
+        }
+        for (ii, (h, b, tcdm)) in inst_aggs.iter().enumerate() {
+            let inst = &mapping.instances[ii];
+            let mut row = mk("layer", &inst.name, "(all)", "layer", String::new());
+            let (lin, cl) = scope.get(ii).copied().unwrap_or((1, 1));
+            fill_total(&mut row, h, b, *tcdm, tcdm_cap, (lin, cl));
+            row.rel_err = num.as_ref().and_then(|n| n.layer_err.get(ii).copied());
+            rows.push(row);
+        }
+        let mut m = mk("model", "(all)", "(all)", "model", String::new());
+        let mut th = Agg::default();
+        let mut tb = Agg::default();
+        for (h, b, _) in &inst_aggs {
+            th.merge(h);
+            tb.merge(b);
+        }
+        th.end = hyb.makespan;
+        th.begin = 0;
+        tb.end = base.makespan;
+        tb.begin = 0;
+        let peak = inst_aggs.iter().map(|x| x.2).max().unwrap_or(0);
+        let lin: u64 = scope.iter().map(|x| x.0).sum();
+        fill_total(
+            &mut m,
+            &th,
+            &tb,
+            peak,
+            tcdm_cap,
+            (lin, u64::from(mapping.clusters)),
+        );
+        m.rel_err = num.as_ref().and_then(|n| n.model_err);
+        rows.push(m);
+        if over > 0 {
+            warnings.push(format!(
+                "{name}, {it} ns, t = {t}: {over} LoRA operation(s) need more TCDM than the \
+                 cluster's {} KiB (peak {} KiB)",
+                tcdm_cap / 1024,
+                peak.div_ceil(1024)
+            ));
+        }
+    }
+    if let Some(n) = &num {
+        if n.instances < base_map.instances.len() {
+            warnings.push(format!(
+                "numerics: evaluated the first {} of {} layer instances; the model error is \
+                 after instance {}",
+                n.instances,
+                base_map.instances.len(),
+                n.instances
+            ));
+        }
+    }
+    Ok(Report {
+        scenario: loaded.scenario.name.clone(),
+        cluster_model: label,
+        sample_tokens: num.as_ref().map(|n| n.tokens),
+        rows,
+        warnings,
+        events,
+    })
+}
+
+/// Fills a layer or model row; utilisations are busy time over latency times the number of
+/// tile groups (linear operations: a matrix's tiles work in lockstep) or clusters in scope.
+fn fill_total(
+    row: &mut Row,
+    h: &Agg,
+    b: &Agg,
+    tcdm: u64,
+    cap: u64,
+    (groups, clusters): (u64, u64),
+) {
+    let lat = h.latency().max(1) as f64;
+    row.tile_ns = ps_to_ns(h.tile);
+    row.cluster_ns = ps_to_ns(h.cluster);
+    row.transfer_ns = ps_to_ns(h.transfer);
+    row.hybrid_ns = ps_to_ns(h.latency());
+    row.baseline_ns = ps_to_ns(b.latency());
+    row.overhead = ratio(h.latency(), b.latency());
+    row.bound = String::new();
+    row.tile_util = h.tile as f64 / (lat * groups.max(1) as f64);
+    row.cluster_util = h.cluster as f64 / (lat * clusters.max(1) as f64);
+    row.tcdm_peak_bytes = tcdm;
+    row.tcdm_over = tcdm > cap;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hetsim_models::aimc::{AnalogMatrix, Matrix};
+
+    #[test]
+    fn tile_latency_matches_the_aimc_model() {
+        // 600 x 300 on 256 x 256 tiles: 3 row blocks. With ports of 2 B/ns in and 4 B/ns out,
+        // 1-byte inputs and 2-byte outputs, 5 ns per extra row block, 128 ns integration:
+        // in = min(600, 256) * 1 / 2 = 128 ns; out = min(300, 256) * 2 / 4 = 128 ns;
+        // accumulation = 2 * 5 = 10 ns; total = 128 + 128 + 128 + 10 = 394 ns.
+        let mut cfg = TileConfig {
+            rows: 256,
+            cols: 256,
+            accumulation_ns_per_row_block: 5.0,
+            ..TileConfig::ideal()
+        };
+        cfg.transfer.input_bytes_per_ns = Some(2.0);
+        cfg.transfer.output_bytes_per_ns = Some(4.0);
+        let a = AnalogMatrix::program(&cfg, &Matrix::zeros(600, 300)).unwrap();
+        assert_eq!(tile_latency_ns(&cfg, 600, 300), 394.0);
+        assert_eq!(a.mvm_latency(1).total_ns(), 394.0);
+        // The study's tile: the integration time alone.
+        assert_eq!(tile_latency_ns(&TileConfig::default(), 512, 128), 128.0);
+    }
+}

@@ -1,0 +1,501 @@
+//! Scenarios: the RON files that say what to simulate (`scenarios/*.ron`, fields documented in
+//! `docs/scenarios.md`).
+//!
+//! This module owns the scenario format, loading with positions and hints, semantic validation
+//! (files exist, values in range, the mapping is possible) and the expansion of sweep lists into
+//! every combination. It does not run anything: `crate::run` does.
+
+use crate::backend::BackendConfig;
+use crate::error::Error;
+use crate::workload::models::{self, DEFAULT_LORA};
+use crate::workload::{Lora, OpKind, Schedule};
+use hetsim_models::aimc::TileConfig;
+use hetsim_models::interconnect::InterconnectConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A complete scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name shown in reports.
+    pub name: String,
+    /// Seed of synthetic weights and inputs (the tile's own noise seed is `hardware.tile.seed`).
+    #[serde(default)]
+    pub seed: u64,
+    /// The hardware.
+    #[serde(default)]
+    pub hardware: Hardware,
+    /// The workload.
+    pub workload: Workload,
+    /// How work is placed on tiles and clusters.
+    #[serde(default)]
+    pub mapping: MappingConfig,
+    /// The swept parameters; every combination is run.
+    #[serde(default)]
+    pub sweep: Sweep,
+    /// The numerical-error evaluation (`None`: off).
+    #[serde(default = "default_numerics")]
+    pub numerics: Option<Numerics>,
+}
+
+fn default_numerics() -> Option<Numerics> {
+    Some(Numerics::default())
+}
+
+/// Hardware: tile, clusters, interconnect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hardware {
+    /// AIMC tile (the aimc module's `TileConfig`; `integration_time_ns` is replaced by each value
+    /// of `sweep.integration_time_ns`). Default: the study's 512 x 512 PCM tile.
+    pub tile: TileConfig,
+    /// Where cluster cycles come from (default `Analytic(())` with its defaults).
+    pub cluster_backend: BackendConfig,
+    /// Interconnect (default: point-to-point links, 1 ns, 64 bytes/ns).
+    pub interconnect: InterconnectConfig,
+    /// Tiles on the chip; `None` (default): as many as the model needs.
+    pub tiles_available: Option<usize>,
+    /// Bytes per activation element on the interconnect (default 2: FP16).
+    pub element_bytes: u64,
+}
+
+impl Default for Hardware {
+    fn default() -> Self {
+        Self {
+            tile: TileConfig::default(),
+            cluster_backend: BackendConfig::default(),
+            interconnect: InterconnectConfig::default(),
+            tiles_available: None,
+            element_bytes: 2,
+        }
+    }
+}
+
+/// Where the layer schedule comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ScheduleSource {
+    /// Generated from a known model's dimensions (`mobilebert`, `bert-base`, `bert-large`,
+    /// `llama-3.1-8b`).
+    Model(String),
+    /// A RON schedule file (relative paths are relative to the scenario file).
+    File(String),
+}
+
+/// How LoRA is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LoraChoice {
+    /// As the schedule says.
+    FromSchedule,
+    /// This rank and alpha on every linear operation the schedule lists (with or without
+    /// LoRA there).
+    Rank(Lora),
+    /// No LoRA anywhere (the hybrid equals the baseline).
+    Off,
+}
+
+/// The workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Schedule source.
+    pub schedule: ScheduleSource,
+    /// Sequence length for a generated schedule (default: the model's); must match a file's.
+    #[serde(default)]
+    pub seq_len: Option<usize>,
+    /// LoRA rank and alpha (default `Rank((rank: 8, alpha: 32.0))`, the study's).
+    #[serde(default = "default_lora")]
+    pub lora: LoraChoice,
+    /// Linear operations that carry LoRA, by name (default `None`: all of them).
+    #[serde(default)]
+    pub lora_targets: Option<Vec<String>>,
+    /// Weights (default `Synthetic`).
+    #[serde(default)]
+    pub weights: Weights,
+}
+
+fn default_lora() -> LoraChoice {
+    LoraChoice::Rank(DEFAULT_LORA)
+}
+
+/// Weights of the numerical evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub enum Weights {
+    /// Seeded synthetic weights: W ~ N(0, 1/in), A ~ N(0, 1/in), B ~ N(0, (0.05)^2 / r),
+    /// inputs x ~ N(0, 1).
+    #[default]
+    Synthetic,
+    /// `.npy` files in a directory (relative to the scenario file), named
+    /// `<block>.<repetition>.<op>.{W,A,B}.npy` (W in x out, A in x r, B r x out); a missing A or B
+    /// falls back to synthetic, a missing W is an error.
+    Npy(String),
+}
+
+/// How tiles are paired with clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ClusterPairing {
+    /// One cluster per tile (the study).
+    #[default]
+    PerTile,
+    /// `n` consecutive tiles share one cluster.
+    Shared(usize),
+}
+
+/// Mapping choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MappingConfig {
+    /// Tile-cluster pairing (default `PerTile`).
+    pub clusters: ClusterPairing,
+}
+
+/// A pipeline strategy (DESIGN.md section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StrategyChoice {
+    /// Tile, transfer, cluster per batch, no overlap.
+    Sequential,
+    /// Two-stage token-batched pipeline (tile on batch k+1 while the cluster does batch k).
+    Pipelined,
+    /// The cluster starts (xA)B when x arrives, concurrently with the tile; adds when both are
+    /// ready.
+    ParallelBranch,
+    /// Pipelined with the LoRA work of one tile split by output columns over `n` clusters.
+    MultiCluster(usize),
+}
+
+impl StrategyChoice {
+    /// Report name.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Sequential => "sequential".into(),
+            Self::Pipelined => "pipelined".into(),
+            Self::ParallelBranch => "parallel-branch".into(),
+            Self::MultiCluster(n) => format!("multi-cluster({n})"),
+        }
+    }
+}
+
+/// Swept values; `run` evaluates the Cartesian product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sweep {
+    /// Tile integration times in ns (default `[128.0]`).
+    pub integration_time_ns: Vec<f64>,
+    /// Tokens per batch t (default `[8]`).
+    pub tokens_per_batch: Vec<usize>,
+    /// Strategies (default `[Pipelined]`).
+    pub strategy: Vec<StrategyChoice>,
+}
+
+impl Default for Sweep {
+    fn default() -> Self {
+        Self {
+            integration_time_ns: vec![128.0],
+            tokens_per_batch: vec![8],
+            strategy: vec![StrategyChoice::Pipelined],
+        }
+    }
+}
+
+/// Numerical-error evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Numerics {
+    /// Tokens of the sample sequence pushed through the analog tiles and the LoRA branches
+    /// (default 16; attention runs over this shortened sequence).
+    pub sample_tokens: usize,
+    /// Time after programming at which the tiles are read, s (default 0).
+    pub t_inf_s: f64,
+    /// Evaluate only the first this many layer instances (default `None`: all).
+    pub max_instances: Option<usize>,
+}
+
+impl Default for Numerics {
+    fn default() -> Self {
+        Self {
+            sample_tokens: 16,
+            t_inf_s: 0.0,
+            max_instances: None,
+        }
+    }
+}
+
+/// One point of the sweep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Combination {
+    /// Strategy.
+    pub strategy: StrategyChoice,
+    /// Tile integration time, ns.
+    pub integration_time_ns: f64,
+    /// Tokens per batch.
+    pub tokens_per_batch: usize,
+}
+
+/// A loaded, validated scenario with its schedule.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Its file.
+    pub path: PathBuf,
+    /// The schedule, with the scenario's LoRA choice applied.
+    pub schedule: Schedule,
+    /// Directory of `.npy` weights, resolved.
+    pub npy_dir: Option<PathBuf>,
+}
+
+impl Loaded {
+    /// Every combination of the sweep, strategy-major then integration time then t.
+    pub fn combinations(&self) -> Vec<Combination> {
+        let s = &self.scenario.sweep;
+        let mut v = Vec::new();
+        for &strategy in &s.strategy {
+            for &it in &s.integration_time_ns {
+                for &t in &s.tokens_per_batch {
+                    v.push(Combination {
+                        strategy,
+                        integration_time_ns: it,
+                        tokens_per_batch: t,
+                    });
+                }
+            }
+        }
+        v
+    }
+}
+
+fn field_err(path: &Path, field: &str, message: String, hint: &str) -> Error {
+    Error::Scenario {
+        path: path.to_path_buf(),
+        field: field.into(),
+        message,
+        hint: hint.into(),
+    }
+}
+
+/// Reads, parses and validates a scenario file and loads its schedule.
+pub fn load(path: &Path) -> Result<Loaded, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_str(path, &text)
+}
+
+/// As [`load`], with the text given (`path` names it and anchors relative paths).
+pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
+    let sc: Scenario = ron::from_str(text).map_err(|e| Error::ron(path, text, e))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let f = |field: &str, message: String, hint: &str| field_err(path, field, message, hint);
+
+    sc.hardware.tile.validate().map_err(|e| {
+        f(
+            "hardware.tile",
+            e.to_string(),
+            "see docs/aimc.md for every tile field and its range",
+        )
+    })?;
+    sc.hardware.interconnect.validate().map_err(|e| {
+        f(
+            "hardware.interconnect",
+            e.to_string(),
+            "latencies >= 0, bandwidths > 0, mesh sides 1..=1024",
+        )
+    })?;
+    if !(1..=16).contains(&sc.hardware.element_bytes) {
+        return Err(f(
+            "hardware.element_bytes",
+            format!("{} is out of range", sc.hardware.element_bytes),
+            "use 1..=16 (2 for FP16)",
+        ));
+    }
+    if let Some(0) = sc.hardware.tiles_available {
+        return Err(f(
+            "hardware.tiles_available",
+            "0 tiles".into(),
+            "give at least 1, or None for as many as needed",
+        ));
+    }
+    let sw = &sc.sweep;
+    if sw.integration_time_ns.is_empty() || sw.tokens_per_batch.is_empty() || sw.strategy.is_empty()
+    {
+        return Err(f(
+            "sweep",
+            "an empty list".into(),
+            "give at least one value for integration_time_ns, tokens_per_batch and strategy",
+        ));
+    }
+    for &it in &sw.integration_time_ns {
+        if !(it.is_finite() && it > 0.0) {
+            return Err(f(
+                "sweep.integration_time_ns",
+                format!("{it} is not a positive time"),
+                "give times in ns, e.g. [128.0, 256.0, 512.0]",
+            ));
+        }
+    }
+    if sw.tokens_per_batch.contains(&0) {
+        return Err(f(
+            "sweep.tokens_per_batch",
+            "t = 0".into(),
+            "give batch sizes of at least 1 token",
+        ));
+    }
+    for s in &sw.strategy {
+        if let StrategyChoice::MultiCluster(n) = s {
+            if *n == 0 || *n > 64 {
+                return Err(f(
+                    "sweep.strategy",
+                    format!("MultiCluster({n})"),
+                    "split over 1..=64 clusters",
+                ));
+            }
+            if let ClusterPairing::Shared(_) = sc.mapping.clusters {
+                return Err(f(
+                    "sweep.strategy",
+                    format!("MultiCluster({n}) with mapping.clusters = Shared(..) is an impossible mapping"),
+                    "multi-cluster gives each tile its own clusters; use mapping: (clusters: PerTile)",
+                ));
+            }
+        }
+    }
+    if let ClusterPairing::Shared(0) = sc.mapping.clusters {
+        return Err(f(
+            "mapping.clusters",
+            "Shared(0)".into(),
+            "give the number of tiles per cluster, at least 1",
+        ));
+    }
+    if let Some(n) = &sc.numerics {
+        if n.sample_tokens == 0 || n.sample_tokens > 4096 {
+            return Err(f(
+                "numerics.sample_tokens",
+                format!("{}", n.sample_tokens),
+                "use 1..=4096 (16 keeps a run fast)",
+            ));
+        }
+        if !(n.t_inf_s.is_finite() && n.t_inf_s >= 0.0) {
+            return Err(f(
+                "numerics.t_inf_s",
+                format!("{}", n.t_inf_s),
+                "seconds after programming, >= 0",
+            ));
+        }
+    }
+
+    let mut schedule = match &sc.workload.schedule {
+        ScheduleSource::Model(m) => {
+            let dims = models::find(m).ok_or_else(|| {
+                f(
+                    "workload.schedule",
+                    format!("unknown model {m:?}"),
+                    &format!(
+                        "use one of {} or File(\"path.ron\")",
+                        models::MODELS.map(|m| m.name).join(", ")
+                    ),
+                )
+            })?;
+            let seq = sc.workload.seq_len.unwrap_or(dims.default_seq_len);
+            if seq == 0 {
+                return Err(f("workload.seq_len", "0 tokens".into(), "give at least 1"));
+            }
+            models::generate(&dims, seq, Some(DEFAULT_LORA))
+        }
+        ScheduleSource::File(p) => {
+            let file = dir.join(p);
+            if !file.is_file() {
+                return Err(f(
+                    "workload.schedule",
+                    format!("{} does not exist", file.display()),
+                    "paths are relative to the scenario file; generate one with `hetsim trace gen`",
+                ));
+            }
+            let s = Schedule::from_ron_file(&file)?;
+            if let Some(seq) = sc.workload.seq_len {
+                if seq != s.seq_len {
+                    return Err(f(
+                        "workload.seq_len",
+                        format!("{seq} differs from the schedule's {}", s.seq_len),
+                        "drop seq_len or regenerate the schedule with --seq-len",
+                    ));
+                }
+            }
+            s
+        }
+    };
+    apply_lora(&mut schedule, &sc.workload)
+        .map_err(|(field, message, hint)| f(field, message, hint))?;
+    schedule.validate()?;
+
+    let npy_dir = match &sc.workload.weights {
+        Weights::Synthetic => None,
+        Weights::Npy(d) => {
+            let p = dir.join(d);
+            if !p.is_dir() {
+                return Err(f(
+                    "workload.weights",
+                    format!("{} is not a directory", p.display()),
+                    "paths are relative to the scenario file",
+                ));
+            }
+            Some(p)
+        }
+    };
+    let loaded = Loaded {
+        scenario: sc,
+        path: path.to_path_buf(),
+        schedule,
+        npy_dir,
+    };
+    crate::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1).map_err(|e| {
+        f(
+            "hardware.tiles_available",
+            e.to_string(),
+            "give more tiles (or None), or larger tiles",
+        )
+    })?;
+    Ok(loaded)
+}
+
+type FieldError = (&'static str, String, &'static str);
+
+fn apply_lora(s: &mut Schedule, w: &Workload) -> Result<(), FieldError> {
+    if let Some(targets) = &w.lora_targets {
+        for t in targets {
+            let known = s
+                .blocks
+                .iter()
+                .flat_map(|b| &b.ops)
+                .any(|o| o.name == *t && matches!(o.kind, OpKind::Linear { .. }));
+            if !known {
+                return Err((
+                    "workload.lora_targets",
+                    format!("{t:?} is not a linear operation of the schedule"),
+                    "name linear operations as in the schedule, e.g. \"attention.self.query\"",
+                ));
+            }
+        }
+    }
+    for b in &mut s.blocks {
+        for op in &mut b.ops {
+            if let OpKind::Linear { lora, .. } = &mut op.kind {
+                let targeted = w.lora_targets.as_ref().is_none_or(|t| t.contains(&op.name));
+                *lora = match (&w.lora, targeted) {
+                    (_, false) | (LoraChoice::Off, _) => None,
+                    (LoraChoice::FromSchedule, true) => *lora,
+                    (LoraChoice::Rank(l), true) => {
+                        if l.rank == 0 || !l.alpha.is_finite() {
+                            return Err((
+                                "workload.lora",
+                                format!("rank {} alpha {}", l.rank, l.alpha),
+                                "rank >= 1 and a finite alpha",
+                            ));
+                        }
+                        Some(*l)
+                    }
+                };
+            }
+        }
+    }
+    Ok(())
+}

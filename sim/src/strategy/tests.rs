@@ -1,0 +1,207 @@
+//! Strategies on hand-checkable cases. Interconnect: a bus with 0 latency and 0-byte
+//! activations (element_bytes 0), so transfers take no time and only the tile and cluster
+//! stages count. Tile: 100 ns per batch of one token. Cluster (fixed backend): 250 cycles at
+//! 1 GHz = 250 ns per batch (branch 200 + add 50), scaled by out_features / 128 for column
+//! slices.
+
+use super::*;
+use crate::backend::{ClusterRun, LoraShape};
+use crate::replay::execute;
+use crate::workload::OpKind;
+use hetsim_models::aimc::Matrix;
+use hetsim_models::interconnect::{
+    Bandwidth, Interconnect, InterconnectConfig, LinkConfig, Topology,
+};
+
+struct Fixed;
+
+impl ClusterBackend for Fixed {
+    fn label(&self) -> String {
+        "fixed test cost".into()
+    }
+    fn clock(&self) -> ClockDomain {
+        ClockDomain::from_ghz(1.0).unwrap()
+    }
+    fn tcdm_capacity(&self) -> u64 {
+        1 << 17
+    }
+    fn lora_cost(&mut self, s: &LoraShape) -> Result<ClusterCost, Error> {
+        let scale = s.out_features as u64;
+        Ok(ClusterCost {
+            cycles: 250 * scale / 128,
+            branch_cycles: 200 * scale / 128,
+            add_cycles: 50 * scale / 128,
+            resident_bytes: 0,
+            batch_bytes: 0,
+        })
+    }
+    fn lora(
+        &mut self,
+        _: &LoraShape,
+        _: f32,
+        _: &Matrix,
+        _: &Matrix,
+        _: &Matrix,
+        _: &Matrix,
+    ) -> Result<ClusterRun, Error> {
+        Err(Error::Backend("not used".into()))
+    }
+    fn dynamic_cost(
+        &mut self,
+        _: &OpKind,
+        _: &[(usize, usize)],
+        _: (usize, usize),
+    ) -> Result<ClusterCost, Error> {
+        Ok(ClusterCost::default())
+    }
+    fn dynamic(&mut self, _: &OpKind, _: &[&Matrix]) -> Result<ClusterRun, Error> {
+        Err(Error::Backend("not used".into()))
+    }
+}
+
+/// Latency in ns of one 128 x 128 linear operation of 4 one-token batches with a tile taking
+/// `tile_ns` per batch.
+fn latency_ns(strategy: &dyn Strategy, tile_ns: u64, lora: bool) -> u64 {
+    let n = strategy.clusters_per_tile();
+    // One column block of 128 split over the tile's n clusters, as the mapping does.
+    let slices: Vec<JobSlice> = (0..n)
+        .map(|j| JobSlice {
+            tile_ep: 1,
+            cluster: j as u32,
+            cluster_ep: 10 + j as u32,
+            cols: multi_cluster::slice_cols(128, n, j),
+        })
+        .collect();
+    latency_with(strategy, tile_ns, lora, &slices)
+}
+
+fn latency_with(strategy: &dyn Strategy, tile_ns: u64, lora: bool, slices: &[JobSlice]) -> u64 {
+    let batches = [1usize; 4];
+    let n = slices.len();
+    let job = LinearJob {
+        op: 0,
+        batches: &batches,
+        tile: 0,
+        tile_ep: 1,
+        slices,
+        src: 0,
+        in_features: 128,
+        out_features: 128,
+        element_bytes: 0,
+        tile_ps_per_token: tile_ns * 1000,
+        rank: lora.then_some(8),
+        deps: &[],
+    };
+    let mut backend = Fixed;
+    let mut costs = Costs::new(&mut backend);
+    let mut g = Graph::default();
+    strategy.expand(&job, &mut g, &mut costs).unwrap();
+    let mut ic = Interconnect::new(&InterconnectConfig {
+        topology: Topology::Bus(LinkConfig {
+            latency_ns: 0.0,
+            bandwidth: Bandwidth::BytesPerNs(1.0),
+        }),
+    })
+    .unwrap();
+    let t = execute(&mut g, &mut ic, 1, n as u32).unwrap();
+    t.makespan / 1000
+}
+
+#[test]
+fn sequential_adds_every_stage() {
+    // Tile 100 ns + cluster 250 ns per batch, no overlap: 4 x 350 = 1400 ns.
+    assert_eq!(latency_ns(&sequential::Sequential, 100, true), 1400);
+    // Tile-bound numbers: 4 x (300 + 250) = 2200 ns.
+    assert_eq!(latency_ns(&sequential::Sequential, 300, true), 2200);
+}
+
+#[test]
+fn pipelined_cluster_bound() {
+    // tile0 0-100, cl0 100-350; tile1 100-200, cl1 350-600; tile2 waits for cl0's buffer:
+    // 350-450, cl2 600-850; tile3 waits for cl1: 600-700, cl3 850-1100.
+    // = first tile batch + 4 cluster batches = 100 + 4 x 250 = 1100 ns.
+    assert_eq!(latency_ns(&pipelined::Pipelined, 100, true), 1100);
+}
+
+#[test]
+fn pipelined_tile_bound() {
+    // Tile 300 ns > cluster 250 ns: tiles back to back 0-1200, the last cluster batch
+    // 1200-1450: 4 x 300 + 250 = 1450 ns. Baseline 4 x 300 = 1200: overhead 1450/1200.
+    assert_eq!(latency_ns(&pipelined::Pipelined, 300, true), 1450);
+    assert_eq!(latency_ns(&pipelined::Pipelined, 300, false), 1200);
+}
+
+#[test]
+fn baseline_is_the_tile_alone() {
+    // No LoRA: 4 tile batches back to back, 4 x 100 = 400 ns, for every strategy.
+    for s in [
+        for_choice(StrategyChoice::Sequential),
+        for_choice(StrategyChoice::Pipelined),
+        for_choice(StrategyChoice::ParallelBranch),
+        for_choice(StrategyChoice::MultiCluster(2)),
+    ] {
+        assert_eq!(latency_ns(s.as_ref(), 100, false), 400, "{}", s.name());
+    }
+}
+
+#[test]
+fn parallel_branch_hides_the_tile() {
+    // br0 0-200 (x is there at 0) while tile0 0-100; add0 200-250; br1 250-450, add1 450-500;
+    // br2 500-700, add2 700-750; br3 750-950, add3 950-1000 (tiles 2, 3 wait for the buffers
+    // of adds 0, 1: 250-350, 500-600, never late). Total 4 x 250 = 1000 ns.
+    assert_eq!(
+        latency_ns(&parallel_branch::ParallelBranch, 100, true),
+        1000
+    );
+}
+
+#[test]
+fn multi_cluster_halves_the_cluster_stage() {
+    // Two clusters with 64 columns each: 125 ns per batch, in parallel. Pipelined timeline
+    // as above with 125 instead of 250: 100 + 4 x 125 = 600 ns.
+    assert_eq!(
+        latency_ns(&multi_cluster::MultiCluster { clusters: 2 }, 100, true),
+        600
+    );
+    assert_eq!(multi_cluster::slice_cols(129, 2, 0), 65);
+    assert_eq!(multi_cluster::slice_cols(129, 2, 1), 64);
+}
+
+#[test]
+fn batching_splits_the_tail() {
+    assert_eq!(batches(320, 128), vec![128, 128, 64]);
+    assert_eq!(batches(16, 8), vec![8, 8]);
+    assert_eq!(batches(3, 8), vec![3]);
+}
+
+#[test]
+fn column_blocks_split_the_lora_work() {
+    // A matrix of two column blocks of 64 (tiles at endpoints 1 and 2) with a cluster each:
+    // each slice costs 250 * 64 / 128 = 125 ns per batch, so pipelined gives
+    // 100 + 4 x 125 = 600 ns, sequential 4 x (100 + 125) = 900 ns.
+    let slices = [
+        JobSlice {
+            tile_ep: 1,
+            cluster: 0,
+            cluster_ep: 10,
+            cols: 64,
+        },
+        JobSlice {
+            tile_ep: 2,
+            cluster: 1,
+            cluster_ep: 11,
+            cols: 64,
+        },
+    ];
+    assert_eq!(latency_with(&pipelined::Pipelined, 100, true, &slices), 600);
+    assert_eq!(
+        latency_with(&sequential::Sequential, 100, true, &slices),
+        900
+    );
+    // Parallel-branch per slice: branch 100, add 25: br0 0-100 || tile0 0-100, add0 100-125,
+    // br1 125-225, add1 225-250, ... 4 x 125 = 500 ns.
+    assert_eq!(
+        latency_with(&parallel_branch::ParallelBranch, 100, true, &slices),
+        500
+    );
+}

@@ -1,0 +1,388 @@
+//! The system level end to end: scenarios are loaded, rejected with positions and hints, run
+//! deterministically, and the main scenario reproduces the study's shape of results.
+
+use hetsim::error::Error;
+use hetsim::scenario::{load, load_str};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// A scenario text anchored in `scenarios/` (so relative paths resolve like a real file's).
+fn path() -> PathBuf {
+    root().join("scenarios/test.ron")
+}
+
+/// Hardware with every tile nonideality off.
+const IDEAL: &str = "hardware: (tile: (noise: Off, dac: (enabled: false, bits: 8, bound: 1.0), adc: (enabled: false, bits: 8, bound: 12.0), output_noise: 0.0, mapping: (clipping: Off), drift_compensation: Off, bound_management: Off)),";
+
+const SMALL: &str = r#"(
+    name: "small",
+    seed: 7,
+    hardware: (tile: (rows: 512, cols: 512)),
+    workload: (schedule: Model("mobilebert"), seq_len: Some(24)),
+    sweep: (
+        integration_time_ns: [128.0, 512.0],
+        tokens_per_batch: [8, 16],
+        strategy: [Sequential, Pipelined, ParallelBranch, MultiCluster(2)],
+    ),
+    numerics: Some((sample_tokens: 4, max_instances: Some(3))),
+)"#;
+
+#[test]
+fn same_seed_gives_identical_output_bytes() {
+    let a = load_str(&path(), SMALL).unwrap();
+    let r1 = hetsim::run::run(&a).unwrap();
+    let r2 = hetsim::run::run(&load_str(&path(), SMALL).unwrap()).unwrap();
+    assert_eq!(r1.json().unwrap(), r2.json().unwrap());
+    assert_eq!(r1.csv(), r2.csv());
+    assert_eq!(r1.table(), r2.table());
+    // 2 times x 2 batch sizes x 4 strategies; every row names the analytic model.
+    assert_eq!(a.combinations().len(), 16);
+    assert!(r1.rows.iter().all(|r| r.cluster_model == "analytic model"));
+    // A different seed changes the numerical errors but not the timing.
+    let other = SMALL.replace("seed: 7", "seed: 8");
+    let r3 = hetsim::run::run(&load_str(&path(), &other).unwrap()).unwrap();
+    assert_ne!(r1.rows[0].rel_err, r3.rows[0].rel_err);
+    assert_eq!(r1.rows[0].hybrid_ns, r3.rows[0].hybrid_ns);
+}
+
+#[test]
+fn baseline_without_lora_equals_hybrid() {
+    // LoRA off: the hybrid is the baseline, overhead exactly 1 everywhere.
+    let text = SMALL.replace("seq_len: Some(24)", "seq_len: Some(24), lora: Off");
+    let r = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
+    for row in &r.rows {
+        assert_eq!(row.overhead, 1.0, "{row:?}");
+    }
+}
+
+fn err(text: &str) -> String {
+    match load_str(&path(), text) {
+        Ok(_) => panic!("accepted: {text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn unknown_field_is_rejected_with_position_and_hint() {
+    let e =
+        err("(\n  name: \"x\",\n  colour: 3,\n  workload: (schedule: Model(\"mobilebert\")),\n)");
+    assert!(e.contains("scenarios/test.ron:3:"), "{e}");
+    assert!(
+        e.contains("colour") && e.contains("hint: remove or rename"),
+        "{e}"
+    );
+    assert!(e.contains("allowed here: name, seed, hardware"), "{e}");
+}
+
+#[test]
+fn wrong_type_is_rejected_with_position() {
+    let e = err(
+        "(\n  name: \"x\",\n  seed: \"seven\",\n  workload: (schedule: Model(\"mobilebert\")),\n)",
+    );
+    assert!(e.contains("scenarios/test.ron:3:"), "{e}");
+    assert!(e.contains("hint:"), "{e}");
+}
+
+#[test]
+fn unknown_nested_tile_field_is_rejected() {
+    let e = err(
+        r#"(name: "x", hardware: (tile: (rowz: 3)), workload: (schedule: Model("mobilebert")))"#,
+    );
+    assert!(e.contains(":1:") && e.contains("rowz"), "{e}");
+}
+
+#[test]
+fn missing_schedule_file_names_the_field() {
+    let e = err(r#"(name: "x", workload: (schedule: File("../traces/nope.ron")))"#);
+    assert!(
+        e.contains("field `workload.schedule`") && e.contains("does not exist"),
+        "{e}"
+    );
+    assert!(
+        e.contains("hint: paths are relative to the scenario file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn impossible_mappings_are_rejected() {
+    // Multi-cluster needs dedicated clusters.
+    let e = err(r#"(name: "x", workload: (schedule: Model("mobilebert")),
+        mapping: (clusters: Shared(2)), sweep: (strategy: [MultiCluster(2)]))"#);
+    assert!(
+        e.contains("field `sweep.strategy`") && e.contains("impossible mapping"),
+        "{e}"
+    );
+    // A layer that does not fit the chip's tiles.
+    let e = err(r#"(name: "x", hardware: (tiles_available: Some(20)),
+        workload: (schedule: Model("mobilebert")))"#);
+    assert!(e.contains("field `hardware.tiles_available`"), "{e}");
+    assert!(
+        e.contains("encoder.layer.1") && e.contains("only 20 are available"),
+        "{e}"
+    );
+    // Out-of-range tile field.
+    let e = err(
+        r#"(name: "x", hardware: (tile: (rows: 0)), workload: (schedule: Model("mobilebert")))"#,
+    );
+    assert!(
+        e.contains("field `hardware.tile`") && e.contains("rows"),
+        "{e}"
+    );
+    // Empty sweep list, zero batch.
+    let e = err(
+        r#"(name: "x", workload: (schedule: Model("mobilebert")), sweep: (tokens_per_batch: [0]))"#,
+    );
+    assert!(e.contains("sweep.tokens_per_batch"), "{e}");
+    // Unknown LoRA target.
+    let e = err(
+        r#"(name: "x", workload: (schedule: Model("mobilebert"), lora_targets: Some(["query"])))"#,
+    );
+    assert!(
+        e.contains("workload.lora_targets") && e.contains("attention.self.query"),
+        "{e}"
+    );
+}
+
+#[test]
+fn kernel_backend_is_not_pretended() {
+    let text = r#"(name: "x", hardware: (cluster_backend: Kernel((lora_elf: "kernels/build/lora.elf"))),
+        workload: (schedule: Model("mobilebert"), seq_len: Some(8)), numerics: None)"#;
+    let loaded = load_str(&path(), text).unwrap();
+    let e = hetsim::run::run(&loaded).unwrap_err();
+    assert!(matches!(e, Error::Backend(_)));
+    assert!(e.to_string().contains("not available yet"), "{e}");
+}
+
+#[test]
+fn every_shipped_scenario_validates() {
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "ron") {
+            load(&p).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+#[test]
+fn main_scenario_reproduces_the_study_shape() {
+    // The study: at 512 ns and small t the pipelined overhead of a 512x128 layer is a few
+    // percent (tile-bound); at 128 ns the cluster bounds the pipeline and overhead grows; large
+    // t overflows 128 KiB of TCDM for the 512x128 layer.
+    let loaded = load(Path::new(
+        &root().join("scenarios/ahwa-lora-mobilebert.ron"),
+    ))
+    .unwrap();
+    let r = hetsim::run::run(&loaded).unwrap();
+    let find = |it: f64, t: usize| {
+        r.rows
+            .iter()
+            .find(|x| {
+                x.strategy == "pipelined"
+                    && x.integration_time_ns == it
+                    && x.tokens_per_batch == t
+                    && x.layer == "encoder.layer.0"
+                    && x.op == "bottleneck.input.dense"
+            })
+            .unwrap()
+    };
+    let best = find(512.0, 8);
+    assert!(best.overhead < 1.05 && best.bound == "tile", "{best:?}");
+    let fast = find(128.0, 8);
+    assert!(fast.overhead > 1.5 && fast.bound == "cluster", "{fast:?}");
+    assert!(find(512.0, 128).tcdm_over && !best.tcdm_over);
+    let table = r.table();
+    assert!(table.contains("512x128") && table.contains("128x128") && table.contains("model"));
+}
+
+#[test]
+fn cli_run_writes_csv_and_json_and_validate_summarises() {
+    let dir = std::env::temp_dir().join(format!("hetsim-system-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sc = dir.join("s.ron");
+    std::fs::write(&sc, SMALL).unwrap();
+    let (csv, json) = (dir.join("o.csv"), dir.join("o.json"));
+    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args([
+            "run",
+            sc.to_str().unwrap(),
+            "--csv",
+            csv.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("analytic model") && stdout.contains("overhead"),
+        "{stdout}"
+    );
+    assert!(std::fs::read_to_string(&csv)
+        .unwrap()
+        .starts_with("strategy,integration_time_ns"));
+    assert!(std::fs::read_to_string(&json).unwrap().contains("\"rows\""));
+    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(["validate", sc.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid; model mobilebert (SL 24)"));
+    // A bad file: exit status 125, the position on stderr.
+    std::fs::write(&sc, "(name: \"x\", bogus: 1)").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(["validate", sc.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("s.ron:1:"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ideal_tiles_give_exact_linear_outputs() {
+    // With every tile nonideality off, the tile computes the plain f32 dot products in the
+    // same order as the host reference, and the analytic backend's LoRA is the same f32 code:
+    // every linear operation's error is 0 (layers too: the dynamic operations are identical).
+    let text = SMALL.replace("hardware: (tile: (rows: 512, cols: 512)),", IDEAL);
+    let r = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
+    let errs: Vec<f64> = r.rows.iter().filter_map(|x| x.rel_err).collect();
+    assert!(!errs.is_empty());
+    assert!(errs.iter().all(|&e| e == 0.0), "{errs:?}");
+}
+
+#[test]
+fn shared_interconnects_add_contention() {
+    // The same workload over a shared bus is slower than over point-to-point links, and a
+    // mesh sits in between or equal; all complete.
+    let run = |topology: &str| {
+        let text = SMALL.replace(
+            "hardware: (tile: (rows: 512, cols: 512)),",
+            &format!("hardware: (interconnect: (topology: {topology})),"),
+        );
+        let r = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
+        r.rows
+            .iter()
+            .find(|x| x.scope == "model")
+            .unwrap()
+            .hybrid_ns
+    };
+    let p2p = run("PointToPoint((latency_ns: 1.0, bandwidth: BytesPerNs(8.0)))");
+    let bus = run("Bus((latency_ns: 1.0, bandwidth: BytesPerNs(8.0)))");
+    let mesh = run("Mesh((width: 8, height: 8, link: (latency_ns: 1.0, bandwidth: BytesPerNs(8.0)), port: (latency_ns: 1.0, bandwidth: BytesPerNs(8.0))))");
+    assert!(bus > p2p, "bus {bus} p2p {p2p}");
+    assert!(mesh >= p2p, "mesh {mesh} p2p {p2p}");
+}
+
+#[test]
+fn npy_weights_are_loaded_and_checked() {
+    use hetsim_models::aimc::{write_npy, Matrix};
+    let dir = std::env::temp_dir().join(format!("hetsim-npy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // One embedding layer (384 -> 512), first instance only.
+    let text = |d: &Path| {
+        format!(
+            r#"(name: "npy", {IDEAL} workload: (schedule: Model("mobilebert"), seq_len: Some(8),
+                weights: Npy("{}")), numerics: Some((sample_tokens: 2, max_instances: Some(1))))"#,
+            d.display(),
+            IDEAL = IDEAL
+        )
+    };
+    let sc = text(&dir);
+    // Missing W: an error naming the file.
+    let loaded = load_str(&path(), &sc).unwrap();
+    let e = hetsim::run::run(&loaded).unwrap_err().to_string();
+    assert!(
+        e.contains("embeddings.embeddings.embedding_transformation.W.npy"),
+        "{e}"
+    );
+    // Wrong shape: named too.
+    let w = dir.join("embeddings.embeddings.embedding_transformation.W.npy");
+    write_npy(&w, &Matrix::zeros(3, 3)).unwrap();
+    let e = hetsim::run::run(&loaded).unwrap_err().to_string();
+    assert!(e.contains("expected 384 x 512"), "{e}");
+    // Right shape: W = 0 and B = 0 make the output exactly 0 = ideal, error 0.
+    write_npy(&w, &Matrix::zeros(384, 512)).unwrap();
+    write_npy(
+        &dir.join("embeddings.embeddings.embedding_transformation.B.npy"),
+        &Matrix::zeros(8, 512),
+    )
+    .unwrap();
+    let r = hetsim::run::run(&loaded).unwrap();
+    let op = r
+        .rows
+        .iter()
+        .find(|x| x.op == "embeddings.embedding_transformation")
+        .unwrap();
+    assert_eq!(op.rel_err, Some(0.0));
+    // A directory that does not exist is rejected at load time with the field.
+    let e = load_str(&path(), &text(&dir.join("nope")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("field `workload.weights`"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn oversized_runs_are_refused_not_attempted() {
+    // 10^7 tokens in batches of 1 over MobileBERT: far beyond the task limit; an error naming
+    // the field, before anything is allocated.
+    let text = r#"(name: "x", workload: (schedule: Model("mobilebert"), seq_len: Some(10000000)),
+        sweep: (tokens_per_batch: [1]), numerics: None)"#;
+    let e = hetsim::run::run(&load_str(&path(), text).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("field `sweep.tokens_per_batch`") && e.contains("limit"),
+        "{e}"
+    );
+}
+
+#[test]
+fn trace_gen_writes_the_committed_schedule() {
+    let out = std::env::temp_dir().join(format!("hetsim-trace-{}.ron", std::process::id()));
+    let st = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args([
+            "trace",
+            "gen",
+            "--model",
+            "mobilebert",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let generated = std::fs::read_to_string(&out).unwrap();
+    let committed = std::fs::read_to_string(root().join("traces/mobilebert.ron")).unwrap();
+    assert_eq!(generated, committed);
+    let _ = std::fs::remove_file(&out);
+    let o = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(["trace", "gen", "--model", "gpt-2"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("known: mobilebert, bert-base"));
+}
+
+#[test]
+fn numerics_of_a_huge_model_are_refused_with_a_hint() {
+    // LLaMA-3.1-8B's layers hold about 218 M weights each: beyond the numerics limit.
+    let text = r#"(name: "x", workload: (schedule: Model("llama-3.1-8b"), seq_len: Some(16)),
+        sweep: (tokens_per_batch: [16]))"#;
+    let e = hetsim::run::run(&load_str(&path(), text).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("field `numerics.max_instances`") && e.contains("numerics: None"),
+        "{e}"
+    );
+}
