@@ -52,9 +52,15 @@ pub struct LoraRun {
     pub cycles: u64,
     /// TCDM bytes the kernel's buffers needed.
     pub tcdm_bytes: u32,
+    /// Cycles of phase 2 (Y = XW + H B, the part that needs XW): the largest region-3 total
+    /// over the compute cores.
+    pub phase2_cycles: u64,
     /// True when the cycles came from the cache (no cycle-level run).
     pub cached: bool,
 }
+
+/// Region id of the kernel's phase 2 (docs/kernels.md).
+const REGION_PHASE2: u8 = 3;
 
 /// Y = XW + (X A) B on the host, in the kernel's evaluation order (fused multiply-add, RNE):
 /// h[k] = fma(x[i], A[i][k], h[k]) over i; y[j] = fma(h[k], B[k][j], y[j]) over k.
@@ -105,7 +111,7 @@ pub enum LoraKernelError {
 /// Caches (shape) -> (cycles, TCDM bytes) for one kernel and one cluster configuration.
 #[derive(Default, Debug)]
 pub struct CycleCache {
-    entries: HashMap<LoraShape, (u64, u32)>,
+    entries: HashMap<LoraShape, (u64, u32, u64)>,
 }
 
 /// The LoRA kernel and the cluster it runs on.
@@ -120,6 +126,16 @@ fn bytes(v: &[f32]) -> Vec<u8> {
 }
 
 impl LoraKernel {
+    /// The cluster configuration.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// The kernel's file name (for labels).
+    pub fn name(&self) -> &str {
+        &self.program.name
+    }
+
     /// Loads the kernel ELF for `config`; `cache` enables cycle caching.
     pub fn load(path: &Path, config: &ClusterConfig, cache: bool) -> Result<Self, LoraKernelError> {
         let program = Program::load(path).map_err(ClusterError::from)?;
@@ -145,22 +161,34 @@ impl LoraKernel {
                 )));
             }
         }
-        if let Some(&(cycles, tcdm_bytes)) = self.cache.as_ref().and_then(|c| c.entries.get(&s)) {
+        if let Some(&(cycles, tcdm_bytes, phase2_cycles)) =
+            self.cache.as_ref().and_then(|c| c.entries.get(&s))
+        {
             return Ok(LoraRun {
                 y: host_lora(s, d),
                 cycles,
                 tcdm_bytes,
+                phase2_cycles,
                 cached: true,
             });
         }
         let (report, y, tcdm_bytes) = self.run_cluster(s, d)?;
+        let phase2_cycles = report
+            .regions
+            .iter()
+            .filter(|((id, _), _)| *id == REGION_PHASE2)
+            .map(|(_, r)| r.counters.cycles)
+            .max()
+            .unwrap_or(0);
         if let Some(c) = self.cache.as_mut() {
-            c.entries.insert(s, (report.cycles, tcdm_bytes));
+            c.entries
+                .insert(s, (report.cycles, tcdm_bytes, phase2_cycles));
         }
         Ok(LoraRun {
             y,
             cycles: report.cycles,
             tcdm_bytes,
+            phase2_cycles,
             cached: false,
         })
     }
@@ -256,6 +284,8 @@ mod tests {
             assert!(!f.cached);
             assert_eq!(c.cycles, f.cycles, "seed {seed}");
             assert_eq!(c.tcdm_bytes, f.tcdm_bytes);
+            assert_eq!(c.phase2_cycles, f.phase2_cycles);
+            assert!(f.phase2_cycles > 0 && f.phase2_cycles < f.cycles);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&c.y), bits(&f.y), "seed {seed}");
             assert_eq!(bits(&f.y), bits(&host_lora(s, d)));

@@ -349,7 +349,10 @@ fn estimate_tasks(loaded: &Loaded, mapping: &Mapping, t: usize, cpt: usize) -> u
 
 /// Runs every combination of the scenario; returns the report.
 pub fn run(loaded: &Loaded) -> Result<Report, Error> {
-    let mut backend = backend::build(&loaded.scenario.hardware.cluster_backend)?;
+    let mut backend = backend::build(
+        &loaded.scenario.hardware.cluster_backend,
+        loaded.path.parent().unwrap_or(std::path::Path::new(".")),
+    )?;
     let label = backend.label();
     let tcdm_cap = backend.tcdm_capacity();
     let base_map = Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;

@@ -149,13 +149,32 @@ fn impossible_mappings_are_rejected() {
 }
 
 #[test]
-fn kernel_backend_is_not_pretended() {
-    let text = r#"(name: "x", hardware: (cluster_backend: Kernel((lora_elf: "kernels/build/lora.elf"))),
+fn kernel_backend_runs_the_lora_kernel() {
+    // seq_len 8, t = 8: every LoRA task runs kernels/build/lora.elf on the cycle-level cluster.
+    let text = r#"(name: "x", hardware: (cluster_backend: Kernel((lora_elf: "../kernels/build/lora.elf"))),
         workload: (schedule: Model("mobilebert"), seq_len: Some(8)), numerics: None)"#;
     let loaded = load_str(&path(), text).unwrap();
+    let r = hetsim::run::run(&loaded).unwrap();
+    let op = r
+        .rows
+        .iter()
+        .find(|x| x.scope == "op" && x.op == "bottleneck.input.dense")
+        .unwrap();
+    assert!(
+        op.cluster_model
+            .contains("lora.elf on the cycle-level cluster"),
+        "{op:?}"
+    );
+    // The scalar fp32 kernel needs far more than the tile's 128 ns per token: cluster-bound.
+    assert!(op.bound == "cluster" && op.overhead > 2.0, "{op:?}");
+    // A missing kernel file is named.
+    let bad = text.replace("../kernels/build/lora.elf", "../kernels/build/nope.elf");
+    let loaded = load_str(&path(), &bad).unwrap();
     let e = hetsim::run::run(&loaded).unwrap_err();
-    assert!(matches!(e, Error::Backend(_)));
-    assert!(e.to_string().contains("not available yet"), "{e}");
+    assert!(
+        matches!(e, Error::Backend(_)) && e.to_string().contains("nope.elf"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -173,8 +192,9 @@ fn main_scenario_reproduces_the_study_shape() {
     // The study: at 512 ns and small t the pipelined overhead of a 512x128 layer is a few
     // percent (tile-bound); at 128 ns the cluster bounds the pipeline and overhead grows; large
     // t overflows 128 KiB of TCDM for the 512x128 layer.
+    // With the analytic model of the study's FP16 SIMD cluster.
     let loaded = load(Path::new(
-        &root().join("scenarios/ahwa-lora-mobilebert.ron"),
+        &root().join("scenarios/ahwa-lora-mobilebert-analytic.ron"),
     ))
     .unwrap();
     let r = hetsim::run::run(&loaded).unwrap();
@@ -385,4 +405,34 @@ fn numerics_of_a_huge_model_are_refused_with_a_hint() {
         e.contains("field `numerics.max_instances`") && e.contains("numerics: None"),
         "{e}"
     );
+}
+
+#[test]
+fn main_scenario_runs_every_combination_with_the_kernel() {
+    // README's main job: the kernel-backed AHWA-LoRA MobileBERT scenario. Every integration
+    // time and t has rows for the 512x128 and 128x128 layers and the whole model, every LoRA
+    // row comes from the kernel, and a second run gives the same bytes.
+    let loaded = load(Path::new(
+        &root().join("scenarios/ahwa-lora-mobilebert.ron"),
+    ))
+    .unwrap();
+    let r = hetsim::run::run(&loaded).unwrap();
+    for it in [128.0, 256.0, 512.0] {
+        for t in [8, 16, 32, 64, 128] {
+            for shape in ["512x128", "128x128"] {
+                assert!(
+                    r.rows.iter().any(|x| x.integration_time_ns == it
+                        && x.tokens_per_batch == t
+                        && x.shape == shape
+                        && x.cluster_model.contains("lora.elf")),
+                    "{it} ns, t = {t}, {shape}"
+                );
+            }
+            assert!(r.rows.iter().any(|x| x.integration_time_ns == it
+                && x.tokens_per_batch == t
+                && x.scope == "model"));
+        }
+    }
+    let again = hetsim::run::run(&loaded).unwrap();
+    assert_eq!(r.csv(), again.csv());
 }

@@ -15,14 +15,17 @@
 
 mod analytic;
 pub mod host;
+mod kernel;
 
 pub use analytic::{AnalyticCluster, AnalyticClusterConfig, ElementCosts};
+pub use kernel::{KernelBackendConfig, KernelCluster};
 
 use crate::engine::ClockDomain;
 use crate::error::Error;
 use crate::workload::OpKind;
 use hetsim_models::aimc::Matrix;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// Shape of one LoRA task: `tokens` rows of x (`tokens x in_features`), A `in_features x rank`,
 /// B `rank x out_features`, XW and Y `tokens x out_features`, `Y = XW + scale (X A) B`.
@@ -95,21 +98,13 @@ pub trait ClusterBackend {
     fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error>;
 }
 
-/// Parameters of the kernel-backed backend (reserved for the cycle-level cluster).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KernelBackendConfig {
-    /// The LoRA kernel ELF, e.g. `kernels/build/lora.elf`.
-    pub lora_elf: String,
-}
-
 /// Which backend a scenario uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum BackendConfig {
     /// The analytic cost model.
     Analytic(AnalyticClusterConfig),
-    /// The real `lora` kernel on the cycle-level cluster (not available yet).
-    Kernel(KernelBackendConfig),
+    /// The real `lora` kernel on the cycle-level cluster.
+    Kernel(Box<KernelBackendConfig>),
 }
 
 impl Default for BackendConfig {
@@ -119,14 +114,11 @@ impl Default for BackendConfig {
     }
 }
 
-/// Builds the backend a scenario names.
-pub fn build(cfg: &BackendConfig) -> Result<Box<dyn ClusterBackend>, Error> {
+/// Builds the backend a scenario names; `base` (the scenario's directory) anchors relative
+/// file names.
+pub fn build(cfg: &BackendConfig, base: &Path) -> Result<Box<dyn ClusterBackend>, Error> {
     match cfg {
         BackendConfig::Analytic(c) => Ok(Box::new(AnalyticCluster::new(c.clone())?)),
-        BackendConfig::Kernel(k) => Err(Error::Backend(format!(
-            "the kernel-backed cluster backend (lora_elf {:?}) is not available yet: the \
-             cycle-level cluster model is still being built; use `cluster_backend: Analytic(())`",
-            k.lora_elf
-        ))),
+        BackendConfig::Kernel(k) => Ok(Box::new(KernelCluster::new(k, base)?)),
     }
 }

@@ -42,7 +42,10 @@ pub fn run(args: &RunArgs) -> Result<i32, Error> {
 /// Runs `hetsim validate`.
 pub fn validate(args: &ValidateArgs) -> Result<i32, Error> {
     let loaded = scenario::load(&args.scenario)?;
-    crate::backend::build(&loaded.scenario.hardware.cluster_backend)?;
+    crate::backend::build(
+        &loaded.scenario.hardware.cluster_backend,
+        loaded.path.parent().unwrap_or(std::path::Path::new(".")),
+    )?;
     let combos = loaded.combinations().len();
     let m = crate::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
     println!(

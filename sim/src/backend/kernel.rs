@@ -1,0 +1,253 @@
+//! The kernel-backed cluster: the LoRA branch runs the real `lora` kernel
+//! (kernels/build/lora.elf) on the cycle-level cluster (`hetsim_models::cluster`).
+//!
+//! - LoRA cycles and TCDM bytes come from running the kernel for the task's shape (cached per
+//!   shape when `cache_cycles` is on: the kernel's timing does not depend on data, proven in
+//!   `lora_kernel`); Y comes from the kernel's run or, for a cached shape, from the host in the
+//!   kernel's exact evaluation order (bit-identical).
+//! - The LoRA scale (alpha / r) is folded into A before the kernel runs: Y = XW + (X (s A)) B.
+//! - branch/add split (used by parallel-branch): `add_cycles` is phase 2 of the kernel (the
+//!   part that reads XW: Y = XW + H B), measured with its region markers; `branch_cycles` is
+//!   the rest.
+//! - TCDM: the kernel reports the bytes its buffers needed (`lora_used_tcdm`, including its own
+//!   double buffering), reported as resident with no per-batch part.
+//! - Dynamic operations (attention, softmax, norms, activations, residual adds) have no kernel
+//!   yet: they use the analytic model, and the backend's label says so.
+
+use super::LoraShape;
+use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
+use crate::engine::ClockDomain;
+use crate::error::Error;
+use crate::lora_kernel::{self, LoraData, LoraKernel};
+use crate::workload::OpKind;
+use hetsim_models::aimc::Matrix;
+use hetsim_models::cluster::ClusterConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Parameters of the kernel-backed backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelBackendConfig {
+    /// The LoRA kernel ELF, relative to the scenario file (e.g.
+    /// `"../kernels/build/lora.elf"`).
+    pub lora_elf: String,
+    /// The cycle-level cluster (default: the Snitch-class preset, docs/cluster.md).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+    /// Cache cycle counts per shape (default true; equal to full runs, see `lora_kernel`).
+    #[serde(default = "yes")]
+    pub cache_cycles: bool,
+    /// The analytic model used for dynamic operations (its clock and TCDM size are replaced
+    /// by the cluster's).
+    #[serde(default)]
+    pub dynamic: AnalyticClusterConfig,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The backend.
+pub struct KernelCluster {
+    kernel: LoraKernel,
+    dynamic: AnalyticCluster,
+    clock: ClockDomain,
+    label: String,
+}
+
+impl KernelCluster {
+    /// Loads the kernel (`base` anchors a relative `lora_elf`).
+    pub fn new(cfg: &KernelBackendConfig, base: &Path) -> Result<Self, Error> {
+        let path = base.join(&cfg.lora_elf);
+        let kernel = LoraKernel::load(&path, &cfg.cluster, cfg.cache_cycles)
+            .map_err(|e| Error::Backend(format!("{}: {e}", path.display())))?;
+        let clock = ClockDomain::from_ghz(cfg.cluster.clock_ghz).ok_or_else(|| {
+            Error::Backend(format!(
+                "cluster.clock_ghz = {} is not a usable clock",
+                cfg.cluster.clock_ghz
+            ))
+        })?;
+        let dynamic = AnalyticCluster::new(AnalyticClusterConfig {
+            clock_ghz: cfg.cluster.clock_ghz,
+            tcdm_bytes: u64::from(cfg.cluster.tcdm.size),
+            ..cfg.dynamic.clone()
+        })?;
+        let file = path.file_name().map_or_else(
+            || cfg.lora_elf.clone(),
+            |f| f.to_string_lossy().into_owned(),
+        );
+        Ok(KernelCluster {
+            kernel,
+            dynamic,
+            clock,
+            label: format!("{file} on the cycle-level cluster (dynamic ops: analytic model)"),
+        })
+    }
+
+    fn run(
+        &mut self,
+        shape: &LoraShape,
+        d: LoraData<'_>,
+    ) -> Result<(ClusterCost, Vec<f32>), Error> {
+        let s = lora_kernel::LoraShape {
+            d_in: shape.in_features,
+            d_out: shape.out_features,
+            rank: shape.rank,
+            tokens: shape.tokens,
+        };
+        let r = self
+            .kernel
+            .run(s, d)
+            .map_err(|e| Error::Backend(format!("LoRA task {shape:?}: {e}")))?;
+        let add = r.phase2_cycles.min(r.cycles);
+        Ok((
+            ClusterCost {
+                cycles: r.cycles,
+                branch_cycles: r.cycles - add,
+                add_cycles: add,
+                resident_bytes: u64::from(r.tcdm_bytes),
+                batch_bytes: 0,
+            },
+            r.y,
+        ))
+    }
+}
+
+impl ClusterBackend for KernelCluster {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn clock(&self) -> ClockDomain {
+        self.clock
+    }
+
+    fn tcdm_capacity(&self) -> u64 {
+        u64::from(self.kernel.config().tcdm.size)
+    }
+
+    fn lora_cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error> {
+        // The kernel's timing does not depend on data: zeros of the right shape will do.
+        let (t, n, m, r) = (
+            shape.tokens,
+            shape.in_features,
+            shape.out_features,
+            shape.rank,
+        );
+        let (x, xw, a, b) = (
+            vec![0f32; t * n],
+            vec![0f32; t * m],
+            vec![0f32; n * r],
+            vec![0f32; r * m],
+        );
+        let d = LoraData {
+            x: &x,
+            xw: &xw,
+            a: &a,
+            b: &b,
+        };
+        Ok(self.run(shape, d)?.0)
+    }
+
+    fn lora(
+        &mut self,
+        shape: &LoraShape,
+        scale: f32,
+        x: &Matrix,
+        xw: &Matrix,
+        a: &Matrix,
+        b: &Matrix,
+    ) -> Result<ClusterRun, Error> {
+        let scaled: Vec<f32> = a.as_slice().iter().map(|v| v * scale).collect();
+        let d = LoraData {
+            x: x.as_slice(),
+            xw: xw.as_slice(),
+            a: &scaled,
+            b: b.as_slice(),
+        };
+        let (cost, y) = self.run(shape, d)?;
+        let y = Matrix::new(shape.tokens, shape.out_features, y)
+            .map_err(|e| Error::Backend(e.to_string()))?;
+        Ok(ClusterRun { cost, y })
+    }
+
+    fn dynamic_cost(
+        &mut self,
+        kind: &OpKind,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> Result<ClusterCost, Error> {
+        self.dynamic.dynamic_cost(kind, ins, out)
+    }
+
+    fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error> {
+        self.dynamic.dynamic(kind, ins)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend() -> KernelCluster {
+        let cfg = KernelBackendConfig {
+            lora_elf: "kernels/build/lora.elf".into(),
+            cluster: ClusterConfig::default(),
+            cache_cycles: true,
+            dynamic: AnalyticClusterConfig::default(),
+        };
+        KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
+    }
+
+    fn matrix(rows: usize, cols: usize, seed: u64) -> Matrix {
+        Matrix::random_normal(rows, cols, 0.5, seed)
+    }
+
+    /// The kernel's Y (scale folded into A) agrees with the host's Y = XW + s (X A) B to
+    /// within f32 rounding, and its cost is the cycle-level run's.
+    #[test]
+    fn kernel_lora_agrees_with_the_host_model() {
+        let mut k = backend();
+        let shape = LoraShape {
+            tokens: 16,
+            in_features: 128,
+            out_features: 64,
+            rank: 8,
+        };
+        let (x, xw, a, b) = (
+            matrix(16, 128, 1),
+            matrix(16, 64, 2),
+            matrix(128, 8, 3),
+            matrix(8, 64, 4),
+        );
+        let run = k.lora(&shape, 4.0, &x, &xw, &a, &b).unwrap();
+        let host = super::super::host::lora(&x, &xw, &a, &b, 4.0).unwrap();
+        let (mut num, mut den) = (0f64, 0f64);
+        for (p, q) in run.y.as_slice().iter().zip(host.as_slice()) {
+            num += f64::from(p - q).powi(2);
+            den += f64::from(*q).powi(2);
+        }
+        let rel = (num / den).sqrt();
+        assert!(rel < 1e-6, "relative difference {rel}");
+        let cost = k.lora_cost(&shape).unwrap();
+        assert_eq!(cost, run.cost);
+        assert!(cost.cycles > 1000 && cost.add_cycles > 0 && cost.branch_cycles > 0);
+        assert!(cost.resident_bytes > 0 && cost.resident_bytes <= 128 * 1024);
+    }
+
+    #[test]
+    fn a_missing_kernel_is_named() {
+        let cfg = KernelBackendConfig {
+            lora_elf: "no/such/lora.elf".into(),
+            cluster: ClusterConfig::default(),
+            cache_cycles: true,
+            dynamic: AnalyticClusterConfig::default(),
+        };
+        let e = KernelCluster::new(&cfg, Path::new("/tmp"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("no/such/lora.elf"), "{e}");
+    }
+}
