@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cmd;
 pub mod engine;
 pub mod error;
+pub mod fnv;
 pub mod lora_kernel;
 pub mod mapping;
 pub mod numerics;
@@ -17,6 +18,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod strategy;
+pub mod sweep;
 pub mod workload;
 
 pub use error::Error;

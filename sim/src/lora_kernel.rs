@@ -8,14 +8,16 @@
 //!
 //! Cycle caching: the kernel's control flow depends only on the shape (no data-dependent
 //! branches; the cluster's divider has a fixed latency), so its cycle count is a function of
-//! (kernel, shape, cluster configuration). With [`CycleCache`] a repeated shape skips the
+//! (kernel, shape, cluster configuration). With caching on, a repeated shape skips the
 //! cycle-level run and computes Y on the host in the kernel's documented evaluation order,
 //! which is bit-identical; `cached_runs_equal_full_runs` proves both claims.
 
+use crate::fnv;
 use hetsim_isa::Program;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 
 /// A LoRA problem's dimensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -108,17 +110,24 @@ pub enum LoraKernelError {
     },
 }
 
-/// Caches (shape) -> (cycles, TCDM bytes) for one kernel and one cluster configuration.
-#[derive(Default, Debug)]
-pub struct CycleCache {
-    entries: HashMap<LoraShape, (u64, u32, u64)>,
+/// (cycles, TCDM bytes, phase-2 cycles) of one shape.
+type CacheEntry = (u64, u32, u64);
+
+/// The process-wide cycle cache: (hash of the kernel's bytes and the cluster configuration,
+/// shape) -> measurements. Shared by every `LoraKernel` with caching on, so the points of a
+/// sweep (each with its own backend) run each shape once. Entries are deterministic
+/// functions of their key, so sharing cannot change a result.
+fn shared_cache() -> &'static Mutex<HashMap<(u64, LoraShape), CacheEntry>> {
+    static CACHE: OnceLock<Mutex<HashMap<(u64, LoraShape), CacheEntry>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// The LoRA kernel and the cluster it runs on.
 pub struct LoraKernel {
     program: Program,
     config: ClusterConfig,
-    cache: Option<CycleCache>,
+    /// Cache key of (kernel bytes, configuration), when caching is on.
+    cache_key: Option<u64>,
 }
 
 fn bytes(v: &[f32]) -> Vec<u8> {
@@ -138,12 +147,20 @@ impl LoraKernel {
 
     /// Loads the kernel ELF for `config`; `cache` enables cycle caching.
     pub fn load(path: &Path, config: &ClusterConfig, cache: bool) -> Result<Self, LoraKernelError> {
-        let program = Program::load(path).map_err(ClusterError::from)?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            ClusterError::from(hetsim_isa::Error::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
+        })?;
+        let program =
+            Program::parse(&path.display().to_string(), &bytes).map_err(ClusterError::from)?;
         config.validate()?;
+        let key = fnv::fnv1a(fnv::hash(&bytes), config.to_ron_string().as_bytes());
         Ok(LoraKernel {
             program,
             config: config.clone(),
-            cache: cache.then(CycleCache::default),
+            cache_key: cache.then_some(key),
         })
     }
 
@@ -161,9 +178,13 @@ impl LoraKernel {
                 )));
             }
         }
-        if let Some(&(cycles, tcdm_bytes, phase2_cycles)) =
-            self.cache.as_ref().and_then(|c| c.entries.get(&s))
-        {
+        let cached = self.cache_key.and_then(|k| {
+            shared_cache()
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&(k, s)).copied())
+        });
+        if let Some((cycles, tcdm_bytes, phase2_cycles)) = cached {
             return Ok(LoraRun {
                 y: host_lora(s, d),
                 cycles,
@@ -180,9 +201,10 @@ impl LoraKernel {
             .map(|(_, r)| r.counters.cycles)
             .max()
             .unwrap_or(0);
-        if let Some(c) = self.cache.as_mut() {
-            c.entries
-                .insert(s, (report.cycles, tcdm_bytes, phase2_cycles));
+        if let Some(k) = self.cache_key {
+            if let Ok(mut m) = shared_cache().lock() {
+                m.insert((k, s), (report.cycles, tcdm_bytes, phase2_cycles));
+            }
         }
         Ok(LoraRun {
             y,

@@ -349,6 +349,28 @@ fn estimate_tasks(loaded: &Loaded, mapping: &Mapping, t: usize, cpt: usize) -> u
 
 /// Runs every combination of the scenario; returns the report.
 pub fn run(loaded: &Loaded) -> Result<Report, Error> {
+    let num = evaluate_numerics(loaded)?;
+    run_combinations(loaded, &loaded.combinations(), num.as_ref())
+}
+
+/// The numerical-error evaluation of a scenario (None when its `numerics` is off). It does not
+/// depend on the strategy, integration time or t, so a sweep computes it once per scenario.
+pub fn evaluate_numerics(loaded: &Loaded) -> Result<Option<NumericsResult>, Error> {
+    let mut backend = backend::build(
+        &loaded.scenario.hardware.cluster_backend,
+        loaded.path.parent().unwrap_or(std::path::Path::new(".")),
+    )?;
+    let base_map = Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
+    numerics::evaluate(loaded, &base_map, backend.as_mut())
+}
+
+/// Runs the given combinations of the scenario with an already evaluated numerics result
+/// (from [`evaluate_numerics`] on the same scenario); returns their report.
+pub fn run_combinations(
+    loaded: &Loaded,
+    combinations: &[Combination],
+    num: Option<&NumericsResult>,
+) -> Result<Report, Error> {
     let mut backend = backend::build(
         &loaded.scenario.hardware.cluster_backend,
         loaded.path.parent().unwrap_or(std::path::Path::new(".")),
@@ -356,7 +378,6 @@ pub fn run(loaded: &Loaded) -> Result<Report, Error> {
     let label = backend.label();
     let tcdm_cap = backend.tcdm_capacity();
     let base_map = Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
-    let num: Option<NumericsResult> = numerics::evaluate(loaded, &base_map, backend.as_mut())?;
     let mut rows = Vec::new();
     let mut warnings = Vec::new();
     let mut events = 0u64;
@@ -364,7 +385,7 @@ pub fn run(loaded: &Loaded) -> Result<Report, Error> {
     let mut maps: BTreeMap<usize, Mapping> = BTreeMap::new();
     maps.insert(1, base_map.clone());
     let sched = &loaded.schedule;
-    for combo in loaded.combinations() {
+    for &combo in combinations {
         let Combination {
             strategy: choice,
             integration_time_ns: it,

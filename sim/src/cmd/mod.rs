@@ -3,5 +3,6 @@
 pub mod exec;
 pub mod kernel;
 pub mod run;
+pub mod sweep;
 pub mod tile;
 pub mod trace;

@@ -185,6 +185,11 @@ pub struct Sweep {
     pub tokens_per_batch: Vec<usize>,
     /// Strategies (default `[Pipelined]`).
     pub strategy: Vec<StrategyChoice>,
+    /// Further axes for `hetsim sweep`: any scenario field by its dotted path (default none;
+    /// `hetsim run` ignores them). See docs/sweeps.md.
+    pub axes: Vec<Axis>,
+    /// Which report row `hetsim sweep` records per point (default: the whole model).
+    pub record: Record,
 }
 
 impl Default for Sweep {
@@ -193,8 +198,55 @@ impl Default for Sweep {
             integration_time_ns: vec![128.0],
             tokens_per_batch: vec![8],
             strategy: vec![StrategyChoice::Pipelined],
+            axes: Vec::new(),
+            record: Record::Model,
         }
     }
+}
+
+/// One sweep axis: a scenario field and the values it takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Axis {
+    /// Dotted path of the field in the scenario as written in RON, with enum variants as path
+    /// segments, e.g. `hardware.tile.adc.bits`, `workload.lora.Rank.rank`,
+    /// `hardware.cluster_backend.Kernel.cluster.cores`.
+    pub path: String,
+    /// The values.
+    pub values: AxisValues,
+}
+
+/// The values of an axis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AxisValues {
+    /// Listed values (numbers, booleans, or strings; a string also names a unit enum variant).
+    List(Vec<AxisValue>),
+    /// `Range(from, to, step)`: from, from + step, ... up to and including `to` (within 1e-9).
+    Range(f64, f64, f64),
+}
+
+/// One value of an axis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AxisValue {
+    /// An integer.
+    Int(i64),
+    /// A real number.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A string or unit enum variant name.
+    Text(String),
+}
+
+/// The report row a sweep records for each point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub enum Record {
+    /// The whole-model row.
+    #[default]
+    Model,
+    /// The first row of the named linear operation (e.g. `bottleneck.input.dense`).
+    Op(String),
 }
 
 /// Numerical-error evaluation.

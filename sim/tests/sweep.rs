@@ -1,0 +1,217 @@
+//! `hetsim sweep` and `hetsim merge` end to end: results are identical whatever the thread
+//! count; a sweep killed partway (SIGKILL) and restarted with the same command ends with the
+//! same files as an uninterrupted run; three shards merged equal the single run; axis paths
+//! are checked.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// 3 ADC resolutions x 2 integration times x 2 t x 4 strategies = 48 points of a short
+/// MobileBERT (analytic cluster), so a point takes some milliseconds.
+const SCENARIO: &str = r#"(
+    name: "sweep-test",
+    seed: 3,
+    hardware: (tile: (rows: 512, cols: 512)),
+    workload: (schedule: Model("mobilebert"), seq_len: Some(64)),
+    sweep: (
+        integration_time_ns: [128.0, 512.0],
+        tokens_per_batch: [8, 16],
+        strategy: [Sequential, Pipelined, ParallelBranch, MultiCluster(2)],
+        axes: [(path: "hardware.tile.adc.bits", values: List([6, 7, 8]))],
+    ),
+    numerics: Some((sample_tokens: 4, max_instances: Some(2))),
+)"#;
+
+struct Tmp(PathBuf);
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A scratch directory holding the scenario file (its schedule is built in, so no relative
+/// path needs to resolve).
+fn setup(tag: &str) -> (PathBuf, Tmp) {
+    let dir = std::env::temp_dir().join(format!("hetsim-sweep-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sc = dir.join("scenario.ron");
+    std::fs::write(&sc, SCENARIO).unwrap();
+    (sc, Tmp(dir))
+}
+
+fn hetsim(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The result files' contents; compared by hash with the first differing line named, so a
+/// failure does not print megabytes.
+fn files(dir: &Path) -> Files {
+    Files(
+        std::fs::read_to_string(dir.join("results.csv")).unwrap(),
+        std::fs::read_to_string(dir.join("results.jsonl")).unwrap(),
+    )
+}
+
+#[derive(PartialEq)]
+struct Files(String, String);
+
+impl std::fmt::Debug for Files {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "results.csv: {} lines, results.jsonl: {} lines",
+            self.0.lines().count(),
+            self.1.lines().count()
+        )
+    }
+}
+
+fn assert_same(a: &Files, b: &Files, what: &str) {
+    for (x, y, name) in [(&a.0, &b.0, "results.csv"), (&a.1, &b.1, "results.jsonl")] {
+        if x != y {
+            let (i, (l, r)) = x
+                .lines()
+                .zip(y.lines())
+                .enumerate()
+                .find(|(_, (l, r))| l != r)
+                .unwrap_or((0, ("(length differs)", "")));
+            panic!("{what}: {name} line {}: {l:.300} | {r:.300}", i + 1);
+        }
+    }
+}
+
+#[test]
+fn thread_count_does_not_change_results_and_shards_merge() {
+    let (sc, d) = setup("jobs");
+    let sc = sc.to_str().unwrap();
+    let (one, two) = (d.0.join("one"), d.0.join("two"));
+    let (c, e) = hetsim(&["sweep", sc, "--out", one.to_str().unwrap(), "--jobs", "1"]);
+    assert_eq!(c, 0, "{e}");
+    let (c, e) = hetsim(&["sweep", sc, "--out", two.to_str().unwrap(), "--jobs", "2"]);
+    assert_eq!(c, 0, "{e}");
+    let reference = files(&one);
+    assert_eq!(reference, files(&two), "1 and 2 threads differ");
+    assert_eq!(reference.0.lines().count(), 1 + 48);
+    assert!(reference
+        .0
+        .lines()
+        .next()
+        .unwrap()
+        .contains("hardware.tile.adc.bits"));
+    // Three shards, merged, equal the single run.
+    let shards: Vec<PathBuf> = (0..3).map(|i| d.0.join(format!("shard{i}"))).collect();
+    for (i, s) in shards.iter().enumerate() {
+        let spec = format!("{i}/3");
+        let (c, e) = hetsim(&["sweep", sc, "--out", s.to_str().unwrap(), "--shard", &spec]);
+        assert_eq!(c, 0, "{e}");
+    }
+    let merged = d.0.join("merged");
+    let mut args = vec!["merge"];
+    let names: Vec<String> = shards.iter().map(|s| s.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let (c, e) = hetsim(&args);
+    assert_eq!(c, 0, "{e}");
+    assert_eq!(
+        reference,
+        files(&merged),
+        "merged shards differ from the single run"
+    );
+    // A missing shard, and a shard given twice, are refused.
+    let (c, e) = hetsim(&[
+        "merge",
+        &names[0],
+        &names[1],
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(c != 0 && e.contains("missing"), "{e}");
+    let (c, e) = hetsim(&[
+        "merge",
+        &names[0],
+        &names[0],
+        &names[1],
+        &names[2],
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(c != 0 && e.contains("appears in both"), "{e}");
+}
+
+#[test]
+fn a_killed_sweep_resumes_to_the_same_files() {
+    let (sc, d) = setup("kill");
+    let sc = sc.to_str().unwrap();
+    let full = d.0.join("full");
+    let (c, e) = hetsim(&["sweep", sc, "--out", full.to_str().unwrap(), "--jobs", "1"]);
+    assert_eq!(c, 0, "{e}");
+    let part = d.0.join("part");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(["sweep", sc, "--out", part.to_str().unwrap(), "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) once a few points are on disk.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = 0;
+    while Instant::now() < deadline {
+        seen = std::fs::read_to_string(part.join("results.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if seen >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!((3..48).contains(&seen), "killed after {seen} of 48 points");
+    let (c, e) = hetsim(&["sweep", sc, "--out", part.to_str().unwrap(), "--jobs", "2"]);
+    assert_eq!(c, 0, "{e}");
+    assert!(e.contains("already done"), "{e}");
+    assert_same(&files(&full), &files(&part), "resumed sweep differs");
+}
+
+#[test]
+fn bad_axis_paths_and_foreign_directories_are_refused() {
+    let (sc, d) = setup("bad");
+    let bad = SCENARIO.replace("hardware.tile.adc.bits", "hardware.tile.adc.bitz");
+    std::fs::write(&sc, bad).unwrap();
+    let out = d.0.join("x");
+    let (c, e) = hetsim(&[
+        "sweep",
+        sc.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 125);
+    assert!(e.contains("`bitz`") && e.contains("bits"), "{e}");
+    // A directory holding another sweep is not overwritten.
+    std::fs::write(&sc, SCENARIO).unwrap();
+    let (c, e) = hetsim(&[
+        "sweep",
+        sc.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--shard",
+        "0/2",
+    ]);
+    assert_eq!(c, 0, "{e}");
+    let (c, e) = hetsim(&[
+        "sweep",
+        sc.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(c != 0 && e.contains("different sweep"), "{e}");
+}
