@@ -1194,3 +1194,684 @@ impl Redmule {
         Some(access)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    const BASE: u32 = 0x1000_0000;
+
+    /// A memory of `size` bytes at BASE that records nothing and grants everything.
+    fn memory(size: usize) -> FlatMemory {
+        FlatMemory {
+            base: BASE,
+            bytes: vec![0; size],
+        }
+    }
+
+    /// Random finite fp16 values with magnitude in [2^-3, 2^1), either sign.
+    fn random_f16(rng: &mut ChaCha8Rng, count: usize) -> Vec<u16> {
+        (0..count)
+            .map(|_| {
+                let sign: u16 = rng.random_range(0..2) << 15;
+                let exp: u16 = rng.random_range(12..16) << 10;
+                sign | exp | rng.random_range(0..1024u16)
+            })
+            .collect()
+    }
+
+    /// The documented semantics, written independently of the tiled engine: for each output,
+    /// acc = bias (GEMM) or +0; acc = fma(X[m][n], W[n][k], acc) for n = 0..N, fp16 RNE.
+    fn reference(
+        gemm: bool,
+        m: usize,
+        n: usize,
+        k: usize,
+        x: &[u16],
+        w: &[u16],
+        z: &[u16],
+    ) -> Vec<u16> {
+        let mut out = vec![0u16; m * k];
+        for i in 0..m {
+            for j in 0..k {
+                let mut acc = F16::from_bits(if gemm { z[i * k + j] } else { 0 });
+                for l in 0..n {
+                    acc = F16::from_bits(x[i * n + l]).fused_mul_add(
+                        F16::from_bits(w[l * k + j]),
+                        acc,
+                        RoundingMode::TiesToEven,
+                    );
+                }
+                out[i * k + j] = acc.to_bits();
+            }
+        }
+        out
+    }
+
+    /// Programs a job through the registers (ACQUIRE, pointers, MCFG, ARITH, TRIGGER at
+    /// `trigger`).
+    #[allow(clippy::too_many_arguments)]
+    fn program(
+        r: &mut Redmule,
+        trigger: u64,
+        op: u32,
+        x: u32,
+        w: u32,
+        z: u32,
+        m: u32,
+        n: u32,
+        k: u32,
+    ) {
+        assert!((r.read(REG_ACQUIRE).unwrap() as i32) >= 0);
+        r.write(trigger, REG_X_ADDR, x).unwrap();
+        r.write(trigger, REG_W_ADDR, w).unwrap();
+        r.write(trigger, REG_Z_ADDR, z).unwrap();
+        r.write(trigger, REG_MCFG0, mcfg0(m as u16, k as u16))
+            .unwrap();
+        r.write(trigger, REG_MCFG1, n).unwrap();
+        r.write(trigger, REG_ARITH, arith(op, FORMAT_FP16)).unwrap();
+        r.write(trigger, REG_TRIGGER, 0).unwrap();
+    }
+
+    /// Steps from `from` until STATUS reads 0; returns the per-cycle access trace.
+    fn run<M: RedmuleMemory>(r: &mut Redmule, mem: &mut M, from: u64) -> Vec<(u64, Access)> {
+        let mut trace = Vec::new();
+        let mut now = from;
+        while r.read(REG_STATUS).unwrap() != 0 {
+            if let Some(a) = r.step(now, mem) {
+                trace.push((now, a));
+            }
+            now += 1;
+            assert!(now < from + 50_000_000, "job does not finish");
+        }
+        trace
+    }
+
+    struct Case {
+        cfg: RedmuleConfig,
+        gemm: bool,
+        m: usize,
+        n: usize,
+        k: usize,
+        seed: u64,
+    }
+
+    /// Engine result, reference result, job summary and access trace of a case.
+    type Outcome = (Vec<u16>, Vec<u16>, JobSummary, Vec<(u64, Access)>);
+
+    /// Runs one random case.
+    fn run_case(c: &Case) -> Outcome {
+        let mut rng = ChaCha8Rng::seed_from_u64(c.seed);
+        let x = random_f16(&mut rng, c.m * c.n);
+        let w = random_f16(&mut rng, c.n * c.k);
+        let z0 = random_f16(&mut rng, c.m * c.k);
+        let (xa, wa) = (BASE, BASE + 2 * (c.m * c.n) as u32);
+        let za = wa + 2 * (c.n * c.k) as u32;
+        let size = (za - BASE) as usize + 2 * c.m * c.k;
+        let mut mem = memory(size);
+        assert!(mem.store_f16(xa, &x) && mem.store_f16(wa, &w) && mem.store_f16(za, &z0));
+        let mut r = Redmule::new(c.cfg.clone(), BASE, size as u32).unwrap();
+        let op = if c.gemm { OP_GEMM } else { OP_MATMUL };
+        program(
+            &mut r, 10, op, xa, wa, za, c.m as u32, c.n as u32, c.k as u32,
+        );
+        let trace = run(&mut r, &mut mem, 11);
+        assert_eq!(r.read(REG_ERROR).unwrap(), 0, "{:?}", r.fault());
+        let got = mem.load_f16(za, c.m * c.k).unwrap();
+        let want = reference(c.gemm, c.m, c.n, c.k, &x, &w, &z0);
+        let job = r.last_job().unwrap();
+        assert_eq!(r.read(REG_LAST_CYCLES).unwrap() as u64, job.cycles());
+        (got, want, job, trace)
+    }
+
+    fn geom(h: u32, p: u32, l: u32, port: u32) -> RedmuleConfig {
+        RedmuleConfig {
+            array_height: h,
+            pipe_regs: p,
+            array_width: l,
+            port_bytes: port,
+            ..RedmuleConfig::default()
+        }
+    }
+
+    #[test]
+    fn default_config_and_validation() {
+        let d = RedmuleConfig::default();
+        assert_eq!((d.array_height, d.pipe_regs, d.array_width), (4, 3, 8));
+        assert_eq!((d.fmas(), d.tile_cols(), d.port_bytes), (32, 16, 32));
+        // Port width = H·(P+1)·16 bit.
+        assert_eq!(d.port_bytes * 8, d.tile_cols() * 16);
+        assert_eq!(RedmuleConfig::rtl_default().fmas(), 48);
+        let back = RedmuleConfig::from_ron_str(&d.to_ron_string(), "x").unwrap();
+        assert_eq!(back, d);
+        let e = RedmuleConfig::from_ron_str("(array_width: 13)", "r.ron").unwrap_err();
+        assert!(e.to_string().contains("`array_width`"), "{e}");
+        let e = RedmuleConfig::from_ron_str("(port_bytes: 31)", "r.ron").unwrap_err();
+        assert!(e.to_string().contains("`port_bytes`"), "{e}");
+        let e = RedmuleConfig::from_ron_str("(start_latency: 0)", "r.ron").unwrap_err();
+        assert!(e.to_string().contains("`start_latency`"), "{e}");
+        let e = RedmuleConfig::from_ron_str("(pipe_regz: 3)", "r.ron").unwrap_err();
+        assert!(
+            e.to_string().contains("r.ron") && e.to_string().contains("pipe_regz"),
+            "{e}"
+        );
+        assert!(Redmule::new(d, 0xffff_0000, 0x2_0000).is_err());
+    }
+
+    #[test]
+    fn register_programming_and_bus_errors() {
+        let mut r = Redmule::new(RedmuleConfig::default(), BASE, 0x2_0000).unwrap();
+        assert_eq!(r.read(REG_ACQUIRE).unwrap(), 0);
+        assert_eq!(r.read(REG_STATUS).unwrap(), 0);
+        for (i, off) in (REG_X_ADDR..=REG_ARITH).step_by(4).enumerate() {
+            r.write(0, off, 0x100 + i as u32).unwrap();
+            assert_eq!(r.read(off).unwrap(), 0x100 + i as u32);
+        }
+        assert_eq!(mcfg0(3, 5), 0x0005_0003);
+        assert_eq!(arith(OP_GEMM, FORMAT_FP16), 0x480);
+        for off in (REG_ECC_FIRST..=REG_ECC_LAST).step_by(4) {
+            assert_eq!(r.read(off).unwrap(), 0);
+        }
+        assert!(matches!(r.read(0x42), Err(RedmuleError::Bus { .. })));
+        assert!(r.read(0x58).is_err());
+        assert!(r.write(0, REG_STATUS, 1).is_err());
+        assert!(r.write(0, REG_ACQUIRE, 1).is_err());
+        assert!(r.write(0, 0x3fc, 1).is_err());
+        // A valid job: STATUS busy, ACQUIRE gives the next id, RUNNING_JOB after activation.
+        program(
+            &mut r,
+            0,
+            OP_GEMM,
+            BASE,
+            BASE + 0x100,
+            BASE + 0x200,
+            4,
+            4,
+            4,
+        );
+        assert_eq!(r.read(REG_STATUS).unwrap(), 1);
+        assert_eq!(r.read(REG_ACQUIRE).unwrap(), 1);
+        assert_eq!(r.next_event(1), Some(2), "start_latency 2");
+        let mut mem = memory(0x1000);
+        assert_eq!(r.step(1, &mut mem), None);
+        run(&mut r, &mut mem, 2);
+        assert_eq!(r.read(REG_FINISHED).unwrap(), 1);
+        assert_eq!(r.read(REG_RUNNING_JOB).unwrap(), 0);
+        assert!(r.take_event() && !r.take_event());
+        assert_eq!(r.next_event(1000), None);
+        // SOFT_CLEAR resets registers and counters.
+        r.write(0, REG_SOFT_CLEAR, 0).unwrap();
+        assert_eq!(r.read(REG_X_ADDR).unwrap(), 0);
+        assert_eq!(r.read(REG_FINISHED).unwrap(), 0);
+        assert_eq!(r.stats().jobs, 1, "statistics survive SOFT_CLEAR");
+    }
+
+    #[test]
+    fn gemm_and_matmul_are_bit_exact_against_the_reference() {
+        let shapes = [
+            (8, 8, 8),
+            (13, 7, 21),
+            (16, 16, 16),
+            (20, 33, 40),
+            (1, 1, 1),
+            (9, 5, 17),
+        ];
+        let geoms = [
+            geom(4, 3, 8, 32),
+            geom(4, 3, 12, 32),
+            geom(2, 1, 2, 8),
+            geom(4, 3, 8, 6),
+        ];
+        let mut seed = 0;
+        for cfg in &geoms {
+            for &(m, n, k) in &shapes {
+                for gemm in [false, true] {
+                    seed += 1;
+                    let c = Case {
+                        cfg: cfg.clone(),
+                        gemm,
+                        m,
+                        n,
+                        k,
+                        seed,
+                    };
+                    let (got, want, job, _) = run_case(&c);
+                    assert_eq!(got, want, "{m}x{n}x{k} gemm={gemm} {cfg:?}");
+                    let bound = cfg.compute_bound_cycles(gemm, m as u32, n as u32, k as u32);
+                    assert!(job.cycles() >= bound.unwrap(), "{m}x{n}x{k} {cfg:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matmul_ignores_z_and_gemm_accumulates_it() {
+        // Small integers: every product and sum is exact in fp16, so the results are the
+        // integer matrix product, and GEMM = MATMUL + Z exactly.
+        let (m, n, k) = (5, 6, 7);
+        let to16 = |v: i32| F16::from_i32(v, RoundingMode::TiesToEven).to_bits();
+        let x: Vec<u16> = (0..m * n).map(|i| to16((i % 5) as i32 - 2)).collect();
+        let w: Vec<u16> = (0..n * k).map(|i| to16((i % 7) as i32 - 3)).collect();
+        let bias: Vec<i32> = (0..m * k).map(|i| (i % 11) as i32 - 5).collect();
+        let (xa, wa, za) = (BASE, BASE + 0x100, BASE + 0x200);
+        let mut results = Vec::new();
+        for op in [OP_MATMUL, OP_GEMM] {
+            let mut mem = memory(0x400);
+            mem.store_f16(xa, &x);
+            mem.store_f16(wa, &w);
+            mem.store_f16(za, &bias.iter().map(|&b| to16(b)).collect::<Vec<_>>());
+            let mut r = Redmule::new(RedmuleConfig::default(), BASE, 0x400).unwrap();
+            program(&mut r, 0, op, xa, wa, za, m as u32, n as u32, k as u32);
+            run(&mut r, &mut mem, 1);
+            results.push(mem.load_f16(za, m * k).unwrap());
+        }
+        for i in 0..m {
+            for j in 0..k {
+                let dot: i32 = (0..n)
+                    .map(|l| ((i * n + l) % 5) as i32 - 2)
+                    .zip((0..n).map(|l| ((l * k + j) % 7) as i32 - 3))
+                    .map(|(a, b)| a * b)
+                    .sum();
+                assert_eq!(results[0][i * k + j], to16(dot), "MATMUL ({i}, {j})");
+                assert_eq!(
+                    results[1][i * k + j],
+                    to16(dot + bias[i * k + j]),
+                    "GEMM ({i}, {j})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_programming_is_refused_with_an_error_code() {
+        let size = 0x1000;
+        let ok = (BASE, BASE + 0x100, BASE + 0x200);
+        type Triple = (u32, u32, u32);
+        let cases: [(u32, u32, Triple, Triple, u32); 11] = [
+            (arith(2, FORMAT_FP16), 0, ok, (4, 4, 4), ERR_UNSUPPORTED_OP),
+            (arith(7, FORMAT_FP16), 0, ok, (4, 4, 4), ERR_UNSUPPORTED_OP),
+            (arith(OP_GEMM, 0), 0, ok, (4, 4, 4), ERR_UNSUPPORTED_FORMAT),
+            (arith(OP_GEMM, 3), 0, ok, (4, 4, 4), ERR_UNSUPPORTED_FORMAT),
+            (
+                arith(OP_GEMM, FORMAT_FP16),
+                1 << 14,
+                ok,
+                (4, 4, 4),
+                ERR_UNSUPPORTED_FORMAT,
+            ),
+            (arith(OP_GEMM, FORMAT_FP16), 0, ok, (0, 4, 4), ERR_ZERO_DIM),
+            (arith(OP_GEMM, FORMAT_FP16), 0, ok, (4, 0, 4), ERR_ZERO_DIM),
+            (arith(OP_GEMM, FORMAT_FP16), 0, ok, (4, 4, 0), ERR_ZERO_DIM),
+            (
+                arith(OP_GEMM, FORMAT_FP16),
+                0,
+                (BASE + 1, BASE + 0x100, BASE + 0x200),
+                (4, 4, 4),
+                ERR_MISALIGNED,
+            ),
+            (
+                arith(OP_GEMM, FORMAT_FP16),
+                0,
+                (BASE, BASE + 0x100, BASE + size - 8),
+                (4, 4, 4),
+                ERR_OUT_OF_RANGE,
+            ),
+            (
+                arith(OP_GEMM, FORMAT_FP16),
+                0,
+                (BASE - 0x100, BASE, BASE + 0x200),
+                (4, 4, 4),
+                ERR_OUT_OF_RANGE,
+            ),
+        ];
+        for (arith_v, extra, (x, w, z), (m, n, k), code) in cases {
+            let mut r = Redmule::new(RedmuleConfig::default(), BASE, size).unwrap();
+            r.write(0, REG_X_ADDR, x).unwrap();
+            r.write(0, REG_W_ADDR, w).unwrap();
+            r.write(0, REG_Z_ADDR, z).unwrap();
+            r.write(0, REG_MCFG0, (k << 16) | m).unwrap();
+            r.write(0, REG_MCFG1, n).unwrap();
+            r.write(0, REG_ARITH, arith_v | extra).unwrap();
+            r.write(5, REG_TRIGGER, 0).unwrap();
+            assert_eq!(r.read(REG_ERROR).unwrap(), code, "{:?}", r.fault());
+            assert_eq!(r.fault().unwrap().cycle, 5);
+            assert_eq!(r.read(REG_STATUS).unwrap(), 0, "a refused job does not run");
+            let mut mem = memory(size as usize);
+            assert!((0..100).all(|t| r.step(t, &mut mem).is_none()));
+            r.write(6, REG_SOFT_CLEAR, 0).unwrap();
+            assert_eq!(r.read(REG_ERROR).unwrap(), 0);
+        }
+        // A third TRIGGER with two contexts taken is refused; the first two run.
+        let mut r = Redmule::new(RedmuleConfig::default(), BASE, size).unwrap();
+        for _ in 0..2 {
+            program(&mut r, 0, OP_GEMM, ok.0, ok.1, ok.2, 4, 4, 4);
+        }
+        assert_eq!(r.read(REG_ACQUIRE).unwrap() as i32, -1);
+        r.write(0, REG_TRIGGER, 0).unwrap();
+        assert_eq!(r.read(REG_ERROR).unwrap(), ERR_NO_CONTEXT);
+        let mut mem = memory(size as usize);
+        run(&mut r, &mut mem, 1);
+        assert_eq!(r.read(REG_FINISHED).unwrap(), 2);
+    }
+
+    /// A memory that refuses the port on even cycles and fails every access at or above
+    /// `fail_from`.
+    struct Flaky {
+        inner: FlatMemory,
+        calls: u64,
+        fail_from: u32,
+    }
+
+    impl RedmuleMemory for Flaky {
+        fn grant(&mut self, _access: &Access) -> bool {
+            self.calls += 1;
+            self.calls % 2 == 1
+        }
+        fn read(&mut self, addr: u32, buf: &mut [u8]) -> bool {
+            addr < self.fail_from && self.inner.read(addr, buf)
+        }
+        fn write(&mut self, addr: u32, data: &[u8]) -> bool {
+            addr < self.fail_from && self.inner.write(addr, data)
+        }
+    }
+
+    #[test]
+    fn refused_grants_delay_but_do_not_change_the_result_and_memory_faults_abort() {
+        let c = Case {
+            cfg: RedmuleConfig::default(),
+            gemm: true,
+            m: 16,
+            n: 16,
+            k: 16,
+            seed: 7,
+        };
+        let (want, _, free, _) = run_case(&c);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let x = random_f16(&mut rng, 256);
+        let w = random_f16(&mut rng, 256);
+        let z = random_f16(&mut rng, 256);
+        let mut mem = Flaky {
+            inner: memory(0x600),
+            calls: 0,
+            fail_from: u32::MAX,
+        };
+        mem.inner.store_f16(BASE, &x);
+        mem.inner.store_f16(BASE + 0x200, &w);
+        mem.inner.store_f16(BASE + 0x400, &z);
+        let mut r = Redmule::new(RedmuleConfig::default(), BASE, 0x600).unwrap();
+        program(
+            &mut r,
+            10,
+            OP_GEMM,
+            BASE,
+            BASE + 0x200,
+            BASE + 0x400,
+            16,
+            16,
+            16,
+        );
+        run(&mut r, &mut mem, 11);
+        assert_eq!(mem.inner.load_f16(BASE + 0x400, 256).unwrap(), want);
+        assert!(r.stats().port_stalls > 0);
+        assert!(r.last_job().unwrap().cycles() > free.cycles());
+        // A memory fault aborts the job with ERR_MEMORY and raises the event.
+        mem.fail_from = BASE + 0x200;
+        program(
+            &mut r,
+            5000,
+            OP_GEMM,
+            BASE,
+            BASE + 0x200,
+            BASE + 0x400,
+            16,
+            16,
+            16,
+        );
+        run(&mut r, &mut mem, 5001);
+        assert_eq!(r.read(REG_ERROR).unwrap(), ERR_MEMORY);
+        assert!(
+            r.fault().unwrap().message.contains("load"),
+            "{:?}",
+            r.fault()
+        );
+        assert_eq!(r.read(REG_FINISHED).unwrap(), 1);
+    }
+
+    #[test]
+    fn runs_are_deterministic() {
+        let c = Case {
+            cfg: RedmuleConfig::default(),
+            gemm: true,
+            m: 20,
+            n: 33,
+            k: 40,
+            seed: 3,
+        };
+        let a = run_case(&c);
+        let b = run_case(&c);
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.2, b.2);
+        assert_eq!(a.3, b.3);
+    }
+
+    #[test]
+    fn small_jobs_take_the_hand_derived_cycles() {
+        // H4 P3 L8, 32-byte port: D = H·(P+1) = 16, start_latency 2. TRIGGER at cycle 10,
+        // so the job starts at T0 = 12.
+        //
+        // 8x8x8 GEMM: one tile (8 rows, 8 of 16 columns), J = 8/4 = 2 passes.
+        // Pass 0 beats: 8 bias rows (16 B each) + 8 X rows (n 0..8 = one 16 B chunk)
+        // + 4 W rows = 20 beats at T0..T0+19, so pass 0 starts at T0+20 = 32; pass 1's 4 W
+        // beats at 32..35; pass 1 starts at 32+16 = 48. Results land 2D = 32 cycles later:
+        // 8 store beats at 80..87. Cycles = 87 - 10 = 77 = 2 + 20 + 1·(2+1)·16 + 8 - 1.
+        let cfg = RedmuleConfig::default();
+        let case = |gemm, m, n, k| Case {
+            cfg: cfg.clone(),
+            gemm,
+            m,
+            n,
+            k,
+            seed: 1,
+        };
+        let (_, _, job, trace) = run_case(&case(true, 8, 8, 8));
+        assert_eq!(job.cycles(), 77);
+        assert_eq!(job.start_cycle, 12);
+        let cycles: Vec<u64> = trace.iter().map(|t| t.0).collect();
+        let want: Vec<u64> = (12..32).chain(32..36).chain(80..88).collect();
+        assert_eq!(cycles, want);
+        let kinds: Vec<Stream> = trace.iter().map(|t| t.1.stream).collect();
+        assert!(kinds[..8].iter().all(|&s| s == Stream::Bias));
+        assert!(kinds[8..16].iter().all(|&s| s == Stream::X));
+        assert!(kinds[16..24].iter().all(|&s| s == Stream::W));
+        assert!(trace[24..].iter().all(|t| t.1.write && t.1.len == 16));
+        // 8x8x8 MATMUL: no bias beats, 12 first beats: 2 + 12 + 48 + 8 - 1 = 69.
+        assert_eq!(run_case(&case(false, 8, 8, 8)).2.cycles(), 69);
+        // 16x16x16 GEMM: 2 tiles of 8x16, J = 4. Tile 0's passes start at T0+20, +36, +52,
+        // +68; tile 1's first pass at 68 + 2D = T0+100 (its 20 first beats were loaded at
+        // T0+68..87); its last pass at T0+148, stores at T0+180..187.
+        // Cycles = 2 + 20 + 2·(4+1)·16 + 8 - 1 = 189.
+        let (_, _, job, _) = run_case(&case(true, 16, 16, 16));
+        assert_eq!(job.cycles(), 189);
+        for (gemm, m, n, k, cycles) in [
+            (true, 8, 8, 8, 77),
+            (false, 8, 8, 8, 69),
+            (true, 16, 16, 16, 189),
+        ] {
+            assert_eq!(cfg.compute_bound_cycles(gemm, m, n, k), Some(cycles));
+        }
+        // H4 P3 L12, 16x16x16 GEMM: 2 tiles (12 rows, then 4), first beats 12 + 12 + 4 = 28,
+        // last tile stores 4 rows: 2 + 28 + 2·5·16 + 4 - 1 = 193.
+        let l12 = RedmuleConfig::rtl_default();
+        let (_, _, job, _) = run_case(&Case {
+            cfg: l12.clone(),
+            gemm: true,
+            m: 16,
+            n: 16,
+            k: 16,
+            seed: 2,
+        });
+        assert_eq!(job.cycles(), 193);
+        assert_eq!(l12.compute_bound_cycles(true, 16, 16, 16), Some(193));
+    }
+
+    #[test]
+    fn gemm_256_cubed_reaches_98_percent_on_the_32_fma_instance() {
+        // H4 P3 L8 (32 FMAs), D = 16, 32-byte port, start_latency 2, tile_gap 0.
+        // Tiles: (256/8)·(256/16) = 512, passes J = 256/4 = 64, array time per tile
+        // (J+1)·D = 1040 cycles. First beats of tile 0: 8 bias + 8 X + 4 W = 20. Last tile
+        // stores 8 beats. The port keeps up: per pass at most 8 X + 4 W = 12 beats (or 8
+        // stores + 4 W) in 16 cycles, and the 20 first beats of a tile fit in the 32 cycles
+        // between the previous tile's last pass and its own first pass.
+        // Cycles = 2 + 20 + 512·1040 + 8 - 1 = 532509.
+        // Utilisation = 256^3 / (32 · 532509) = 524288 / 532509 = 0.98456.
+        let cfg = RedmuleConfig::default();
+        let c = Case {
+            cfg: cfg.clone(),
+            gemm: true,
+            m: 256,
+            n: 256,
+            k: 256,
+            seed: 256,
+        };
+        let (got, want, job, _) = run_case(&c);
+        assert_eq!(got, want);
+        assert_eq!(job.cycles(), 532_509);
+        assert_eq!(cfg.compute_bound_cycles(true, 256, 256, 256), Some(532_509));
+        let u = job.utilisation(cfg.fmas());
+        assert!((u - 524_288.0 / 532_509.0).abs() < 1e-12);
+        assert!(u >= 0.95, "utilisation {u}");
+        assert!(
+            (job.macs_per_cycle() - 31.506).abs() < 1e-3,
+            "{}",
+            job.macs_per_cycle()
+        );
+    }
+
+    #[test]
+    fn gemm_256_cubed_on_the_48_fma_rtl_default() {
+        // H4 P3 L12 (48 FMAs), D = 16: tiles ceil(256/12)·16 = 22·16 = 352 (the last row of
+        // tiles has 4 rows), J = 64, (J+1)·D = 1040. First beats 12 + 12 + 4 = 28; per pass
+        // at most 12 X + 4 W = 16 beats, or 12 stores + 4 W, in 16 cycles: the port just
+        // keeps up. The last tile stores 4 beats.
+        // Cycles = 2 + 28 + 352·1040 + 4 - 1 = 366113; utilisation = 256^3 / (48·366113)
+        // = 0.9547 (the 4-row edge tiles cost a full tile's time).
+        let cfg = RedmuleConfig::rtl_default();
+        let c = Case {
+            cfg: cfg.clone(),
+            gemm: true,
+            m: 256,
+            n: 256,
+            k: 256,
+            seed: 12,
+        };
+        let (got, want, job, _) = run_case(&c);
+        assert_eq!(got, want);
+        assert_eq!(job.cycles(), 366_113);
+        assert_eq!(cfg.compute_bound_cycles(true, 256, 256, 256), Some(366_113));
+        assert!(
+            (job.utilisation(48) - 0.95466).abs() < 1e-4,
+            "{}",
+            job.utilisation(48)
+        );
+        // 252 rows (a multiple of 12): 21·16 = 336 tiles, 2 + 28 + 336·1040 + 12 - 1.
+        assert_eq!(cfg.compute_bound_cycles(true, 252, 256, 256), Some(349_481));
+    }
+
+    #[test]
+    fn a_narrow_port_is_slower_than_the_compute_bound() {
+        // 4-byte port: 2 elements per beat, so the W rows of a pass alone need 4·8 = 32 beats
+        // for 16 cycles of array time.
+        let cfg = geom(4, 3, 8, 4);
+        let c = Case {
+            cfg: cfg.clone(),
+            gemm: true,
+            m: 16,
+            n: 32,
+            k: 16,
+            seed: 9,
+        };
+        let (got, want, job, _) = run_case(&c);
+        assert_eq!(got, want);
+        assert!(job.cycles() > cfg.compute_bound_cycles(true, 16, 32, 16).unwrap() + 100);
+    }
+
+    #[test]
+    fn queued_jobs_run_back_to_back_and_tile_gap_adds_per_tile() {
+        let cfg = RedmuleConfig {
+            tile_gap: 5,
+            ..RedmuleConfig::default()
+        };
+        // 16x16x16 GEMM with a gap of 5: 189 + 5 (one tile boundary).
+        assert_eq!(cfg.compute_bound_cycles(true, 16, 16, 16), Some(194));
+        let c = Case {
+            cfg: cfg.clone(),
+            gemm: true,
+            m: 16,
+            n: 16,
+            k: 16,
+            seed: 4,
+        };
+        assert_eq!(run_case(&c).2.cycles(), 194);
+        // Two jobs triggered together: the second starts the cycle after the first's last beat.
+        let mut r = Redmule::new(cfg, BASE, 0x1000).unwrap();
+        program(
+            &mut r,
+            0,
+            OP_MATMUL,
+            BASE,
+            BASE + 0x200,
+            BASE + 0x400,
+            8,
+            8,
+            8,
+        );
+        program(
+            &mut r,
+            0,
+            OP_MATMUL,
+            BASE,
+            BASE + 0x200,
+            BASE + 0x600,
+            8,
+            8,
+            8,
+        );
+        let mut mem = memory(0x1000);
+        let trace = run(&mut r, &mut mem, 1);
+        let first = trace
+            .iter()
+            .rfind(|t| t.1.addr < BASE + 0x600 && t.1.write)
+            .unwrap()
+            .0;
+        let second = r.last_job().unwrap();
+        assert_eq!(second.id, 1);
+        assert_eq!(second.start_cycle, first + 1);
+        assert_eq!(second.done_cycle - second.start_cycle, 69 - 2);
+    }
+
+    #[test]
+    fn accesses_name_the_banks_they_cover() {
+        let a = Access {
+            addr: BASE + 6,
+            len: 32,
+            write: false,
+            stream: Stream::X,
+        };
+        // Bytes 6..38 touch words 1..=9: nine 4-byte banks, as the 288-bit port.
+        assert_eq!(a.banks(BASE, 4, 32), (1..=9).collect::<Vec<_>>());
+        let wrap = Access {
+            addr: BASE + 120,
+            len: 16,
+            ..a
+        };
+        assert_eq!(wrap.banks(BASE, 4, 32), vec![30, 31, 0, 1]);
+        assert!(Access {
+            addr: BASE - 4,
+            ..a
+        }
+        .banks(BASE, 4, 32)
+        .is_empty());
+    }
+}
