@@ -135,7 +135,7 @@ pub enum RedmuleError {
     /// A configuration text could not be parsed.
     #[error("{origin}: {message}")]
     Config {
-        /// The file (or "<string>").
+        /// The file (or `"<string>"`).
         origin: String,
         /// The parser's message.
         message: String,
