@@ -32,6 +32,7 @@ pub mod dma;
 pub mod error;
 pub mod icache;
 pub mod map;
+pub mod redmule;
 pub mod stats;
 #[cfg(test)]
 mod tests;
