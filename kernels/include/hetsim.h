@@ -32,6 +32,7 @@
 #define HETSIM_TCDM_BASE 0x10000000
 #define HETSIM_PERIPH_BASE 0x10020000
 #define HETSIM_DMA_BASE 0x10020400
+#define HETSIM_REDMULE_BASE 0x10020800 /* RedMulE registers (docs/redmule.md), when present */
 #define HETSIM_AIMC_BASE 0x10030000
 #define HETSIM_L2_BASE 0x80000000
 

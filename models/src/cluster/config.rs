@@ -48,6 +48,9 @@ pub struct ClusterConfig {
     pub traps: TrapPolicy,
     /// Optional ISA extensions of every core (default: none, plain RV32IMF).
     pub extensions: IsaExtensions,
+    /// A RedMulE GEMM engine at `map::REDMULE_BASE` with its own TCDM port (priority below
+    /// the DMA, above the cores) (default: none).
+    pub redmule: Option<super::redmule::RedmuleConfig>,
 }
 
 /// Optional ISA extensions of the cluster's cores (semantics in docs/isa.md).
@@ -236,6 +239,7 @@ impl Default for ClusterConfig {
             misaligned_access: MisalignedAccess::Trap,
             traps: TrapPolicy::Stop,
             extensions: IsaExtensions::default(),
+            redmule: None,
         }
     }
 }
@@ -326,6 +330,20 @@ impl ClusterConfig {
     /// The default Snitch-class cluster (same as `Default`).
     pub fn snitch() -> Self {
         Self::default()
+    }
+
+    /// The study's Snitch-class cluster as far as hetsim models it today: the default
+    /// cluster plus Zfh and packed-SIMD FP16 on every core and a RedMulE engine (32 FMAs).
+    /// SSR and FREP are not modelled yet.
+    pub fn snitch_study() -> Self {
+        ClusterConfig {
+            extensions: IsaExtensions {
+                zfh: true,
+                xfvec: true,
+            },
+            redmule: Some(super::redmule::RedmuleConfig::default()),
+            ..ClusterConfig::default()
+        }
     }
 
     /// A PULP-like cluster (GVSoC's pulp-open model, platform.md): 8 cores plus a cluster
@@ -502,6 +520,12 @@ impl ClusterConfig {
                 "bytes_per_cycle and queue_depth must be at least 1",
             );
         }
+        if let Some(r) = &self.redmule {
+            r.validate().map_err(|e| ClusterError::Config {
+                origin: "redmule".into(),
+                message: e.to_string(),
+            })?;
+        }
         if self.periph_latency == 0 {
             return bad("periph_latency", "0".into(), "must be at least 1");
         }
@@ -520,6 +544,7 @@ mod tests {
             for (file, cfg) in [
                 ("cluster-snitch.ron", ClusterConfig::snitch()),
                 ("cluster-pulp.ron", ClusterConfig::pulp()),
+                ("cluster-snitch-study.ron", ClusterConfig::snitch_study()),
             ] {
                 let loaded = ClusterConfig::from_ron_file(&base.join(file)).unwrap();
                 assert_eq!(loaded, cfg, "{file} differs from its constructor");

@@ -8,6 +8,7 @@
 //! | TCDM (L1) | `0x1000_0000` | config (default 128 KiB) | banked, word-interleaved, 1-cycle interconnect |
 //! | peripherals | `0x1002_0000` | 4 KiB | registers below |
 //! | DMA | `0x1002_0400` | registers below | driven by any core (by convention the DMA core) |
+//! | RedMulE | `0x1002_0800` | 1 KiB | the GEMM engine's registers (`redmule` module, docs/redmule.md), when the cluster has one |
 //! | AIMC tile | `0x1003_0000` | 16 KiB | the tile's MMIO face (`aimc::mmio`), when the cluster has one |
 //! | L2 / main memory | `0x8000_0000` | config (default 4 MiB) | code and data of the ELF; slower, shared port |
 //!
@@ -38,6 +39,10 @@ pub const PERIPH_BASE: u32 = 0x1002_0000;
 pub const PERIPH_SIZE: u32 = 0x1000;
 /// Base of the DMA registers (inside the peripheral window).
 pub const DMA_BASE: u32 = 0x1002_0400;
+/// Base of the RedMulE register window (inside the peripheral window).
+pub const REDMULE_BASE: u32 = 0x1002_0800;
+/// Size of the RedMulE register window.
+pub const REDMULE_SIZE: u32 = 0x400;
 /// Base of the AIMC tile window.
 pub const AIMC_BASE: u32 = 0x1003_0000;
 /// Size of the AIMC tile window.
@@ -95,6 +100,7 @@ pub const HEADER_TABLE: &[(&str, u32)] = &[
     ("TCDM_BASE", TCDM_BASE),
     ("PERIPH_BASE", PERIPH_BASE),
     ("DMA_BASE", DMA_BASE),
+    ("REDMULE_BASE", REDMULE_BASE),
     ("AIMC_BASE", AIMC_BASE),
     ("L2_BASE", L2_BASE),
     ("NUM_CORES_ADDR", PERIPH_BASE + periph::NUM_CORES),

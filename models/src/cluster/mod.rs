@@ -48,7 +48,54 @@ use hetsim_isa::disasm::{Disasm, F_NAMES, X_NAMES};
 use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
 use hetsim_isa::{Misaligned, Retired, Size};
 use icache::ICache;
+use redmule::{Redmule, RedmuleMemory};
 use std::collections::{BTreeMap, VecDeque};
+
+/// RedMulE's view of the TCDM: grants a beat when none of its banks is taken this cycle,
+/// claiming them (so the cores lose them), and copies bytes.
+struct RedmulePort<'a> {
+    mem: &'a mut Memory,
+    bank_busy: &'a mut [u64],
+    bank_width: u32,
+    banks: u32,
+    now: u64,
+}
+
+impl RedmuleMemory for RedmulePort<'_> {
+    fn grant(&mut self, a: &redmule::Access) -> bool {
+        let banks = a.banks(map::TCDM_BASE, self.bank_width, self.banks);
+        if banks
+            .iter()
+            .any(|&b| self.bank_busy[b as usize] == self.now)
+        {
+            return false;
+        }
+        for b in banks {
+            self.bank_busy[b as usize] = self.now;
+        }
+        true
+    }
+
+    fn read(&mut self, addr: u32, buf: &mut [u8]) -> bool {
+        match self.mem.slice(addr, buf.len() as u32) {
+            Some(s) => {
+                buf.copy_from_slice(s);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn write(&mut self, addr: u32, data: &[u8]) -> bool {
+        match self.mem.slice(addr, data.len() as u32) {
+            Some(s) => {
+                s.copy_from_slice(data);
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 /// A side effect of a memory access that the cluster acts on after the instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +166,7 @@ struct CoreBus<'a> {
     mem: &'a mut Memory,
     dma: &'a mut Dma,
     aimc: &'a mut Option<AimcMmio>,
+    redmule: &'a mut Option<Redmule>,
     now: u64,
     effect: Effect,
 }
@@ -147,6 +195,12 @@ impl Bus for CoreBus<'_> {
         if size == Size::Word {
             if let Some((dev, off)) = self.tile(addr) {
                 return dev.read(off).map_err(|_| BusFault { addr });
+            }
+            let off = addr.wrapping_sub(map::REDMULE_BASE);
+            if off < map::REDMULE_SIZE {
+                if let Some(rm) = self.redmule.as_ref() {
+                    return rm.read(off).map_err(|_| BusFault { addr });
+                }
             }
         }
         let off = addr.wrapping_sub(map::PERIPH_BASE);
@@ -186,6 +240,14 @@ impl Bus for CoreBus<'_> {
         if size == Size::Word {
             if let Some((dev, off)) = self.tile(addr) {
                 return dev.write(off, value).map_err(|_| BusFault { addr });
+            }
+            let off = addr.wrapping_sub(map::REDMULE_BASE);
+            if off < map::REDMULE_SIZE {
+                if let Some(rm) = self.redmule.as_mut() {
+                    return rm
+                        .write(self.now, off, value)
+                        .map_err(|_| BusFault { addr });
+                }
             }
         }
         let off = addr.wrapping_sub(map::PERIPH_BASE);
@@ -324,6 +386,8 @@ pub struct Cluster {
     trace: Option<TraceSink>,
     /// The AIMC tile mapped at `map::AIMC_BASE`, if one is attached.
     aimc: Option<AimcMmio>,
+    /// The RedMulE engine, if the configuration has one.
+    redmule: Option<Redmule>,
     cfg: ClusterConfig,
     program: String,
     symbols: BTreeMap<String, hetsim_isa::elf::Symbol>,
@@ -421,9 +485,21 @@ impl Cluster {
                 }
             })
             .collect();
+        let redmule = match &cfg.redmule {
+            Some(rc) => Some(
+                Redmule::new(rc.clone(), map::TCDM_BASE, cfg.tcdm.size).map_err(|e| {
+                    ClusterError::Config {
+                        origin: "redmule".into(),
+                        message: e.to_string(),
+                    }
+                })?,
+            ),
+            None => None,
+        };
         Ok(Cluster {
             trace: None,
             aimc: None,
+            redmule,
             icache: ICache::new(&cfg.icache),
             dma: Dma::new(
                 cfg.dma.setup_latency,
@@ -549,6 +625,7 @@ impl Cluster {
                 });
             }
             self.dma_step(now);
+            self.redmule_step(now);
             self.arbitrate_banks(now);
             let mut i = (now % n as u64) as usize;
             for _ in 0..n {
@@ -573,6 +650,9 @@ impl Cluster {
                 }
             }
             if let Some(t) = self.dma.next_event(now + 1) {
+                next = next.min(t);
+            }
+            if let Some(t) = self.redmule.as_ref().and_then(|r| r.next_event(now + 1)) {
                 next = next.min(t);
             }
             if next == u64::MAX {
@@ -612,6 +692,22 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// RedMulE's port access of cycle `now` (after the DMA's beat, before the cores' bank
+    /// arbitration: DMA > RedMulE > cores).
+    fn redmule_step(&mut self, now: u64) {
+        let Some(rm) = self.redmule.as_mut() else {
+            return;
+        };
+        let mut port = RedmulePort {
+            mem: &mut self.mem,
+            bank_busy: &mut self.bank_busy,
+            bank_width: self.cfg.tcdm.bank_width,
+            banks: self.cfg.tcdm.banks,
+            now,
+        };
+        rm.step(now, &mut port);
     }
 
     #[inline]
@@ -875,6 +971,7 @@ impl Cluster {
             mem: &mut self.mem,
             dma: &mut self.dma,
             aimc: &mut self.aimc,
+            redmule: &mut self.redmule,
             now,
             effect: Effect::None,
         };
@@ -1107,6 +1204,7 @@ impl Cluster {
             dma_bytes: self.dma.bytes,
             icache_accesses: self.icache.accesses,
             icache_misses: self.icache.misses,
+            redmule: self.redmule.as_ref().map(|r| r.stats()),
             console: std::mem::take(&mut self.mem.console),
         }
     }

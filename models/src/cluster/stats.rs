@@ -162,6 +162,8 @@ pub struct ClusterReport {
     pub icache_accesses: u64,
     /// Instruction-cache misses.
     pub icache_misses: u64,
+    /// RedMulE activity, when the cluster has one.
+    pub redmule: Option<super::redmule::RedmuleStats>,
     /// Console output.
     pub console: Vec<u8>,
 }
@@ -219,6 +221,19 @@ impl fmt::Display for ClusterReport {
             self.icache_misses,
             self.icache_accesses
         )?;
+        if let Some(r) = &self.redmule {
+            let util = if r.busy_cycles == 0 {
+                0.0
+            } else {
+                r.macs as f64 / r.busy_cycles as f64
+            };
+            writeln!(
+                f,
+                "RedMulE: {} job(s), {} MACs in {} busy cycles ({util:.2} MAC/cycle), {} port \
+                 stall cycles",
+                r.jobs, r.macs, r.busy_cycles, r.port_stalls
+            )?;
+        }
         write!(
             f,
             "{:>8} {:>10} {:>10} {:>5} {:>6}",
