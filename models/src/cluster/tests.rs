@@ -534,7 +534,7 @@ fn a_core_runs_a_redmule_gemm_in_the_cluster() {
     ]);
     p.push(exit_store());
     let f16 = |i: u32| F16::from_f32((i % 7) as f32 * 0.25 - 0.5).to_bits();
-    let x: Vec<u16> = (0..m * n).map(|i| f16(i)).collect();
+    let x: Vec<u16> = (0..m * n).map(f16).collect();
     let w: Vec<u16> = (0..n * k).map(|i| f16(i * 3 + 1)).collect();
     let z: Vec<u16> = (0..m * k).map(|i| f16(i * 5 + 2)).collect();
     let mut c1 = cfg(1);
