@@ -50,6 +50,9 @@ pub enum Command {
     Run(cmd::run::RunArgs),
     /// Check a scenario (syntax, fields, files, mapping) without running it.
     Validate(cmd::run::ValidateArgs),
+    /// Plot a sweep directory's results.csv or a `hetsim run --csv` file (SVG or PNG).
+    #[command(after_help = cmd::plot::EXAMPLES)]
+    Plot(cmd::plot::PlotArgs),
 }
 
 /// Exit status used when the simulator (not the simulated program) fails.
@@ -65,6 +68,7 @@ pub fn main() -> i32 {
         Command::Trace(args) => cmd::trace::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Validate(args) => cmd::run::validate(args),
+        Command::Plot(args) => cmd::plot::run(args),
     };
     match result {
         Ok(code) => {
