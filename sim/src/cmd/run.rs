@@ -57,6 +57,25 @@ pub fn run(args: &RunArgs) -> Result<i32, Error> {
         },
     };
     let loaded = scenario::load(&args.scenario)?;
+    let combos = if args.trace_combination.is_empty() {
+        vec![0]
+    } else {
+        args.trace_combination.clone()
+    };
+    let n = loaded.combinations().len();
+    if let Some(bad) = combos
+        .iter()
+        .find(|&&k| k >= n)
+        .filter(|_| args.trace.is_some())
+    {
+        return Err(crate::error::Error::Usage {
+            option: "--trace-combination".into(),
+            message: format!(
+                "combination {bad} does not exist: the scenario has {n} (0 to {})",
+                n.saturating_sub(1)
+            ),
+        });
+    }
     let report = crate::run::run(&loaded)?;
     print!("{}", report.table());
     if let Some(p) = &args.csv {
@@ -66,11 +85,6 @@ pub fn run(args: &RunArgs) -> Result<i32, Error> {
         Report::write(p, &report.json()?)?;
     }
     if let Some(p) = &args.trace {
-        let combos = if args.trace_combination.is_empty() {
-            vec![0]
-        } else {
-            args.trace_combination.clone()
-        };
         let trace = crate::trace_event::system::trace(&loaded, &combos, &filter)?;
         trace.write(p)?;
         eprintln!(
