@@ -579,6 +579,38 @@ fn padded(lo: f64, hi: f64, from_zero: bool) -> (f64, f64) {
     )
 }
 
+/// The corner of the plot whose legend-sized region (40% wide, 30% high) covers the fewest
+/// points (ties: upper left, upper right, lower right, lower left).
+fn legend_corner(
+    series: &[(String, Vec<(f64, f64)>)],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> SeriesLabelPosition {
+    let (w, h) = (
+        (x1 - x0).max(f64::MIN_POSITIVE),
+        (y1 - y0).max(f64::MIN_POSITIVE),
+    );
+    let count = |left: bool, top: bool| {
+        series
+            .iter()
+            .flat_map(|s| s.1.iter())
+            .filter(|&&(x, y)| {
+                let (u, v) = ((x - x0) / w, (y - y0) / h);
+                (if left { u <= 0.4 } else { u >= 0.6 }) && (if top { v >= 0.7 } else { v <= 0.3 })
+            })
+            .count()
+    };
+    [
+        (SeriesLabelPosition::UpperLeft, count(true, true)),
+        (SeriesLabelPosition::UpperRight, count(false, true)),
+        (SeriesLabelPosition::LowerRight, count(false, false)),
+        (SeriesLabelPosition::LowerLeft, count(true, false)),
+    ]
+    .into_iter()
+    .min_by_key(|c| c.1)
+    .map_or(SeriesLabelPosition::UpperLeft, |c| c.0)
+}
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     l: &Labels,
@@ -648,7 +680,7 @@ fn draw<DB: DrawingBackend>(
                 }
                 // Series that coincide stay visible: earlier series get larger rings, the
                 // last one a filled dot.
-                let last = i + 1 == series.len();
+                let last = !ratio || i + 1 == series.len();
                 let radius = if last {
                     4
                 } else {
@@ -665,16 +697,23 @@ fn draw<DB: DrawingBackend>(
                     .label(name.as_str())
                     .legend(move |(x, y)| Circle::new((x + 10, y), radius.min(7), style));
             }
+            // The legend avoids the points and, for ratio, the balance line.
+            let mut avoid = series.clone();
+            if ratio {
+                let lim = xr.1.min(yr.1);
+                avoid.push((
+                    String::new(),
+                    (0..=20)
+                        .map(|k| (lim * k as f64 / 20.0, lim * k as f64 / 20.0))
+                        .collect(),
+                ));
+            }
             chart
                 .configure_series_labels()
                 .label_font((font, 14))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
-                .position(if ratio {
-                    SeriesLabelPosition::LowerRight
-                } else {
-                    SeriesLabelPosition::UpperLeft
-                })
+                .position(legend_corner(&avoid, xr, yr))
                 .draw()
                 .map_err(e)?;
         }
