@@ -71,6 +71,9 @@ pub enum Command {
     /// Merge shard directories of one sweep (checks every point is there exactly once).
     #[command(after_help = "Example:\n  hetsim merge shard-0 shard-1 shard-2 --out merged")]
     Merge(cmd::sweep::MergeArgs),
+    /// Plot a sweep directory's results.csv or a `hetsim run --csv` file (SVG or PNG).
+    #[command(after_help = cmd::plot::EXAMPLES)]
+    Plot(cmd::plot::PlotArgs),
 }
 
 /// Sets up `tracing` output on stderr from -v/-q, or RUST_LOG when it is set.
@@ -107,6 +110,7 @@ pub fn main() -> i32 {
         Command::Validate(args) => cmd::run::validate(args),
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Merge(args) => cmd::sweep::merge(args),
+        Command::Plot(args) => cmd::plot::run(args),
     };
     match result {
         Ok(code) => {

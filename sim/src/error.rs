@@ -93,6 +93,17 @@ pub enum Error {
     /// Output could not be serialised.
     #[error("serialising output: {0}")]
     Serialise(String),
+    /// A data file (e.g. a CSV to plot) has no such column, no rows, or a bad value.
+    #[error("{}: {message}", path.display())]
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the column (and row) where it applies.
+        message: String,
+    },
+    /// Drawing a plot failed.
+    #[error("plot: {0}")]
+    Plot(String),
 }
 
 impl Error {

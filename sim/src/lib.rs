@@ -13,12 +13,14 @@ pub mod fnv;
 pub mod lora_kernel;
 pub mod mapping;
 pub mod numerics;
+pub mod plot;
 pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod strategy;
 pub mod sweep;
+pub mod trace_event;
 pub mod workload;
 
 pub use error::Error;

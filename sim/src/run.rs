@@ -12,7 +12,7 @@ use crate::engine::{ns_to_ps, ps_to_ns, Time};
 use crate::error::Error;
 use crate::mapping::{Mapping, L2};
 use crate::numerics::{self, NumericsResult};
-use crate::replay::{execute, Graph, Stage, TaskId, Work};
+use crate::replay::{execute, Graph, Stage, TaskId, Timing, Work};
 use crate::report::{Report, Row};
 use crate::scenario::{Combination, Loaded};
 use crate::strategy::{self, baseline, Costs, JobSlice, LinearJob, Strategy};
@@ -572,6 +572,67 @@ pub fn run_combinations(
         rows,
         warnings,
         events,
+    })
+}
+
+/// One combination's hybrid graph as replayed, for traces (`crate::trace_event::system`).
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    /// The task graph (each task's `op` indexes [`Replayed::ops`], or is `u32::MAX` for the
+    /// final write-back to L2).
+    pub graph: Graph,
+    /// When each task was ready, started and ended.
+    pub timing: Timing,
+    /// Per operation record: (layer instance index in the mapping, operation index in its
+    /// block, peak TCDM bytes of its LoRA work).
+    pub ops: Vec<(usize, usize, u64)>,
+    /// The mapping the graph was built on.
+    pub mapping: Mapping,
+    /// The strategy's name.
+    pub strategy: String,
+}
+
+/// Builds and replays the hybrid task graph of one combination (no baseline, no numerics),
+/// exactly as [`run`] does for its rows; `hetsim run --trace` draws the result. [`run`] never
+/// calls this, so the untraced path is unchanged.
+pub fn replay_combination(loaded: &Loaded, combo: &Combination) -> Result<Replayed, Error> {
+    let mut backend = backend::build(
+        &loaded.scenario.hardware.cluster_backend,
+        loaded.path.parent().unwrap_or(std::path::Path::new(".")),
+    )?;
+    let strat = strategy::for_choice(combo.strategy);
+    let cpt = strat.clusters_per_tile();
+    let t = combo.tokens_per_batch;
+    let mapping = Mapping::new(&loaded.schedule, &loaded.scenario, cpt)?;
+    let tasks = estimate_tasks(loaded, &mapping, t, cpt);
+    if tasks > MAX_TASKS {
+        return Err(Error::Mapping(format!(
+            "t = {t} makes about {tasks} tasks (limit {MAX_TASKS}); trace a combination with \
+             larger token batches"
+        )));
+    }
+    let tile_cfg = TileConfig {
+        integration_time_ns: combo.integration_time_ns,
+        ..loaded.scenario.hardware.tile.clone()
+    };
+    let mut costs = Costs::new(backend.as_mut());
+    let Built { mut graph, ops } = build(
+        loaded,
+        &mapping,
+        Some(strat.as_ref()),
+        &tile_cfg,
+        t,
+        &mut costs,
+    )?;
+    let mut ic = Interconnect::new(&loaded.scenario.hardware.interconnect)?;
+    mapping.place(&mut ic)?;
+    let timing = execute(&mut graph, &mut ic, mapping.tiles, mapping.clusters)?;
+    Ok(Replayed {
+        graph,
+        timing,
+        ops: ops.iter().map(|r| (r.inst, r.op, r.tcdm)).collect(),
+        mapping,
+        strategy: strat.name(),
     })
 }
 

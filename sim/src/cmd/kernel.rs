@@ -39,6 +39,11 @@ pub struct KernelArgs {
     /// register written.
     #[arg(long)]
     pub trace: bool,
+    /// Write every issued instruction as Chrome trace-event JSON (open in ui.perfetto.dev):
+    /// one track per core, one 1-cycle slice per instruction named by its mnemonic, with pc,
+    /// disassembly and enclosing symbol in its args (docs/traces-and-plots.md).
+    #[arg(long, value_name = "FILE.json")]
+    pub trace_instructions: Option<PathBuf>,
 }
 
 fn split_binding<'a>(option: &str, s: &'a str) -> Result<(&'a str, &'a str), Error> {
@@ -109,15 +114,32 @@ pub fn run(args: &KernelArgs) -> Result<i32, Error> {
         let data = read_data(Path::new(file))?;
         cluster.write_symbol(sym, &data)?;
     }
+    let mut text_sink: Option<hetsim_models::cluster::TraceSink> = None;
     if args.trace {
         let mut out = std::io::BufWriter::new(std::io::stderr());
-        cluster.set_trace(Box::new(move |e| {
+        text_sink = Some(Box::new(move |e| {
             use std::io::Write;
             // A closed stderr must not stop the simulation; the report still follows.
             let _ = writeln!(out, "{e}");
         }));
     }
+    let recorder = args
+        .trace_instructions
+        .as_ref()
+        .map(|_| crate::trace_event::instructions::Recorder::new());
+    match &recorder {
+        Some(r) => cluster.set_trace(r.sink(text_sink)),
+        None => {
+            if let Some(s) = text_sink {
+                cluster.set_trace(s);
+            }
+        }
+    }
     let report = cluster.run()?;
+    if let (Some(r), Some(path)) = (recorder, &args.trace_instructions) {
+        r.into_trace(&program, cfg.cores, cfg.clock_ghz)
+            .write(path)?;
+    }
     if !report.console.is_empty() {
         print!("{}", String::from_utf8_lossy(&report.console));
     }

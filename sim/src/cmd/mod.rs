@@ -2,6 +2,7 @@
 
 pub mod exec;
 pub mod kernel;
+pub mod plot;
 pub mod run;
 pub mod sweep;
 pub mod tile;

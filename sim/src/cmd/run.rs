@@ -16,6 +16,27 @@ pub struct RunArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write a Chrome trace-event JSON of the replay (open in ui.perfetto.dev): tracks per tile
+    /// group, cluster and link; counters for TCDM and queues. Traces the first combination
+    /// only unless --trace-combination says otherwise (the main scenario has 60).
+    #[arg(long, value_name = "FILE.json")]
+    pub trace: Option<PathBuf>,
+    /// Trace only work whose `layer/op` label contains this text, e.g. `encoder.layer.3/`.
+    #[arg(long, value_name = "TEXT", requires = "trace")]
+    pub trace_filter: Option<String>,
+    /// Trace only slices overlapping this window of simulated time, in microseconds
+    /// (either side may be empty: `100:`, `:250`).
+    #[arg(long, value_name = "START_US:END_US", requires = "trace")]
+    pub trace_window: Option<String>,
+    /// Combinations to trace, 0-based in the order strategy, integration time, t (as in the
+    /// table; comma-separated, e.g. `0,5`). Default: 0.
+    #[arg(
+        long,
+        value_name = "N[,N...]",
+        value_delimiter = ',',
+        requires = "trace"
+    )]
+    pub trace_combination: Vec<usize>,
 }
 
 /// Options of `hetsim validate`.
@@ -27,7 +48,34 @@ pub struct ValidateArgs {
 
 /// Runs `hetsim run`.
 pub fn run(args: &RunArgs) -> Result<i32, Error> {
+    // Trace options are checked before the (possibly long) run.
+    let filter = crate::trace_event::TraceFilter {
+        label: args.trace_filter.clone(),
+        window_us: match &args.trace_window {
+            Some(w) => crate::trace_event::TraceFilter::parse_window(w)?,
+            None => (None, None),
+        },
+    };
     let loaded = scenario::load(&args.scenario)?;
+    let combos = if args.trace_combination.is_empty() {
+        vec![0]
+    } else {
+        args.trace_combination.clone()
+    };
+    let n = loaded.combinations().len();
+    if let Some(bad) = combos
+        .iter()
+        .find(|&&k| k >= n)
+        .filter(|_| args.trace.is_some())
+    {
+        return Err(crate::error::Error::Usage {
+            option: "--trace-combination".into(),
+            message: format!(
+                "combination {bad} does not exist: the scenario has {n} (0 to {})",
+                n.saturating_sub(1)
+            ),
+        });
+    }
     let report = crate::run::run(&loaded)?;
     print!("{}", report.table());
     if let Some(p) = &args.csv {
@@ -35,6 +83,16 @@ pub fn run(args: &RunArgs) -> Result<i32, Error> {
     }
     if let Some(p) = &args.json {
         Report::write(p, &report.json()?)?;
+    }
+    if let Some(p) = &args.trace {
+        let trace = crate::trace_event::system::trace(&loaded, &combos, &filter)?;
+        trace.write(p)?;
+        eprintln!(
+            "trace: {} event(s) of {} combination(s) written to {}",
+            trace.len(),
+            combos.len(),
+            p.display()
+        );
     }
     Ok(0)
 }

@@ -1,0 +1,89 @@
+//! `hetsim plot`: draw a report CSV (a sweep directory's `results.csv` or a `hetsim run --csv`
+//! file) as SVG or PNG; the data handling and drawing live in `crate::plot`.
+
+use crate::error::Error;
+use crate::plot::{self, Kind, Spec};
+use std::path::PathBuf;
+
+/// Examples shown by `hetsim plot --help`.
+pub const EXAMPLES: &str = "Examples:\n  \
+    hetsim plot out.csv --x t --y overhead --series integration_time \
+    --filter scope=model --filter strategy=pipelined --out overhead.svg\n  \
+    hetsim plot out.csv --kind stacked --x layer --filter scope=layer \
+    --filter strategy=pipelined --filter t=32 --filter integration_time=128 --out breakdown.png\n  \
+    hetsim plot out.csv --kind ratio --series strategy --filter scope=op \
+    --filter kind=linear --out ratio.svg\n  \
+    hetsim plot sweeps/main --x t --y overhead --series integration_time\n\n\
+    Columns: those of the CSV header (aliases: t = tokens_per_batch, integration_time = \
+    integration_time_ns); rows of a sweep whose status is not ok are skipped. \
+    See docs/traces-and-plots.md.";
+
+/// Options of `hetsim plot`.
+#[derive(clap::Args, Debug)]
+pub struct PlotArgs {
+    /// A sweep directory (its results.csv is read) or a CSV file from `hetsim run --csv`.
+    pub input: PathBuf,
+    /// The x column: numeric for line and ratio (ratio default: tile_ns), the bar labels for
+    /// stacked (e.g. layer, op).
+    #[arg(long)]
+    pub x: Option<String>,
+    /// The y column (ratio default: cluster_ns); for stacked, the comma-separated columns to
+    /// stack (default: tile_ns,cluster_ns,transfer_ns).
+    #[arg(long)]
+    pub y: Option<String>,
+    /// Column whose values make one series each (line, ratio), e.g. integration_time.
+    #[arg(long)]
+    pub series: Option<String>,
+    /// Keep rows where COL equals VALUE; repeat for more (different columns must all match,
+    /// one column given twice keeps either value).
+    #[arg(long = "filter", value_name = "COL=VALUE")]
+    pub filters: Vec<String>,
+    /// The view: line (y vs x per series), stacked (latency breakdown per x label), ratio
+    /// (cluster vs tile time with the balance line).
+    #[arg(long, value_enum, default_value = "line")]
+    pub kind: Kind,
+    /// Output file, .svg or .png. Default: plot-KIND.svg in the current directory.
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
+    pub out: Option<PathBuf>,
+    /// Title (default: from the columns).
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+/// Runs `hetsim plot`.
+pub fn run(args: &PlotArgs) -> Result<i32, Error> {
+    let kind = match args.kind {
+        Kind::Line => "line",
+        Kind::Stacked => "stacked",
+        Kind::Ratio => "ratio",
+    };
+    let spec = Spec {
+        input: args.input.clone(),
+        x: args.x.clone(),
+        y: args.y.clone(),
+        series: args.series.clone(),
+        filters: args.filters.clone(),
+        kind: args.kind,
+        out: args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("plot-{kind}.svg"))),
+        title: args.title.clone(),
+    };
+    let d = plot::plot(&spec)?;
+    for n in &d.notes {
+        eprintln!("note: {n}");
+    }
+    println!(
+        "{}: {} row(s), {} {}",
+        d.out.display(),
+        d.rows,
+        d.groups,
+        if args.kind == Kind::Stacked {
+            "bar(s)"
+        } else {
+            "series"
+        }
+    );
+    Ok(0)
+}
