@@ -114,11 +114,15 @@ proptest! {
     }
 }
 
-/// Every committed seed and every input that once crashed a harness, replayed as is. Files in
-/// `fuzz/corpus/<target>/` named `seed-*` are committed; the rest are local fuzzing output.
+/// A fuzzing harness.
+type Harness = fn(&[u8]);
+
+/// Every committed seed, replayed as is. Files in `fuzz/corpus/<target>/` named `seed-*` are
+/// committed; the rest are local fuzzing output. (Inputs that once crashed are regression tests
+/// next to the code they broke.)
 #[test]
 fn committed_seeds_run() {
-    let targets: [(&str, fn(&[u8])); 7] = [
+    let targets: [(&str, Harness); 7] = [
         ("elf", fuzzing::elf),
         ("exec", fuzzing::exec),
         ("machine", fuzzing::machine),
