@@ -3,6 +3,7 @@
 //! differential test ([`randprog`]), the LoRA kernel runner and host reference ([`lora`]) and helpers to find the workspace's files.
 
 pub mod elfgen;
+pub mod fuzzing;
 pub mod lora;
 pub mod randprog;
 

@@ -42,7 +42,13 @@ pub fn read_npy(path: &Path) -> Result<Matrix> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_npy(&bytes).map_err(|reason| npy_err(path, reason))
+    read_npy_bytes(path, &bytes)
+}
+
+/// Parses the bytes of a `.npy` file already in memory, as [`read_npy`] does; `path` only names
+/// their source in error messages.
+pub fn read_npy_bytes(path: &Path, bytes: &[u8]) -> Result<Matrix> {
+    parse_npy(bytes).map_err(|reason| npy_err(path, reason))
 }
 
 fn parse_npy(bytes: &[u8]) -> std::result::Result<Matrix, String> {
@@ -141,7 +147,10 @@ fn parse_npy(bytes: &[u8]) -> std::result::Result<Matrix, String> {
             })
             .collect(),
     };
-    let m = if fortran && rows > 1 {
+    // With one column (or none) both orders store the same sequence. Testing `cols > 1` also
+    // keeps an empty array of shape (2^64 - 1, 0) from looping over its rows (a hang in
+    // unoptimised builds, found while writing the fuzz harness; docs/robustness.md).
+    let m = if fortran && rows > 1 && cols > 1 {
         // Column-major storage: element (r, c) at c * rows + r.
         Matrix::from_fn(rows, cols, |r, c| {
             values.get(c * rows + r).copied().unwrap_or(0.0)
@@ -265,5 +274,21 @@ mod tests {
         std::fs::write(&p, b"hello").unwrap();
         let e = read_npy(&p).unwrap_err().to_string();
         assert!(e.contains("bad.npy") && e.contains("magic"), "{e}");
+    }
+
+    /// Robustness regression (docs/robustness.md): an empty Fortran-order array with 2^64 - 1
+    /// rows is read at once; it used to loop over every row (forever, in a debug build) before
+    /// noticing there was nothing to copy.
+    #[test]
+    fn empty_fortran_array_with_huge_shape_is_read_at_once() {
+        let m = parse_npy(&numpy_like(
+            1,
+            "<f4",
+            true,
+            "(18446744073709551615, 0)",
+            &[],
+        ))
+        .unwrap();
+        assert_eq!((m.rows(), m.cols(), m.as_slice().len()), (usize::MAX, 0, 0));
     }
 }

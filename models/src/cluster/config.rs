@@ -463,14 +463,21 @@ impl ClusterConfig {
                     "must be a power of two in 4..=1024",
                 );
             }
-            if ways == 0 || size == 0 || size % (ways * line) != 0 {
+            // The cache allocates a tag entry per line, so the size is bounded like the TCDM's.
+            if size > 1 << 20 {
+                return bad("icache.size", size.to_string(), "must be at most 1 MiB");
+            }
+            // ways * line in u64: in u32 it wraps (ways = 2^22, line = 1024 gives 0, and the
+            // remainder below then divided by zero; found by fuzzing, docs/robustness.md).
+            let set_bytes = u64::from(ways) * u64::from(line);
+            if ways == 0 || size == 0 || u64::from(size) % set_bytes != 0 {
                 return bad(
                     "icache.size",
                     size.to_string(),
                     "must be a non-zero multiple of ways * line",
                 );
             }
-            if !(size / (ways * line)).is_power_of_two() {
+            if !(u64::from(size) / set_bytes).is_power_of_two() {
                 return bad(
                     "icache.size",
                     size.to_string(),
@@ -571,5 +578,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("icache.size"), "{e}");
+    }
+
+    /// Fuzzing regressions (docs/robustness.md): each input once panicked in `validate`.
+    #[test]
+    fn fuzz_regressions_are_errors() {
+        for (text, field) in [
+            // ways * line = 2^32 wrapped to 0 in u32: remainder by zero.
+            (
+                "(icache: Cache(size: 1024, ways: 4194304, line: 1024, miss_latency: 1))",
+                "icache.size",
+            ),
+            // ways * line overflowed u32 (a panic in builds with overflow checks).
+            (
+                "(icache: Cache(size: 1024, ways: 4294967295, line: 1024, miss_latency: 1))",
+                "icache.size",
+            ),
+            // 2 GiB of cache, 2^29 sets: the tag table alone would take 12 GiB.
+            (
+                "(icache: Cache(size: 2147483648, ways: 1, line: 4, miss_latency: 1))",
+                "icache.size",
+            ),
+        ] {
+            let e = ClusterConfig::from_ron_str(text, "fuzz.ron").unwrap_err();
+            assert!(e.to_string().contains(field), "{text}: {e}");
+        }
     }
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Writes the small seed corpora in fuzz/corpus/ (run from the repository root).
+
+ELF seeds are committed ISA-test ELFs from kernels/build/ with the alignment padding removed:
+the ELF header, the program headers, each PT_LOAD segment's file bytes packed back to back,
+and a section table holding only .symtab, .strtab and .shstrtab (so `tohost` is still found).
+The other seeds are written out literally.
+"""
+import os
+import struct
+import sys
+
+
+def compact_elf(src):
+    b = open(src, "rb").read()
+    (e_ident, e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize,
+     e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx) = struct.unpack_from(
+        "<16sHHIIIIIHHHHHH", b, 0)
+    phdrs = [list(struct.unpack_from("<8I", b, e_phoff + i * e_phentsize)) for i in range(e_phnum)]
+    shdrs = [list(struct.unpack_from("<10I", b, e_shoff + i * e_shentsize)) for i in range(e_shnum)]
+    out = bytearray(52 + 32 * e_phnum)
+    for ph in phdrs:
+        data = b[ph[1]:ph[1] + ph[4]]
+        while len(out) % 4:
+            out.append(0)
+        ph[1] = len(out)
+        ph[7] = 4  # p_align: nothing checks it, and 4 keeps the file small
+        out += data
+    # Keep the symbol table, its string table and the section-name table.
+    keep = [0] + [i for i, sh in enumerate(shdrs) if sh[1] == 2]  # SHT_SYMTAB
+    keep += [shdrs[i][6] for i in keep[1:]] + [e_shstrndx]
+    remap = {old: new for new, old in enumerate(keep)}
+    new_sh = []
+    for i in keep:
+        sh = list(shdrs[i])
+        if i != 0:
+            data = b[sh[4]:sh[4] + sh[5]]
+            while len(out) % 4:
+                out.append(0)
+            sh[4] = len(out)
+            out += data
+            sh[6] = remap.get(sh[6], 0)
+        new_sh.append(sh)
+    while len(out) % 4:
+        out.append(0)
+    shoff = len(out)
+    for sh in new_sh:
+        out += struct.pack("<10I", *sh)
+    struct.pack_into("<16sHHIIIIIHHHHHH", out, 0, e_ident, e_type, e_machine, e_version, e_entry,
+                     52, shoff, e_flags, 52, 32, e_phnum, 40, len(new_sh), remap[e_shstrndx])
+    for i, ph in enumerate(phdrs):
+        struct.pack_into("<8I", out, 52 + 32 * i, *ph)
+    return bytes(out)
+
+
+def npy(version, descr, fortran, shape, data):
+    h = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }\n" % (
+        descr, "True" if fortran else "False", shape)
+    hl = struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", len(h))
+    return b"\x93NUMPY" + bytes([version, 0]) + hl + h.encode() + data
+
+
+def main():
+    root = "fuzz/corpus"
+    seeds = {}
+    for name in ["rv32ui-upper", "rv32mi-csr", "rv32uf-fcsr"]:
+        e = compact_elf(f"kernels/build/{name}.elf")
+        seeds[f"elf/seed-{name}"] = e
+        seeds[f"machine/seed-{name}"] = e
+    seeds["npy/seed-f4-2x2"] = npy(1, "<f4", False, "(2, 2)", struct.pack("<4f", 1, 2, 3, 4))
+    seeds["npy/seed-f8-fortran"] = npy(2, "<f8", True, "(2, 3)", struct.pack("<6d", *range(6)))
+    seeds["npy/seed-f4-be-1d"] = npy(3, ">f4", False, "(3,)", struct.pack(">3f", 1, -2, 0.5))
+    for f in os.listdir("models/presets"):
+        text = open(f"models/presets/{f}", "rb").read()
+        kind = "ron_cluster" if f.startswith("cluster") else "ron_tile"
+        seeds[f"{kind}/seed-{f}"] = text
+    seeds["ron_tile/seed-small"] = b"(rows: 16, cols: 8, adc: (enabled: false))"
+    seeds["ron_cluster/seed-small"] = (
+        b"(cores: 2, icache: Cache(size: 1024, ways: 2, line: 32, miss_latency: 3), "
+        b"traps: Architectural, max_cycles: 100)")
+    # exec: registers then a few instructions (addi, lw, fadd.s, csrrw, ecall, mret).
+    regs = struct.pack("<31I", *range(1, 32)) + struct.pack("<32I", *[0x3f800000] * 32)
+    misc = struct.pack("<3I", 0x20, 0x6000, 0x40)  # misc (frm = 1), mstatus (FS), mtvec
+    insts = struct.pack("<6I", 0x00150513, 0x00052583, 0x00208053, 0x30529073, 0x73, 0x30200073)
+    seeds["exec/seed-mixed"] = regs + misc + insts
+    # cluster: 2 cores, architectural traps; registers -> periph/TCDM/DMA; code: store to
+    # TCDM, read NUM_CORES, barrier load, write EXIT.
+    head = bytes([0x11, 0, 3, 2, 0, 3, 5, 6, 0])
+    code = struct.pack("<4I", 0x0062a023, 0x0003a503, 0x0083a583, 0x0003ae23)
+    seeds["cluster/seed-exit"] = head + code
+    for path, data in seeds.items():
+        os.makedirs(os.path.dirname(f"{root}/{path}"), exist_ok=True)
+        open(f"{root}/{path}", "wb").write(data)
+        print(f"{root}/{path}: {len(data)} bytes")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+//! The fuzzing harnesses: one function per input hetsim accepts, each taking arbitrary bytes
+//! and asserting only that the input is handled (`Ok` or `Err`, never a panic or a hang). The
+//! cargo-fuzz targets in `fuzz/` call these, and `tests/robustness.rs` calls them with random
+//! and mutated inputs in the normal test suite; docs/robustness.md lists what each covers.
+
+use hetsim_isa::asm::li;
+use hetsim_isa::disasm::Disasm;
+use hetsim_isa::elf::Segment;
+use hetsim_isa::{decode, execute, Bus, Hart, Memory, Misaligned, Privilege, Size};
+use hetsim_isa::{Machine, MachineConfig, Program};
+use hetsim_models::aimc::{read_npy_bytes, AnalogMatrix, Matrix, TileConfig};
+use hetsim_models::cluster::config::{
+    ICacheConfig, L2Config, MisalignedAccess, TcdmConfig, TrapPolicy,
+};
+use hetsim_models::cluster::{Cluster, ClusterConfig};
+use std::path::Path;
+
+/// `exec`: where the RAM starts and how large it is.
+const RAM: u32 = 0x8000_0000;
+/// Size of the `exec` RAM.
+const RAM_SIZE: u32 = 4096;
+
+/// `machine`: programs needing more memory than this are skipped.
+const MAX_MEM: u64 = 16 << 20;
+
+/// `cluster`: L2 base, where the program is placed.
+const L2: u32 = 0x8000_0000;
+/// Interesting addresses: TCDM start and end, peripherals (EXIT is +0x1c), DMA, the AIMC window,
+/// L2 code and data, and a hole.
+const TARGETS: [u32; 8] = [
+    0x1000_0000,
+    0x1000_fff0,
+    0x1002_0000,
+    0x1002_0400,
+    0x1003_0000,
+    0x8000_0000,
+    0x8000_1000,
+    0x2000_0000,
+];
+/// t0, t1, t2, s0, s1, a0, a1, a2.
+const REGS: [u32; 8] = [5, 6, 7, 8, 9, 10, 11, 12];
+
+/// ELF loader: `Program::parse` on arbitrary bytes must return `Ok` or `Err`, never panic.
+pub fn elf(data: &[u8]) {
+    if let Ok(p) = Program::parse("fuzz.elf", data) {
+        // What the loader promises: every segment fits in 32 bits and holds no more file
+        // bytes than memory bytes.
+        for s in &p.segments {
+            assert!(u64::from(s.addr) + u64::from(s.mem_size) <= 1 << 32);
+            assert!(s.data.len() as u64 <= u64::from(s.mem_size));
+        }
+    }
+}
+
+/// Decoder + executor on one hart: arbitrary instruction words and register state, a small
+/// RAM, bounded steps. `decode`, `execute`, `take_trap` and the disassembler must never panic.
+///
+/// Input layout: 31 x-registers (x1..x31), 32 f-registers, a misc word (fflags, frm,
+/// privilege, misaligned mode, mcounteren), mstatus and mtvec (all little-endian u32, missing
+/// bytes are zero), then the instruction words, placed in RAM at
+/// 0x8000_0000 and run for at most 64 steps (traps go to mtvec, which points into RAM).
+pub fn exec(data: &[u8]) {
+    let mut words = data.chunks(4).map(|c| {
+        c.iter()
+            .rev()
+            .fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
+    });
+    let mut next = || words.next().unwrap_or(0);
+    let mut hart = Hart::new(0, RAM);
+    for i in 1..32 {
+        hart.x[i] = next();
+    }
+    // Bias a few registers into RAM so loads and stores also succeed.
+    for i in [2, 8, 10] {
+        hart.x[i] = RAM | (hart.x[i] & (RAM_SIZE - 1));
+    }
+    for f in hart.f.iter_mut() {
+        *f = next();
+    }
+    let misc = next();
+    hart.fflags = (misc & 0x1f) as u8;
+    hart.frm = ((misc >> 5) & 7) as u8;
+    hart.mstatus = next() & 0x7888;
+    hart.mtvec = RAM | (next() & (RAM_SIZE - 1));
+    hart.privilege = if misc & 0x100 != 0 {
+        Privilege::User
+    } else {
+        Privilege::Machine
+    };
+    hart.misaligned = if misc & 0x200 != 0 {
+        Misaligned::Allow
+    } else {
+        Misaligned::Trap
+    };
+    hart.mcounteren = misc >> 10;
+    let mut mem = Memory::new();
+    mem.add_region("ram", RAM, RAM_SIZE).unwrap();
+    let code: Vec<u8> = words
+        .take((RAM_SIZE / 4) as usize)
+        .flat_map(u32::to_le_bytes)
+        .collect();
+    mem.write_bytes(RAM, &code).unwrap();
+    for _ in 0..64 {
+        let pc = hart.pc;
+        let raw = match mem.load(pc, Size::Word) {
+            Ok(w) => w,
+            Err(_) => break,
+        };
+        let inst = decode(raw);
+        let _ = Disasm { inst: &inst, pc }.to_string();
+        match execute(&inst, &mut hart, &mut mem) {
+            Ok(_) => {}
+            Err(e) => {
+                // Precise exceptions: a trapping instruction leaves the pc where it was.
+                assert_eq!(hart.pc, pc, "{e} moved the pc");
+                let _ = e.to_string();
+                hart.take_trap(e);
+            }
+        }
+    }
+}
+
+/// A whole single-hart run: `Program::parse` then `Machine::new` and `Machine::run` with a
+/// limit of 2000 instructions, on arbitrary bytes (seeded with real ISA-test ELFs).
+///
+/// Programs whose segments add up to more than 16 MiB of memory are skipped: `Machine::new`
+/// allocates every segment's memory (and a decode cache for executable ones) up front, which is
+/// by design; see "Not covered" in docs/robustness.md.
+pub fn machine(data: &[u8]) {
+    let Ok(program) = Program::parse("fuzz.elf", data) else {
+        return;
+    };
+    let total: u64 = program.segments.iter().map(|s| u64::from(s.mem_size)).sum();
+    if total > MAX_MEM {
+        return;
+    }
+    let config = MachineConfig {
+        ram_size: 1 << 20,
+        ..MachineConfig::default()
+    };
+    let Ok(mut m) = Machine::new(&program, &config) else {
+        return;
+    };
+    let r = m.run(2000);
+    match r {
+        Ok(_) => {}
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// A whole cluster run on random programs: arbitrary instruction words at 0x8000_0000 after a
+/// short prelude, a configuration chosen by the first input bytes, and a 1000-cycle watchdog.
+/// `Cluster::new` and `Cluster::run` must end in `Ok` or `Err`, never panic or hang.
+///
+/// Input layout: byte 0 = cores - 1 (mod 4) and flags (icache model, shared FPU, misaligned
+/// accesses allowed, architectural traps), bytes 1..8 = which device address each of the
+/// registers t0..t2, s0, s1, a0, a1, a2 starts with (so random loads and stores reach the
+/// TCDM, the peripherals, the DMA and L2), then instruction words, little-endian. With
+/// architectural traps, the prelude points mtvec at the first random word, so a trap restarts
+/// the random code instead of ending the run.
+pub fn cluster(data: &[u8]) {
+    if data.len() < 9 {
+        return;
+    }
+    let flags = data[0];
+    let mut words = Vec::new();
+    for (r, sel) in REGS.iter().zip(&data[1..9]) {
+        words.extend(li(
+            *r,
+            TARGETS[usize::from(sel & 7)].wrapping_add(u32::from(sel >> 3) * 4),
+        ));
+    }
+    let prelude_len = words.len() as u32 + 3;
+    // mtvec = address of the first random word (csrw mtvec, t3; t3 = x28).
+    words.extend(li(28, L2 + 4 * prelude_len));
+    words.push(hetsim_isa::asm::csrrw(0, 0x305, 28));
+    words.extend(data[9..].chunks(4).take(256).map(|c| {
+        c.iter()
+            .rev()
+            .fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
+    }));
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let program = Program {
+        name: "fuzz".into(),
+        entry: L2,
+        segments: vec![Segment {
+            addr: L2,
+            mem_size: bytes.len() as u32 + 0x2000,
+            data: bytes,
+            exec: true,
+            write: true,
+        }],
+        symbols: Default::default(),
+    };
+    let cfg = ClusterConfig {
+        cores: 1 + usize::from(flags & 3),
+        icache: if flags & 4 != 0 {
+            ICacheConfig::Ideal
+        } else {
+            ICacheConfig::Cache {
+                size: 1024,
+                ways: 2,
+                line: 32,
+                miss_latency: 5,
+            }
+        },
+        misaligned_access: if flags & 8 != 0 {
+            MisalignedAccess::Allow
+        } else {
+            MisalignedAccess::Trap
+        },
+        traps: if flags & 16 != 0 {
+            TrapPolicy::Architectural
+        } else {
+            TrapPolicy::Stop
+        },
+        l2: L2Config {
+            size: 64 << 10,
+            ..Default::default()
+        },
+        tcdm: TcdmConfig {
+            size: 64 << 10,
+            ..Default::default()
+        },
+        max_cycles: 1000,
+        ..ClusterConfig::default()
+    };
+    let mut fpu = cfg.fpu.clone();
+    fpu.shared = flags & 32 != 0;
+    let cfg = ClusterConfig { fpu, ..cfg };
+    let mut cluster = Cluster::new(&cfg, &program).expect("the harness builds a valid cluster");
+    let r = cluster.run();
+    if let Err(e) = r {
+        let _ = e.to_string();
+    }
+}
+
+/// `.npy` reader on arbitrary bytes: `read_npy_bytes` must return `Ok` or `Err`, never panic,
+/// and an `Ok` matrix must hold rows x cols values.
+pub fn npy(data: &[u8]) {
+    match read_npy_bytes(Path::new("fuzz.npy"), data) {
+        Ok(m) => assert_eq!(m.as_slice().len(), m.rows() * m.cols()),
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// AIMC tile configuration: `TileConfig::from_ron_str` on arbitrary text. A configuration that
+/// validates is then used: a small weight matrix is programmed onto it and one matrix-vector
+/// product evaluated (tiles larger than 256 x 256 are only parsed, to keep executions fast).
+pub fn ron_tile(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let cfg = match TileConfig::from_ron_str(text) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    // Round trip: what we write we must read back.
+    let again = TileConfig::from_ron_str(&cfg.to_ron_string().unwrap()).unwrap();
+    assert_eq!(again, cfg);
+    if cfg.rows > 256 || cfg.cols > 256 {
+        return;
+    }
+    let w = Matrix::from_fn(5, 3, |r, c| (r as f32 - 2.0) * 0.1 + c as f32 * 0.05);
+    if let Ok(mut a) = AnalogMatrix::program(&cfg, &w) {
+        let _ = a.mvm(&[0.5, -0.25, 1.0, 0.0, -1.0], 3600.0);
+    }
+}
+
+/// Cluster configuration: `ClusterConfig::from_ron_str` on arbitrary text. A configuration that
+/// validates is round-tripped and a cluster is built from it (with a one-instruction program),
+/// when its memories are small enough to allocate quickly.
+pub fn ron_cluster(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let cfg = match ClusterConfig::from_ron_str(text, "fuzz.ron") {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let again = ClusterConfig::from_ron_str(&cfg.to_ron_string(), "again.ron").unwrap();
+    // NaN-free after validation, so equality is meaningful.
+    assert_eq!(again, cfg);
+    if cfg.l2.size > 1 << 20 {
+        return;
+    }
+    let program = Program {
+        name: "fuzz".into(),
+        entry: 0x8000_0000,
+        segments: vec![Segment {
+            addr: 0x8000_0000,
+            // `sw zero, 0x1c(t2)` with t2 = 0: a store fault or, with traps, an error.
+            data: 0x0003_ae23u32.to_le_bytes().to_vec(),
+            mem_size: 4,
+            exec: true,
+            write: false,
+        }],
+        symbols: Default::default(),
+    };
+    let cfg = ClusterConfig {
+        max_cycles: cfg.max_cycles.min(1000),
+        ..cfg
+    };
+    if let Ok(mut c) = Cluster::new(&cfg, &program) {
+        let _ = c.run();
+    }
+}

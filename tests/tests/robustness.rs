@@ -1,0 +1,139 @@
+//! The bounded fuzz run of the normal test suite: every harness of `hetsim_tests::fuzzing` (the
+//! same functions the cargo-fuzz targets in `fuzz/` call) on random bytes and on mutations of
+//! the committed seed corpora in `fuzz/corpus/<target>/`. A panic anywhere fails the test and
+//! proptest shrinks the input. Case counts keep the whole file at a few seconds in release
+//! mode; the long runs are cargo-fuzz commands (docs/robustness.md).
+
+use hetsim_tests::{fuzzing, workspace_root};
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+/// The committed seeds of one fuzz target.
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let dir = workspace_root().join("fuzz/corpus").join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("seed-"))
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no seeds in {}", dir.display());
+    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// Random bytes, or a seed with up to 8 bytes overwritten, a 32-bit word overwritten with an
+/// extreme value, and optionally truncated.
+fn inputs(target: &str) -> impl Strategy<Value = Vec<u8>> {
+    let seeds = seeds(target);
+    let n = seeds.len();
+    let extremes = prop_oneof![
+        Just(0u32),
+        Just(u32::MAX),
+        Just(0x8000_0000),
+        Just(0x7fff_ffff),
+        any::<u32>()
+    ];
+    let mutated = (
+        0..n,
+        vec((any::<usize>(), any::<u8>()), 0..8),
+        (any::<usize>(), extremes),
+        proptest::option::of(any::<usize>()),
+    )
+        .prop_map(move |(i, edits, (wpos, word), cut)| {
+            let mut v = seeds[i].clone();
+            if !v.is_empty() {
+                for (p, b) in edits {
+                    let k = p % v.len();
+                    v[k] = b;
+                }
+                let k = (wpos % v.len()) & !3;
+                let end = (k + 4).min(v.len());
+                v[k..end].copy_from_slice(&word.to_le_bytes()[..end - k]);
+                if let Some(c) = cut {
+                    v.truncate(c % (v.len() + 1));
+                }
+            }
+            v
+        });
+    prop_oneof![1 => vec(any::<u8>(), 0..700), 3 => mutated]
+}
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config(200_000))]
+    #[test]
+    fn elf_loader_never_panics(data in inputs("elf")) {
+        fuzzing::elf(&data);
+    }
+
+    #[test]
+    fn npy_reader_never_panics(data in inputs("npy")) {
+        fuzzing::npy(&data);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(50_000))]
+    #[test]
+    fn decoder_and_executor_never_panic(data in inputs("exec")) {
+        fuzzing::exec(&data);
+    }
+
+    #[test]
+    fn single_hart_runs_never_panic(data in inputs("machine")) {
+        fuzzing::machine(&data);
+    }
+
+    #[test]
+    fn tile_configs_never_panic(data in inputs("ron_tile")) {
+        fuzzing::ron_tile(&data);
+    }
+
+    #[test]
+    fn cluster_configs_never_panic(data in inputs("ron_cluster")) {
+        fuzzing::ron_cluster(&data);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(20_000))]
+    #[test]
+    fn cluster_runs_never_panic(data in inputs("cluster")) {
+        fuzzing::cluster(&data);
+    }
+}
+
+/// A fuzzing harness.
+type Harness = fn(&[u8]);
+
+/// Every committed seed, replayed as is. Files in `fuzz/corpus/<target>/` named `seed-*` are
+/// committed; the rest are local fuzzing output. (Inputs that once crashed are regression tests
+/// next to the code they broke.)
+#[test]
+fn committed_seeds_run() {
+    let targets: [(&str, Harness); 7] = [
+        ("elf", fuzzing::elf),
+        ("exec", fuzzing::exec),
+        ("machine", fuzzing::machine),
+        ("cluster", fuzzing::cluster),
+        ("npy", fuzzing::npy),
+        ("ron_tile", fuzzing::ron_tile),
+        ("ron_cluster", fuzzing::ron_cluster),
+    ];
+    for (target, harness) in targets {
+        for s in seeds(target) {
+            harness(&s);
+        }
+    }
+}
