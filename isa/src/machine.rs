@@ -96,6 +96,9 @@ impl std::fmt::Display for TraceRecord {
     }
 }
 
+/// Largest executable segment whose decoded instructions are cached (64 MiB of code).
+const MAX_CACHED_CODE: u32 = 64 << 20;
+
 struct CodeCache {
     base: u32,
     insts: Vec<Option<Inst>>,
@@ -133,7 +136,10 @@ impl Machine {
             mem.write_bytes(s.addr, &s.data).map_err(|f| {
                 Error::MemoryMap(format!("segment {i}: cannot write at {:#010x}", f.addr))
             })?;
-            if s.exec {
+            // The decoded-instruction cache costs 16 bytes per instruction slot: only segments
+            // up to MAX_CACHED_CODE are cached (larger ones decode at every fetch, so a
+            // hand-made ELF with a huge code segment cannot exhaust host memory).
+            if s.exec && s.mem_size <= MAX_CACHED_CODE {
                 caches.push(CodeCache {
                     base: s.addr,
                     insts: vec![None; s.mem_size.div_ceil(4) as usize],
