@@ -268,3 +268,53 @@ fn twenty_kills_lose_and_duplicate_nothing() {
         "sweep resumed after 20 kills differs",
     );
 }
+
+/// Issue 8's determinism test on the main scenario: a sweep with 1 and with 2 threads, and
+/// `hetsim run` twice with CSV, JSON and a Perfetto trace, give byte-identical files.
+#[test]
+fn main_scenario_outputs_are_byte_identical() {
+    let d = Tmp(std::env::temp_dir().join(format!("hetsim-det-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&d.0);
+    std::fs::create_dir_all(&d.0).unwrap();
+    let sc = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/ahwa-lora-mobilebert.ron"
+    );
+    let mut sweeps = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = d.0.join(format!("sweep-{jobs}"));
+        let (c, e) = hetsim(&[
+            "sweep",
+            sc,
+            "--out",
+            out.to_str().unwrap(),
+            "--jobs",
+            jobs,
+            "-q",
+        ]);
+        assert_eq!(c, 0, "{e}");
+        sweeps.push(files(&out));
+    }
+    assert_same(&sweeps[0], &sweeps[1], "1 and 2 threads");
+    let mut runs = Vec::new();
+    for k in 0..2 {
+        let p = |ext: &str| d.0.join(format!("run{k}.{ext}")).display().to_string();
+        let (c, e) = hetsim(&[
+            "run",
+            sc,
+            "--csv",
+            &p("csv"),
+            "--json",
+            &p("json"),
+            "--trace",
+            &p("trace.json"),
+        ]);
+        assert_eq!(c, 0, "{e}");
+        let read = |ext: &str| std::fs::read(d.0.join(format!("run{k}.{ext}"))).unwrap();
+        runs.push((read("csv"), read("json"), read("trace.json")));
+    }
+    assert!(runs[0].0 == runs[1].0, "CSV differs between runs");
+    assert!(runs[0].1 == runs[1].1, "JSON differs between runs");
+    assert!(runs[0].2 == runs[1].2, "trace differs between runs");
+    assert!(runs[0].2.len() > 1000);
+}
