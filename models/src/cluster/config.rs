@@ -415,11 +415,13 @@ impl ClusterConfig {
             return bad("clock_ghz", self.clock_ghz.to_string(), "must be > 0");
         }
         let t = &self.tcdm;
-        if t.size == 0 || t.size > 0x20000 * 8 || t.size % 4 != 0 {
+        let max_tcdm = super::map::PERIPH_BASE - super::map::TCDM_BASE;
+        if t.size == 0 || t.size > max_tcdm || t.size % 4 != 0 {
             return bad(
                 "tcdm.size",
                 t.size.to_string(),
-                "must be a non-zero multiple of 4, at most 1 MiB",
+                "must be a non-zero multiple of 4, at most 128 KiB (the TCDM window at \
+                 0x1000_0000 ends where the peripherals start, 0x1002_0000)",
             );
         }
         if !t.banks.is_power_of_two() || t.banks > 1024 {

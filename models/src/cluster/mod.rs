@@ -535,6 +535,21 @@ impl Cluster {
         self.aimc = Some(tile);
     }
 
+    /// The RedMulE engine, if the configuration has one.
+    pub fn redmule(&self) -> Option<&Redmule> {
+        self.redmule.as_ref()
+    }
+
+    /// The RedMulE engine's last refused or aborted job, if any (message and cycle).
+    pub fn redmule_fault(&self) -> Option<String> {
+        self.redmule.as_ref().and_then(|r| r.fault()).map(|f| {
+            format!(
+                "RedMulE error {} at cycle {}: {}",
+                f.code, f.cycle, f.message
+            )
+        })
+    }
+
     /// The attached AIMC tile, if any.
     pub fn aimc(&self) -> Option<&AimcMmio> {
         self.aimc.as_ref()
@@ -1205,6 +1220,7 @@ impl Cluster {
             icache_accesses: self.icache.accesses,
             icache_misses: self.icache.misses,
             redmule: self.redmule.as_ref().map(|r| r.stats()),
+            redmule_fmas: self.redmule.as_ref().map_or(0, |r| r.config().fmas()),
             console: std::mem::take(&mut self.mem.console),
         }
     }

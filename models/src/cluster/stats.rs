@@ -164,6 +164,8 @@ pub struct ClusterReport {
     pub icache_misses: u64,
     /// RedMulE activity, when the cluster has one.
     pub redmule: Option<super::redmule::RedmuleStats>,
+    /// RedMulE's FMA count (its peak MACs per cycle), 0 without an engine.
+    pub redmule_fmas: u32,
     /// Console output.
     pub console: Vec<u8>,
 }
@@ -227,11 +229,12 @@ impl fmt::Display for ClusterReport {
             } else {
                 r.macs as f64 / r.busy_cycles as f64
             };
+            let peak = 100.0 * util / f64::from(self.redmule_fmas.max(1));
             writeln!(
                 f,
-                "RedMulE: {} job(s), {} MACs in {} busy cycles ({util:.2} MAC/cycle), {} port \
-                 stall cycles",
-                r.jobs, r.macs, r.busy_cycles, r.port_stalls
+                "RedMulE: {} job(s), {} MACs in {} busy cycles ({util:.2} MAC/cycle, {peak:.1}% of \
+                 the {}-FMA peak), {} port stall cycles",
+                r.jobs, r.macs, r.busy_cycles, self.redmule_fmas, r.port_stalls
             )?;
         }
         write!(
