@@ -199,7 +199,7 @@ fn redmule_gemm_runs_near_its_peak() {
     let mut c = Cluster::new(&cfg, &Program::load(&path).expect("ELF")).expect("cluster");
     let r = c.run().expect("run");
     assert_eq!(r.exit_code, 0);
-    let rs = r.redmule.clone().expect("the study preset has RedMulE");
+    let rs = r.redmule.expect("the study preset has RedMulE");
     let job = c.redmule().and_then(|e| e.last_job()).expect("one job");
     let expect = RedmuleConfig::default()
         .compute_bound_cycles(true, 128, 128, 128)
