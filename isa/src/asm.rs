@@ -271,6 +271,41 @@ pub fn vfsumex_s_h(fd: u32, fs1: u32) -> u32 {
     r(0x47, 0b10110, fs1, 0, fd, 0x33)
 }
 
+/// Xdma `dmsrc rs1, rs2` (source = rs1; rs2 holds the upper address bits, 0 on RV32).
+pub fn dmsrc(rs1: u32, rs2: u32) -> u32 {
+    r(0, rs2, rs1, 0, 0, 0x2b)
+}
+
+/// Xdma `dmdst rs1, rs2`.
+pub fn dmdst(rs1: u32, rs2: u32) -> u32 {
+    r(1, rs2, rs1, 0, 0, 0x2b)
+}
+
+/// Xdma `dmcpyi rd, rs1, config`: start a transfer of rs1 bytes; rd = its id.
+pub fn dmcpyi(rd: u32, rs1: u32, config: u32) -> u32 {
+    r(2, config, rs1, 0, rd, 0x2b)
+}
+
+/// Xdma `dmcpy rd, rs1, rs2` (config from rs2).
+pub fn dmcpy(rd: u32, rs1: u32, rs2: u32) -> u32 {
+    r(3, rs2, rs1, 0, rd, 0x2b)
+}
+
+/// Xdma `dmstati rd, which` (0 done id, 1 next id, 2 busy, 3 would block).
+pub fn dmstati(rd: u32, which: u32) -> u32 {
+    r(4, which, 0, 0, rd, 0x2b)
+}
+
+/// Xdma `dmstr rs1, rs2`: source and destination strides.
+pub fn dmstr(rs1: u32, rs2: u32) -> u32 {
+    r(6, rs2, rs1, 0, 0, 0x2b)
+}
+
+/// Xdma `dmrep rs1`: rows of a 2-D transfer.
+pub fn dmrep(rs1: u32) -> u32 {
+    r(7, 0, rs1, 0, 0, 0x2b)
+}
+
 /// ecall.
 pub const ECALL: u32 = 0x0000_0073;
 /// ebreak.
@@ -288,6 +323,37 @@ pub const NOP: u32 = 0x0000_0013;
 mod tests {
     use super::*;
     use crate::decode::{decode, Op};
+
+    #[test]
+    fn xdma_encodings_match_the_reference_sheet() {
+        use crate::decode::decode_with;
+        use crate::ext::Extensions;
+        // match/mask values of snitch-extensions.md section 4.6 (SC riscv_instr.sv)
+        let cases = [
+            (dmsrc(5, 0), 0x0000_002b, 0xfe00_7fff, Op::DmSrc),
+            (dmdst(5, 0), 0x0200_002b, 0xfe00_7fff, Op::DmDst),
+            (dmcpyi(10, 5, 2), 0x0400_002b, 0xfe00_707f, Op::DmCpyi),
+            (dmcpy(10, 5, 6), 0x0600_002b, 0xfe00_707f, Op::DmCpy),
+            (dmstati(10, 2), 0x0800_002b, 0xfe0f_f07f, Op::DmStati),
+            (dmstr(5, 6), 0x0c00_002b, 0xfe00_7fff, Op::DmStr),
+            (dmrep(5), 0x0e00_002b, 0xfff0_7fff, Op::DmRep),
+        ];
+        let ext = Extensions {
+            xdma: true,
+            ..Extensions::NONE
+        };
+        for (word, matches, mask, op) in cases {
+            assert_eq!(word & mask, matches, "{op:?}: {word:#010x}");
+            assert_eq!(decode_with(word, ext).op, op, "{word:#010x}");
+            // Without the extension every one is illegal.
+            assert_eq!(decode(word).op, Op::Illegal);
+        }
+        // dmcpyi a0, t0, 2: config (2-D) in the rs2 field
+        let i = decode_with(dmcpyi(10, 5, 2), ext);
+        assert_eq!((i.rd, i.rs1, i.rs2), (10, 5, 2));
+        // dmsrc with rd != 0 is not an Xdma encoding
+        assert_eq!(decode_with(dmsrc(5, 0) | (1 << 7), ext).op, Op::Illegal);
+    }
 
     #[test]
     fn encodings_round_trip_through_the_decoder() {

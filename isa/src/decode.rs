@@ -61,6 +61,8 @@ pub enum Format {
     F3Acc,
     /// `op fd, fs1` where `fd` is also read (expanding reduction).
     F2Acc,
+    /// `op rd, rs1, imm5` (Xdma immediate forms; imm5 in the rs2 field).
+    DmaImm,
     /// Not a legal instruction.
     Illegal,
 }
@@ -110,6 +112,8 @@ pub enum Class {
     FpSimd,
     /// Expanding dot products and reductions into fp32 (the FPU's DOTP group).
     FpDotp,
+    /// Snitch DMA instructions (Xdma), served by the core's DMA port.
+    Dma,
     /// fence / fence.i.
     Fence,
     /// ecall, ebreak, mret, wfi.
@@ -282,6 +286,14 @@ ops! {
     VfcvtuSH => "vfcvtu.s.h", F2, FpConv;
     VfdotpexSH => "vfdotpex.s.h", F3Acc, FpDotp;
     VfsumexSH => "vfsumex.s.h", F2Acc, FpDotp;
+    DmSrc => "dmsrc", R, Dma;
+    DmDst => "dmdst", R, Dma;
+    DmCpyi => "dmcpyi", DmaImm, Dma;
+    DmCpy => "dmcpy", R, Dma;
+    DmStati => "dmstati", DmaImm, Dma;
+    DmStat => "dmstat", R, Dma;
+    DmStr => "dmstr", R, Dma;
+    DmRep => "dmrep", R, Dma;
     Illegal => "illegal", Illegal, Illegal;
 }
 
@@ -337,6 +349,7 @@ impl Op {
                 | Format::CsrI
                 | Format::FCmp
                 | Format::FToX
+                | Format::DmaImm
         )
     }
 
@@ -430,7 +443,8 @@ impl Inst {
             | Format::Csr
             | Format::FLoad
             | Format::FStore
-            | Format::XToF => [Some(self.rs1), None],
+            | Format::XToF
+            | Format::DmaImm => [Some(self.rs1), None],
             _ => [None, None],
         }
     }

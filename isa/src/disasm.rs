@@ -79,6 +79,7 @@ impl fmt::Display for Disasm<'_> {
             Format::FCmp => write!(f, "{m} {}, {}, {}", x[rd], fr[rs1], fr[rs2]),
             Format::FToX => write!(f, "{m} {}, {}{rm}", x[rd], fr[rs1]),
             Format::XToF => write!(f, "{m} {}, {}{rm}", fr[rd], x[rs1]),
+            Format::DmaImm => write!(f, "{m} {}, {}, {}", x[rd], x[rs1], i.rs2),
             Format::Illegal => write!(f, "illegal {:#010x}", i.raw),
         }
     }

@@ -7,7 +7,7 @@ use crate::decode::{Inst, Op};
 use crate::fp::{self, BinOp, CmpOp, FmaOp, Rounding};
 use crate::fp16;
 use crate::hart::{Hart, Misaligned, Privilege};
-use crate::mem::{Bus, Size};
+use crate::mem::{Bus, DmaRequest, Size};
 use crate::trap::Exception;
 
 /// What a successfully retired instruction did that a runner or timing model cares about.
@@ -204,6 +204,36 @@ pub fn execute<B: Bus + ?Sized>(
                 hart.write_csr(addr, v).map_err(|_| illegal)?;
             }
             wx!(old);
+        }
+        Op::DmSrc
+        | Op::DmDst
+        | Op::DmCpyi
+        | Op::DmCpy
+        | Op::DmStati
+        | Op::DmStat
+        | Op::DmStr
+        | Op::DmRep => {
+            if !hart.ext.xdma {
+                return Err(illegal);
+            }
+            let req = match inst.op {
+                Op::DmSrc => DmaRequest::Src(rs1),
+                Op::DmDst => DmaRequest::Dst(rs1),
+                Op::DmStr => DmaRequest::Strides(rs1, rs2),
+                Op::DmRep => DmaRequest::Reps(rs1),
+                Op::DmCpyi => DmaRequest::Copy {
+                    size: rs1,
+                    config: u32::from(inst.rs2),
+                },
+                Op::DmCpy => DmaRequest::Copy {
+                    size: rs1,
+                    config: rs2,
+                },
+                Op::DmStati => DmaRequest::Status(u32::from(inst.rs2)),
+                _ => DmaRequest::Status(rs2),
+            };
+            let v = bus.dma(req).ok_or(illegal)?;
+            wx!(v);
         }
         Op::Illegal => return Err(illegal),
         _ => return execute_fp(inst, hart, rs1),

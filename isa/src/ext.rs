@@ -33,6 +33,8 @@ pub enum Extension {
     Zfh,
     /// Xfvec: Snitch packed-SIMD fp16, two lanes per 32-bit f register.
     Xfvec,
+    /// Xdma: the Snitch DMA core's instructions (custom-1 opcode, funct3 000).
+    Xdma,
 }
 
 /// Which optional extensions a hart implements. The default is none (plain RV32IMF).
@@ -42,6 +44,8 @@ pub struct Extensions {
     pub zfh: bool,
     /// Xfvec (packed-SIMD fp16 on 32-bit registers).
     pub xfvec: bool,
+    /// Xdma (the DMA core's instructions; they need a bus with a DMA port).
+    pub xdma: bool,
 }
 
 impl Extensions {
@@ -49,12 +53,14 @@ impl Extensions {
     pub const NONE: Extensions = Extensions {
         zfh: false,
         xfvec: false,
+        xdma: false,
     };
 
     /// The study's Snitch-class FPU: Zfh and Xfvec.
     pub const SNITCH_FP16: Extensions = Extensions {
         zfh: true,
         xfvec: true,
+        xdma: false,
     };
 
     /// True when `op` is a base instruction or belongs to an enabled extension.
@@ -64,6 +70,7 @@ impl Extensions {
             None => true,
             Some(Extension::Zfh) => self.zfh,
             Some(Extension::Xfvec) => self.xfvec,
+            Some(Extension::Xdma) => self.xdma,
         }
     }
 }
@@ -83,6 +90,9 @@ impl Op {
             VfaddH | VfaddRH | VfsubH | VfsubRH | VfmulH | VfmulRH | VfmacH | VfmacRH | VfminH
             | VfminRH | VfmaxH | VfmaxRH | VfcpkaHS | VfcvtSH | VfcvtuSH | VfdotpexSH
             | VfsumexSH => Some(Extension::Xfvec),
+            DmSrc | DmDst | DmCpyi | DmCpy | DmStati | DmStat | DmStr | DmRep => {
+                Some(Extension::Xdma)
+            }
             _ => None,
         }
     }
@@ -92,7 +102,8 @@ impl Op {
 /// `raw` is not one (the base decoder then takes over).
 pub(crate) fn identify(raw: u32, ext: Extensions) -> Option<(Op, i32)> {
     let op = if ext.zfh { zfh(raw) } else { None };
-    let op = op.or_else(|| if ext.xfvec { xfvec(raw) } else { None })?;
+    let op = op.or_else(|| if ext.xfvec { xfvec(raw) } else { None });
+    let op = op.or_else(|| if ext.xdma { xdma(raw) } else { None })?;
     let imm = match op {
         Op::Flh => imm_i(raw),
         Op::Fsh => imm_s(raw),
@@ -102,6 +113,26 @@ pub(crate) fn identify(raw: u32, ext: Extensions) -> Option<(Op, i32)> {
 }
 
 /// Zfh encodings (RISC-V unprivileged ISA, "Zfh", fmt = 10 in bits [26:25]).
+/// Xdma (Snitch DMA core; snitch-extensions.md section 4.6): opcode custom-1 (0101011),
+/// funct3 000, funct7 selects the instruction; fields that must be zero are checked.
+fn xdma(raw: u32) -> Option<Op> {
+    if raw & 0x707f != 0x002b {
+        return None;
+    }
+    let (rd, rs1, rs2) = ((raw >> 7) & 31, (raw >> 15) & 31, (raw >> 20) & 31);
+    Some(match raw >> 25 {
+        0 if rd == 0 => Op::DmSrc,
+        1 if rd == 0 => Op::DmDst,
+        2 => Op::DmCpyi,
+        3 => Op::DmCpy,
+        4 if rs1 == 0 => Op::DmStati,
+        5 if rs1 == 0 => Op::DmStat,
+        6 if rd == 0 => Op::DmStr,
+        7 if rd == 0 && rs2 == 0 => Op::DmRep,
+        _ => return None,
+    })
+}
+
 fn zfh(raw: u32) -> Option<Op> {
     let opcode = raw & 0x7f;
     let f3 = (raw >> 12) & 7;

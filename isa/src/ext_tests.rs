@@ -222,6 +222,7 @@ fn zfh_encodings_match_llvm_mc() {
         let xfvec_only = Extensions {
             zfh: false,
             xfvec: true,
+            xdma: false,
         };
         assert_eq!(decode_with(want, xfvec_only).op, Op::Illegal, "{text}");
     }
@@ -281,6 +282,7 @@ fn xfvec_encodings_match_the_reference_sheet() {
         let zfh_only = Extensions {
             zfh: true,
             xfvec: false,
+            xdma: false,
         };
         assert_eq!(decode_with(want, zfh_only).op, Op::Illegal, "{op:?}");
     }

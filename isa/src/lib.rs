@@ -33,5 +33,5 @@ pub use exec::{execute, Retired};
 pub use ext::{Extension, Extensions};
 pub use hart::{Hart, Misaligned, Privilege};
 pub use machine::{Exit, ExitKind, Machine, MachineConfig, TraceRecord};
-pub use mem::{Bus, BusFault, Memory, Size};
+pub use mem::{Bus, BusFault, DmaRequest, Memory, Size};
 pub use trap::Exception;

@@ -29,6 +29,30 @@ pub struct BusFault {
     pub addr: u32,
 }
 
+/// A request of an Xdma instruction to the DMA engine behind the bus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmaRequest {
+    /// dmsrc: source address.
+    Src(u32),
+    /// dmdst: destination address.
+    Dst(u32),
+    /// dmstr: (source stride, destination stride).
+    Strides(u32, u32),
+    /// dmrep: rows of a 2-D transfer.
+    Reps(u32),
+    /// dmcpy/dmcpyi: start a transfer of `size` bytes per row; `config` bit 1 = 2-D. Returns
+    /// the transfer id.
+    Copy {
+        /// Bytes (per row).
+        size: u32,
+        /// Configuration bits.
+        config: u32,
+    },
+    /// dmstat/dmstati: 0 = id of the last completed transfer, 1 = next id, 2 = busy,
+    /// 3 = would block (queue full).
+    Status(u32),
+}
+
 /// Anything an instruction can load from and store to. Accesses reaching a `Bus` are naturally
 /// aligned (the executor splits or traps misaligned ones first). Values are little-endian and
 /// zero-extended to 32 bits.
@@ -37,6 +61,13 @@ pub trait Bus {
     fn load(&mut self, addr: u32, size: Size) -> Result<u32, BusFault>;
     /// Stores the low `size` bytes of `value` at `addr`.
     fn store(&mut self, addr: u32, size: Size, value: u32) -> Result<(), BusFault>;
+
+    /// Serves an Xdma instruction; None when no DMA sits behind this bus (the instruction
+    /// then raises illegal-instruction). The default has no DMA.
+    fn dma(&mut self, req: DmaRequest) -> Option<u32> {
+        let _ = req;
+        None
+    }
 }
 
 /// One contiguous block of RAM.

@@ -231,6 +231,7 @@ fn run_hetsim(elf: &[u8]) -> Result<Vec<u8>, String> {
     m.set_extensions(Extensions {
         zfh: true,
         xfvec: false,
+        xdma: false,
     });
     let exit = m.run(10_000_000).map_err(|e| e.to_string())?;
     if exit.code != 0 {

@@ -61,6 +61,9 @@ pub struct IsaExtensions {
     pub zfh: bool,
     /// Xfvec: packed-SIMD fp16 (2 lanes in the 32-bit FP registers), Snitch smallFloat.
     pub xfvec: bool,
+    /// Xdma: the Snitch DMA core's instructions (dmsrc, dmdst, dmstr, dmrep, dmcpy(i),
+    /// dmstat(i)) driving the cluster's DMA engine, on every core.
+    pub xdma: bool,
 }
 
 impl IsaExtensions {
@@ -69,6 +72,7 @@ impl IsaExtensions {
         hetsim_isa::Extensions {
             zfh: self.zfh,
             xfvec: self.xfvec,
+            xdma: self.xdma,
         }
     }
 }
@@ -340,6 +344,7 @@ impl ClusterConfig {
             extensions: IsaExtensions {
                 zfh: true,
                 xfvec: true,
+                xdma: true,
             },
             redmule: Some(super::redmule::RedmuleConfig::default()),
             ..ClusterConfig::default()

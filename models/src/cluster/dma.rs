@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 
 /// A queued transfer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transfer {
     /// Id (from 1, in queue order).
     pub id: u32,
@@ -121,7 +121,7 @@ impl Dma {
             reps: reps.max(1),
             queued_at: now,
         };
-        self.queue.push_back(t.clone());
+        self.queue.push_back(t);
         Ok(t)
     }
 

@@ -46,7 +46,7 @@ use config::{MisalignedAccess, TrapPolicy};
 use dma::Dma;
 use hetsim_isa::disasm::{Disasm, F_NAMES, X_NAMES};
 use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
-use hetsim_isa::{Misaligned, Retired, Size};
+use hetsim_isa::{DmaRequest, Misaligned, Retired, Size};
 use icache::ICache;
 use redmule::{Redmule, RedmuleMemory};
 use std::collections::{BTreeMap, VecDeque};
@@ -106,7 +106,7 @@ enum Effect {
     Tohost(u32),
     RegionBegin(u8),
     RegionEnd(u8),
-    DmaStarted,
+    DmaStarted(dma::Transfer),
     DmaFull,
 }
 
@@ -165,6 +165,8 @@ impl Memory {
 struct CoreBus<'a> {
     mem: &'a mut Memory,
     dma: &'a mut Dma,
+    /// The DMA queue depth (for dmstat 3, would-block).
+    dma_depth: u32,
     aimc: &'a mut Option<AimcMmio>,
     redmule: &'a mut Option<Redmule>,
     now: u64,
@@ -185,6 +187,59 @@ impl CoreBus<'_> {
 }
 
 impl Bus for CoreBus<'_> {
+    /// Xdma: the same engine and registers as the memory-mapped DMA interface.
+    fn dma(&mut self, req: DmaRequest) -> Option<u32> {
+        let r = &mut self.dma.regs;
+        Some(match req {
+            DmaRequest::Src(a) => {
+                r[0] = a;
+                0
+            }
+            DmaRequest::Dst(a) => {
+                r[1] = a;
+                0
+            }
+            DmaRequest::Strides(src, dst) => {
+                r[3] = src;
+                r[4] = dst;
+                0
+            }
+            DmaRequest::Reps(n) => {
+                r[5] = n;
+                0
+            }
+            DmaRequest::Copy { size, config } => {
+                r[2] = size;
+                // config bit 1 selects a 2-D transfer; otherwise strides and reps are ignored.
+                let two_d = config & 2 != 0;
+                let saved = r[5];
+                if !two_d {
+                    r[5] = 1;
+                }
+                let result = self.dma.start(self.now);
+                if !two_d {
+                    self.dma.regs[5] = saved;
+                }
+                match result {
+                    Ok(t) => {
+                        self.effect = Effect::DmaStarted(t);
+                        t.id
+                    }
+                    Err(_) => {
+                        self.effect = Effect::DmaFull;
+                        0
+                    }
+                }
+            }
+            DmaRequest::Status(which) => match which & 3 {
+                0 => self.dma.done_id,
+                1 => self.dma.last_id.wrapping_add(1),
+                2 => u32::from(self.dma.outstanding() > 0),
+                _ => u32::from(self.dma.outstanding() >= self.dma_depth),
+            },
+        })
+    }
+
     fn load(&mut self, addr: u32, size: Size) -> std::result::Result<u32, BusFault> {
         let n = size.bytes();
         if let Some(s) = self.mem.slice(addr, n) {
@@ -264,7 +319,7 @@ impl Bus for CoreBus<'_> {
             _ if dma_off < d::START => self.dma.regs[(dma_off / 4) as usize] = value,
             _ if dma_off == d::START => {
                 self.effect = match self.dma.start(self.now) {
-                    Ok(_) => Effect::DmaStarted,
+                    Ok(t) => Effect::DmaStarted(t),
                     Err(_) => Effect::DmaFull,
                 }
             }
@@ -985,6 +1040,7 @@ impl Cluster {
         let mut bus = CoreBus {
             mem: &mut self.mem,
             dma: &mut self.dma,
+            dma_depth: self.cfg.dma.queue_depth,
             aimc: &mut self.aimc,
             redmule: &mut self.redmule,
             now,
@@ -1143,9 +1199,9 @@ impl Cluster {
                         .add(&snap.since(&begin));
                 }
             }
-            Effect::DmaStarted => {
-                let [src, dst, size, ss, ds, reps] = self.dma.regs;
-                let reps = reps.max(1);
+            Effect::DmaStarted(t) => {
+                let (src, dst, size, ss, ds, reps) =
+                    (t.src, t.dst, t.size, t.src_stride, t.dst_stride, t.reps);
                 for r in [0, reps - 1] {
                     let s = src.wrapping_add(r.wrapping_mul(ss));
                     let d = dst.wrapping_add(r.wrapping_mul(ds));

@@ -577,3 +577,44 @@ fn a_core_runs_a_redmule_gemm_in_the_cluster() {
     assert_eq!((rs.jobs, job.cycles()), (1, expect));
     assert_eq!(rs.port_stalls, 0);
 }
+
+#[test]
+fn xdma_instructions_drive_the_dma_engine() {
+    // 0 lui t2 (periph); 1 lui t0 (src 0x80001000); 2 lui t1 (TCDM); 3 dmsrc t0; 4 dmdst t1;
+    // 5 addi t3, 200; 6 dmcpyi a0, t3, 0 (1-D, queued at q = 6, id 1 into a0). Beats at
+    // q + setup(10) = 16..19 (64 + 64 + 64 + 8 bytes): DONE from cycle 19.
+    // Poll: dmstati t4, 0 at 7 + 2m (ALU-like latency 1), bltu t4, a0 at 8 + 2m; the first
+    // dmstati at or after 19 is at 19 (m = 6) and reads 1; bltu at 20 falls through; exit store
+    // at 21: cycles = 22.
+    let p = [
+        periph_t2(),
+        lui(T0, 0x80001),
+        lui(T1, map::TCDM_BASE >> 12),
+        dmsrc(T0, 0),
+        dmdst(T1, 0),
+        addi(T3, 0, 200),
+        dmcpyi(A0, T3, 0),
+        dmstati(T4, 0),
+        b(-4, A0, T4, 6), // bltu t4, a0, -4
+        exit_store(),
+    ];
+    let mut c1 = cfg(1);
+    c1.extensions.xdma = true;
+    let mut c = Cluster::new(&c1, &program(&p)).unwrap();
+    let pattern: Vec<u8> = (0..200u32).map(|v| (v * 11 + 5) as u8).collect();
+    c.mem
+        .slice(0x8000_1000, 200)
+        .unwrap()
+        .copy_from_slice(&pattern);
+    let r = c.run().unwrap();
+    check_accounting(&r);
+    assert_eq!(r.cycles, 22);
+    assert_eq!(c.mem.slice(map::TCDM_BASE, 200).unwrap(), &pattern[..]);
+    // Without Xdma the first dmsrc is illegal.
+    let mut c = Cluster::new(&cfg(1), &program(&p)).unwrap();
+    let e = c.run().unwrap_err().to_string();
+    assert!(
+        e.contains("illegal instruction") && e.contains("pc 0x8000000c"),
+        "{e}"
+    );
+}

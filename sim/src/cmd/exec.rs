@@ -79,6 +79,7 @@ pub fn run(args: &ExecArgs) -> Result<i32, Error> {
     machine.set_extensions(hetsim_isa::Extensions {
         zfh: args.ext.iter().any(|e| e == "zfh"),
         xfvec: args.ext.iter().any(|e| e == "xfvec"),
+        xdma: false, // the functional machine has no DMA
     });
     let result = if args.trace {
         let stderr = std::io::stderr();
