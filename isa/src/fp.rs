@@ -310,59 +310,51 @@ pub fn from_int(v: u32, signed: bool, rm: Rounding) -> (u32, u8) {
     (f.to_bits(), fl)
 }
 
-/// fclass.s: a one-hot mask of the operand's class.
-pub fn classify(a: u32) -> u32 {
-    let neg = a & SIGN != 0;
-    let exp = (a >> 23) & 0xff;
-    let frac = a & 0x7f_ffff;
-    let bit = match (exp, frac) {
-        (0xff, 0) => {
-            if neg {
-                0
-            } else {
-                7
-            }
-        }
-        (0xff, _) => {
-            if frac & 0x40_0000 != 0 {
-                9
-            } else {
-                8
-            }
-        }
-        (0, 0) => {
-            if neg {
-                3
-            } else {
-                4
-            }
-        }
-        (0, _) => {
-            if neg {
-                2
-            } else {
-                5
-            }
-        }
-        _ => {
-            if neg {
-                1
-            } else {
-                6
-            }
-        }
+/// fclass's one-hot mask from a value's fields (shared by binary32 and binary16): the sign,
+/// whether the exponent is all ones or zero, whether the fraction is zero, and the quiet bit.
+pub(crate) fn class_mask(
+    neg: bool,
+    exp_max: bool,
+    exp_zero: bool,
+    frac_zero: bool,
+    quiet: bool,
+) -> u32 {
+    let bit = match (exp_max, exp_zero, frac_zero) {
+        (true, _, true) => [7, 0][usize::from(neg)], // +inf / -inf
+        (true, _, false) => [8, 9][usize::from(quiet)], // sNaN / qNaN
+        (false, true, true) => [4, 3][usize::from(neg)], // +0 / -0
+        (false, true, false) => [5, 2][usize::from(neg)], // subnormal
+        (false, false, _) => [6, 1][usize::from(neg)], // normal
     };
     1 << bit
 }
 
+/// fclass.s: a one-hot mask of the operand's class.
+pub fn classify(a: u32) -> u32 {
+    let (exp, frac) = ((a >> 23) & 0xff, a & 0x7f_ffff);
+    class_mask(
+        a & SIGN != 0,
+        exp == 0xff,
+        exp == 0,
+        frac == 0,
+        frac & 0x40_0000 != 0,
+    )
+}
+
+/// Sign injection on a value whose sign bit is `sign` (shared by binary32 and binary16):
+/// `kind` 0 = sign of b, 1 = its negation, 2 = a's sign xor b's.
+pub(crate) fn inject_sign(a: u32, b: u32, kind: u8, sign: u32) -> u32 {
+    let s = match kind {
+        0 => b & sign,
+        1 => !b & sign,
+        _ => (a ^ b) & sign,
+    };
+    (a & !sign) | s
+}
+
 /// fsgnj.s / fsgnjn.s / fsgnjx.s: magnitude of a with a sign from b.
 pub fn sign_inject(a: u32, b: u32, kind: u8) -> u32 {
-    let sign = match kind {
-        0 => b & SIGN,
-        1 => !b & SIGN,
-        _ => (a ^ b) & SIGN,
-    };
-    (a & !SIGN) | sign
+    inject_sign(a, b, kind, SIGN)
 }
 
 #[cfg(test)]

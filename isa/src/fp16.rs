@@ -164,57 +164,19 @@ pub fn from_f32(a: u32, rm: Rounding) -> (u16, u8) {
 
 /// fclass.h: a one-hot mask of the operand's class (same bit layout as fclass.s).
 pub fn classify(a: u16) -> u32 {
-    let neg = a & SIGN != 0;
-    let exp = (a >> 10) & 0x1f;
-    let frac = a & 0x3ff;
-    let bit = match (exp, frac) {
-        (0x1f, 0) => {
-            if neg {
-                0
-            } else {
-                7
-            }
-        }
-        (0x1f, _) => {
-            if frac & 0x200 != 0 {
-                9
-            } else {
-                8
-            }
-        }
-        (0, 0) => {
-            if neg {
-                3
-            } else {
-                4
-            }
-        }
-        (0, _) => {
-            if neg {
-                2
-            } else {
-                5
-            }
-        }
-        _ => {
-            if neg {
-                1
-            } else {
-                6
-            }
-        }
-    };
-    1 << bit
+    let (exp, frac) = ((a >> 10) & 0x1f, a & 0x3ff);
+    crate::fp::class_mask(
+        a & SIGN != 0,
+        exp == 0x1f,
+        exp == 0,
+        frac == 0,
+        frac & 0x200 != 0,
+    )
 }
 
 /// fsgnj.h / fsgnjn.h / fsgnjx.h (`kind` 0 / 1 / 2): magnitude of a with a sign from b.
 pub fn sign_inject(a: u16, b: u16, kind: u8) -> u16 {
-    let sign = match kind {
-        0 => b & SIGN,
-        1 => !b & SIGN,
-        _ => (a ^ b) & SIGN,
-    };
-    (a & !SIGN) | sign
+    crate::fp::inject_sign(u32::from(a), u32::from(b), kind, u32::from(SIGN)) as u16
 }
 
 /// Expanding dot product into binary32 with a **single rounding**:
