@@ -315,3 +315,25 @@ pub fn ron_cluster(data: &[u8]) {
         let _ = c.run();
     }
 }
+
+/// Scenario files: `hetsim::scenario::load_str` on arbitrary text (anchored at
+/// `scenarios/fuzz.ron`, so relative schedule paths resolve against the shipped traces). A
+/// scenario that loads is mapped onto tiles and clusters (the validation `hetsim validate`
+/// does) and its sweep expanded; nothing is simulated.
+pub fn scenario(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let anchor = crate::workspace_root().join("scenarios/fuzz.ron");
+    let loaded = match hetsim::scenario::load_str(&anchor, text) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let _ = loaded.combinations();
+    if let Err(e) = hetsim::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1) {
+        let _ = e.to_string();
+    }
+}

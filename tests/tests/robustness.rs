@@ -101,6 +101,11 @@ proptest! {
     }
 
     #[test]
+    fn scenarios_never_panic(data in inputs("scenario")) {
+        fuzzing::scenario(&data);
+    }
+
+    #[test]
     fn cluster_configs_never_panic(data in inputs("ron_cluster")) {
         fuzzing::ron_cluster(&data);
     }
