@@ -18,7 +18,8 @@
 //! - the shared MUL/DIV unit cannot accept (a division occupies it; the multiplier accepts
 //!   one request per cycle): `MulDivBusy`;
 //! - its FP offload queue is full: `FpuQueueFull`;
-//! - it waits at the hardware barrier: `Barrier`.
+//! - it waits at the hardware barrier: `Barrier`;
+//! - an Xdma `dmcpy` finds the DMA queue full: `DmaQueueFull`.
 //!
 //! Taken branches and jumps add `Control` cycles. FP instructions are offloaded: the integer
 //! core spends its issue cycle and goes on; the FPU issues them in order, one per cycle, at
@@ -981,6 +982,14 @@ impl Cluster {
                 Target::Periph | Target::Aimc => latency = u64::from(self.cfg.periph_latency),
                 Target::Unmapped => {} // the access faults below
             }
+        }
+        if matches!(op, Op::DmCpy | Op::DmCpyi)
+            && self.dma.outstanding() >= self.cfg.dma.queue_depth
+        {
+            // Back-pressure: wait for the oldest transfer to leave the queue.
+            let until = self.dma.next_event(now + 1).unwrap_or(now + 1).max(now + 1);
+            self.stall(i, StallCause::DmaQueueFull, now, until);
+            return Ok(());
         }
         match class {
             Class::Mul => {

@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Number of stall causes.
+pub const N_CAUSES: usize = 10;
+
 /// Why a core did not issue an instruction in a cycle. Every cycle of a core's active time is
 /// either an issue cycle or one of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,11 +29,13 @@ pub enum StallCause {
     Barrier,
     /// Extra cycles after a taken branch or a jump.
     Control,
+    /// An Xdma `dmcpy`/`dmcpyi` found the DMA queue full (accelerator back-pressure).
+    DmaQueueFull,
 }
 
 impl StallCause {
     /// Every cause, in report order.
-    pub const ALL: [StallCause; 9] = [
+    pub const ALL: [StallCause; N_CAUSES] = [
         StallCause::Raw,
         StallCause::FpDependency,
         StallCause::BankConflict,
@@ -40,6 +45,7 @@ impl StallCause {
         StallCause::FpuQueueFull,
         StallCause::Barrier,
         StallCause::Control,
+        StallCause::DmaQueueFull,
     ];
 
     /// Short name for tables.
@@ -54,6 +60,7 @@ impl StallCause {
             StallCause::FpuQueueFull => "fpu-queue",
             StallCause::Barrier => "barrier",
             StallCause::Control => "control",
+            StallCause::DmaQueueFull => "dma-queue",
         }
     }
 }
@@ -66,7 +73,7 @@ pub struct CoreCounters {
     /// Retired instructions.
     pub instructions: u64,
     /// Stall cycles by cause (index = position in [`StallCause::ALL`]).
-    pub stalls: [u64; 9],
+    pub stalls: [u64; N_CAUSES],
     /// FP operations issued by the core's FPU.
     pub fp_ops: u64,
     /// TCDM requests that lost arbitration (each costs one cycle).
@@ -99,7 +106,7 @@ impl CoreCounters {
 
     /// `self - earlier`, field by field (for regions).
     pub fn since(&self, earlier: &CoreCounters) -> CoreCounters {
-        let mut stalls = [0; 9];
+        let mut stalls = [0; N_CAUSES];
         for (i, s) in stalls.iter_mut().enumerate() {
             *s = self.stalls[i] - earlier.stalls[i];
         }
@@ -115,7 +122,7 @@ impl CoreCounters {
     fn add(&mut self, o: &CoreCounters) {
         self.cycles += o.cycles;
         self.instructions += o.instructions;
-        for i in 0..9 {
+        for i in 0..N_CAUSES {
             self.stalls[i] += o.stalls[i];
         }
         self.fp_ops += o.fp_ops;

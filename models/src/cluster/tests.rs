@@ -618,3 +618,33 @@ fn xdma_instructions_drive_the_dma_engine() {
         "{e}"
     );
 }
+
+#[test]
+fn a_full_dma_queue_back_pressures_dmcpy() {
+    // Queue depth 1. As in `xdma_instructions_drive_the_dma_engine`, the first dmcpyi (cycle 6)
+    // queues transfer 1, whose beats run 16..19. The second dmcpyi reaches issue at 7, finds
+    // the queue full and stalls (DmaQueueFull) until the first leaves it at 19 (12 cycles);
+    // transfer 2 queued at 19 starts at max(19 + 10, 20) = 29, beats 29..32, done at 32.
+    // Poll: dmstati at 20 + 2m reads the done id; the first at or after 32 is at 32 (m = 6);
+    // bltu at 33 falls through; exit store at 34: cycles = 35.
+    let p = [
+        periph_t2(),
+        lui(T0, 0x80001),
+        lui(T1, map::TCDM_BASE >> 12),
+        dmsrc(T0, 0),
+        dmdst(T1, 0),
+        addi(T3, 0, 200),
+        dmcpyi(A0, T3, 0),
+        dmcpyi(A1, T3, 0),
+        dmstati(T4, 0),
+        b(-4, A1, T4, 6), // bltu t4, a1, -4
+        exit_store(),
+    ];
+    let mut c1 = cfg(1);
+    c1.extensions.xdma = true;
+    c1.dma.queue_depth = 1;
+    let r = run(&c1, &p);
+    assert_eq!(r.cycles, 35);
+    assert_eq!(r.cores[0].stall(StallCause::DmaQueueFull), 12);
+    assert_eq!(r.dma_bytes, 400);
+}
