@@ -272,21 +272,20 @@ pub enum CmpOp {
     Le,
 }
 
-/// feq.s / flt.s / fle.s: 1 or 0, with flags.
-pub fn compare(op: CmpOp, a: u32, b: u32) -> (u32, u8) {
-    let (x, y) = (F32::from_bits(a), F32::from_bits(b));
+/// feq / flt / fle on any SoftFloat format: 1 or 0, with flags (shared by binary32 and
+/// binary16).
+pub(crate) fn compare_any<T: Float>(op: CmpOp, x: T, y: T) -> (u32, u8) {
     let (r, fl) = with_flags(|| match op {
-        CmpOp::Eq => x.eq(y),
-        CmpOp::Lt => x.lt(y),
-        CmpOp::Le => x.le(y),
+        CmpOp::Eq => x.eq(&y),
+        CmpOp::Lt => x.lt(&y),
+        CmpOp::Le => x.le(&y),
     });
     (u32::from(r), fl)
 }
 
-/// fcvt.w.s (signed) or fcvt.wu.s: RISC-V saturating results, NV for NaN and out of range,
-/// NX when inexact.
-pub fn to_int(a: u32, signed: bool, rm: Rounding) -> (u32, u8) {
-    let x = F32::from_bits(a);
+/// fcvt.w / fcvt.wu from any SoftFloat format: RISC-V saturating results, NV for NaN and out
+/// of range, NX when inexact.
+pub(crate) fn to_int_any<T: Float>(x: T, signed: bool, rm: Rounding) -> (u32, u8) {
     let r = rm.sf();
     with_flags(|| {
         if signed {
@@ -297,16 +296,32 @@ pub fn to_int(a: u32, signed: bool, rm: Rounding) -> (u32, u8) {
     })
 }
 
+/// fcvt from w / wu into any SoftFloat format.
+pub(crate) fn from_int_any<T: Float>(v: u32, signed: bool, rm: Rounding) -> (T, u8) {
+    let r = rm.sf();
+    with_flags(|| {
+        if signed {
+            T::from_i32(v as i32, r)
+        } else {
+            T::from_u32(v, r)
+        }
+    })
+}
+
+/// feq.s / flt.s / fle.s: 1 or 0, with flags.
+pub fn compare(op: CmpOp, a: u32, b: u32) -> (u32, u8) {
+    compare_any(op, F32::from_bits(a), F32::from_bits(b))
+}
+
+/// fcvt.w.s (signed) or fcvt.wu.s: RISC-V saturating results, NV for NaN and out of range,
+/// NX when inexact.
+pub fn to_int(a: u32, signed: bool, rm: Rounding) -> (u32, u8) {
+    to_int_any(F32::from_bits(a), signed, rm)
+}
+
 /// fcvt.s.w (signed) or fcvt.s.wu.
 pub fn from_int(v: u32, signed: bool, rm: Rounding) -> (u32, u8) {
-    let r = rm.sf();
-    let (f, fl) = with_flags(|| {
-        if signed {
-            F32::from_i32(v as i32, r)
-        } else {
-            F32::from_u32(v, r)
-        }
-    });
+    let (f, fl): (F32, u8) = from_int_any(v, signed, rm);
     (f.to_bits(), fl)
 }
 

@@ -113,39 +113,18 @@ fn lt_total(a: u16, b: u16) -> bool {
 
 /// feq.h (quiet) / flt.h / fle.h (signalling): 1 or 0, with flags.
 pub fn compare(op: CmpOp, a: u16, b: u16) -> (u32, u8) {
-    let (x, y) = (F16::from_bits(a), F16::from_bits(b));
-    let (r, fl) = with_flags(|| match op {
-        CmpOp::Eq => x.eq(y),
-        CmpOp::Lt => x.lt(y),
-        CmpOp::Le => x.le(y),
-    });
-    (u32::from(r), fl)
+    crate::fp::compare_any(op, F16::from_bits(a), F16::from_bits(b))
 }
 
 /// fcvt.w.h (signed) or fcvt.wu.h: RISC-V saturating results, NV for NaN and out of range, NX
 /// when inexact.
 pub fn to_int(a: u16, signed: bool, rm: Rounding) -> (u32, u8) {
-    let x = F16::from_bits(a);
-    let r = rm.sf();
-    with_flags(|| {
-        if signed {
-            x.to_i32(r, true) as u32
-        } else {
-            x.to_u32(r, true)
-        }
-    })
+    crate::fp::to_int_any(F16::from_bits(a), signed, rm)
 }
 
 /// fcvt.h.w (signed) or fcvt.h.wu.
 pub fn from_int(v: u32, signed: bool, rm: Rounding) -> (u16, u8) {
-    let r = rm.sf();
-    let (f, fl) = with_flags(|| {
-        if signed {
-            F16::from_i32(v as i32, r)
-        } else {
-            F16::from_u32(v, r)
-        }
-    });
+    let (f, fl): (F16, u8) = crate::fp::from_int_any(v, signed, rm);
     (f.to_bits(), fl)
 }
 
