@@ -306,6 +306,11 @@ pub fn dmrep(rs1: u32) -> u32 {
     r(7, 0, rs1, 0, 0, 0x2b)
 }
 
+/// Xfrep `frep.o rs1, n_inst, stagger_max, stagger_mask` (SC main encoding: imm12 = n_inst - 1).
+pub fn frep_o(rs1: u32, n_inst: u32, stagger_max: u32, stagger_mask: u32) -> u32 {
+    ((n_inst - 1) << 20) | (rs1 << 15) | (stagger_max << 12) | (stagger_mask << 8) | 0x8b
+}
+
 /// ecall.
 pub const ECALL: u32 = 0x0000_0073;
 /// ebreak.
@@ -340,6 +345,7 @@ mod tests {
         ];
         let ext = Extensions {
             xdma: true,
+            xfrep: false,
             ..Extensions::NONE
         };
         for (word, matches, mask, op) in cases {
@@ -353,6 +359,24 @@ mod tests {
         assert_eq!((i.rd, i.rs1, i.rs2), (10, 5, 2));
         // dmsrc with rd != 0 is not an Xdma encoding
         assert_eq!(decode_with(dmsrc(5, 0) | (1 << 7), ext).op, Op::Illegal);
+    }
+
+    #[test]
+    fn frep_encoding_matches_the_reference_sheet() {
+        use crate::decode::decode_with;
+        use crate::ext::Extensions;
+        // snitch-extensions.md 1.1: "8-instruction body, rs1 = t0: main encodes 0x0072808B".
+        assert_eq!(frep_o(5, 8, 0, 0), 0x0072_808b);
+        let ext = Extensions {
+            xfrep: true,
+            ..Extensions::NONE
+        };
+        let i = decode_with(frep_o(5, 3, 2, 0b0101), ext);
+        assert_eq!(
+            (i.op, i.rs1, i.imm, i.rm, i.rs3),
+            (Op::FrepO, 5, 2, 2, 0b0101)
+        );
+        assert_eq!(decode(frep_o(5, 3, 2, 0b0101)).op, Op::Illegal);
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub enum Format {
     F2Acc,
     /// `op rd, rs1, imm5` (Xdma immediate forms; imm5 in the rs2 field).
     DmaImm,
+    /// `frep.o rs1, n_inst, stagger_max, stagger_mask` (imm = n_inst - 1, rm = stagger_max,
+    /// rs3 = stagger_mask).
+    Frep,
     /// Not a legal instruction.
     Illegal,
 }
@@ -114,6 +117,8 @@ pub enum Class {
     FpDotp,
     /// Snitch DMA instructions (Xdma), served by the core's DMA port.
     Dma,
+    /// frep.o (Xfrep): hands the following FP instructions to the FP sequencer.
+    Frep,
     /// fence / fence.i.
     Fence,
     /// ecall, ebreak, mret, wfi.
@@ -294,6 +299,7 @@ ops! {
     DmStat => "dmstat", R, Dma;
     DmStr => "dmstr", R, Dma;
     DmRep => "dmrep", R, Dma;
+    FrepO => "frep.o", Frep, Frep;
     Illegal => "illegal", Illegal, Illegal;
 }
 
@@ -444,7 +450,8 @@ impl Inst {
             | Format::FLoad
             | Format::FStore
             | Format::XToF
-            | Format::DmaImm => [Some(self.rs1), None],
+            | Format::DmaImm
+            | Format::Frep => [Some(self.rs1), None],
             _ => [None, None],
         }
     }
@@ -525,6 +532,12 @@ pub fn decode_with(raw: u32, ext: Extensions) -> Inst {
     // Static rounding modes 5 and 6 are reserved: the encoding is illegal whatever frm holds.
     if op.uses_rm() && (inst.rm == 5 || inst.rm == 6) {
         return Inst::illegal(raw);
+    }
+    if op == Op::FrepO {
+        // frep.o fields: stagger_max in bits 14:12 (the rm position), stagger_mask in 11:8.
+        inst.rs3 = ((raw >> 8) & 0xf) as u8;
+        inst.rd = 0;
+        return inst;
     }
     if !op.uses_rm() {
         inst.rm = 0;

@@ -80,6 +80,14 @@ impl fmt::Display for Disasm<'_> {
             Format::FToX => write!(f, "{m} {}, {}{rm}", x[rd], fr[rs1]),
             Format::XToF => write!(f, "{m} {}, {}{rm}", fr[rd], x[rs1]),
             Format::DmaImm => write!(f, "{m} {}, {}, {}", x[rd], x[rs1], i.rs2),
+            Format::Frep => write!(
+                f,
+                "{m} {}, {}, {}, {}",
+                x[rs1],
+                (i.imm & 0xf) + 1,
+                i.rm,
+                i.rs3
+            ),
             Format::Illegal => write!(f, "illegal {:#010x}", i.raw),
         }
     }

@@ -21,6 +21,8 @@ pub enum Retired {
     FenceI,
     /// wfi: the hart may sleep (no interrupt sources exist, so it is a no-op functionally).
     Wfi,
+    /// frep.o: the runner must repeat the block that follows (see [`crate::frep`]).
+    Frep(crate::frep::FrepSpec),
 }
 
 /// Executes `inst` (fetched from `hart.pc`) on `hart` with memory `bus`.
@@ -234,6 +236,12 @@ pub fn execute<B: Bus + ?Sized>(
             };
             let v = bus.dma(req).ok_or(illegal)?;
             wx!(v);
+        }
+        Op::FrepO => {
+            if !hart.ext.xfrep || !hart.fp_enabled() {
+                return Err(illegal);
+            }
+            retired = Retired::Frep(crate::frep::FrepSpec::of(inst, rs1));
         }
         Op::Illegal => return Err(illegal),
         _ => return execute_fp(inst, hart, rs1),

@@ -35,6 +35,8 @@ pub enum Extension {
     Xfvec,
     /// Xdma: the Snitch DMA core's instructions (custom-1 opcode, funct3 000).
     Xdma,
+    /// Xfrep: the Snitch FP repetition instruction frep.o (custom-0 opcode).
+    Xfrep,
 }
 
 /// Which optional extensions a hart implements. The default is none (plain RV32IMF).
@@ -46,6 +48,8 @@ pub struct Extensions {
     pub xfvec: bool,
     /// Xdma (the DMA core's instructions; they need a bus with a DMA port).
     pub xdma: bool,
+    /// Xfrep (frep.o; the runner repeats the FP instructions that follow it).
+    pub xfrep: bool,
 }
 
 impl Extensions {
@@ -54,6 +58,7 @@ impl Extensions {
         zfh: false,
         xfvec: false,
         xdma: false,
+        xfrep: false,
     };
 
     /// The study's Snitch-class FPU: Zfh and Xfvec.
@@ -61,6 +66,7 @@ impl Extensions {
         zfh: true,
         xfvec: true,
         xdma: false,
+        xfrep: false,
     };
 
     /// True when `op` is a base instruction or belongs to an enabled extension.
@@ -71,6 +77,7 @@ impl Extensions {
             Some(Extension::Zfh) => self.zfh,
             Some(Extension::Xfvec) => self.xfvec,
             Some(Extension::Xdma) => self.xdma,
+            Some(Extension::Xfrep) => self.xfrep,
         }
     }
 }
@@ -93,6 +100,7 @@ impl Op {
             DmSrc | DmDst | DmCpyi | DmCpy | DmStati | DmStat | DmStr | DmRep => {
                 Some(Extension::Xdma)
             }
+            FrepO => Some(Extension::Xfrep),
             _ => None,
         }
     }
@@ -103,10 +111,14 @@ impl Op {
 pub(crate) fn identify(raw: u32, ext: Extensions) -> Option<(Op, i32)> {
     let op = if ext.zfh { zfh(raw) } else { None };
     let op = op.or_else(|| if ext.xfvec { xfvec(raw) } else { None });
-    let op = op.or_else(|| if ext.xdma { xdma(raw) } else { None })?;
+    let op = op.or_else(|| if ext.xdma { xdma(raw) } else { None });
+    // frep.o (SC main encoding: imm12 = n_inst - 1, bit 7 = outer): match 0x8b, mask 0xff.
+    let frep = || (raw & 0xff == 0x8b).then_some(Op::FrepO);
+    let op = op.or_else(|| if ext.xfrep { frep() } else { None })?;
     let imm = match op {
         Op::Flh => imm_i(raw),
         Op::Fsh => imm_s(raw),
+        Op::FrepO => ((raw >> 20) & 0xfff) as i32,
         _ => 0,
     };
     Some((op, imm))

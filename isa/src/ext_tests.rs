@@ -223,6 +223,7 @@ fn zfh_encodings_match_llvm_mc() {
             zfh: false,
             xfvec: true,
             xdma: false,
+            xfrep: false,
         };
         assert_eq!(decode_with(want, xfvec_only).op, Op::Illegal, "{text}");
     }
@@ -283,6 +284,7 @@ fn xfvec_encodings_match_the_reference_sheet() {
             zfh: true,
             xfvec: false,
             xdma: false,
+            xfrep: false,
         };
         assert_eq!(decode_with(want, zfh_only).op, Op::Illegal, "{op:?}");
     }

@@ -21,6 +21,7 @@ pub mod exec;
 pub mod ext;
 pub mod fp;
 pub mod fp16;
+pub mod frep;
 pub mod hart;
 pub mod machine;
 pub mod mem;

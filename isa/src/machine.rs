@@ -113,6 +113,8 @@ pub struct Machine {
     /// Bytes written through the console host call.
     pub console: Vec<u8>,
     caches: Vec<CodeCache>,
+    /// An FREP block being captured (after a frep.o).
+    frep: Option<crate::frep::FrepCapture>,
 }
 
 impl Machine {
@@ -154,6 +156,7 @@ impl Machine {
             mem,
             console: Vec::new(),
             caches,
+            frep: None,
         })
     }
 
@@ -251,6 +254,26 @@ impl Machine {
                     if r == Retired::FenceI {
                         self.flush_decode_cache();
                     }
+                    if let Retired::Frep(spec) = r {
+                        self.frep = Some(crate::frep::FrepCapture::new(spec));
+                    } else if let Some(cap) = self.frep.as_mut() {
+                        match cap.push(inst) {
+                            Err(bad) => {
+                                return Err(Error::Trap {
+                                    hart: hart_id,
+                                    exception: Exception::IllegalInstruction(bad.raw),
+                                    pc,
+                                    disasm: format!(
+                                        "{} inside an frep block (only FP computations may \
+                                         stand there)",
+                                        Disasm { inst: &bad, pc }
+                                    ),
+                                })
+                            }
+                            Ok(true) => self.frep_replay(pc)?,
+                            Ok(false) => {}
+                        }
+                    }
                     if TRACE {
                         let write = if inst.op.writes_x() && inst.rd != 0 {
                             Some((X_NAMES[inst.rd as usize], self.hart.x[inst.rd as usize]))
@@ -312,6 +335,7 @@ impl Machine {
                             trap: Some(e),
                         });
                     }
+                    self.frep = None;
                     self.hart.take_trap(e);
                 }
             }
@@ -323,6 +347,26 @@ impl Machine {
             pc,
             disasm: self.disasm_at(pc),
         })
+    }
+
+    /// Runs the other repetitions of a captured FREP block (the pc stays after the block).
+    fn frep_replay(&mut self, pc: u32) -> Result<(), Error> {
+        let Some(cap) = self.frep.take() else {
+            return Ok(());
+        };
+        let next = self.hart.pc;
+        for inst in cap.replays() {
+            if let Err(e) = execute(&inst, &mut self.hart, &mut self.mem) {
+                return Err(Error::Trap {
+                    hart: self.hart.hart_id,
+                    exception: e,
+                    pc,
+                    disasm: format!("{} (frep repetition)", Disasm { inst: &inst, pc }),
+                });
+            }
+            self.hart.pc = next;
+        }
+        Ok(())
     }
 
     /// Serves an `ecall` made with no trap handler: exit or console write.
@@ -626,6 +670,46 @@ mod tests {
         let mut m = machine(&p, Misaligned::Trap);
         m.mem.tohost = Some(BASE + 0x2000);
         assert!(matches!(m.run(100), Err(Error::Htif { value: 4, .. })));
+    }
+
+    #[test]
+    fn frep_repeats_and_staggers_the_block() {
+        use crate::asm::{fadd, fmv_x_w, frep_o};
+        // f2 = 1.0 (fcvt.s.w from t1 = 1); t0 = 3 (4 repetitions).
+        // Block A: frep.o t0, 1, 0, 0: fadd f1, f1, f2 four times -> f1 = 4.0.
+        // Block B: frep.o t0, 1, 3, 0b0011 (stagger rd and rs1 over 4 registers):
+        //   fadd f4+k, f4+k, f2 for k = 0..3 -> f4..f7 = 1.0 each.
+        let fcvt_s_w = |fd: u32, rs1: u32| crate::asm::r(0x68, 0, rs1, 7, fd, 0x53);
+        let mut p = vec![
+            addi(T0, 0, 3),
+            addi(T1, 0, 1),
+            fcvt_s_w(2, T1),
+            frep_o(T0, 1, 0, 0),
+            fadd(1, 1, 2),
+            frep_o(T0, 1, 3, 0b0011),
+            fadd(4, 4, 2),
+            fmv_x_w(A0, 1),
+        ];
+        p.extend(exit_seq());
+        let mut m = machine(&p, Misaligned::Trap);
+        m.set_extensions(crate::ext::Extensions {
+            xfrep: true,
+            ..crate::ext::Extensions::NONE
+        });
+        let exit = m.run(1000).unwrap();
+        assert_eq!(exit.code as u32, 4.0f32.to_bits());
+        let one = 1.0f32.to_bits();
+        assert_eq!(&m.hart.f[4..8], &[one, one, one, one]);
+        // An integer instruction inside a block is refused.
+        let mut q = vec![addi(T0, 0, 1), frep_o(T0, 1, 0, 0), addi(T1, 0, 1)];
+        q.extend(exit_seq());
+        let mut m = machine(&q, Misaligned::Trap);
+        m.set_extensions(crate::ext::Extensions {
+            xfrep: true,
+            ..crate::ext::Extensions::NONE
+        });
+        let e = m.run(100).unwrap_err().to_string();
+        assert!(e.contains("inside an frep block"), "{e}");
     }
 
     #[test]

@@ -232,6 +232,7 @@ fn run_hetsim(elf: &[u8]) -> Result<Vec<u8>, String> {
         zfh: true,
         xfvec: false,
         xdma: false,
+        xfrep: false,
     });
     let exit = m.run(10_000_000).map_err(|e| e.to_string())?;
     if exit.code != 0 {

@@ -64,6 +64,8 @@ pub struct IsaExtensions {
     /// Xdma: the Snitch DMA core's instructions (dmsrc, dmdst, dmstr, dmrep, dmcpy(i),
     /// dmstat(i)) driving the cluster's DMA engine, on every core.
     pub xdma: bool,
+    /// Xfrep: frep.o, the FP sequencer repeating the FP instructions that follow it.
+    pub xfrep: bool,
 }
 
 impl IsaExtensions {
@@ -73,6 +75,7 @@ impl IsaExtensions {
             zfh: self.zfh,
             xfvec: self.xfvec,
             xdma: self.xdma,
+            xfrep: self.xfrep,
         }
     }
 }
@@ -337,14 +340,15 @@ impl ClusterConfig {
     }
 
     /// The study's Snitch-class cluster as far as hetsim models it today: the default
-    /// cluster plus Zfh and packed-SIMD FP16 on every core and a RedMulE engine (32 FMAs).
-    /// SSR and FREP are not modelled yet.
+    /// cluster plus Zfh, packed-SIMD FP16, Xdma and FREP on every core and a RedMulE engine
+    /// (32 FMAs). SSR is not modelled yet.
     pub fn snitch_study() -> Self {
         ClusterConfig {
             extensions: IsaExtensions {
                 zfh: true,
                 xfvec: true,
                 xdma: true,
+                xfrep: true,
             },
             redmule: Some(super::redmule::RedmuleConfig::default()),
             ..ClusterConfig::default()

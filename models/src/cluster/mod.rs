@@ -365,6 +365,8 @@ struct Core {
     last_stall: Option<(StallCause, u64)>,
     asleep_at: u64,
     regions: BTreeMap<u8, CoreCounters>,
+    /// An FREP block being captured (after a frep.o).
+    frep: Option<hetsim_isa::frep::FrepCapture>,
 }
 
 /// A decoded instruction with the timing facts the issue logic needs, computed once per
@@ -538,6 +540,7 @@ impl Cluster {
                     last_stall: None,
                     asleep_at: 0,
                     regions: BTreeMap::new(),
+                    frep: None,
                 }
             })
             .collect();
@@ -1120,6 +1123,29 @@ impl Cluster {
                 now + 1 + u64::from(penalty),
             );
         }
+        if let Retired::Frep(spec) = retired {
+            self.cores[i].frep = Some(hetsim_isa::frep::FrepCapture::new(spec));
+        } else if let Some(cap) = self.cores[i].frep.as_mut() {
+            match cap.push(inst) {
+                Err(bad) => {
+                    self.cores[i].frep = None;
+                    let mut e =
+                        self.trap_error(i, Exception::IllegalInstruction(bad.raw), &bad, now);
+                    if let ClusterError::Trap {
+                        disasm, pc: epc, ..
+                    } = &mut e
+                    {
+                        *epc = pc;
+                        disasm.push_str(
+                            " inside an frep block (only FP computations may stand there)",
+                        );
+                    }
+                    return Err(e);
+                }
+                Ok(true) => self.frep_replay(i, now)?,
+                Ok(false) => {}
+            }
+        }
         match retired {
             Retired::FenceI => {
                 for cc in &mut self.code {
@@ -1140,6 +1166,61 @@ impl Cluster {
         self.effect(i, effect, now)
     }
 
+    /// The FP sequencer's repetitions of a captured FREP block: each instance executes now
+    /// (functionally exact, in program order) and is timed in the core's FPU: in order after
+    /// the previous FP operation, when its (staggered) operands are ready. The integer core
+    /// spends no cycles on them.
+    fn frep_replay(&mut self, i: usize, now: u64) -> Result<()> {
+        let Some(cap) = self.cores[i].frep.take() else {
+            return Ok(());
+        };
+        let next_pc = self.cores[i].hart.pc;
+        for inst in cap.replays() {
+            let d = Decoded::new(inst);
+            let (lat, occ) = self.fp_latency(inst.op);
+            let c = &self.cores[i];
+            let mut ready = c.fpu.next_free.max(now + 1);
+            for r in d.fs {
+                ready = ready.max(c.ready_f[r as usize % 33]);
+            }
+            let issue = if self.cfg.fpu.shared {
+                self.shared_fpu.retain(|&t| t >= now);
+                let mut t = ready;
+                while (t..t + occ).any(|x| self.shared_fpu.contains(&x)) {
+                    t += 1;
+                }
+                self.shared_fpu.extend(t..t + occ);
+                t
+            } else {
+                ready
+            };
+            let mut bus = CoreBus {
+                mem: &mut self.mem,
+                dma: &mut self.dma,
+                dma_depth: self.cfg.dma.queue_depth,
+                aimc: &mut self.aimc,
+                redmule: &mut self.redmule,
+                now,
+                effect: Effect::None,
+            };
+            if let Err(e) = execute(&inst, &mut self.cores[i].hart, &mut bus) {
+                return Err(self.trap_error(i, e, &inst, now));
+            }
+            let c = &mut self.cores[i];
+            c.hart.pc = next_pc;
+            let done = issue + lat;
+            if inst.op.writes_f() {
+                c.ready_f[inst.rd as usize & 31] = done;
+            } else if d.xd != 0 {
+                c.ready_x[d.xd as usize & 31] = done;
+            }
+            c.counters.fp_ops += 1;
+            c.fpu.next_free = issue + occ;
+            c.fpu.drained_at = c.fpu.drained_at.max(done);
+        }
+        Ok(())
+    }
+
     fn exception(&mut self, i: usize, e: Exception, inst: &Inst, now: u64) -> Result<()> {
         let hart = &self.cores[i].hart;
         if matches!(e, Exception::EcallFromM | Exception::EcallFromU)
@@ -1154,6 +1235,7 @@ impl Cluster {
             return Err(self.trap_error(i, e, inst, now));
         }
         let c = &mut self.cores[i];
+        c.frep = None;
         c.hart.take_trap(e);
         c.next_issue = now + 1;
         c.line = None;

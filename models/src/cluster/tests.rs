@@ -648,3 +648,38 @@ fn a_full_dma_queue_back_pressures_dmcpy() {
     assert_eq!(r.cores[0].stall(StallCause::DmaQueueFull), 12);
     assert_eq!(r.dma_bytes, 400);
 }
+
+#[test]
+fn frep_repeats_a_dependent_fma_without_integer_issue_slots() {
+    // 0 lui t2; 1 addi t0, K - 1; 2 frep.o t0, 1, 0, 0; 3 fmadd f1, f1, f2, f3 (offloaded at
+    // 3, FPU issue 4, f1 ready 4 + L). The sequencer replays it K - 1 times, each when f1 is
+    // ready: repetition k issues at 4 + kL, the last result is ready at 4 + KL. 4 fmv.x.w a0,
+    // f1 (FPU issue 4 + KL, a0 ready + mv); 5 add t3, a0 (waits); exit store one cycle later:
+    // cycles = 6 + K*L + mv.
+    for (k, l) in [(4u32, 4u32), (8, 2)] {
+        let p = [
+            periph_t2(),
+            addi(T0, 0, (k - 1) as i32),
+            frep_o(T0, 1, 0, 0),
+            fmadd(1, 1, 2, 3),
+            fmv_x_w(A0, 1),
+            add(T3, A0, 0),
+            exit_store(),
+        ];
+        let mut c = cfg(1);
+        c.extensions.xfrep = true;
+        c.fpu.fma = l;
+        let r = run(&c, &p);
+        assert_eq!(
+            r.cycles,
+            u64::from(6 + k * l + c.fpu.mv),
+            "K = {k}, L = {l}"
+        );
+        assert_eq!(r.cores[0].fp_ops, u64::from(k + 1));
+        assert_eq!(
+            r.instructions(),
+            7,
+            "the repetitions take no integer issue slots"
+        );
+    }
+}

@@ -20,8 +20,9 @@ pub struct ExecArgs {
     /// hardware).
     #[arg(long, value_parser = ["trap", "allow"], default_value = "trap")]
     pub misaligned: String,
-    /// Optional ISA extensions, comma-separated: zfh (scalar fp16), xfvec (packed fp16).
-    #[arg(long, value_delimiter = ',', value_parser = ["zfh", "xfvec"])]
+    /// Optional ISA extensions, comma-separated: zfh (scalar fp16), xfvec (packed fp16),
+    /// xfrep (frep.o).
+    #[arg(long, value_delimiter = ',', value_parser = ["zfh", "xfvec", "xfrep"])]
     pub ext: Vec<String>,
     /// Main RAM as BASE:SIZE (hex or decimal; SIZE may end in K or M), e.g. 0x80000000:64M.
     #[arg(long, default_value = "0x80000000:64M")]
@@ -80,6 +81,7 @@ pub fn run(args: &ExecArgs) -> Result<i32, Error> {
         zfh: args.ext.iter().any(|e| e == "zfh"),
         xfvec: args.ext.iter().any(|e| e == "xfvec"),
         xdma: false, // the functional machine has no DMA
+        xfrep: args.ext.iter().any(|e| e == "xfrep"),
     });
     let result = if args.trace {
         let stderr = std::io::stderr();
