@@ -200,18 +200,28 @@ pub fn fma(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
     fma_soft(op, a, b, c, rm)
 }
 
+/// The four fused multiply-add forms on any SoftFloat format, one rounding (shared by
+/// binary32 and binary16). Negating an operand flips its sign bit only; NaN results are
+/// canonical whatever the operand signs, so this matches the ISA's definition including NaNs.
+pub(crate) fn fma_any<T: Float>(op: FmaOp, x: T, y: T, z: T, rm: Rounding) -> (T, u8) {
+    let (x, z) = match op {
+        FmaOp::Madd => (x, z),
+        FmaOp::Msub => (x, z.neg()),
+        FmaOp::Nmsub => (x.neg(), z),
+        FmaOp::Nmadd => (x.neg(), z.neg()),
+    };
+    with_flags(|| x.fused_mul_add(y, z, rm.sf()))
+}
+
 /// Fused multiply-add through SoftFloat only.
 pub fn fma_soft(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
-    // Negating an operand flips its sign bit only; NaN results are canonical whatever the
-    // operand signs, so this matches the ISA's definition including NaN cases.
-    let (na, nc) = match op {
-        FmaOp::Madd => (a, c),
-        FmaOp::Msub => (a, c ^ SIGN),
-        FmaOp::Nmsub => (a ^ SIGN, c),
-        FmaOp::Nmadd => (a ^ SIGN, c ^ SIGN),
-    };
-    let (x, y, z) = (F32::from_bits(na), F32::from_bits(b), F32::from_bits(nc));
-    let (v, fl) = with_flags(|| x.fused_mul_add(y, z, rm.sf()));
+    let (v, fl) = fma_any(
+        op,
+        F32::from_bits(a),
+        F32::from_bits(b),
+        F32::from_bits(c),
+        rm,
+    );
     (v.to_bits(), fl)
 }
 
@@ -221,26 +231,44 @@ pub fn sqrt(a: u32, rm: Rounding) -> (u32, u8) {
     (v.to_bits(), fl)
 }
 
-fn is_nan(a: u32) -> bool {
-    a & 0x7fff_ffff > 0x7f80_0000
+/// Bit layout of a format for the non-computational rules: sign bit, exponent mask (all ones
+/// = inf/NaN), quiet bit, canonical NaN.
+#[derive(Clone, Copy)]
+pub(crate) struct Layout {
+    pub(crate) sign: u32,
+    pub(crate) exp: u32,
+    pub(crate) quiet: u32,
+    pub(crate) canonical_nan: u32,
 }
 
-fn is_snan(a: u32) -> bool {
-    is_nan(a) && a & 0x0040_0000 == 0
-}
+/// binary32's layout.
+const F32_LAYOUT: Layout = Layout {
+    sign: SIGN,
+    exp: 0x7f80_0000,
+    quiet: 0x0040_0000,
+    canonical_nan: CANONICAL_NAN,
+};
 
-/// fmin.s / fmax.s (ISA 2.2 semantics: IEEE 754-2019 minimumNumber / maximumNumber):
-/// a NaN operand is ignored unless both are NaN (then the canonical NaN); -0 < +0; NV is raised
-/// when either input is a signalling NaN.
-pub fn min_max(a: u32, b: u32, max: bool) -> (u32, u8) {
+/// fmin / fmax on raw bits of any format (ISA 2.2 semantics: IEEE 754-2019 minimumNumber /
+/// maximumNumber): a NaN operand is ignored unless both are NaN (then the canonical NaN);
+/// -0 < +0; NV is raised when either input is a signalling NaN.
+pub(crate) fn min_max_bits(a: u32, b: u32, max: bool, l: Layout) -> (u32, u8) {
+    let is_nan = |v: u32| v & !l.sign > l.exp;
+    let is_snan = |v: u32| is_nan(v) && v & l.quiet == 0;
     let flags = if is_snan(a) || is_snan(b) { NV } else { 0 };
+    // Ordering of two non-NaN values with -0 < +0.
+    let lt = |a: u32, b: u32| match (a & l.sign != 0, b & l.sign != 0) {
+        (true, false) => true,
+        (false, true) => false,
+        (false, false) => a < b,
+        (true, true) => a > b,
+    };
     let r = match (is_nan(a), is_nan(b)) {
-        (true, true) => CANONICAL_NAN,
+        (true, true) => l.canonical_nan,
         (true, false) => b,
         (false, true) => a,
         (false, false) => {
-            let a_lt_b = lt_total(a, b);
-            if a_lt_b != max {
+            if lt(a, b) != max {
                 a
             } else {
                 b
@@ -250,15 +278,9 @@ pub fn min_max(a: u32, b: u32, max: bool) -> (u32, u8) {
     (r, flags)
 }
 
-/// Ordering of two non-NaN values with -0 < +0.
-fn lt_total(a: u32, b: u32) -> bool {
-    let (sa, sb) = (a & SIGN != 0, b & SIGN != 0);
-    match (sa, sb) {
-        (true, false) => true, // negative (incl. -0) < positive (incl. +0)
-        (false, true) => false,
-        (false, false) => a < b,
-        (true, true) => a > b,
-    }
+/// fmin.s / fmax.s (see [`min_max_bits`]).
+pub fn min_max(a: u32, b: u32, max: bool) -> (u32, u8) {
+    min_max_bits(a, b, max, F32_LAYOUT)
 }
 
 /// The compare instructions.

@@ -50,16 +50,8 @@ pub fn binary(op: BinOp, a: u16, b: u16, rm: Rounding) -> (u16, u8) {
 
 /// Fused multiply-add (the four RISC-V forms) with a single rounding.
 pub fn fma(op: FmaOp, a: u16, b: u16, c: u16, rm: Rounding) -> (u16, u8) {
-    // Negating an operand flips its sign bit only; NaN results are canonical whatever the
-    // operand signs, so this matches the ISA's definition including NaN cases.
-    let (na, nc) = match op {
-        FmaOp::Madd => (a, c),
-        FmaOp::Msub => (a, c ^ SIGN),
-        FmaOp::Nmsub => (a ^ SIGN, c),
-        FmaOp::Nmadd => (a ^ SIGN, c ^ SIGN),
-    };
-    let (x, y, z) = (F16::from_bits(na), F16::from_bits(b), F16::from_bits(nc));
-    let (v, fl) = with_flags(|| x.fused_mul_add(y, z, rm.sf()));
+    let (x, y, z) = (F16::from_bits(a), F16::from_bits(b), F16::from_bits(c));
+    let (v, fl) = crate::fp::fma_any(op, x, y, z, rm);
     (v.to_bits(), fl)
 }
 
@@ -69,46 +61,18 @@ pub fn sqrt(a: u16, rm: Rounding) -> (u16, u8) {
     (v.to_bits(), fl)
 }
 
-fn is_nan(a: u16) -> bool {
-    a & 0x7fff > 0x7c00
-}
-
-fn is_snan(a: u16) -> bool {
-    is_nan(a) && a & 0x0200 == 0
-}
-
 /// fmin.h / fmax.h (IEEE 754-2019 minimumNumber / maximumNumber, as fmin.s / fmax.s): a NaN
 /// operand is ignored unless both are NaN (then the canonical NaN); -0 < +0; NV when either
 /// input is a signalling NaN.
 pub fn min_max(a: u16, b: u16, max: bool) -> (u16, u8) {
-    let flags = if is_snan(a) || is_snan(b) {
-        crate::fp::NV
-    } else {
-        0
+    let layout = crate::fp::Layout {
+        sign: u32::from(SIGN),
+        exp: 0x7c00,
+        quiet: 0x0200,
+        canonical_nan: u32::from(CANONICAL_NAN),
     };
-    let r = match (is_nan(a), is_nan(b)) {
-        (true, true) => CANONICAL_NAN,
-        (true, false) => b,
-        (false, true) => a,
-        (false, false) => {
-            if lt_total(a, b) != max {
-                a
-            } else {
-                b
-            }
-        }
-    };
-    (r, flags)
-}
-
-/// Ordering of two non-NaN halves with -0 < +0.
-fn lt_total(a: u16, b: u16) -> bool {
-    match (a & SIGN != 0, b & SIGN != 0) {
-        (true, false) => true,
-        (false, true) => false,
-        (false, false) => a < b,
-        (true, true) => a > b,
-    }
+    let (r, fl) = crate::fp::min_max_bits(u32::from(a), u32::from(b), max, layout);
+    (r as u16, fl)
 }
 
 /// feq.h (quiet) / flt.h / fle.h (signalling): 1 or 0, with flags.
