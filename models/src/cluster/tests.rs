@@ -578,6 +578,20 @@ fn a_core_runs_a_redmule_gemm_in_the_cluster() {
     assert_eq!(rs.port_stalls, 0);
 }
 
+/// Cycles 0-6: lui t2 (periph); lui t0 (src 0x80001000); lui t1 (TCDM); dmsrc t0; dmdst t1;
+/// addi t3, 200; dmcpyi a0, t3, 0 (a 200-byte 1-D copy queued at cycle 6, id 1 in a0).
+fn xdma_copy_prologue() -> Vec<u32> {
+    vec![
+        periph_t2(),
+        lui(T0, 0x80001),
+        lui(T1, map::TCDM_BASE >> 12),
+        dmsrc(T0, 0),
+        dmdst(T1, 0),
+        addi(T3, 0, 200),
+        dmcpyi(A0, T3, 0),
+    ]
+}
+
 #[test]
 fn xdma_instructions_drive_the_dma_engine() {
     // 0 lui t2 (periph); 1 lui t0 (src 0x80001000); 2 lui t1 (TCDM); 3 dmsrc t0; 4 dmdst t1;
@@ -586,18 +600,12 @@ fn xdma_instructions_drive_the_dma_engine() {
     // Poll: dmstati t4, 0 at 7 + 2m (ALU-like latency 1), bltu t4, a0 at 8 + 2m; the first
     // dmstati at or after 19 is at 19 (m = 6) and reads 1; bltu at 20 falls through; exit store
     // at 21: cycles = 22.
-    let p = [
-        periph_t2(),
-        lui(T0, 0x80001),
-        lui(T1, map::TCDM_BASE >> 12),
-        dmsrc(T0, 0),
-        dmdst(T1, 0),
-        addi(T3, 0, 200),
-        dmcpyi(A0, T3, 0),
+    let mut p = xdma_copy_prologue();
+    p.extend([
         dmstati(T4, 0),
         b(-4, A0, T4, 6), // bltu t4, a0, -4
         exit_store(),
-    ];
+    ]);
     let mut c1 = cfg(1);
     c1.extensions.xdma = true;
     let mut c = Cluster::new(&c1, &program(&p)).unwrap();
@@ -627,19 +635,13 @@ fn a_full_dma_queue_back_pressures_dmcpy() {
     // transfer 2 queued at 19 starts at max(19 + 10, 20) = 29, beats 29..32, done at 32.
     // Poll: dmstati at 20 + 2m reads the done id; the first at or after 32 is at 32 (m = 6);
     // bltu at 33 falls through; exit store at 34: cycles = 35.
-    let p = [
-        periph_t2(),
-        lui(T0, 0x80001),
-        lui(T1, map::TCDM_BASE >> 12),
-        dmsrc(T0, 0),
-        dmdst(T1, 0),
-        addi(T3, 0, 200),
-        dmcpyi(A0, T3, 0),
+    let mut p = xdma_copy_prologue();
+    p.extend([
         dmcpyi(A1, T3, 0),
         dmstati(T4, 0),
         b(-4, A1, T4, 6), // bltu t4, a1, -4
         exit_store(),
-    ];
+    ]);
     let mut c1 = cfg(1);
     c1.extensions.xdma = true;
     c1.dma.queue_depth = 1;
