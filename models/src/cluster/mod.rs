@@ -1036,12 +1036,7 @@ impl Cluster {
             }
             fpu_issue = if self.cfg.fpu.shared {
                 let occ = self.fp_latency(op).1;
-                self.shared_fpu.retain(|&t| t >= now);
-                let mut t = ready;
-                while (t..t + occ).any(|c| self.shared_fpu.contains(&c)) {
-                    t += 1;
-                }
-                t
+                self.shared_fpu_slot(ready, occ, now)
             } else {
                 ready.max(self.cores[i].fpu.next_free)
             };
@@ -1166,6 +1161,17 @@ impl Cluster {
         self.effect(i, effect, now)
     }
 
+    /// The first cycle at or after `ready` from which the shared FPU is free for `occ` cycles
+    /// (forgetting reservations before `now`; the caller reserves it).
+    fn shared_fpu_slot(&mut self, ready: u64, occ: u64, now: u64) -> u64 {
+        self.shared_fpu.retain(|&t| t >= now);
+        let mut t = ready;
+        while (t..t + occ).any(|c| self.shared_fpu.contains(&c)) {
+            t += 1;
+        }
+        t
+    }
+
     /// The FP sequencer's repetitions of a captured FREP block: each instance executes now
     /// (functionally exact, in program order) and is timed in the core's FPU: in order after
     /// the previous FP operation, when its (staggered) operands are ready. The integer core
@@ -1184,11 +1190,7 @@ impl Cluster {
                 ready = ready.max(c.ready_f[r as usize % 33]);
             }
             let issue = if self.cfg.fpu.shared {
-                self.shared_fpu.retain(|&t| t >= now);
-                let mut t = ready;
-                while (t..t + occ).any(|x| self.shared_fpu.contains(&x)) {
-                    t += 1;
-                }
+                let t = self.shared_fpu_slot(ready, occ, now);
                 self.shared_fpu.extend(t..t + occ);
                 t
             } else {
