@@ -132,6 +132,21 @@ pub fn csrrs(rd: u32, csr: u32, rs1: u32) -> u32 {
     i(csr as i32, rs1, 2, rd, 0x73)
 }
 
+/// csrrsi rd, csr, zimm (`csrsi csr, zimm` with rd = 0).
+pub fn csrrsi(rd: u32, csr: u32, zimm: u32) -> u32 {
+    i(csr as i32, zimm, 6, rd, 0x73)
+}
+
+/// csrrci rd, csr, zimm (`csrci csr, zimm` with rd = 0).
+pub fn csrrci(rd: u32, csr: u32, zimm: u32) -> u32 {
+    i(csr as i32, zimm, 7, rd, 0x73)
+}
+
+/// fmul.s fd, fs1, fs2 (dynamic rounding).
+pub fn fmul(fd: u32, fs1: u32, fs2: u32) -> u32 {
+    r(0x08, fs2, fs1, 7, fd, 0x53)
+}
+
 /// `li rd, value` as lui + addi (always two instructions).
 pub fn li(rd: u32, value: u32) -> [u32; 2] {
     let lo = ((value & 0xfff) as i32) << 20 >> 20;
@@ -311,6 +326,26 @@ pub fn frep_o(rs1: u32, n_inst: u32, stagger_max: u32, stagger_mask: u32) -> u32
     ((n_inst - 1) << 20) | (rs1 << 15) | (stagger_max << 12) | (stagger_mask << 8) | 0x8b
 }
 
+/// Xssr `scfgri rd, addr` (addr = reg << 5 | stream).
+pub fn scfgri(rd: u32, addr: u32) -> u32 {
+    i(addr as i32, 0, 1, rd, 0x2b)
+}
+
+/// Xssr `scfgwi rs1, addr`: writes rs1 to configuration word `addr`.
+pub fn scfgwi(rs1: u32, addr: u32) -> u32 {
+    i(addr as i32, rs1, 2, 0, 0x2b)
+}
+
+/// Xssr `scfgr rd, rs2`: reads the configuration word whose address is in rs2.
+pub fn scfgr(rd: u32, rs2: u32) -> u32 {
+    r(0, rs2, 1, 1, rd, 0x2b)
+}
+
+/// Xssr `scfgw rs1, rs2`: writes rs1 to the configuration word whose address is in rs2.
+pub fn scfgw(rs1: u32, rs2: u32) -> u32 {
+    r(0, rs2, rs1, 2, 1, 0x2b)
+}
+
 /// ecall.
 pub const ECALL: u32 = 0x0000_0073;
 /// ebreak.
@@ -377,6 +412,39 @@ mod tests {
             (Op::FrepO, 5, 2, 2, 0b0101)
         );
         assert_eq!(decode(frep_o(5, 3, 2, 0b0101)).op, Op::Illegal);
+    }
+
+    #[test]
+    fn ssr_encodings_match_the_reference_sheet() {
+        use crate::decode::decode_with;
+        use crate::ext::Extensions;
+        // match/mask of snitch-extensions.md section 2.2 (SC riscv_instr.sv), and the worked
+        // example "scfgwi a1, 64 = 0x0405A02B".
+        assert_eq!(scfgwi(11, 64), 0x0405_a02b);
+        let cases = [
+            (scfgri(10, 0x123), 0x0000_102b, 0x000f_f07f, Op::ScfgRi),
+            (scfgwi(11, 0x7ff), 0x0000_202b, 0x0000_7fff, Op::ScfgWi),
+            (scfgr(10, 12), 0x0000_902b, 0xfe0f_f07f, Op::ScfgR),
+            (scfgw(11, 12), 0x0000_20ab, 0xfe00_7fff, Op::ScfgW),
+        ];
+        let ext = Extensions {
+            xssr: true,
+            xdma: true,
+            ..Extensions::NONE
+        };
+        for (word, matches, mask, op) in cases {
+            assert_eq!(word & mask, matches, "{op:?}: {word:#010x}");
+            assert_eq!(decode_with(word, ext).op, op, "{word:#010x}");
+            assert_eq!(decode(word).op, Op::Illegal);
+        }
+        let i = decode_with(scfgwi(11, 768), ext);
+        assert_eq!((i.rs1, i.imm), (11, 768));
+        let i = decode_with(scfgri(10, 0x7ff), ext);
+        assert_eq!((i.rd, i.imm), (10, 0x7ff), "the address is unsigned");
+        // Xdma shares the opcode (funct3 000) and stays distinct.
+        assert_eq!(decode_with(dmsrc(5, 0), ext).op, Op::DmSrc);
+        // scfgw with funct7 != 0 is not an encoding.
+        assert_eq!(decode_with(scfgw(11, 12) | (1 << 25), ext).op, Op::Illegal);
     }
 
     #[test]

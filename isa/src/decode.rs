@@ -63,6 +63,14 @@ pub enum Format {
     F2Acc,
     /// `op rd, rs1, imm5` (Xdma immediate forms; imm5 in the rs2 field).
     DmaImm,
+    /// `scfgri rd, imm`: SSR configuration read, address in imm (Xssr).
+    CfgRi,
+    /// `scfgwi rs1, imm`: SSR configuration write of rs1, address in imm (Xssr).
+    CfgWi,
+    /// `scfgr rd, rs2`: SSR configuration read, address in rs2 (Xssr).
+    CfgR,
+    /// `scfgw rs1, rs2`: SSR configuration write of rs1, address in rs2 (Xssr).
+    CfgW,
     /// `frep.o rs1, n_inst, stagger_max, stagger_mask` (imm = n_inst - 1, rm = stagger_max,
     /// rs3 = stagger_mask).
     Frep,
@@ -119,6 +127,8 @@ pub enum Class {
     Dma,
     /// frep.o (Xfrep): hands the following FP instructions to the FP sequencer.
     Frep,
+    /// SSR configuration reads and writes (Xssr), served by the core's accelerator port.
+    Ssr,
     /// fence / fence.i.
     Fence,
     /// ecall, ebreak, mret, wfi.
@@ -300,6 +310,10 @@ ops! {
     DmStr => "dmstr", R, Dma;
     DmRep => "dmrep", R, Dma;
     FrepO => "frep.o", Frep, Frep;
+    ScfgRi => "scfgri", CfgRi, Ssr;
+    ScfgWi => "scfgwi", CfgWi, Ssr;
+    ScfgR => "scfgr", CfgR, Ssr;
+    ScfgW => "scfgw", CfgW, Ssr;
     Illegal => "illegal", Illegal, Illegal;
 }
 
@@ -356,6 +370,8 @@ impl Op {
                 | Format::FCmp
                 | Format::FToX
                 | Format::DmaImm
+                | Format::CfgRi
+                | Format::CfgR
         )
     }
 
@@ -451,7 +467,10 @@ impl Inst {
             | Format::FStore
             | Format::XToF
             | Format::DmaImm
-            | Format::Frep => [Some(self.rs1), None],
+            | Format::Frep
+            | Format::CfgWi => [Some(self.rs1), None],
+            Format::CfgR => [None, Some(self.rs2)],
+            Format::CfgW => [Some(self.rs1), Some(self.rs2)],
             _ => [None, None],
         }
     }

@@ -88,6 +88,10 @@ impl fmt::Display for Disasm<'_> {
                 i.rm,
                 i.rs3
             ),
+            Format::CfgRi => write!(f, "{m} {}, {}", x[rd], i.imm),
+            Format::CfgWi => write!(f, "{m} {}, {}", x[rs1], i.imm),
+            Format::CfgR => write!(f, "{m} {}, {}", x[rd], x[rs2]),
+            Format::CfgW => write!(f, "{m} {}, {}", x[rs1], x[rs2]),
             Format::Illegal => write!(f, "illegal {:#010x}", i.raw),
         }
     }

@@ -32,6 +32,10 @@ pub fn execute<B: Bus + ?Sized>(
     hart: &mut Hart,
     bus: &mut B,
 ) -> Result<Retired, Exception> {
+    // Xssr: with streaming on, ft0-ft2 operands of FP instructions are streams.
+    if hart.ssr.is_some() && hart.streaming() && inst.op.is_fp() && touches_streams(inst) {
+        return execute_streamed(inst, hart, bus);
+    }
     let pc = hart.pc;
     // Register fields are 5 bits; the masks let the compiler drop bounds checks.
     let rs1 = hart.x[inst.rs1 as usize & 31];
@@ -243,11 +247,88 @@ pub fn execute<B: Bus + ?Sized>(
             }
             retired = Retired::Frep(crate::frep::FrepSpec::of(inst, rs1));
         }
+        Op::ScfgRi | Op::ScfgR => {
+            let word = if inst.op == Op::ScfgRi { imm } else { rs2 };
+            let ssr = hart.ssr.as_deref_mut().ok_or(illegal)?;
+            let v = ssr.cfg_read(word).ok_or(illegal)?;
+            wx!(v);
+        }
+        Op::ScfgWi | Op::ScfgW => {
+            let word = if inst.op == Op::ScfgWi { imm } else { rs2 };
+            let ssr = hart.ssr.as_deref_mut().ok_or(illegal)?;
+            if !ssr.cfg_write(word, rs1) {
+                return Err(illegal);
+            }
+        }
         Op::Illegal => return Err(illegal),
         _ => return execute_fp(inst, hart, rs1),
     }
     hart.pc = next;
     Ok(retired)
+}
+
+/// True when an FP instruction reads or writes one of the stream registers ft0-ft2.
+#[inline]
+fn touches_streams(inst: &Inst) -> bool {
+    let streamed = |r: Option<u8>| r.is_some_and(|r| (r as usize) < crate::ssr::STREAMS);
+    inst.f_sources().into_iter().any(streamed)
+        || (inst.op.writes_f() && (inst.rd as usize) < crate::ssr::STREAMS)
+}
+
+/// An FP instruction with stream operands: each streamed source register (read once even if
+/// named twice) is given its stream's next element, the instruction executes, and a
+/// streamed destination's result is stored at its stream's next address. The register file
+/// entries ft0-ft2 are left as they were. Streams advance only when the instruction
+/// retires; a stream without a job of the right direction is an illegal instruction with the
+/// reason in [`crate::ssr::Ssr::fault`].
+#[cold]
+fn execute_streamed<B: Bus + ?Sized>(
+    inst: &Inst,
+    hart: &mut Hart,
+    bus: &mut B,
+) -> Result<Retired, Exception> {
+    use crate::ssr::STREAMS;
+    let illegal = Exception::IllegalInstruction(inst.raw);
+    let Some(mut ssr) = hart.ssr.take() else {
+        return Err(illegal);
+    };
+    let saved: [u32; STREAMS] = [hart.f[0], hart.f[1], hart.f[2]];
+    let (pc, fflags, mstatus) = (hart.pc, hart.fflags, hart.mstatus);
+    let result = (|| {
+        let mut read = [false; STREAMS];
+        for r in inst.f_sources().into_iter().flatten() {
+            let r = r as usize;
+            if r < STREAMS && !read[r] {
+                let addr = ssr.peek(r, false).ok_or(illegal)?;
+                hart.f[r] = load(hart, bus, addr, Size::Word)?;
+                read[r] = true;
+            }
+        }
+        let rd = inst.rd as usize;
+        let write = if inst.op.writes_f() && rd < STREAMS {
+            Some(ssr.peek(rd, true).ok_or(illegal)?)
+        } else {
+            None
+        };
+        let retired = execute(inst, hart, bus)?;
+        if let Some(addr) = write {
+            store(hart, bus, addr, Size::Word, hart.f[rd])?;
+        }
+        for (r, _) in read.iter().enumerate().filter(|(_, &on)| on) {
+            ssr.commit_pop(r);
+        }
+        if write.is_some() {
+            ssr.commit_push(rd);
+        }
+        Ok(retired)
+    })();
+    hart.f[..STREAMS].copy_from_slice(&saved);
+    if result.is_err() {
+        // Precise: a stream store fault after the computation leaves no trace either.
+        (hart.pc, hart.fflags, hart.mstatus) = (pc, fflags, mstatus);
+    }
+    hart.ssr = Some(ssr);
+    result
 }
 
 /// The F extension, and the Zfh / packed-FP16 extensions through [`crate::ext`] (cold

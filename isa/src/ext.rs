@@ -37,6 +37,8 @@ pub enum Extension {
     Xdma,
     /// Xfrep: the Snitch FP repetition instruction frep.o (custom-0 opcode).
     Xfrep,
+    /// Xssr: stream semantic registers (CSR 0x7C0, scfg* on custom-1, funct3 001/010).
+    Xssr,
 }
 
 /// Which optional extensions a hart implements. The default is none (plain RV32IMF).
@@ -50,6 +52,8 @@ pub struct Extensions {
     pub xdma: bool,
     /// Xfrep (frep.o; the runner repeats the FP instructions that follow it).
     pub xfrep: bool,
+    /// Xssr (stream semantic registers on ft0-ft2; see [`crate::ssr`]).
+    pub xssr: bool,
 }
 
 impl Extensions {
@@ -59,6 +63,7 @@ impl Extensions {
         xfvec: false,
         xdma: false,
         xfrep: false,
+        xssr: false,
     };
 
     /// The study's Snitch-class FPU: Zfh and Xfvec.
@@ -67,6 +72,7 @@ impl Extensions {
         xfvec: true,
         xdma: false,
         xfrep: false,
+        xssr: false,
     };
 
     /// True when `op` is a base instruction or belongs to an enabled extension.
@@ -78,6 +84,7 @@ impl Extensions {
             Some(Extension::Xfvec) => self.xfvec,
             Some(Extension::Xdma) => self.xdma,
             Some(Extension::Xfrep) => self.xfrep,
+            Some(Extension::Xssr) => self.xssr,
         }
     }
 }
@@ -101,6 +108,7 @@ impl Op {
                 Some(Extension::Xdma)
             }
             FrepO => Some(Extension::Xfrep),
+            ScfgRi | ScfgWi | ScfgR | ScfgW => Some(Extension::Xssr),
             _ => None,
         }
     }
@@ -114,11 +122,12 @@ pub(crate) fn identify(raw: u32, ext: Extensions) -> Option<(Op, i32)> {
     let op = op.or_else(|| if ext.xdma { xdma(raw) } else { None });
     // frep.o (SC main encoding: imm12 = n_inst - 1, bit 7 = outer): match 0x8b, mask 0xff.
     let frep = || (raw & 0xff == 0x8b).then_some(Op::FrepO);
-    let op = op.or_else(|| if ext.xfrep { frep() } else { None })?;
+    let op = op.or_else(|| if ext.xfrep { frep() } else { None });
+    let op = op.or_else(|| if ext.xssr { xssr(raw) } else { None })?;
     let imm = match op {
         Op::Flh => imm_i(raw),
         Op::Fsh => imm_s(raw),
-        Op::FrepO => ((raw >> 20) & 0xfff) as i32,
+        Op::FrepO | Op::ScfgRi | Op::ScfgWi => ((raw >> 20) & 0xfff) as i32,
         _ => 0,
     };
     Some((op, imm))
@@ -141,6 +150,29 @@ fn xdma(raw: u32) -> Option<Op> {
         5 if rs1 == 0 => Op::DmStat,
         6 if rd == 0 => Op::DmStr,
         7 if rd == 0 && rs2 == 0 => Op::DmRep,
+        _ => return None,
+    })
+}
+
+/// Xssr configuration instructions (Snitch `riscv_instr.sv`; snitch-extensions.md section
+/// 2.2): opcode custom-1, funct3 001 reads (`scfgri`: rs1 = 0, address in imm; `scfgr`:
+/// rs1 = 1, funct7 = 0, address in rs2) and 010 writes (`scfgwi`: rd = 0; `scfgw`: rd = 1,
+/// funct7 = 0).
+fn xssr(raw: u32) -> Option<Op> {
+    let (f3, rd, rs1, f7) = (
+        (raw >> 12) & 7,
+        (raw >> 7) & 31,
+        (raw >> 15) & 31,
+        raw >> 25,
+    );
+    if raw & 0x7f != 0x2b {
+        return None;
+    }
+    Some(match (f3, rd, rs1, f7) {
+        (1, _, 0, _) => Op::ScfgRi,
+        (1, _, 1, 0) => Op::ScfgR,
+        (2, 0, _, _) => Op::ScfgWi,
+        (2, 1, _, 0) => Op::ScfgW,
         _ => return None,
     })
 }

@@ -224,6 +224,7 @@ fn zfh_encodings_match_llvm_mc() {
             xfvec: true,
             xdma: false,
             xfrep: false,
+            xssr: false,
         };
         assert_eq!(decode_with(want, xfvec_only).op, Op::Illegal, "{text}");
     }
@@ -285,6 +286,7 @@ fn xfvec_encodings_match_the_reference_sheet() {
             xfvec: false,
             xdma: false,
             xfrep: false,
+            xssr: false,
         };
         assert_eq!(decode_with(want, zfh_only).op, Op::Illegal, "{op:?}");
     }

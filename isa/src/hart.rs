@@ -2,7 +2,7 @@
 //!
 //! Implemented CSRs: fflags, frm, fcsr; cycle, time, instret (and high halves); mstatus,
 //! mstatush, misa, mie, mtvec, mcounteren, mscratch, mepc, mcause, mtval, mip, mcycle,
-//! minstret (and high halves), mvendorid, marchid, mimpid, mhartid, mconfigptr. Every other
+//! minstret (and high halves), mvendorid, marchid, mimpid, mhartid, mconfigptr; `ssr` (0x7C0) when Xssr is on. Every other
 //! CSR number raises an illegal-instruction exception, as do writes to read-only CSRs and
 //! accesses above the current privilege.
 
@@ -118,6 +118,7 @@ pub mod csr {
             MIMPID => "mimpid",
             MHARTID => "mhartid",
             MCONFIGPTR => "mconfigptr",
+            crate::ssr::CSR_SSR => "ssr",
             _ => return None,
         })
     }
@@ -170,6 +171,9 @@ pub struct Hart {
     /// [`crate::decode::decode_with`]`(raw, hart.ext)`; an extension instruction executed
     /// while its extension is off raises illegal-instruction.
     pub ext: Extensions,
+    /// The stream semantic registers, present when [`Extensions::xssr`] is enabled (through
+    /// [`Hart::set_extensions`]).
+    pub ssr: Option<Box<crate::ssr::Ssr>>,
 }
 
 impl Hart {
@@ -198,7 +202,23 @@ impl Hart {
             instret: 0,
             misaligned: Misaligned::Trap,
             ext: Extensions::NONE,
+            ssr: None,
         }
+    }
+
+    /// Enables the optional extensions `ext` (creating or dropping the stream registers for
+    /// Xssr).
+    pub fn set_extensions(&mut self, ext: Extensions) {
+        self.ext = ext;
+        if ext.xssr != self.ssr.is_some() {
+            self.ssr = ext.xssr.then(Box::default);
+        }
+    }
+
+    /// True when Xssr streaming is enabled (ft0-ft2 are streams).
+    #[inline]
+    pub fn streaming(&self) -> bool {
+        self.ssr.as_ref().is_some_and(|s| s.enabled)
     }
 
     /// fcsr as software reads it.
@@ -305,6 +325,10 @@ impl Hart {
             MINSTRETH => (self.instret >> 32) as u32,
             MVENDORID | MARCHID | MIMPID | MCONFIGPTR => 0,
             MHARTID => self.hart_id,
+            crate::ssr::CSR_SSR => match &self.ssr {
+                Some(s) => u32::from(s.enabled),
+                None => return Err(IllegalCsr),
+            },
             _ => return Err(IllegalCsr),
         })
     }
@@ -346,6 +370,10 @@ impl Hart {
             MEPC => self.mepc = value & !3,
             MCAUSE => self.mcause = value,
             MTVAL => self.mtval = value,
+            crate::ssr::CSR_SSR => match &mut self.ssr {
+                Some(s) => s.enabled = value & 1 != 0,
+                None => return Err(IllegalCsr),
+            },
             MCYCLE => self.cycle = ((self.cycle >> 32) << 32 | u64::from(value)).wrapping_sub(1),
             MCYCLEH => {
                 self.cycle = ((u64::from(value) << 32) | (self.cycle & 0xffff_ffff)).wrapping_sub(1)

@@ -25,6 +25,7 @@ pub mod frep;
 pub mod hart;
 pub mod machine;
 pub mod mem;
+pub mod ssr;
 pub mod trap;
 
 pub use decode::{decode, decode_with, Class, Inst, Op};

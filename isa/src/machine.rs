@@ -163,7 +163,7 @@ impl Machine {
     /// Enables the optional extensions `ext` on the hart (Zfh, packed FP16) and empties the
     /// decoded-instruction cache so code is decoded for the new configuration.
     pub fn set_extensions(&mut self, ext: Extensions) {
-        self.hart.ext = ext;
+        self.hart.set_extensions(ext);
         for c in &mut self.caches {
             c.insts.fill(None);
         }

@@ -233,6 +233,7 @@ fn run_hetsim(elf: &[u8]) -> Result<Vec<u8>, String> {
         xfvec: false,
         xdma: false,
         xfrep: false,
+        xssr: false,
     });
     let exit = m.run(10_000_000).map_err(|e| e.to_string())?;
     if exit.code != 0 {

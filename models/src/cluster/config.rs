@@ -51,6 +51,30 @@ pub struct ClusterConfig {
     /// A RedMulE GEMM engine at `map::REDMULE_BASE` with its own TCDM port (priority below
     /// the DMA, above the cores) (default: none).
     pub redmule: Option<super::redmule::RedmuleConfig>,
+    /// Stream semantic register timing (used when `extensions.xssr` is on).
+    pub ssr: SsrConfig,
+}
+
+/// Timing of the stream semantic registers (docs/cluster.md, "SSR").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SsrConfig {
+    /// Data FIFO entries (credits) per stream (default 4: `data_credits` of the Snitch
+    /// cluster, snitch-extensions.md section 2.5).
+    pub fifo_depth: u32,
+    /// Cycles from the pointer write that launches a job to its first TCDM request (default
+    /// 1, so that the first element is usable by the FPU 2 cycles after the write with a
+    /// 1-cycle TCDM: the reference's "about 2-3 cycles", by RTL reading, unverified).
+    pub launch_latency: u32,
+}
+
+impl Default for SsrConfig {
+    fn default() -> Self {
+        SsrConfig {
+            fifo_depth: 4,
+            launch_latency: 1,
+        }
+    }
 }
 
 /// Optional ISA extensions of the cluster's cores (semantics in docs/isa.md).
@@ -66,6 +90,9 @@ pub struct IsaExtensions {
     pub xdma: bool,
     /// Xfrep: frep.o, the FP sequencer repeating the FP instructions that follow it.
     pub xfrep: bool,
+    /// Xssr: three stream semantic registers on ft0-ft2 (CSR 0x7C0, scfg* instructions),
+    /// fed from the TCDM through the banked interconnect (timing in [`SsrConfig`]).
+    pub xssr: bool,
 }
 
 impl IsaExtensions {
@@ -76,6 +103,7 @@ impl IsaExtensions {
             xfvec: self.xfvec,
             xdma: self.xdma,
             xfrep: self.xfrep,
+            xssr: self.xssr,
         }
     }
 }
@@ -247,6 +275,7 @@ impl Default for ClusterConfig {
             traps: TrapPolicy::Stop,
             extensions: IsaExtensions::default(),
             redmule: None,
+            ssr: SsrConfig::default(),
         }
     }
 }
@@ -349,6 +378,7 @@ impl ClusterConfig {
                 xfvec: true,
                 xdma: true,
                 xfrep: true,
+                xssr: true,
             },
             redmule: Some(super::redmule::RedmuleConfig::default()),
             ..ClusterConfig::default()
@@ -449,6 +479,20 @@ impl ClusterConfig {
         }
         if t.latency == 0 {
             return bad("tcdm.latency", "0".into(), "must be at least 1");
+        }
+        if !(1..=64).contains(&self.ssr.fifo_depth) {
+            return bad(
+                "ssr.fifo_depth",
+                self.ssr.fifo_depth.to_string(),
+                "must be in 1..=64",
+            );
+        }
+        if !(1..=1000).contains(&self.ssr.launch_latency) {
+            return bad(
+                "ssr.launch_latency",
+                self.ssr.launch_latency.to_string(),
+                "must be in 1..=1000",
+            );
         }
         if self.l2.size == 0 || self.l2.size > 0x7000_0000 {
             return bad(

@@ -60,6 +60,19 @@ pub enum ClusterError {
         /// Cycle.
         cycle: u64,
     },
+    /// A stream semantic register was misused in a way the hardware would hang on or that
+    /// hetsim does not model.
+    #[error("core {core}: SSR: {message} (pc {pc:#010x}, cycle {cycle})")]
+    Stream {
+        /// Core index.
+        core: usize,
+        /// pc of the instruction.
+        pc: u32,
+        /// What is wrong.
+        message: String,
+        /// Cycle.
+        cycle: u64,
+    },
     /// The watchdog expired.
     #[error("watchdog: no exit after {max_cycles} cycles; {cores}")]
     Watchdog {

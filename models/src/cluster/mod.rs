@@ -19,14 +19,16 @@
 //!   one request per cycle): `MulDivBusy`;
 //! - its FP offload queue is full: `FpuQueueFull`;
 //! - it waits at the hardware barrier: `Barrier`;
-//! - an Xdma `dmcpy` finds the DMA queue full: `DmaQueueFull`.
+//! - an Xdma `dmcpy` finds the DMA queue full: `DmaQueueFull`;
+//! - an SSR configuration write finds the stream's queued job not yet active: `SsrConfig`.
 //!
 //! Taken branches and jumps add `Control` cycles. FP instructions are offloaded: the integer
 //! core spends its issue cycle and goes on; the FPU issues them in order, one per cycle, at
 //! `max(offload + offload_latency, FPU free, FP sources ready)`, and their results are ready
 //! `latency` cycles later (into an FP register, or an integer register for compares, classify,
-//! fcvt.w and fmv.x.w). fdiv and fsqrt occupy the FPU for their latency. Every latency is a
-//! [`config::ClusterConfig`] field.
+//! fcvt.w and fmv.x.w). fdiv and fsqrt occupy the FPU for their latency. Stream semantic
+//! registers (Xssr) add their elements' arrival to an FP instruction's issue condition and
+//! reserve TCDM bank cycles ([`ssr`]). Every latency is a [`config::ClusterConfig`] field.
 
 pub mod config;
 pub mod dma;
@@ -34,6 +36,7 @@ pub mod error;
 pub mod icache;
 pub mod map;
 pub mod redmule;
+pub mod ssr;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -46,10 +49,12 @@ use crate::aimc::AimcMmio;
 use config::{MisalignedAccess, TrapPolicy};
 use dma::Dma;
 use hetsim_isa::disasm::{Disasm, F_NAMES, X_NAMES};
+use hetsim_isa::ssr::SsrEvent;
 use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
 use hetsim_isa::{DmaRequest, Misaligned, Retired, Size};
 use icache::ICache;
 use redmule::{Redmule, RedmuleMemory};
+use ssr::{BankOf, BankReservations, SsrTiming};
 use std::collections::{BTreeMap, VecDeque};
 
 /// RedMulE's view of the TCDM: grants a beat when none of its banks is taken this cycle,
@@ -367,6 +372,8 @@ struct Core {
     regions: BTreeMap<u8, CoreCounters>,
     /// An FREP block being captured (after a frep.o).
     frep: Option<hetsim_isa::frep::FrepCapture>,
+    /// Stream timing (Xssr cores).
+    ssr: Option<SsrTiming>,
 }
 
 /// A decoded instruction with the timing facts the issue logic needs, computed once per
@@ -477,6 +484,25 @@ pub struct Cluster {
     regions: BTreeMap<(u8, usize), RegionStats>,
     now: u64,
     exit: Option<i32>,
+    /// TCDM bank cycles reserved by stream requests.
+    ssr_resv: BankReservations,
+    /// Scratch: the SSR events of the instruction being timed.
+    ssr_events: Vec<SsrEvent>,
+}
+
+/// The TCDM's bank mapping, for stream requests.
+#[derive(Clone, Copy)]
+struct TcdmBanks {
+    size: u32,
+    shift: u32,
+    banks: u32,
+}
+
+impl BankOf for TcdmBanks {
+    fn bank_of(&self, addr: u32) -> Option<u32> {
+        let off = addr.wrapping_sub(map::TCDM_BASE);
+        (off < self.size).then(|| (off >> self.shift) & (self.banks - 1))
+    }
 }
 
 impl Cluster {
@@ -526,7 +552,10 @@ impl Cluster {
             .map(|i| {
                 let mut hart = Hart::new(i as u32, program.entry);
                 hart.misaligned = misaligned;
-                hart.ext = cfg.extensions.to_isa();
+                hart.set_extensions(cfg.extensions.to_isa());
+                if let Some(s) = hart.ssr.as_deref_mut() {
+                    s.record = true;
+                }
                 Core {
                     hart,
                     state: CoreState::Running,
@@ -541,6 +570,10 @@ impl Cluster {
                     asleep_at: 0,
                     regions: BTreeMap::new(),
                     frep: None,
+                    ssr: cfg
+                        .extensions
+                        .xssr
+                        .then(|| SsrTiming::new(&cfg.ssr, cfg.tcdm.latency)),
                 }
             })
             .collect();
@@ -584,6 +617,8 @@ impl Cluster {
             regions: BTreeMap::new(),
             now: 0,
             exit: None,
+            ssr_resv: BankReservations::new(cfg.tcdm.banks),
+            ssr_events: Vec::new(),
         })
     }
 
@@ -700,6 +735,7 @@ impl Cluster {
             }
             self.dma_step(now);
             self.redmule_step(now);
+            self.ssr_step(now);
             self.arbitrate_banks(now);
             let mut i = (now % n as u64) as usize;
             for _ in 0..n {
@@ -784,6 +820,181 @@ impl Cluster {
         rm.step(now, &mut port);
     }
 
+    /// Stream requests placed in cycle `now` take their banks (before the cores arbitrate).
+    fn ssr_step(&mut self, now: u64) {
+        if !self.cfg.extensions.xssr {
+            return;
+        }
+        self.ssr_resv.advance(now);
+        let busy = &mut self.bank_busy;
+        self.ssr_resv.for_each(now, |b| busy[b as usize] = now);
+    }
+
+    fn tcdm_banks(&self) -> TcdmBanks {
+        TcdmBanks {
+            size: self.cfg.tcdm.size,
+            shift: self.bank_shift,
+            banks: self.cfg.tcdm.banks,
+        }
+    }
+
+    fn stream_error(&self, i: usize, pc: u32, now: u64, message: String) -> ClusterError {
+        ClusterError::Stream {
+            core: i,
+            pc,
+            message,
+            cycle: now,
+        }
+    }
+
+    /// Moves the SSR events core `i`'s last instruction recorded into `self.ssr_events`.
+    fn take_ssr_events(&mut self, i: usize) {
+        self.ssr_events.clear();
+        if let Some(s) = self.cores[i].hart.ssr.as_deref_mut() {
+            std::mem::swap(&mut self.ssr_events, &mut s.events);
+        }
+    }
+
+    /// Times the job launches among `self.ssr_events` (pointer writes issued at `now`).
+    fn ssr_launches(&mut self, i: usize, pc: u32, now: u64) -> Result<()> {
+        let banks = self.tcdm_banks();
+        for k in 0..self.ssr_events.len() {
+            if let SsrEvent::Launch { stream, job } = self.ssr_events[k] {
+                let Some(t) = self.cores[i].ssr.as_mut() else {
+                    continue;
+                };
+                if let Err(e) = t.launch(stream as usize, job, now, &mut self.ssr_resv, &banks) {
+                    return Err(self.outside_tcdm(i, pc, now, e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn outside_tcdm(&self, i: usize, pc: u32, now: u64, e: ssr::OutsideTcdm) -> ClusterError {
+        self.stream_error(
+            i,
+            pc,
+            now,
+            format!(
+                "stream {} addresses {:#010x}, outside the TCDM ({:#010x}, {} KiB): streams \
+                 reach the TCDM only",
+                e.stream,
+                e.addr,
+                map::TCDM_BASE,
+                self.cfg.tcdm.size >> 10
+            ),
+        )
+    }
+
+    /// The FPU issue cycle of an FP operation of core `i` whose operands and offload allow
+    /// `ready`: in order after the previous one (or at the shared FPU's first free slot),
+    /// after the stream elements it reads have arrived and when the write stream has a FIFO
+    /// entry for its result (`self.ssr_events`). Reserves the FPU and releases and stores
+    /// the stream elements.
+    fn fp_issue(&mut self, i: usize, op: Op, mut ready: u64, pc: u32, now: u64) -> Result<u64> {
+        let (lat, occ) = self.fp_latency(op);
+        if let Some(t) = self.cores[i].ssr.as_ref() {
+            for ev in &self.ssr_events {
+                match *ev {
+                    SsrEvent::Pop { stream, seq, .. } => {
+                        ready = ready.max(t.data_ready(stream as usize, seq));
+                    }
+                    SsrEvent::Push { stream, seq } => {
+                        let free = t.entry_free(stream as usize, seq);
+                        ready = ready.max(free.saturating_sub(lat));
+                    }
+                    SsrEvent::Launch { .. } => {}
+                }
+            }
+        }
+        let issue = if self.cfg.fpu.shared {
+            let t = self.shared_fpu_slot(ready, occ, now);
+            self.shared_fpu.extend(t..t + occ);
+            t
+        } else {
+            ready.max(self.cores[i].fpu.next_free)
+        };
+        if !self.ssr_events.is_empty() {
+            let banks = self.tcdm_banks();
+            let events = std::mem::take(&mut self.ssr_events);
+            let mut result = Ok(());
+            if let Some(t) = self.cores[i].ssr.as_mut() {
+                for ev in &events {
+                    let r = match *ev {
+                        SsrEvent::Pop {
+                            stream,
+                            seq,
+                            frees: true,
+                        } => t.release(stream as usize, seq, issue, &mut self.ssr_resv, &banks),
+                        SsrEvent::Push { stream, seq } => t
+                            .store(
+                                stream as usize,
+                                seq,
+                                issue + lat,
+                                &mut self.ssr_resv,
+                                &banks,
+                            )
+                            .map(|_| ()),
+                        _ => Ok(()),
+                    };
+                    if r.is_err() {
+                        result = r;
+                        break;
+                    }
+                }
+                let drained = t.drained_at;
+                let fpu = &mut self.cores[i].fpu;
+                fpu.drained_at = fpu.drained_at.max(drained);
+            }
+            self.ssr_events = events;
+            if let Err(e) = result {
+                return Err(self.outside_tcdm(i, pc, now, e));
+            }
+        }
+        let fpu = &mut self.cores[i].fpu;
+        fpu.next_free = issue + occ;
+        Ok(issue)
+    }
+
+    /// For an SSR configuration write of core `i` at `now`: the cycle it can be accepted
+    /// (the target streams' queued jobs have started), or an error when it never can.
+    fn ssr_config_ready(&self, i: usize, inst: &Inst, pc: u32, now: u64) -> Result<u64> {
+        let word = if inst.op == Op::ScfgWi {
+            inst.imm as u32
+        } else {
+            self.cores[i].hart.x[inst.rs2 as usize & 31]
+        };
+        let Some(t) = self.cores[i].ssr.as_ref() else {
+            return Ok(now);
+        };
+        let streams = match word & 31 {
+            hetsim_isa::ssr::BROADCAST => 0..hetsim_isa::ssr::STREAMS,
+            s if (s as usize) < hetsim_isa::ssr::STREAMS => s as usize..s as usize + 1,
+            _ => return Ok(now), // the functional model reports the bad address
+        };
+        let mut ready = now;
+        for s in streams {
+            match t.config_ready(s) {
+                Some(c) => ready = ready.max(c),
+                None => {
+                    return Err(self.stream_error(
+                        i,
+                        pc,
+                        now,
+                        format!(
+                            "configuration write to stream {s} while a job is queued behind the \
+                             active one and the FP instructions that would consume the active \
+                             job have not been issued: the core would wait forever (the \
+                             shadow registers hold one job ahead)"
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(ready)
+    }
+
     #[inline]
     fn stall(&mut self, i: usize, cause: StallCause, now: u64, until: u64) {
         let c = &mut self.cores[i];
@@ -837,12 +1048,17 @@ impl Cluster {
     }
 
     fn trap_error(&self, i: usize, e: Exception, inst: &Inst, now: u64) -> ClusterError {
-        let pc = self.cores[i].hart.pc;
+        let hart = &self.cores[i].hart;
+        let pc = hart.pc;
+        let mut disasm = Disasm { inst, pc }.to_string();
+        if let Some(why) = hart.ssr.as_ref().and_then(|s| s.fault.as_ref()) {
+            disasm = format!("{disasm}: {why}");
+        }
         ClusterError::Trap {
             core: i,
             exception: e,
             pc,
-            disasm: Disasm { inst, pc }.to_string(),
+            disasm,
             cycle: now,
         }
     }
@@ -943,10 +1159,19 @@ impl Cluster {
                 return Ok(());
             }
         }
-        if class == Class::Csr && matches!(inst.imm, 1..=3) {
+        if class == Class::Csr
+            && (matches!(inst.imm, 1..=3) || inst.imm == i32::from(hetsim_isa::ssr::CSR_SSR))
+        {
             let t = self.cores[i].fpu.drained_at;
             if t > now {
                 self.stall(i, StallCause::FpDependency, now, t);
+                return Ok(());
+            }
+        }
+        if matches!(op, Op::ScfgWi | Op::ScfgW) {
+            let t = self.ssr_config_ready(i, &inst, pc, now)?;
+            if t > now {
+                self.stall(i, StallCause::SsrConfig, now, t);
                 return Ok(());
             }
         }
@@ -1013,11 +1238,11 @@ impl Cluster {
                 latency = u64::from(self.cfg.muldiv.div_latency);
                 self.div_free = now + latency;
             }
-            Class::Csr => latency = u64::from(self.cfg.core.csr_latency),
+            Class::Csr | Class::Ssr => latency = u64::from(self.cfg.core.csr_latency),
             _ => {}
         }
         let offloaded = op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore);
-        let mut fpu_issue = 0;
+        let mut fp_ready = 0;
         if offloaded {
             let depth = self.cfg.fpu.queue_depth as usize;
             let fpu = &mut self.cores[i].fpu;
@@ -1029,17 +1254,7 @@ impl Cluster {
                 self.stall(i, StallCause::FpuQueueFull, now, until);
                 return Ok(());
             }
-            let mut ready = now + u64::from(self.cfg.fpu.offload_latency);
-            let rf = &self.cores[i].ready_f;
-            for r in d.fs {
-                ready = ready.max(rf[r as usize % 33]);
-            }
-            fpu_issue = if self.cfg.fpu.shared {
-                let occ = self.fp_latency(op).1;
-                self.shared_fpu_slot(ready, occ, now)
-            } else {
-                ready.max(self.cores[i].fpu.next_free)
-            };
+            fp_ready = self.fp_operands_ready(i, &d, now + u64::from(self.cfg.fpu.offload_latency));
         }
 
         // Execute.
@@ -1058,6 +1273,15 @@ impl Cluster {
         let retired = match result {
             Ok(r) => r,
             Err(e) => return self.exception(i, e, &inst, now),
+        };
+        self.take_ssr_events(i);
+        if !self.ssr_events.is_empty() {
+            self.ssr_launches(i, pc, now)?;
+        }
+        let fpu_issue = if offloaded {
+            self.fp_issue(i, op, fp_ready, pc, now)?
+        } else {
+            0
         };
 
         if let Some(sink) = self.trace.as_mut() {
@@ -1084,22 +1308,10 @@ impl Cluster {
         c.hart.instret = c.hart.instret.wrapping_add(1);
         c.next_issue = now + 1;
         if offloaded {
-            let (lat, occ) = self.fp_latency(op);
-            let done = fpu_issue + lat;
-            let c = &mut self.cores[i];
-            if op.writes_f() {
-                c.ready_f[inst.rd as usize & 31] = done;
-            } else if inst.rd != 0 {
-                c.ready_x[inst.rd as usize & 31] = done;
-            }
-            c.counters.fp_ops += 1;
-            if self.cfg.fpu.shared {
-                self.shared_fpu.extend(fpu_issue..fpu_issue + occ);
-            }
+            let done = fpu_issue + self.fp_latency(op).0;
+            self.fp_result(i, &inst, done);
             let fpu = &mut self.cores[i].fpu;
-            fpu.next_free = fpu_issue + occ;
             fpu.queue.push_back(fpu_issue);
-            fpu.drained_at = fpu.drained_at.max(done);
         } else if op == Op::Flw {
             c.ready_f[inst.rd as usize & 31] = now + latency;
         } else if d.xd != 0 {
@@ -1181,21 +1393,12 @@ impl Cluster {
             return Ok(());
         };
         let next_pc = self.cores[i].hart.pc;
+        let pc = next_pc.wrapping_sub(4);
         for inst in cap.replays() {
             let d = Decoded::new(inst);
-            let (lat, occ) = self.fp_latency(inst.op);
-            let c = &self.cores[i];
-            let mut ready = c.fpu.next_free.max(now + 1);
-            for r in d.fs {
-                ready = ready.max(c.ready_f[r as usize % 33]);
-            }
-            let issue = if self.cfg.fpu.shared {
-                let t = self.shared_fpu_slot(ready, occ, now);
-                self.shared_fpu.extend(t..t + occ);
-                t
-            } else {
-                ready
-            };
+            // In order behind the block's previous operation, also on a shared FPU.
+            let from = self.cores[i].fpu.next_free.max(now + 1);
+            let ready = self.fp_operands_ready(i, &d, from);
             let mut bus = CoreBus {
                 mem: &mut self.mem,
                 dma: &mut self.dma,
@@ -1208,19 +1411,42 @@ impl Cluster {
             if let Err(e) = execute(&inst, &mut self.cores[i].hart, &mut bus) {
                 return Err(self.trap_error(i, e, &inst, now));
             }
-            let c = &mut self.cores[i];
-            c.hart.pc = next_pc;
-            let done = issue + lat;
-            if inst.op.writes_f() {
-                c.ready_f[inst.rd as usize & 31] = done;
-            } else if d.xd != 0 {
-                c.ready_x[d.xd as usize & 31] = done;
-            }
-            c.counters.fp_ops += 1;
-            c.fpu.next_free = issue + occ;
-            c.fpu.drained_at = c.fpu.drained_at.max(done);
+            self.cores[i].hart.pc = next_pc;
+            self.take_ssr_events(i);
+            let issue = self.fp_issue(i, inst.op, ready, pc, now)?;
+            self.fp_result(i, &inst, issue + self.fp_latency(inst.op).0);
         }
         Ok(())
+    }
+
+    /// When core `i`'s FP operation `d` has its FP sources, no earlier than `from` (stream
+    /// registers are not scoreboarded while streaming).
+    fn fp_operands_ready(&self, i: usize, d: &Decoded, from: u64) -> u64 {
+        let c = &self.cores[i];
+        let streaming = c.hart.streaming();
+        let mut ready = from;
+        for r in d.fs {
+            if !(streaming && (r as usize) < hetsim_isa::ssr::STREAMS) {
+                ready = ready.max(c.ready_f[r as usize % 33]);
+            }
+        }
+        ready
+    }
+
+    /// Records core `i`'s FP operation `inst` completing at `done`: its register result (not
+    /// for a streamed destination) and the FP subsystem's drain point.
+    fn fp_result(&mut self, i: usize, inst: &Inst, done: u64) {
+        let c = &mut self.cores[i];
+        let streamed = c.hart.streaming() && (inst.rd as usize) < hetsim_isa::ssr::STREAMS;
+        if inst.op.writes_f() {
+            if !streamed {
+                c.ready_f[inst.rd as usize & 31] = done;
+            }
+        } else if inst.op.writes_x() && inst.rd != 0 {
+            c.ready_x[inst.rd as usize & 31] = done;
+        }
+        c.counters.fp_ops += 1;
+        c.fpu.drained_at = c.fpu.drained_at.max(done);
     }
 
     fn exception(&mut self, i: usize, e: Exception, inst: &Inst, now: u64) -> Result<()> {
@@ -1238,6 +1464,9 @@ impl Cluster {
         }
         let c = &mut self.cores[i];
         c.frep = None;
+        if let Some(s) = c.hart.ssr.as_deref_mut() {
+            s.fault = None;
+        }
         c.hart.take_trap(e);
         c.next_issue = now + 1;
         c.line = None;

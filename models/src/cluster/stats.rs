@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Number of stall causes.
-pub const N_CAUSES: usize = 10;
+pub const N_CAUSES: usize = 11;
 
 /// Why a core did not issue an instruction in a cycle. Every cycle of a core's active time is
 /// either an issue cycle or one of these.
@@ -31,6 +31,9 @@ pub enum StallCause {
     Control,
     /// An Xdma `dmcpy`/`dmcpyi` found the DMA queue full (accelerator back-pressure).
     DmaQueueFull,
+    /// An SSR configuration write waited for the stream's queued job to start (the shadow
+    /// registers hold one job behind the active one).
+    SsrConfig,
 }
 
 impl StallCause {
@@ -46,6 +49,7 @@ impl StallCause {
         StallCause::Barrier,
         StallCause::Control,
         StallCause::DmaQueueFull,
+        StallCause::SsrConfig,
     ];
 
     /// Short name for tables.
@@ -61,6 +65,7 @@ impl StallCause {
             StallCause::Barrier => "barrier",
             StallCause::Control => "control",
             StallCause::DmaQueueFull => "dma-queue",
+            StallCause::SsrConfig => "ssr-cfg",
         }
     }
 }

@@ -685,3 +685,120 @@ fn frep_repeats_a_dependent_fma_without_integer_issue_slots() {
         );
     }
 }
+
+/// Streams X (ssr0) and Y (ssr1), 8 words each from the TCDM, into a 4-accumulator FREP dot
+/// product, then disables streaming and exits.
+fn ssr_dot_program() -> Vec<u32> {
+    const N: i32 = 8;
+    vec![
+        periph_t2(),                   // 0
+        lui(T1, map::TCDM_BASE >> 12), // 1  t1 = X (banks 0..7)
+        addi(T0, 0, N - 1),            // 2
+        scfgwi(T0, 2 << 5 | 31),       // 3  bound0 = N - 1, all streams
+        addi(T0, 0, 4),                // 4
+        scfgwi(T0, 6 << 5 | 31),       // 5  stride0 = 4
+        scfgwi(T1, 24 << 5),           // 6  ssr0: 1-D read of X
+        addi(T1, T1, 64),              // 7  Y = X + 64 (banks 16..23)
+        scfgwi(T1, 24 << 5 | 1),       // 8  ssr1: 1-D read of Y
+        csrrsi(0, 0x7c0, 1),           // 9  streaming on
+        addi(T0, 0, N - 1),            // 10
+        frep_o(T0, 1, 3, 0b1001),      // 11 N times, rd/rs3 staggered over f3..f6
+        fmadd(3, 0, 1, 3),             // 12
+        csrrci(0, 0x7c0, 1),           // 13 waits for the FP subsystem to drain
+        exit_store(),                  // 14
+    ]
+}
+
+#[test]
+fn ssr_streams_feed_the_fpu_through_their_fifos() {
+    // Both jobs: 8 elements, one request per cycle from launch + 1, data usable Lt (TCDM
+    // latency) cycles after the request; FIFO depth D. ssr0 is launched at 6 (requests from 7,
+    // element e at 7 + e while credits last), ssr1 at 8 (from 9). The banks never collide
+    // (X in banks 0..7 and Y in 16..23 at the same pace). The fmadd body is offloaded at 12:
+    // instance 0 issues at 13 (offload latency 1; X0 ready 7 + Lt, Y0 ready 9 + Lt <= 13).
+    // Releasing an element at FPU issue t frees its entry at t + 1, when the generator
+    // requests element e + D; it is usable at t + 1 + Lt.
+    // - D = 4: the refill (1 + Lt <= 3 cycles) stays ahead of one instance per cycle, and the
+    //   4 staggered accumulators cover the FMA latency 4: instances at 13..=20.
+    // - D = 1: element k + 1 is requested only after element k's release: instance k + 1
+    //   issues at issue_k + 1 + Lt, so the last at 13 + 7 (1 + Lt).
+    // The last result is ready at last + 4; csrrci (13) waits for it (FP CSR access) and the
+    // exit store follows: cycles = last + 4 + 2.
+    for (depth, lt, last) in [(4u32, 1u32, 20u64), (4, 2, 20), (1, 1, 27), (1, 2, 34)] {
+        let mut c = cfg(1);
+        c.extensions.xfrep = true;
+        c.extensions.xssr = true;
+        c.ssr.fifo_depth = depth;
+        c.tcdm.latency = lt;
+        let r = run(&c, &ssr_dot_program());
+        assert_eq!(r.cycles, last + 6, "fifo {depth}, TCDM latency {lt}");
+        assert_eq!(r.cores[0].fp_ops, 8);
+        assert_eq!(r.cores[0].stall(StallCause::FpDependency), last + 4 - 13);
+    }
+}
+
+#[test]
+fn a_stream_request_wins_its_bank_against_a_core_load() {
+    // ssr0 (stride 0: every element is X0, bank 0) is launched at 4 and requests its four
+    // elements at 5, 6, 7, 8. A lw at 5 from X0 finds bank 0 taken in each of those cycles
+    // and issues at 9 (4 cycles of BankConflict); one from X4 (bank 4) issues at 5. The exit
+    // store follows: cycles = 7 + conflict.
+    for (offset, conflict) in [(0i32, 4u64), (16, 0)] {
+        let p = [
+            periph_t2(),                   // 0
+            lui(T1, map::TCDM_BASE >> 12), // 1
+            addi(T0, 0, 3),                // 2
+            scfgwi(T0, 2 << 5),            // 3 bound0 = 3 (4 elements), stride0 = 0
+            scfgwi(T1, 24 << 5),           // 4 launch
+            lw(A0, T1, offset),            // 5
+            exit_store(),
+        ];
+        let mut c = cfg(1);
+        c.extensions.xssr = true;
+        let r = run(&c, &p);
+        assert_eq!(r.cores[0].stall(StallCause::BankConflict), conflict);
+        assert_eq!(r.cycles, 7 + conflict, "offset {offset}");
+    }
+}
+
+#[test]
+fn stream_misuse_stops_the_run_with_the_reason() {
+    // Streaming on with no job: the fadd would wait forever in hardware.
+    let mut c = cfg(1);
+    c.extensions.xssr = true;
+    let p = [csrrsi(0, 0x7c0, 1), fadd(10, 0, 1), exit_store()];
+    let err = Cluster::new(&c, &program(&p))
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ft0") && err.contains("no job"), "{err}");
+    // A stream outside the TCDM (L2) is refused when the job is launched.
+    let p = [
+        lui(T1, map::L2_BASE >> 12),
+        scfgwi(T1, 24 << 5),
+        exit_store(),
+    ];
+    let err = Cluster::new(&c, &program(&p))
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("outside the TCDM"), "{err}");
+    // A third job queued before the first is consumed hangs the hardware: an error.
+    let p = [
+        lui(T1, map::TCDM_BASE >> 12),
+        addi(T0, 0, 7),
+        scfgwi(T0, 2 << 5), // 8 elements: 4 credits cannot cover the job
+        scfgwi(T1, 24 << 5),
+        scfgwi(T1, 24 << 5),
+        scfgwi(T1, 24 << 5),
+        exit_store(),
+    ];
+    let err = Cluster::new(&c, &program(&p))
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("would wait forever"), "{err}");
+}

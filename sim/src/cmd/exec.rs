@@ -21,8 +21,8 @@ pub struct ExecArgs {
     #[arg(long, value_parser = ["trap", "allow"], default_value = "trap")]
     pub misaligned: String,
     /// Optional ISA extensions, comma-separated: zfh (scalar fp16), xfvec (packed fp16),
-    /// xfrep (frep.o).
-    #[arg(long, value_delimiter = ',', value_parser = ["zfh", "xfvec", "xfrep"])]
+    /// xfrep (frep.o), xssr (stream registers on ft0-ft2).
+    #[arg(long, value_delimiter = ',', value_parser = ["zfh", "xfvec", "xfrep", "xssr"])]
     pub ext: Vec<String>,
     /// Main RAM as BASE:SIZE (hex or decimal; SIZE may end in K or M), e.g. 0x80000000:64M.
     #[arg(long, default_value = "0x80000000:64M")]
@@ -82,6 +82,7 @@ pub fn run(args: &ExecArgs) -> Result<i32, Error> {
         xfvec: args.ext.iter().any(|e| e == "xfvec"),
         xdma: false, // the functional machine has no DMA
         xfrep: args.ext.iter().any(|e| e == "xfrep"),
+        xssr: args.ext.iter().any(|e| e == "xssr"),
     });
     let result = if args.trace {
         let stderr = std::io::stderr();

@@ -1,0 +1,479 @@
+//! Timing of the stream semantic registers (Xssr): per stream, a data FIFO with credits, an
+//! address generator issuing at most one TCDM request per cycle, and the TCDM bank cycles its
+//! requests occupy.
+//!
+//! The functional streams live in `hetsim_isa::ssr`; every element they move reaches this
+//! model as an event (launch, pop, push) in program order, and this model decides when it
+//! moves:
+//! - **Read stream.** Element `e` is requested at the first cycle `t` at or after
+//!   `max(launch + ssr.launch_latency, previous request + 1, FIFO entry free)` whose TCDM bank
+//!   is not reserved; the data is usable by an FPU issue at `t + tcdm.latency`. The FIFO has
+//!   `ssr.fifo_depth` entries (credits): element `e` needs the entry that element
+//!   `e - depth` held, which is released in the cycle after that element's last delivery
+//!   issued (repeat + 1 deliveries per element).
+//! - **Write stream.** The FP result of element `e` enters the FIFO when the FPU writes it
+//!   back (issue + latency), which must not be before the entry element `e - depth` held is
+//!   released; the element is then stored at the first cycle at or after
+//!   `max(write-back, previous store + 1)` with its bank free, and releases its entry in the
+//!   next cycle.
+//! - **Shadow registers.** One job may wait behind the active one; a configuration write to a
+//!   stream whose queued job has not started (the generator has not finished the previous
+//!   job) stalls the core until it starts (`SsrConfig`). If it could never start because the
+//!   FP instructions that would consume the active job have not been issued, the kernel
+//!   would hang in hardware, and the run stops with an error.
+//!
+//! Bank occupancy is a reservation table ([`BankReservations`]): stream requests are placed
+//! when their timing becomes known (often ahead of the cycle being simulated, because the
+//! FP subsystem runs ahead of the integer core), and a core's load or store to a bank
+//! reserved in that cycle loses it (`BankConflict`). Streams therefore win against the cores'
+//! LSUs at a bank, and among streams the first placed wins; DMA and RedMulE beats are not
+//! delayed by stream reservations (docs/cluster.md lists these simplifications).
+
+use super::config::SsrConfig;
+use hetsim_isa::ssr::{Job, STREAMS};
+use std::collections::VecDeque;
+
+/// Future TCDM bank reservations: a ring of per-cycle bank bitsets covering
+/// `[base, base + horizon)`, grown on demand.
+#[derive(Debug)]
+pub struct BankReservations {
+    words: usize,
+    horizon: u64,
+    base: u64,
+    bits: Vec<u64>,
+}
+
+impl BankReservations {
+    /// An empty table for `banks` banks.
+    pub fn new(banks: u32) -> Self {
+        let words = (banks as usize).div_ceil(64).max(1);
+        let horizon = 1024;
+        BankReservations {
+            words,
+            horizon,
+            base: 0,
+            bits: vec![0; words * horizon as usize],
+        }
+    }
+
+    fn slot(&self, cycle: u64) -> usize {
+        (cycle % self.horizon) as usize * self.words
+    }
+
+    /// Forgets every cycle before `now`.
+    pub fn advance(&mut self, now: u64) {
+        if now <= self.base {
+            return;
+        }
+        let gap = (now - self.base).min(self.horizon);
+        for c in self.base..self.base + gap {
+            let s = self.slot(c);
+            self.bits[s..s + self.words].fill(0);
+        }
+        self.base = now;
+    }
+
+    /// True when `bank` is reserved in `cycle`.
+    pub fn is_reserved(&self, cycle: u64, bank: u32) -> bool {
+        if cycle < self.base || cycle >= self.base + self.horizon {
+            return false;
+        }
+        let s = self.slot(cycle) + bank as usize / 64;
+        self.bits[s] >> (bank % 64) & 1 != 0
+    }
+
+    /// Calls `f` for every bank reserved in `cycle`.
+    pub fn for_each(&self, cycle: u64, mut f: impl FnMut(u32)) {
+        if cycle < self.base || cycle >= self.base + self.horizon {
+            return;
+        }
+        let s = self.slot(cycle);
+        for (w, &word) in self.bits[s..s + self.words].iter().enumerate() {
+            let mut m = word;
+            while m != 0 {
+                let b = m.trailing_zeros();
+                f(w as u32 * 64 + b);
+                m &= m - 1;
+            }
+        }
+    }
+
+    fn grow(&mut self, cycle: u64) {
+        let need = (cycle - self.base + 1).next_power_of_two() * 2;
+        let mut bigger = BankReservations {
+            words: self.words,
+            horizon: need,
+            base: self.base,
+            bits: vec![0; self.words * need as usize],
+        };
+        for c in self.base..self.base + self.horizon {
+            let (from, to) = (self.slot(c), bigger.slot(c));
+            bigger.bits[to..to + self.words].copy_from_slice(&self.bits[from..from + self.words]);
+        }
+        *self = bigger;
+    }
+
+    /// Reserves `bank` at the first cycle at or after `from` (and at or after the table's
+    /// base) where it is free, and returns that cycle.
+    pub fn reserve_first_free(&mut self, bank: u32, from: u64) -> u64 {
+        let mut t = from.max(self.base);
+        while self.is_reserved(t, bank) {
+            t += 1;
+        }
+        if t >= self.base + self.horizon {
+            self.grow(t);
+        }
+        let s = self.slot(t) + bank as usize / 64;
+        self.bits[s] |= 1 << (bank % 64);
+        t
+    }
+}
+
+/// Where a stream's elements are in memory, for bank selection.
+pub trait BankOf {
+    /// The TCDM bank of `addr`, or None when the address is outside the TCDM.
+    fn bank_of(&self, addr: u32) -> Option<u32>;
+}
+
+/// A stream request that left the TCDM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutsideTcdm {
+    /// Stream 0..=2.
+    pub stream: usize,
+    /// The element's address.
+    pub addr: u32,
+}
+
+/// A launched job as the timing model tracks it.
+#[derive(Clone, Debug)]
+struct TJob {
+    job: Job,
+    /// Earliest cycle of the first request (pointer write + launch latency).
+    launch: u64,
+    /// Element number of the job's element 0.
+    first: u64,
+    /// Cycle the job became active in the address generator (the previous job's last
+    /// request issued), once known.
+    started: Option<u64>,
+}
+
+impl TJob {
+    fn end(&self) -> u64 {
+        self.first + self.job.len()
+    }
+}
+
+/// One stream's timing state.
+#[derive(Clone, Debug, Default)]
+struct StreamTiming {
+    jobs: VecDeque<TJob>,
+    /// Elements of every launched job.
+    launched: u64,
+    /// Elements requested (reads) or stored (writes).
+    req: u64,
+    /// Read elements released (last delivery issued).
+    freed: u64,
+    /// Data-ready cycles of read elements `freed..req`.
+    ready: VecDeque<u64>,
+    /// Per FIFO entry (`element % depth`): the first cycle it is free again.
+    entry_free: Vec<u64>,
+    /// Earliest cycle of the generator's next request.
+    next_req: u64,
+}
+
+/// The three streams of one core.
+#[derive(Clone, Debug)]
+pub struct SsrTiming {
+    streams: [StreamTiming; STREAMS],
+    depth: usize,
+    launch_latency: u64,
+    tcdm_latency: u64,
+    /// Cycle by which every write-stream element issued so far is stored.
+    pub drained_at: u64,
+}
+
+impl SsrTiming {
+    /// Timing state for a core with `cfg` and TCDM load latency `tcdm_latency`.
+    pub fn new(cfg: &SsrConfig, tcdm_latency: u32) -> Self {
+        let mut streams: [StreamTiming; STREAMS] = Default::default();
+        for s in &mut streams {
+            s.entry_free = vec![0; cfg.fifo_depth as usize];
+        }
+        SsrTiming {
+            streams,
+            depth: cfg.fifo_depth as usize,
+            launch_latency: u64::from(cfg.launch_latency),
+            tcdm_latency: u64::from(tcdm_latency),
+            drained_at: 0,
+        }
+    }
+
+    /// A job launched by a pointer write issued at `now`.
+    pub fn launch(
+        &mut self,
+        stream: usize,
+        job: Job,
+        now: u64,
+        resv: &mut BankReservations,
+        banks: &impl BankOf,
+    ) -> Result<(), OutsideTcdm> {
+        let st = &mut self.streams[stream];
+        let idle = st.req == st.launched;
+        st.jobs.push_back(TJob {
+            job,
+            launch: now + self.launch_latency,
+            first: st.launched,
+            started: idle.then(|| now.max(st.next_req)),
+        });
+        st.launched += job.len();
+        self.pump(stream, now + 1, resv, banks)
+    }
+
+    /// Issues the read requests the credits allow, no earlier than `from`.
+    fn pump(
+        &mut self,
+        stream: usize,
+        from: u64,
+        resv: &mut BankReservations,
+        banks: &impl BankOf,
+    ) -> Result<(), OutsideTcdm> {
+        let depth = self.depth as u64;
+        let st = &mut self.streams[stream];
+        while st.req < st.launched && st.req < st.freed + depth {
+            let Some(j) = st.jobs.iter().position(|j| st.req < j.end()) else {
+                break;
+            };
+            let job = &st.jobs[j];
+            if job.job.write {
+                break; // write elements move when the FPU produces them
+            }
+            let addr = job.job.addr(st.req - job.first);
+            let bank = banks.bank_of(addr).ok_or(OutsideTcdm { stream, addr })?;
+            let earliest = from
+                .max(st.next_req)
+                .max(job.launch)
+                .max(st.entry_free[(st.req % depth) as usize]);
+            let t = resv.reserve_first_free(bank, earliest);
+            st.ready.push_back(t + self.tcdm_latency);
+            st.next_req = t + 1;
+            st.req += 1;
+            Self::job_done_issuing(st, j, t);
+        }
+        Ok(())
+    }
+
+    /// After the request of the job at index `j` issued at `t`: if it was the job's last, the
+    /// next job becomes active in the generator at `t + 1`.
+    fn job_done_issuing(st: &mut StreamTiming, j: usize, t: u64) {
+        if st.req == st.jobs[j].end() {
+            if let Some(next) = st.jobs.get_mut(j + 1) {
+                next.started.get_or_insert(t + 1);
+            }
+        }
+    }
+
+    /// Earliest FPU issue cycle at which read element `seq` of `stream` is usable.
+    pub fn data_ready(&self, stream: usize, seq: u64) -> u64 {
+        let st = &self.streams[stream];
+        // Element seq is always requested by the time it is consumed: the credits cover
+        // `freed..freed + depth` and consumption is in order.
+        st.ready
+            .get((seq.saturating_sub(st.freed)) as usize)
+            .copied()
+            .unwrap_or(st.next_req + self.tcdm_latency)
+    }
+
+    /// Read element `seq` had its last delivery at FPU issue cycle `at`: its entry frees and
+    /// the generator may refill it.
+    pub fn release(
+        &mut self,
+        stream: usize,
+        seq: u64,
+        at: u64,
+        resv: &mut BankReservations,
+        banks: &impl BankOf,
+    ) -> Result<(), OutsideTcdm> {
+        let depth = self.depth as u64;
+        let st = &mut self.streams[stream];
+        debug_assert_eq!(seq, st.freed, "stream elements are released in order");
+        st.freed = seq + 1;
+        st.ready.pop_front();
+        st.entry_free[(seq % depth) as usize] = at + 1;
+        while st.jobs.front().is_some_and(|j| j.end() <= st.freed) {
+            st.jobs.pop_front();
+        }
+        self.pump(stream, at + 1, resv, banks)
+    }
+
+    /// Earliest write-back cycle for write element `seq` (its FIFO entry must be free).
+    pub fn entry_free(&self, stream: usize, seq: u64) -> u64 {
+        self.streams[stream].entry_free[(seq % self.depth as u64) as usize]
+    }
+
+    /// Write element `seq`, written back by the FPU at `data_at`, goes to memory; returns the
+    /// cycle of its TCDM store.
+    pub fn store(
+        &mut self,
+        stream: usize,
+        seq: u64,
+        data_at: u64,
+        resv: &mut BankReservations,
+        banks: &impl BankOf,
+    ) -> Result<u64, OutsideTcdm> {
+        let depth = self.depth as u64;
+        let st = &mut self.streams[stream];
+        let Some(j) = st.jobs.iter().position(|j| seq < j.end()) else {
+            return Ok(data_at);
+        };
+        let job = &st.jobs[j];
+        let addr = job.job.addr(seq - job.first);
+        let bank = banks.bank_of(addr).ok_or(OutsideTcdm { stream, addr })?;
+        let earliest = data_at.max(st.next_req).max(job.launch);
+        let t = resv.reserve_first_free(bank, earliest);
+        st.next_req = t + 1;
+        st.req = seq + 1;
+        st.entry_free[(seq % depth) as usize] = t + 1;
+        Self::job_done_issuing(st, j, t);
+        st.freed = st.req;
+        while st.jobs.front().is_some_and(|j| j.end() <= st.freed) {
+            st.jobs.pop_front();
+        }
+        self.drained_at = self.drained_at.max(t + 1);
+        Ok(t)
+    }
+
+    /// The first cycle a configuration write to `stream` is accepted: when the last launched
+    /// job has become active (`Some(0)` when nothing waits), or None when that can never
+    /// happen without FP instructions the core has not issued yet (a hang in hardware).
+    pub fn config_ready(&self, stream: usize) -> Option<u64> {
+        match self.streams[stream].jobs.back() {
+            None => Some(0),
+            Some(j) => j.started,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Banks(u32);
+    impl BankOf for Banks {
+        fn bank_of(&self, addr: u32) -> Option<u32> {
+            Some((addr / 4) % self.0)
+        }
+    }
+
+    fn job(n: u32, stride: u32, write: bool) -> Job {
+        Job {
+            base: 0,
+            loops: 1,
+            bounds: [n - 1, 0, 0, 0],
+            strides: [stride, 0, 0, 0],
+            repeat: 0,
+            write,
+        }
+    }
+
+    fn cfg() -> SsrConfig {
+        SsrConfig {
+            fifo_depth: 4,
+            launch_latency: 1,
+        }
+    }
+
+    #[test]
+    fn reservations_grow_and_forget() {
+        let mut r = BankReservations::new(100);
+        assert_eq!(r.reserve_first_free(70, 5), 5);
+        assert_eq!(r.reserve_first_free(70, 5), 6);
+        assert!(r.is_reserved(5, 70) && !r.is_reserved(5, 6));
+        assert_eq!(
+            r.reserve_first_free(3, 5000),
+            5000,
+            "beyond the horizon: grows"
+        );
+        assert!(r.is_reserved(6, 70) && r.is_reserved(5000, 3));
+        let mut seen = vec![];
+        r.for_each(5000, |b| seen.push(b));
+        assert_eq!(seen, [3]);
+        r.advance(6);
+        assert!(!r.is_reserved(5, 70) && r.is_reserved(6, 70));
+        r.advance(10_000);
+        assert!(!r.is_reserved(5000, 3));
+    }
+
+    /// Hand-derived: a 6-element read stream launched at cycle 10 (launch latency 1, TCDM
+    /// latency 1, 4 credits). Requests at 11, 12, 13, 14 (one per cycle, data usable one
+    /// cycle later); the 5th waits for element 0's entry: element 0 last delivered at 20 ->
+    /// entry free at 21 -> request 21, usable 22.
+    #[test]
+    fn read_stream_credits_and_latency() {
+        let mut t = SsrTiming::new(&cfg(), 1);
+        let mut r = BankReservations::new(32);
+        t.launch(0, job(6, 4, false), 10, &mut r, &Banks(32))
+            .unwrap();
+        let ready: Vec<u64> = (0..4).map(|e| t.data_ready(0, e)).collect();
+        assert_eq!(ready, [12, 13, 14, 15]);
+        t.release(0, 0, 20, &mut r, &Banks(32)).unwrap();
+        assert_eq!(t.data_ready(0, 4), 22);
+        t.release(0, 1, 21, &mut r, &Banks(32)).unwrap();
+        assert_eq!(t.data_ready(0, 5), 23);
+    }
+
+    /// Two streams of the same bank sequence: the second placed loses each bank cycle to the
+    /// first and runs one cycle behind.
+    #[test]
+    fn streams_contend_for_banks() {
+        let mut r = BankReservations::new(32);
+        let mut a = SsrTiming::new(&cfg(), 1);
+        let mut b = SsrTiming::new(&cfg(), 1);
+        a.launch(0, job(4, 4, false), 0, &mut r, &Banks(32))
+            .unwrap();
+        b.launch(1, job(4, 4, false), 0, &mut r, &Banks(32))
+            .unwrap();
+        let ra: Vec<u64> = (0..4).map(|e| a.data_ready(0, e)).collect();
+        let rb: Vec<u64> = (0..4).map(|e| b.data_ready(1, e)).collect();
+        assert_eq!(ra, [2, 3, 4, 5]);
+        assert_eq!(rb, [3, 4, 5, 6]);
+    }
+
+    /// A queued job starts when the active job's last request issues; a third configuration
+    /// write before then waits, and one that could never proceed is refused.
+    #[test]
+    fn shadow_job_start() {
+        let mut r = BankReservations::new(32);
+        let mut t = SsrTiming::new(&cfg(), 1);
+        t.launch(2, job(6, 4, false), 0, &mut r, &Banks(32))
+            .unwrap();
+        assert_eq!(t.config_ready(2), Some(0));
+        t.launch(2, job(2, 4, false), 1, &mut r, &Banks(32))
+            .unwrap();
+        assert_eq!(
+            t.config_ready(2),
+            None,
+            "6 elements, 4 credits: not started"
+        );
+        t.release(2, 0, 10, &mut r, &Banks(32)).unwrap(); // element 4 requested at 11
+        assert_eq!(t.config_ready(2), None);
+        t.release(2, 1, 11, &mut r, &Banks(32)).unwrap(); // element 5 (last) at 12
+        assert_eq!(t.config_ready(2), Some(13));
+    }
+
+    /// Write stream: each element is stored at write-back or one cycle after the previous
+    /// store; a full FIFO holds back the write-back of element `e` until `e - 4`'s store.
+    #[test]
+    fn write_stream_stores_in_order() {
+        let mut r = BankReservations::new(32);
+        let mut t = SsrTiming::new(&cfg(), 1);
+        t.launch(2, job(5, 4, true), 0, &mut r, &Banks(32)).unwrap();
+        assert_eq!(t.store(2, 0, 10, &mut r, &Banks(32)), Ok(10));
+        assert_eq!(t.store(2, 1, 10, &mut r, &Banks(32)), Ok(11));
+        assert_eq!(
+            t.entry_free(2, 4),
+            11,
+            "entry of element 0 free after its store"
+        );
+        assert_eq!(t.drained_at, 12);
+    }
+}
