@@ -193,6 +193,18 @@ impl ClusterReport {
         self.cores.iter().map(|c| c.bank_conflicts).sum()
     }
 
+    /// Counters of region `id` summed over every core that entered it (cycles summed too, so
+    /// IPC and FPU utilisation are averages over those cores), or None when no core did.
+    pub fn region_total(&self, id: u8) -> Option<CoreCounters> {
+        let mut total: Option<CoreCounters> = None;
+        for ((_, _), r) in self.regions.range((id, 0)..=(id, usize::MAX)) {
+            total
+                .get_or_insert_with(CoreCounters::default)
+                .add(&r.counters);
+        }
+        total
+    }
+
     /// Run time in nanoseconds.
     pub fn time_ns(&self) -> f64 {
         self.cycles as f64 / self.clock_ghz
@@ -266,8 +278,19 @@ impl fmt::Display for ClusterReport {
                 f,
                 "regions (rID/core; counters summed over every entry of the region):"
             )?;
-            for ((id, core), r) in &self.regions {
-                row(f, &format!("r{id}/{core}"), &r.counters)?;
+            let mut ids: Vec<u8> = self.regions.keys().map(|&(id, _)| id).collect();
+            ids.dedup();
+            for id in ids {
+                let mut cores = 0;
+                for ((_, core), r) in self.regions.range((id, 0)..=(id, usize::MAX)) {
+                    row(f, &format!("r{id}/{core}"), &r.counters)?;
+                    cores += 1;
+                }
+                if cores > 1 {
+                    if let Some(t) = self.region_total(id) {
+                        row(f, &format!("r{id}/all"), &t)?;
+                    }
+                }
             }
         }
         Ok(())
