@@ -191,8 +191,9 @@ fn redmule_gemm_runs_near_its_peak() {
     // the job takes the engine's closed-form cycles (docs/redmule.md: start latency + first
     // pass + T tiles x (J + 1) x D + last stores - 1, with T = 16 x 8 tiles of 8 x 16, J = 32
     // passes of D = 16 cycles; pinned by hand in the redmule module's tests) and reaches
-    // >= 95 % of 32 MACs per cycle. (The 256^3 case, 98.46 %, does not fit a 128 KiB TCDM; the
-    // module's tests pin it on the engine alone.)
+    // >= 95 % of 32 MACs per cycle. (The 256^3 case does not fit a 128 KiB TCDM as one job:
+    // the module's tests pin it on the engine alone, and kernels/gemm_redmule.c runs it from
+    // L2 in 32 jobs, pinned in cluster_gemm_redmule.rs.)
     use hetsim_models::cluster::redmule::RedmuleConfig;
     let cfg = ClusterConfig::snitch_study();
     let path = workspace_root().join("kernels/build/ubench_redmule.elf");

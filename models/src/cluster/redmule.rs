@@ -538,6 +538,42 @@ pub struct RedmuleStats {
     pub bytes_written: u64,
     /// Cycles in which a beat was ready but [`RedmuleMemory::grant`] refused it.
     pub port_stalls: u64,
+    /// TRIGGER cycle of the first completed job (None until a job completes).
+    pub first_trigger: Option<u64>,
+    /// Cycle of the last beat of the last completed job (None until a job completes).
+    pub last_done: Option<u64>,
+    /// Cycles in which the engine sat idle between a completed job and the next job it ran
+    /// (no job was queued in time), summed: 0 when every job starts in the cycle after the
+    /// previous one's last beat.
+    pub gap_cycles: u64,
+}
+
+impl RedmuleStats {
+    /// Cycles from the first completed job's TRIGGER to the last completed job's last beat,
+    /// the same convention as [`JobSummary::cycles`] (one job's span is its LAST_CYCLES).
+    /// Everything in between counts: idle cycles between jobs, fill and drain, port stalls.
+    pub fn span_cycles(&self) -> u64 {
+        match (self.first_trigger, self.last_done) {
+            (Some(t), Some(d)) => d.saturating_sub(t),
+            _ => 0,
+        }
+    }
+
+    /// Useful MACs per cycle over [`RedmuleStats::span_cycles`] (0 without a completed job).
+    pub fn span_macs_per_cycle(&self) -> f64 {
+        match self.span_cycles() {
+            0 => 0.0,
+            c => self.macs as f64 / c as f64,
+        }
+    }
+
+    /// Useful MACs per cycle over [`RedmuleStats::busy_cycles`] (0 without a completed job).
+    pub fn busy_macs_per_cycle(&self) -> f64 {
+        match self.busy_cycles {
+            0 => 0.0,
+            c => self.macs as f64 / c as f64,
+        }
+    }
 }
 
 /// A triggered job.
@@ -1054,6 +1090,9 @@ impl Redmule {
             bufs: VecDeque::new(),
         };
         self.refill(&mut run);
+        if let Some(done) = self.stats.last_done {
+            self.stats.gap_cycles += now.saturating_sub(done + 1);
+        }
         self.running_id = job.id;
         self.run = Some(run);
     }
@@ -1185,6 +1224,8 @@ impl Redmule {
             self.stats.jobs += 1;
             self.stats.busy_cycles += now + 1 - run.start_cycle;
             self.stats.macs += summary.macs();
+            self.stats.first_trigger.get_or_insert(j.trigger_cycle);
+            self.stats.last_done = Some(now);
             self.finished = self.finished.wrapping_add(1);
             self.last = Some(summary);
             self.event = true;
@@ -1639,6 +1680,67 @@ mod tests {
         assert_eq!(r.read(REG_FINISHED).unwrap(), 1);
     }
 
+    /// A memory that refuses the port at random (probability `p` per attempt).
+    struct Random {
+        inner: FlatMemory,
+        rng: ChaCha8Rng,
+        p: f64,
+    }
+
+    impl RedmuleMemory for Random {
+        fn grant(&mut self, _access: &Access) -> bool {
+            !self.rng.random_bool(self.p)
+        }
+        fn read(&mut self, addr: u32, buf: &mut [u8]) -> bool {
+            self.inner.read(addr, buf)
+        }
+        fn write(&mut self, addr: u32, data: &[u8]) -> bool {
+            self.inner.write(addr, data)
+        }
+    }
+
+    #[test]
+    fn each_refused_grant_delays_a_job_by_at_most_one_cycle() {
+        // The bound the GEMM kernel's test relies on (tests/tests/cluster_gemm_redmule.rs):
+        // with the port refused in some cycles, a job (or a queue of two back-to-back jobs)
+        // finishes no earlier than with a free port and at most one cycle later per refusal.
+        for (m, n, k, gemm) in [(16, 32, 16, true), (24, 20, 40, false), (64, 256, 32, true)] {
+            for (seed, p) in [(1u64, 0.1), (2, 0.5), (3, 0.9)] {
+                let cfg = RedmuleConfig::default();
+                let size = 2 * (m * n + n * k + 2 * m * k) as u32;
+                let (wa, za) = (BASE + 2 * (m * n) as u32, BASE + 2 * (m * n + n * k) as u32);
+                let z2 = za + 2 * (m * k) as u32;
+                let op = if gemm { OP_GEMM } else { OP_MATMUL };
+                let (mu, nu, ku) = (m as u32, n as u32, k as u32);
+                let done = |mem: &mut dyn RedmuleMemory| {
+                    let mut r = Redmule::new(cfg.clone(), BASE, size).unwrap();
+                    program(&mut r, 0, op, BASE, wa, za, mu, nu, ku);
+                    program(&mut r, 0, op, BASE, wa, z2, mu, nu, ku);
+                    let mut now = 1;
+                    while r.read(REG_STATUS).unwrap() != 0 {
+                        r.step(now, mem);
+                        now += 1;
+                    }
+                    (r.last_job().unwrap().done_cycle, r.stats())
+                };
+                let (free, free_stats) = done(&mut memory(size as usize));
+                assert_eq!(free_stats.port_stalls, 0);
+                assert_eq!(free_stats.span_cycles(), free);
+                let mut flaky = Random {
+                    inner: memory(size as usize),
+                    rng: ChaCha8Rng::seed_from_u64(seed),
+                    p,
+                };
+                let (slow, stats) = done(&mut flaky);
+                let what = format!("{m}x{n}x{k}, p = {p}");
+                assert!(stats.port_stalls > 0, "{what}");
+                assert!(slow >= free, "{what}");
+                assert!(slow <= free + stats.port_stalls, "{what}: {slow} vs {free}");
+                assert_eq!(stats.gap_cycles, 0, "{what}");
+            }
+        }
+    }
+
     #[test]
     fn runs_are_deterministic() {
         let c = Case {
@@ -1849,6 +1951,64 @@ mod tests {
         assert_eq!(second.id, 1);
         assert_eq!(second.start_cycle, first + 1);
         assert_eq!(second.done_cycle - second.start_cycle, 69 - 2);
+        // Back to back: no idle cycle between the jobs, and the span runs from the first
+        // TRIGGER (cycle 0) to the second job's last beat.
+        let s = r.stats();
+        assert_eq!(
+            (s.jobs, s.gap_cycles, s.first_trigger, s.last_done),
+            (2, 0, Some(0), Some(second.done_cycle))
+        );
+        assert_eq!(s.span_cycles(), second.done_cycle);
+        assert_eq!(s.busy_cycles, 2 * (69 - 2 + 1));
+    }
+
+    #[test]
+    fn the_span_counts_idle_cycles_between_jobs() {
+        // One 8x8x8 MATMUL (69 cycles, pinned above) triggered at 0, a second one triggered
+        // 100 cycles after the first's last beat: it starts start_latency (2) cycles after its
+        // TRIGGER, so the engine idles 101 cycles in between, and the span is the first job's
+        // 69 cycles + 101 idle + the second's 69 - 2 + 1 busy cycles.
+        let mut r = Redmule::new(RedmuleConfig::default(), BASE, 0x1000).unwrap();
+        let mut mem = memory(0x1000);
+        program(
+            &mut r,
+            0,
+            OP_MATMUL,
+            BASE,
+            BASE + 0x200,
+            BASE + 0x400,
+            8,
+            8,
+            8,
+        );
+        run(&mut r, &mut mem, 1);
+        let first = r.last_job().unwrap();
+        assert_eq!(first.done_cycle, 69);
+        let s = r.stats();
+        assert_eq!((s.span_cycles(), s.gap_cycles), (69, 0));
+        assert!((s.span_macs_per_cycle() - 512.0 / 69.0).abs() < 1e-12);
+        let t = first.done_cycle + 100;
+        program(
+            &mut r,
+            t,
+            OP_MATMUL,
+            BASE,
+            BASE + 0x200,
+            BASE + 0x600,
+            8,
+            8,
+            8,
+        );
+        run(&mut r, &mut mem, t + 1);
+        let second = r.last_job().unwrap();
+        assert_eq!(second.start_cycle, t + 2);
+        let s = r.stats();
+        assert_eq!(s.gap_cycles, 101);
+        assert_eq!(s.span_cycles(), 69 + 101 + 68);
+        assert_eq!(s.busy_cycles, 2 * 68);
+        assert!((s.span_macs_per_cycle() - 1024.0 / 238.0).abs() < 1e-12);
+        assert!((s.busy_macs_per_cycle() - 1024.0 / 136.0).abs() < 1e-12);
+        assert_eq!(RedmuleStats::default().span_macs_per_cycle(), 0.0);
     }
 
     #[test]

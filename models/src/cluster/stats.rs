@@ -248,17 +248,24 @@ impl fmt::Display for ClusterReport {
             self.icache_accesses
         )?;
         if let Some(r) = &self.redmule {
-            let util = if r.busy_cycles == 0 {
-                0.0
-            } else {
-                r.macs as f64 / r.busy_cycles as f64
-            };
-            let peak = 100.0 * util / f64::from(self.redmule_fmas.max(1));
+            let fmas = f64::from(self.redmule_fmas.max(1));
+            let (span, busy) = (r.span_macs_per_cycle(), r.busy_macs_per_cycle());
             writeln!(
                 f,
-                "RedMulE: {} job(s), {} MACs in {} busy cycles ({util:.2} MAC/cycle, {peak:.1}% of \
-                 the {}-FMA peak), {} port stall cycles",
-                r.jobs, r.macs, r.busy_cycles, self.redmule_fmas, r.port_stalls
+                "RedMulE: {} job(s), {} MACs, {} port stall cycles",
+                r.jobs, r.macs, r.port_stalls
+            )?;
+            writeln!(
+                f,
+                "RedMulE span (first TRIGGER to last job's last beat): {} cycles, {span:.2} \
+                 MAC/cycle, {:.1}% of the {}-FMA peak; jobs busy {} cycles ({busy:.2} MAC/cycle, \
+                 {:.1}%), {} cycles idle between jobs",
+                r.span_cycles(),
+                100.0 * span / fmas,
+                self.redmule_fmas,
+                r.busy_cycles,
+                100.0 * busy / fmas,
+                r.gap_cycles
             )?;
         }
         write!(
