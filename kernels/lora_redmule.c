@@ -36,9 +36,11 @@
  *
  * TCDM footprint (bytes, every buffer rounded up to 64 bytes), c = tokens per chunk:
  *   2 * (in*r + r*out + c*r + 2*c*in + 2*c*out)  <=  TCDM_END - TCDM_BASE - N * 1024
- * c = min(t, lora_chunk (default 32; 0 = no limit), the largest c that fits); a c that the
+ * c = min(t, lora_chunk (default 16; 0 = no limit), the largest c that fits); a c that the
  * TCDM limits is rounded down to a multiple of 8 when above 8 (RedMulE's tiles have 8 rows in
- * the default geometry, so a partial row tile costs as much as a full one).
+ * the default geometry, so a partial row tile costs as much as a full one). 16 was the best
+ * or within 3.5 % of the best of 8, 16, 32, 64 and unlimited for in, out in {128, 512}, r = 8,
+ * t = 8..128 on models/presets/cluster-snitch-study.ron (docs/kernels.md).
  *
  * Exit codes: 0 pass (or ran without the self-check), 1 self-check mismatch, 2 no compute core
  * (N < 2), 3 a zero dimension, 4 shape exceeds the static L2 buffers (in, out <= 512, r <= 16,
@@ -76,7 +78,7 @@ struct lora_shape {
 /* Bound by name by the simulator (u32 little-endian). */
 struct lora_shape lora_shape = {LORA_DEF_IN, LORA_DEF_OUT, LORA_DEF_R, LORA_DEF_T};
 uint32_t lora_check = 1;
-uint32_t lora_chunk = 32;
+uint32_t lora_chunk = 16;
 /* ABI marker: this kernel takes binary16 data and computes on RedMulE (read by the host). */
 const uint32_t lora_redmule_abi = 1;
 
