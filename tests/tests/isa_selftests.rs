@@ -1,6 +1,7 @@
 //! Runs every committed single-hart kernel and ISA self-test ELF (`kernels/build/*.elf`
-//! except the cluster kernels `lora.elf` and `ubench_*.elf`, which need the cluster's
-//! peripherals and are tested in cluster_lora.rs and cluster_ubench.rs) on the functional
+//! except the cluster kernels, recognised by the `__tcdm_data_start` symbol of
+//! link-cluster.ld: `lora.elf`, `lora_redmule.elf` and `ubench_*.elf` need the cluster's
+//! peripherals and are tested in cluster_lora*.rs and cluster_ubench.rs) on the functional
 //! machine: each must exit with code 0 through `tohost`. `rv32mi-misaligned`
 //! runs under both misaligned-access policies (it accepts either a hardware result or the
 //! architected trap).
@@ -33,8 +34,7 @@ fn every_committed_elf_passes() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "elf"))
         .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name != "lora.elf" && !name.starts_with("ubench_")
+            Program::load(p).map_or(true, |prog| !prog.symbols.contains_key("__tcdm_data_start"))
         })
         .collect();
     elfs.sort();
