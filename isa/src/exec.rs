@@ -33,7 +33,7 @@ pub fn execute<B: Bus + ?Sized>(
     bus: &mut B,
 ) -> Result<Retired, Exception> {
     // Xssr: with streaming on, ft0-ft2 operands of FP instructions are streams.
-    if hart.ssr.is_some() && hart.streaming() && inst.op.is_fp() && touches_streams(inst) {
+    if hart.streaming() && inst.op.is_fp() && touches_streams(inst) {
         return execute_streamed(inst, hart, bus);
     }
     let pc = hart.pc;

@@ -372,8 +372,8 @@ struct Core {
     regions: BTreeMap<u8, CoreCounters>,
     /// An FREP block being captured (after a frep.o).
     frep: Option<hetsim_isa::frep::FrepCapture>,
-    /// Stream timing (Xssr cores).
-    ssr: Option<SsrTiming>,
+    /// Stream timing (Xssr cores; boxed to keep `Core` small for the issue loop).
+    ssr: Option<Box<SsrTiming>>,
 }
 
 /// A decoded instruction with the timing facts the issue logic needs, computed once per
@@ -573,7 +573,7 @@ impl Cluster {
                     ssr: cfg
                         .extensions
                         .xssr
-                        .then(|| SsrTiming::new(&cfg.ssr, cfg.tcdm.latency)),
+                        .then(|| Box::new(SsrTiming::new(&cfg.ssr, cfg.tcdm.latency))),
                 }
             })
             .collect();
@@ -892,7 +892,33 @@ impl Cluster {
     /// after the stream elements it reads have arrived and when the write stream has a FIFO
     /// entry for its result (`self.ssr_events`). Reserves the FPU and releases and stores
     /// the stream elements.
-    fn fp_issue(&mut self, i: usize, op: Op, mut ready: u64, pc: u32, now: u64) -> Result<u64> {
+    #[inline]
+    fn fp_issue(&mut self, i: usize, op: Op, ready: u64, pc: u32, now: u64) -> Result<u64> {
+        if !self.ssr_events.is_empty() {
+            return self.fp_issue_streamed(i, op, ready, pc, now);
+        }
+        let occ = self.fp_latency(op).1;
+        let issue = if self.cfg.fpu.shared {
+            let t = self.shared_fpu_slot(ready, occ, now);
+            self.shared_fpu.extend(t..t + occ);
+            t
+        } else {
+            ready.max(self.cores[i].fpu.next_free)
+        };
+        self.cores[i].fpu.next_free = issue + occ;
+        Ok(issue)
+    }
+
+    /// [`Cluster::fp_issue`] for an operation that moved stream elements.
+    #[inline(never)]
+    fn fp_issue_streamed(
+        &mut self,
+        i: usize,
+        op: Op,
+        mut ready: u64,
+        pc: u32,
+        now: u64,
+    ) -> Result<u64> {
         let (lat, occ) = self.fp_latency(op);
         if let Some(t) = self.cores[i].ssr.as_ref() {
             for ev in &self.ssr_events {
@@ -1274,9 +1300,11 @@ impl Cluster {
             Ok(r) => r,
             Err(e) => return self.exception(i, e, &inst, now),
         };
-        self.take_ssr_events(i);
-        if !self.ssr_events.is_empty() {
-            self.ssr_launches(i, pc, now)?;
+        if self.cfg.extensions.xssr {
+            self.take_ssr_events(i);
+            if !self.ssr_events.is_empty() {
+                self.ssr_launches(i, pc, now)?;
+            }
         }
         let fpu_issue = if offloaded {
             self.fp_issue(i, op, fp_ready, pc, now)?
@@ -1421,9 +1449,10 @@ impl Cluster {
 
     /// When core `i`'s FP operation `d` has its FP sources, no earlier than `from` (stream
     /// registers are not scoreboarded while streaming).
+    #[inline]
     fn fp_operands_ready(&self, i: usize, d: &Decoded, from: u64) -> u64 {
         let c = &self.cores[i];
-        let streaming = c.hart.streaming();
+        let streaming = self.cfg.extensions.xssr && c.hart.streaming();
         let mut ready = from;
         for r in d.fs {
             if !(streaming && (r as usize) < hetsim_isa::ssr::STREAMS) {
@@ -1435,9 +1464,12 @@ impl Cluster {
 
     /// Records core `i`'s FP operation `inst` completing at `done`: its register result (not
     /// for a streamed destination) and the FP subsystem's drain point.
+    #[inline]
     fn fp_result(&mut self, i: usize, inst: &Inst, done: u64) {
+        let streamed = self.cfg.extensions.xssr
+            && self.cores[i].hart.streaming()
+            && (inst.rd as usize) < hetsim_isa::ssr::STREAMS;
         let c = &mut self.cores[i];
-        let streamed = c.hart.streaming() && (inst.rd as usize) < hetsim_isa::ssr::STREAMS;
         if inst.op.writes_f() {
             if !streamed {
                 c.ready_f[inst.rd as usize & 31] = done;
