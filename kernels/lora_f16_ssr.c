@@ -29,16 +29,19 @@
  * Phase 2, one block of 8 outputs of one token: ft2 streams the block's 4 XW words (each
  * delivered twice: vfcvt.s.h and vfcvtu.s.h initialise the 8 fp32 accumulators f3..f10), ft0
  * streams H[tok] (r/2 words, each delivered 8 times), ft1 the block's 8 Bt rows (2-D); one
- * frep.o of (r/2)*8 vfdotpex.s.h; output blocks split into contiguous ranges per core.
+ * frep.o of (r/2)*8 vfdotpex.s.h; output blocks split into contiguous ranges per core. When
+ * out is not a multiple of 8, the XW/Y tiles in TCDM have a row pitch of out rounded up to 8
+ * (2-D DMA) and Bt zero rows up to it: the padding columns are computed and never stored.
  * In both phases the previous unit's accumulators are packed (vfcpka.h.s into f19..f22) before
  * the next unit is issued and stored (fsw) after its FREP is handed to the sequencer, so the
  * FPU does not wait for the integer core between units.
  *
- * Limits: in even, 2 <= in <= 512; out a multiple of 8, 8 <= out <= 512; r even, 2 <= r <= 8
+ * Limits: in even, 2 <= in <= 512; 1 <= out <= 512; r even, 2 <= r <= 8
  * (frep stagger covers at most 8 accumulators); 1 <= t <= 128.
  *
  * TCDM footprint (bytes, every buffer rounded up to 64), c = tokens per chunk:
- *   2*r*(in+2) + 2*out*r + 2*c*r + 2*(2*c*in) + 2*(2*c*out) <= TCDM_END - TCDM_BASE - N*1024
+ *   2*r*(in+2) + 2*po*r + 2*c*r + 2*(2*c*in) + 2*(2*c*po) <= TCDM_END - TCDM_BASE - N*1024
+ * with po = out rounded up to a multiple of 8.
  * c = min(t, lora_f16_chunk (default 32; 0 = no limit), the largest c that fits).
  *
  * Self-check: when lora_f16_check != 0 the compute cores compare Y bit for bit with
@@ -47,7 +50,7 @@
  * Regions: 1 = whole kernel on every core, 2 = phase 1, 3 = phase 2 (compute cores, summed
  * over chunks). Exit codes: 0 pass (or no self-check), 1 self-check mismatch, 2 no compute core,
  * 3 a zero dimension, 4 shape beyond the L2 buffers, 5 does not fit in TCDM even at c = 1,
- * 6 unsupported shape (odd in, out not a multiple of 8, odd r). Each non-zero exit prints a
+ * 6 unsupported shape (odd in or r). Each non-zero exit prints a
  * console line.
  */
 #include <stdint.h>
@@ -82,6 +85,9 @@ struct lora_shape {
 struct lora_shape lora_f16_shape BOUND = {128, 128, 8, 16};
 uint32_t lora_f16_check BOUND = 0;
 uint32_t lora_f16_chunk BOUND = 32;
+/* ABI marker: this ELF is the binary16 SSR kernel with the lora_f16_* symbols (read by the
+ * host, which refuses to run it as another kernel kind). */
+const uint32_t lora_f16_ssr_abi = 1;
 uint16_t lora_f16_X[MAX_T * MAX_IN] __attribute__((section(".l2_noinit"), aligned(64)));
 uint16_t lora_f16_XW[MAX_T * MAX_OUT] __attribute__((section(".l2_noinit"), aligned(64)));
 uint16_t lora_f16_At[MAX_R * MAX_IN] __attribute__((section(".l2_noinit"), aligned(64)));
@@ -96,7 +102,7 @@ uint32_t lora_f16_used_chunk;
 uint32_t lora_f16_used_tcdm;
 
 struct plan {
-    uint32_t in, out, r, t, c, nchunks, tcdm_bytes, pa;
+    uint32_t in, out, r, t, c, nchunks, tcdm_bytes, pa, po;
     uint16_t *At, *Bt, *H;
     uint16_t *X[2], *Y[2];
 };
@@ -111,10 +117,15 @@ static uint32_t tcdm_free(void)
     return end > base ? (uint32_t)(end - base) : 0;
 }
 
+/* out rounded up to a whole number of phase-2 blocks: the XW/Y tiles' row pitch and Bt's
+ * row count in TCDM */
+static uint32_t padded_out(uint32_t out) { return (out + U - 1) / U * U; }
+
 static uint32_t tcdm_bytes(uint32_t in, uint32_t out, uint32_t r, uint32_t c)
 {
-    return round64(2 * r * (in + 2)) + round64(2 * out * r) + round64(2 * c * r) +
-           2 * round64(2 * c * in) + 2 * round64(2 * c * out);
+    uint32_t po = padded_out(out);
+    return round64(2 * r * (in + 2)) + round64(2 * po * r) + round64(2 * c * r) +
+           2 * round64(2 * c * in) + 2 * round64(2 * c * po);
 }
 
 static int make_plan(struct plan *p, uint32_t ncores)
@@ -131,7 +142,7 @@ static int make_plan(struct plan *p, uint32_t ncores)
         return ERR_ZERO_DIM;
     if (p->in > MAX_IN || p->out > MAX_OUT || p->r > MAX_R || p->t > MAX_T)
         return ERR_TOO_BIG;
-    if (p->in % 2 || p->out % U || p->r % 2)
+    if (p->in % 2 || p->r % 2)
         return ERR_UNSUPPORTED;
 
     uint32_t avail = tcdm_free();
@@ -146,19 +157,20 @@ static int make_plan(struct plan *p, uint32_t ncores)
     p->c = c;
     p->nchunks = (p->t + c - 1) / c;
     p->pa = p->in + 2;
+    p->po = padded_out(p->out);
 
     uintptr_t a = align64((uintptr_t)__tcdm_data_end);
     p->At = (uint16_t *)a;
     a += round64(2 * p->r * p->pa);
     p->Bt = (uint16_t *)a;
-    a += round64(2 * p->out * p->r);
+    a += round64(2 * p->po * p->r);
     p->H = (uint16_t *)a;
     a += round64(2 * c * p->r);
     for (int b = 0; b < 2; b++) {
         p->X[b] = (uint16_t *)a;
         a += round64(2 * c * p->in);
         p->Y[b] = (uint16_t *)a;
-        a += round64(2 * c * p->out);
+        a += round64(2 * c * p->po);
     }
     return 0;
 }
@@ -176,12 +188,26 @@ static uint32_t load_chunk(const struct plan *p, uint32_t q)
 {
     uint32_t tok0 = q * p->c, n = chunk_tokens(p, q), b = q & 1;
     hetsim_dma_1d(p->X[b], lora_f16_X + tok0 * p->in, 2 * n * p->in);
-    return hetsim_dma_1d(p->Y[b], lora_f16_XW + tok0 * p->out, 2 * n * p->out);
+    if (p->po == p->out)
+        return hetsim_dma_1d(p->Y[b], lora_f16_XW + tok0 * p->out, 2 * n * p->out);
+    /* rows of out halves into the padded pitch */
+    return hetsim_dma_2d(p->Y[b], lora_f16_XW + tok0 * p->out, 2 * p->out, 2 * p->po,
+                         2 * p->out, n);
+}
+
+static uint32_t store_chunk(const struct plan *p, uint32_t q)
+{
+    uint16_t *dst = lora_f16_Y + q * p->c * p->out;
+    uint32_t n = chunk_tokens(p, q);
+    if (p->po == p->out)
+        return hetsim_dma_1d(dst, p->Y[q & 1], 2 * n * p->out);
+    return hetsim_dma_2d(dst, p->Y[q & 1], 2 * p->out, 2 * p->out, 2 * p->po, n);
 }
 
 static void dma_core(const struct plan *p)
 {
-    /* At rows into the padded pitch (in + 2 halves) */
+    /* At rows into the padded pitch (in + 2 halves); Bt's rows out..po-1 stay zero (TCDM
+     * starts zeroed and nothing else writes there) */
     hetsim_dma_2d(p->At, lora_f16_At, 2 * p->in, 2 * p->pa, 2 * p->in, p->r);
     hetsim_dma_1d(p->Bt, lora_f16_Bt, 2 * p->out * p->r);
     hetsim_dma_wait(load_chunk(p, 0));
@@ -197,8 +223,7 @@ static void dma_core(const struct plan *p)
         hetsim_barrier(); /* B1: phase 1 of chunk q done */
         hetsim_dma_wait(next);
         hetsim_barrier(); /* B2: phase 2 of chunk q done, chunk q+1 loaded */
-        writeback = hetsim_dma_1d(lora_f16_Y + q * p->c * p->out, p->Y[q & 1],
-                                  2 * chunk_tokens(p, q) * p->out);
+        writeback = store_chunk(p, q);
     }
     hetsim_dma_wait(writeback);
     hetsim_barrier(); /* B3 */
@@ -311,7 +336,7 @@ static void phase1(const struct plan *p, const uint16_t *X, uint32_t n, uint32_t
  * tile (Y holds XW on entry; each block's XW words are streamed before its Y is stored). */
 static void phase2(const struct plan *p, uint16_t *Y, uint32_t n, uint32_t jb0, uint32_t jb1)
 {
-    const uint32_t r = p->r, out = p->out;
+    const uint32_t r = p->r, out = p->po;
     if (jb0 >= jb1)
         return;
     /* ft0: H[tok], r/2 words, each delivered U times */
@@ -358,7 +383,7 @@ static void phase2(const struct plan *p, uint16_t *Y, uint32_t n, uint32_t jb0, 
 static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
 {
     uint32_t jb0, jb1;
-    split(p->out / U, w, P, &jb0, &jb1);
+    split(p->po / U, w, P, &jb0, &jb1);
     hetsim_barrier(); /* B0 */
     for (uint32_t q = 0; q < p->nchunks; q++) {
         uint32_t n = chunk_tokens(p, q), b = q & 1;
@@ -381,9 +406,10 @@ static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
 static uint32_t check_columns(const struct plan *p, uint32_t w, uint32_t P)
 {
     uint32_t jb0, jb1;
-    split(p->out / U, w, P, &jb0, &jb1);
+    split(p->po / U, w, P, &jb0, &jb1);
+    uint32_t j1 = jb1 * U < p->out ? jb1 * U : p->out;
     for (uint32_t tok = 0; tok < p->t; tok++) {
-        for (uint32_t j = jb0 * U; j < jb1 * U; j++) {
+        for (uint32_t j = jb0 * U; j < j1; j++) {
             uint32_t i = tok * p->out + j;
             if (lora_f16_Y[i] != lora_f16_expected[i])
                 return i + 1;
@@ -407,7 +433,7 @@ static void report(int err, const struct plan *p, uint32_t ncores)
         hetsim_puts("shape exceeds the L2 buffers (in, out <= 512, r <= 8, t <= 128)");
         break;
     case ERR_UNSUPPORTED:
-        hetsim_puts("unsupported shape: in and r must be even, out a multiple of 8");
+        hetsim_puts("unsupported shape: in and r must be even");
         break;
     case ERR_TCDM:
         hetsim_puts("shape does not fit in TCDM: needs ");
