@@ -58,6 +58,25 @@
 #define HETSIM_DMA_DONE_ID 0x10020420    /* R: id of the last completed transfer */
 #define HETSIM_DMA_BUSY 0x10020424       /* R: transfers queued or in flight */
 
+/* RedMulE registers (32-bit, word accesses; docs/redmule.md), when the cluster has the engine
+ * (`redmule: Some(..)`); without it any access is a bus fault. */
+#define HETSIM_REDMULE_TRIGGER 0x10020800     /* W: queue the programmed job */
+#define HETSIM_REDMULE_ACQUIRE 0x10020804     /* R: next job id if a context is free, else < 0 */
+#define HETSIM_REDMULE_FINISHED 0x10020808    /* R: jobs completed since SOFT_CLEAR */
+#define HETSIM_REDMULE_STATUS 0x1002080c      /* R: non-zero while a job runs or waits */
+#define HETSIM_REDMULE_SOFT_CLEAR 0x10020814  /* W: abort every job, reset the registers */
+#define HETSIM_REDMULE_X_ADDR 0x10020840      /* X (M x N), binary16, row-major, in TCDM */
+#define HETSIM_REDMULE_W_ADDR 0x10020844      /* W (N x K) */
+#define HETSIM_REDMULE_Z_ADDR 0x10020848      /* Z (M x K): GEMM bias in, result out */
+#define HETSIM_REDMULE_MCFG0 0x1002084c       /* [31:16] K, [15:0] M */
+#define HETSIM_REDMULE_MCFG1 0x10020850       /* N */
+#define HETSIM_REDMULE_ARITH 0x10020854       /* [12:10] op, [9:7] format */
+#define HETSIM_REDMULE_ERROR 0x10020880       /* R: code of the last refused/aborted job, 0 = none */
+#define HETSIM_REDMULE_LAST_CYCLES 0x10020884 /* R: cycles of the last completed job */
+/* ARITH values (decimal: not addresses): op << 10 | format << 7, format 1 = FP16. */
+#define HETSIM_REDMULE_MATMUL_FP16 128 /* op 0: Z = X W */
+#define HETSIM_REDMULE_GEMM_FP16 1152  /* op 1: Z = X W + Z */
+
 /* Cluster runtime constants (decimal: not addresses of the map). Each hart's stack is the
  * STACK_PER_HART bytes below TCDM_END - hartid * STACK_PER_HART (crt0-cluster.S); TCDM data
  * must stay below TCDM_END - NUM_CORES * STACK_PER_HART (hetsim_tcdm_free_end()). */
@@ -225,6 +244,59 @@ static inline void hetsim_dma_wait(uint32_t id)
     while (HETSIM_REG(HETSIM_DMA_DONE_ID) < id) {
     }
     hetsim_compiler_barrier();
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * RedMulE (docs/redmule.md): FP16 Z = X W (MATMUL) or Z = X W + Z (GEMM) on TCDM operands.
+ * By convention one core drives the engine. A job the engine refuses at TRIGGER is never
+ * queued, and ERROR keeps the code of the last refused or aborted job until SOFT_CLEAR: so a
+ * driver checks ERROR after each TRIGGER (hetsim_redmule_start does) and never waits for a job
+ * that was refused.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Queues one job once a context is free: X (m x n), W (n x k), Z (m x k), all binary16,
+ * row-major, 2-byte aligned, in TCDM; `arith` is HETSIM_REDMULE_MATMUL_FP16 or
+ * HETSIM_REDMULE_GEMM_FP16. Returns the ERROR register after the TRIGGER: 0 if the job was
+ * queued and no job failed since the last SOFT_CLEAR. */
+static inline uint32_t hetsim_redmule_start(const void *x, const void *w, void *z, uint32_t m,
+                                            uint32_t n, uint32_t k, uint32_t arith)
+{
+    hetsim_compiler_barrier();
+    while ((int32_t)HETSIM_REG(HETSIM_REDMULE_ACQUIRE) < 0) {
+    }
+    HETSIM_REG(HETSIM_REDMULE_X_ADDR) = (uint32_t)(uintptr_t)x;
+    HETSIM_REG(HETSIM_REDMULE_W_ADDR) = (uint32_t)(uintptr_t)w;
+    HETSIM_REG(HETSIM_REDMULE_Z_ADDR) = (uint32_t)(uintptr_t)z;
+    HETSIM_REG(HETSIM_REDMULE_MCFG0) = (k << 16) | (m & 0xffffu);
+    HETSIM_REG(HETSIM_REDMULE_MCFG1) = n;
+    HETSIM_REG(HETSIM_REDMULE_ARITH) = arith;
+    HETSIM_REG(HETSIM_REDMULE_TRIGGER) = 0;
+    return HETSIM_REG(HETSIM_REDMULE_ERROR);
+}
+
+/* Aborts every job and resets the registers, ids, FINISHED and ERROR. */
+static inline void hetsim_redmule_clear(void)
+{
+    hetsim_compiler_barrier();
+    HETSIM_REG(HETSIM_REDMULE_SOFT_CLEAR) = 0;
+}
+
+/* Jobs completed since the last SOFT_CLEAR (the FINISHED register). */
+static inline uint32_t hetsim_redmule_finished(void)
+{
+    return HETSIM_REG(HETSIM_REDMULE_FINISHED);
+}
+
+/* Code of the last refused or aborted job (0 = none since SOFT_CLEAR). */
+static inline uint32_t hetsim_redmule_error(void) { return HETSIM_REG(HETSIM_REDMULE_ERROR); }
+
+/* Waits until no job runs or waits; returns the ERROR register. */
+static inline uint32_t hetsim_redmule_wait(void)
+{
+    while (HETSIM_REG(HETSIM_REDMULE_STATUS)) {
+    }
+    hetsim_compiler_barrier();
+    return hetsim_redmule_error();
 }
 
 #ifdef __cplusplus

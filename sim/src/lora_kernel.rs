@@ -1,23 +1,174 @@
-//! The LoRA branch computed by the real kernel: `kernels/build/lora.elf` run on the
-//! cycle-level cluster with the layer's data bound to its symbols.
+//! The LoRA branch computed by a real kernel run on the cycle-level cluster with the layer's
+//! data bound to its symbols: `kernels/build/lora.elf` (fp32 on the compute cores) or
+//! `kernels/build/lora_redmule.elf` (binary16 on the RedMulE engine), chosen by
+//! [`LoraKernelKind`].
 //!
-//! Kernel ABI (docs/kernels.md): `lora_shape` = {in, out, r, t} as u32; `lora_check` = 0
-//! turns the built-in self-check off; inputs `lora_X` (t x in), `lora_XW` (t x out), `lora_A`
-//! (in x r), `lora_B` (r x out), output `lora_Y` (t x out), all row-major f32; after the run
-//! `lora_used_tcdm` holds the TCDM bytes the kernel's buffers needed.
+//! Kernel ABI (docs/kernels.md), shared by both kernels: `lora_shape` = {in, out, r, t} as
+//! u32; `lora_check` = 0 turns the built-in self-check off; inputs `lora_X` (t x in),
+//! `lora_XW` (t x out), `lora_A` (in x r), `lora_B` (r x out), output `lora_Y` (t x out), all
+//! row-major in the kernel's element format ([`ElementFormat`]: f32, or binary16 converted on
+//! the host with round-to-nearest-even); after the run `lora_used_tcdm` holds the TCDM bytes
+//! the kernel's buffers needed. A kernel with its own format or order defines an ABI marker
+//! symbol ([`LoraKernelKind::abi_marker`]), so an ELF that does not match the chosen kind is
+//! refused at load time.
 //!
-//! Cycle caching: the kernel's control flow depends only on the shape (no data-dependent
-//! branches; the cluster's divider has a fixed latency), so its cycle count is a function of
-//! (kernel, shape, cluster configuration). With caching on, a repeated shape skips the
-//! cycle-level run and computes Y on the host in the kernel's documented evaluation order,
-//! which is bit-identical; `cached_runs_equal_full_runs` proves both claims.
+//! Cycle caching: the kernels' control flow depends only on the shape (no data-dependent
+//! branches; the cluster's divider has a fixed latency; RedMulE's timing depends on M, N, K
+//! only), so a cycle count is a function of (kernel kind, kernel bytes, shape, cluster
+//! configuration). With caching on, a repeated shape skips the cycle-level run and computes Y
+//! on the host in the kernel's documented evaluation order ([`LoraKernelKind::reference`]),
+//! which is bit-identical; `cached_runs_equal_full_runs` and
+//! `redmule_cached_runs_equal_full_runs` prove both claims.
 
 use crate::fnv;
 use hetsim_isa::Program;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
+use serde::{Deserialize, Serialize};
+use softfloat_wrapper::{Float, RoundingMode, F16, F32};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
+
+/// Which LoRA kernel runs: each has its own element format, evaluation order (and so host
+/// reference) and cluster requirements. The scenario field
+/// `hardware.cluster_backend.Kernel.kernel` takes these names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LoraKernelKind {
+    /// `kernels/build/lora.elf`: fp32 on the compute cores (any cluster).
+    #[default]
+    Fp32,
+    /// `kernels/build/lora_redmule.elf`: binary16 on the cluster's RedMulE engine (needs a
+    /// cluster with `redmule: Some(..)`).
+    Redmule,
+}
+
+impl LoraKernelKind {
+    /// Every kind.
+    pub const ALL: [LoraKernelKind; 2] = [LoraKernelKind::Fp32, LoraKernelKind::Redmule];
+
+    /// The element format of the kernel's inputs and output.
+    pub fn format(self) -> ElementFormat {
+        match self {
+            LoraKernelKind::Fp32 => ElementFormat::F32,
+            LoraKernelKind::Redmule => ElementFormat::F16,
+        }
+    }
+
+    /// The symbol that marks an ELF as this kind (None: the original fp32 ABI, which has no
+    /// marker; an ELF with another kind's marker is not an fp32 kernel).
+    pub fn abi_marker(self) -> Option<&'static str> {
+        match self {
+            LoraKernelKind::Fp32 => None,
+            LoraKernelKind::Redmule => Some("lora_redmule_abi"),
+        }
+    }
+
+    /// The shipped ELF of this kind, relative to the repository root (for hints).
+    pub fn shipped_elf(self) -> &'static str {
+        match self {
+            LoraKernelKind::Fp32 => "kernels/build/lora.elf",
+            LoraKernelKind::Redmule => "kernels/build/lora_redmule.elf",
+        }
+    }
+
+    /// Checks that `cfg` has what the kernel needs; the error says what is missing.
+    pub fn check_cluster(self, cfg: &ClusterConfig) -> Result<(), String> {
+        match self {
+            LoraKernelKind::Fp32 => Ok(()),
+            LoraKernelKind::Redmule if cfg.redmule.is_none() => Err(
+                "the Redmule kernel needs a cluster with a RedMulE engine, but `cluster.redmule` \
+                 is None (add `redmule: Some(())` to the cluster)"
+                    .into(),
+            ),
+            LoraKernelKind::Redmule => Ok(()),
+        }
+    }
+
+    /// Y on the host in the kernel's exact evaluation order (bit-identical to its run).
+    pub fn reference(self, s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
+        match self {
+            LoraKernelKind::Fp32 => host_lora(s, d),
+            LoraKernelKind::Redmule => host_lora_redmule(s, d),
+        }
+    }
+}
+
+/// The element format of a kernel's data in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ElementFormat {
+    /// IEEE binary32, little-endian.
+    F32,
+    /// IEEE binary16, little-endian; f32 values are rounded to nearest, ties to even
+    /// (overflow to infinity, NaN to the canonical NaN), and read back exactly.
+    F16,
+}
+
+impl ElementFormat {
+    /// Bytes per element.
+    pub fn bytes(self) -> usize {
+        match self {
+            ElementFormat::F32 => 4,
+            ElementFormat::F16 => 2,
+        }
+    }
+
+    /// The largest finite magnitude of the format.
+    pub fn max_finite(self) -> f32 {
+        match self {
+            ElementFormat::F32 => f32::MAX,
+            ElementFormat::F16 => 65504.0,
+        }
+    }
+
+    /// The index and value of the first finite element of `v` that this format cannot hold
+    /// (it would round to infinity: for binary16, |x| >= 65520).
+    pub fn first_overflow(self, v: &[f32]) -> Option<(usize, f32)> {
+        match self {
+            ElementFormat::F32 => None,
+            ElementFormat::F16 => v
+                .iter()
+                .position(|&x| x.is_finite() && !f16_to_f32(f32_to_f16(x)).is_finite())
+                .map(|i| (i, v[i])),
+        }
+    }
+
+    /// `v` in this format, little-endian.
+    pub fn encode(self, v: &[f32]) -> Vec<u8> {
+        match self {
+            ElementFormat::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ElementFormat::F16 => v
+                .iter()
+                .flat_map(|&x| f32_to_f16(x).to_le_bytes())
+                .collect(),
+        }
+    }
+
+    /// The values of `bytes` (a trailing partial element is ignored).
+    pub fn decode(self, bytes: &[u8]) -> Vec<f32> {
+        match self {
+            ElementFormat::F32 => bytes
+                .chunks_exact(4)
+                .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .collect(),
+            ElementFormat::F16 => bytes
+                .chunks_exact(2)
+                .map(|w| f16_to_f32(u16::from_le_bytes([w[0], w[1]])))
+                .collect(),
+        }
+    }
+}
+
+/// `x` rounded to binary16 (round to nearest, ties to even), as its bit pattern.
+pub fn f32_to_f16(x: f32) -> u16 {
+    F32::from_bits(x.to_bits())
+        .to_f16(RoundingMode::TiesToEven)
+        .to_bits()
+}
+
+/// The binary16 value `h` as an f32 (exact).
+pub fn f16_to_f32(h: u16) -> f32 {
+    f32::from_bits(F16::from_bits(h).to_f32(RoundingMode::TiesToEven).to_bits())
+}
 
 /// A LoRA problem's dimensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -87,6 +238,36 @@ pub fn host_lora(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
     y
 }
 
+/// Y = XW + (X A) B on the host in `lora_redmule`'s order: the inputs rounded to binary16
+/// (RNE), then RedMulE's chains of binary16 fused multiply-adds (one rounding each, RNE), in
+/// increasing reduction index: h[k] = +0, h[k] = fma(x[i], A[i][k], h[k]) over i (the MATMUL
+/// job; h stays binary16); y[j] = XW[j], y[j] = fma(h[k], B[k][j], y[j]) over k (the GEMM
+/// job). Y is returned as f32 (exact).
+pub fn host_lora_redmule(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
+    let (n, o, r) = (s.d_in, s.d_out, s.rank);
+    let half =
+        |v: &[f32]| -> Vec<F16> { v.iter().map(|&x| F16::from_bits(f32_to_f16(x))).collect() };
+    let (x, a, b) = (half(d.x), half(d.a), half(d.b));
+    let mut y = half(d.xw);
+    let mut h = vec![F16::from_bits(0); r];
+    let fma = |p: &F16, q: &F16, acc: &F16| p.fused_mul_add(q, acc, RoundingMode::TiesToEven);
+    for tok in 0..s.tokens {
+        for (k, hk) in h.iter_mut().enumerate() {
+            *hk = F16::from_bits(0);
+            for i in 0..n {
+                *hk = fma(&x[tok * n + i], &a[i * r + k], hk);
+            }
+        }
+        for j in 0..o {
+            let yj = &mut y[tok * o + j];
+            for (k, hk) in h.iter().enumerate() {
+                *yj = fma(hk, &b[k * o + j], yj);
+            }
+        }
+    }
+    y.iter().map(|v| f16_to_f32(v.to_bits())).collect()
+}
+
 /// Errors of a kernel-backed evaluation.
 #[derive(Debug, thiserror::Error)]
 pub enum LoraKernelError {
@@ -96,6 +277,14 @@ pub enum LoraKernelError {
     /// The data does not match the shape.
     #[error("LoRA data: {0}")]
     Shape(String),
+    /// The ELF is not the kernel kind that was asked for, or the cluster lacks what it needs.
+    #[error("{program}: {message}")]
+    Incompatible {
+        /// The kernel.
+        program: String,
+        /// What does not match, and what to use instead.
+        message: String,
+    },
     /// The kernel refused the shape or failed its run.
     #[error("{program}: exit code {code} for shape {shape:?}: {console}")]
     Kernel {
@@ -113,28 +302,59 @@ pub enum LoraKernelError {
 /// (cycles, TCDM bytes, phase-2 cycles) of one shape.
 type CacheEntry = (u64, u32, u64);
 
-/// The process-wide cycle cache: (hash of the kernel's bytes and the cluster configuration,
-/// shape) -> measurements. Shared by every `LoraKernel` with caching on, so the points of a
-/// sweep (each with its own backend) run each shape once. Entries are deterministic
-/// functions of their key, so sharing cannot change a result.
-fn shared_cache() -> &'static Mutex<HashMap<(u64, LoraShape), CacheEntry>> {
-    static CACHE: OnceLock<Mutex<HashMap<(u64, LoraShape), CacheEntry>>> = OnceLock::new();
+/// Key of the cycle cache: (kernel kind, hash of the kernel's bytes and the cluster
+/// configuration, shape).
+type CacheKey = (LoraKernelKind, u64, LoraShape);
+
+/// The process-wide cycle cache: key -> measurements. Shared by every `LoraKernel` with
+/// caching on, so the points of a sweep (each with its own backend) run each shape once.
+/// Entries are deterministic functions of their key, so sharing cannot change a result.
+fn shared_cache() -> &'static Mutex<HashMap<CacheKey, CacheEntry>> {
+    static CACHE: OnceLock<Mutex<HashMap<CacheKey, CacheEntry>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// The LoRA kernel and the cluster it runs on.
 pub struct LoraKernel {
+    kind: LoraKernelKind,
     program: Program,
     config: ClusterConfig,
     /// Cache key of (kernel bytes, configuration), when caching is on.
     cache_key: Option<u64>,
 }
 
-fn bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+/// Checks that `program` is a kernel of `kind`, by the ABI marker symbols.
+fn check_marker(kind: LoraKernelKind, program: &Program) -> Result<(), String> {
+    let has = |m: &str| program.symbols.contains_key(m);
+    if let Some(m) = kind.abi_marker() {
+        if !has(m) {
+            return Err(format!(
+                "kernel {kind:?} was chosen, but this ELF has no `{m}` symbol (not a {kind:?} \
+                 kernel); use {} or choose the kernel kind of this ELF",
+                kind.shipped_elf()
+            ));
+        }
+    }
+    for other in LoraKernelKind::ALL {
+        if let Some(m) = other.abi_marker().filter(|_| other != kind) {
+            if has(m) {
+                return Err(format!(
+                    "kernel {kind:?} was chosen, but this ELF defines `{m}`: it is the \
+                     {other:?} kernel; choose `kernel: {other:?}` or use {}",
+                    kind.shipped_elf()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl LoraKernel {
+    /// The kernel kind.
+    pub fn kind(&self) -> LoraKernelKind {
+        self.kind
+    }
+
     /// The cluster configuration.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
@@ -145,8 +365,14 @@ impl LoraKernel {
         &self.program.name
     }
 
-    /// Loads the kernel ELF for `config`; `cache` enables cycle caching.
-    pub fn load(path: &Path, config: &ClusterConfig, cache: bool) -> Result<Self, LoraKernelError> {
+    /// Loads the kernel ELF of `kind` for `config`; `cache` enables cycle caching. Fails if
+    /// the ELF is not a `kind` kernel or the cluster lacks what the kernel needs.
+    pub fn load(
+        kind: LoraKernelKind,
+        path: &Path,
+        config: &ClusterConfig,
+        cache: bool,
+    ) -> Result<Self, LoraKernelError> {
         let bytes = std::fs::read(path).map_err(|e| {
             ClusterError::from(hetsim_isa::Error::Io {
                 path: path.display().to_string(),
@@ -156,8 +382,15 @@ impl LoraKernel {
         let program =
             Program::parse(&path.display().to_string(), &bytes).map_err(ClusterError::from)?;
         config.validate()?;
+        check_marker(kind, &program)
+            .and_then(|()| kind.check_cluster(config))
+            .map_err(|message| LoraKernelError::Incompatible {
+                program: program.name.clone(),
+                message,
+            })?;
         let key = fnv::fnv1a(fnv::hash(&bytes), config.to_ron_string().as_bytes());
         Ok(LoraKernel {
+            kind,
             program,
             config: config.clone(),
             cache_key: cache.then_some(key),
@@ -182,11 +415,11 @@ impl LoraKernel {
             shared_cache()
                 .lock()
                 .ok()
-                .and_then(|m| m.get(&(k, s)).copied())
+                .and_then(|m| m.get(&(self.kind, k, s)).copied())
         });
         if let Some((cycles, tcdm_bytes, phase2_cycles)) = cached {
             return Ok(LoraRun {
-                y: host_lora(s, d),
+                y: self.kind.reference(s, d),
                 cycles,
                 tcdm_bytes,
                 phase2_cycles,
@@ -203,7 +436,10 @@ impl LoraKernel {
             .unwrap_or(0);
         if let Some(k) = self.cache_key {
             if let Ok(mut m) = shared_cache().lock() {
-                m.insert((k, s), (report.cycles, tcdm_bytes, phase2_cycles));
+                m.insert(
+                    (self.kind, k, s),
+                    (report.cycles, tcdm_bytes, phase2_cycles),
+                );
             }
         }
         Ok(LoraRun {
@@ -228,24 +464,27 @@ impl LoraKernel {
             .collect();
         c.write_symbol("lora_shape", &shape)?;
         c.write_symbol("lora_check", &0u32.to_le_bytes())?;
-        c.write_symbol("lora_X", &bytes(d.x))?;
-        c.write_symbol("lora_XW", &bytes(d.xw))?;
-        c.write_symbol("lora_A", &bytes(d.a))?;
-        c.write_symbol("lora_B", &bytes(d.b))?;
+        let f = self.kind.format();
+        c.write_symbol("lora_X", &f.encode(d.x))?;
+        c.write_symbol("lora_XW", &f.encode(d.xw))?;
+        c.write_symbol("lora_A", &f.encode(d.a))?;
+        c.write_symbol("lora_B", &f.encode(d.b))?;
         let report = c.run()?;
         if report.exit_code != 0 {
+            let mut console = String::from_utf8_lossy(&report.console).trim().to_string();
+            if let Some(fault) = c.redmule_fault() {
+                console = format!("{console} ({fault})");
+            }
             return Err(LoraKernelError::Kernel {
                 program: self.program.name.clone(),
                 code: report.exit_code,
                 shape: s,
-                console: String::from_utf8_lossy(&report.console).trim().to_string(),
+                console,
             });
         }
-        let y = c
-            .read_symbol("lora_Y", Some((4 * s.tokens * s.d_out) as u32))?
-            .chunks_exact(4)
-            .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-            .collect();
+        let y_bytes = u32::try_from(f.bytes() * s.tokens * s.d_out)
+            .map_err(|_| LoraKernelError::Shape(format!("Y of {s:?} exceeds 4 GiB")))?;
+        let y = f.decode(&c.read_symbol("lora_Y", Some(y_bytes))?);
         let t = c.read_symbol("lora_used_tcdm", Some(4))?;
         let tcdm = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
         Ok((report, y, tcdm))
@@ -256,9 +495,25 @@ impl LoraKernel {
 mod tests {
     use super::*;
 
+    fn elf(kind: LoraKernelKind) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(kind.shipped_elf())
+    }
+
     fn kernel(cache: bool) -> LoraKernel {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels/build/lora.elf");
-        LoraKernel::load(&path, &ClusterConfig::default(), cache).expect("lora.elf")
+        let k = LoraKernelKind::Fp32;
+        LoraKernel::load(k, &elf(k), &ClusterConfig::default(), cache).expect("lora.elf")
+    }
+
+    fn redmule_kernel(cache: bool) -> LoraKernel {
+        let k = LoraKernelKind::Redmule;
+        LoraKernel::load(k, &elf(k), &ClusterConfig::snitch_study(), cache)
+            .expect("lora_redmule.elf")
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
     }
 
     fn data(s: LoraShape, seed: u32) -> [Vec<f32>; 4] {
@@ -308,7 +563,6 @@ mod tests {
             assert_eq!(c.tcdm_bytes, f.tcdm_bytes);
             assert_eq!(c.phase2_cycles, f.phase2_cycles);
             assert!(f.phase2_cycles > 0 && f.phase2_cycles < f.cycles);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&c.y), bits(&f.y), "seed {seed}");
             assert_eq!(bits(&f.y), bits(&host_lora(s, d)));
         }
@@ -355,5 +609,146 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.to_string().contains("exit code 4"), "{e}");
+    }
+
+    /// The same for the binary16 RedMulE kernel: a cached evaluation (Y from
+    /// `host_lora_redmule`) equals a full run bit for bit and cycle for cycle, the cycles do
+    /// not depend on the data, and the cache is keyed by the kernel kind (the fp32 kernel's
+    /// entry for the same shape is not reused).
+    #[test]
+    fn redmule_cached_runs_equal_full_runs() {
+        let s = LoraShape {
+            d_in: 128,
+            d_out: 64,
+            rank: 8,
+            tokens: 12,
+        };
+        let mut cached = redmule_kernel(true);
+        let mut full = redmule_kernel(false);
+        let mut fp32 = kernel(true);
+        for seed in [1, 2, 3] {
+            let [x, xw, a, b] = data(s, seed);
+            let d = LoraData {
+                x: &x,
+                xw: &xw,
+                a: &a,
+                b: &b,
+            };
+            // Fills the fp32 kernel's entry for this shape first: it must not be taken.
+            let f32_run = fp32.run(s, d).expect("fp32");
+            let c = cached.run(s, d).expect("cached");
+            let f = full.run(s, d).expect("full");
+            assert_eq!(c.cached, seed != 1, "the first run fills the cache");
+            assert!(!f.cached);
+            assert_ne!(
+                c.cycles, f32_run.cycles,
+                "a different kernel, different cycles"
+            );
+            assert_eq!(c.cycles, f.cycles, "seed {seed}");
+            assert_eq!(c.tcdm_bytes, f.tcdm_bytes);
+            assert_eq!(c.phase2_cycles, f.phase2_cycles);
+            assert!(f.phase2_cycles > 0 && f.phase2_cycles < f.cycles);
+            assert_eq!(bits(&c.y), bits(&f.y), "seed {seed}");
+            assert_eq!(bits(&f.y), bits(&host_lora_redmule(s, d)));
+            // FP16 differs from fp32 (rounded inputs, binary16 steps), but not by much.
+            assert_ne!(bits(&f.y), bits(&f32_run.y));
+            let err =
+                f.y.iter()
+                    .zip(&f32_run.y)
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0f32, f32::max);
+            assert!(err < 0.05, "max |Y16 - Y32| = {err}");
+        }
+    }
+
+    /// f32 -> binary16 conversion rounds to nearest, ties to even, and saturates to infinity.
+    #[test]
+    fn f16_conversion_rounds_to_nearest_even() {
+        // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to the even 1.0 (0x3c00);
+        // 1 + 3 * 2^-11 is halfway between 1 + 2^-10 and 1 + 2^-9: ties to 0x3c02.
+        assert_eq!(f32_to_f16(1.0 + 2f32.powi(-11)), 0x3c00);
+        assert_eq!(f32_to_f16(1.0 + 3.0 * 2f32.powi(-11)), 0x3c02);
+        assert_eq!(f32_to_f16(65504.0), 0x7bff);
+        assert_eq!(
+            f32_to_f16(65520.0),
+            0x7c00,
+            "halfway to 2^16 rounds to infinity"
+        );
+        assert_eq!(f32_to_f16(-2f32.powi(-24)), 0x8001, "smallest subnormal");
+        assert_eq!(
+            f32_to_f16(2f32.powi(-26)),
+            0,
+            "below half the smallest subnormal"
+        );
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        let f = ElementFormat::F16;
+        assert_eq!(f.first_overflow(&[1.0, 65519.0, f32::INFINITY]), None);
+        assert_eq!(f.first_overflow(&[1.0, -65520.0, 7e4]), Some((1, -65520.0)));
+        assert_eq!(ElementFormat::F32.first_overflow(&[f32::MAX]), None);
+        // 1e-3 is 1048.576 * 2^-20 (binade 2^-10, step 2^-20): between 1048 * 2^-20 (0x1418)
+        // and 1049 * 2^-20 (0x1419), nearer the latter.
+        assert_eq!(f32_to_f16(1e-3), 0x1419);
+        assert_eq!(f.encode(&[0.5, -3.25]), [0x00, 0x38, 0x80, 0xc2]);
+        assert_eq!(
+            f.decode(&f.encode(&[0.5, -3.25, 1e-3])),
+            [0.5, -3.25, f16_to_f32(0x1419)]
+        );
+    }
+
+    /// Wrong pairings are refused at load time with what to use instead: the fp32 ELF as the
+    /// Redmule kernel, the Redmule ELF as the fp32 kernel, and the Redmule kernel on a cluster
+    /// without RedMulE.
+    #[test]
+    fn mismatched_kernel_kinds_and_clusters_are_refused() {
+        let study = ClusterConfig::snitch_study();
+        let err = |kind, elf_kind, cfg: &ClusterConfig| {
+            LoraKernel::load(kind, &elf(elf_kind), cfg, false)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let e = err(LoraKernelKind::Redmule, LoraKernelKind::Fp32, &study);
+        assert!(e.contains("no `lora_redmule_abi` symbol"), "{e}");
+        assert!(e.contains("kernels/build/lora_redmule.elf"), "{e}");
+        let e = err(LoraKernelKind::Fp32, LoraKernelKind::Redmule, &study);
+        assert!(e.contains("it is the Redmule kernel"), "{e}");
+        let e = err(
+            LoraKernelKind::Redmule,
+            LoraKernelKind::Redmule,
+            &ClusterConfig::default(),
+        );
+        assert!(e.contains("needs a cluster with a RedMulE engine"), "{e}");
+        assert!(err(LoraKernelKind::Redmule, LoraKernelKind::Redmule, &study).is_empty());
+        assert!(err(LoraKernelKind::Fp32, LoraKernelKind::Fp32, &study).is_empty());
+    }
+
+    /// The Redmule kernel refuses a rank beyond its static buffers (r <= 16) with exit code 4
+    /// and its console line, like the fp32 kernel.
+    #[test]
+    fn redmule_kernel_refuses_shapes_beyond_its_buffers() {
+        let mut k = redmule_kernel(false);
+        let s = LoraShape {
+            d_in: 8,
+            d_out: 8,
+            rank: 17,
+            tokens: 1,
+        };
+        let [x, xw, a, b] = data(s, 9);
+        let e = k
+            .run(
+                s,
+                LoraData {
+                    x: &x,
+                    xw: &xw,
+                    a: &a,
+                    b: &b,
+                },
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("exit code 4") && e.contains("exceeds the L2"),
+            "{e}"
+        );
     }
 }

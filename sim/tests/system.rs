@@ -177,6 +177,105 @@ fn kernel_backend_runs_the_lora_kernel() {
     );
 }
 
+/// The study cluster written inline (models/presets/cluster-snitch-study.ron: the Snitch
+/// preset plus the FP16 extensions and a RedMulE engine).
+const STUDY_CLUSTER: &str =
+    "cluster: (extensions: (zfh: true, xfvec: true, xdma: true, xfrep: true), redmule: Some(()))";
+
+#[test]
+fn kernel_field_selects_the_redmule_kernel() {
+    // seq_len 8, t = 8: every LoRA task runs one of the two kernels on the study cluster.
+    let scenario = |kernel: &str, elf: &str| {
+        format!(
+            r#"(name: "x", hardware: (cluster_backend: Kernel(({kernel} lora_elf: "../kernels/build/{elf}", {STUDY_CLUSTER}))),
+            workload: (schedule: Model("mobilebert"), seq_len: Some(8)), numerics: Some((sample_tokens: 4, max_instances: Some(2))))"#
+        )
+    };
+    let op = |r: &hetsim::report::Report| {
+        r.rows
+            .iter()
+            .find(|x| x.scope == "op" && x.op == "bottleneck.input.dense")
+            .cloned()
+            .unwrap()
+    };
+    // No `kernel` field: the fp32 kernel, as before the field existed.
+    let fp32 = hetsim::run::run(&load_str(&path(), &scenario("", "lora.elf")).unwrap()).unwrap();
+    let rm_text = scenario("kernel: Redmule,", "lora_redmule.elf");
+    let rm = hetsim::run::run(&load_str(&path(), &rm_text).unwrap()).unwrap();
+    let (f, m) = (op(&fp32), op(&rm));
+    assert!(f.cluster_model.starts_with("lora.elf on"), "{f:?}");
+    assert!(m.cluster_model.starts_with("lora_redmule.elf on"), "{m:?}");
+    // The same 512x128 task at t = 8: 20,205 cycles on the cores in fp32 against 3,872 on
+    // RedMulE (docs/kernels.md); anything under a third shows the engine is used.
+    assert!(m.cluster_ns * 3.0 < f.cluster_ns, "{m:?} vs {f:?}");
+    // FP16 rounding barely moves the op error, which the tile's noise dominates.
+    let (fe, me) = (f.rel_err.unwrap(), m.rel_err.unwrap());
+    assert!(fe > 0.0 && (me - fe).abs() < 0.01 * fe, "{m:?} vs {f:?}");
+    // Same results again (deterministic, cycle cache included).
+    let again = hetsim::run::run(&load_str(&path(), &rm_text).unwrap()).unwrap();
+    assert_eq!(rm.json().unwrap(), again.json().unwrap());
+    // The ELF must match the kind: the fp32 ELF as the Redmule kernel is refused.
+    let wrong = scenario("kernel: Redmule,", "lora.elf");
+    let e = hetsim::run::run(&load_str(&path(), &wrong).unwrap()).unwrap_err();
+    assert!(
+        e.to_string().contains("no `lora_redmule_abi` symbol"),
+        "{e}"
+    );
+}
+
+#[test]
+fn redmule_kernel_without_a_redmule_cluster_fails_at_load() {
+    // The default cluster (the Snitch preset) has no RedMulE: refused when the scenario is
+    // loaded, naming the file and the field.
+    let text = r#"(name: "x", hardware: (cluster_backend: Kernel((kernel: Redmule, lora_elf: "../kernels/build/lora_redmule.elf"))),
+        workload: (schedule: Model("mobilebert"), seq_len: Some(8)), numerics: None)"#;
+    let e = load_str(&path(), text).unwrap_err();
+    assert!(matches!(e, Error::Scenario { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("scenarios/test.ron")
+            && msg.contains("hardware.cluster_backend.Kernel.kernel")
+            && msg.contains("RedMulE")
+            && msg.contains("cluster-snitch-study.ron"),
+        "{msg}"
+    );
+    // An unknown kernel name lists the known ones.
+    let bad = text.replace("kernel: Redmule", "kernel: Tpu");
+    let e = load_str(&path(), &bad).unwrap_err().to_string();
+    assert!(e.contains("Fp32") && e.contains("Redmule"), "{e}");
+}
+
+#[test]
+fn shipped_redmule_scenario_runs() {
+    // scenarios/ahwa-lora-mobilebert-redmule.ron: the main scenario on RedMulE. At 512 ns and
+    // t = 8 the 512x128 layer is tile-bound with a few percent overhead; at 128 ns the
+    // cluster still bounds it (3,872 cycles per 8 tokens against 8 x 128 ns on the tile).
+    let loaded = load(&root().join("scenarios/ahwa-lora-mobilebert-redmule.ron")).unwrap();
+    let r = hetsim::run::run(&loaded).unwrap();
+    let find = |it: f64, t: usize| {
+        r.rows
+            .iter()
+            .find(|x| {
+                x.strategy == "pipelined"
+                    && x.integration_time_ns == it
+                    && x.tokens_per_batch == t
+                    && x.layer == "encoder.layer.0"
+                    && x.op == "bottleneck.input.dense"
+            })
+            .unwrap()
+    };
+    let best = find(512.0, 8);
+    assert!(best.overhead < 1.05 && best.bound == "tile", "{best:?}");
+    let fast = find(128.0, 8);
+    assert!(fast.overhead > 1.5 && fast.bound == "cluster", "{fast:?}");
+    assert!(r
+        .rows
+        .iter()
+        .all(|x| x.cluster_model.starts_with("lora_redmule.elf on")));
+    // binary16 buffers: t = 128 fits the 128 KiB TCDM (it does not in fp32).
+    assert!(!find(512.0, 128).tcdm_over);
+}
+
 #[test]
 fn every_shipped_scenario_validates() {
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {

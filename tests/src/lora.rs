@@ -1,8 +1,9 @@
-//! Running the multi-core `lora` kernel (kernels/build/lora.elf) on the cluster with bound
-//! inputs, and the host reference it must match bit for bit (the kernel documents its fp32
-//! evaluation order: one fused multiply-add per step, round to nearest even).
+//! Running the multi-core LoRA kernels (kernels/build/lora.elf, fp32, and
+//! kernels/build/lora_redmule.elf, binary16 on RedMulE) on the cluster with bound inputs, and
+//! the host references they must match bit for bit (each kernel documents its evaluation
+//! order: one fused multiply-add per step, round to nearest even, in its format).
 
-use hetsim::lora_kernel::{host_lora, LoraData, LoraKernel, LoraShape};
+use hetsim::lora_kernel::{host_lora, LoraData, LoraKernel, LoraKernelKind, LoraShape};
 use hetsim_models::cluster::{ClusterConfig, ClusterReport};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -66,21 +67,36 @@ impl LoraCase {
         }
     }
 
-    /// The host reference in the kernel's evaluation order.
+    /// The host reference in the fp32 kernel's evaluation order.
     pub fn reference(&self) -> Vec<f32> {
         host_lora(self.shape(), self.data())
+    }
+
+    /// The host reference in the evaluation order of a kernel of `kind`.
+    pub fn reference_for(&self, kind: LoraKernelKind) -> Vec<f32> {
+        kind.reference(self.shape(), self.data())
     }
 }
 
 /// Runs `lora.elf` on a cluster with the case's data bound to the kernel's symbols; returns
-/// the report and Y. A kernel that refuses the shape still returns its report (exit code and
-/// console), so tests can check the refusal.
+/// the report and Y. A kernel that refuses the shape returns an error naming its exit code
+/// and console line, so tests can check the refusal.
 pub fn run_lora(
     program: &Path,
     cfg: &ClusterConfig,
     case: &LoraCase,
 ) -> Result<(ClusterReport, Vec<f32>), String> {
-    let k = LoraKernel::load(program, cfg, false).map_err(|e| e.to_string())?;
+    run_lora_kernel(LoraKernelKind::Fp32, program, cfg, case)
+}
+
+/// As [`run_lora`] for a kernel of any kind (`program` must be one).
+pub fn run_lora_kernel(
+    kind: LoraKernelKind,
+    program: &Path,
+    cfg: &ClusterConfig,
+    case: &LoraCase,
+) -> Result<(ClusterReport, Vec<f32>), String> {
+    let k = LoraKernel::load(kind, program, cfg, false).map_err(|e| e.to_string())?;
     match k.run_cluster(case.shape(), case.data()) {
         Ok((report, y, _)) => Ok((report, y)),
         Err(e) => Err(e.to_string()),

@@ -1,7 +1,7 @@
 //! Runs every committed single-hart kernel and ISA self-test ELF (`kernels/build/*.elf`
 //! except the cluster kernels, recognised by the `__tcdm_data_start` symbol of
-//! link-cluster.ld: they need the cluster's peripherals and are tested in cluster_lora.rs,
-//! cluster_ubench.rs and cluster_gemm_redmule.rs) on the functional
+//! link-cluster.ld: they need the cluster's peripherals and are tested in cluster_lora*.rs,
+//! cluster_ubench.rs and cluster_gemm_*.rs) on the functional
 //! machine: each must exit with code 0 through `tohost`. `rv32mi-misaligned`
 //! runs under both misaligned-access policies (it accepts either a hardware result or the
 //! architected trap).

@@ -94,6 +94,8 @@ pub mod dma {
     pub const BUSY: u32 = 0x24;
 }
 
+use super::redmule as rm;
+
 /// Every named address, as `hetsim.h` spells it (`HETSIM_<name>`): the table the header test
 /// checks.
 pub const HEADER_TABLE: &[(&str, u32)] = &[
@@ -121,6 +123,19 @@ pub const HEADER_TABLE: &[(&str, u32)] = &[
     ("DMA_LAST_ID", DMA_BASE + dma::LAST_ID),
     ("DMA_DONE_ID", DMA_BASE + dma::DONE_ID),
     ("DMA_BUSY", DMA_BASE + dma::BUSY),
+    ("REDMULE_TRIGGER", REDMULE_BASE + rm::REG_TRIGGER),
+    ("REDMULE_ACQUIRE", REDMULE_BASE + rm::REG_ACQUIRE),
+    ("REDMULE_FINISHED", REDMULE_BASE + rm::REG_FINISHED),
+    ("REDMULE_STATUS", REDMULE_BASE + rm::REG_STATUS),
+    ("REDMULE_SOFT_CLEAR", REDMULE_BASE + rm::REG_SOFT_CLEAR),
+    ("REDMULE_X_ADDR", REDMULE_BASE + rm::REG_X_ADDR),
+    ("REDMULE_W_ADDR", REDMULE_BASE + rm::REG_W_ADDR),
+    ("REDMULE_Z_ADDR", REDMULE_BASE + rm::REG_Z_ADDR),
+    ("REDMULE_MCFG0", REDMULE_BASE + rm::REG_MCFG0),
+    ("REDMULE_MCFG1", REDMULE_BASE + rm::REG_MCFG1),
+    ("REDMULE_ARITH", REDMULE_BASE + rm::REG_ARITH),
+    ("REDMULE_ERROR", REDMULE_BASE + rm::REG_ERROR),
+    ("REDMULE_LAST_CYCLES", REDMULE_BASE + rm::REG_LAST_CYCLES),
 ];
 
 #[cfg(test)]

@@ -1086,7 +1086,7 @@ impl Cluster {
         let ready = c.ready_x[d.xs[0] as usize & 31]
             .max(c.ready_x[d.xs[1] as usize & 31])
             .max(c.ready_x[d.xd as usize & 31]);
-        if ready > now || (d.inst.op == Op::Fsw && c.ready_f[d.inst.rs2 as usize & 31] > now) {
+        if ready > now || (d.class == Class::FpStore && c.ready_f[d.inst.rs2 as usize & 31] > now) {
             return None;
         }
         let addr = c.hart.x[d.inst.rs1 as usize & 31].wrapping_add(d.inst.imm as u32);
@@ -1151,8 +1151,8 @@ impl Cluster {
                 return Ok(());
             }
         }
-        // FP data of fsw, and FP CSR accesses, wait for the FP subsystem.
-        if op == Op::Fsw {
+        // FP data of fsw/fsh, and FP CSR accesses, wait for the FP subsystem.
+        if class == Class::FpStore {
             let t = self.cores[i].ready_f[inst.rs2 as usize & 31];
             if t > now {
                 self.stall(i, StallCause::FpDependency, now, t);
@@ -1312,7 +1312,7 @@ impl Cluster {
             self.fp_result(i, &inst, done);
             let fpu = &mut self.cores[i].fpu;
             fpu.queue.push_back(fpu_issue);
-        } else if op == Op::Flw {
+        } else if class == Class::FpLoad {
             c.ready_f[inst.rd as usize & 31] = now + latency;
         } else if d.xd != 0 {
             c.ready_x[d.xd as usize & 31] = now + latency;

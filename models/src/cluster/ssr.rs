@@ -33,12 +33,20 @@ use super::config::SsrConfig;
 use hetsim_isa::ssr::{Job, STREAMS};
 use std::collections::VecDeque;
 
+/// How far ahead of the simulated cycle reservations are recorded, in 64-bit bitset words:
+/// 2^20 cycles for up to 64 banks (8 MiB), proportionally fewer cycles for more banks. A
+/// stream request placed further ahead (a FREP of tens of thousands of long-latency
+/// operations) is not recorded, so nothing contends with it; this bounds memory whatever the
+/// program does.
+pub const MAX_WORDS: u64 = 1 << 20;
+
 /// Future TCDM bank reservations: a ring of per-cycle bank bitsets covering
-/// `[base, base + horizon)`, grown on demand.
+/// `[base, base + horizon)`, grown on demand up to `max_horizon` ([`MAX_WORDS`]).
 #[derive(Debug)]
 pub struct BankReservations {
     words: usize,
     horizon: u64,
+    max_horizon: u64,
     base: u64,
     bits: Vec<u64>,
 }
@@ -51,6 +59,7 @@ impl BankReservations {
         BankReservations {
             words,
             horizon,
+            max_horizon: (MAX_WORDS / words as u64).next_power_of_two().max(horizon),
             base: 0,
             bits: vec![0; words * horizon as usize],
         }
@@ -99,10 +108,11 @@ impl BankReservations {
     }
 
     fn grow(&mut self, cycle: u64) {
-        let need = (cycle - self.base + 1).next_power_of_two() * 2;
+        let need = ((cycle - self.base + 1).next_power_of_two() * 2).min(self.max_horizon);
         let mut bigger = BankReservations {
             words: self.words,
             horizon: need,
+            max_horizon: self.max_horizon,
             base: self.base,
             bits: vec![0; self.words * need as usize],
         };
@@ -119,6 +129,9 @@ impl BankReservations {
         let mut t = from.max(self.base);
         while self.is_reserved(t, bank) {
             t += 1;
+        }
+        if t >= self.base + self.max_horizon {
+            return t; // too far ahead to record (see MAX_WORDS)
         }
         if t >= self.base + self.horizon {
             self.grow(t);
@@ -401,6 +414,18 @@ mod tests {
         assert!(!r.is_reserved(5, 70) && r.is_reserved(6, 70));
         r.advance(10_000);
         assert!(!r.is_reserved(5000, 3));
+        // Beyond the horizon nothing is recorded (memory stays bounded).
+        let far = 10_000 + r.max_horizon;
+        assert_eq!(r.reserve_first_free(1, far), far);
+        assert!(!r.is_reserved(far, 1));
+        assert_eq!(
+            r.reserve_first_free(1, far - 1),
+            far - 1,
+            "the last recordable cycle"
+        );
+        assert!(r.is_reserved(far - 1, 1));
+        assert_eq!(r.horizon, r.max_horizon);
+        assert_eq!(r.max_horizon as usize * r.words, MAX_WORDS as usize);
     }
 
     /// Hand-derived: a 6-element read stream launched at cycle 10 (launch latency 1, TCDM

@@ -502,6 +502,37 @@ fn packed_fp16_runs_only_with_the_extension_and_pays_the_simd_latency() {
 }
 
 #[test]
+fn half_precision_loads_and_stores_time_like_flw_and_fsw() {
+    // 2 flh f1 (TCDM): f1 ready at 2 + Lt. 3 fadd.h f2, f1, f1: offloaded at 3, FPU issue at
+    // max(4, 2 + Lt), f2 ready add cycles later. 4 fsh f2 waits for f2 (fp-dep) and issues
+    // then; the exit store follows: cycles = max(4, 2 + Lt) + add + 2.
+    for lt in [2u32, 4] {
+        let p = [
+            periph_t2(),
+            lui(T1, map::TCDM_BASE >> 12),
+            flh(1, T1, 0),
+            fadd_h(2, 1, 1),
+            fsh(2, T1, 4),
+            exit_store(),
+        ];
+        let mut c = cfg(1);
+        c.extensions.zfh = true;
+        c.tcdm.latency = lt;
+        let r = run(&c, &p);
+        let issue = 4u32.max(2 + lt);
+        assert_eq!(
+            r.cycles,
+            u64::from(issue + c.fpu.add + 2),
+            "TCDM latency {lt}"
+        );
+        assert_eq!(
+            r.cores[0].stall(StallCause::FpDependency),
+            u64::from(issue + c.fpu.add - 4)
+        );
+    }
+}
+
+#[test]
 fn a_core_runs_a_redmule_gemm_in_the_cluster() {
     use super::redmule::{arith, mcfg0, RedmuleConfig, FORMAT_FP16, OP_GEMM};
     use softfloat_wrapper::{Float, RoundingMode, F16};

@@ -1,11 +1,13 @@
-//! The kernel-backed cluster: the LoRA branch runs the real `lora` kernel
-//! (kernels/build/lora.elf) on the cycle-level cluster (`hetsim_models::cluster`).
+//! The kernel-backed cluster: the LoRA branch runs a real LoRA kernel on the cycle-level
+//! cluster (`hetsim_models::cluster`): `kernels/build/lora.elf` (fp32 on the compute cores)
+//! or `kernels/build/lora_redmule.elf` (binary16 on RedMulE), chosen by the `kernel` field.
 //!
 //! - LoRA cycles and TCDM bytes come from running the kernel for the task's shape (cached per
 //!   shape when `cache_cycles` is on: the kernel's timing does not depend on data, proven in
 //!   `lora_kernel`); Y comes from the kernel's run or, for a cached shape, from the host in the
 //!   kernel's exact evaluation order (bit-identical).
-//! - The LoRA scale (alpha / r) is folded into A before the kernel runs: Y = XW + (X (s A)) B.
+//! - The LoRA scale (alpha / r) is folded into A before the kernel runs: Y = XW + (X (s A)) B
+//!   (in f32; a binary16 kernel gets s A rounded to binary16 like its other inputs).
 //! - branch/add split (used by parallel-branch): `add_cycles` is phase 2 of the kernel (the
 //!   part that reads XW: Y = XW + H B), measured with its region markers; `branch_cycles` is
 //!   the rest.
@@ -18,7 +20,7 @@ use super::LoraShape;
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
 use crate::engine::ClockDomain;
 use crate::error::Error;
-use crate::lora_kernel::{self, LoraData, LoraKernel};
+use crate::lora_kernel::{self, LoraData, LoraKernel, LoraKernelKind};
 use crate::workload::OpKind;
 use hetsim_models::aimc::Matrix;
 use hetsim_models::cluster::ClusterConfig;
@@ -29,6 +31,10 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KernelBackendConfig {
+    /// Which LoRA kernel `lora_elf` is: `Fp32` (default, `lora.elf`) or `Redmule`
+    /// (`lora_redmule.elf`, binary16 on RedMulE; needs a cluster with `redmule: Some(..)`).
+    #[serde(default)]
+    pub kernel: LoraKernelKind,
     /// The LoRA kernel ELF, relative to the scenario file (e.g.
     /// `"../kernels/build/lora.elf"`).
     pub lora_elf: String,
@@ -60,7 +66,7 @@ impl KernelCluster {
     /// Loads the kernel (`base` anchors a relative `lora_elf`).
     pub fn new(cfg: &KernelBackendConfig, base: &Path) -> Result<Self, Error> {
         let path = base.join(&cfg.lora_elf);
-        let kernel = LoraKernel::load(&path, &cfg.cluster, cfg.cache_cycles)
+        let kernel = LoraKernel::load(cfg.kernel, &path, &cfg.cluster, cfg.cache_cycles)
             .map_err(|e| Error::Backend(format!("{}: {e}", path.display())))?;
         let clock = ClockDomain::from_ghz(cfg.cluster.clock_ghz).ok_or_else(|| {
             Error::Backend(format!(
@@ -83,6 +89,52 @@ impl KernelCluster {
             clock,
             label: format!("{file} on the cycle-level cluster (dynamic ops: analytic model)"),
         })
+    }
+
+    /// A binary16 kernel cannot hold values beyond 65504: an input that would round to
+    /// infinity, or (with `y`) a non-finite output from finite inputs, is an error that says
+    /// where and what to do, rather than an infinity that fails later far from its cause.
+    fn check_range(
+        &self,
+        shape: &LoraShape,
+        d: LoraData<'_>,
+        y: Option<&[f32]>,
+    ) -> Result<(), Error> {
+        let kind = self.kernel.kind();
+        let f = kind.format();
+        let hint = "the workload's values outgrow the kernel's format: evaluate fewer layer \
+                    instances (`numerics.max_instances`), or choose `kernel: Fp32`";
+        let at = |i: usize, cols: usize| (i / cols.max(1), i % cols.max(1));
+        for (name, v, cols) in [
+            ("X", d.x, shape.in_features),
+            ("XW", d.xw, shape.out_features),
+            ("A (scaled by alpha / r)", d.a, shape.rank),
+            ("B", d.b, shape.out_features),
+        ] {
+            if let Some((i, val)) = f.first_overflow(v) {
+                let (r, c) = at(i, cols);
+                return Err(Error::Backend(format!(
+                    "LoRA task {shape:?}: the {kind:?} kernel takes {f:?} data, but {name}[{r}][{c}] \
+                     = {val:e} is beyond its largest finite value {}; {hint}",
+                    f.max_finite()
+                )));
+            }
+        }
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        if let Some(y) = y {
+            if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+                if finite(d.x) && finite(d.xw) && finite(d.a) && finite(d.b) {
+                    let (r, c) = at(i, shape.out_features);
+                    return Err(Error::Backend(format!(
+                        "LoRA task {shape:?}: the {kind:?} kernel's Y[{r}][{c}] = {} from finite \
+                         inputs: X A or Y overflowed {f:?} (largest finite value {}); {hint}",
+                        y[i],
+                        f.max_finite()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn run(
@@ -166,7 +218,9 @@ impl ClusterBackend for KernelCluster {
             a: &scaled,
             b: b.as_slice(),
         };
+        self.check_range(shape, d, None)?;
         let (cost, y) = self.run(shape, d)?;
+        self.check_range(shape, d, Some(&y))?;
         let y = Matrix::new(shape.tokens, shape.out_features, y)
             .map_err(|e| Error::Backend(e.to_string()))?;
         Ok(ClusterRun { cost, y })
@@ -192,6 +246,7 @@ mod tests {
 
     fn backend() -> KernelCluster {
         let cfg = KernelBackendConfig {
+            kernel: LoraKernelKind::Fp32,
             lora_elf: "kernels/build/lora.elf".into(),
             cluster: ClusterConfig::default(),
             cache_cycles: true,
@@ -239,6 +294,7 @@ mod tests {
     #[test]
     fn a_missing_kernel_is_named() {
         let cfg = KernelBackendConfig {
+            kernel: LoraKernelKind::Fp32,
             lora_elf: "no/such/lora.elf".into(),
             cluster: ClusterConfig::default(),
             cache_cycles: true,
@@ -249,5 +305,53 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("no/such/lora.elf"), "{e}");
+    }
+
+    /// A binary16 kernel: inputs beyond 65504, and outputs that overflow from finite inputs,
+    /// are errors naming the operand, the element and what to do; values in range run.
+    #[test]
+    fn binary16_overflow_is_reported_where_it_happens() {
+        let cfg = KernelBackendConfig {
+            kernel: LoraKernelKind::Redmule,
+            lora_elf: "kernels/build/lora_redmule.elf".into(),
+            cluster: ClusterConfig::snitch_study(),
+            cache_cycles: true,
+            dynamic: AnalyticClusterConfig::default(),
+        };
+        let base = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        let mut k = KernelCluster::new(&cfg, base).unwrap();
+        assert!(k
+            .label()
+            .starts_with("lora_redmule.elf on the cycle-level cluster"));
+        let shape = LoraShape {
+            tokens: 2,
+            in_features: 16,
+            out_features: 8,
+            rank: 2,
+        };
+        let m = |rows, cols, v: f32| Matrix::new(rows, cols, vec![v; rows * cols]).unwrap();
+        let (x, xw, a, b) = (m(2, 16, 1.0), m(2, 8, 0.5), m(16, 2, 0.25), m(2, 8, 0.5));
+        // In range: Y = 0.5 + 2 * (16 * 0.25) * 0.5 = 4.5 exactly (scale 1).
+        let y = k.lora(&shape, 1.0, &x, &xw, &a, &b).unwrap().y;
+        assert!(y.as_slice().iter().all(|&v| v == 4.5), "{y:?}");
+        // XW[1][3] = 70000 rounds to infinity in binary16.
+        let mut big = vec![0.5; 16];
+        big[11] = 7e4;
+        let xw_big = Matrix::new(2, 8, big).unwrap();
+        let e = k
+            .lora(&shape, 1.0, &x, &xw_big, &a, &b)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("XW[1][3] = 7e4") && e.contains("65504") && e.contains("max_instances"),
+            "{e}"
+        );
+        // Finite inputs, X A = 16 * 100 * 100 = 160000 overflows inside the kernel.
+        let (x100, a100) = (m(2, 16, 100.0), m(16, 2, 100.0));
+        let e = k
+            .lora(&shape, 1.0, &x100, &xw, &a100, &b)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Y[0][0]") && e.contains("overflowed F16"), "{e}");
     }
 }

@@ -354,6 +354,17 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
             "latencies >= 0, bandwidths > 0, mesh sides 1..=1024",
         )
     })?;
+    if let BackendConfig::Kernel(k) = &sc.hardware.cluster_backend {
+        k.kernel.check_cluster(&k.cluster).map_err(|message| {
+            f(
+                "hardware.cluster_backend.Kernel.kernel",
+                message,
+                "give the Kernel backend's `cluster` what the kernel needs (the study \
+                 preset models/presets/cluster-snitch-study.ron has it), or choose \
+                 `kernel: Fp32`",
+            )
+        })?;
+    }
     if !(1..=16).contains(&sc.hardware.element_bytes) {
         return Err(f(
             "hardware.element_bytes",
