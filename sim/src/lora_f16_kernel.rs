@@ -14,7 +14,7 @@
 //! `Y = fp16(y)`.
 
 use crate::fnv;
-use crate::lora_kernel::{LoraKernelError, LoraShape};
+use crate::lora_kernel::{f16_to_f32, f32_to_f16, LoraData, LoraKernelError, LoraShape};
 use hetsim_isa::fp::Rounding;
 use hetsim_isa::{fp16, Program};
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
@@ -102,6 +102,33 @@ pub fn host_lora_f16(s: LoraShape, d: LoraF16Data<'_>) -> Vec<u16> {
     y
 }
 
+/// The f32 operands of a LoRA task as the kernel takes them: each value rounded to binary16
+/// (round to nearest, ties to even), A and B transposed. Returns (X, XW, At, Bt).
+pub fn f16_operands(s: LoraShape, d: LoraData<'_>) -> (Vec<u16>, Vec<u16>, Vec<u16>, Vec<u16>) {
+    let h = |v: &[f32]| -> Vec<u16> { v.iter().map(|&x| f32_to_f16(x)).collect() };
+    let (n, o, r) = (s.d_in, s.d_out, s.rank);
+    // At[k][i] = A[i][k]; Bt[j][k] = B[k][j].
+    let at = (0..r * n)
+        .map(|e| f32_to_f16(d.a[(e % n) * r + e / n]))
+        .collect();
+    let bt = (0..o * r)
+        .map(|e| f32_to_f16(d.b[(e % r) * o + e / r]))
+        .collect();
+    (h(d.x), h(d.xw), at, bt)
+}
+
+/// [`host_lora_f16`] for f32 operands converted as [`f16_operands`] does; Y as f32 (exact).
+pub fn host_lora_f16_from_f32(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
+    let (x, xw, at, bt) = f16_operands(s, d);
+    let d16 = LoraF16Data {
+        x: &x,
+        xw: &xw,
+        at: &at,
+        bt: &bt,
+    };
+    host_lora_f16(s, d16).into_iter().map(f16_to_f32).collect()
+}
+
 fn bytes(v: &[u16]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -119,13 +146,15 @@ impl LoraF16Kernel {
     pub fn load(path: &Path, config: &ClusterConfig) -> Result<Self, LoraKernelError> {
         let missing = missing_extensions(config);
         if !missing.is_empty() {
-            return Err(LoraKernelError::Shape(format!(
-                "{} needs a cluster with extensions {} (e.g. models/presets/cluster-snitch-study.ron); \
-                 this one lacks {}",
-                path.display(),
-                REQUIRED_EXTENSIONS.join(", "),
-                missing.join(", ")
-            )));
+            return Err(LoraKernelError::Incompatible {
+                program: path.display().to_string(),
+                message: format!(
+                    "needs a cluster with extensions {} (e.g. \
+                     models/presets/cluster-snitch-study.ron); this one lacks {}",
+                    REQUIRED_EXTENSIONS.join(", "),
+                    missing.join(", ")
+                ),
+            });
         }
         let bytes = std::fs::read(path).map_err(|e| {
             ClusterError::from(hetsim_isa::Error::Io {
@@ -163,56 +192,71 @@ impl LoraF16Kernel {
         d: LoraF16Data<'_>,
         expected: Option<&[u16]>,
     ) -> Result<(ClusterReport, Vec<u16>, u32), LoraKernelError> {
-        for (name, len, want) in [
-            ("X", d.x.len(), s.tokens * s.d_in),
-            ("XW", d.xw.len(), s.tokens * s.d_out),
-            ("At", d.at.len(), s.rank * s.d_in),
-            ("Bt", d.bt.len(), s.d_out * s.rank),
-            (
-                "expected",
-                expected.map_or(want_y(s), <[u16]>::len),
-                want_y(s),
-            ),
-        ] {
-            if len != want {
-                return Err(LoraKernelError::Shape(format!(
-                    "{name} has {len} values, the shape {s:?} needs {want}"
-                )));
-            }
-        }
         let mut c = Cluster::new(&self.config, &self.program)?;
-        let shape: Vec<u8> = [s.d_in, s.d_out, s.rank, s.tokens]
-            .iter()
-            .flat_map(|&v| (v as u32).to_le_bytes())
-            .collect();
-        c.write_symbol("lora_f16_shape", &shape)?;
-        c.write_symbol("lora_f16_X", &bytes(d.x))?;
-        c.write_symbol("lora_f16_XW", &bytes(d.xw))?;
-        c.write_symbol("lora_f16_At", &bytes(d.at))?;
-        c.write_symbol("lora_f16_Bt", &bytes(d.bt))?;
-        let check = u32::from(expected.is_some());
-        c.write_symbol("lora_f16_check", &check.to_le_bytes())?;
-        if let Some(e) = expected {
-            c.write_symbol("lora_f16_expected", &bytes(e))?;
-        }
-        let report = c.run()?;
-        if report.exit_code != 0 {
-            return Err(LoraKernelError::Kernel {
-                program: self.program.name.clone(),
-                code: report.exit_code,
-                shape: s,
-                console: String::from_utf8_lossy(&report.console).trim().to_string(),
-            });
-        }
-        let y = c
-            .read_symbol("lora_f16_Y", Some((2 * s.tokens * s.d_out) as u32))?
-            .chunks_exact(2)
-            .map(|w| u16::from_le_bytes([w[0], w[1]]))
-            .collect();
-        let t = c.read_symbol("lora_f16_used_tcdm", Some(4))?;
-        let tcdm = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
-        Ok((report, y, tcdm))
+        run_on(&mut c, &self.program.name, s, d, expected)
     }
+}
+
+/// Binds the data to a fresh cluster loaded with the kernel (`program` names it in errors),
+/// runs it, and returns the report, Y and the TCDM bytes the kernel used. With `expected`,
+/// the kernel's self-check compares Y with it bit for bit.
+pub fn run_on(
+    c: &mut Cluster,
+    program: &str,
+    s: LoraShape,
+    d: LoraF16Data<'_>,
+    expected: Option<&[u16]>,
+) -> Result<(ClusterReport, Vec<u16>, u32), LoraKernelError> {
+    for (name, len, want) in [
+        ("X", d.x.len(), s.tokens * s.d_in),
+        ("XW", d.xw.len(), s.tokens * s.d_out),
+        ("At", d.at.len(), s.rank * s.d_in),
+        ("Bt", d.bt.len(), s.d_out * s.rank),
+        (
+            "expected",
+            expected.map_or(want_y(s), <[u16]>::len),
+            want_y(s),
+        ),
+    ] {
+        if len != want {
+            return Err(LoraKernelError::Shape(format!(
+                "{name} has {len} values, the shape {s:?} needs {want}"
+            )));
+        }
+    }
+    let shape: Vec<u8> = [s.d_in, s.d_out, s.rank, s.tokens]
+        .iter()
+        .flat_map(|&v| (v as u32).to_le_bytes())
+        .collect();
+    c.write_symbol("lora_f16_shape", &shape)?;
+    c.write_symbol("lora_f16_X", &bytes(d.x))?;
+    c.write_symbol("lora_f16_XW", &bytes(d.xw))?;
+    c.write_symbol("lora_f16_At", &bytes(d.at))?;
+    c.write_symbol("lora_f16_Bt", &bytes(d.bt))?;
+    let check = u32::from(expected.is_some());
+    c.write_symbol("lora_f16_check", &check.to_le_bytes())?;
+    if let Some(e) = expected {
+        c.write_symbol("lora_f16_expected", &bytes(e))?;
+    }
+    let report = c.run()?;
+    if report.exit_code != 0 {
+        return Err(LoraKernelError::Kernel {
+            program: program.to_string(),
+            code: report.exit_code,
+            shape: s,
+            console: String::from_utf8_lossy(&report.console).trim().to_string(),
+        });
+    }
+    let y_bytes = u32::try_from(2 * s.tokens * s.d_out)
+        .map_err(|_| LoraKernelError::Shape(format!("Y of {s:?} exceeds 4 GiB")))?;
+    let y = c
+        .read_symbol("lora_f16_Y", Some(y_bytes))?
+        .chunks_exact(2)
+        .map(|w| u16::from_le_bytes([w[0], w[1]]))
+        .collect();
+    let t = c.read_symbol("lora_f16_used_tcdm", Some(4))?;
+    let tcdm = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+    Ok((report, y, tcdm))
 }
 
 fn want_y(s: LoraShape) -> usize {
