@@ -282,3 +282,25 @@ fn without_streams_the_kernel_is_refused_clearly() {
         .to_string();
     assert!(err.contains("illegal instruction"), "{err}");
 }
+
+#[test]
+fn other_core_counts_are_bit_exact() {
+    // The work split and barriers do not assume 8 compute cores: 1, 4 and 16 of them (fewer
+    // tokens or output blocks than cores included).
+    for cores in [2, 5, 17] {
+        let mut cfg = study();
+        cfg.cores = cores;
+        let k = kernel(&cfg);
+        for (i, s) in [shape(128, 40, 8, 19), shape(64, 128, 4, 3)]
+            .into_iter()
+            .enumerate()
+        {
+            let case = Case::random(s, 300 + i as u64);
+            let expect = case.reference();
+            let (_, y, _) = k
+                .run_cluster(s, case.data(), Some(&expect))
+                .unwrap_or_else(|e| panic!("{cores} cores, {s:?}: {e}"));
+            assert_eq!(first_difference(&y, &expect), None, "{cores} cores, {s:?}");
+        }
+    }
+}
