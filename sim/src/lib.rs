@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod engine;
 pub mod error;
 pub mod fnv;
+pub mod lora_f16_kernel;
 pub mod lora_kernel;
 pub mod mapping;
 pub mod numerics;

@@ -1,7 +1,8 @@
 //! The LoRA branch computed by a real kernel run on the cycle-level cluster with the layer's
-//! data bound to its symbols: `kernels/build/lora.elf` (fp32 on the compute cores) or
-//! `kernels/build/lora_redmule.elf` (binary16 on the RedMulE engine), chosen by
-//! [`LoraKernelKind`].
+//! data bound to its symbols: `kernels/build/lora.elf` (fp32 on the compute cores),
+//! `kernels/build/lora_redmule.elf` (binary16 on the RedMulE engine) or
+//! `kernels/build/lora_f16_ssr.elf` (binary16 on the compute cores with SSR + FREP; its own
+//! symbols, [`crate::lora_f16_kernel`]), chosen by [`LoraKernelKind`].
 //!
 //! Kernel ABI (docs/kernels.md), shared by both kernels: `lora_shape` = {in, out, r, t} as
 //! u32; `lora_check` = 0 turns the built-in self-check off; inputs `lora_X` (t x in),
@@ -21,6 +22,7 @@
 //! `redmule_cached_runs_equal_full_runs` prove both claims.
 
 use crate::fnv;
+use crate::lora_f16_kernel;
 use hetsim_isa::Program;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
 use serde::{Deserialize, Serialize};
@@ -40,17 +42,25 @@ pub enum LoraKernelKind {
     /// `kernels/build/lora_redmule.elf`: binary16 on the cluster's RedMulE engine (needs a
     /// cluster with `redmule: Some(..)`).
     Redmule,
+    /// `kernels/build/lora_f16_ssr.elf`: binary16 on the compute cores with SSR + FREP +
+    /// packed SIMD, fp32 accumulation (needs extensions zfh, xfvec, xfrep and xssr; its own
+    /// `lora_f16_*` symbols with A and B transposed, bound by [`crate::lora_f16_kernel`]).
+    F16Ssr,
 }
 
 impl LoraKernelKind {
     /// Every kind.
-    pub const ALL: [LoraKernelKind; 2] = [LoraKernelKind::Fp32, LoraKernelKind::Redmule];
+    pub const ALL: [LoraKernelKind; 3] = [
+        LoraKernelKind::Fp32,
+        LoraKernelKind::Redmule,
+        LoraKernelKind::F16Ssr,
+    ];
 
     /// The element format of the kernel's inputs and output.
     pub fn format(self) -> ElementFormat {
         match self {
             LoraKernelKind::Fp32 => ElementFormat::F32,
-            LoraKernelKind::Redmule => ElementFormat::F16,
+            LoraKernelKind::Redmule | LoraKernelKind::F16Ssr => ElementFormat::F16,
         }
     }
 
@@ -60,6 +70,7 @@ impl LoraKernelKind {
         match self {
             LoraKernelKind::Fp32 => None,
             LoraKernelKind::Redmule => Some("lora_redmule_abi"),
+            LoraKernelKind::F16Ssr => Some("lora_f16_ssr_abi"),
         }
     }
 
@@ -68,6 +79,7 @@ impl LoraKernelKind {
         match self {
             LoraKernelKind::Fp32 => "kernels/build/lora.elf",
             LoraKernelKind::Redmule => "kernels/build/lora_redmule.elf",
+            LoraKernelKind::F16Ssr => "kernels/build/lora_f16_ssr.elf",
         }
     }
 
@@ -81,6 +93,28 @@ impl LoraKernelKind {
                     .into(),
             ),
             LoraKernelKind::Redmule => Ok(()),
+            LoraKernelKind::F16Ssr => {
+                let missing = lora_f16_kernel::missing_extensions(cfg);
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the F16Ssr kernel needs a cluster with extensions {}, but `cluster` \
+                         lacks {} (set them in `cluster.extensions`, as \
+                         models/presets/cluster-snitch-study.ron does)",
+                        lora_f16_kernel::REQUIRED_EXTENSIONS.join(", "),
+                        missing.join(", ")
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Why the kernel cannot take shape `s` (its limits beyond the L2 buffers), if it cannot.
+    pub fn shape_error(self, s: LoraShape) -> Option<String> {
+        match self {
+            LoraKernelKind::Fp32 | LoraKernelKind::Redmule => None,
+            LoraKernelKind::F16Ssr => lora_f16_kernel::shape_error(s),
         }
     }
 
@@ -89,6 +123,7 @@ impl LoraKernelKind {
         match self {
             LoraKernelKind::Fp32 => host_lora(s, d),
             LoraKernelKind::Redmule => host_lora_redmule(s, d),
+            LoraKernelKind::F16Ssr => lora_f16_kernel::host_lora_f16_from_f32(s, d),
         }
     }
 }
@@ -411,6 +446,12 @@ impl LoraKernel {
                 )));
             }
         }
+        if let Some(e) = self.kind.shape_error(s) {
+            return Err(LoraKernelError::Incompatible {
+                program: self.program.name.clone(),
+                message: format!("the {:?} kernel cannot run this LoRA task: {e}", self.kind),
+            });
+        }
         let cached = self.cache_key.and_then(|k| {
             shared_cache()
                 .lock()
@@ -458,6 +499,19 @@ impl LoraKernel {
         d: LoraData<'_>,
     ) -> Result<(ClusterReport, Vec<f32>, u32), LoraKernelError> {
         let mut c = Cluster::new(&self.config, &self.program)?;
+        if self.kind == LoraKernelKind::F16Ssr {
+            // Its own symbols and layouts (A and B transposed): converted on the host.
+            let (x, xw, at, bt) = lora_f16_kernel::f16_operands(s, d);
+            let d16 = lora_f16_kernel::LoraF16Data {
+                x: &x,
+                xw: &xw,
+                at: &at,
+                bt: &bt,
+            };
+            let (report, y, tcdm) =
+                lora_f16_kernel::run_on(&mut c, &self.program.name, s, d16, None)?;
+            return Ok((report, y.into_iter().map(f16_to_f32).collect(), tcdm));
+        }
         let shape: Vec<u8> = [s.d_in, s.d_out, s.rank, s.tokens]
             .iter()
             .flat_map(|&v| (v as u32).to_le_bytes())
@@ -720,6 +774,107 @@ mod tests {
         assert!(e.contains("needs a cluster with a RedMulE engine"), "{e}");
         assert!(err(LoraKernelKind::Redmule, LoraKernelKind::Redmule, &study).is_empty());
         assert!(err(LoraKernelKind::Fp32, LoraKernelKind::Fp32, &study).is_empty());
+    }
+
+    fn f16_ssr_kernel(cache: bool) -> LoraKernel {
+        let k = LoraKernelKind::F16Ssr;
+        LoraKernel::load(k, &elf(k), &ClusterConfig::snitch_study(), cache)
+            .expect("lora_f16_ssr.elf")
+    }
+
+    /// The FP16 SSR kernel through the kind-generic runner: a cached evaluation (Y from
+    /// `lora_f16_kernel::host_lora_f16_from_f32`) equals a full run bit for bit and cycle for
+    /// cycle, the cycles do not depend on the data, and the cache is keyed by the kind (the
+    /// Redmule kernel's entry for the same shape is not reused). d_out = 60 takes the padded
+    /// last block.
+    #[test]
+    fn f16_ssr_cached_runs_equal_full_runs() {
+        let s = LoraShape {
+            d_in: 128,
+            d_out: 60,
+            rank: 8,
+            tokens: 12,
+        };
+        let mut cached = f16_ssr_kernel(true);
+        let mut full = f16_ssr_kernel(false);
+        let mut rm = redmule_kernel(true);
+        for seed in [1, 2, 3] {
+            let [x, xw, a, b] = data(s, seed);
+            let d = LoraData {
+                x: &x,
+                xw: &xw,
+                a: &a,
+                b: &b,
+            };
+            let rm_run = rm.run(s, d).expect("redmule");
+            let c = cached.run(s, d).expect("cached");
+            let f = full.run(s, d).expect("full");
+            assert_eq!(c.cached, seed != 1, "the first run fills the cache");
+            assert!(!f.cached);
+            assert_ne!(
+                c.cycles, rm_run.cycles,
+                "a different kernel, different cycles"
+            );
+            assert_eq!(c.cycles, f.cycles, "seed {seed}");
+            assert_eq!(c.tcdm_bytes, f.tcdm_bytes);
+            assert_eq!(c.phase2_cycles, f.phase2_cycles);
+            assert!(f.phase2_cycles > 0 && f.phase2_cycles < f.cycles);
+            assert_eq!(bits(&c.y), bits(&f.y), "seed {seed}");
+            let reference = lora_f16_kernel::host_lora_f16_from_f32(s, d);
+            assert_eq!(bits(&f.y), bits(&reference));
+            // fp32 accumulation (only H and Y rounded to binary16): no further from the fp32
+            // kernel's result than RedMulE's binary16 chains.
+            let exact = host_lora(s, d);
+            let max_err = |y: &[f32]| {
+                y.iter()
+                    .zip(&exact)
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0f32, f32::max)
+            };
+            let (e_ssr, e_rm) = (max_err(&f.y), max_err(&rm_run.y));
+            assert!(e_ssr <= e_rm && e_ssr < 0.05, "{e_ssr} vs RedMulE {e_rm}");
+        }
+    }
+
+    /// Wrong pairings and shapes the kernel cannot take are refused with what to do.
+    #[test]
+    fn f16_ssr_mismatches_are_refused() {
+        let study = ClusterConfig::snitch_study();
+        let err = |kind, elf_kind, cfg: &ClusterConfig| {
+            LoraKernel::load(kind, &elf(elf_kind), cfg, false)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let e = err(LoraKernelKind::F16Ssr, LoraKernelKind::Fp32, &study);
+        assert!(e.contains("no `lora_f16_ssr_abi` symbol"), "{e}");
+        let e = err(LoraKernelKind::Fp32, LoraKernelKind::F16Ssr, &study);
+        assert!(e.contains("it is the F16Ssr kernel"), "{e}");
+        let mut no_ssr = study.clone();
+        no_ssr.extensions.xssr = false;
+        let e = err(LoraKernelKind::F16Ssr, LoraKernelKind::F16Ssr, &no_ssr);
+        assert!(e.contains("lacks xssr"), "{e}");
+        assert!(err(LoraKernelKind::F16Ssr, LoraKernelKind::F16Ssr, &study).is_empty());
+        // An odd rank: refused before the cluster runs, naming the limit.
+        let mut k = f16_ssr_kernel(false);
+        let s = LoraShape {
+            d_in: 8,
+            d_out: 8,
+            rank: 3,
+            tokens: 1,
+        };
+        let [x, xw, a, b] = data(s, 9);
+        let d = LoraData {
+            x: &x,
+            xw: &xw,
+            a: &a,
+            b: &b,
+        };
+        let e = k.run(s, d).unwrap_err().to_string();
+        assert!(
+            e.contains("F16Ssr kernel cannot run") && e.contains("even rank"),
+            "{e}"
+        );
     }
 
     /// The Redmule kernel refuses a rank beyond its static buffers (r <= 16) with exit code 4

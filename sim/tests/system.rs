@@ -276,6 +276,103 @@ fn shipped_redmule_scenario_runs() {
     assert!(!find(512.0, 128).tcdm_over);
 }
 
+/// The study cluster with stream semantic registers, written inline (the FP16 SSR kernel needs
+/// zfh, xfvec, xfrep and xssr).
+const SSR_CLUSTER: &str =
+    "cluster: (extensions: (zfh: true, xfvec: true, xdma: true, xfrep: true, xssr: true))";
+
+#[test]
+fn kernel_field_selects_the_f16_ssr_kernel() {
+    // seq_len 8, t = 8: every LoRA task runs the fp32 kernel or the FP16 SSR kernel.
+    let scenario = |kernel: &str, elf: &str| {
+        format!(
+            r#"(name: "x", hardware: (cluster_backend: Kernel(({kernel} lora_elf: "../kernels/build/{elf}", {SSR_CLUSTER}))),
+            workload: (schedule: Model("mobilebert"), seq_len: Some(8)), numerics: Some((sample_tokens: 4, max_instances: Some(2))))"#
+        )
+    };
+    let op = |r: &hetsim::report::Report| {
+        r.rows
+            .iter()
+            .find(|x| x.scope == "op" && x.op == "bottleneck.input.dense")
+            .cloned()
+            .unwrap()
+    };
+    let fp32 = hetsim::run::run(&load_str(&path(), &scenario("", "lora.elf")).unwrap()).unwrap();
+    let text = scenario("kernel: F16Ssr,", "lora_f16_ssr.elf");
+    let ssr = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
+    let (f, m) = (op(&fp32), op(&ssr));
+    assert!(m.cluster_model.starts_with("lora_f16_ssr.elf on"), "{m:?}");
+    // The 512x128 task at t = 8: about 4.6 k cycles against the fp32 kernel's 20 k
+    // (docs/kernels.md); under a third shows the SIMD kernel runs.
+    assert!(m.cluster_ns * 3.0 < f.cluster_ns, "{m:?} vs {f:?}");
+    // FP16 data with fp32 accumulation barely moves the op error (the tile's noise dominates).
+    let (fe, me) = (f.rel_err.unwrap(), m.rel_err.unwrap());
+    assert!(fe > 0.0 && (me - fe).abs() < 0.01 * fe, "{m:?} vs {f:?}");
+    // Deterministic, cycle cache included.
+    let again = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
+    assert_eq!(ssr.json().unwrap(), again.json().unwrap());
+    // The ELF must match the kind, both ways.
+    let wrong = scenario("kernel: F16Ssr,", "lora_redmule.elf");
+    let e = hetsim::run::run(&load_str(&path(), &wrong).unwrap()).unwrap_err();
+    assert!(
+        e.to_string().contains("no `lora_f16_ssr_abi` symbol"),
+        "{e}"
+    );
+    let wrong = scenario("kernel: Fp32,", "lora_f16_ssr.elf");
+    let e = hetsim::run::run(&load_str(&path(), &wrong).unwrap()).unwrap_err();
+    assert!(e.to_string().contains("it is the F16Ssr kernel"), "{e}");
+}
+
+#[test]
+fn f16_ssr_kernel_without_streams_fails_at_load() {
+    // The redmule scenario's cluster (no xssr): refused when the scenario is loaded, naming
+    // the field and the missing extension.
+    let text = format!(
+        r#"(name: "x", hardware: (cluster_backend: Kernel((kernel: F16Ssr, lora_elf: "../kernels/build/lora_f16_ssr.elf", {STUDY_CLUSTER}))),
+        workload: (schedule: Model("mobilebert"), seq_len: Some(8)), numerics: None)"#
+    );
+    let e = load_str(&path(), &text).unwrap_err();
+    assert!(matches!(e, Error::Scenario { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("hardware.cluster_backend.Kernel.kernel")
+            && msg.contains("lacks xssr")
+            && msg.contains("cluster-snitch-study.ron"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn shipped_f16_ssr_scenario_runs() {
+    // scenarios/ahwa-lora-mobilebert-f16-ssr.ron: the main scenario with the FP16 SSR kernel
+    // (the run covers every LoRA task, qa_outputs' out = 2 included). At 512 ns and t = 16 the 512x128 layer is tile-bound; at
+    // 128 ns the cluster bounds it.
+    let loaded = load(&root().join("scenarios/ahwa-lora-mobilebert-f16-ssr.ron")).unwrap();
+    let r = hetsim::run::run(&loaded).unwrap();
+    let find = |it: f64, t: usize| {
+        r.rows
+            .iter()
+            .find(|x| {
+                x.strategy == "pipelined"
+                    && x.integration_time_ns == it
+                    && x.tokens_per_batch == t
+                    && x.layer == "encoder.layer.0"
+                    && x.op == "bottleneck.input.dense"
+            })
+            .unwrap()
+    };
+    let best = find(512.0, 16);
+    assert!(best.overhead < 1.1 && best.bound == "tile", "{best:?}");
+    let fast = find(128.0, 8);
+    assert!(fast.overhead > 1.5 && fast.bound == "cluster", "{fast:?}");
+    assert!(r
+        .rows
+        .iter()
+        .all(|x| x.cluster_model.starts_with("lora_f16_ssr.elf on")));
+    // binary16 buffers: t = 128 fits the 128 KiB TCDM (at most 32 tokens per chunk).
+    assert!(!find(512.0, 128).tcdm_over);
+}
+
 #[test]
 fn every_shipped_scenario_validates() {
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {

@@ -1,6 +1,7 @@
 //! The kernel-backed cluster: the LoRA branch runs a real LoRA kernel on the cycle-level
-//! cluster (`hetsim_models::cluster`): `kernels/build/lora.elf` (fp32 on the compute cores)
-//! or `kernels/build/lora_redmule.elf` (binary16 on RedMulE), chosen by the `kernel` field.
+//! cluster (`hetsim_models::cluster`): `kernels/build/lora.elf` (fp32 on the compute cores),
+//! `kernels/build/lora_redmule.elf` (binary16 on RedMulE) or `kernels/build/lora_f16_ssr.elf`
+//! (binary16 on the compute cores with SSR + FREP), chosen by the `kernel` field.
 //!
 //! - LoRA cycles and TCDM bytes come from running the kernel for the task's shape (cached per
 //!   shape when `cache_cycles` is on: the kernel's timing does not depend on data, proven in
@@ -31,8 +32,10 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KernelBackendConfig {
-    /// Which LoRA kernel `lora_elf` is: `Fp32` (default, `lora.elf`) or `Redmule`
-    /// (`lora_redmule.elf`, binary16 on RedMulE; needs a cluster with `redmule: Some(..)`).
+    /// Which LoRA kernel `lora_elf` is: `Fp32` (default, `lora.elf`), `Redmule`
+    /// (`lora_redmule.elf`, binary16 on RedMulE; needs a cluster with `redmule: Some(..)`) or
+    /// `F16Ssr` (`lora_f16_ssr.elf`, binary16 with SSR + FREP; needs extensions zfh, xfvec,
+    /// xfrep and xssr).
     #[serde(default)]
     pub kernel: LoraKernelKind,
     /// The LoRA kernel ELF, relative to the scenario file (e.g.

@@ -1,0 +1,349 @@
+//! The FP16 LoRA kernel `kernels/build/lora_f16_ssr.elf` (SSR + FREP + packed-SIMD fp16 on
+//! the study cluster) and its bit-exact host reference.
+//!
+//! Kernel ABI (docs/kernels.md, "lora_f16_ssr"): `lora_f16_shape` = {in, out, r, t} as u32;
+//! inputs `lora_f16_X` (t x in), `lora_f16_XW` (t x out), `lora_f16_At` (r x in: A
+//! transposed), `lora_f16_Bt` (out x r: B transposed), output `lora_f16_Y` (t x out), all
+//! row-major binary16; `lora_f16_check` != 0 makes the kernel compare Y bit for bit with
+//! `lora_f16_expected`; `lora_f16_used_tcdm` / `lora_f16_used_chunk` report its buffers.
+//!
+//! Numerics ([`host_lora_f16`] reproduces them with the instruction semantics of
+//! `hetsim_isa::fp16`, round to nearest even):
+//! `h = +0; h = dotp_ex(h, X[tok][2i..2i+2], At[k][2i..2i+2])` over i, `H = fp16(h)`;
+//! `y = f32(XW[tok][j]); y = dotp_ex(y, H[tok][2k..2k+2], Bt[j][2k..2k+2])` over k,
+//! `Y = fp16(y)`.
+
+use crate::fnv;
+use crate::lora_kernel::{f16_to_f32, f32_to_f16, LoraData, LoraKernelError, LoraShape};
+use hetsim_isa::fp::Rounding;
+use hetsim_isa::{fp16, Program};
+use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
+use std::path::Path;
+
+/// The data of one FP16 LoRA evaluation (binary16 bit patterns, row-major).
+#[derive(Clone, Copy, Debug)]
+pub struct LoraF16Data<'a> {
+    /// tokens x d_in.
+    pub x: &'a [u16],
+    /// tokens x d_out.
+    pub xw: &'a [u16],
+    /// rank x d_in (A transposed).
+    pub at: &'a [u16],
+    /// d_out x rank (B transposed).
+    pub bt: &'a [u16],
+}
+
+/// Extensions the kernel needs, by their cluster-config names.
+pub const REQUIRED_EXTENSIONS: [&str; 4] = ["zfh", "xfvec", "xfrep", "xssr"];
+
+/// The extensions of [`REQUIRED_EXTENSIONS`] that `config` lacks.
+pub fn missing_extensions(config: &ClusterConfig) -> Vec<&'static str> {
+    let e = config.extensions;
+    [e.zfh, e.xfvec, e.xfrep, e.xssr]
+        .iter()
+        .zip(REQUIRED_EXTENSIONS)
+        .filter(|(on, _)| !**on)
+        .map(|(_, name)| name)
+        .collect()
+}
+
+/// Why the kernel cannot take a shape (the kernel's own limits, checked on the host first).
+pub fn shape_error(s: LoraShape) -> Option<String> {
+    if s.d_in == 0 || s.d_out == 0 || s.rank == 0 || s.tokens == 0 {
+        return Some(format!("{s:?} has a zero dimension"));
+    }
+    if s.d_in > 512 || s.d_out > 512 || s.rank > 8 || s.tokens > 128 {
+        return Some(format!(
+            "{s:?} exceeds the kernel's buffers (d_in, d_out <= 512, rank <= 8, tokens <= 128)"
+        ));
+    }
+    if s.d_in % 2 != 0 || s.rank % 2 != 0 {
+        return Some(format!(
+            "{s:?} is not supported: the kernel needs an even d_in and an even rank"
+        ));
+    }
+    None
+}
+
+fn dotp(acc: u32, a: &[u16], b: &[u16]) -> u32 {
+    fp16::dotp_ex(acc, [a[0], a[1]], [b[0], b[1]], Rounding::Rne).0
+}
+
+fn to_f16(v: u32) -> u16 {
+    fp16::from_f32(v, Rounding::Rne).0
+}
+
+/// Y = XW + (X A) B in the kernel's operation order and roundings (bit-exact). Panics if the
+/// data does not match the shape or the shape has an odd d_in or rank (see [`shape_error`]).
+pub fn host_lora_f16(s: LoraShape, d: LoraF16Data<'_>) -> Vec<u16> {
+    let (n, o, r) = (s.d_in, s.d_out, s.rank);
+    let mut y = vec![0u16; s.tokens * o];
+    let mut h = vec![0u16; r];
+    for tok in 0..s.tokens {
+        let x = &d.x[tok * n..(tok + 1) * n];
+        for (k, hk) in h.iter_mut().enumerate() {
+            let at = &d.at[k * n..(k + 1) * n];
+            let acc = x
+                .chunks_exact(2)
+                .zip(at.chunks_exact(2))
+                .fold(0u32, |acc, (a, b)| dotp(acc, a, b));
+            *hk = to_f16(acc);
+        }
+        for j in 0..o {
+            let bt = &d.bt[j * r..(j + 1) * r];
+            let init = fp16::to_f32(d.xw[tok * o + j]).0;
+            let acc = h
+                .chunks_exact(2)
+                .zip(bt.chunks_exact(2))
+                .fold(init, |acc, (a, b)| dotp(acc, a, b));
+            y[tok * o + j] = to_f16(acc);
+        }
+    }
+    y
+}
+
+/// The f32 operands of a LoRA task as the kernel takes them: each value rounded to binary16
+/// (round to nearest, ties to even), A and B transposed. Returns (X, XW, At, Bt).
+pub fn f16_operands(s: LoraShape, d: LoraData<'_>) -> (Vec<u16>, Vec<u16>, Vec<u16>, Vec<u16>) {
+    let h = |v: &[f32]| -> Vec<u16> { v.iter().map(|&x| f32_to_f16(x)).collect() };
+    let (n, o, r) = (s.d_in, s.d_out, s.rank);
+    // At[k][i] = A[i][k]; Bt[j][k] = B[k][j].
+    let at = (0..r * n)
+        .map(|e| f32_to_f16(d.a[(e % n) * r + e / n]))
+        .collect();
+    let bt = (0..o * r)
+        .map(|e| f32_to_f16(d.b[(e % r) * o + e / r]))
+        .collect();
+    (h(d.x), h(d.xw), at, bt)
+}
+
+/// [`host_lora_f16`] for f32 operands converted as [`f16_operands`] does; Y as f32 (exact).
+pub fn host_lora_f16_from_f32(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
+    let (x, xw, at, bt) = f16_operands(s, d);
+    let d16 = LoraF16Data {
+        x: &x,
+        xw: &xw,
+        at: &at,
+        bt: &bt,
+    };
+    host_lora_f16(s, d16).into_iter().map(f16_to_f32).collect()
+}
+
+fn bytes(v: &[u16]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The FP16 LoRA kernel and the cluster it runs on.
+pub struct LoraF16Kernel {
+    program: Program,
+    config: ClusterConfig,
+    key: u64,
+}
+
+impl LoraF16Kernel {
+    /// Loads the kernel for `config`; fails at once, naming them, when the cluster lacks the
+    /// extensions the kernel needs.
+    pub fn load(path: &Path, config: &ClusterConfig) -> Result<Self, LoraKernelError> {
+        let missing = missing_extensions(config);
+        if !missing.is_empty() {
+            return Err(LoraKernelError::Incompatible {
+                program: path.display().to_string(),
+                message: format!(
+                    "needs a cluster with extensions {} (e.g. \
+                     models/presets/cluster-snitch-study.ron); this one lacks {}",
+                    REQUIRED_EXTENSIONS.join(", "),
+                    missing.join(", ")
+                ),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|e| {
+            ClusterError::from(hetsim_isa::Error::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
+        })?;
+        let program =
+            Program::parse(&path.display().to_string(), &bytes).map_err(ClusterError::from)?;
+        config.validate()?;
+        let key = fnv::fnv1a(fnv::hash(&bytes), config.to_ron_string().as_bytes());
+        Ok(LoraF16Kernel {
+            program,
+            config: config.clone(),
+            key,
+        })
+    }
+
+    /// Hash of (kernel bytes, cluster configuration): a cycle-cache key.
+    pub fn cache_key(&self) -> u64 {
+        self.key
+    }
+
+    /// The cluster configuration.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// Runs the kernel on the cycle-level cluster. With `expected`, the kernel's self-check
+    /// compares Y with it bit for bit (a mismatch is a `Kernel` error with exit code 1).
+    /// Returns the report, Y and the TCDM bytes the kernel used.
+    pub fn run_cluster(
+        &self,
+        s: LoraShape,
+        d: LoraF16Data<'_>,
+        expected: Option<&[u16]>,
+    ) -> Result<(ClusterReport, Vec<u16>, u32), LoraKernelError> {
+        let mut c = Cluster::new(&self.config, &self.program)?;
+        run_on(&mut c, &self.program.name, s, d, expected)
+    }
+}
+
+/// Binds the data to a fresh cluster loaded with the kernel (`program` names it in errors),
+/// runs it, and returns the report, Y and the TCDM bytes the kernel used. With `expected`,
+/// the kernel's self-check compares Y with it bit for bit.
+pub fn run_on(
+    c: &mut Cluster,
+    program: &str,
+    s: LoraShape,
+    d: LoraF16Data<'_>,
+    expected: Option<&[u16]>,
+) -> Result<(ClusterReport, Vec<u16>, u32), LoraKernelError> {
+    for (name, len, want) in [
+        ("X", d.x.len(), s.tokens * s.d_in),
+        ("XW", d.xw.len(), s.tokens * s.d_out),
+        ("At", d.at.len(), s.rank * s.d_in),
+        ("Bt", d.bt.len(), s.d_out * s.rank),
+        (
+            "expected",
+            expected.map_or(want_y(s), <[u16]>::len),
+            want_y(s),
+        ),
+    ] {
+        if len != want {
+            return Err(LoraKernelError::Shape(format!(
+                "{name} has {len} values, the shape {s:?} needs {want}"
+            )));
+        }
+    }
+    let shape: Vec<u8> = [s.d_in, s.d_out, s.rank, s.tokens]
+        .iter()
+        .flat_map(|&v| (v as u32).to_le_bytes())
+        .collect();
+    c.write_symbol("lora_f16_shape", &shape)?;
+    c.write_symbol("lora_f16_X", &bytes(d.x))?;
+    c.write_symbol("lora_f16_XW", &bytes(d.xw))?;
+    c.write_symbol("lora_f16_At", &bytes(d.at))?;
+    c.write_symbol("lora_f16_Bt", &bytes(d.bt))?;
+    let check = u32::from(expected.is_some());
+    c.write_symbol("lora_f16_check", &check.to_le_bytes())?;
+    if let Some(e) = expected {
+        c.write_symbol("lora_f16_expected", &bytes(e))?;
+    }
+    let report = c.run()?;
+    if report.exit_code != 0 {
+        return Err(LoraKernelError::Kernel {
+            program: program.to_string(),
+            code: report.exit_code,
+            shape: s,
+            console: String::from_utf8_lossy(&report.console).trim().to_string(),
+        });
+    }
+    let y_bytes = u32::try_from(2 * s.tokens * s.d_out)
+        .map_err(|_| LoraKernelError::Shape(format!("Y of {s:?} exceeds 4 GiB")))?;
+    let y = c
+        .read_symbol("lora_f16_Y", Some(y_bytes))?
+        .chunks_exact(2)
+        .map(|w| u16::from_le_bytes([w[0], w[1]]))
+        .collect();
+    let t = c.read_symbol("lora_f16_used_tcdm", Some(4))?;
+    let tcdm = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+    Ok((report, y, tcdm))
+}
+
+fn want_y(s: LoraShape) -> usize {
+    s.tokens * s.d_out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: u16 = 0x3c00;
+    const TWO: u16 = 0x4000;
+
+    #[test]
+    fn host_reference_by_hand() {
+        // in = 2, out = 8, r = 2, one token: X = (1, 2), A columns At[0] = (1, 1),
+        // At[1] = (2, 0): H = (3, 2). Bt[j] = (1, 0) -> Y[j] = XW[j] + 3; XW = 1 -> 4.
+        let s = LoraShape {
+            d_in: 2,
+            d_out: 8,
+            rank: 2,
+            tokens: 1,
+        };
+        let y = host_lora_f16(
+            s,
+            LoraF16Data {
+                x: &[ONE, TWO],
+                xw: &[ONE; 8],
+                at: &[ONE, ONE, TWO, 0],
+                bt: &[ONE, 0].repeat(8),
+            },
+        );
+        assert_eq!(y, vec![0x4400; 8]); // 4.0
+    }
+
+    #[test]
+    fn h_is_rounded_to_fp16_before_phase_2() {
+        // h = 1 + 2^-11 is exact in fp32 but a tie in fp16: H rounds to even, 1.0, and
+        // Y = 0 + H * 1 = 1.0. With h = 1 + 3 * 2^-11 the tie goes up to 1 + 2^-9.
+        let s = LoraShape {
+            d_in: 2,
+            d_out: 8,
+            rank: 2,
+            tokens: 1,
+        };
+        let tiny = 0x1000; // 2^-11
+        let three_tiny = 0x1600; // 3 * 2^-11
+        let run = |x1: u16| {
+            host_lora_f16(
+                s,
+                LoraF16Data {
+                    x: &[ONE, x1],
+                    xw: &[0; 8],
+                    at: &[ONE, ONE, 0, 0],
+                    bt: &[ONE, 0].repeat(8),
+                },
+            )[0]
+        };
+        assert_eq!(run(tiny), ONE);
+        assert_eq!(run(three_tiny), 0x3c02);
+    }
+
+    #[test]
+    fn missing_extensions_are_named() {
+        let cfg = ClusterConfig::default();
+        assert_eq!(missing_extensions(&cfg), REQUIRED_EXTENSIONS.to_vec());
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels/build/lora_f16_ssr.elf");
+        let e = LoraF16Kernel::load(&path, &cfg).err().expect("refused");
+        assert!(
+            e.to_string().contains("lacks zfh, xfvec, xfrep, xssr"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shape_limits() {
+        let s = |d_in, d_out, rank, tokens| LoraShape {
+            d_in,
+            d_out,
+            rank,
+            tokens,
+        };
+        assert!(shape_error(s(512, 128, 8, 128)).is_none());
+        assert!(shape_error(s(512, 128, 9, 1)).unwrap().contains("exceeds"));
+        assert!(shape_error(s(3, 8, 2, 1)).unwrap().contains("even"));
+        assert!(shape_error(s(4, 12, 3, 1)).unwrap().contains("even rank"));
+        assert!(shape_error(s(4, 2, 2, 1)).is_none());
+        assert!(shape_error(s(4, 8, 0, 1)).unwrap().contains("zero"));
+    }
+}
