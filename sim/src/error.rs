@@ -1,5 +1,6 @@
 //! The hetsim crate's error type, rendered once by the CLI.
 
+use hetsim_models::diag::SourceError;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -48,22 +49,10 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// A RON file (scenario or schedule) could not be parsed.
-    #[error("{}:{line}:{column}: {message}\n  {excerpt}\n  hint: {hint}", path.display())]
-    Ron {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The parser's message.
-        message: String,
-        /// The offending line of the file.
-        excerpt: String,
-        /// What to do about it.
-        hint: String,
-    },
+    /// A RON file (scenario or schedule) could not be parsed: file, line, column, the line
+    /// itself with a caret under the column, and a hint.
+    #[error(transparent)]
+    Ron(Box<SourceError>),
     /// A scenario is well-formed RON but a field's value cannot be used.
     #[error("{}: field `{field}`: {message}\n  hint: {hint}", path.display())]
     Scenario {
@@ -108,7 +97,7 @@ pub enum Error {
 
 impl Error {
     /// Wraps a RON parse error of `path` (whose text is `text`) with the position, the offending
-    /// line and a hint.
+    /// line under a caret, and a hint.
     pub fn ron(path: &Path, text: &str, e: ron::error::SpannedError) -> Self {
         use ron::error::Error as R;
         let hint = match &e.code {
@@ -124,20 +113,8 @@ impl Error {
             R::InvalidValueForType { expected, .. } => format!("write {expected} here"),
             _ => "check the syntax near this position against docs/scenarios.md".into(),
         };
-        let line = e.position.line;
-        let excerpt = text
-            .lines()
-            .nth(line.saturating_sub(1))
-            .unwrap_or("")
-            .trim_end()
-            .to_string();
-        Error::Ron {
-            path: path.to_path_buf(),
-            line,
-            column: e.position.col,
-            message: e.code.to_string(),
-            excerpt,
-            hint,
-        }
+        Error::Ron(Box::new(
+            SourceError::from_ron(path.display().to_string(), text, &e).with_hint(hint),
+        ))
     }
 }
