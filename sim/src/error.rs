@@ -49,6 +49,20 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// Writing a sweep's output files failed (a full disk, a read-only directory).
+    #[error(
+        "{}: {source}\n  {kept} finished point(s) are kept in results.jsonl; make room (or fix \
+         the directory) and run the same command again to resume",
+        path.display()
+    )]
+    SweepWrite {
+        /// The file being written.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+        /// Complete rows in results.jsonl.
+        kept: usize,
+    },
     /// A RON file (scenario or schedule) could not be parsed: file, line, column, the line
     /// itself with a caret under the column, and a hint.
     #[error(transparent)]
