@@ -93,6 +93,10 @@ pub enum Error {
     /// The chosen cluster backend cannot run.
     #[error("cluster backend: {0}")]
     Backend(String),
+    /// A sweep or merge cannot go on (another sweep's directory, missing or duplicated
+    /// points, a manifest that is not one).
+    #[error("sweep: {0}")]
+    Sweep(String),
     /// Output could not be serialised.
     #[error("serialising output: {0}")]
     Serialise(String),

@@ -269,7 +269,7 @@ pub fn plan(path: &Path) -> Result<Plan, Error> {
             base.clone()
         } else {
             let mut v = serde_json::to_value(&base.scenario)
-                .map_err(|e| Error::Backend(format!("internal: scenario to JSON: {e}")))?;
+                .map_err(|e| Error::Sweep(format!("internal: scenario to JSON: {e}")))?;
             for (p, val) in params {
                 set_path(&mut v, p, val.clone()).map_err(|message| Error::Scenario {
                     path: path.to_path_buf(),
@@ -288,7 +288,7 @@ pub fn plan(path: &Path) -> Result<Plan, Error> {
                     hint: "an axis value does not have the field's type".into(),
                 })?;
             let ron_text = ron::ser::to_string(&sc)
-                .map_err(|e| Error::Backend(format!("internal: scenario to RON: {e}")))?;
+                .map_err(|e| Error::Sweep(format!("internal: scenario to RON: {e}")))?;
             scenario::load_str(path, &ron_text)?
         };
         for combination in loaded.combinations() {
@@ -639,14 +639,14 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
     let man = manifest(plan, opts.shard);
     if let Ok(text) = std::fs::read_to_string(&man_path) {
         let old: Value = serde_json::from_str(&text).map_err(|e| {
-            Error::Backend(format!(
+            Error::Sweep(format!(
                 "{}: not a hetsim sweep manifest ({e}); choose another --out",
                 man_path.display()
             ))
         })?;
         for key in ["scenario_hash", "points", "shard", "axes"] {
             if old.get(key) != man.get(key) {
-                return Err(Error::Backend(format!(
+                return Err(Error::Sweep(format!(
                     "{} holds a different sweep ({key} differs: {} there, {} here); choose \
                      another --out or delete the directory",
                     dir.display(),
@@ -701,7 +701,7 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
-        .map_err(|e| Error::Backend(format!("thread pool: {e}")))?;
+        .map_err(|e| Error::Sweep(format!("thread pool: {e}")))?;
     pool.install(|| {
         // Points of one group share the numerics evaluation; groups run one after another.
         for (g, loaded) in plan.groups.iter().enumerate() {
@@ -822,11 +822,11 @@ pub fn merge_read(dirs: &[PathBuf]) -> Result<Merged, Error> {
         let mp = d.join("manifest.json");
         let text = std::fs::read_to_string(&mp).map_err(|e| io_err(&mp, e))?;
         let man: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::Backend(format!("{}: {e}", mp.display())))?;
+            .map_err(|e| Error::Sweep(format!("{}: {e}", mp.display())))?;
         if let Some(f) = &first {
             for key in ["scenario_hash", "points", "axes"] {
                 if f.get(key) != man.get(key) {
-                    return Err(Error::Backend(format!(
+                    return Err(Error::Sweep(format!(
                         "{} is a different sweep from {} ({key} differs)",
                         d.display(),
                         dirs[0].display()
@@ -841,7 +841,7 @@ pub fn merge_read(dirs: &[PathBuf]) -> Result<Merged, Error> {
                 continue;
             };
             if let Some((_, other)) = records.get(&(i as usize)) {
-                return Err(Error::Backend(format!(
+                return Err(Error::Sweep(format!(
                     "point {i} appears in both {} and {}",
                     other.display(),
                     d.display()
@@ -851,14 +851,14 @@ pub fn merge_read(dirs: &[PathBuf]) -> Result<Merged, Error> {
         }
     }
     let Some(man) = first else {
-        return Err(Error::Backend("merge needs at least one directory".into()));
+        return Err(Error::Sweep("merge needs at least one directory".into()));
     };
     let total = man.get("points").and_then(Value::as_u64).unwrap_or(0) as usize;
     let present: BTreeSet<usize> = records.keys().copied().collect();
     let missing: Vec<usize> = (0..total).filter(|i| !present.contains(i)).collect();
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(20).map(|i| i.to_string()).collect();
-        return Err(Error::Backend(format!(
+        return Err(Error::Sweep(format!(
             "{} of {total} points are missing (e.g. {}); run the missing shards first",
             missing.len(),
             shown.join(", ")
