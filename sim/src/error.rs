@@ -41,6 +41,10 @@ pub enum Error {
     /// Writing output failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+    /// Writing a command's output to standard output failed (a full disk behind a
+    /// redirection, a closed pipe).
+    #[error("writing standard output: {0}")]
+    Stdout(std::io::Error),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
