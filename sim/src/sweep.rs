@@ -1093,7 +1093,7 @@ mod tests {
             &row(3)[..10]
         );
         let (recs, dropped) =
-            parse_records(text[..text.rfind('\n').unwrap() + 1].as_bytes()).unwrap();
+            parse_records(&text.as_bytes()[..text.rfind('\n').unwrap() + 1]).unwrap();
         let points: Vec<u64> = recs.iter().map(|r| r["point"].as_u64().unwrap()).collect();
         assert_eq!(points, [0, 2]);
         assert_eq!(dropped, 3);

@@ -21,7 +21,7 @@ fn vocabulary() -> (Vec<String>, Vec<String>, Vec<String>) {
     let mut subs = Vec::new();
     let mut flags = Vec::new();
     let mut values = Vec::new();
-    let mut add_args = |c: &clap::Command, flags: &mut Vec<String>, values: &mut Vec<String>| {
+    let add_args = |c: &clap::Command, flags: &mut Vec<String>, values: &mut Vec<String>| {
         for a in c.get_arguments() {
             if let Some(l) = a.get_long() {
                 flags.push(format!("--{l}"));
