@@ -130,7 +130,11 @@ pub fn main() -> i32 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut err = std::io::stderr();
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let styled = std::env::var_os("NO_COLOR").is_none();
+    let color = (
+        styled && std::io::stdout().is_terminal(),
+        styled && std::io::stderr().is_terminal(),
+    );
     run_with(std::env::args_os(), Mode::Run, &mut out, &mut err, color)
 }
 
@@ -158,10 +162,17 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    run_with(args, mode, out, err, false)
+    run_with(args, mode, out, err, (false, false))
 }
 
-fn run_with<I, T>(args: I, mode: Mode, out: &mut dyn Write, err: &mut dyn Write, color: bool) -> i32
+/// [`run`], with ANSI styles for clap's messages on stdout and stderr (terminals only).
+fn run_with<I, T>(
+    args: I,
+    mode: Mode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    (color_out, color_err): (bool, bool),
+) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -170,12 +181,16 @@ where
         Ok(c) => c,
         Err(e) => {
             // --help and --version are "errors" that go to stdout with status 0.
+            let (sink, color): (&mut dyn Write, bool) = if e.use_stderr() {
+                (err, color_err)
+            } else {
+                (out, color_out)
+            };
             let text = if color {
                 e.render().ansi().to_string()
             } else {
                 e.render().to_string()
             };
-            let sink: &mut dyn Write = if e.use_stderr() { err } else { out };
             let _ = sink.write_all(text.as_bytes());
             let _ = sink.flush();
             return e.exit_code();
