@@ -10,4 +10,5 @@
 
 pub mod aimc;
 pub mod cluster;
+pub mod diag;
 pub mod interconnect;

@@ -3,13 +3,21 @@
 //! Exit status: a command's own result (for `exec` and `kernel`, the program's exit code,
 //! truncated to 8 bits, with non-zero codes that truncate to 0 reported as 1; for `sweep`, 1
 //! when a point failed); 2 for a command-line usage error; 125 when the simulator stops with an
-//! error (one paragraph on stderr, never a backtrace).
+//! error (one paragraph on stderr, never a backtrace); 141, silently, when standard output is a
+//! pipe that was closed (`| head`).
+//!
+//! [`run`] is the whole command line in one call (parse, dispatch, render errors); `main` only
+//! calls it with the process's arguments and streams. [`Mode::Check`] stops every command
+//! after its inputs are read and checked, which is what the CLI fuzz harness runs.
 //!
 //! Logging: `-v` (info), `-vv` (debug), `-vvv` (trace), `-q` (errors only); `RUST_LOG`
 //! (tracing's env-filter syntax) overrides them.
 
 use crate::cmd;
+use crate::error::Error;
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::Write;
 
 /// hetsim: a cycle-accurate heterogeneous (AIMC + RISC-V) simulator.
 #[derive(Parser, Debug)]
@@ -97,21 +105,112 @@ fn init_logging(verbose: u8, quiet: bool) {
 /// Exit status used when the simulator (not the simulated program) fails.
 pub const EXIT_SIM_ERROR: i32 = 125;
 
-/// Parses the arguments, runs the chosen command and returns the process exit code.
+/// Exit status when standard output is a pipe whose reader has gone (`hetsim ... | head`):
+/// nothing is printed, as for a program killed by SIGPIPE (128 + 13).
+pub const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// How far [`run`] goes once the command line is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run the command.
+    Run,
+    /// Check only: parse every option value and read and validate every input file the
+    /// command names (ELF, RON, scenario, `.npy`, CSV, sweep directories), then stop before
+    /// anything is simulated, generated or written. No file is created or changed. The CLI
+    /// fuzz harness uses this (docs/robustness.md).
+    Check,
+}
+
+/// Parses the process's arguments, runs the chosen command and returns the exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
-    let result = match &cli.command {
-        Command::Exec(args) => cmd::exec::run(args),
-        Command::Kernel(args) => cmd::kernel::run(args),
-        Command::Tile(args) => cmd::tile::run(args),
-        Command::Trace(args) => cmd::trace::run(args),
-        Command::Run(args) => cmd::run::run(args),
-        Command::Validate(args) => cmd::run::validate(args),
-        Command::Sweep(args) => cmd::sweep::run(args),
-        Command::Merge(args) => cmd::sweep::merge(args),
-        Command::Plot(args) => cmd::plot::run(args),
+    use std::io::IsTerminal;
+    if let Some(w) = terminal_width() {
+        hetsim_models::diag::set_width(w);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut err = std::io::stderr();
+    let styled = std::env::var_os("NO_COLOR").is_none();
+    let color = (
+        styled && std::io::stdout().is_terminal(),
+        styled && std::io::stderr().is_terminal(),
+    );
+    run_with(std::env::args_os(), Mode::Run, &mut out, &mut err, color)
+}
+
+/// The width of the terminal on stderr, for source excerpts in error messages: `COLUMNS` when
+/// set, else the terminal's own width, else none (the default width applies).
+fn terminal_width() -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+    {
+        return Some(c);
+    }
+    console::Term::stderr()
+        .size_checked()
+        .map(|(_, w)| usize::from(w))
+}
+
+/// Parses `args` (the first is the program name), runs (or, in [`Mode::Check`], checks) the
+/// command and returns the exit code. The command's output goes to `out`; errors, usage
+/// messages and notes go to `err` (progress and notes of running commands go to the process's
+/// stderr). Never panics on any argument vector: a bad one ends in a message on `err` and a
+/// non-zero code (2 for usage errors, [`EXIT_SIM_ERROR`] for the rest).
+pub fn run<I, T>(args: I, mode: Mode, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_with(args, mode, out, err, (false, false))
+}
+
+/// [`run`], with ANSI styles for clap's messages on stdout and stderr (terminals only).
+fn run_with<I, T>(
+    args: I,
+    mode: Mode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    (color_out, color_err): (bool, bool),
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version are "errors" that go to stdout with status 0.
+            let (sink, color): (&mut dyn Write, bool) = if e.use_stderr() {
+                (err, color_err)
+            } else {
+                (out, color_out)
+            };
+            let text = if color {
+                e.render().ansi().to_string()
+            } else {
+                e.render().to_string()
+            };
+            let _ = sink.write_all(text.as_bytes());
+            let _ = sink.flush();
+            return e.exit_code();
+        }
     };
+    if mode == Mode::Run {
+        init_logging(cli.verbose, cli.quiet);
+    }
+    let result = match &cli.command {
+        Command::Exec(args) => cmd::exec::run(args, mode, out),
+        Command::Kernel(args) => cmd::kernel::run(args, mode, out),
+        Command::Tile(args) => cmd::tile::run(args, mode, out),
+        Command::Trace(args) => cmd::trace::run(args, mode, out),
+        Command::Run(args) => cmd::run::run(args, mode, out),
+        Command::Validate(args) => cmd::run::validate(args, mode, out),
+        Command::Sweep(args) => cmd::sweep::run(args, mode, out),
+        Command::Merge(args) => cmd::sweep::merge(args, mode, out),
+        Command::Plot(args) => cmd::plot::run(args, mode, out),
+    };
+    let result = result.and_then(|code| out.flush().map(|()| code).map_err(Error::Stdout));
     match result {
         Ok(code) => {
             let c = code & 0xff;
@@ -121,8 +220,11 @@ pub fn main() -> i32 {
                 c
             }
         }
+        Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_BROKEN_PIPE,
         Err(e) => {
-            eprintln!("hetsim: error: {e}");
+            // A full or closed stderr leaves nowhere to report; the status still says it.
+            let _ = writeln!(err, "hetsim: error: {e}");
+            let _ = err.flush();
             EXIT_SIM_ERROR
         }
     }

@@ -1,5 +1,6 @@
 //! The hetsim crate's error type, rendered once by the CLI.
 
+use hetsim_models::diag::SourceError;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -40,6 +41,10 @@ pub enum Error {
     /// Writing output failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+    /// Writing a command's output to standard output failed (a full disk behind a
+    /// redirection, a closed pipe).
+    #[error("writing standard output: {0}")]
+    Stdout(std::io::Error),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -48,22 +53,24 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// A RON file (scenario or schedule) could not be parsed.
-    #[error("{}:{line}:{column}: {message}\n  {excerpt}\n  hint: {hint}", path.display())]
-    Ron {
-        /// The file.
+    /// Writing a sweep's output files failed (a full disk, a read-only directory).
+    #[error(
+        "{}: {source}\n  {kept} finished point(s) are kept in results.jsonl; make room (or fix \
+         the directory) and run the same command again to resume",
+        path.display()
+    )]
+    SweepWrite {
+        /// The file being written.
         path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The parser's message.
-        message: String,
-        /// The offending line of the file.
-        excerpt: String,
-        /// What to do about it.
-        hint: String,
+        /// The operating system's error.
+        source: std::io::Error,
+        /// Complete rows in results.jsonl.
+        kept: usize,
     },
+    /// A RON file (scenario or schedule) could not be parsed: file, line, column, the line
+    /// itself with a caret under the column, and a hint.
+    #[error(transparent)]
+    Ron(Box<SourceError>),
     /// A scenario is well-formed RON but a field's value cannot be used.
     #[error("{}: field `{field}`: {message}\n  hint: {hint}", path.display())]
     Scenario {
@@ -90,6 +97,10 @@ pub enum Error {
     /// The chosen cluster backend cannot run.
     #[error("cluster backend: {0}")]
     Backend(String),
+    /// A sweep or merge cannot go on (another sweep's directory, missing or duplicated
+    /// points, a manifest that is not one).
+    #[error("sweep: {0}")]
+    Sweep(String),
     /// Output could not be serialised.
     #[error("serialising output: {0}")]
     Serialise(String),
@@ -108,7 +119,7 @@ pub enum Error {
 
 impl Error {
     /// Wraps a RON parse error of `path` (whose text is `text`) with the position, the offending
-    /// line and a hint.
+    /// line under a caret, and a hint.
     pub fn ron(path: &Path, text: &str, e: ron::error::SpannedError) -> Self {
         use ron::error::Error as R;
         let hint = match &e.code {
@@ -124,20 +135,8 @@ impl Error {
             R::InvalidValueForType { expected, .. } => format!("write {expected} here"),
             _ => "check the syntax near this position against docs/scenarios.md".into(),
         };
-        let line = e.position.line;
-        let excerpt = text
-            .lines()
-            .nth(line.saturating_sub(1))
-            .unwrap_or("")
-            .trim_end()
-            .to_string();
-        Error::Ron {
-            path: path.to_path_buf(),
-            line,
-            column: e.position.col,
-            message: e.code.to_string(),
-            excerpt,
-            hint,
-        }
+        Error::Ron(Box::new(
+            SourceError::from_ron(path.display().to_string(), text, &e).with_hint(hint),
+        ))
     }
 }

@@ -316,6 +316,15 @@ fn sort_keys(keys: &mut [String]) {
 
 /// Reads, filters and checks the data, then draws the view into `spec.out`.
 pub fn plot(spec: &Spec) -> Result<Drawn, Error> {
+    prepare(spec, true)
+}
+
+/// Reads, filters and checks the data as [`plot`] does, without drawing or writing anything.
+pub fn check(spec: &Spec) -> Result<Drawn, Error> {
+    prepare(spec, false)
+}
+
+fn prepare(spec: &Spec, and_draw: bool) -> Result<Drawn, Error> {
     let ext = spec
         .out
         .extension()
@@ -537,6 +546,14 @@ pub fn plot(spec: &Spec) -> Result<Drawn, Error> {
             _ => axis_label(&ycols[0]),
         },
     };
+    if !and_draw {
+        return Ok(Drawn {
+            out: spec.out.clone(),
+            rows: n,
+            groups,
+            notes,
+        });
+    }
     fonts()?;
     let size = (1000u32, 640u32);
     let r = if png {

@@ -6,11 +6,15 @@
 //! point's parameter values, so it is stable across runs, machines and thread counts.
 //!
 //! Results go to `DIR/results.jsonl` and `DIR/results.csv`, one row per point, appended and
-//! flushed to disk (`fsync`) as each point finishes. A killed sweep restarted with the same
-//! command reads the JSONL (dropping a torn last line), skips finished points (a failed point
-//! is finished too: its row carries the error), runs the rest, and finally rewrites both files
-//! sorted by point index (write to a temporary file, then rename), so the final files are the
-//! same bytes as an uninterrupted run's, whatever the thread count. `DIR/manifest.json`
+//! flushed to disk (`fsync`) as each point finishes. A row is written whole or not at all: when
+//! a write or sync fails (a full disk), the partial line is cut off again, no further row is
+//! written, the running points stop, and the error names the file and says how many finished
+//! points are kept. A killed sweep restarted with the same command reads the JSONL (dropping a
+//! torn or unreadable line, e.g. after a SIGKILL in the middle of a write), skips finished
+//! points (a failed point is finished too: its row carries the error), runs the rest, and
+//! finally rewrites both files sorted by point index (write to `NAME.tmp`, then rename; a
+//! failed rewrite removes the temporary file and leaves the old file as it was), so the final
+//! files are the same bytes as an uninterrupted run's, whatever the thread count. `DIR/manifest.json`
 //! records the scenario hash, the number of points and the shard, and guards against mixing
 //! sweeps in one directory. `--shard I/N` runs the points whose index is I modulo N;
 //! [`merge`] combines shard directories and checks that every point is there exactly once.
@@ -26,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The columns of a [`Row`], in report order (also the CSV order).
@@ -93,21 +98,38 @@ fn axis_value(v: &AxisValue) -> Value {
     }
 }
 
-fn expand(values: &AxisValues) -> Vec<Value> {
+/// The most values one `Range` axis may take.
+pub const MAX_RANGE_VALUES: usize = 100_000;
+/// The most points one sweep may have (all axes' values times the combinations).
+pub const MAX_POINTS: usize = 1_000_000;
+
+/// The values of an axis; a `Range` must have a finite start and end, a positive step and at
+/// most [`MAX_RANGE_VALUES`] values.
+fn expand(values: &AxisValues) -> Result<Vec<Value>, String> {
     match values {
-        AxisValues::List(v) => v.iter().map(axis_value).collect(),
+        AxisValues::List(v) => Ok(v.iter().map(axis_value).collect()),
         AxisValues::Range(from, to, step) => {
+            if !(from.is_finite() && to.is_finite() && step.is_finite() && *step > 0.0) {
+                return Err(format!(
+                    "Range({from}, {to}, {step}) needs a finite start and end and a step > 0"
+                ));
+            }
             let mut out = Vec::new();
             let mut k = 0u32;
             loop {
                 let x = from + f64::from(k) * step;
-                if x > to + 1e-9 || out.len() >= 100_000 {
+                if x > to + 1e-9 {
                     break;
+                }
+                if out.len() == MAX_RANGE_VALUES {
+                    return Err(format!(
+                        "Range({from}, {to}, {step}) has more than {MAX_RANGE_VALUES} values"
+                    ));
                 }
                 out.push(json!(x));
                 k += 1;
             }
-            out
+            Ok(out)
         }
     }
 }
@@ -183,16 +205,49 @@ pub fn plan(path: &Path) -> Result<Plan, Error> {
     let axes = base.scenario.sweep.axes.clone();
     let record = base.scenario.sweep.record.clone();
     let axis_paths: Vec<String> = axes.iter().map(|a| a.path.clone()).collect();
-    let axis_values: Vec<Vec<Value>> = axes.iter().map(|a| expand(&a.values)).collect();
-    for (a, v) in axes.iter().zip(&axis_values) {
+    let axis_err = |a: &scenario::Axis, message: String, hint: &str| Error::Scenario {
+        path: path.to_path_buf(),
+        field: format!("sweep.axes[{}].values", a.path),
+        message,
+        hint: hint.into(),
+    };
+    let mut axis_values: Vec<Vec<Value>> = Vec::new();
+    for a in &axes {
+        let v = expand(&a.values).map_err(|m| {
+            axis_err(
+                a,
+                m,
+                "give Range(from, to, step) with a positive step, or list the values",
+            )
+        })?;
         if v.is_empty() {
-            return Err(Error::Scenario {
-                path: path.to_path_buf(),
-                field: format!("sweep.axes[{}].values", a.path),
-                message: "the axis has no values".into(),
-                hint: "list at least one value, or a Range(from, to, step) with from <= to".into(),
-            });
+            return Err(axis_err(
+                a,
+                "the axis has no values".into(),
+                "list at least one value, or a Range(from, to, step) with from <= to",
+            ));
         }
+        axis_values.push(v);
+    }
+    let points = axis_values
+        .iter()
+        .try_fold(base.combinations().len(), |n, v| n.checked_mul(v.len()))
+        .filter(|&n| n <= MAX_POINTS);
+    if points.is_none() {
+        return Err(Error::Scenario {
+            path: path.to_path_buf(),
+            field: "sweep.axes".into(),
+            message: format!(
+                "the axes and combinations make more than {MAX_POINTS} points ({})",
+                axis_values
+                    .iter()
+                    .map(|v| v.len().to_string())
+                    .chain([base.combinations().len().to_string()])
+                    .collect::<Vec<_>>()
+                    .join(" x ")
+            ),
+            hint: "split the sweep into several scenarios, or use fewer values".into(),
+        });
     }
     // Every assignment of the axes (first axis slowest).
     let mut assignments: Vec<Vec<(String, Value)>> = vec![Vec::new()];
@@ -214,7 +269,7 @@ pub fn plan(path: &Path) -> Result<Plan, Error> {
             base.clone()
         } else {
             let mut v = serde_json::to_value(&base.scenario)
-                .map_err(|e| Error::Backend(format!("internal: scenario to JSON: {e}")))?;
+                .map_err(|e| Error::Sweep(format!("internal: scenario to JSON: {e}")))?;
             for (p, val) in params {
                 set_path(&mut v, p, val.clone()).map_err(|message| Error::Scenario {
                     path: path.to_path_buf(),
@@ -233,7 +288,7 @@ pub fn plan(path: &Path) -> Result<Plan, Error> {
                     hint: "an axis value does not have the field's type".into(),
                 })?;
             let ron_text = ron::ser::to_string(&sc)
-                .map_err(|e| Error::Backend(format!("internal: scenario to RON: {e}")))?;
+                .map_err(|e| Error::Sweep(format!("internal: scenario to RON: {e}")))?;
             scenario::load_str(path, &ron_text)?
         };
         for combination in loaded.combinations() {
@@ -368,48 +423,74 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
-/// Reads the complete records of a JSONL file; a torn last line (an interrupted write) is
-/// dropped and the file truncated to the complete prefix.
-fn read_records(path: &Path) -> Result<Vec<Value>, Error> {
-    let Ok(f) = File::open(path) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    let mut good_len = 0u64;
-    let mut reader = BufReader::new(f);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader.read_line(&mut line).map_err(|e| io_err(path, e))?;
-        if n == 0 {
-            break;
-        }
-        if !line.ends_with('\n') {
-            break; // torn
-        }
-        match serde_json::from_str::<Value>(line.trim_end()) {
-            Ok(v) if v.get("point").is_some() => {
-                out.push(v);
-                good_len += n as u64;
-            }
-            _ => break,
-        }
+/// A failed write of a sweep's files, with how many finished points `results.jsonl` keeps.
+fn write_err(path: &Path, source: std::io::Error, kept: usize) -> Error {
+    Error::SweepWrite {
+        path: path.to_path_buf(),
+        source,
+        kept,
     }
-    let f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| io_err(path, e))?;
-    f.set_len(good_len).map_err(|e| io_err(path, e))?;
-    Ok(out)
 }
 
-/// Writes `text` to `path` atomically (temporary file in the same directory, fsync, rename).
-fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-    f.write_all(text.as_bytes()).map_err(|e| io_err(&tmp, e))?;
-    f.sync_all().map_err(|e| io_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+/// The complete records of a JSONL stream and the number of lines dropped: a last line without
+/// its newline (a write cut short) and any line that is not a JSON record with a `point`.
+fn parse_records(reader: impl BufRead) -> std::io::Result<(Vec<Value>, usize)> {
+    let mut out = Vec::new();
+    let mut dropped = 0;
+    for line in reader.split(b'\n') {
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Value>(&line) {
+            Ok(v) if v.get("point").and_then(Value::as_u64).is_some() => out.push(v),
+            _ => dropped += 1,
+        }
+    }
+    Ok((out, dropped))
+}
+
+/// Reads the complete records of a JSONL file (none when it does not exist); torn and
+/// unreadable lines are dropped with a warning, and the file is left as it is (a sweep rewrites
+/// it from the records before appending).
+fn read_records(path: &Path) -> Result<Vec<Value>, Error> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(path, e)),
+    };
+    let mut bytes = Vec::new();
+    let mut reader = BufReader::new(f);
+    std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(|e| io_err(path, e))?;
+    // A last line without its newline was cut short (killed or out of space mid-write).
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let torn = usize::from(complete < bytes.len());
+    let (records, bad) = parse_records(&bytes[..complete]).map_err(|e| io_err(path, e))?;
+    if torn + bad > 0 {
+        tracing::warn!(
+            "{}: dropped {} incomplete or unreadable line(s); their points run again",
+            path.display(),
+            torn + bad
+        );
+    }
+    Ok(records)
+}
+
+/// Writes `text` to `path` atomically: `NAME.tmp` in the same directory, fsync, rename. On
+/// failure the temporary file is removed and `path` is left as it was.
+fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    let r = File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let r = r.and_then(|()| std::fs::rename(&tmp, path));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
 }
 
 /// Writes the final, sorted result files of `records`.
@@ -427,8 +508,92 @@ fn finalize(
         csv.push_str(&csv_line(rec, axis_paths));
         csv.push('\n');
     }
-    write_atomic(&dir.join("results.jsonl"), &jsonl)?;
-    write_atomic(&dir.join("results.csv"), &csv)
+    let jp = dir.join("results.jsonl");
+    write_atomic(&jp, &jsonl).map_err(|e| write_err(&jp, e, records.len()))?;
+    let cp = dir.join("results.csv");
+    write_atomic(&cp, &csv).map_err(|e| write_err(&cp, e, records.len()))
+}
+
+/// Where result lines go: a file (appended, synced, and cut back after a failed write) or, in
+/// tests, anything that can do the same.
+pub trait LineSink: Write {
+    /// Makes the written bytes durable (`fsync` for a file).
+    fn sync(&mut self) -> std::io::Result<()>;
+    /// Cuts the data back to `len` bytes (removes a partly written line).
+    fn truncate(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl LineSink for File {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.set_len(len)
+    }
+}
+
+/// An append-only file of complete lines: [`LineLog::append`] writes a line whole and syncs
+/// it, or on any failure cuts off what it wrote and refuses every later line, so the file
+/// always ends with a complete line (unless even the cut fails; then the reader drops the torn
+/// line).
+pub struct LineLog<W: LineSink> {
+    sink: W,
+    len: u64,
+    failed: bool,
+}
+
+impl<W: LineSink> LineLog<W> {
+    /// A log whose sink already holds `len` bytes of complete lines.
+    pub fn new(sink: W, len: u64) -> Self {
+        Self {
+            sink,
+            len,
+            failed: false,
+        }
+    }
+
+    /// Appends `line` and a newline, then syncs. After an error nothing more is written.
+    pub fn append(&mut self, line: &str) -> std::io::Result<()> {
+        if self.failed {
+            return Err(std::io::Error::other(
+                "an earlier write to this file failed",
+            ));
+        }
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        match self
+            .sink
+            .write_all(&buf)
+            .and_then(|()| self.sink.flush())
+            .and_then(|()| self.sink.sync())
+        {
+            Ok(()) => {
+                self.len += buf.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = true;
+                let _ = self.sink.truncate(self.len);
+                Err(e)
+            }
+        }
+    }
+
+    /// Bytes of complete lines written.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when no byte has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The sink.
+    pub fn into_inner(self) -> W {
+        self.sink
+    }
 }
 
 /// Progress callback: (finished, total, the point just finished, its status).
@@ -460,8 +625,10 @@ pub struct SweepSummary {
 }
 
 struct Sink {
-    jsonl: File,
-    csv: File,
+    jsonl: LineLog<File>,
+    csv: LineLog<File>,
+    /// Rows in results.jsonl (finished points kept on disk).
+    kept: usize,
 }
 
 /// Runs (or resumes) a sweep.
@@ -472,14 +639,14 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
     let man = manifest(plan, opts.shard);
     if let Ok(text) = std::fs::read_to_string(&man_path) {
         let old: Value = serde_json::from_str(&text).map_err(|e| {
-            Error::Backend(format!(
+            Error::Sweep(format!(
                 "{}: not a hetsim sweep manifest ({e}); choose another --out",
                 man_path.display()
             ))
         })?;
         for key in ["scenario_hash", "points", "shard", "axes"] {
             if old.get(key) != man.get(key) {
-                return Err(Error::Backend(format!(
+                return Err(Error::Sweep(format!(
                     "{} holds a different sweep ({key} differs: {} there, {} here); choose \
                      another --out or delete the directory",
                     dir.display(),
@@ -489,16 +656,17 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
             }
         }
     } else {
-        write_atomic(&man_path, &format!("{man:#}\n"))?;
+        write_atomic(&man_path, &format!("{man:#}\n")).map_err(|e| write_err(&man_path, e, 0))?;
     }
     let jsonl_path = dir.join("results.jsonl");
+    let csv_path = dir.join("results.csv");
     let mut records: BTreeMap<usize, Value> = BTreeMap::new();
     for r in read_records(&jsonl_path)? {
         if let Some(i) = r.get("point").and_then(Value::as_u64) {
             records.insert(i as usize, r);
         }
     }
-    // Rewrite both files from the complete records (drops any torn CSV line).
+    // Rewrite both files from the complete records (drops any torn line).
     finalize(dir, &plan.axis_paths, &records)?;
     let mine: Vec<&Point> = plan
         .points
@@ -511,33 +679,41 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
         .filter(|p| !records.contains_key(&p.index))
         .collect();
     let skipped = mine.len() - todo.len();
-    let open = |p: &Path| {
-        OpenOptions::new()
+    let open = |p: &Path| -> Result<LineLog<File>, Error> {
+        let f = OpenOptions::new()
             .append(true)
             .open(p)
-            .map_err(|e| io_err(p, e))
+            .map_err(|e| io_err(p, e))?;
+        let len = f.metadata().map_err(|e| io_err(p, e))?.len();
+        Ok(LineLog::new(f, len))
     };
     let sink = Mutex::new(Sink {
         jsonl: open(&jsonl_path)?,
-        csv: open(&dir.join("results.csv"))?,
+        csv: open(&csv_path)?,
+        kept: records.len(),
     });
     let done = Mutex::new(skipped);
     let total = mine.len();
     let fresh: Mutex<Vec<(usize, Value)>> = Mutex::new(Vec::new());
-    let write_err: Mutex<Option<Error>> = Mutex::new(None);
+    let write_failure: Mutex<Option<Error>> = Mutex::new(None);
+    // Set at the first failed write: the points not started yet are not run.
+    let stop = AtomicBool::new(false);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
-        .map_err(|e| Error::Backend(format!("thread pool: {e}")))?;
+        .map_err(|e| Error::Sweep(format!("thread pool: {e}")))?;
     pool.install(|| {
         // Points of one group share the numerics evaluation; groups run one after another.
         for (g, loaded) in plan.groups.iter().enumerate() {
             let points: Vec<&Point> = todo.iter().copied().filter(|p| p.group == g).collect();
-            if points.is_empty() {
+            if points.is_empty() || stop.load(Ordering::SeqCst) {
                 continue;
             }
             let num = run::evaluate_numerics(loaded);
             points.par_iter().for_each(|p| {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
                 let outcome = match &num {
                     Err(e) => Err(e.to_string()),
                     Ok(n) => run::run_combinations(loaded, &[p.combination], n.as_ref())
@@ -552,18 +728,30 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
                 let rec = record_json(p, outcome);
                 let line = rec.to_string();
                 let csv = csv_line(&rec, &plan.axis_paths);
-                if let Ok(mut s) = sink.lock() {
-                    let r = (|| -> std::io::Result<()> {
-                        writeln!(s.jsonl, "{line}")?;
-                        s.jsonl.sync_data()?;
-                        writeln!(s.csv, "{csv}")?;
-                        s.csv.sync_data()
-                    })();
-                    if let Err(e) = r {
-                        if let Ok(mut w) = write_err.lock() {
-                            w.get_or_insert(io_err(dir, e));
+                let written = match sink.lock() {
+                    Ok(mut s) if !stop.load(Ordering::SeqCst) => {
+                        // JSONL first: it is what a resume reads; the CSV is rebuilt from it.
+                        let r = match s.jsonl.append(&line) {
+                            Ok(()) => {
+                                s.kept += 1;
+                                s.csv.append(&csv).map_err(|e| (csv_path.clone(), e))
+                            }
+                            Err(e) => Err((jsonl_path.clone(), e)),
+                        };
+                        if let Err((path, e)) = r {
+                            stop.store(true, Ordering::SeqCst);
+                            if let Ok(mut w) = write_failure.lock() {
+                                w.get_or_insert(write_err(&path, e, s.kept));
+                            }
+                            false
+                        } else {
+                            true
                         }
                     }
+                    _ => false,
+                };
+                if !written {
+                    return;
                 }
                 if let Ok(mut f) = fresh.lock() {
                     f.push((p.index, rec));
@@ -576,7 +764,7 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
             });
         }
     });
-    if let Some(e) = write_err.into_inner().ok().flatten() {
+    if let Some(e) = write_failure.into_inner().ok().flatten() {
         return Err(e);
     }
     let fresh = fresh.into_inner().unwrap_or_default();
@@ -595,19 +783,50 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
     })
 }
 
+/// Shard directories read and checked by [`merge_read`], ready to be written.
+pub struct Merged {
+    manifest: Value,
+    axis_paths: Vec<String>,
+    records: BTreeMap<usize, Value>,
+}
+
+impl Merged {
+    /// Number of points.
+    pub fn points(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Writes the merged manifest and result files into `out`; returns the number of points.
+    pub fn write(&self, out: &Path) -> Result<usize, Error> {
+        std::fs::create_dir_all(out).map_err(|e| io_err(out, e))?;
+        let mut merged_man = self.manifest.clone();
+        merged_man["shard"] = Value::Null;
+        let mp = out.join("manifest.json");
+        write_atomic(&mp, &format!("{merged_man:#}\n")).map_err(|e| write_err(&mp, e, 0))?;
+        finalize(out, &self.axis_paths, &self.records)?;
+        Ok(self.records.len())
+    }
+}
+
 /// Merges shard directories into `out`: every point of the sweep exactly once.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, Error> {
+    merge_read(dirs)?.write(out)
+}
+
+/// Reads shard directories of one sweep and checks that every point is there exactly once;
+/// writes nothing.
+pub fn merge_read(dirs: &[PathBuf]) -> Result<Merged, Error> {
     let mut first: Option<Value> = None;
     let mut records: BTreeMap<usize, (Value, PathBuf)> = BTreeMap::new();
     for d in dirs {
         let mp = d.join("manifest.json");
         let text = std::fs::read_to_string(&mp).map_err(|e| io_err(&mp, e))?;
         let man: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::Backend(format!("{}: {e}", mp.display())))?;
+            .map_err(|e| Error::Sweep(format!("{}: {e}", mp.display())))?;
         if let Some(f) = &first {
             for key in ["scenario_hash", "points", "axes"] {
                 if f.get(key) != man.get(key) {
-                    return Err(Error::Backend(format!(
+                    return Err(Error::Sweep(format!(
                         "{} is a different sweep from {} ({key} differs)",
                         d.display(),
                         dirs[0].display()
@@ -622,7 +841,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, Error> {
                 continue;
             };
             if let Some((_, other)) = records.get(&(i as usize)) {
-                return Err(Error::Backend(format!(
+                return Err(Error::Sweep(format!(
                     "point {i} appears in both {} and {}",
                     other.display(),
                     d.display()
@@ -632,14 +851,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, Error> {
         }
     }
     let Some(man) = first else {
-        return Err(Error::Backend("merge needs at least one directory".into()));
+        return Err(Error::Sweep("merge needs at least one directory".into()));
     };
     let total = man.get("points").and_then(Value::as_u64).unwrap_or(0) as usize;
     let present: BTreeSet<usize> = records.keys().copied().collect();
     let missing: Vec<usize> = (0..total).filter(|i| !present.contains(i)).collect();
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(20).map(|i| i.to_string()).collect();
-        return Err(Error::Backend(format!(
+        return Err(Error::Sweep(format!(
             "{} of {total} points are missing (e.g. {}); run the missing shards first",
             missing.len(),
             shown.join(", ")
@@ -654,13 +873,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, Error> {
                 .collect()
         })
         .unwrap_or_default();
-    std::fs::create_dir_all(out).map_err(|e| io_err(out, e))?;
-    let mut merged_man = man.clone();
-    merged_man["shard"] = Value::Null;
-    write_atomic(&out.join("manifest.json"), &format!("{merged_man:#}\n"))?;
-    let recs: BTreeMap<usize, Value> = records.into_iter().map(|(i, (r, _))| (i, r)).collect();
-    finalize(out, &axis_paths, &recs)?;
-    Ok(total)
+    let records: BTreeMap<usize, Value> = records.into_iter().map(|(i, (r, _))| (i, r)).collect();
+    Ok(Merged {
+        manifest: man,
+        axis_paths,
+        records,
+    })
 }
 
 #[cfg(test)]
@@ -680,10 +898,30 @@ mod tests {
 
     #[test]
     fn ranges_include_their_end() {
-        let v = expand(&AxisValues::Range(1.0, 2.0, 0.25));
+        let v = expand(&AxisValues::Range(1.0, 2.0, 0.25)).unwrap();
         assert_eq!(v.len(), 5);
         assert_eq!(v[4], json!(2.0));
-        assert!(expand(&AxisValues::Range(2.0, 1.0, 1.0)).is_empty());
+        assert!(expand(&AxisValues::Range(2.0, 1.0, 1.0))
+            .unwrap()
+            .is_empty());
+        // No silent cut-off and no endless ranges.
+        assert_eq!(
+            expand(&AxisValues::Range(1.0, 100_000.0, 1.0))
+                .unwrap()
+                .len(),
+            MAX_RANGE_VALUES
+        );
+        for bad in [
+            (0.0, 100_000.0, 1.0),
+            (0.0, 1.0, 0.0),
+            (0.0, 1.0, -1.0),
+            (0.0, f64::INFINITY, 1.0),
+            (f64::NAN, 1.0, 1.0),
+            (0.0, 1.0, f64::NAN),
+        ] {
+            let e = expand(&AxisValues::Range(bad.0, bad.1, bad.2)).unwrap_err();
+            assert!(e.starts_with("Range("), "{e}");
+        }
     }
 
     #[test]
@@ -697,5 +935,185 @@ mod tests {
             csv_header(&["a.b".into()]).split(',').count(),
             4 + 1 + ROW_COLUMNS.len()
         );
+    }
+
+    /// A disk that takes `room` bytes and then fails every write with ENOSPC, like a real one:
+    /// a write that does not fit stores what fits and reports that count (a short write).
+    struct TinyDisk {
+        data: Vec<u8>,
+        room: usize,
+        sync_fails: bool,
+        truncate_fails: bool,
+    }
+
+    impl TinyDisk {
+        fn new(room: usize) -> Self {
+            Self {
+                data: Vec::new(),
+                room,
+                sync_fails: false,
+                truncate_fails: false,
+            }
+        }
+    }
+
+    fn enospc() -> std::io::Error {
+        std::io::Error::from_raw_os_error(28)
+    }
+
+    impl Write for TinyDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.room - self.data.len());
+            if n == 0 && !buf.is_empty() {
+                return Err(enospc());
+            }
+            self.data.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl LineSink for TinyDisk {
+        fn sync(&mut self) -> std::io::Result<()> {
+            if self.sync_fails {
+                Err(enospc())
+            } else {
+                Ok(())
+            }
+        }
+        fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+            if self.truncate_fails {
+                return Err(std::io::Error::other("truncate failed"));
+            }
+            self.data.truncate(len as usize);
+            Ok(())
+        }
+    }
+
+    fn row(i: usize) -> String {
+        json!({"point": i, "point_id": format!("{i:016x}"), "status": "ok", "row": {"x": i}})
+            .to_string()
+    }
+
+    /// Rows appended to a disk that fills up after every possible byte count: the rows whose
+    /// append succeeded are all there, whole, in order, and nothing else is.
+    #[test]
+    fn a_full_disk_never_leaves_a_half_row() {
+        let rows: Vec<String> = (0..6).map(row).collect();
+        let total: usize = rows.iter().map(|r| r.len() + 1).sum();
+        for room in 0..=total {
+            let mut log = LineLog::new(TinyDisk::new(room), 0);
+            let mut ok = 0;
+            let mut failed = None;
+            for r in &rows {
+                match log.append(r) {
+                    Ok(()) => ok += 1,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            // Later rows are refused after a failure, so no row can follow a gap.
+            if failed.is_some() {
+                assert!(log.append(&rows[0]).is_err());
+            }
+            let expected: String = rows[..ok].iter().map(|r| format!("{r}\n")).collect();
+            assert_eq!(log.len() as usize, expected.len(), "room {room}");
+            let disk = log.into_inner();
+            assert_eq!(
+                String::from_utf8(disk.data).unwrap(),
+                expected,
+                "room {room}"
+            );
+            let fits = rows
+                .iter()
+                .scan(0, |n, r| {
+                    *n += r.len() + 1;
+                    Some(*n)
+                })
+                .filter(|&n| n <= room)
+                .count();
+            assert_eq!(ok, fits, "room {room}");
+            if ok < rows.len() {
+                assert_eq!(failed.unwrap().raw_os_error(), Some(28), "room {room}");
+            }
+        }
+    }
+
+    /// A sync that fails (ENOSPC reported at fsync, as on NFS or with delayed allocation) takes
+    /// the row back out too: a row counts only once it is durable.
+    #[test]
+    fn a_failed_sync_takes_the_row_back() {
+        let mut disk = TinyDisk::new(1 << 20);
+        disk.sync_fails = true;
+        let mut log = LineLog::new(disk, 0);
+        assert_eq!(log.append(&row(0)).unwrap_err().raw_os_error(), Some(28));
+        assert!(log.is_empty());
+        assert!(log.into_inner().data.is_empty());
+    }
+
+    /// When even the cut fails, the torn row stays at the end of the file, and reading the file
+    /// back (what a resumed sweep does) drops it and keeps every complete row.
+    #[test]
+    fn a_torn_last_row_is_dropped_on_resume() {
+        let rows: Vec<String> = (0..4).map(row).collect();
+        let room = rows[0].len() + 1 + rows[1].len() + 1 + rows[2].len() / 2;
+        let mut disk = TinyDisk::new(room);
+        disk.truncate_fails = true;
+        let mut log = LineLog::new(disk, 0);
+        let ok = rows.iter().take_while(|r| log.append(r).is_ok()).count();
+        assert_eq!(ok, 2);
+        let data = log.into_inner().data;
+        assert_eq!(data.len(), room, "the torn half row is in the file");
+        let path = std::env::temp_dir().join(format!("hetsim-torn-{}.jsonl", std::process::id()));
+        std::fs::write(&path, &data).unwrap();
+        let got = read_records(&path).unwrap();
+        // The file itself is left alone: a sweep rewrites it from these records.
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+        std::fs::remove_file(&path).unwrap();
+        let points: Vec<u64> = got.iter().map(|r| r["point"].as_u64().unwrap()).collect();
+        assert_eq!(points, [0, 1]);
+        assert!(
+            read_records(&path).unwrap().is_empty(),
+            "no file: no records"
+        );
+    }
+
+    /// Lines that are not records are dropped wherever they are, and complete records after
+    /// them are kept (an older hetsim cut the file at the first bad line).
+    #[test]
+    fn bad_lines_in_the_middle_do_not_hide_later_rows() {
+        let text = format!(
+            "{}\n{{\"point\": 1, \"status\n\n[1,2]\n{{\"no_point\": 3}}\n{}\n{}",
+            row(0),
+            row(2),
+            &row(3)[..10]
+        );
+        let (recs, dropped) =
+            parse_records(&text.as_bytes()[..text.rfind('\n').unwrap() + 1]).unwrap();
+        let points: Vec<u64> = recs.iter().map(|r| r["point"].as_u64().unwrap()).collect();
+        assert_eq!(points, [0, 2]);
+        assert_eq!(dropped, 3);
+    }
+
+    /// The final files are replaced whole or not at all: a failed rewrite leaves the old file
+    /// and no temporary file.
+    #[test]
+    fn a_failed_rewrite_keeps_the_old_file() {
+        let dir = std::env::temp_dir().join(format!("hetsim-atomic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("results.csv");
+        write_atomic(&f, "old\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "old\n");
+        assert!(!dir.join("results.csv.tmp").exists());
+        // The temporary file cannot be created: a directory is in its way.
+        std::fs::create_dir(dir.join("results.csv.tmp")).unwrap();
+        assert!(write_atomic(&f, "new\n").is_err());
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "old\n");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -337,3 +337,75 @@ pub fn scenario(data: &[u8]) {
         let _ = e.to_string();
     }
 }
+
+/// Most arguments the `cli` harness passes after the program name.
+pub const CLI_MAX_ARGS: usize = 24;
+
+/// The command line: `data` split at NUL bytes into at most [`CLI_MAX_ARGS`] arguments (bytes
+/// that are not UTF-8 are passed as they are), then [`cli_args`].
+#[cfg(unix)]
+pub fn cli(data: &[u8]) {
+    use std::os::unix::ffi::OsStrExt;
+    let args = data
+        .split(|&b| b == 0)
+        .take(CLI_MAX_ARGS)
+        .map(|a| std::ffi::OsStr::from_bytes(a).to_os_string())
+        .collect();
+    cli_args(args);
+}
+
+/// `hetsim::cli::run` in check mode on one argument vector (the program name is added): clap
+/// parses it, then the chosen command checks its option values and reads and validates the
+/// input files it names, and stops before simulating, generating or writing anything
+/// ([`hetsim::cli::Mode::Check`]). Asserts that it returns (no panic), with status 0 and
+/// nothing on stderr, 2 (usage) with clap's message, or 125 with a `hetsim: error: ...`
+/// message. Every `@/` in an argument becomes the workspace root, so inputs can name the
+/// shipped scenarios, presets, kernels and `tests/fixtures/cli/` portably. Arguments
+/// mentioning `dev`, `proc` or `sys` are skipped: reading `/dev/zero` or `/proc/kcore` never
+/// ends, which is no property of hetsim.
+#[cfg(unix)]
+pub fn cli_args(args: Vec<std::ffi::OsString>) {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let root = crate::workspace_root();
+    let root = root.as_os_str().as_bytes();
+    let mut argv = vec![OsString::from("hetsim")];
+    for a in args {
+        let b = a.as_bytes();
+        if ["dev", "proc", "sys"].iter().any(|w| {
+            b.windows(w.len())
+                .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+        }) {
+            return;
+        }
+        let mut v = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i..].starts_with(b"@/") {
+                v.extend_from_slice(root);
+                v.push(b'/');
+                i += 2;
+            } else {
+                v.push(b[i]);
+                i += 1;
+            }
+        }
+        argv.push(OsString::from_vec(v));
+    }
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = hetsim::cli::run(argv.clone(), hetsim::cli::Mode::Check, &mut out, &mut err);
+    let msg = String::from_utf8_lossy(&err);
+    match code {
+        0 => assert!(err.is_empty(), "{argv:?}: status 0 with stderr {msg:?}"),
+        2 => assert!(
+            msg.contains("error:") || msg.contains("Usage:"),
+            "{argv:?}: usage status without clap's message: {msg:?}"
+        ),
+        125 => assert!(
+            msg.starts_with("hetsim: error: ") && msg.trim_end().len() > "hetsim: error: ".len(),
+            "{argv:?}: error status without a message: {msg:?}"
+        ),
+        c => panic!("{argv:?}: unexpected status {c}; stderr {msg:?}"),
+    }
+}

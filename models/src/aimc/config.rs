@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::{AimcError, Result};
+use crate::diag::SourceError;
 
 /// Complete description of one AIMC crossbar tile and its periphery.
 ///
@@ -347,8 +348,9 @@ impl TileConfig {
 
     /// Parses and validates a RON configuration (missing fields take their defaults).
     pub fn from_ron_str(text: &str) -> Result<Self> {
-        let cfg: Self =
-            ron::from_str(text).map_err(|source| AimcError::Ron { path: None, source })?;
+        let cfg: Self = ron::from_str(text).map_err(|e| {
+            AimcError::Ron(Box::new(SourceError::from_ron("<tile config>", text, &e)))
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -359,9 +361,12 @@ impl TileConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let cfg: Self = ron::from_str(&text).map_err(|source| AimcError::Ron {
-            path: Some(path.to_path_buf()),
-            source,
+        let cfg: Self = ron::from_str(&text).map_err(|e| {
+            AimcError::Ron(Box::new(SourceError::from_ron(
+                path.display().to_string(),
+                &text,
+                &e,
+            )))
         })?;
         cfg.validate()?;
         Ok(cfg)

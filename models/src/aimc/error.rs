@@ -63,14 +63,10 @@ pub enum AimcError {
         /// Why it was rejected.
         reason: &'static str,
     },
-    /// A RON tile configuration could not be parsed (the message carries line and column).
-    #[error("{}: {source}", path.as_ref().map_or_else(|| "<tile config>".to_string(), |p| p.display().to_string()))]
-    Ron {
-        /// File the text came from, if any.
-        path: Option<PathBuf>,
-        /// The parser's error, with position.
-        source: ron::error::SpannedError,
-    },
+    /// A RON tile configuration could not be parsed: file (or `<tile config>`), line, column,
+    /// the line itself and a caret.
+    #[error(transparent)]
+    Ron(Box<crate::diag::SourceError>),
     /// A tile configuration could not be rendered as RON.
     #[error("cannot serialise tile config: {0}")]
     RonWrite(#[from] ron::Error),

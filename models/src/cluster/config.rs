@@ -415,9 +415,10 @@ impl ClusterConfig {
 
     /// Parses and validates RON text; `origin` names the file in errors.
     pub fn from_ron_str(text: &str, origin: &str) -> Result<Self> {
-        let cfg: Self = ron::from_str(text).map_err(|e| ClusterError::Config {
-            origin: origin.to_string(),
-            message: e.to_string(),
+        let cfg: Self = ron::from_str(text).map_err(|e| {
+            ClusterError::Ron(Box::new(crate::diag::SourceError::from_ron(
+                origin, text, &e,
+            )))
         })?;
         cfg.validate()?;
         Ok(cfg)

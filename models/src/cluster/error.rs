@@ -13,6 +13,10 @@ pub enum ClusterError {
         /// The parser's message, with line and column.
         message: String,
     },
+    /// A RON configuration could not be parsed: file, line, column, the line itself and a
+    /// caret.
+    #[error(transparent)]
+    Ron(Box<crate::diag::SourceError>),
     /// A configuration field is out of range.
     #[error("invalid cluster config: `{field}` = {value}: {reason}")]
     InvalidConfig {

@@ -1,5 +1,7 @@
 //! `hetsim exec`: run one RV32IMF ELF on the functional single-hart machine.
 
+use super::note;
+use crate::cli::Mode;
 use crate::error::Error;
 use hetsim_isa::{ExitKind, Machine, MachineConfig, Misaligned, Program};
 use std::io::Write;
@@ -56,14 +58,15 @@ pub fn parse_ram(s: &str) -> Result<(u32, u32), Error> {
     let (b, z) = s.split_once(':').ok_or_else(|| bad("missing ':'"))?;
     let base = parse_num(b).ok_or_else(|| bad("bad BASE"))?;
     let size = parse_num(z).ok_or_else(|| bad("bad SIZE"))?;
-    if base + size > 1 << 32 || size >= 1 << 32 {
+    if base.checked_add(size).is_none_or(|end| end > 1 << 32) || size >= 1 << 32 {
         return Err(bad("the region runs past the 32-bit address space"));
     }
     Ok((base as u32, size as u32))
 }
 
-/// Runs the command; returns the program's exit code.
-pub fn run(args: &ExecArgs) -> Result<i32, Error> {
+/// Runs the command; returns the program's exit code. [`Mode::Check`] stops once the options
+/// are parsed and the ELF is loaded (before the machine's RAM is allocated).
+pub fn run(args: &ExecArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error> {
     let (ram_base, ram_size) = parse_ram(&args.ram)?;
     let config = MachineConfig {
         ram_base,
@@ -76,6 +79,9 @@ pub fn run(args: &ExecArgs) -> Result<i32, Error> {
         hart_id: 0,
     };
     let program = Program::load(&args.file)?;
+    if mode == Mode::Check {
+        return Ok(0);
+    }
     let mut machine = Machine::new(&program, &config)?;
     machine.set_extensions(hetsim_isa::Extensions {
         zfh: args.ext.iter().any(|e| e == "zfh"),
@@ -104,19 +110,20 @@ pub fn run(args: &ExecArgs) -> Result<i32, Error> {
         machine.run(args.max_instructions)
     };
     // Whatever happened, show what the program printed.
-    std::io::stdout().write_all(&machine.console)?;
-    std::io::stdout().flush()?;
+    out.write_all(&machine.console)
+        .and_then(|()| out.flush())
+        .map_err(Error::Stdout)?;
     let exit = result?;
     let how = match exit.kind {
         ExitKind::Tohost(v) => format!("tohost = {v:#x}"),
         ExitKind::Ecall => "ecall exit".to_string(),
     };
-    eprintln!(
+    note(format_args!(
         "hetsim: {} exited with code {} ({how}) after {} instructions",
         args.file.display(),
         exit.code,
         machine.hart.instret
-    );
+    ));
     Ok(exit.code)
 }
 
@@ -134,5 +141,8 @@ mod tests {
         assert!(parse_ram("0x80000000").is_err());
         assert!(parse_ram("0xffff0000:1M").is_err());
         assert!(parse_ram("zz:1M").is_err());
+        // BASE + SIZE past 2^64 is refused, not wrapped.
+        assert!(parse_ram("0xffffffffffffffff:1").is_err());
+        assert!(parse_ram("18446744073709551615:0x10").is_err());
     }
 }

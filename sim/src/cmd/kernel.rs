@@ -1,10 +1,13 @@
 //! `hetsim kernel`: run a kernel ELF on the cycle-level cluster, with inputs and outputs bound
 //! to ELF symbols, and print the cycle report.
 
+use super::emit;
+use crate::cli::Mode;
 use crate::error::Error;
 use hetsim_isa::Program;
 use hetsim_models::aimc::{self, Matrix};
 use hetsim_models::cluster::{Cluster, ClusterConfig};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Options of `hetsim kernel`.
@@ -90,35 +93,80 @@ pub fn write_data(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     }
 }
 
-/// Runs the command; returns the kernel's exit code.
-pub fn run(args: &KernelArgs) -> Result<i32, Error> {
+/// `--output SYMBOL[:N]=FILE`, parsed.
+struct OutputBinding<'a> {
+    symbol: &'a str,
+    len: Option<u32>,
+    file: &'a Path,
+}
+
+fn parse_output(b: &str) -> Result<OutputBinding<'_>, Error> {
+    let (sym, file) = split_binding("--output", b)?;
+    let (symbol, len) = match sym.split_once(':') {
+        Some((s, n)) => (
+            s,
+            Some(n.parse::<u32>().map_err(|_| Error::Usage {
+                option: "--output".into(),
+                message: format!("{n:?} in {b:?} is not a byte count"),
+            })?),
+        ),
+        None => (sym, None),
+    };
+    Ok(OutputBinding {
+        symbol,
+        len,
+        file: Path::new(file),
+    })
+}
+
+/// Runs the command; returns the kernel's exit code. Every option, binding and input file is
+/// checked before the cluster runs; [`Mode::Check`] stops there (before the cluster's memories
+/// are allocated).
+pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error> {
     let cfg = match &args.cluster {
         Some(p) => ClusterConfig::from_ron_file(p)?,
         None => ClusterConfig::default(),
     };
     let program = Program::load(&args.file)?;
-    let mut cluster = Cluster::new(&cfg, &program)?;
-    if let Some(w) = &args.tile_weights {
-        let tile_cfg = match &args.tile {
-            Some(p) => aimc::TileConfig::from_ron_file(p)?,
-            None => aimc::TileConfig::default(),
-        };
-        let weights = aimc::read_npy(w)?;
-        let matrix = aimc::AnalogMatrix::program(&tile_cfg, &weights)?;
-        let mut dev = aimc::AimcMmio::new(matrix, cfg.clock_ghz)?;
-        dev.set_inference_time(aimc::parse_duration(&args.t_inf)?)?;
-        cluster.attach_aimc(dev);
-    }
+    let tile = match &args.tile_weights {
+        Some(w) => {
+            let tile_cfg = match &args.tile {
+                Some(p) => aimc::TileConfig::from_ron_file(p)?,
+                None => aimc::TileConfig::default(),
+            };
+            let weights = aimc::read_npy(w)?;
+            let t_inf = aimc::parse_duration(&args.t_inf)?;
+            Some((tile_cfg, weights, t_inf))
+        }
+        None => None,
+    };
+    let mut inputs = Vec::new();
     for b in &args.inputs {
         let (sym, file) = split_binding("--input", b)?;
-        let data = read_data(Path::new(file))?;
-        cluster.write_symbol(sym, &data)?;
+        inputs.push((sym, read_data(Path::new(file))?));
+    }
+    let outputs = args
+        .outputs
+        .iter()
+        .map(|b| parse_output(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    if mode == Mode::Check {
+        return Ok(0);
+    }
+    let mut cluster = Cluster::new(&cfg, &program)?;
+    if let Some((tile_cfg, weights, t_inf)) = tile {
+        let matrix = aimc::AnalogMatrix::program(&tile_cfg, &weights)?;
+        let mut dev = aimc::AimcMmio::new(matrix, cfg.clock_ghz)?;
+        dev.set_inference_time(t_inf)?;
+        cluster.attach_aimc(dev);
+    }
+    for (sym, data) in &inputs {
+        cluster.write_symbol(sym, data)?;
     }
     let mut text_sink: Option<hetsim_models::cluster::TraceSink> = None;
     if args.trace {
         let mut out = std::io::BufWriter::new(std::io::stderr());
         text_sink = Some(Box::new(move |e| {
-            use std::io::Write;
             // A closed stderr must not stop the simulation; the report still follows.
             let _ = writeln!(out, "{e}");
         }));
@@ -141,23 +189,15 @@ pub fn run(args: &KernelArgs) -> Result<i32, Error> {
             .write(path)?;
     }
     if !report.console.is_empty() {
-        print!("{}", String::from_utf8_lossy(&report.console));
+        emit(
+            out,
+            format_args!("{}", String::from_utf8_lossy(&report.console)),
+        )?;
     }
-    for b in &args.outputs {
-        let (sym, file) = split_binding("--output", b)?;
-        let (sym, len) = match sym.split_once(':') {
-            Some((s, n)) => (
-                s,
-                Some(n.parse::<u32>().map_err(|_| Error::Usage {
-                    option: "--output".into(),
-                    message: format!("{n:?} in {b:?} is not a byte count"),
-                })?),
-            ),
-            None => (sym, None),
-        };
-        let bytes = cluster.read_symbol(sym, len)?;
-        write_data(Path::new(file), &bytes)?;
+    for o in &outputs {
+        let bytes = cluster.read_symbol(o.symbol, o.len)?;
+        write_data(o.file, &bytes)?;
     }
-    println!("{report}");
+    emit(out, format_args!("{report}\n"))?;
     Ok(report.exit_code)
 }

@@ -1,4 +1,9 @@
 //! One module per `hetsim` subcommand.
+//!
+//! Each command's `run` takes the [`Mode`](crate::cli::Mode) and the writer for its output
+//! (standard output in the binary). Everything a command checks about its options and input
+//! files happens before the first simulated cycle, so [`Mode::Check`](crate::cli::Mode::Check)
+//! returns there.
 
 pub mod exec;
 pub mod kernel;
@@ -7,3 +12,20 @@ pub mod run;
 pub mod sweep;
 pub mod tile;
 pub mod trace;
+
+use crate::error::Error;
+use std::io::Write;
+
+/// Writes command output; a failure (full disk, closed pipe) is [`Error::Stdout`].
+pub(crate) fn emit(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<(), Error> {
+    out.write_fmt(text).map_err(Error::Stdout)
+}
+
+/// A line for the user on stderr (progress, notes, summaries). A full or closed stderr is
+/// ignored: there is nowhere left to report it, and it must not stop a run (`eprintln!` would
+/// panic).
+pub(crate) fn note(text: std::fmt::Arguments<'_>) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_fmt(text);
+    let _ = e.write_all(b"\n");
+}

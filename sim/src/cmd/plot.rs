@@ -1,8 +1,11 @@
 //! `hetsim plot`: draw a report CSV (a sweep directory's `results.csv` or a `hetsim run --csv`
 //! file) as SVG or PNG; the data handling and drawing live in `crate::plot`.
 
+use super::{emit, note};
+use crate::cli::Mode;
 use crate::error::Error;
 use crate::plot::{self, Kind, Spec};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Examples shown by `hetsim plot --help`.
@@ -50,8 +53,8 @@ pub struct PlotArgs {
     pub title: Option<String>,
 }
 
-/// Runs `hetsim plot`.
-pub fn run(args: &PlotArgs) -> Result<i32, Error> {
+/// Runs `hetsim plot`; [`Mode::Check`] reads and checks the data without drawing.
+pub fn run(args: &PlotArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error> {
     let kind = match args.kind {
         Kind::Line => "line",
         Kind::Stacked => "stacked",
@@ -70,20 +73,27 @@ pub fn run(args: &PlotArgs) -> Result<i32, Error> {
             .unwrap_or_else(|| PathBuf::from(format!("plot-{kind}.svg"))),
         title: args.title.clone(),
     };
+    if mode == Mode::Check {
+        plot::check(&spec)?;
+        return Ok(0);
+    }
     let d = plot::plot(&spec)?;
     for n in &d.notes {
-        eprintln!("note: {n}");
+        note(format_args!("note: {n}"));
     }
-    println!(
-        "{}: {} row(s), {} {}",
-        d.out.display(),
-        d.rows,
-        d.groups,
-        if args.kind == Kind::Stacked {
-            "bar(s)"
-        } else {
-            "series"
-        }
-    );
+    emit(
+        out,
+        format_args!(
+            "{}: {} row(s), {} {}\n",
+            d.out.display(),
+            d.rows,
+            d.groups,
+            if args.kind == Kind::Stacked {
+                "bar(s)"
+            } else {
+                "series"
+            }
+        ),
+    )?;
     Ok(0)
 }

@@ -1,8 +1,11 @@
 //! `hetsim run` and `hetsim validate`: load a scenario, and replay every sweep combination.
 
+use super::{emit, note};
+use crate::cli::Mode;
 use crate::error::Error;
 use crate::report::Report;
 use crate::scenario;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Options of `hetsim run`.
@@ -46,8 +49,9 @@ pub struct ValidateArgs {
     pub scenario: PathBuf,
 }
 
-/// Runs `hetsim run`.
-pub fn run(args: &RunArgs) -> Result<i32, Error> {
+/// Runs `hetsim run`. Options and the scenario are checked before the replay; [`Mode::Check`]
+/// stops there.
+pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error> {
     // Trace options are checked before the (possibly long) run.
     let filter = crate::trace_event::TraceFilter {
         label: args.trace_filter.clone(),
@@ -76,8 +80,11 @@ pub fn run(args: &RunArgs) -> Result<i32, Error> {
             ),
         });
     }
+    if mode == Mode::Check {
+        return Ok(0);
+    }
     let report = crate::run::run(&loaded)?;
-    print!("{}", report.table());
+    emit(out, format_args!("{}", report.table()))?;
     if let Some(p) = &args.csv {
         Report::write(p, &report.csv())?;
     }
@@ -87,18 +94,18 @@ pub fn run(args: &RunArgs) -> Result<i32, Error> {
     if let Some(p) = &args.trace {
         let trace = crate::trace_event::system::trace(&loaded, &combos, &filter)?;
         trace.write(p)?;
-        eprintln!(
+        note(format_args!(
             "trace: {} event(s) of {} combination(s) written to {}",
             trace.len(),
             combos.len(),
             p.display()
-        );
+        ));
     }
     Ok(0)
 }
 
-/// Runs `hetsim validate`.
-pub fn validate(args: &ValidateArgs) -> Result<i32, Error> {
+/// Runs `hetsim validate` (in either mode: it only checks).
+pub fn validate(args: &ValidateArgs, _mode: Mode, out: &mut dyn Write) -> Result<i32, Error> {
     let loaded = scenario::load(&args.scenario)?;
     crate::backend::build(
         &loaded.scenario.hardware.cluster_backend,
@@ -106,15 +113,18 @@ pub fn validate(args: &ValidateArgs) -> Result<i32, Error> {
     )?;
     let combos = loaded.combinations().len();
     let m = crate::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
-    println!(
-        "{}: valid; model {} (SL {}), {} layer instance(s) on {} tile(s) and {} cluster(s); \
-         {combos} combination(s)",
-        args.scenario.display(),
-        loaded.schedule.model,
-        loaded.schedule.seq_len,
-        m.instances.len(),
-        m.tiles,
-        m.clusters
-    );
+    emit(
+        out,
+        format_args!(
+            "{}: valid; model {} (SL {}), {} layer instance(s) on {} tile(s) and {} cluster(s); \
+             {combos} combination(s)\n",
+            args.scenario.display(),
+            loaded.schedule.model,
+            loaded.schedule.seq_len,
+            m.instances.len(),
+            m.tiles,
+            m.clusters
+        ),
+    )?;
     Ok(0)
 }

@@ -1,10 +1,12 @@
 //! `hetsim sweep` and `hetsim merge`: parallel, resumable, shardable sweeps (see
 //! [`crate::sweep`] and docs/sweeps.md).
 
+use super::{emit, note};
+use crate::cli::Mode;
 use crate::error::Error;
 use crate::sweep::{self, SweepOptions};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Options of `hetsim sweep`.
@@ -19,8 +21,8 @@ pub struct SweepArgs {
     /// Run only every N-th point starting at I (I/N, 0-based): one shard of a job array.
     #[arg(long, value_parser = parse_shard, value_name = "I/N")]
     pub shard: Option<(usize, usize)>,
-    /// Worker threads (default: every core).
-    #[arg(long, short = 'j')]
+    /// Worker threads, 1 to 1024 (default: every core).
+    #[arg(long, short = 'j', value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Only list the points (index, id, parameters) and exit.
     #[arg(long)]
@@ -51,23 +53,42 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-/// Runs `hetsim sweep`.
-pub fn run(args: &SweepArgs) -> Result<i32, Error> {
+/// The most worker threads `--jobs` accepts.
+pub const MAX_JOBS: usize = 1024;
+
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?}: expected a number of threads from 1 to {MAX_JOBS}"
+        )),
+    }
+}
+
+/// Runs `hetsim sweep`. The scenario is loaded and every point planned before the output
+/// directory is touched; [`Mode::Check`] stops there.
+pub fn run(args: &SweepArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error> {
     let plan = sweep::plan(&args.scenario)?;
+    if mode == Mode::Check {
+        return Ok(0);
+    }
     if args.dry_run {
         for p in &plan.points {
             let params: Vec<String> = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!(
-                "{:>5} {} {} {} ns t={} {}",
-                p.index,
-                p.id,
-                p.combination.strategy.name(),
-                p.combination.integration_time_ns,
-                p.combination.tokens_per_batch,
-                params.join(" ")
-            );
+            emit(
+                out,
+                format_args!(
+                    "{:>5} {} {} {} ns t={} {}\n",
+                    p.index,
+                    p.id,
+                    p.combination.strategy.name(),
+                    p.combination.integration_time_ns,
+                    p.combination.tokens_per_batch,
+                    params.join(" ")
+                ),
+            )?;
         }
-        println!("{} points", plan.points.len());
+        emit(out, format_args!("{} points\n", plan.points.len()))?;
         return Ok(0);
     }
     let interactive = std::io::stderr().is_terminal();
@@ -94,34 +115,39 @@ pub fn run(args: &SweepArgs) -> Result<i32, Error> {
                 bar2.set_position(done as u64);
                 bar2.set_message(format!("last: point {} {status}", p.index));
             } else {
-                eprintln!(
+                note(format_args!(
                     "hetsim sweep: {done}/{total} point {} ({}) {status}",
                     p.index, p.id
-                );
+                ));
             }
         }),
     };
-    let summary = sweep::sweep(&plan, &opts)?;
+    let summary = sweep::sweep(&plan, &opts);
     bar.finish_and_clear();
-    eprintln!(
+    let summary = summary?;
+    note(format_args!(
         "hetsim sweep: {} points ({} already done, {} run now, {} failed) -> {}",
         summary.points,
         summary.skipped,
         summary.ran,
         summary.failed,
         args.out.join("results.csv").display()
-    );
+    ));
     Ok(if summary.failed > 0 { 1 } else { 0 })
 }
 
-/// Runs `hetsim merge`.
-pub fn merge(args: &MergeArgs) -> Result<i32, Error> {
-    let n = sweep::merge(&args.dirs, &args.out)?;
-    eprintln!(
+/// Runs `hetsim merge`; [`Mode::Check`] reads and checks the shards without writing.
+pub fn merge(args: &MergeArgs, mode: Mode, _out: &mut dyn Write) -> Result<i32, Error> {
+    let merged = sweep::merge_read(&args.dirs)?;
+    if mode == Mode::Check {
+        return Ok(0);
+    }
+    let n = merged.write(&args.out)?;
+    note(format_args!(
         "hetsim merge: {n} points from {} directories -> {}",
         args.dirs.len(),
         args.out.join("results.csv").display()
-    );
+    ));
     Ok(0)
 }
 
@@ -133,5 +159,10 @@ mod tests {
         assert!(super::parse_shard("4/4").is_err());
         assert!(super::parse_shard("0/0").is_err());
         assert!(super::parse_shard("x").is_err());
+        assert!(super::parse_shard("18446744073709551615/0").is_err());
+        assert_eq!(super::parse_jobs("2"), Ok(2));
+        assert!(super::parse_jobs("0").is_err());
+        assert!(super::parse_jobs("1025").is_err());
+        assert!(super::parse_jobs("99999999999999999999").is_err());
     }
 }

@@ -1,8 +1,11 @@
 //! `hetsim tile`: program one AIMC tile (or a tiled matrix) and report its accuracy against
 //! the ideal f32 product over time after programming.
 
+use super::emit;
+use crate::cli::Mode;
 use crate::error::Error;
 use hetsim_models::aimc::{self, Matrix, TileConfig};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Options of `hetsim tile`.
@@ -51,39 +54,65 @@ fn parse_shape(s: &str) -> Result<(usize, usize), String> {
     Ok((p(a)?, p(b)?))
 }
 
-/// Runs the command; prints the mapping and accuracy table.
-pub fn run(args: &TileArgs) -> Result<i32, Error> {
+/// The most elements `hetsim tile` generates for one matrix (weights or inputs): 2^26, 256 MiB
+/// of f32. Larger matrices come from .npy files.
+pub const MAX_GENERATED: usize = 1 << 26;
+
+fn generated_size(option: &str, rows: usize, cols: usize) -> Result<(), Error> {
+    match rows.checked_mul(cols) {
+        Some(n) if n <= MAX_GENERATED => Ok(()),
+        _ => Err(Error::Usage {
+            option: option.into(),
+            message: format!(
+                "{rows} x {cols} values is more than the {MAX_GENERATED} this command generates; \
+                 give a smaller size or a .npy file"
+            ),
+        }),
+    }
+}
+
+/// Runs the command; prints the mapping and accuracy table. Options and input files are checked
+/// before any matrix is generated or programmed; [`Mode::Check`] stops there.
+pub fn run(args: &TileArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error> {
     let cfg = match &args.config {
         Some(p) => TileConfig::from_ron_file(p)?,
         None => TileConfig::default(),
     };
-    let weights = match &args.weights {
-        Some(p) => aimc::read_npy(p)?,
-        None => Matrix::random_normal(args.shape.0, args.shape.1, 0.05, args.seed),
-    };
-    let inputs = match &args.inputs {
-        Some(p) => aimc::read_npy(p)?,
-        None => {
-            if args.tokens == 0 {
-                return Err(Error::Usage {
-                    option: "--tokens".into(),
-                    message: "must be at least 1".into(),
-                });
-            }
-            Matrix::random_normal(
-                args.tokens,
-                weights.rows(),
-                1.0,
-                aimc::derive_seed(args.seed, 1),
-            )
+    let weights = args.weights.as_deref().map(aimc::read_npy).transpose()?;
+    let inputs = args.inputs.as_deref().map(aimc::read_npy).transpose()?;
+    let rows = weights.as_ref().map_or(args.shape.0, Matrix::rows);
+    if weights.is_none() {
+        generated_size("--shape", args.shape.0, args.shape.1)?;
+    }
+    if inputs.is_none() {
+        if args.tokens == 0 {
+            return Err(Error::Usage {
+                option: "--tokens".into(),
+                message: "must be at least 1".into(),
+            });
         }
-    };
+        generated_size("--tokens", args.tokens, rows)?;
+    }
+    if args.draws == 0 {
+        return Err(Error::Usage {
+            option: "--draws".into(),
+            message: "must be at least 1".into(),
+        });
+    }
     let times: Vec<f64> = match &args.t_inf {
         Some(t) => vec![aimc::parse_duration(t)?],
         None => aimc::REPORT_TIMES_S.to_vec(),
     };
+    if mode == Mode::Check {
+        return Ok(0);
+    }
+    let weights = weights
+        .unwrap_or_else(|| Matrix::random_normal(args.shape.0, args.shape.1, 0.05, args.seed));
+    let inputs = inputs.unwrap_or_else(|| {
+        Matrix::random_normal(args.tokens, rows, 1.0, aimc::derive_seed(args.seed, 1))
+    });
     let report = aimc::accuracy_report(&cfg, &weights, &inputs, &times, args.draws)?;
-    println!("{report}");
+    emit(out, format_args!("{report}\n"))?;
     Ok(0)
 }
 
@@ -97,5 +126,8 @@ mod tests {
         assert_eq!(parse_shape("128x128"), Ok((128, 128)));
         assert!(parse_shape("0,3").is_err());
         assert!(parse_shape("512").is_err());
+        assert!(generated_size("--shape", 8192, 8192).is_ok());
+        assert!(generated_size("--shape", 8193, 8192).is_err());
+        assert!(generated_size("--tokens", usize::MAX, 2).is_err());
     }
 }

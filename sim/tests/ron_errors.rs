@@ -1,0 +1,136 @@
+//! RON errors end to end: the binary prints `file:line:column: message`, the offending line
+//! under a gutter and a caret under the column (docs/robustness.md). The expected excerpts
+//! are worked out by hand in the comments; `COLUMNS` fixes the width.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Tmp(PathBuf);
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes `text` to a scratch file and runs hetsim with `args` (`{}` is the file) at the
+/// terminal width `columns`; returns the file and stderr's lines.
+fn error_of(name: &str, text: &str, args: &[&str], columns: usize) -> (String, Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("hetsim-ron-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let _tmp = Tmp(dir.clone());
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    let f = file.display().to_string();
+    let args: Vec<String> = args.iter().map(|a| a.replace("{}", &f)).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(&args)
+        .env("COLUMNS", columns.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8(out.stderr).unwrap();
+    (f, err.lines().map(String::from).collect())
+}
+
+#[test]
+fn a_tile_config_with_tabs_and_crlf() {
+    // Line 3 is "\tcolz: 3," (CRLF): RON reports column 6, after the name; the caret goes to
+    // the `c` in column 2, shown 4 columns in (the tab is 4 spaces).
+    let (f, lines) = error_of(
+        "t.ron",
+        "(\r\n\trows: 256,\r\n\tcolz: 3,\r\n)\r\n",
+        &["tile", "--config", "{}"],
+        80,
+    );
+    assert!(
+        lines[0].starts_with(&format!(
+            "hetsim: error: {f}:3:2: Unexpected field named `colz` in `TileConfig`"
+        )),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1..], ["  |", "3 |     colz: 3,", "  |     ^"]);
+}
+
+#[test]
+fn a_long_cluster_config_line_is_cut_around_the_column() {
+    // 83 characters; `max_cyclez` starts in column 69 (caret 68 columns in). Width 40 leaves
+    // 36 columns after "1 | "; the caret is within 18 of the end, so the window is the last
+    // 32 columns (51..83) after "...", and the caret 3 + 68 - 51 = 20 columns in.
+    let line =
+        "(cores: 2, clock_ghz: 1.0, tcdm: (size: 65536), barrier_latency: 3, max_cyclez: 10)";
+    assert_eq!(line.len(), 83);
+    let (f, lines) = error_of(
+        "c.ron",
+        line,
+        &["kernel", "no-such.elf", "--cluster", "{}"],
+        40,
+    );
+    assert!(
+        lines[0].starts_with(&format!(
+            "hetsim: error: {f}:1:69: Unexpected field named `max_cyclez` in `ClusterConfig`"
+        )),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[1..],
+        [
+            "  |".to_string(),
+            "1 | ...rier_latency: 3, max_cyclez: 10)".to_string(),
+            format!("  | {}^", " ".repeat(20)),
+        ]
+    );
+}
+
+#[test]
+fn an_empty_scenario_and_one_cut_short() {
+    let (f, lines) = error_of("e.ron", "", &["validate", "{}"], 80);
+    assert_eq!(
+        lines,
+        [
+            format!("hetsim: error: {f}:1:1: Expected opening `(` for struct `Scenario`"),
+            "  |".into(),
+            "1 |".into(),
+            "  | ^".into(),
+            "  = hint: check the syntax near this position against docs/scenarios.md".into(),
+        ]
+    );
+    // The file ends after 10 characters where a comma should come: column 11, one past the
+    // end of the line, the caret 10 columns in.
+    let (f, lines) = error_of("cut.ron", "(name: \"x\"", &["validate", "{}"], 80);
+    assert_eq!(lines[0], format!("hetsim: error: {f}:1:11: Expected comma"));
+    assert_eq!(
+        lines[1..4],
+        [
+            "  |".to_string(),
+            "1 | (name: \"x\"".to_string(),
+            format!("  | {}^", " ".repeat(10))
+        ]
+    );
+    // A string left open: "Expected end of string" at its first character (column 9).
+    let (_, lines) = error_of("open.ron", "(name: \"unfinished", &["validate", "{}"], 80);
+    assert!(
+        lines[0].ends_with(":1:9: Expected end of string"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[3], format!("  | {}^", " ".repeat(8)), "{lines:?}");
+}
+
+#[test]
+fn an_unknown_enum_variant_in_a_scenario() {
+    // `Foo` starts in column 86 of the line (RON reports 89, after it).
+    let text = "(name: \"x\", workload: (schedule: Model(\"mobilebert\")), sweep: (strategy: [Pipelined, Foo]))";
+    let (f, lines) = error_of("s.ron", text, &["validate", "{}"], 200);
+    assert!(
+        lines[0].starts_with(&format!(
+            "hetsim: error: {f}:1:86: Unexpected variant named `Foo`"
+        )),
+        "{lines:?}"
+    );
+    assert_eq!(lines[2], format!("1 | {text}"));
+    assert_eq!(lines[3], format!("  | {}^", " ".repeat(85)));
+    assert_eq!(
+        lines[4],
+        "  = hint: use one of: Sequential, Pipelined, ParallelBranch, MultiCluster"
+    );
+}
