@@ -590,36 +590,21 @@ mod tests {
     }
 
     /// Cycles do not depend on the data, and a cached evaluation equals a full one bit for
-    /// bit (Y) and cycle for cycle.
+    /// bit (Y, the host reference `host_lora`) and cycle for cycle (the shared checks of
+    /// `cached_equals_full`, with the FP16 SSR kernel as the other kind). The cache is
+    /// process-wide, so every test here uses its own (kind, shape) pairs.
     #[test]
     fn cached_runs_equal_full_runs() {
         let s = LoraShape {
             d_in: 128,
             d_out: 64,
             rank: 8,
-            tokens: 12,
+            tokens: 10,
         };
-        let mut cached = kernel(true);
-        let mut full = kernel(false);
-        for seed in [1, 2, 3] {
-            let [x, xw, a, b] = data(s, seed);
-            let d = LoraData {
-                x: &x,
-                xw: &xw,
-                a: &a,
-                b: &b,
-            };
-            let c = cached.run(s, d).expect("cached");
-            let f = full.run(s, d).expect("full");
-            assert_eq!(c.cached, seed != 1, "the first run fills the cache");
-            assert!(!f.cached);
-            assert_eq!(c.cycles, f.cycles, "seed {seed}");
-            assert_eq!(c.tcdm_bytes, f.tcdm_bytes);
-            assert_eq!(c.phase2_cycles, f.phase2_cycles);
-            assert!(f.phase2_cycles > 0 && f.phase2_cycles < f.cycles);
-            assert_eq!(bits(&c.y), bits(&f.y), "seed {seed}");
-            assert_eq!(bits(&f.y), bits(&host_lora(s, d)));
-        }
+        assert_eq!(
+            cached_equals_full(kernel, f16_ssr_kernel, s, host_lora).len(),
+            3
+        );
     }
 
     #[test]
@@ -665,21 +650,19 @@ mod tests {
         assert!(e.to_string().contains("exit code 4"), "{e}");
     }
 
-    /// The same for the binary16 RedMulE kernel: a cached evaluation (Y from
-    /// `host_lora_redmule`) equals a full run bit for bit and cycle for cycle, the cycles do
-    /// not depend on the data, and the cache is keyed by the kernel kind (the fp32 kernel's
-    /// entry for the same shape is not reused).
-    #[test]
-    fn redmule_cached_runs_equal_full_runs() {
-        let s = LoraShape {
-            d_in: 128,
-            d_out: 64,
-            rank: 8,
-            tokens: 12,
-        };
-        let mut cached = redmule_kernel(true);
-        let mut full = redmule_kernel(false);
-        let mut fp32 = kernel(true);
+    /// Runs kernel `kind` cached and uncached for three data seeds after `other` (another kind)
+    /// has filled its own cache entry for the same shape; checks that a cached evaluation (Y
+    /// from the host reference) equals a full run bit for bit and cycle for cycle, that the
+    /// cycles do not depend on the data, that `other`'s entry is not reused, and that Y equals
+    /// `reference`. Returns, per seed, (this kernel's full run, `other`'s run, the data).
+    fn cached_equals_full(
+        kind: fn(bool) -> LoraKernel,
+        other: fn(bool) -> LoraKernel,
+        s: LoraShape,
+        reference: fn(LoraShape, LoraData) -> Vec<f32>,
+    ) -> Vec<(LoraRun, LoraRun, [Vec<f32>; 4])> {
+        let (mut cached, mut full, mut other) = (kind(true), kind(false), other(true));
+        let mut out = vec![];
         for seed in [1, 2, 3] {
             let [x, xw, a, b] = data(s, seed);
             let d = LoraData {
@@ -688,29 +671,45 @@ mod tests {
                 a: &a,
                 b: &b,
             };
-            // Fills the fp32 kernel's entry for this shape first: it must not be taken.
-            let f32_run = fp32.run(s, d).expect("fp32");
+            // Fills the other kernel's entry for this shape first: it must not be taken.
+            let o = other.run(s, d).expect("other kernel");
             let c = cached.run(s, d).expect("cached");
             let f = full.run(s, d).expect("full");
             assert_eq!(c.cached, seed != 1, "the first run fills the cache");
             assert!(!f.cached);
-            assert_ne!(
-                c.cycles, f32_run.cycles,
-                "a different kernel, different cycles"
-            );
+            assert_ne!(c.cycles, o.cycles, "a different kernel, different cycles");
             assert_eq!(c.cycles, f.cycles, "seed {seed}");
             assert_eq!(c.tcdm_bytes, f.tcdm_bytes);
             assert_eq!(c.phase2_cycles, f.phase2_cycles);
             assert!(f.phase2_cycles > 0 && f.phase2_cycles < f.cycles);
             assert_eq!(bits(&c.y), bits(&f.y), "seed {seed}");
-            assert_eq!(bits(&f.y), bits(&host_lora_redmule(s, d)));
-            // FP16 differs from fp32 (rounded inputs, binary16 steps), but not by much.
+            assert_eq!(bits(&f.y), bits(&reference(s, d)));
+            out.push((f, o, [x, xw, a, b]));
+        }
+        out
+    }
+
+    fn max_abs_diff(p: &[f32], q: &[f32]) -> f32 {
+        p.iter()
+            .zip(q)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max)
+    }
+
+    /// The shared checks for the binary16 RedMulE kernel (`host_lora_redmule` as the
+    /// reference, the fp32 kernel as the other kind); FP16 differs from fp32 (rounded inputs,
+    /// binary16 steps), but not by much.
+    #[test]
+    fn redmule_cached_runs_equal_full_runs() {
+        let s = LoraShape {
+            d_in: 128,
+            d_out: 64,
+            rank: 8,
+            tokens: 12,
+        };
+        for (f, f32_run, _) in cached_equals_full(redmule_kernel, kernel, s, host_lora_redmule) {
             assert_ne!(bits(&f.y), bits(&f32_run.y));
-            let err =
-                f.y.iter()
-                    .zip(&f32_run.y)
-                    .map(|(p, q)| (p - q).abs())
-                    .fold(0f32, f32::max);
+            let err = max_abs_diff(&f.y, &f32_run.y);
             assert!(err < 0.05, "max |Y16 - Y32| = {err}");
         }
     }
@@ -782,11 +781,10 @@ mod tests {
             .expect("lora_f16_ssr.elf")
     }
 
-    /// The FP16 SSR kernel through the kind-generic runner: a cached evaluation (Y from
-    /// `lora_f16_kernel::host_lora_f16_from_f32`) equals a full run bit for bit and cycle for
-    /// cycle, the cycles do not depend on the data, and the cache is keyed by the kind (the
-    /// Redmule kernel's entry for the same shape is not reused). d_out = 60 takes the padded
-    /// last block.
+    /// The shared checks for the FP16 SSR kernel (`host_lora_f16_from_f32` as the reference,
+    /// RedMulE as the other kind; d_out = 60 takes the padded last block). With fp32
+    /// accumulation (only H and Y rounded to binary16) it is no further from the fp32 result
+    /// than RedMulE's binary16 chains.
     #[test]
     fn f16_ssr_cached_runs_equal_full_runs() {
         let s = LoraShape {
@@ -795,43 +793,18 @@ mod tests {
             rank: 8,
             tokens: 12,
         };
-        let mut cached = f16_ssr_kernel(true);
-        let mut full = f16_ssr_kernel(false);
-        let mut rm = redmule_kernel(true);
-        for seed in [1, 2, 3] {
-            let [x, xw, a, b] = data(s, seed);
+        let reference = lora_f16_kernel::host_lora_f16_from_f32;
+        for (f, rm_run, [x, xw, a, b]) in
+            cached_equals_full(f16_ssr_kernel, redmule_kernel, s, reference)
+        {
             let d = LoraData {
                 x: &x,
                 xw: &xw,
                 a: &a,
                 b: &b,
             };
-            let rm_run = rm.run(s, d).expect("redmule");
-            let c = cached.run(s, d).expect("cached");
-            let f = full.run(s, d).expect("full");
-            assert_eq!(c.cached, seed != 1, "the first run fills the cache");
-            assert!(!f.cached);
-            assert_ne!(
-                c.cycles, rm_run.cycles,
-                "a different kernel, different cycles"
-            );
-            assert_eq!(c.cycles, f.cycles, "seed {seed}");
-            assert_eq!(c.tcdm_bytes, f.tcdm_bytes);
-            assert_eq!(c.phase2_cycles, f.phase2_cycles);
-            assert!(f.phase2_cycles > 0 && f.phase2_cycles < f.cycles);
-            assert_eq!(bits(&c.y), bits(&f.y), "seed {seed}");
-            let reference = lora_f16_kernel::host_lora_f16_from_f32(s, d);
-            assert_eq!(bits(&f.y), bits(&reference));
-            // fp32 accumulation (only H and Y rounded to binary16): no further from the fp32
-            // kernel's result than RedMulE's binary16 chains.
             let exact = host_lora(s, d);
-            let max_err = |y: &[f32]| {
-                y.iter()
-                    .zip(&exact)
-                    .map(|(p, q)| (p - q).abs())
-                    .fold(0f32, f32::max)
-            };
-            let (e_ssr, e_rm) = (max_err(&f.y), max_err(&rm_run.y));
+            let (e_ssr, e_rm) = (max_abs_diff(&f.y, &exact), max_abs_diff(&rm_run.y, &exact));
             assert!(e_ssr <= e_rm && e_ssr < 0.05, "{e_ssr} vs RedMulE {e_rm}");
         }
     }

@@ -182,15 +182,21 @@ fn kernel_backend_runs_the_lora_kernel() {
 const STUDY_CLUSTER: &str =
     "cluster: (extensions: (zfh: true, xfvec: true, xdma: true, xfrep: true), redmule: Some(()))";
 
-#[test]
-fn kernel_field_selects_the_redmule_kernel() {
-    // seq_len 8, t = 8: every LoRA task runs one of the two kernels on the study cluster.
-    let scenario = |kernel: &str, elf: &str| {
-        format!(
-            r#"(name: "x", hardware: (cluster_backend: Kernel(({kernel} lora_elf: "../kernels/build/{elf}", {STUDY_CLUSTER}))),
-            workload: (schedule: Model("mobilebert"), seq_len: Some(8)), numerics: Some((sample_tokens: 4, max_instances: Some(2))))"#
-        )
-    };
+/// A seq_len-8 MobileBERT scenario (t = 8) with the kernel field `kernel` (e.g.
+/// `"kernel: Redmule,"`, or `""` for the default) running `elf` on `cluster`.
+fn kernel_scenario(kernel: &str, elf: &str, cluster: &str) -> String {
+    format!(
+        r#"(name: "x", hardware: (cluster_backend: Kernel(({kernel} lora_elf: "../kernels/build/{elf}", {cluster}))),
+        workload: (schedule: Model("mobilebert"), seq_len: Some(8)), numerics: Some((sample_tokens: 4, max_instances: Some(2))))"#
+    )
+}
+
+/// What every binary16 kernel chosen by the `kernel` field must give against the fp32 kernel
+/// on the same cluster: its ELF named in the report, the 512x128 task (t = 8) in under a third
+/// of the fp32 kernel's cluster time (docs/kernels.md: about 20 k cycles in fp32 against 4-5 k
+/// in binary16), an op error within 1 % of fp32's (the tile's noise dominates), and identical
+/// results on a second run (cycle cache included).
+fn check_binary16_kernel(kernel: &str, elf: &str, cluster: &str) {
     let op = |r: &hetsim::report::Report| {
         r.rows
             .iter()
@@ -198,24 +204,25 @@ fn kernel_field_selects_the_redmule_kernel() {
             .cloned()
             .unwrap()
     };
-    // No `kernel` field: the fp32 kernel, as before the field existed.
-    let fp32 = hetsim::run::run(&load_str(&path(), &scenario("", "lora.elf")).unwrap()).unwrap();
-    let rm_text = scenario("kernel: Redmule,", "lora_redmule.elf");
-    let rm = hetsim::run::run(&load_str(&path(), &rm_text).unwrap()).unwrap();
-    let (f, m) = (op(&fp32), op(&rm));
+    let fp32_text = kernel_scenario("", "lora.elf", cluster);
+    let fp32 = hetsim::run::run(&load_str(&path(), &fp32_text).unwrap()).unwrap();
+    let text = kernel_scenario(kernel, elf, cluster);
+    let k = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
+    let (f, m) = (op(&fp32), op(&k));
     assert!(f.cluster_model.starts_with("lora.elf on"), "{f:?}");
-    assert!(m.cluster_model.starts_with("lora_redmule.elf on"), "{m:?}");
-    // The same 512x128 task at t = 8: 20,205 cycles on the cores in fp32 against 3,872 on
-    // RedMulE (docs/kernels.md); anything under a third shows the engine is used.
+    assert!(m.cluster_model.starts_with(&format!("{elf} on")), "{m:?}");
     assert!(m.cluster_ns * 3.0 < f.cluster_ns, "{m:?} vs {f:?}");
-    // FP16 rounding barely moves the op error, which the tile's noise dominates.
     let (fe, me) = (f.rel_err.unwrap(), m.rel_err.unwrap());
     assert!(fe > 0.0 && (me - fe).abs() < 0.01 * fe, "{m:?} vs {f:?}");
-    // Same results again (deterministic, cycle cache included).
-    let again = hetsim::run::run(&load_str(&path(), &rm_text).unwrap()).unwrap();
-    assert_eq!(rm.json().unwrap(), again.json().unwrap());
+    let again = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
+    assert_eq!(k.json().unwrap(), again.json().unwrap());
+}
+
+#[test]
+fn kernel_field_selects_the_redmule_kernel() {
+    check_binary16_kernel("kernel: Redmule,", "lora_redmule.elf", STUDY_CLUSTER);
     // The ELF must match the kind: the fp32 ELF as the Redmule kernel is refused.
-    let wrong = scenario("kernel: Redmule,", "lora.elf");
+    let wrong = kernel_scenario("kernel: Redmule,", "lora.elf", STUDY_CLUSTER);
     let e = hetsim::run::run(&load_str(&path(), &wrong).unwrap()).unwrap_err();
     assert!(
         e.to_string().contains("no `lora_redmule_abi` symbol"),
@@ -283,42 +290,15 @@ const SSR_CLUSTER: &str =
 
 #[test]
 fn kernel_field_selects_the_f16_ssr_kernel() {
-    // seq_len 8, t = 8: every LoRA task runs the fp32 kernel or the FP16 SSR kernel.
-    let scenario = |kernel: &str, elf: &str| {
-        format!(
-            r#"(name: "x", hardware: (cluster_backend: Kernel(({kernel} lora_elf: "../kernels/build/{elf}", {SSR_CLUSTER}))),
-            workload: (schedule: Model("mobilebert"), seq_len: Some(8)), numerics: Some((sample_tokens: 4, max_instances: Some(2))))"#
-        )
-    };
-    let op = |r: &hetsim::report::Report| {
-        r.rows
-            .iter()
-            .find(|x| x.scope == "op" && x.op == "bottleneck.input.dense")
-            .cloned()
-            .unwrap()
-    };
-    let fp32 = hetsim::run::run(&load_str(&path(), &scenario("", "lora.elf")).unwrap()).unwrap();
-    let text = scenario("kernel: F16Ssr,", "lora_f16_ssr.elf");
-    let ssr = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
-    let (f, m) = (op(&fp32), op(&ssr));
-    assert!(m.cluster_model.starts_with("lora_f16_ssr.elf on"), "{m:?}");
-    // The 512x128 task at t = 8: about 4.6 k cycles against the fp32 kernel's 20 k
-    // (docs/kernels.md); under a third shows the SIMD kernel runs.
-    assert!(m.cluster_ns * 3.0 < f.cluster_ns, "{m:?} vs {f:?}");
-    // FP16 data with fp32 accumulation barely moves the op error (the tile's noise dominates).
-    let (fe, me) = (f.rel_err.unwrap(), m.rel_err.unwrap());
-    assert!(fe > 0.0 && (me - fe).abs() < 0.01 * fe, "{m:?} vs {f:?}");
-    // Deterministic, cycle cache included.
-    let again = hetsim::run::run(&load_str(&path(), &text).unwrap()).unwrap();
-    assert_eq!(ssr.json().unwrap(), again.json().unwrap());
+    check_binary16_kernel("kernel: F16Ssr,", "lora_f16_ssr.elf", SSR_CLUSTER);
     // The ELF must match the kind, both ways.
-    let wrong = scenario("kernel: F16Ssr,", "lora_redmule.elf");
+    let wrong = kernel_scenario("kernel: F16Ssr,", "lora_redmule.elf", SSR_CLUSTER);
     let e = hetsim::run::run(&load_str(&path(), &wrong).unwrap()).unwrap_err();
     assert!(
         e.to_string().contains("no `lora_f16_ssr_abi` symbol"),
         "{e}"
     );
-    let wrong = scenario("kernel: Fp32,", "lora_f16_ssr.elf");
+    let wrong = kernel_scenario("kernel: Fp32,", "lora_f16_ssr.elf", SSR_CLUSTER);
     let e = hetsim::run::run(&load_str(&path(), &wrong).unwrap()).unwrap_err();
     assert!(e.to_string().contains("it is the F16Ssr kernel"), "{e}");
 }
