@@ -14,21 +14,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// 3 ADC resolutions x 2 integration times x 2 t x 4 strategies = 48 points of a short
-/// MobileBERT (as in sweep.rs): rows of about 900 bytes in JSONL and CSV together.
-const SCENARIO: &str = r#"(
-    name: "full-disk",
-    seed: 3,
-    hardware: (tile: (rows: 512, cols: 512)),
-    workload: (schedule: Model("mobilebert"), seq_len: Some(64)),
-    sweep: (
-        integration_time_ns: [128.0, 512.0],
-        tokens_per_batch: [8, 16],
-        strategy: [Sequential, Pipelined, ParallelBranch, MultiCluster(2)],
-        axes: [(path: "hardware.tile.adc.bits", values: List([6, 7, 8]))],
-    ),
-    numerics: Some((sample_tokens: 4, max_instances: Some(2))),
-)"#;
+mod common;
+
+/// The shared 48-point sweep (tests/common).
+fn scenario() -> String {
+    common::sweep_scenario("full-disk")
+}
 
 const POINTS: usize = 48;
 
@@ -43,7 +34,7 @@ fn scratch(tag: &str) -> Tmp {
     let dir = std::env::temp_dir().join(format!("hetsim-full-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("s.ron"), SCENARIO).unwrap();
+    std::fs::write(dir.join("s.ron"), scenario()).unwrap();
     Tmp(dir)
 }
 

@@ -7,21 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// 3 ADC resolutions x 2 integration times x 2 t x 4 strategies = 48 points of a short
-/// MobileBERT (analytic cluster), so a point takes some milliseconds.
-const SCENARIO: &str = r#"(
-    name: "sweep-test",
-    seed: 3,
-    hardware: (tile: (rows: 512, cols: 512)),
-    workload: (schedule: Model("mobilebert"), seq_len: Some(64)),
-    sweep: (
-        integration_time_ns: [128.0, 512.0],
-        tokens_per_batch: [8, 16],
-        strategy: [Sequential, Pipelined, ParallelBranch, MultiCluster(2)],
-        axes: [(path: "hardware.tile.adc.bits", values: List([6, 7, 8]))],
-    ),
-    numerics: Some((sample_tokens: 4, max_instances: Some(2))),
-)"#;
+mod common;
+
+/// The shared 48-point sweep (tests/common).
+fn scenario() -> String {
+    common::sweep_scenario("sweep-test")
+}
 
 struct Tmp(PathBuf);
 impl Drop for Tmp {
@@ -37,7 +28,7 @@ fn setup(tag: &str) -> (PathBuf, Tmp) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sc = dir.join("scenario.ron");
-    std::fs::write(&sc, SCENARIO).unwrap();
+    std::fs::write(&sc, scenario()).unwrap();
     (sc, Tmp(dir))
 }
 
@@ -185,7 +176,7 @@ fn a_killed_sweep_resumes_to_the_same_files() {
 #[test]
 fn bad_axis_paths_and_foreign_directories_are_refused() {
     let (sc, d) = setup("bad");
-    let bad = SCENARIO.replace("hardware.tile.adc.bits", "hardware.tile.adc.bitz");
+    let bad = scenario().replace("hardware.tile.adc.bits", "hardware.tile.adc.bitz");
     std::fs::write(&sc, bad).unwrap();
     let out = d.0.join("x");
     let (c, e) = hetsim(&[
@@ -197,7 +188,7 @@ fn bad_axis_paths_and_foreign_directories_are_refused() {
     assert_eq!(c, 125);
     assert!(e.contains("`bitz`") && e.contains("bits"), "{e}");
     // A directory holding another sweep is not overwritten.
-    std::fs::write(&sc, SCENARIO).unwrap();
+    std::fs::write(&sc, scenario()).unwrap();
     let (c, e) = hetsim(&[
         "sweep",
         sc.to_str().unwrap(),

@@ -59,6 +59,14 @@ fn run(cfg: &ClusterConfig, words: &[u32]) -> ClusterReport {
     r
 }
 
+/// The error message of a run that must fail.
+fn run_err(cfg: &ClusterConfig, words: &[u32]) -> String {
+    match Cluster::new(cfg, &program(words)).unwrap().run() {
+        Ok(r) => panic!("expected an error, the run ended with {}", r.exit_code),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// Every active cycle of every core is an issue cycle or a stall of one cause.
 fn check_accounting(r: &ClusterReport) {
     for (i, c) in r.cores.iter().enumerate() {
@@ -798,11 +806,7 @@ fn stream_misuse_stops_the_run_with_the_reason() {
     let mut c = cfg(1);
     c.extensions.xssr = true;
     let p = [csrrsi(0, 0x7c0, 1), fadd(10, 0, 1), exit_store()];
-    let err = Cluster::new(&c, &program(&p))
-        .unwrap()
-        .run()
-        .unwrap_err()
-        .to_string();
+    let err = run_err(&c, &p);
     assert!(err.contains("ft0") && err.contains("no job"), "{err}");
     // A stream outside the TCDM (L2) is refused when the job is launched.
     let p = [
@@ -810,11 +814,7 @@ fn stream_misuse_stops_the_run_with_the_reason() {
         scfgwi(T1, 24 << 5),
         exit_store(),
     ];
-    let err = Cluster::new(&c, &program(&p))
-        .unwrap()
-        .run()
-        .unwrap_err()
-        .to_string();
+    let err = run_err(&c, &p);
     assert!(err.contains("outside the TCDM"), "{err}");
     // A third job queued before the first is consumed hangs the hardware: an error.
     let p = [
@@ -826,10 +826,6 @@ fn stream_misuse_stops_the_run_with_the_reason() {
         scfgwi(T1, 24 << 5),
         exit_store(),
     ];
-    let err = Cluster::new(&c, &program(&p))
-        .unwrap()
-        .run()
-        .unwrap_err()
-        .to_string();
+    let err = run_err(&c, &p);
     assert!(err.contains("would wait forever"), "{err}");
 }
