@@ -629,6 +629,12 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("X has 3 values"), "{e}");
         // rank 17 exceeds the kernel's static buffers (r <= 16): it exits with code 4.
+        let e = rank_17_error(&mut k);
+        assert!(e.contains("exit code 4"), "{e}");
+    }
+
+    /// The error of a run of `k` with rank 17 (beyond every kernel's static buffers).
+    fn rank_17_error(k: &mut LoraKernel) -> String {
         let s = LoraShape {
             d_in: 8,
             d_out: 8,
@@ -636,18 +642,13 @@ mod tests {
             tokens: 1,
         };
         let [x, xw, a, b] = data(s, 9);
-        let e = k
-            .run(
-                s,
-                LoraData {
-                    x: &x,
-                    xw: &xw,
-                    a: &a,
-                    b: &b,
-                },
-            )
-            .unwrap_err();
-        assert!(e.to_string().contains("exit code 4"), "{e}");
+        let d = LoraData {
+            x: &x,
+            xw: &xw,
+            a: &a,
+            b: &b,
+        };
+        k.run(s, d).map(|_| ()).unwrap_err().to_string()
     }
 
     /// Runs kernel `kind` cached and uncached for three data seeds after `other` (another kind)
@@ -854,26 +855,7 @@ mod tests {
     /// and its console line, like the fp32 kernel.
     #[test]
     fn redmule_kernel_refuses_shapes_beyond_its_buffers() {
-        let mut k = redmule_kernel(false);
-        let s = LoraShape {
-            d_in: 8,
-            d_out: 8,
-            rank: 17,
-            tokens: 1,
-        };
-        let [x, xw, a, b] = data(s, 9);
-        let e = k
-            .run(
-                s,
-                LoraData {
-                    x: &x,
-                    xw: &xw,
-                    a: &a,
-                    b: &b,
-                },
-            )
-            .unwrap_err()
-            .to_string();
+        let e = rank_17_error(&mut redmule_kernel(false));
         assert!(
             e.contains("exit code 4") && e.contains("exceeds the L2"),
             "{e}"
