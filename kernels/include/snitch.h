@@ -1,4 +1,4 @@
-/* snitch.h - the Snitch custom instructions (Xssr, Xfrep, Xfvec) for stock compilers.
+/* snitch.h - the Snitch custom instructions (Xssr, Xfrep, Xfvec, Xdma) for stock compilers.
  *
  * Stock clang and GCC do not know these mnemonics, so each is written with `.insn` in the exact
  * encoding of the Snitch cluster's riscv_instr.sv (docs/isa.md; the simulator's tests pin
@@ -41,6 +41,57 @@ static inline void hetsim_ssr_disable(void) { __asm__ volatile("csrci 0x7c0, 1" 
         hetsim_ssr_cfg(HETSIM_SSR_STRIDE(0), stream, stride);                                \
         hetsim_ssr_cfg(HETSIM_SSR_RPTR(1), stream, (uint32_t)(uintptr_t)(ptr));              \
     } while (0)
+#endif
+
+#ifndef __ASSEMBLER__
+/* Xdma: the DMA core's instructions (custom-1, funct3 000), driving the same engine as the
+ * memory-mapped registers (docs/isa.md "Xdma"). Transfer ids count from 1 and complete in
+ * order. */
+static inline void hetsim_dm_src(const void *src)
+{
+    __asm__ volatile(".insn r 0x2b, 0, 0, x0, %0, x0" ::"r"(src) : "memory");
+}
+static inline void hetsim_dm_dst(void *dst)
+{
+    __asm__ volatile(".insn r 0x2b, 0, 1, x0, %0, x0" ::"r"(dst) : "memory");
+}
+/* Source and destination strides of 2-D transfers. */
+static inline void hetsim_dm_str(uint32_t src_stride, uint32_t dst_stride)
+{
+    __asm__ volatile(".insn r 0x2b, 0, 6, x0, %0, %1" ::"r"(src_stride), "r"(dst_stride));
+}
+/* Rows of 2-D transfers. */
+static inline void hetsim_dm_rep(uint32_t rows)
+{
+    __asm__ volatile(".insn r 0x2b, 0, 7, x0, %0, x0" ::"r"(rows));
+}
+/* dmcpyi: start a 1-D (config 0) or 2-D (config 2) transfer of `size` bytes per row; returns
+ * its id. A full queue stalls the core until a transfer leaves it. */
+static inline uint32_t hetsim_dm_cpy_1d(uint32_t size)
+{
+    uint32_t id;
+    __asm__ volatile(".insn r 0x2b, 0, 2, %0, %1, x0" : "=r"(id) : "r"(size) : "memory");
+    return id;
+}
+static inline uint32_t hetsim_dm_cpy_2d(uint32_t size)
+{
+    uint32_t id;
+    __asm__ volatile(".insn r 0x2b, 0, 2, %0, %1, x2" : "=r"(id) : "r"(size) : "memory");
+    return id;
+}
+/* dmstati 0: id of the last completed transfer; dmstati 2: transfers queued or in flight. */
+static inline uint32_t hetsim_dm_done_id(void)
+{
+    uint32_t v;
+    __asm__ volatile(".insn r 0x2b, 0, 4, %0, x0, x0" : "=r"(v)::"memory");
+    return v;
+}
+static inline uint32_t hetsim_dm_busy(void)
+{
+    uint32_t v;
+    __asm__ volatile(".insn r 0x2b, 0, 4, %0, x0, x2" : "=r"(v)::"memory");
+    return v;
+}
 #endif
 
 /* frep.o in asm text: FREP_O(reg, n_inst, stagger_max, stagger_mask) expands to an .insn line
