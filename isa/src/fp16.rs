@@ -476,19 +476,49 @@ mod tests {
     fn exact_dotp(acc: u32, a: [u16; 2], b: [u16; 2]) -> Option<f64> {
         // Reference for finite operands whose exact result fits an f64 without rounding: use
         // f64 only when every intermediate is exact there (checked with the inexact test).
+        // (Products of two binary16 values have at most 22 significant bits: exact in f64.)
+        // A sum is exact when its TwoSum error term is zero; `s - p0 == p1` is not enough
+        // (it misses a tiny addend absorbed by rounding, e.g. -2^-48 next to 2^22).
         let fa = |h: u16| f64::from(f32::from_bits(to_f32(h).0));
+        let two_sum_exact = |x: f64, y: f64| {
+            let s = x + y;
+            let yy = s - x;
+            s.is_finite() && (x - (s - yy)) + (y - yy) == 0.0
+        };
         let p0 = fa(a[0]) * fa(b[0]);
         let p1 = fa(a[1]) * fa(b[1]);
         let c = f64::from(f32::from_bits(acc));
+        if !two_sum_exact(p0, p1) {
+            return None;
+        }
         let s = p0 + p1;
-        if s - p0 != p1 {
+        if !two_sum_exact(s, c) {
             return None;
         }
-        let t = s + c;
-        if t - s != c || !t.is_finite() {
-            return None;
-        }
-        Some(t)
+        Some(s + c)
+    }
+
+    /// The counterexample proptest found for the old reference: -2^-24 * 2^-24 = -2^-48 next to
+    /// a product near -7e6 and an accumulator that puts the f64 sum exactly on an f32 tie.
+    /// The dot product's single rounding sees the -2^-48 and rounds down; the reference must
+    /// refuse this case (its f64 sum is inexact) rather than claim the tie.
+    #[test]
+    fn reference_refuses_inexact_sums() {
+        let (acc, a, b) = (1_302_323_780, [32769, 62026], [1, 24634]);
+        assert_eq!(exact_dotp(acc, a, b), None);
+        // And the unit's answer is the exactly rounded one: exact value = acc + p1 - 2^-48.
+        let fa = |h: u16| f64::from(f32::from_bits(to_f32(h).0));
+        let p1 = fa(a[1]) * fa(b[1]);
+        let near = f64::from(f32::from_bits(acc)) + p1; // exact in f64 (checked below)
+        assert_eq!(near - p1, f64::from(f32::from_bits(acc)));
+        let (got, _) = dotp_ex(acc, a, b, Rounding::Rne);
+        let got = f64::from(f32::from_bits(got));
+        // `near` lies on a tie between two f32 values (half an ulp from each: the distance to
+        // its round-to-even result); the true value is just below it, so the correctly rounded
+        // result is the lower neighbour.
+        let half_ulp = (f64::from(near as f32) - near).abs();
+        assert!(half_ulp > 0.0, "near is a tie, not an f32");
+        assert_eq!(got, near - half_ulp, "near {near}");
     }
 
     fn finite_h() -> impl Strategy<Value = u16> {
