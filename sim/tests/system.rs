@@ -205,7 +205,7 @@ fn kernel_field_selects_the_redmule_kernel() {
     let (f, m) = (op(&fp32), op(&rm));
     assert!(f.cluster_model.starts_with("lora.elf on"), "{f:?}");
     assert!(m.cluster_model.starts_with("lora_redmule.elf on"), "{m:?}");
-    // The same 512x128 task at t = 8: 20,205 cycles on the cores in fp32 against 3,872 on
+    // The same 512x128 task at t = 8: 20,856 cycles on the cores in fp32 against 3,886 on
     // RedMulE (docs/kernels.md); anything under a third shows the engine is used.
     assert!(m.cluster_ns * 3.0 < f.cluster_ns, "{m:?} vs {f:?}");
     // FP16 rounding barely moves the op error, which the tile's noise dominates.
@@ -249,7 +249,7 @@ fn redmule_kernel_without_a_redmule_cluster_fails_at_load() {
 fn shipped_redmule_scenario_runs() {
     // scenarios/ahwa-lora-mobilebert-redmule.ron: the main scenario on RedMulE. At 512 ns and
     // t = 8 the 512x128 layer is tile-bound with a few percent overhead; at 128 ns the
-    // cluster still bounds it (3,872 cycles per 8 tokens against 8 x 128 ns on the tile).
+    // cluster still bounds it (3,886 cycles per 8 tokens against 8 x 128 ns on the tile).
     let loaded = load(&root().join("scenarios/ahwa-lora-mobilebert-redmule.ron")).unwrap();
     let r = hetsim::run::run(&loaded).unwrap();
     let find = |it: f64, t: usize| {
