@@ -44,20 +44,11 @@
 
 #include "hetsim.h"
 #include "lora_cluster_data.h"
+#include "lora_common.h"
 
-#define REGION_LORA 1
-#define REGION_PHASE1 2
-#define REGION_PHASE2 3
-
-#define ERR_MISMATCH 1
-#define ERR_NO_COMPUTE_CORE 2
-#define ERR_ZERO_DIM 3
-#define ERR_TOO_BIG 4
-#define ERR_TCDM 5
-
-struct lora_shape {
-    uint32_t in, out, r, t;
-};
+static const struct lora_kernel K = {"lora", "lora_shape", "1 compute + 1 DMA",
+                                      "in, out <= 512, r <= 16, t <= 128", LORA_MAX_IN,
+                                      LORA_MAX_OUT, LORA_MAX_R, LORA_MAX_T};
 
 /* Bound by name by the simulator (u32 little-endian). */
 struct lora_shape lora_shape = {LORA_DEF_IN, LORA_DEF_OUT, LORA_DEF_R, LORA_DEF_T};
@@ -73,112 +64,29 @@ uint32_t lora_bad[HETSIM_MAX_CORES];
 uint32_t lora_used_chunk;
 uint32_t lora_used_tcdm;
 
-struct plan {
-    uint32_t in, out, r, t, c, nchunks, tcdm_bytes;
-    float *A, *B, *H;
-    float *X[2], *Y[2];
-};
-
-static uint32_t round64(uint32_t bytes) { return (bytes + 63u) & ~63u; }
-static uintptr_t align64(uintptr_t a) { return (a + 63u) & ~(uintptr_t)63u; }
-
-/* Free TCDM bytes for dynamic data: from the end of .tcdm to below the stacks. */
-static uint32_t tcdm_free(void)
+/* TCDM buffers (fp32): A in x r, B r x out, H c x r, X c x in, Y c x out. */
+static struct lora_bufs bufs(const struct lora_plan *p, uint32_t c)
 {
-    uintptr_t base = align64((uintptr_t)__tcdm_data_end);
-    uintptr_t end = hetsim_tcdm_free_end();
-    return end > base ? (uint32_t)(end - base) : 0;
-}
-
-static uint32_t tcdm_bytes(uint32_t in, uint32_t out, uint32_t r, uint32_t c)
-{
-    return round64(4 * in * r) + round64(4 * r * out) + round64(4 * c * r) +
-           2 * round64(4 * c * in) + 2 * round64(4 * c * out);
+    return (struct lora_bufs){4 * p->in * p->r, 4 * p->r * p->out, 4 * c * p->r, 4 * c * p->in,
+                              4 * c * p->out};
 }
 
 /* Same on every core (pure function of the shape and the cluster). */
-static int make_plan(struct plan *p, uint32_t ncores)
+static int make_plan(struct lora_plan *p, uint32_t ncores)
 {
-    const volatile struct lora_shape *s = &lora_shape;
-    p->in = s->in;
-    p->out = s->out;
-    p->r = s->r;
-    p->t = s->t;
-    if (ncores < 2)
-        return ERR_NO_COMPUTE_CORE;
-    if (p->in == 0 || p->out == 0 || p->r == 0 || p->t == 0)
-        return ERR_ZERO_DIM;
-    if (p->in > LORA_MAX_IN || p->out > LORA_MAX_OUT || p->r > LORA_MAX_R || p->t > LORA_MAX_T)
-        return ERR_TOO_BIG;
-
-    uint32_t avail = tcdm_free();
-    uint32_t c = *(volatile uint32_t *)&lora_chunk;
-    if (c == 0 || c > p->t)
-        c = p->t;
-    while (c > 0 && tcdm_bytes(p->in, p->out, p->r, c) > avail)
-        c--;
-    p->tcdm_bytes = tcdm_bytes(p->in, p->out, p->r, c ? c : 1);
-    if (c == 0)
-        return ERR_TCDM;
-    p->c = c;
-    p->nchunks = (p->t + c - 1) / c;
-
-    uintptr_t a = align64((uintptr_t)__tcdm_data_end);
-    p->A = (float *)(uintptr_t)a;
-    a += round64(4 * p->in * p->r);
-    p->B = (float *)(uintptr_t)a;
-    a += round64(4 * p->r * p->out);
-    p->H = (float *)(uintptr_t)a;
-    a += round64(4 * c * p->r);
-    for (int b = 0; b < 2; b++) {
-        p->X[b] = (float *)(uintptr_t)a;
-        a += round64(4 * c * p->in);
-        p->Y[b] = (float *)(uintptr_t)a;
-        a += round64(4 * c * p->out);
-    }
-    return 0;
-}
-
-static uint32_t chunk_tokens(const struct plan *p, uint32_t q)
-{
-    uint32_t first = q * p->c;
-    uint32_t left = p->t - first;
-    return left < p->c ? left : p->c;
+    int err = lora_plan_shape(p, &lora_shape, ncores, &K);
+    return err ? err : lora_plan_chunks(p, &lora_chunk, 1, bufs);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* DMA core                                                                                     */
 
-static uint32_t load_chunk(const struct plan *p, uint32_t q)
+static void dma_core(const struct lora_plan *p)
 {
-    uint32_t tok0 = q * p->c, n = chunk_tokens(p, q), b = q & 1;
-    hetsim_dma_1d(p->X[b], lora_X + tok0 * p->in, 4 * n * p->in);
-    return hetsim_dma_1d(p->Y[b], lora_XW + tok0 * p->out, 4 * n * p->out);
-}
-
-static void dma_core(const struct plan *p)
-{
+    static const struct lora_io io = {lora_X, lora_XW, lora_Y, 4, 2, 0};
     hetsim_dma_1d(p->A, lora_A, 4 * p->in * p->r);
     hetsim_dma_1d(p->B, lora_B, 4 * p->r * p->out);
-    hetsim_dma_wait(load_chunk(p, 0));
-    hetsim_barrier(); /* B0: A, B and chunk 0 are in TCDM */
-
-    uint32_t writeback = 0; /* id of the last Y transfer (0 = none) */
-    for (uint32_t q = 0; q < p->nchunks; q++) {
-        uint32_t next = 0;
-        if (q + 1 < p->nchunks) {
-            /* buffer (q+1)%2 held chunk q-1: its Y must have left before it is refilled */
-            hetsim_dma_wait(writeback);
-            next = load_chunk(p, q + 1);
-        }
-        hetsim_barrier(); /* B1: phase 1 of chunk q done */
-        hetsim_dma_wait(next);
-        hetsim_barrier(); /* B2: phase 2 of chunk q done, chunk q+1 loaded */
-        writeback = hetsim_dma_1d(lora_Y + q * p->c * p->out, p->Y[q & 1],
-                                  4 * chunk_tokens(p, q) * p->out);
-    }
-    hetsim_dma_wait(writeback);
-    hetsim_barrier(); /* B3: every Y is in L2 */
+    lora_dma_chunks(p, &io);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -189,22 +97,6 @@ static void dma_core(const struct plan *p)
 struct range {
     uint32_t e0, e1, tok, k;
 };
-
-/* Hides a value from the optimiser, so a precomputed quotient is not recomputed in a loop. */
-static inline uint32_t opaque(uint32_t v)
-{
-    __asm__("" : "+r"(v));
-    return v;
-}
-
-/* Core w's share [*lo, *hi) of n items over P cores: the first n % P cores get one more.
- * One division. */
-static void split(uint32_t n, uint32_t w, uint32_t P, uint32_t *lo, uint32_t *hi)
-{
-    uint32_t q = opaque(n / P), rem = n - q * P;
-    *lo = w * q + (w < rem ? w : rem);
-    *hi = *lo + q + (w < rem);
-}
 
 static struct range phase1_range(uint32_t ne, uint32_t r, uint32_t w, uint32_t P)
 {
@@ -217,7 +109,7 @@ static struct range phase1_range(uint32_t ne, uint32_t r, uint32_t w, uint32_t P
 
 /* H[e] for e in g: dot(X[tok][:], A[:][k]), four k at a time when they belong to the same
  * token; token and k advance incrementally (no division). */
-static void phase1(const struct plan *p, const float *X, const struct range *g)
+static void phase1(const struct lora_plan *p, const float *X, const struct range *g)
 {
     const uint32_t in = p->in, r = p->r, e1 = g->e1;
     const float *A = p->A;
@@ -263,12 +155,12 @@ static void phase1(const struct plan *p, const float *X, const struct range *g)
 
 /* Y[tok][j] = XW[tok][j] + sum_k H[tok][k] B[k][j] for j in [j0, j1), all tokens of the chunk,
  * in place (Y holds XW on entry). */
-static void phase2(const struct plan *p, float *Y, uint32_t n, uint32_t j0, uint32_t j1)
+static void phase2(const struct lora_plan *p, float *Y, uint32_t n, uint32_t j0, uint32_t j1)
 {
     const uint32_t out = p->out, r = p->r;
     const float *B = p->B;
     for (uint32_t tok = 0; tok < n; tok++) {
-        const float *h = p->H + tok * r;
+        const float *h = (const float *)p->H + tok * r;
         float *y = Y + tok * out;
         uint32_t j = j0;
         for (; j + 4 <= j1; j += 4) {
@@ -299,16 +191,16 @@ static void phase2(const struct plan *p, float *Y, uint32_t n, uint32_t j0, uint
     }
 }
 
-static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
+static void compute_core(const struct lora_plan *p, uint32_t w, uint32_t P)
 {
     /* work ranges, computed once: columns, and phase-1 outputs of a full and of the last chunk */
     uint32_t j0, j1;
     split(p->out, w, P, &j0, &j1);
     struct range full = phase1_range(p->c * p->r, p->r, w, P);
-    struct range last = phase1_range(chunk_tokens(p, p->nchunks - 1) * p->r, p->r, w, P);
+    struct range last = phase1_range(lora_chunk_tokens(p, p->nchunks - 1) * p->r, p->r, w, P);
     hetsim_barrier(); /* B0 */
     for (uint32_t q = 0; q < p->nchunks; q++) {
-        uint32_t n = chunk_tokens(p, q), b = q & 1;
+        uint32_t n = lora_chunk_tokens(p, q), b = q & 1;
         hetsim_region_begin(REGION_PHASE1);
         phase1(p, p->X[b], q + 1 == p->nchunks ? &last : &full);
         hetsim_region_end(REGION_PHASE1);
@@ -324,7 +216,7 @@ static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
 /* ------------------------------------------------------------------------------------------ */
 
 /* 0 if this core's columns of Y match, else 1 + index of its first bad output. */
-static uint32_t check_columns(const struct plan *p, uint32_t w, uint32_t P)
+static uint32_t check_columns(const struct lora_plan *p, uint32_t w, uint32_t P)
 {
     uint32_t j0, j1;
     split(p->out, w, P, &j0, &j1);
@@ -339,39 +231,13 @@ static uint32_t check_columns(const struct plan *p, uint32_t w, uint32_t P)
     return 0;
 }
 
-static void report(int err, const struct plan *p, uint32_t ncores)
-{
-    hetsim_puts("lora: ");
-    switch (err) {
-    case ERR_NO_COMPUTE_CORE:
-        hetsim_puts("needs at least 2 cores (1 compute + 1 DMA), have ");
-        hetsim_putu(ncores);
-        break;
-    case ERR_ZERO_DIM:
-        hetsim_puts("lora_shape has a zero dimension");
-        break;
-    case ERR_TOO_BIG:
-        hetsim_puts("shape exceeds the L2 buffers (in, out <= 512, r <= 16, t <= 128)");
-        break;
-    case ERR_TCDM:
-        hetsim_puts("shape does not fit in TCDM: needs ");
-        hetsim_putu(p->tcdm_bytes);
-        hetsim_puts(" bytes with 1 token per chunk, free ");
-        hetsim_putu(tcdm_free());
-        break;
-    default:
-        break;
-    }
-    hetsim_putchar('\n');
-}
-
 int main(uint32_t hart, uint32_t ncores)
 {
-    struct plan p;
+    struct lora_plan p;
     int err = make_plan(&p, ncores);
     if (err) {
         if (hart == 0)
-            report(err, &p, ncores);
+            lora_report(err, &p, ncores, &K);
         return err; /* harts != 0 sleep; hart 0 exits */
     }
     const uint32_t P = ncores - 1;
@@ -393,23 +259,7 @@ int main(uint32_t hart, uint32_t ncores)
     if (!check)
         return 0; /* every core got here after B3: hart 0's exit ends a complete run */
 
-    lora_bad[hart] = hart < P ? check_columns(&p, hart, P) : 0;
-    hetsim_barrier();
-    if (hart != 0)
-        return 0;
-    uint32_t first = 0;
-    for (uint32_t i = 0; i < P; i++) {
-        uint32_t b = ((volatile uint32_t *)lora_bad)[i];
-        if (b && (first == 0 || b < first))
-            first = b;
-    }
-    if (first) {
-        hetsim_puts("lora: self-check failed at Y[");
-        hetsim_putu((first - 1) / p.out);
-        hetsim_puts("][");
-        hetsim_putu((first - 1) % p.out);
-        hetsim_puts("] (binding other data with the default shape? bind lora_check = 0)\n");
-        return ERR_MISMATCH;
-    }
-    return 0;
+    uint32_t mine = hart < P ? check_columns(&p, hart, P) : 0;
+    return lora_check_reduce(lora_bad, mine, hart, P, p.out, &K,
+                             " (binding other data with the default shape? bind lora_check = 0)");
 }

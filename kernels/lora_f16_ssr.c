@@ -57,27 +57,15 @@
 
 #include "hetsim.h"
 #include "snitch.h"
+#include "lora_common.h"
 
-#define REGION_LORA 1
-#define REGION_PHASE1 2
-#define REGION_PHASE2 3
-
-#define ERR_MISMATCH 1
-#define ERR_NO_COMPUTE_CORE 2
-#define ERR_ZERO_DIM 3
-#define ERR_TOO_BIG 4
-#define ERR_TCDM 5
-#define ERR_UNSUPPORTED 6
+#define ERR_UNSUPPORTED ERR_KERNEL
 
 #define MAX_IN 512
 #define MAX_OUT 512
 #define MAX_R 8
 #define MAX_T 128
 #define U 8 /* outputs per phase-2 block */
-
-struct lora_shape {
-    uint32_t in, out, r, t;
-};
 
 /* Bound by name by the host (u32 / binary16 little-endian). The switches are zero by default
  * but must not be in .bss: hart 0 zeroes .bss at start-up, after the host has bound them. */
@@ -101,149 +89,50 @@ uint32_t lora_f16_bad[HETSIM_MAX_CORES];
 uint32_t lora_f16_used_chunk;
 uint32_t lora_f16_used_tcdm;
 
-struct plan {
-    uint32_t in, out, r, t, c, nchunks, tcdm_bytes, pa, po;
-    uint16_t *At, *Bt, *H;
-    uint16_t *X[2], *Y[2];
-};
-
-static uint32_t round64(uint32_t bytes) { return (bytes + 63u) & ~63u; }
-static uintptr_t align64(uintptr_t a) { return (a + 63u) & ~(uintptr_t)63u; }
-
-static uint32_t tcdm_free(void)
-{
-    uintptr_t base = align64((uintptr_t)__tcdm_data_end);
-    uintptr_t end = hetsim_tcdm_free_end();
-    return end > base ? (uint32_t)(end - base) : 0;
-}
+static const struct lora_kernel K = {"lora_f16_ssr", "lora_f16_shape", "1 compute + 1 DMA",
+                                      "in, out <= 512, r <= 8, t <= 128", MAX_IN, MAX_OUT,
+                                      MAX_R, MAX_T};
 
 /* out rounded up to a whole number of phase-2 blocks: the XW/Y tiles' row pitch and Bt's
  * row count in TCDM */
 static uint32_t padded_out(uint32_t out) { return (out + U - 1) / U * U; }
 
-static uint32_t tcdm_bytes(uint32_t in, uint32_t out, uint32_t r, uint32_t c)
+/* TCDM buffers (binary16): At r x pa (pa = in + 2: rows padded by one word), Bt po x r,
+ * H c x r, X c x in, Y c x po. */
+static struct lora_bufs bufs(const struct lora_plan *p, uint32_t c)
 {
-    uint32_t po = padded_out(out);
-    return round64(2 * r * (in + 2)) + round64(2 * po * r) + round64(2 * c * r) +
-           2 * round64(2 * c * in) + 2 * round64(2 * c * po);
+    return (struct lora_bufs){2 * p->r * p->pa, 2 * p->po * p->r, 2 * c * p->r, 2 * c * p->in,
+                              2 * c * p->po};
 }
 
-static int make_plan(struct plan *p, uint32_t ncores)
+/* Same on every core (pure function of the shape and the cluster). A is At, B is Bt. */
+static int make_plan(struct lora_plan *p, uint32_t ncores)
 {
-    const volatile struct lora_shape *s = &lora_f16_shape;
-    p->in = s->in;
-    p->out = s->out;
-    p->r = s->r;
-    p->t = s->t;
-    p->tcdm_bytes = 0;
-    if (ncores < 2)
-        return ERR_NO_COMPUTE_CORE;
-    if (p->in == 0 || p->out == 0 || p->r == 0 || p->t == 0)
-        return ERR_ZERO_DIM;
-    if (p->in > MAX_IN || p->out > MAX_OUT || p->r > MAX_R || p->t > MAX_T)
-        return ERR_TOO_BIG;
+    int err = lora_plan_shape(p, &lora_f16_shape, ncores, &K);
+    if (err)
+        return err;
     if (p->in % 2 || p->r % 2)
         return ERR_UNSUPPORTED;
-
-    uint32_t avail = tcdm_free();
-    uint32_t c = *(volatile uint32_t *)&lora_f16_chunk;
-    if (c == 0 || c > p->t)
-        c = p->t;
-    while (c > 0 && tcdm_bytes(p->in, p->out, p->r, c) > avail)
-        c--;
-    p->tcdm_bytes = tcdm_bytes(p->in, p->out, p->r, c ? c : 1);
-    if (c == 0)
-        return ERR_TCDM;
-    p->c = c;
-    p->nchunks = (p->t + c - 1) / c;
     p->pa = p->in + 2;
     p->po = padded_out(p->out);
-
-    uintptr_t a = align64((uintptr_t)__tcdm_data_end);
-    p->At = (uint16_t *)a;
-    a += round64(2 * p->r * p->pa);
-    p->Bt = (uint16_t *)a;
-    a += round64(2 * p->po * p->r);
-    p->H = (uint16_t *)a;
-    a += round64(2 * c * p->r);
-    for (int b = 0; b < 2; b++) {
-        p->X[b] = (uint16_t *)a;
-        a += round64(2 * c * p->in);
-        p->Y[b] = (uint16_t *)a;
-        a += round64(2 * c * p->po);
-    }
-    return 0;
-}
-
-static uint32_t chunk_tokens(const struct plan *p, uint32_t q)
-{
-    uint32_t left = p->t - q * p->c;
-    return left < p->c ? left : p->c;
+    return lora_plan_chunks(p, &lora_f16_chunk, 1, bufs);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* DMA core                                                                                     */
 
-static uint32_t load_chunk(const struct plan *p, uint32_t q)
+static void dma_core(const struct lora_plan *p)
 {
-    uint32_t tok0 = q * p->c, n = chunk_tokens(p, q), b = q & 1;
-    hetsim_dma_1d(p->X[b], lora_f16_X + tok0 * p->in, 2 * n * p->in);
-    if (p->po == p->out)
-        return hetsim_dma_1d(p->Y[b], lora_f16_XW + tok0 * p->out, 2 * n * p->out);
-    /* rows of out halves into the padded pitch */
-    return hetsim_dma_2d(p->Y[b], lora_f16_XW + tok0 * p->out, 2 * p->out, 2 * p->po,
-                         2 * p->out, n);
-}
-
-static uint32_t store_chunk(const struct plan *p, uint32_t q)
-{
-    uint16_t *dst = lora_f16_Y + q * p->c * p->out;
-    uint32_t n = chunk_tokens(p, q);
-    if (p->po == p->out)
-        return hetsim_dma_1d(dst, p->Y[q & 1], 2 * n * p->out);
-    return hetsim_dma_2d(dst, p->Y[q & 1], 2 * p->out, 2 * p->out, 2 * p->po, n);
-}
-
-static void dma_core(const struct plan *p)
-{
+    static const struct lora_io io = {lora_f16_X, lora_f16_XW, lora_f16_Y, 2, 2, 1};
     /* At rows into the padded pitch (in + 2 halves); Bt's rows out..po-1 stay zero (TCDM
      * starts zeroed and nothing else writes there) */
-    hetsim_dma_2d(p->At, lora_f16_At, 2 * p->in, 2 * p->pa, 2 * p->in, p->r);
-    hetsim_dma_1d(p->Bt, lora_f16_Bt, 2 * p->out * p->r);
-    hetsim_dma_wait(load_chunk(p, 0));
-    hetsim_barrier(); /* B0 */
-
-    uint32_t writeback = 0;
-    for (uint32_t q = 0; q < p->nchunks; q++) {
-        uint32_t next = 0;
-        if (q + 1 < p->nchunks) {
-            hetsim_dma_wait(writeback); /* buffer (q+1)%2 held chunk q-1's Y */
-            next = load_chunk(p, q + 1);
-        }
-        hetsim_barrier(); /* B1: phase 1 of chunk q done */
-        hetsim_dma_wait(next);
-        hetsim_barrier(); /* B2: phase 2 of chunk q done, chunk q+1 loaded */
-        writeback = store_chunk(p, q);
-    }
-    hetsim_dma_wait(writeback);
-    hetsim_barrier(); /* B3 */
+    hetsim_dma_2d(p->A, lora_f16_At, 2 * p->in, 2 * p->pa, 2 * p->in, p->r);
+    hetsim_dma_1d(p->B, lora_f16_Bt, 2 * p->out * p->r);
+    lora_dma_chunks(p, &io);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Compute cores                                                                                */
-
-static inline uint32_t opaque(uint32_t v)
-{
-    __asm__("" : "+r"(v));
-    return v;
-}
-
-static void split(uint32_t n, uint32_t w, uint32_t P, uint32_t *lo, uint32_t *hi)
-{
-    uint32_t q = opaque(n / P), rem = n - q * P;
-    *lo = w * q + (w < rem ? w : rem);
-    *hi = *lo + q + (w < rem);
-}
 
 #define CLOBBERS                                                                               \
     "memory", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f19", "f20", "f21", "f22"
@@ -271,14 +160,14 @@ static void split(uint32_t n, uint32_t w, uint32_t P, uint32_t *lo, uint32_t *hi
 
 /* Phase 1 for rank R (stagger_max R - 1 is an immediate): H[tok] for tok = w, w + P, ... < n. */
 #define PHASE1(R, RM1)                                                                         \
-    static void phase1_r##R(const struct plan *p, const uint16_t *X, uint32_t n, uint32_t w,   \
+    static void phase1_r##R(const struct lora_plan *p, const uint16_t *X, uint32_t n, uint32_t w,   \
                             uint32_t P)                                                        \
     {                                                                                          \
         const uint32_t reps = (p->in / 2) * R - 1;                                             \
         const uint32_t xstep = P * p->in, hstep = P * R;                                       \
-        const uint32_t at = (uint32_t)(uintptr_t)p->At;                                        \
+        const uint32_t at = (uint32_t)(uintptr_t)p->A;                                         \
         const uint16_t *x = X + w * p->in;                                                     \
-        uint16_t *h = p->H + w * R, *prev = 0;                                                 \
+        uint16_t *h = (uint16_t *)p->H + w * R, *prev = 0;                                     \
         for (uint32_t tok = w; tok < n; tok += P, x += xstep, h += hstep) {                    \
             hetsim_ssr_cfg(HETSIM_SSR_RPTR(1), 0, (uint32_t)(uintptr_t)x);                     \
             hetsim_ssr_cfg(HETSIM_SSR_RPTR(2), 1, at);                                         \
@@ -301,7 +190,7 @@ PHASE1(4, 3)
 PHASE1(6, 5)
 PHASE1(8, 7)
 
-static void phase1(const struct plan *p, const uint16_t *X, uint32_t n, uint32_t w, uint32_t P)
+static void phase1(const struct lora_plan *p, const uint16_t *X, uint32_t n, uint32_t w, uint32_t P)
 {
     const uint32_t r = p->r, pa_bytes = 2 * p->pa;
     /* ft0: X[tok], in/2 words, each delivered r times */
@@ -334,7 +223,7 @@ static void phase1(const struct plan *p, const uint16_t *X, uint32_t n, uint32_t
 
 /* Y[tok][8jb .. 8jb+7] for jb in [jb0, jb1), all n tokens of the chunk, in place in the XW
  * tile (Y holds XW on entry; each block's XW words are streamed before its Y is stored). */
-static void phase2(const struct plan *p, uint16_t *Y, uint32_t n, uint32_t jb0, uint32_t jb1)
+static void phase2(const struct lora_plan *p, uint16_t *Y, uint32_t n, uint32_t jb0, uint32_t jb1)
 {
     const uint32_t r = p->r, out = p->po;
     if (jb0 >= jb1)
@@ -355,7 +244,7 @@ static void phase2(const struct plan *p, uint16_t *Y, uint32_t n, uint32_t jb0, 
     hetsim_ssr_enable();
     const uint32_t reps = (r / 2) * U - 1;
     const uint32_t nb = jb1 - jb0, bt_step = U * r;
-    const uint16_t *bt0 = p->Bt + jb0 * U * r;
+    const uint16_t *bt0 = (const uint16_t *)p->B + jb0 * U * r;
     uint16_t *row = Y + jb0 * U, *prev = 0;
     const uint16_t *h = p->H;
     for (uint32_t tok = 0; tok < n; tok++, h += r, row += out) {
@@ -380,13 +269,13 @@ static void phase2(const struct plan *p, uint16_t *Y, uint32_t n, uint32_t jb0, 
     hetsim_ssr_disable();
 }
 
-static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
+static void compute_core(const struct lora_plan *p, uint32_t w, uint32_t P)
 {
     uint32_t jb0, jb1;
     split(p->po / U, w, P, &jb0, &jb1);
     hetsim_barrier(); /* B0 */
     for (uint32_t q = 0; q < p->nchunks; q++) {
-        uint32_t n = chunk_tokens(p, q), b = q & 1;
+        uint32_t n = lora_chunk_tokens(p, q), b = q & 1;
         hetsim_region_begin(REGION_PHASE1);
         phase1(p, p->X[b], n, w, P);
         hetsim_region_end(REGION_PHASE1);
@@ -403,7 +292,7 @@ static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
 
 /* 0 if this core's output blocks of Y equal lora_f16_expected bit for bit, else 1 + index of
  * the first difference. */
-static uint32_t check_columns(const struct plan *p, uint32_t w, uint32_t P)
+static uint32_t check_columns(const struct lora_plan *p, uint32_t w, uint32_t P)
 {
     uint32_t jb0, jb1;
     split(p->po / U, w, P, &jb0, &jb1);
@@ -418,42 +307,13 @@ static uint32_t check_columns(const struct plan *p, uint32_t w, uint32_t P)
     return 0;
 }
 
-static void report(int err, const struct plan *p, uint32_t ncores)
-{
-    hetsim_puts("lora_f16_ssr: ");
-    switch (err) {
-    case ERR_NO_COMPUTE_CORE:
-        hetsim_puts("needs at least 2 cores (1 compute + 1 DMA), have ");
-        hetsim_putu(ncores);
-        break;
-    case ERR_ZERO_DIM:
-        hetsim_puts("lora_f16_shape has a zero dimension");
-        break;
-    case ERR_TOO_BIG:
-        hetsim_puts("shape exceeds the L2 buffers (in, out <= 512, r <= 8, t <= 128)");
-        break;
-    case ERR_UNSUPPORTED:
-        hetsim_puts("unsupported shape: in and r must be even");
-        break;
-    case ERR_TCDM:
-        hetsim_puts("shape does not fit in TCDM: needs ");
-        hetsim_putu(p->tcdm_bytes);
-        hetsim_puts(" bytes with 1 token per chunk, free ");
-        hetsim_putu(tcdm_free());
-        break;
-    default:
-        break;
-    }
-    hetsim_putchar('\n');
-}
-
 int main(uint32_t hart, uint32_t ncores)
 {
-    struct plan p;
+    struct lora_plan p;
     int err = make_plan(&p, ncores);
     if (err) {
-        if (hart == 0)
-            report(err, &p, ncores);
+        if (hart == 0 && !lora_report(err, &p, ncores, &K)) /* ERR_UNSUPPORTED */
+            hetsim_puts("unsupported shape: in and r must be even\n");
         return err;
     }
     const uint32_t P = ncores - 1;
@@ -471,23 +331,6 @@ int main(uint32_t hart, uint32_t ncores)
 
     if (*(volatile uint32_t *)&lora_f16_check == 0)
         return 0;
-    lora_f16_bad[hart] = hart < P ? check_columns(&p, hart, P) : 0;
-    hetsim_barrier();
-    if (hart != 0)
-        return 0;
-    uint32_t first = 0;
-    for (uint32_t i = 0; i < P; i++) {
-        uint32_t b = ((volatile uint32_t *)lora_f16_bad)[i];
-        if (b && (first == 0 || b < first))
-            first = b;
-    }
-    if (first) {
-        hetsim_puts("lora_f16_ssr: self-check failed at Y[");
-        hetsim_putu((first - 1) / p.out);
-        hetsim_puts("][");
-        hetsim_putu((first - 1) % p.out);
-        hetsim_puts("]\n");
-        return ERR_MISMATCH;
-    }
-    return 0;
+    uint32_t mine = hart < P ? check_columns(&p, hart, P) : 0;
+    return lora_check_reduce(lora_f16_bad, mine, hart, P, p.out, &K, "");
 }

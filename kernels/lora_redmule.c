@@ -57,23 +57,15 @@
 
 #include "hetsim.h"
 #include "lora_redmule_data.h"
+#include "lora_common.h"
 
-#define REGION_LORA 1
-#define REGION_PHASE1 2
-#define REGION_PHASE2 3
-
-#define ERR_MISMATCH 1
-#define ERR_NO_COMPUTE_CORE 2
-#define ERR_ZERO_DIM 3
-#define ERR_TOO_BIG 4
-#define ERR_TCDM 5
-#define ERR_REDMULE 6
+#define ERR_REDMULE ERR_KERNEL
 
 #define ROW_TILE 8 /* RedMulE rows per tile (array_width L of the default geometry) */
 
-struct lora_shape {
-    uint32_t in, out, r, t;
-};
+static const struct lora_kernel K = {"lora_redmule", "lora_shape", "RedMulE driver + DMA",
+                                      "in, out <= 512, r <= 16, t <= 128", LORA_MAX_IN,
+                                      LORA_MAX_OUT, LORA_MAX_R, LORA_MAX_T};
 
 /* Bound by name by the simulator (u32 little-endian). */
 struct lora_shape lora_shape = {LORA_DEF_IN, LORA_DEF_OUT, LORA_DEF_R, LORA_DEF_T};
@@ -93,120 +85,38 @@ uint32_t lora_used_tcdm;
 /* RedMulE ERROR code of a failed run (0 = none), written by hart 0. */
 uint32_t lora_redmule_error;
 
-struct plan {
-    uint32_t in, out, r, t, c, nchunks, tcdm_bytes;
-    uint16_t *A, *B, *H;
-    uint16_t *X[2], *Y[2];
-};
-
-static uint32_t round64(uint32_t bytes) { return (bytes + 63u) & ~63u; }
-static uintptr_t align64(uintptr_t a) { return (a + 63u) & ~(uintptr_t)63u; }
-
-/* Free TCDM bytes for dynamic data: from the end of .tcdm to below the stacks. */
-static uint32_t tcdm_free(void)
+/* TCDM buffers (binary16): A in x r, B r x out, H c x r, X c x in, Y c x out. */
+static struct lora_bufs bufs(const struct lora_plan *p, uint32_t c)
 {
-    uintptr_t base = align64((uintptr_t)__tcdm_data_end);
-    uintptr_t end = hetsim_tcdm_free_end();
-    return end > base ? (uint32_t)(end - base) : 0;
-}
-
-static uint32_t tcdm_bytes(uint32_t in, uint32_t out, uint32_t r, uint32_t c)
-{
-    return round64(2 * in * r) + round64(2 * r * out) + round64(2 * c * r) +
-           2 * round64(2 * c * in) + 2 * round64(2 * c * out);
+    return (struct lora_bufs){2 * p->in * p->r, 2 * p->r * p->out, 2 * c * p->r, 2 * c * p->in,
+                              2 * c * p->out};
 }
 
 /* Same on every core (pure function of the shape and the cluster). */
-static int make_plan(struct plan *p, uint32_t ncores)
+static int make_plan(struct lora_plan *p, uint32_t ncores)
 {
-    const volatile struct lora_shape *s = &lora_shape;
-    p->in = s->in;
-    p->out = s->out;
-    p->r = s->r;
-    p->t = s->t;
-    if (ncores < 2)
-        return ERR_NO_COMPUTE_CORE;
-    if (p->in == 0 || p->out == 0 || p->r == 0 || p->t == 0)
-        return ERR_ZERO_DIM;
-    if (p->in > LORA_MAX_IN || p->out > LORA_MAX_OUT || p->r > LORA_MAX_R || p->t > LORA_MAX_T)
-        return ERR_TOO_BIG;
-
-    uint32_t avail = tcdm_free();
-    uint32_t c = *(volatile uint32_t *)&lora_chunk;
-    if (c == 0 || c > p->t)
-        c = p->t;
-    uint32_t want = c;
-    while (c > 0 && tcdm_bytes(p->in, p->out, p->r, c) > avail)
-        c--;
-    if (c < want && c > ROW_TILE)
-        c -= c % ROW_TILE;
-    p->tcdm_bytes = tcdm_bytes(p->in, p->out, p->r, c ? c : 1);
-    if (c == 0)
-        return ERR_TCDM;
-    p->c = c;
-    p->nchunks = (p->t + c - 1) / c;
-
-    uintptr_t a = align64((uintptr_t)__tcdm_data_end);
-    p->A = (uint16_t *)a;
-    a += round64(2 * p->in * p->r);
-    p->B = (uint16_t *)a;
-    a += round64(2 * p->r * p->out);
-    p->H = (uint16_t *)a;
-    a += round64(2 * c * p->r);
-    for (int b = 0; b < 2; b++) {
-        p->X[b] = (uint16_t *)a;
-        a += round64(2 * c * p->in);
-        p->Y[b] = (uint16_t *)a;
-        a += round64(2 * c * p->out);
-    }
-    return 0;
-}
-
-static uint32_t chunk_tokens(const struct plan *p, uint32_t q)
-{
-    uint32_t left = p->t - q * p->c;
-    return left < p->c ? left : p->c;
+    int err = lora_plan_shape(p, &lora_shape, ncores, &K);
+    return err ? err : lora_plan_chunks(p, &lora_chunk, ROW_TILE, bufs);
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* DMA core                                                                                     */
+/* DMA core: one barrier per chunk (the engine does both products between two barriers)        */
 
-static uint32_t load_chunk(const struct plan *p, uint32_t q)
+static void dma_core(const struct lora_plan *p)
 {
-    uint32_t tok0 = q * p->c, n = chunk_tokens(p, q), b = q & 1;
-    hetsim_dma_1d(p->X[b], lora_X + tok0 * p->in, 2 * n * p->in);
-    return hetsim_dma_1d(p->Y[b], lora_XW + tok0 * p->out, 2 * n * p->out);
-}
-
-static void dma_core(const struct plan *p)
-{
+    static const struct lora_io io = {lora_X, lora_XW, lora_Y, 2, 1, 0};
     hetsim_dma_1d(p->A, lora_A, 2 * p->in * p->r);
     hetsim_dma_1d(p->B, lora_B, 2 * p->r * p->out);
-    hetsim_dma_wait(load_chunk(p, 0));
-    hetsim_barrier(); /* B0: A, B and chunk 0 are in TCDM */
-
-    uint32_t writeback = 0; /* id of the last Y transfer (0 = none) */
-    for (uint32_t q = 0; q < p->nchunks; q++) {
-        if (q + 1 < p->nchunks) {
-            /* buffer (q+1)%2 held chunk q-1: its Y must have left before it is refilled */
-            hetsim_dma_wait(writeback);
-            hetsim_dma_wait(load_chunk(p, q + 1));
-        }
-        hetsim_barrier(); /* B1: the engine is done with chunk q, chunk q+1 is loaded */
-        writeback = hetsim_dma_1d(lora_Y + q * p->c * p->out, p->Y[q & 1],
-                                  2 * chunk_tokens(p, q) * p->out);
-    }
-    hetsim_dma_wait(writeback);
-    hetsim_barrier(); /* B2: every Y is in L2 */
+    lora_dma_chunks(p, &io);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Core 0: the RedMulE driver                                                                  */
 
 /* Both jobs of chunk q; returns RedMulE's ERROR code (0 = both completed). */
-static uint32_t engine_chunk(const struct plan *p, uint32_t q, uint32_t *done)
+static uint32_t engine_chunk(const struct lora_plan *p, uint32_t q, uint32_t *done)
 {
-    uint32_t n = chunk_tokens(p, q), b = q & 1;
+    uint32_t n = lora_chunk_tokens(p, q), b = q & 1;
     hetsim_region_begin(REGION_PHASE1);
     uint32_t err = hetsim_redmule_start(p->X[b], p->A, p->H, n, p->in, p->r,
                                         HETSIM_REDMULE_MATMUL_FP16);
@@ -224,7 +134,7 @@ static uint32_t engine_chunk(const struct plan *p, uint32_t q, uint32_t *done)
     return err ? err : end;
 }
 
-static uint32_t engine_core(const struct plan *p)
+static uint32_t engine_core(const struct lora_plan *p)
 {
     uint32_t done = 0, err = 0;
     hetsim_barrier(); /* B0 */
@@ -237,7 +147,7 @@ static uint32_t engine_core(const struct plan *p)
     return err;
 }
 
-static void idle_core(const struct plan *p)
+static void idle_core(const struct lora_plan *p)
 {
     hetsim_barrier(); /* B0 */
     for (uint32_t q = 0; q < p->nchunks; q++)
@@ -247,24 +157,9 @@ static void idle_core(const struct plan *p)
 
 /* ------------------------------------------------------------------------------------------ */
 
-/* Hides a value from the optimiser, so a precomputed quotient is not recomputed in a loop. */
-static inline uint32_t opaque(uint32_t v)
-{
-    __asm__("" : "+r"(v));
-    return v;
-}
-
-/* Core w's share [*lo, *hi) of n items over P cores: the first n % P cores get one more. */
-static void split(uint32_t n, uint32_t w, uint32_t P, uint32_t *lo, uint32_t *hi)
-{
-    uint32_t q = opaque(n / P), rem = n - q * P;
-    *lo = w * q + (w < rem ? w : rem);
-    *hi = *lo + q + (w < rem);
-}
-
 /* 0 if this core's columns of Y equal lora_expected bit for bit, else 1 + index of its first
  * bad output. */
-static uint32_t check_columns(const struct plan *p, uint32_t w, uint32_t P)
+static uint32_t check_columns(const struct lora_plan *p, uint32_t w, uint32_t P)
 {
     uint32_t j0, j1;
     split(p->out, w, P, &j0, &j1);
@@ -278,39 +173,20 @@ static uint32_t check_columns(const struct plan *p, uint32_t w, uint32_t P)
     return 0;
 }
 
-static void report(int err, const struct plan *p, uint32_t ncores, uint32_t code)
+static void report(int err, const struct lora_plan *p, uint32_t ncores, uint32_t code)
 {
-    hetsim_puts("lora_redmule: ");
-    switch (err) {
-    case ERR_NO_COMPUTE_CORE:
-        hetsim_puts("needs at least 2 cores (RedMulE driver + DMA), have ");
-        hetsim_putu(ncores);
-        break;
-    case ERR_ZERO_DIM:
-        hetsim_puts("lora_shape has a zero dimension");
-        break;
-    case ERR_TOO_BIG:
-        hetsim_puts("shape exceeds the L2 buffers (in, out <= 512, r <= 16, t <= 128)");
-        break;
-    case ERR_TCDM:
-        hetsim_puts("shape does not fit in TCDM: needs ");
-        hetsim_putu(p->tcdm_bytes);
-        hetsim_puts(" bytes with 1 token per chunk, free ");
-        hetsim_putu(tcdm_free());
-        break;
-    case ERR_REDMULE:
+    if (lora_report(err, p, ncores, &K))
+        return;
+    if (err == ERR_REDMULE) {
         hetsim_puts("RedMulE refused or aborted a job: ERROR = ");
         hetsim_putu(code);
-        break;
-    default:
-        break;
     }
     hetsim_putchar('\n');
 }
 
 int main(uint32_t hart, uint32_t ncores)
 {
-    struct plan p;
+    struct lora_plan p;
     int err = make_plan(&p, ncores);
     if (err) {
         if (hart == 0)
@@ -346,23 +222,7 @@ int main(uint32_t hart, uint32_t ncores)
     if (!check)
         return 0; /* every core got here after B2: hart 0's exit ends a complete run */
 
-    lora_bad[hart] = hart < P ? check_columns(&p, hart, P) : 0;
-    hetsim_barrier();
-    if (hart != 0)
-        return 0;
-    uint32_t first = 0;
-    for (uint32_t i = 0; i < P; i++) {
-        uint32_t b = ((volatile uint32_t *)lora_bad)[i];
-        if (b && (first == 0 || b < first))
-            first = b;
-    }
-    if (first) {
-        hetsim_puts("lora_redmule: self-check failed at Y[");
-        hetsim_putu((first - 1) / p.out);
-        hetsim_puts("][");
-        hetsim_putu((first - 1) % p.out);
-        hetsim_puts("] (binding other data with the default shape? bind lora_check = 0)\n");
-        return ERR_MISMATCH;
-    }
-    return 0;
+    uint32_t mine = hart < P ? check_columns(&p, hart, P) : 0;
+    return lora_check_reduce(lora_bad, mine, hart, P, p.out, &K,
+                             " (binding other data with the default shape? bind lora_check = 0)");
 }
