@@ -352,6 +352,8 @@ impl SsrTiming {
             st.jobs.pop_front();
         }
         self.drained_at = self.drained_at.max(t + 1);
+        // A read job queued behind this write job starts requesting now.
+        self.pump(stream, t + 1, resv, banks)?;
         Ok(t)
     }
 
@@ -483,6 +485,24 @@ mod tests {
         assert_eq!(t.config_ready(2), None);
         t.release(2, 1, 11, &mut r, &Banks(32)).unwrap(); // element 5 (last) at 12
         assert_eq!(t.config_ready(2), Some(13));
+    }
+
+    /// A read job queued behind a write job on the same stream starts requesting after the
+    /// write job's last store: element 0 of the read job at store + 1, usable a TCDM latency
+    /// later.
+    #[test]
+    fn a_read_job_after_a_write_job_starts_after_its_last_store() {
+        let mut r = BankReservations::new(32);
+        let mut t = SsrTiming::new(&cfg(), 1);
+        t.launch(0, job(2, 4, true), 0, &mut r, &Banks(32)).unwrap();
+        t.launch(0, job(3, 4, false), 1, &mut r, &Banks(32))
+            .unwrap();
+        assert_eq!(t.config_ready(0), None, "queued behind the write job");
+        assert_eq!(t.store(0, 0, 5, &mut r, &Banks(32)), Ok(5));
+        assert_eq!(t.store(0, 1, 5, &mut r, &Banks(32)), Ok(6));
+        assert_eq!(t.config_ready(0), Some(7));
+        assert_eq!(t.data_ready(0, 2), 8, "requested at 7");
+        assert_eq!(t.data_ready(0, 4), 10);
     }
 
     /// Write stream: each element is stored at write-back or one cycle after the previous
