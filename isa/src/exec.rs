@@ -7,7 +7,7 @@ use crate::decode::{Inst, Op};
 use crate::fp::{self, BinOp, CmpOp, FmaOp, Rounding};
 use crate::fp16;
 use crate::hart::{Hart, Misaligned, Privilege};
-use crate::mem::{Bus, DmaRequest, Size};
+use crate::mem::{Bus, DmaRequest, Memory, Size};
 use crate::trap::Exception;
 
 /// What a successfully retired instruction did that a runner or timing model cares about.
@@ -265,6 +265,236 @@ pub fn execute<B: Bus + ?Sized>(
     }
     hart.pc = next;
     Ok(retired)
+}
+
+/// What [`execute_fast`] did with an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// It retired normally (no trap, no runner action needed); the next pc. `hart.pc` is not
+    /// written: the caller keeps the pc.
+    Next(u32),
+    /// A store retired (the caller checks `tohost`); the next pc.
+    Stored(u32),
+    /// Nothing changed: the instruction needs [`execute`] (an operation without a fast
+    /// handler, or a case that traps, streams or takes a rarely used path).
+    Fallback,
+}
+
+/// The functional runner's fast path: the hot RV32IMF operations on a [`Memory`], with the
+/// architectural effects of [`execute`] for every case it handles. Anything else (other
+/// operations, every case that raises an exception, FP instructions while SSR streaming is
+/// on and they touch ft0-ft2, misaligned accesses) returns [`Step::Fallback`] before
+/// changing any state, so the caller then runs [`execute`] on the same instruction.
+///
+/// Differences from [`execute`] that the caller must make up for: `hart.pc` is not written
+/// (the next pc is returned) and [`Retired`] is not reported (these operations retire as
+/// `Normal` or `Taken`, neither of which needs runner action).
+#[inline(always)]
+pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u32) -> Step {
+    let rs1 = hart.x[inst.rs1 as usize & 31];
+    let rs2 = hart.x[inst.rs2 as usize & 31];
+    let imm = inst.imm as u32;
+    let rd = inst.rd as usize & 31;
+    let next = pc.wrapping_add(4);
+
+    // An integer result (x0 stays zero).
+    macro_rules! wx {
+        ($v:expr) => {{
+            let v = $v;
+            if rd != 0 {
+                hart.x[rd] = v;
+            }
+            Step::Next(next)
+        }};
+    }
+    // A conditional branch: a misaligned taken target traps (generic path).
+    macro_rules! branch {
+        ($taken:expr) => {{
+            if $taken {
+                let target = pc.wrapping_add(imm);
+                if target & 3 != 0 {
+                    return Step::Fallback;
+                }
+                Step::Next(target)
+            } else {
+                Step::Next(next)
+            }
+        }};
+    }
+    // An aligned integer load that hits memory (anything else traps: generic path).
+    macro_rules! load {
+        ($size:expr, $ext:expr) => {{
+            let addr = rs1.wrapping_add(imm);
+            if addr & ($size.bytes() - 1) != 0 {
+                return Step::Fallback;
+            }
+            match mem.load(addr, $size) {
+                Ok(v) => wx!($ext(v)),
+                Err(_) => Step::Fallback,
+            }
+        }};
+    }
+    // An aligned store that hits memory.
+    macro_rules! store {
+        ($size:expr, $v:expr) => {{
+            let addr = rs1.wrapping_add(imm);
+            if addr & ($size.bytes() - 1) != 0 {
+                return Step::Fallback;
+            }
+            match mem.store(addr, $size, $v) {
+                Ok(()) => Step::Stored(next),
+                Err(_) => Step::Fallback,
+            }
+        }};
+    }
+    // FP instructions: the FPU must be on, and with streaming on an instruction that touches
+    // ft0-ft2 takes the streamed path.
+    macro_rules! fp_guard {
+        () => {
+            if !hart.fp_enabled() || (hart.streaming() && touches_streams(inst)) {
+                return Step::Fallback;
+            }
+        };
+    }
+    // An FP result with its flags (as execute_fp writes it).
+    macro_rules! wf {
+        ($r:expr) => {{
+            let (v, flags): (u32, u8) = $r;
+            hart.f[rd] = v;
+            hart.set_fs_dirty();
+            if flags != 0 {
+                hart.fflags |= flags;
+            }
+            Step::Next(next)
+        }};
+    }
+    // The instruction's rounding mode; a reserved one is illegal (generic path).
+    macro_rules! rm {
+        () => {
+            match Rounding::resolve(inst.rm, hart.frm) {
+                Some(r) => r,
+                None => return Step::Fallback,
+            }
+        };
+    }
+    let fa = || hart.f[inst.rs1 as usize & 31];
+    let fb = || hart.f[inst.rs2 as usize & 31];
+    let fc = || hart.f[inst.rs3 as usize & 31];
+
+    match inst.op {
+        Op::Lui => wx!(imm),
+        Op::Auipc => wx!(pc.wrapping_add(imm)),
+        Op::Jal | Op::Jalr => {
+            let target = if inst.op == Op::Jal {
+                pc.wrapping_add(imm)
+            } else {
+                rs1.wrapping_add(imm) & !1
+            };
+            if target & 3 != 0 {
+                return Step::Fallback;
+            }
+            if rd != 0 {
+                hart.x[rd] = next;
+            }
+            Step::Next(target)
+        }
+        Op::Beq => branch!(rs1 == rs2),
+        Op::Bne => branch!(rs1 != rs2),
+        Op::Blt => branch!((rs1 as i32) < (rs2 as i32)),
+        Op::Bge => branch!((rs1 as i32) >= (rs2 as i32)),
+        Op::Bltu => branch!(rs1 < rs2),
+        Op::Bgeu => branch!(rs1 >= rs2),
+        Op::Lb => load!(Size::Byte, |v: u32| v as u8 as i8 as i32 as u32),
+        Op::Lh => load!(Size::Half, |v: u32| v as u16 as i16 as i32 as u32),
+        Op::Lw => load!(Size::Word, |v: u32| v),
+        Op::Lbu => load!(Size::Byte, |v: u32| v),
+        Op::Lhu => load!(Size::Half, |v: u32| v),
+        Op::Sb => store!(Size::Byte, rs2),
+        Op::Sh => store!(Size::Half, rs2),
+        Op::Sw => store!(Size::Word, rs2),
+        Op::Addi => wx!(rs1.wrapping_add(imm)),
+        Op::Slti => wx!(u32::from((rs1 as i32) < inst.imm)),
+        Op::Sltiu => wx!(u32::from(rs1 < imm)),
+        Op::Xori => wx!(rs1 ^ imm),
+        Op::Ori => wx!(rs1 | imm),
+        Op::Andi => wx!(rs1 & imm),
+        Op::Slli => wx!(rs1 << (imm & 31)),
+        Op::Srli => wx!(rs1 >> (imm & 31)),
+        Op::Srai => wx!(((rs1 as i32) >> (imm & 31)) as u32),
+        Op::Add => wx!(rs1.wrapping_add(rs2)),
+        Op::Sub => wx!(rs1.wrapping_sub(rs2)),
+        Op::Sll => wx!(rs1 << (rs2 & 31)),
+        Op::Slt => wx!(u32::from((rs1 as i32) < (rs2 as i32))),
+        Op::Sltu => wx!(u32::from(rs1 < rs2)),
+        Op::Xor => wx!(rs1 ^ rs2),
+        Op::Srl => wx!(rs1 >> (rs2 & 31)),
+        Op::Sra => wx!(((rs1 as i32) >> (rs2 & 31)) as u32),
+        Op::Or => wx!(rs1 | rs2),
+        Op::And => wx!(rs1 & rs2),
+        Op::Mul => wx!(rs1.wrapping_mul(rs2)),
+        Op::Mulh => wx!(((i64::from(rs1 as i32) * i64::from(rs2 as i32)) >> 32) as u32),
+        Op::Mulhsu => wx!(((i64::from(rs1 as i32) * i64::from(rs2)) >> 32) as u32),
+        Op::Mulhu => wx!(((u64::from(rs1) * u64::from(rs2)) >> 32) as u32),
+        Op::Fence => Step::Next(next),
+        Op::Flw => {
+            fp_guard!();
+            let addr = rs1.wrapping_add(imm);
+            if addr & 3 != 0 {
+                return Step::Fallback;
+            }
+            match mem.load(addr, Size::Word) {
+                Ok(v) => {
+                    hart.f[rd] = v;
+                    hart.set_fs_dirty();
+                    Step::Next(next)
+                }
+                Err(_) => Step::Fallback,
+            }
+        }
+        Op::Fsw => {
+            fp_guard!();
+            store!(Size::Word, fb())
+        }
+        Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
+            fp_guard!();
+            let op = match inst.op {
+                Op::FmaddS => FmaOp::Madd,
+                Op::FmsubS => FmaOp::Msub,
+                Op::FnmsubS => FmaOp::Nmsub,
+                _ => FmaOp::Nmadd,
+            };
+            let r = rm!();
+            wf!(fp::fma(op, fa(), fb(), fc(), r))
+        }
+        Op::FaddS | Op::FsubS | Op::FmulS => {
+            fp_guard!();
+            let op = match inst.op {
+                Op::FaddS => BinOp::Add,
+                Op::FsubS => BinOp::Sub,
+                _ => BinOp::Mul,
+            };
+            let r = rm!();
+            wf!(fp::binary(op, fa(), fb(), r))
+        }
+        Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
+            fp_guard!();
+            let kind = match inst.op {
+                Op::FsgnjS => 0,
+                Op::FsgnjnS => 1,
+                _ => 2,
+            };
+            wf!((fp::sign_inject(fa(), fb(), kind), 0))
+        }
+        Op::FmvWX => {
+            fp_guard!();
+            wf!((rs1, 0))
+        }
+        Op::FmvXW => {
+            fp_guard!();
+            wx!(fa())
+        }
+        _ => Step::Fallback,
+    }
 }
 
 /// True when an FP instruction reads or writes one of the stream registers ft0-ft2.

@@ -15,7 +15,7 @@ use crate::decode::{decode_with, Inst, Op};
 use crate::disasm::{Disasm, F_NAMES, X_NAMES};
 use crate::elf::Program;
 use crate::error::Error;
-use crate::exec::{execute, Retired};
+use crate::exec::{execute, execute_fast, Retired, Step};
 use crate::ext::Extensions;
 use crate::hart::{Hart, Misaligned};
 use crate::mem::{Bus, Memory, Size};
@@ -115,6 +115,9 @@ pub struct Machine {
     caches: Vec<CodeCache>,
     /// An FREP block being captured (after a frep.o).
     frep: Option<crate::frep::FrepCapture>,
+    /// Use the fast path ([`execute_fast`]); off only in tests that compare it with the
+    /// general path.
+    fast: bool,
 }
 
 impl Machine {
@@ -157,6 +160,7 @@ impl Machine {
             console: Vec::new(),
             caches,
             frep: None,
+            fast: true,
         })
     }
 
@@ -239,7 +243,21 @@ impl Machine {
         sink: &mut dyn FnMut(&TraceRecord),
     ) -> Result<Exit, Error> {
         let hart_id = self.hart.hart_id;
-        for _ in 0..limit {
+        let mut done: u64 = 0;
+        while done < limit {
+            // The fast path runs as far as it can; then one instruction the general way.
+            if self.fast && self.frep.is_none() && self.mem.tohost_written.is_none() {
+                let (n, tohost_pc) = self.run_fast::<TRACE>(limit - done, sink);
+                done += n;
+                if let Some(pc) = tohost_pc {
+                    let v = self.mem.tohost_written.take().unwrap_or_default();
+                    return tohost_exit(hart_id, v, pc);
+                }
+                if done >= limit {
+                    break;
+                }
+            }
+            done += 1;
             let pc = self.hart.pc;
             let fetched = self.fetch(pc);
             let result = match fetched {
@@ -275,32 +293,15 @@ impl Machine {
                         }
                     }
                     if TRACE {
-                        let write = if inst.op.writes_x() && inst.rd != 0 {
-                            Some((X_NAMES[inst.rd as usize], self.hart.x[inst.rd as usize]))
-                        } else if inst.op.writes_f() {
-                            Some((F_NAMES[inst.rd as usize], self.hart.f[inst.rd as usize]))
-                        } else {
-                            None
-                        };
                         sink(&TraceRecord {
                             pc,
                             inst,
-                            write,
+                            write: written(&inst, &self.hart),
                             trap: None,
                         });
                     }
                     if let Some(v) = self.mem.tohost_written.take() {
-                        if v & 1 == 0 {
-                            return Err(Error::Htif {
-                                hart: hart_id,
-                                value: v,
-                                pc,
-                            });
-                        }
-                        return Ok(Exit {
-                            code: (v >> 1) as i32,
-                            kind: ExitKind::Tohost(v),
-                        });
+                        return tohost_exit(hart_id, v, pc);
                     }
                 }
                 Err(e) => {
@@ -347,6 +348,61 @@ impl Machine {
             pc,
             disasm: self.disasm_at(pc),
         })
+    }
+
+    /// Runs instructions of the first cached segment through [`execute_fast`] until one needs
+    /// the general path (not cached yet, an operation or case without a fast handler), `budget`
+    /// instructions have run, or a store wrote `tohost`. Returns the number executed and, in
+    /// the last case, the storing instruction's pc. Leaves `hart.pc` at the next instruction
+    /// and counts the retired instructions in `instret` and `cycle`, as the general path does.
+    #[inline(always)]
+    fn run_fast<const TRACE: bool>(
+        &mut self,
+        budget: u64,
+        sink: &mut dyn FnMut(&TraceRecord),
+    ) -> (u64, Option<u32>) {
+        let Some(cache) = self.caches.first() else {
+            return (0, None);
+        };
+        let (base, insts) = (cache.base, &cache.insts[..]);
+        let hart = &mut self.hart;
+        let mem = &mut self.mem;
+        let mut pc = hart.pc;
+        let mut n: u64 = 0;
+        let mut tohost_pc = None;
+        while n < budget {
+            // The same lookup as `fetch`'s fast path.
+            let Some(Some(inst)) = insts.get((pc.wrapping_sub(base) / 4) as usize) else {
+                break;
+            };
+            let next = match execute_fast(inst, hart, mem, pc) {
+                Step::Next(next) => next,
+                Step::Stored(next) => {
+                    if mem.tohost_written.is_some() {
+                        tohost_pc = Some(pc);
+                    }
+                    next
+                }
+                Step::Fallback => break,
+            };
+            n += 1;
+            if TRACE {
+                sink(&TraceRecord {
+                    pc,
+                    inst: *inst,
+                    write: written(inst, hart),
+                    trap: None,
+                });
+            }
+            pc = next;
+            if tohost_pc.is_some() {
+                break;
+            }
+        }
+        hart.pc = pc;
+        hart.instret = hart.instret.wrapping_add(n);
+        hart.cycle = hart.cycle.wrapping_add(n);
+        (n, tohost_pc)
     }
 
     /// Runs the other repetitions of a captured FREP block (the pc stays after the block).
@@ -399,6 +455,32 @@ impl Machine {
             }),
         }
     }
+}
+
+/// The register a retired instruction wrote, for a trace record.
+fn written(inst: &Inst, hart: &Hart) -> Option<(&'static str, u32)> {
+    if inst.op.writes_x() && inst.rd != 0 {
+        Some((X_NAMES[inst.rd as usize], hart.x[inst.rd as usize]))
+    } else if inst.op.writes_f() {
+        Some((F_NAMES[inst.rd as usize], hart.f[inst.rd as usize]))
+    } else {
+        None
+    }
+}
+
+/// The end of a run after a non-zero store `v` to `tohost` by the instruction at `pc`.
+fn tohost_exit(hart: u32, v: u32, pc: u32) -> Result<Exit, Error> {
+    if v & 1 == 0 {
+        return Err(Error::Htif {
+            hart,
+            value: v,
+            pc,
+        });
+    }
+    Ok(Exit {
+        code: (v >> 1) as i32,
+        kind: ExitKind::Tohost(v),
+    })
 }
 
 #[cfg(test)]
@@ -722,6 +804,72 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Runs `program` with and without the fast path in lockstep, one instruction per
+    /// `run(1)`, and checks that the hart is identical after every step and that the runs end
+    /// alike with identical memory; then the same for whole traced runs (same records).
+    fn same_with_and_without_fast_path(program: &Program, misaligned: Misaligned) {
+        let config = MachineConfig {
+            ram_size: 4 << 20,
+            misaligned,
+            ..MachineConfig::default()
+        };
+        let new = |fast| {
+            let mut m = Machine::new(program, &config).unwrap();
+            m.fast = fast;
+            m
+        };
+        let (mut a, mut b) = (new(true), new(false));
+        let name = &program.name;
+        for step in 0..1_000_000 {
+            let (ra, rb) = (a.run(1), b.run(1));
+            assert_eq!(format!("{ra:?}"), format!("{rb:?}"), "{name}: step {step}");
+            assert_eq!(
+                format!("{:?}", a.hart),
+                format!("{:?}", b.hart),
+                "{name}: step {step}"
+            );
+            assert_eq!(a.console, b.console, "{name}: step {step}");
+            if !matches!(ra, Err(Error::InstructionLimit { .. })) {
+                break;
+            }
+        }
+        for (x, y) in a.mem.regions().iter().zip(b.mem.regions()) {
+            assert!(x.data == y.data, "{name}: memory differs in {}", x.name);
+        }
+        let traced = |mut m: Machine| {
+            let mut trace = Vec::new();
+            let r = m.run_traced(1_000_000, &mut |t| trace.push(t.to_string()));
+            (format!("{r:?} {:?}", m.hart), trace)
+        };
+        assert!(traced(new(true)) == traced(new(false)), "{name}: traced");
+    }
+
+    /// The fast path is exact: every committed single-hart ELF (ISA self-tests and the LoRA
+    /// matvec kernel, under both misaligned policies) steps through identical states with it
+    /// and without it.
+    #[test]
+    fn fast_path_matches_the_general_path() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels/build");
+        let mut elfs: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "elf"))
+            .collect();
+        elfs.sort();
+        let mut n = 0;
+        for path in &elfs {
+            let program = Program::load(path).unwrap();
+            if program.symbol("__tcdm_data_start").is_some() {
+                continue; // cluster kernels need the cluster's peripherals
+            }
+            n += 1;
+            for misaligned in [Misaligned::Trap, Misaligned::Allow] {
+                same_with_and_without_fast_path(&program, misaligned);
+            }
+        }
+        assert!(n >= 28, "only {n} ELFs");
     }
 
     #[test]

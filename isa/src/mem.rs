@@ -151,18 +151,35 @@ impl Memory {
         &self.regions
     }
 
-    /// Finds the region holding `len` bytes at `addr`: (region index, offset).
+    /// Finds the region holding `len` (>= 1) bytes at `addr`: (region index, offset).
     #[inline]
     fn find(&mut self, addr: u32, len: u32) -> Option<(usize, usize)> {
-        let hit = |r: &Region| addr >= r.base && u64::from(addr) + u64::from(len) <= r.end();
+        // The last region used, first. `off` wraps for addr < base to at least
+        // 2^32 - base >= data.len() (a region ends at or below 2^32), so `off < data.len()`
+        // means base <= addr < end, and the second test that addr + len <= end.
         if let Some(r) = self.regions.get(self.last) {
-            if hit(r) {
-                return Some((self.last, (addr - r.base) as usize));
+            let off = addr.wrapping_sub(r.base) as usize;
+            if off < r.data.len() && r.data.len() - off >= len as usize {
+                return Some((self.last, off));
             }
         }
+        self.find_other(addr, len)
+    }
+
+    /// [`Memory::find`] over every region (and remembering the one found).
+    #[inline(never)]
+    fn find_other(&mut self, addr: u32, len: u32) -> Option<(usize, usize)> {
+        let hit = |r: &Region| addr >= r.base && u64::from(addr) + u64::from(len) <= r.end();
         let i = self.regions.iter().position(hit)?;
         self.last = i;
         Some((i, (addr - self.regions[i].base) as usize))
+    }
+
+    /// The `n` bytes at `addr`, when they lie in one region.
+    #[inline]
+    fn bytes_mut(&mut self, addr: u32, n: usize) -> Option<&mut [u8]> {
+        let (i, off) = self.find(addr, n as u32)?;
+        self.regions[i].data.get_mut(off..off + n)
     }
 
     /// Copies `bytes` into memory at `addr`; fails with the first unmapped address.
@@ -189,29 +206,33 @@ impl Memory {
 impl Bus for Memory {
     #[inline]
     fn load(&mut self, addr: u32, size: Size) -> Result<u32, BusFault> {
-        let n = size.bytes();
-        let (i, off) = self.find(addr, n).ok_or(BusFault { addr })?;
-        let d = &self.regions[i].data;
+        let fault = BusFault { addr };
         Ok(match size {
-            Size::Byte => u32::from(d[off]),
-            Size::Half => u32::from(u16::from_le_bytes([d[off], d[off + 1]])),
-            Size::Word => u32::from_le_bytes([d[off], d[off + 1], d[off + 2], d[off + 3]]),
+            Size::Byte => u32::from(self.bytes_mut(addr, 1).ok_or(fault)?[0]),
+            Size::Half => {
+                let d = self.bytes_mut(addr, 2).ok_or(fault)?;
+                u32::from(u16::from_le_bytes([d[0], d[1]]))
+            }
+            Size::Word => {
+                let d = self.bytes_mut(addr, 4).ok_or(fault)?;
+                u32::from_le_bytes([d[0], d[1], d[2], d[3]])
+            }
         })
     }
 
     #[inline]
     fn store(&mut self, addr: u32, size: Size, value: u32) -> Result<(), BusFault> {
         let n = size.bytes();
-        let (i, off) = self.find(addr, n).ok_or(BusFault { addr })?;
-        let d = &mut self.regions[i].data;
-        d[off..off + n as usize].copy_from_slice(&value.to_le_bytes()[..n as usize]);
+        let d = self
+            .bytes_mut(addr, n as usize)
+            .ok_or(BusFault { addr })?;
+        d.copy_from_slice(&value.to_le_bytes()[..n as usize]);
         if let Some(t) = self.tohost {
             // Any store touching the low tohost word: report the whole word once it is
             // non-zero (riscv-tests write it with a single sw).
             if addr <= t && u64::from(addr) + u64::from(n) > u64::from(t) {
-                let (j, o) = self.find(t, 4).ok_or(BusFault { addr: t })?;
-                let d = &self.regions[j].data;
-                let v = u32::from_le_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]);
+                let d = self.bytes_mut(t, 4).ok_or(BusFault { addr: t })?;
+                let v = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
                 if v != 0 {
                     self.tohost_written = Some(v);
                 }
