@@ -356,30 +356,6 @@ pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u
             }
         };
     }
-    // An FP result with its flags (as execute_fp writes it).
-    macro_rules! wf {
-        ($r:expr) => {{
-            let (v, flags): (u32, u8) = $r;
-            hart.f[rd] = v;
-            hart.set_fs_dirty();
-            if flags != 0 {
-                hart.fflags |= flags;
-            }
-            Step::Next(next)
-        }};
-    }
-    // The instruction's rounding mode; a reserved one is illegal (generic path).
-    macro_rules! rm {
-        () => {
-            match Rounding::resolve(inst.rm, hart.frm) {
-                Some(r) => r,
-                None => return Step::Fallback,
-            }
-        };
-    }
-    let fa = || hart.f[inst.rs1 as usize & 31];
-    let fb = || hart.f[inst.rs2 as usize & 31];
-    let fc = || hart.f[inst.rs3 as usize & 31];
 
     match inst.op {
         Op::Lui => wx!(imm),
@@ -453,10 +429,59 @@ pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u
         }
         Op::Fsw => {
             fp_guard!();
-            store!(Size::Word, fb())
+            store!(Size::Word, hart.f[inst.rs2 as usize & 31])
         }
-        Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
+        Op::FmaddS
+        | Op::FmsubS
+        | Op::FnmsubS
+        | Op::FnmaddS
+        | Op::FaddS
+        | Op::FsubS
+        | Op::FmulS
+        | Op::FsgnjS
+        | Op::FsgnjnS
+        | Op::FsgnjxS
+        | Op::FmvWX
+        | Op::FmvXW => {
             fp_guard!();
+            fast_fp(inst, hart, rs1, next)
+        }
+        _ => Step::Fallback,
+    }
+}
+
+/// The FP computations of [`execute_fast`] (out of line: they call into [`fp`] anyway, and
+/// keeping them apart leaves the integer dispatch loop its registers). The caller has checked
+/// that the FPU is on and that no operand is streamed.
+#[inline(never)]
+fn fast_fp(inst: &Inst, hart: &mut Hart, rs1: u32, next: u32) -> Step {
+    let rd = inst.rd as usize & 31;
+    let fa = || hart.f[inst.rs1 as usize & 31];
+    let fb = || hart.f[inst.rs2 as usize & 31];
+    let fc = || hart.f[inst.rs3 as usize & 31];
+    // An FP result with its flags (as execute_fp writes it).
+    macro_rules! wf {
+        ($r:expr) => {{
+            let (v, flags): (u32, u8) = $r;
+            hart.f[rd] = v;
+            hart.set_fs_dirty();
+            if flags != 0 {
+                hart.fflags |= flags;
+            }
+            Step::Next(next)
+        }};
+    }
+    // The instruction's rounding mode; a reserved one is illegal (generic path).
+    macro_rules! rm {
+        () => {
+            match Rounding::resolve(inst.rm, hart.frm) {
+                Some(r) => r,
+                None => return Step::Fallback,
+            }
+        };
+    }
+    match inst.op {
+        Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
             let op = match inst.op {
                 Op::FmaddS => FmaOp::Madd,
                 Op::FmsubS => FmaOp::Msub,
@@ -467,7 +492,6 @@ pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u
             wf!(fp::fma(op, fa(), fb(), fc(), r))
         }
         Op::FaddS | Op::FsubS | Op::FmulS => {
-            fp_guard!();
             let op = match inst.op {
                 Op::FaddS => BinOp::Add,
                 Op::FsubS => BinOp::Sub,
@@ -477,7 +501,6 @@ pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u
             wf!(fp::binary(op, fa(), fb(), r))
         }
         Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
-            fp_guard!();
             let kind = match inst.op {
                 Op::FsgnjS => 0,
                 Op::FsgnjnS => 1,
@@ -486,12 +509,14 @@ pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u
             wf!((fp::sign_inject(fa(), fb(), kind), 0))
         }
         Op::FmvWX => {
-            fp_guard!();
             wf!((rs1, 0))
         }
         Op::FmvXW => {
-            fp_guard!();
-            wx!(fa())
+            let v = fa();
+            if rd != 0 {
+                hart.x[rd] = v;
+            }
+            Step::Next(next)
         }
         _ => Step::Fallback,
     }

@@ -175,11 +175,19 @@ impl Memory {
         Some((i, (addr - self.regions[i].base) as usize))
     }
 
-    /// The `n` bytes at `addr`, when they lie in one region.
+    /// The `n` (>= 1) bytes at `addr`, when they lie in one region.
     #[inline]
     fn bytes_mut(&mut self, addr: u32, n: usize) -> Option<&mut [u8]> {
-        let (i, off) = self.find(addr, n as u32)?;
-        self.regions[i].data.get_mut(off..off + n)
+        let in_last = |r: &Region| {
+            let off = addr.wrapping_sub(r.base) as usize;
+            off < r.data.len() && r.data.len() - off >= n
+        };
+        if !self.regions.get(self.last).is_some_and(in_last) {
+            self.find_other(addr, n as u32)?;
+        }
+        let r = self.regions.get_mut(self.last)?;
+        let off = addr.wrapping_sub(r.base) as usize;
+        r.data.get_mut(off..)?.get_mut(..n)
     }
 
     /// Copies `bytes` into memory at `addr`; fails with the first unmapped address.
