@@ -471,11 +471,7 @@ fn written(inst: &Inst, hart: &Hart) -> Option<(&'static str, u32)> {
 /// The end of a run after a non-zero store `v` to `tohost` by the instruction at `pc`.
 fn tohost_exit(hart: u32, v: u32, pc: u32) -> Result<Exit, Error> {
     if v & 1 == 0 {
-        return Err(Error::Htif {
-            hart,
-            value: v,
-            pc,
-        });
+        return Err(Error::Htif { hart, value: v, pc });
     }
     Ok(Exit {
         code: (v >> 1) as i32,

@@ -231,9 +231,7 @@ impl Bus for Memory {
     #[inline]
     fn store(&mut self, addr: u32, size: Size, value: u32) -> Result<(), BusFault> {
         let n = size.bytes();
-        let d = self
-            .bytes_mut(addr, n as usize)
-            .ok_or(BusFault { addr })?;
+        let d = self.bytes_mut(addr, n as usize).ok_or(BusFault { addr })?;
         d.copy_from_slice(&value.to_le_bytes()[..n as usize]);
         if let Some(t) = self.tohost {
             // Any store touching the low tohost word: report the whole word once it is
