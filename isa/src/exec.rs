@@ -140,29 +140,29 @@ pub fn execute<B: Bus + ?Sized>(
                 store(hart, bus, addr, Size::Half, hart.f[inst.rs2 as usize & 31])?;
             }
         }
-        Op::Addi => wx!(rs1.wrapping_add(imm)),
-        Op::Slti => wx!(u32::from((rs1 as i32) < inst.imm)),
-        Op::Sltiu => wx!(u32::from(rs1 < imm)),
-        Op::Xori => wx!(rs1 ^ imm),
-        Op::Ori => wx!(rs1 | imm),
-        Op::Andi => wx!(rs1 & imm),
-        Op::Slli => wx!(rs1 << imm),
-        Op::Srli => wx!(rs1 >> imm),
-        Op::Srai => wx!(((rs1 as i32) >> imm) as u32),
-        Op::Add => wx!(rs1.wrapping_add(rs2)),
-        Op::Sub => wx!(rs1.wrapping_sub(rs2)),
-        Op::Sll => wx!(rs1 << (rs2 & 31)),
-        Op::Slt => wx!(u32::from((rs1 as i32) < (rs2 as i32))),
-        Op::Sltu => wx!(u32::from(rs1 < rs2)),
-        Op::Xor => wx!(rs1 ^ rs2),
-        Op::Srl => wx!(rs1 >> (rs2 & 31)),
-        Op::Sra => wx!(((rs1 as i32) >> (rs2 & 31)) as u32),
-        Op::Or => wx!(rs1 | rs2),
-        Op::And => wx!(rs1 & rs2),
-        Op::Mul => wx!(rs1.wrapping_mul(rs2)),
-        Op::Mulh => wx!(((i64::from(rs1 as i32) * i64::from(rs2 as i32)) >> 32) as u32),
-        Op::Mulhsu => wx!(((i64::from(rs1 as i32) * i64::from(rs2)) >> 32) as u32),
-        Op::Mulhu => wx!(((u64::from(rs1) * u64::from(rs2)) >> 32) as u32),
+        Op::Addi
+        | Op::Slti
+        | Op::Sltiu
+        | Op::Xori
+        | Op::Ori
+        | Op::Andi
+        | Op::Slli
+        | Op::Srli
+        | Op::Srai
+        | Op::Add
+        | Op::Sub
+        | Op::Sll
+        | Op::Slt
+        | Op::Sltu
+        | Op::Xor
+        | Op::Srl
+        | Op::Sra
+        | Op::Or
+        | Op::And
+        | Op::Mul
+        | Op::Mulh
+        | Op::Mulhsu
+        | Op::Mulhu => wx!(int_op(inst.op, rs1, rs2, imm)),
         Op::Div => wx!(if rs2 == 0 {
             u32::MAX
         } else {
@@ -388,29 +388,29 @@ pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u
         Op::Sb => store!(Size::Byte, rs2),
         Op::Sh => store!(Size::Half, rs2),
         Op::Sw => store!(Size::Word, rs2),
-        Op::Addi => wx!(rs1.wrapping_add(imm)),
-        Op::Slti => wx!(u32::from((rs1 as i32) < inst.imm)),
-        Op::Sltiu => wx!(u32::from(rs1 < imm)),
-        Op::Xori => wx!(rs1 ^ imm),
-        Op::Ori => wx!(rs1 | imm),
-        Op::Andi => wx!(rs1 & imm),
-        Op::Slli => wx!(rs1 << (imm & 31)),
-        Op::Srli => wx!(rs1 >> (imm & 31)),
-        Op::Srai => wx!(((rs1 as i32) >> (imm & 31)) as u32),
-        Op::Add => wx!(rs1.wrapping_add(rs2)),
-        Op::Sub => wx!(rs1.wrapping_sub(rs2)),
-        Op::Sll => wx!(rs1 << (rs2 & 31)),
-        Op::Slt => wx!(u32::from((rs1 as i32) < (rs2 as i32))),
-        Op::Sltu => wx!(u32::from(rs1 < rs2)),
-        Op::Xor => wx!(rs1 ^ rs2),
-        Op::Srl => wx!(rs1 >> (rs2 & 31)),
-        Op::Sra => wx!(((rs1 as i32) >> (rs2 & 31)) as u32),
-        Op::Or => wx!(rs1 | rs2),
-        Op::And => wx!(rs1 & rs2),
-        Op::Mul => wx!(rs1.wrapping_mul(rs2)),
-        Op::Mulh => wx!(((i64::from(rs1 as i32) * i64::from(rs2 as i32)) >> 32) as u32),
-        Op::Mulhsu => wx!(((i64::from(rs1 as i32) * i64::from(rs2)) >> 32) as u32),
-        Op::Mulhu => wx!(((u64::from(rs1) * u64::from(rs2)) >> 32) as u32),
+        Op::Addi
+        | Op::Slti
+        | Op::Sltiu
+        | Op::Xori
+        | Op::Ori
+        | Op::Andi
+        | Op::Slli
+        | Op::Srli
+        | Op::Srai
+        | Op::Add
+        | Op::Sub
+        | Op::Sll
+        | Op::Slt
+        | Op::Sltu
+        | Op::Xor
+        | Op::Srl
+        | Op::Sra
+        | Op::Or
+        | Op::And
+        | Op::Mul
+        | Op::Mulh
+        | Op::Mulhsu
+        | Op::Mulhu => wx!(int_op(inst.op, rs1, rs2, imm)),
         Op::Fence => Step::Next(next),
         Op::Flw => {
             fp_guard!();
@@ -519,6 +519,39 @@ fn fast_fp(inst: &Inst, hart: &mut Hart, rs1: u32, next: u32) -> Step {
             Step::Next(next)
         }
         _ => Step::Fallback,
+    }
+}
+
+/// Result of an integer ALU or multiply instruction (register-immediate forms take `imm`,
+/// shift amounts included, in place of `rs2`); shared by [`execute`] and the runner's fast
+/// path so the two cannot disagree. Other operations give 0 (never called for them).
+#[inline(always)]
+fn int_op(op: Op, rs1: u32, rs2: u32, imm: u32) -> u32 {
+    match op {
+        Op::Addi => rs1.wrapping_add(imm),
+        Op::Slti => u32::from((rs1 as i32) < (imm as i32)),
+        Op::Sltiu => u32::from(rs1 < imm),
+        Op::Xori => rs1 ^ imm,
+        Op::Ori => rs1 | imm,
+        Op::Andi => rs1 & imm,
+        Op::Slli => rs1 << (imm & 31),
+        Op::Srli => rs1 >> (imm & 31),
+        Op::Srai => ((rs1 as i32) >> (imm & 31)) as u32,
+        Op::Add => rs1.wrapping_add(rs2),
+        Op::Sub => rs1.wrapping_sub(rs2),
+        Op::Sll => rs1 << (rs2 & 31),
+        Op::Slt => u32::from((rs1 as i32) < (rs2 as i32)),
+        Op::Sltu => u32::from(rs1 < rs2),
+        Op::Xor => rs1 ^ rs2,
+        Op::Srl => rs1 >> (rs2 & 31),
+        Op::Sra => ((rs1 as i32) >> (rs2 & 31)) as u32,
+        Op::Or => rs1 | rs2,
+        Op::And => rs1 & rs2,
+        Op::Mul => rs1.wrapping_mul(rs2),
+        Op::Mulh => ((i64::from(rs1 as i32) * i64::from(rs2 as i32)) >> 32) as u32,
+        Op::Mulhsu => ((i64::from(rs1 as i32) * i64::from(rs2)) >> 32) as u32,
+        Op::Mulhu => ((u64::from(rs1) * u64::from(rs2)) >> 32) as u32,
+        _ => 0,
     }
 }
 
