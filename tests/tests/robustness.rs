@@ -142,3 +142,21 @@ fn committed_seeds_run() {
         }
     }
 }
+
+/// The SSR seed really streams: its FREP block multiplies 16 elements of streams 0 and 1 into
+/// stream 2 and exits; one repetition more reads past the jobs' end, which only streaming can
+/// notice.
+#[test]
+fn the_ssr_seed_streams() {
+    let seed = std::fs::read(workspace_root().join("fuzz/corpus/cluster/seed-ssr-frep")).unwrap();
+    let report = fuzzing::cluster_run(&seed).unwrap();
+    assert!(report.is_ok(), "{:?}", report.err().map(|e| e.to_string()));
+    // `addi t4, zero, 15` is the first random word (bytes 10..14): make it 16.
+    let mut more = seed.clone();
+    more[10..14].copy_from_slice(&hetsim_isa::asm::addi(29, 0, 16).to_le_bytes());
+    let err = fuzzing::cluster_run(&more)
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stream 0 has no job left"), "{err}");
+}
