@@ -120,7 +120,10 @@ fn fifos_do_not_hang() {
     // Empty: the RON error for an empty scenario.
     let (code, err) = hetsim(&["validate", &f], 20);
     assert_eq!(code, 125, "{err}");
-    assert!(err.contains("s.ron:1:1: Expected opening `(` for struct `Scenario`"), "{err}");
+    assert!(
+        err.contains("s.ron:1:1: Expected opening `(` for struct `Scenario`"),
+        "{err}"
+    );
     // Endless: a writer filling the FIFO with spaces until the reader goes away.
     let w = fifo.clone();
     let writer = std::thread::spawn(move || {

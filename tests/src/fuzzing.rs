@@ -418,8 +418,9 @@ pub fn cli(data: &[u8]) {
 /// nothing on stderr, 2 (usage) with clap's message, or 125 with a `hetsim: error: ...`
 /// message. Every `@/` in an argument becomes the workspace root, so inputs can name the
 /// shipped scenarios, presets, kernels and `tests/fixtures/cli/` portably. Arguments
-/// mentioning `dev`, `proc` or `sys` are skipped: reading `/dev/zero` or `/proc/kcore` never
-/// ends, which is no property of hetsim.
+/// mentioning `dev`, `proc` or `sys` are skipped: every reader stops at its size limit
+/// (`hetsim_isa::input`), but `/dev/zero` as a `.npy` file still means reading 512 MiB, far too
+/// slow for a fuzz execution (`sim/tests/special_files.rs` tests those paths instead).
 #[cfg(unix)]
 pub fn cli_args(args: Vec<std::ffi::OsString>) {
     use std::ffi::OsString;
