@@ -23,6 +23,7 @@ pub mod fp;
 pub mod fp16;
 pub mod frep;
 pub mod hart;
+pub mod input;
 pub mod machine;
 pub mod mem;
 pub mod ssr;

@@ -27,7 +27,22 @@
 //! hetsim error uses. `unicode-width` (already built for the progress bars) gives the columns.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The largest text file hetsim reads (RON configurations and presets, scenarios, schedules,
+/// sweep manifests): 64 MiB. The shipped ones are at most a few KiB (the largest schedule,
+/// `traces/mobilebert.ron`, 6.6 KiB); a generated schedule of a 100-layer model with every op
+/// spelled out stays under a MiB. Parsing 64 MiB of RON already takes seconds; larger files
+/// and endless ones (`/dev/zero`, a FIFO fed forever) are refused naming the file and the limit.
+pub const TEXT_LIMIT: u64 = 64 << 20;
+
+/// Reads a text file of at most [`TEXT_LIMIT`] bytes (through
+/// [`hetsim_isa::input::read_limited`]); `what` names what it should be in the error ("a
+/// cluster configuration"). The caller adds the path.
+pub fn read_text(path: &Path, what: &str) -> std::io::Result<String> {
+    hetsim_isa::input::read_limited_to_string(path, TEXT_LIMIT, what)
+}
 use unicode_width::UnicodeWidthChar;
 
 /// The width in columns when none was set.

@@ -408,12 +408,7 @@ impl LoraKernel {
         config: &ClusterConfig,
         cache: bool,
     ) -> Result<Self, LoraKernelError> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            ClusterError::from(hetsim_isa::Error::Io {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })
-        })?;
+        let bytes = Program::read(path).map_err(ClusterError::from)?;
         let program =
             Program::parse(&path.display().to_string(), &bytes).map_err(ClusterError::from)?;
         config.validate()?;

@@ -114,11 +114,15 @@ impl Table {
         } else {
             input.to_path_buf()
         };
-        let file = std::fs::File::open(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let mut rd = csv::ReaderBuilder::new().flexible(false).from_reader(file);
+        let bytes =
+            hetsim_isa::input::read_limited(&path, crate::sweep::RESULTS_LIMIT, "a results table")
+                .map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+        let mut rd = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(bytes.as_slice());
         let headers: Vec<String> = rd
             .headers()
             .map_err(|e| data_err(&path, format!("reading the header: {e}")))?

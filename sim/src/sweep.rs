@@ -24,11 +24,13 @@ use crate::fnv;
 use crate::report::Row;
 use crate::run;
 use crate::scenario::{self, AxisValue, AxisValues, Combination, Loaded, Record};
+use hetsim_isa::input::read_limited;
+use hetsim_models::diag::read_text;
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -196,7 +198,7 @@ fn canonical(params: &[(String, Value)], c: &Combination) -> String {
 
 /// Loads a scenario and expands its sweep into points.
 pub fn plan(path: &Path) -> Result<Plan, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let text = read_text(path, "a scenario").map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -450,18 +452,21 @@ fn parse_records(reader: impl BufRead) -> std::io::Result<(Vec<Value>, usize)> {
     Ok((out, dropped))
 }
 
+/// The largest results file a sweep reads back on resume (and `merge` and `plot` read): 2 GiB,
+/// the 1,000,000 points a sweep may have (see [`MAX_POINTS`]) at 2 KiB a row, about four times
+/// the rows of the shipped scenarios (550 bytes in JSONL, 240 in CSV). A larger or endless
+/// file (`/dev/zero` linked in its place) is refused, naming the file and the limit.
+pub const RESULTS_LIMIT: u64 = 2 << 30;
+
 /// Reads the complete records of a JSONL file (none when it does not exist); torn and
 /// unreadable lines are dropped with a warning, and the file is left as it is (a sweep rewrites
 /// it from the records before appending).
 fn read_records(path: &Path) -> Result<Vec<Value>, Error> {
-    let f = match File::open(path) {
-        Ok(f) => f,
+    let bytes = match read_limited(path, RESULTS_LIMIT, "sweep results") {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_err(path, e)),
     };
-    let mut bytes = Vec::new();
-    let mut reader = BufReader::new(f);
-    std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(|e| io_err(path, e))?;
     // A last line without its newline was cut short (killed or out of space mid-write).
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let torn = usize::from(complete < bytes.len());
@@ -637,7 +642,14 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let man_path = dir.join("manifest.json");
     let man = manifest(plan, opts.shard);
-    if let Ok(text) = std::fs::read_to_string(&man_path) {
+    // A manifest that exists but cannot be read (too large, a directory, unreadable) is an
+    // error: the directory is not this sweep's, and overwriting it would lose someone's file.
+    let existing = match read_text(&man_path, "a sweep manifest") {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(&man_path, e)),
+    };
+    if let Some(text) = existing {
         let old: Value = serde_json::from_str(&text).map_err(|e| {
             Error::Sweep(format!(
                 "{}: not a hetsim sweep manifest ({e}); choose another --out",
@@ -820,7 +832,7 @@ pub fn merge_read(dirs: &[PathBuf]) -> Result<Merged, Error> {
     let mut records: BTreeMap<usize, (Value, PathBuf)> = BTreeMap::new();
     for d in dirs {
         let mp = d.join("manifest.json");
-        let text = std::fs::read_to_string(&mp).map_err(|e| io_err(&mp, e))?;
+        let text = read_text(&mp, "a sweep manifest").map_err(|e| io_err(&mp, e))?;
         let man: Value = serde_json::from_str(&text)
             .map_err(|e| Error::Sweep(format!("{}: {e}", mp.display())))?;
         if let Some(f) = &first {

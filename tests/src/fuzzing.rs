@@ -10,9 +10,9 @@ use hetsim_isa::{decode, execute, Bus, Hart, Memory, Misaligned, Privilege, Size
 use hetsim_isa::{Machine, MachineConfig, Program};
 use hetsim_models::aimc::{read_npy_bytes, AnalogMatrix, Matrix, TileConfig};
 use hetsim_models::cluster::config::{
-    ICacheConfig, L2Config, MisalignedAccess, TcdmConfig, TrapPolicy,
+    ICacheConfig, IsaExtensions, L2Config, MisalignedAccess, SsrConfig, TcdmConfig, TrapPolicy,
 };
-use hetsim_models::cluster::{Cluster, ClusterConfig};
+use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport};
 use std::path::Path;
 
 /// `exec`: where the RAM starts and how large it is.
@@ -154,17 +154,44 @@ pub fn machine(data: &[u8]) {
 /// short prelude, a configuration chosen by the first input bytes, and a 1000-cycle watchdog.
 /// `Cluster::new` and `Cluster::run` must end in `Ok` or `Err`, never panic or hang.
 ///
-/// Input layout: byte 0 = cores - 1 (mod 4) and flags (icache model, shared FPU, misaligned
-/// accesses allowed, architectural traps), bytes 1..8 = which device address each of the
-/// registers t0..t2, s0, s1, a0, a1, a2 starts with (so random loads and stores reach the
-/// TCDM, the peripherals, the DMA and L2), then instruction words, little-endian. With
-/// architectural traps, the prelude points mtvec at the first random word, so a trap restarts
-/// the random code instead of ending the run.
+/// Input layout:
+/// - byte 0: bits 0-1 = cores - 1; bit 2 = ideal I-cache (else a 1 KiB cache); bit 3 =
+///   misaligned accesses allowed; bit 4 = architectural traps; bit 5 = shared FPU; bit 6 = the
+///   study's extensions (Zfh, Xfvec, Xdma, Xfrep, Xssr, as `cluster-snitch-study.ron`);
+///   bit 7 = the extensions and the SSR prelude (below);
+/// - bytes 1..8: which device address each of the registers t0..t2, s0, s1, a0, a1, a2 starts
+///   with (so random loads and stores reach the TCDM, the peripherals, the DMA and L2);
+/// - byte 9, only when bit 6 or 7 is set: bits 0-1 = `ssr.fifo_depth` - 1; bits 2-3 = the
+///   read streams' repeat; bits 4-5 = elements per loop (1, 4, 16 or 64); bit 6 = 2-D jobs
+///   (two passes, the second starting 64 bytes below the first's last element); bit 7 =
+///   `ssr.launch_latency` 4 (else 1);
+/// - then instruction words, little-endian (at most 256).
+///
+/// The SSR prelude (bit 7) configures, on every core, read jobs on streams 0 and 1 over TCDM
+/// buffers at 0x1000_1000 and 0x1000_2000 and a write job on stream 2 at 0x1000_3000 (bounds,
+/// strides and repeat broadcast through stream 31, then the pointers), and sets bit 0 of CSR
+/// `ssr` (0x7C0): random FP instructions naming ft0-ft2 then stream. With architectural traps,
+/// the prelude points mtvec at the first random word, so a trap restarts the random code
+/// instead of ending the run.
 pub fn cluster(data: &[u8]) {
+    if let Some(Err(e)) = cluster_run(data) {
+        let _ = e.to_string();
+    }
+}
+
+/// The run behind [`cluster`]: `None` when the input is too short to choose a configuration.
+pub fn cluster_run(data: &[u8]) -> Option<hetsim_models::cluster::Result<ClusterReport>> {
+    use hetsim_isa::asm::{csrrsi, scfgwi};
     if data.len() < 9 {
-        return;
+        return None;
     }
     let flags = data[0];
+    let extensions = flags & 0xc0 != 0;
+    let (ext, code) = match (extensions, data.get(9)) {
+        (false, _) => (0, &data[9..]),
+        (true, Some(&b)) => (b, &data[10..]),
+        (true, None) => return None,
+    };
     let mut words = Vec::new();
     for (r, sel) in REGS.iter().zip(&data[1..9]) {
         words.extend(li(
@@ -172,11 +199,33 @@ pub fn cluster(data: &[u8]) {
             TARGETS[usize::from(sel & 7)].wrapping_add(u32::from(sel >> 3) * 4),
         ));
     }
+    if flags & 0x80 != 0 {
+        // t3 (x28) carries each configuration value; stream 31 broadcasts to 0-2.
+        let mut cfg = |reg: u32, stream: u32, value: u32| {
+            words.extend(li(28, value));
+            words.push(scfgwi(28, reg << 5 | stream));
+        };
+        let elements = [1, 4, 16, 64][usize::from(ext >> 4 & 3)];
+        cfg(1, 31, u32::from(ext >> 2 & 3)); // repeat
+        cfg(2, 31, elements - 1); // bound[0]
+        cfg(6, 31, 4); // stride[0]
+        let pointer = if ext & 0x40 != 0 {
+            cfg(3, 31, 1); // bound[1]: two passes
+            cfg(7, 31, (-64i32) as u32); // stride[1]
+            1 // 2-D: pointer register 25 / 29
+        } else {
+            0
+        };
+        cfg(24 + pointer, 0, 0x1000_1000); // read pointer, stream 0
+        cfg(24 + pointer, 1, 0x1000_2000); // read pointer, stream 1
+        cfg(28 + pointer, 2, 0x1000_3000); // write pointer, stream 2
+        words.push(csrrsi(0, 0x7c0, 1));
+    }
     let prelude_len = words.len() as u32 + 3;
     // mtvec = address of the first random word (csrw mtvec, t3; t3 = x28).
     words.extend(li(28, L2 + 4 * prelude_len));
     words.push(hetsim_isa::asm::csrrw(0, 0x305, 28));
-    words.extend(data[9..].chunks(4).take(256).map(|c| {
+    words.extend(code.chunks(4).take(256).map(|c| {
         c.iter()
             .rev()
             .fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
@@ -225,16 +274,24 @@ pub fn cluster(data: &[u8]) {
             ..Default::default()
         },
         max_cycles: 1000,
+        extensions: IsaExtensions {
+            zfh: extensions,
+            xfvec: extensions,
+            xdma: extensions,
+            xfrep: extensions,
+            xssr: extensions,
+        },
+        ssr: SsrConfig {
+            fifo_depth: 1 + u32::from(ext & 3),
+            launch_latency: if ext & 0x80 != 0 { 4 } else { 1 },
+        },
         ..ClusterConfig::default()
     };
     let mut fpu = cfg.fpu.clone();
     fpu.shared = flags & 32 != 0;
     let cfg = ClusterConfig { fpu, ..cfg };
     let mut cluster = Cluster::new(&cfg, &program).expect("the harness builds a valid cluster");
-    let r = cluster.run();
-    if let Err(e) = r {
-        let _ = e.to_string();
-    }
+    Some(cluster.run())
 }
 
 /// `.npy` reader on arbitrary bytes: `read_npy_bytes` must return `Ok` or `Err`, never panic,
@@ -361,8 +418,9 @@ pub fn cli(data: &[u8]) {
 /// nothing on stderr, 2 (usage) with clap's message, or 125 with a `hetsim: error: ...`
 /// message. Every `@/` in an argument becomes the workspace root, so inputs can name the
 /// shipped scenarios, presets, kernels and `tests/fixtures/cli/` portably. Arguments
-/// mentioning `dev`, `proc` or `sys` are skipped: reading `/dev/zero` or `/proc/kcore` never
-/// ends, which is no property of hetsim.
+/// mentioning `dev`, `proc` or `sys` are skipped: every reader stops at its size limit
+/// (`hetsim_isa::input`), but `/dev/zero` as a `.npy` file still means reading 512 MiB, far too
+/// slow for a fuzz execution (`sim/tests/special_files.rs` tests those paths instead).
 #[cfg(unix)]
 pub fn cli_args(args: Vec<std::ffi::OsString>) {
     use std::ffi::OsString;

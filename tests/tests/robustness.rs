@@ -142,3 +142,63 @@ fn committed_seeds_run() {
         }
     }
 }
+
+/// The SSR seed really streams: its FREP block multiplies 16 elements of streams 0 and 1 into
+/// stream 2 and exits; one repetition more reads past the jobs' end, which only streaming can
+/// notice.
+#[test]
+fn the_ssr_seed_streams() {
+    let seed = std::fs::read(workspace_root().join("fuzz/corpus/cluster/seed-ssr-frep")).unwrap();
+    let report = fuzzing::cluster_run(&seed).unwrap();
+    assert!(report.is_ok(), "{:?}", report.err().map(|e| e.to_string()));
+    // `addi t4, zero, 15` is the first random word (bytes 10..14): make it 16.
+    let mut more = seed.clone();
+    more[10..14].copy_from_slice(&hetsim_isa::asm::addi(29, 0, 16).to_le_bytes());
+    let err = fuzzing::cluster_run(&more)
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stream 0 has no job left"), "{err}");
+}
+
+/// Runs `f` on a thread; fails if it takes more than `secs` seconds (a hang or a quadratic
+/// blow-up) instead of letting the test run forever.
+fn within(secs: u64, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("did not finish within {secs} s"));
+}
+
+/// A cluster fuzz input (layout in `fuzzing::cluster`): `flags`, the seeds' register
+/// selectors, extension byte 0, then `words`.
+fn cluster_input(flags: u8, words: &[u32]) -> Vec<u8> {
+    let mut b = vec![flags, 0, 3, 2, 0, 3, 5, 6, 0, 0];
+    b.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+    b
+}
+
+/// Fuzz regression (docs/robustness.md): two cores looping over `frep.o` blocks of 16 `fadd.s`
+/// repeated 65,536 times (2^20 operations per block). On a shared FPU every operation walked the
+/// whole busy-cycle set (`retain`) and then probed it cycle by cycle: quadratic, minutes per
+/// input. Both FPU kinds must now finish in seconds.
+#[test]
+fn long_freps_on_a_shared_fpu_finish() {
+    use hetsim_isa::asm::{addi, fadd, frep_o, jal, lui};
+    let mut words = vec![lui(29, 0x10), addi(29, 29, -1), frep_o(29, 16, 0, 0)];
+    words.extend([fadd(3, 4, 5); 16]);
+    words.push(jal(0, -4 * 17));
+    for flags in [0x40 | 0x20 | 0x04 | 1, 0x40 | 0x04 | 1] {
+        let input = cluster_input(flags, &words);
+        within(20, move || {
+            let e = fuzzing::cluster_run(&input)
+                .unwrap()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("watchdog"), "{e}");
+        });
+    }
+}

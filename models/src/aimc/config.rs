@@ -357,9 +357,11 @@ impl TileConfig {
 
     /// Reads, parses and validates a RON configuration file.
     pub fn from_ron_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| AimcError::Io {
-            path: path.to_path_buf(),
-            source,
+        let text = crate::diag::read_text(path, "a tile configuration").map_err(|source| {
+            AimcError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         let cfg: Self = ron::from_str(&text).map_err(|e| {
             AimcError::Ron(Box::new(SourceError::from_ron(

@@ -32,7 +32,10 @@ pub use config::{
 pub use error::{AimcError, Result};
 pub use matrix::{reference_mvm, Matrix};
 pub use mmio::AimcMmio;
-pub use npy::{read_npy, read_npy_bytes, write_npy};
+pub use npy::{
+    npy_limit, read_npy, read_npy_bytes, read_npy_limited, write_npy, NPY_HEADER_ROOM,
+    NPY_MAX_VALUES,
+};
 pub use report::{
     accuracy_report, format_duration, parse_duration, AccuracyReport, AccuracyRow, REPORT_TIMES_S,
 };

@@ -36,12 +36,37 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     None
 }
 
-/// Reads a 1-D or 2-D float array from a `.npy` file as an f32 matrix (1-D gives one row).
+/// The most values [`read_npy`] reads: 2^26 (64 Mi), the most `hetsim tile` generates, 4 times
+/// the largest tile (4096 x 4096). As `<f8` that is 512 MiB of data.
+pub const NPY_MAX_VALUES: u64 = 1 << 26;
+
+/// The header room a `.npy` file may take besides its data: 64 KiB (NumPy itself refuses
+/// headers over 10,000 bytes by default).
+pub const NPY_HEADER_ROOM: u64 = 64 << 10;
+
+/// The largest `.npy` file holding at most `values` floats: the header room plus 8 bytes a
+/// value (`<f8`, the widest dtype accepted).
+pub fn npy_limit(values: u64) -> u64 {
+    NPY_HEADER_ROOM.saturating_add(values.saturating_mul(8))
+}
+
+/// Reads a 1-D or 2-D float array from a `.npy` file as an f32 matrix (1-D gives one row); the
+/// file may be at most [`npy_limit`]`(`[`NPY_MAX_VALUES`]`)` bytes.
 pub fn read_npy(path: &Path) -> Result<Matrix> {
-    let bytes = std::fs::read(path).map_err(|source| AimcError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    read_npy_limited(path, NPY_MAX_VALUES)
+}
+
+/// [`read_npy`] for a destination that holds at most `max_values` values (a kernel's input
+/// symbol): a file larger than [`npy_limit`]`(max_values)` is refused, naming the file and the
+/// limit, before it is read whole (endless files such as `/dev/zero` after that many bytes).
+pub fn read_npy_limited(path: &Path, max_values: u64) -> Result<Matrix> {
+    let limit = npy_limit(max_values);
+    let what = format!("a .npy file of at most {max_values} values");
+    let bytes =
+        hetsim_isa::input::read_limited(path, limit, &what).map_err(|source| AimcError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     read_npy_bytes(path, &bytes)
 }
 
@@ -240,6 +265,47 @@ mod tests {
             (m.rows(), m.cols(), m.as_slice()),
             (1, 2, &[1.5f32, -2.0][..])
         );
+    }
+
+    /// Robustness (docs/robustness.md): `/dev/zero` as a `.npy` file is refused after
+    /// `npy_limit + 1` bytes, naming the file and the limit; a file of exactly the limit (the
+    /// header padded to the whole header room) is read; one byte more is refused.
+    #[test]
+    fn files_are_read_up_to_the_limit() {
+        let e = read_npy_limited(Path::new("/dev/zero"), 16)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "/dev/zero: larger than the 65664 bytes hetsim reads as a .npy file of at most 16 values"
+        );
+        let t = std::time::Instant::now();
+        let e = read_npy(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(
+            e.contains("larger than the 524352 KiB (536936448 bytes)"),
+            "{e}"
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(20));
+        let data: Vec<u8> = [1.0f64, 2.0, 3.0, 4.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let mut bytes = numpy_like(1, "<f8", false, "(4,)", &data);
+        let pad = (npy_limit(4) as usize) - bytes.len();
+        let h_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize + pad;
+        bytes[8..10].copy_from_slice(&(h_len as u16).to_le_bytes());
+        // Spaces before the header's closing newline.
+        let nl = 10 + h_len - pad - 1;
+        bytes.splice(nl..nl, std::iter::repeat_n(b' ', pad));
+        assert_eq!(bytes.len() as u64, npy_limit(4));
+        let p = tmp("limit.npy");
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(
+            read_npy_limited(&p, 4).unwrap().as_slice(),
+            &[1.0, 2.0, 3.0, 4.0]
+        );
+        let e = read_npy_limited(&p, 3).unwrap_err().to_string();
+        assert!(e.ends_with(": 65568 bytes, more than the 65560 bytes hetsim reads as a .npy file of at most 3 values"), "{e}");
     }
 
     #[test]

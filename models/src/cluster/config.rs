@@ -426,9 +426,11 @@ impl ClusterConfig {
 
     /// Reads, parses and validates a RON file.
     pub fn from_ron_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| ClusterError::Config {
-            origin: path.display().to_string(),
-            message: e.to_string(),
+        let text = crate::diag::read_text(path, "a cluster configuration").map_err(|e| {
+            ClusterError::Config {
+                origin: path.display().to_string(),
+                message: e.to_string(),
+            }
         })?;
         Self::from_ron_str(&text, &path.display().to_string())
     }
@@ -634,6 +636,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("icache.size"), "{e}");
+    }
+
+    /// Robustness (docs/robustness.md): `/dev/zero` as a cluster preset is refused after 64 MiB
+    /// with the file and the limit; a preset padded to exactly 64 MiB loads, one byte more is
+    /// refused from its size.
+    #[test]
+    fn preset_files_are_read_up_to_the_limit() {
+        let t = std::time::Instant::now();
+        let e = ClusterConfig::from_ron_file(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "/dev/zero: larger than the 64 MiB (67108864 bytes) hetsim reads as a cluster \
+             configuration"
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        let preset = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/cluster-snitch.ron");
+        let mut text = std::fs::read(&preset).unwrap();
+        text.resize(crate::diag::TEXT_LIMIT as usize, b' ');
+        let p =
+            std::env::temp_dir().join(format!("hetsim-preset-limit-{}.ron", std::process::id()));
+        std::fs::write(&p, &text).unwrap();
+        let big = ClusterConfig::from_ron_file(&p).unwrap();
+        assert_eq!(big, ClusterConfig::from_ron_file(&preset).unwrap());
+        text.push(b' ');
+        std::fs::write(&p, &text).unwrap();
+        let e = ClusterConfig::from_ron_file(&p).unwrap_err().to_string();
+        assert!(e.ends_with(": 67108865 bytes, more than the 64 MiB (67108864 bytes) hetsim reads as a cluster configuration"), "{e}");
+        std::fs::remove_file(&p).unwrap();
     }
 
     /// Fuzzing regressions (docs/robustness.md): each input once panicked in `validate`.

@@ -62,13 +62,17 @@ fn is_npy(p: &Path) -> bool {
     p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
-/// Reads a data file as the bytes to place in memory.
-pub fn read_data(path: &Path) -> Result<Vec<u8>, Error> {
+/// Reads a data file as the bytes to place in memory: at most `max_bytes` of them (the
+/// symbol's size), so a raw file may have `max_bytes` bytes and a `.npy` file `max_bytes / 4`
+/// values (and its header; see [`aimc::npy_limit`]). Larger and endless files are refused,
+/// naming the file and the limit, without reading them whole.
+pub fn read_data(path: &Path, max_bytes: u64) -> Result<Vec<u8>, Error> {
     if is_npy(path) {
-        let m = aimc::read_npy(path)?;
+        let m = aimc::read_npy_limited(path, max_bytes / 4)?;
         Ok(m.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect())
     } else {
-        std::fs::read(path).map_err(|e| Error::File {
+        let what = format!("data for a {max_bytes}-byte symbol");
+        hetsim_isa::input::read_limited(path, max_bytes, &what).map_err(|e| Error::File {
             path: path.display().to_string(),
             message: e.to_string(),
         })
@@ -143,7 +147,13 @@ pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Er
     let mut inputs = Vec::new();
     for b in &args.inputs {
         let (sym, file) = split_binding("--input", b)?;
-        inputs.push((sym, read_data(Path::new(file))?));
+        // The symbol's size bounds the file; an unknown symbol is reported when its data is
+        // written, so read up to what any ELF could hold.
+        let max = program
+            .symbols
+            .get(sym)
+            .map_or(hetsim_isa::elf::ELF_LIMIT, |s| u64::from(s.size));
+        inputs.push((sym, read_data(Path::new(file), max)?));
     }
     let outputs = args
         .outputs

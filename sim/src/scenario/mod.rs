@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::workload::models::{self, DEFAULT_LORA};
 use crate::workload::{Lora, OpKind, Schedule};
 use hetsim_models::aimc::TileConfig;
+use hetsim_models::diag::read_text;
 use hetsim_models::interconnect::InterconnectConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -327,7 +328,7 @@ fn field_err(path: &Path, field: &str, message: String, hint: &str) -> Error {
 
 /// Reads, parses and validates a scenario file and loads its schedule.
 pub fn load(path: &Path) -> Result<Loaded, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let text = read_text(path, "a scenario").map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;

@@ -175,10 +175,11 @@ fn bad(block: &str, op: &str, reason: String) -> Error {
 impl Schedule {
     /// Reads and validates a RON schedule file.
     pub fn from_ron_file(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            hetsim_models::diag::read_text(path, "a schedule").map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let s: Schedule = ron::from_str(&text).map_err(|e| Error::ron(path, &text, e))?;
         s.validate()?;
         Ok(s)
