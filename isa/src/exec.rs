@@ -140,29 +140,7 @@ pub fn execute<B: Bus + ?Sized>(
                 store(hart, bus, addr, Size::Half, hart.f[inst.rs2 as usize & 31])?;
             }
         }
-        Op::Addi
-        | Op::Slti
-        | Op::Sltiu
-        | Op::Xori
-        | Op::Ori
-        | Op::Andi
-        | Op::Slli
-        | Op::Srli
-        | Op::Srai
-        | Op::Add
-        | Op::Sub
-        | Op::Sll
-        | Op::Slt
-        | Op::Sltu
-        | Op::Xor
-        | Op::Srl
-        | Op::Sra
-        | Op::Or
-        | Op::And
-        | Op::Mul
-        | Op::Mulh
-        | Op::Mulhsu
-        | Op::Mulhu => wx!(int_op(inst.op, rs1, rs2, imm)),
+        int_ops!() => wx!(int_op(inst.op, rs1, rs2, imm)),
         Op::Div => wx!(if rs2 == 0 {
             u32::MAX
         } else {
@@ -388,29 +366,7 @@ pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u
         Op::Sb => store!(Size::Byte, rs2),
         Op::Sh => store!(Size::Half, rs2),
         Op::Sw => store!(Size::Word, rs2),
-        Op::Addi
-        | Op::Slti
-        | Op::Sltiu
-        | Op::Xori
-        | Op::Ori
-        | Op::Andi
-        | Op::Slli
-        | Op::Srli
-        | Op::Srai
-        | Op::Add
-        | Op::Sub
-        | Op::Sll
-        | Op::Slt
-        | Op::Sltu
-        | Op::Xor
-        | Op::Srl
-        | Op::Sra
-        | Op::Or
-        | Op::And
-        | Op::Mul
-        | Op::Mulh
-        | Op::Mulhsu
-        | Op::Mulhu => wx!(int_op(inst.op, rs1, rs2, imm)),
+        int_ops!() => wx!(int_op(inst.op, rs1, rs2, imm)),
         Op::Fence => Step::Next(next),
         Op::Flw => {
             fp_guard!();
@@ -521,6 +477,36 @@ fn fast_fp(inst: &Inst, hart: &mut Hart, rs1: u32, next: u32) -> Step {
         _ => Step::Fallback,
     }
 }
+
+/// The operations [`int_op`] computes, as a pattern.
+macro_rules! int_ops {
+    () => {
+        Op::Addi
+            | Op::Slti
+            | Op::Sltiu
+            | Op::Xori
+            | Op::Ori
+            | Op::Andi
+            | Op::Slli
+            | Op::Srli
+            | Op::Srai
+            | Op::Add
+            | Op::Sub
+            | Op::Sll
+            | Op::Slt
+            | Op::Sltu
+            | Op::Xor
+            | Op::Srl
+            | Op::Sra
+            | Op::Or
+            | Op::And
+            | Op::Mul
+            | Op::Mulh
+            | Op::Mulhsu
+            | Op::Mulhu
+    };
+}
+use int_ops;
 
 /// Result of an integer ALU or multiply instruction (register-immediate forms take `imm`,
 /// shift amounts included, in place of `rs2`); shared by [`execute`] and the runner's fast
