@@ -624,16 +624,17 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("X has 3 values"), "{e}");
         // rank 17 exceeds the kernel's static buffers (r <= 16): it exits with code 4.
-        let e = rank_17_error(&mut k);
+        let e = rank_error(&mut k, 17);
         assert!(e.contains("exit code 4"), "{e}");
     }
 
-    /// The error of a run of `k` with rank 17 (beyond every kernel's static buffers).
-    fn rank_17_error(k: &mut LoraKernel) -> String {
+    /// The error of a run of `k` on an 8 x 8 problem of one token with rank `rank` (17 is
+    /// beyond every kernel's static buffers).
+    fn rank_error(k: &mut LoraKernel, rank: usize) -> String {
         let s = LoraShape {
             d_in: 8,
             d_out: 8,
-            rank: 17,
+            rank,
             tokens: 1,
         };
         let [x, xw, a, b] = data(s, 9);
@@ -825,21 +826,7 @@ mod tests {
         assert!(e.contains("lacks xssr"), "{e}");
         assert!(err(LoraKernelKind::F16Ssr, LoraKernelKind::F16Ssr, &study).is_empty());
         // An odd rank: refused before the cluster runs, naming the limit.
-        let mut k = f16_ssr_kernel(false);
-        let s = LoraShape {
-            d_in: 8,
-            d_out: 8,
-            rank: 3,
-            tokens: 1,
-        };
-        let [x, xw, a, b] = data(s, 9);
-        let d = LoraData {
-            x: &x,
-            xw: &xw,
-            a: &a,
-            b: &b,
-        };
-        let e = k.run(s, d).unwrap_err().to_string();
+        let e = rank_error(&mut f16_ssr_kernel(false), 3);
         assert!(
             e.contains("F16Ssr kernel cannot run") && e.contains("even rank"),
             "{e}"
@@ -850,7 +837,7 @@ mod tests {
     /// and its console line, like the fp32 kernel.
     #[test]
     fn redmule_kernel_refuses_shapes_beyond_its_buffers() {
-        let e = rank_17_error(&mut redmule_kernel(false));
+        let e = rank_error(&mut redmule_kernel(false), 17);
         assert!(
             e.contains("exit code 4") && e.contains("exceeds the L2"),
             "{e}"

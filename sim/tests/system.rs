@@ -252,6 +252,21 @@ fn redmule_kernel_without_a_redmule_cluster_fails_at_load() {
     assert!(e.contains("Fp32") && e.contains("Redmule"), "{e}");
 }
 
+/// The pipelined row of layer 0's 512x128 `bottleneck.input.dense` at integration time `it`
+/// (ns) and `t` tokens per batch.
+fn pipelined_bottleneck_row(r: &hetsim::report::Report, it: f64, t: usize) -> &hetsim::report::Row {
+    r.rows
+        .iter()
+        .find(|x| {
+            x.strategy == "pipelined"
+                && x.integration_time_ns == it
+                && x.tokens_per_batch == t
+                && x.layer == "encoder.layer.0"
+                && x.op == "bottleneck.input.dense"
+        })
+        .unwrap()
+}
+
 /// Runs a shipped variant of the main scenario whose LoRA branches run `elf` and checks the
 /// 512x128 layer (pipelined): at 512 ns and t = `best_t` tile-bound with an overhead below
 /// `best_max`; at 128 ns and t = 8 cluster-bound (overhead above 1.5); every row from `elf`;
@@ -259,18 +274,7 @@ fn redmule_kernel_without_a_redmule_cluster_fails_at_load() {
 fn check_shipped_binary16_scenario(file: &str, elf: &str, best_t: usize, best_max: f64) {
     let loaded = load(&root().join("scenarios").join(file)).unwrap();
     let r = hetsim::run::run(&loaded).unwrap();
-    let find = |it: f64, t: usize| {
-        r.rows
-            .iter()
-            .find(|x| {
-                x.strategy == "pipelined"
-                    && x.integration_time_ns == it
-                    && x.tokens_per_batch == t
-                    && x.layer == "encoder.layer.0"
-                    && x.op == "bottleneck.input.dense"
-            })
-            .unwrap()
-    };
+    let find = |it: f64, t: usize| pipelined_bottleneck_row(&r, it, t);
     let best = find(512.0, best_t);
     assert!(best.overhead < best_max && best.bound == "tile", "{best:?}");
     let fast = find(128.0, 8);
@@ -364,18 +368,7 @@ fn main_scenario_reproduces_the_study_shape() {
     ))
     .unwrap();
     let r = hetsim::run::run(&loaded).unwrap();
-    let find = |it: f64, t: usize| {
-        r.rows
-            .iter()
-            .find(|x| {
-                x.strategy == "pipelined"
-                    && x.integration_time_ns == it
-                    && x.tokens_per_batch == t
-                    && x.layer == "encoder.layer.0"
-                    && x.op == "bottleneck.input.dense"
-            })
-            .unwrap()
-    };
+    let find = |it: f64, t: usize| pipelined_bottleneck_row(&r, it, t);
     let best = find(512.0, 8);
     assert!(best.overhead < 1.05 && best.bound == "tile", "{best:?}");
     let fast = find(128.0, 8);

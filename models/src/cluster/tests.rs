@@ -356,15 +356,13 @@ fn regions_and_deadlock_and_watchdog() {
         lw(0, T2, map::periph::BARRIER as i32),
         exit_store(),
     ];
-    let mut c = Cluster::new(&cfg(2), &program(&p)).unwrap();
-    let e = c.run().unwrap_err().to_string();
+    let e = run_err(&cfg(2), &p);
     assert!(e.contains("deadlock") && e.contains("core 1 asleep"), "{e}");
 
     // jal zero, 0: a hung core stops at the watchdog with its pc.
     let mut c1 = cfg(1);
     c1.max_cycles = 1000;
-    let mut c = Cluster::new(&c1, &program(&[jal(0, 0)])).unwrap();
-    let e = c.run().unwrap_err().to_string();
+    let e = run_err(&c1, &[jal(0, 0)]);
     assert!(
         e.contains("1000 cycles") && e.contains("pc 0x80000000"),
         "{e}"
@@ -374,8 +372,7 @@ fn regions_and_deadlock_and_watchdog() {
 #[test]
 fn faults_name_core_pc_and_address() {
     // lw from 0x0 (unmapped) on core 0.
-    let mut c = Cluster::new(&cfg(1), &program(&[NOP, lw(T0, 0, 0)])).unwrap();
-    let e = c.run().unwrap_err().to_string();
+    let e = run_err(&cfg(1), &[NOP, lw(T0, 0, 0)]);
     assert!(
         e.contains("core 0") && e.contains("pc 0x80000004") && e.contains("0x00000000"),
         "{e}"
@@ -388,8 +385,7 @@ fn faults_name_core_pc_and_address() {
         sw(T3, T2, (0x400 + d::SIZE) as i32),
         sw(0, T2, (0x400 + d::START) as i32),
     ];
-    let mut c = Cluster::new(&cfg(1), &program(&p)).unwrap();
-    let e = c.run().unwrap_err().to_string();
+    let e = run_err(&cfg(1), &p);
     assert!(e.contains("DMA") && e.contains("source"), "{e}");
 }
 
@@ -501,8 +497,7 @@ fn packed_fp16_runs_only_with_the_extension_and_pays_the_simd_latency() {
         );
     }
     // Without the extension the first vfmac.h is an illegal instruction.
-    let mut cl = Cluster::new(&cfg(1), &program(&p)).unwrap();
-    let e = cl.run().unwrap_err().to_string();
+    let e = run_err(&cfg(1), &p);
     assert!(
         e.contains("illegal instruction") && e.contains("pc 0x80000004"),
         "{e}"
@@ -658,8 +653,7 @@ fn xdma_instructions_drive_the_dma_engine() {
     assert_eq!(r.cycles, 22);
     assert_eq!(c.mem.slice(map::TCDM_BASE, 200).unwrap(), &pattern[..]);
     // Without Xdma the first dmsrc is illegal.
-    let mut c = Cluster::new(&cfg(1), &program(&p)).unwrap();
-    let e = c.run().unwrap_err().to_string();
+    let e = run_err(&cfg(1), &p);
     assert!(
         e.contains("illegal instruction") && e.contains("pc 0x8000000c"),
         "{e}"
