@@ -184,20 +184,15 @@ impl Ssr {
 
     /// Splits a configuration word address into (streams, register).
     fn target(&mut self, word: u32) -> Option<(std::ops::Range<usize>, u32)> {
-        let stream = word & 31;
-        let reg = (word >> 5) & 31;
-        let range = match stream {
-            BROADCAST => 0..STREAMS,
-            s if (s as usize) < STREAMS => s as usize..s as usize + 1,
-            s => {
-                self.fail(format!(
-                    "SSR configuration address {word:#x} names stream {s}; this hart has \
-                     streams 0, 1, 2 (31 broadcasts)"
-                ));
-                return None;
-            }
+        let Some(range) = streams_of(word) else {
+            self.fail(format!(
+                "SSR configuration address {word:#x} names stream {}; this hart has streams 0, \
+                 1, 2 (31 broadcasts)",
+                word & 31
+            ));
+            return None;
         };
-        Some((range, reg))
+        Some((range, (word >> 5) & 31))
     }
 
     /// `scfgw`/`scfgwi`: writes configuration register `word` (see the module map). Returns
@@ -317,6 +312,16 @@ impl Ssr {
                 seq,
             });
         }
+    }
+}
+
+/// The streams a configuration word address (`reg << 5 | stream`) reaches: one, all three for
+/// [`BROADCAST`], or None for a stream that does not exist.
+pub fn streams_of(word: u32) -> Option<std::ops::Range<usize>> {
+    match (word & 31) as usize {
+        s if s == BROADCAST as usize => Some(0..STREAMS),
+        s if s < STREAMS => Some(s..s + 1),
+        _ => None,
     }
 }
 
