@@ -894,10 +894,13 @@ impl Cluster {
     /// the stream elements.
     #[inline]
     fn fp_issue(&mut self, i: usize, op: Op, ready: u64, pc: u32, now: u64) -> Result<u64> {
-        if !self.ssr_events.is_empty() {
-            return self.fp_issue_streamed(i, op, ready, pc, now);
-        }
-        let occ = self.fp_latency(op).1;
+        let (lat, occ) = self.fp_latency(op);
+        let streamed = !self.ssr_events.is_empty();
+        let ready = if streamed {
+            self.stream_ready(i, ready, lat)
+        } else {
+            ready
+        };
         let issue = if self.cfg.fpu.shared {
             let t = self.shared_fpu_slot(ready, occ, now);
             self.shared_fpu.extend(t..t + occ);
@@ -906,20 +909,17 @@ impl Cluster {
             ready.max(self.cores[i].fpu.next_free)
         };
         self.cores[i].fpu.next_free = issue + occ;
+        if streamed {
+            self.stream_moves(i, issue, lat, pc, now)?;
+        }
         Ok(issue)
     }
 
-    /// [`Cluster::fp_issue`] for an operation that moved stream elements.
+    /// `ready` delayed until the stream elements core `i`'s operation reads
+    /// (`self.ssr_events`) are usable and its write stream has a FIFO entry for a result
+    /// written back `lat` cycles after issue.
     #[inline(never)]
-    fn fp_issue_streamed(
-        &mut self,
-        i: usize,
-        op: Op,
-        mut ready: u64,
-        pc: u32,
-        now: u64,
-    ) -> Result<u64> {
-        let (lat, occ) = self.fp_latency(op);
+    fn stream_ready(&self, i: usize, mut ready: u64, lat: u64) -> u64 {
         if let Some(t) = self.cores[i].ssr.as_ref() {
             for ev in &self.ssr_events {
                 match *ev {
@@ -934,53 +934,47 @@ impl Cluster {
                 }
             }
         }
-        let issue = if self.cfg.fpu.shared {
-            let t = self.shared_fpu_slot(ready, occ, now);
-            self.shared_fpu.extend(t..t + occ);
-            t
-        } else {
-            ready.max(self.cores[i].fpu.next_free)
-        };
-        if !self.ssr_events.is_empty() {
-            let banks = self.tcdm_banks();
-            let events = std::mem::take(&mut self.ssr_events);
-            let mut result = Ok(());
-            if let Some(t) = self.cores[i].ssr.as_mut() {
-                for ev in &events {
-                    let r = match *ev {
-                        SsrEvent::Pop {
-                            stream,
+        ready
+    }
+
+    /// The stream elements of core `i`'s operation issued at `issue` move: read elements
+    /// on their last delivery release their FIFO entries (the generator refills them), write
+    /// elements are stored after write-back; the FP subsystem drains after the last store.
+    #[inline(never)]
+    fn stream_moves(&mut self, i: usize, issue: u64, lat: u64, pc: u32, now: u64) -> Result<()> {
+        let banks = self.tcdm_banks();
+        let events = std::mem::take(&mut self.ssr_events);
+        let mut result = Ok(());
+        if let Some(t) = self.cores[i].ssr.as_mut() {
+            for ev in &events {
+                let r = match *ev {
+                    SsrEvent::Pop {
+                        stream,
+                        seq,
+                        frees: true,
+                    } => t.release(stream as usize, seq, issue, &mut self.ssr_resv, &banks),
+                    SsrEvent::Push { stream, seq } => t
+                        .store(
+                            stream as usize,
                             seq,
-                            frees: true,
-                        } => t.release(stream as usize, seq, issue, &mut self.ssr_resv, &banks),
-                        SsrEvent::Push { stream, seq } => t
-                            .store(
-                                stream as usize,
-                                seq,
-                                issue + lat,
-                                &mut self.ssr_resv,
-                                &banks,
-                            )
-                            .map(|_| ()),
-                        _ => Ok(()),
-                    };
-                    if r.is_err() {
-                        result = r;
-                        break;
-                    }
+                            issue + lat,
+                            &mut self.ssr_resv,
+                            &banks,
+                        )
+                        .map(|_| ()),
+                    _ => Ok(()),
+                };
+                if r.is_err() {
+                    result = r;
+                    break;
                 }
-                let drained = t.drained_at;
-                let fpu = &mut self.cores[i].fpu;
-                fpu.drained_at = fpu.drained_at.max(drained);
             }
-            self.ssr_events = events;
-            if let Err(e) = result {
-                return Err(self.outside_tcdm(i, pc, now, e));
-            }
+            let drained = t.drained_at;
+            let fpu = &mut self.cores[i].fpu;
+            fpu.drained_at = fpu.drained_at.max(drained);
         }
-        let fpu = &mut self.cores[i].fpu;
-        fpu.next_free = issue + occ;
-        Ok(issue)
+        self.ssr_events = events;
+        result.map_err(|e| self.outside_tcdm(i, pc, now, e))
     }
 
     /// For an SSR configuration write of core `i` at `now`: the cycle it can be accepted
@@ -994,10 +988,8 @@ impl Cluster {
         let Some(t) = self.cores[i].ssr.as_ref() else {
             return Ok(now);
         };
-        let streams = match word & 31 {
-            hetsim_isa::ssr::BROADCAST => 0..hetsim_isa::ssr::STREAMS,
-            s if (s as usize) < hetsim_isa::ssr::STREAMS => s as usize..s as usize + 1,
-            _ => return Ok(now), // the functional model reports the bad address
+        let Some(streams) = hetsim_isa::ssr::streams_of(word) else {
+            return Ok(now); // the functional model reports the bad address
         };
         let mut ready = now;
         for s in streams {
