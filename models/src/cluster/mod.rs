@@ -179,6 +179,23 @@ struct CoreBus<'a> {
     effect: Effect,
 }
 
+/// A core's [`CoreBus`] over the cluster `$c`'s memory and devices at cycle `$now`. A macro,
+/// not a method: it borrows only those fields, so the caller can hold a core's hart at the
+/// same time.
+macro_rules! core_bus {
+    ($c:ident, $now:expr) => {
+        CoreBus {
+            mem: &mut $c.mem,
+            dma: &mut $c.dma,
+            dma_depth: $c.cfg.dma.queue_depth,
+            aimc: &mut $c.aimc,
+            redmule: &mut $c.redmule,
+            now: $now,
+            effect: Effect::None,
+        }
+    };
+}
+
 impl CoreBus<'_> {
     /// The attached tile, brought up to the current cycle, for an access at `addr`.
     fn tile(&mut self, addr: u32) -> Option<(&mut AimcMmio, u32)> {
@@ -1277,15 +1294,7 @@ impl Cluster {
 
         // Execute.
         self.cores[i].hart.cycle = now;
-        let mut bus = CoreBus {
-            mem: &mut self.mem,
-            dma: &mut self.dma,
-            dma_depth: self.cfg.dma.queue_depth,
-            aimc: &mut self.aimc,
-            redmule: &mut self.redmule,
-            now,
-            effect: Effect::None,
-        };
+        let mut bus = core_bus!(self, now);
         let result = execute(&inst, &mut self.cores[i].hart, &mut bus);
         let effect = bus.effect;
         let retired = match result {
@@ -1428,15 +1437,7 @@ impl Cluster {
             // In order behind the block's previous operation, also on a shared FPU.
             let from = self.cores[i].fpu.next_free.max(now + 1);
             let ready = self.fp_operands_ready(i, &d, from);
-            let mut bus = CoreBus {
-                mem: &mut self.mem,
-                dma: &mut self.dma,
-                dma_depth: self.cfg.dma.queue_depth,
-                aimc: &mut self.aimc,
-                redmule: &mut self.redmule,
-                now,
-                effect: Effect::None,
-            };
+            let mut bus = core_bus!(self, now);
             if let Err(e) = execute(&inst, &mut self.cores[i].hart, &mut bus) {
                 return Err(self.trap_error(i, e, &inst, now));
             }
