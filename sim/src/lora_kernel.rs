@@ -745,18 +745,21 @@ mod tests {
         );
     }
 
+    /// The error of loading the `elf_kind` ELF as kernel `kind` on `cfg` ("" when it loads).
+    fn load_error(kind: LoraKernelKind, elf_kind: LoraKernelKind, cfg: &ClusterConfig) -> String {
+        LoraKernel::load(kind, &elf(elf_kind), cfg, false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
     /// Wrong pairings are refused at load time with what to use instead: the fp32 ELF as the
     /// Redmule kernel, the Redmule ELF as the fp32 kernel, and the Redmule kernel on a cluster
     /// without RedMulE.
     #[test]
     fn mismatched_kernel_kinds_and_clusters_are_refused() {
         let study = ClusterConfig::snitch_study();
-        let err = |kind, elf_kind, cfg: &ClusterConfig| {
-            LoraKernel::load(kind, &elf(elf_kind), cfg, false)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        };
+        let err = load_error;
         let e = err(LoraKernelKind::Redmule, LoraKernelKind::Fp32, &study);
         assert!(e.contains("no `lora_redmule_abi` symbol"), "{e}");
         assert!(e.contains("kernels/build/lora_redmule.elf"), "{e}");
@@ -810,12 +813,7 @@ mod tests {
     #[test]
     fn f16_ssr_mismatches_are_refused() {
         let study = ClusterConfig::snitch_study();
-        let err = |kind, elf_kind, cfg: &ClusterConfig| {
-            LoraKernel::load(kind, &elf(elf_kind), cfg, false)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        };
+        let err = load_error;
         let e = err(LoraKernelKind::F16Ssr, LoraKernelKind::Fp32, &study);
         assert!(e.contains("no `lora_f16_ssr_abi` symbol"), "{e}");
         let e = err(LoraKernelKind::Fp32, LoraKernelKind::F16Ssr, &study);
