@@ -1,13 +1,14 @@
 //! RV32F arithmetic on raw IEEE-754 single-precision bits, with exact RISC-V results and
 //! exception flags.
 //!
-//! Rounded operations go through Berkeley SoftFloat 3 built with its RISC-V specialisation
-//! (the library Spike uses; canonical NaN 0x7fc00000, RISC-V integer results for invalid
-//! conversions). Its flag and rounding-mode state is thread-local, so harts on different
-//! threads do not interfere. Sign injection, min/max, compares-to-int and classify are written
-//! here from the ISA manual. Flags use the fflags layout: NV=16, DZ=8, OF=4, UF=2, NX=1.
+//! Rounded operations take a host fast path where it is proven exact (round to nearest even,
+//! finite operands, a normal or exactly zero result: see [`binary`]) and otherwise the exact
+//! integer arithmetic of [`crate::softfp`] (canonical NaN 0x7fc00000, RISC-V integer results
+//! for invalid conversions, tininess after rounding). Sign injection, min/max, compares and
+//! classify are written here from the ISA manual. Flags use the fflags layout: NV=16, DZ=8,
+//! OF=4, UF=2, NX=1.
 
-use softfloat_wrapper::{ExceptionFlags, Float, RoundingMode, F32};
+use crate::softfp::{self, B32};
 
 /// fflags bit: invalid operation.
 pub const NV: u8 = 16;
@@ -52,26 +53,6 @@ impl Rounding {
             _ => return None,
         })
     }
-
-    pub(crate) fn sf(self) -> RoundingMode {
-        match self {
-            Rounding::Rne => RoundingMode::TiesToEven,
-            Rounding::Rtz => RoundingMode::TowardZero,
-            Rounding::Rdn => RoundingMode::TowardNegative,
-            Rounding::Rup => RoundingMode::TowardPositive,
-            Rounding::Rmm => RoundingMode::TiesToAway,
-        }
-    }
-}
-
-/// Runs `f` with SoftFloat's flags cleared and returns its result with the flags it raised.
-#[inline]
-pub(crate) fn with_flags<T>(f: impl FnOnce() -> T) -> (T, u8) {
-    ExceptionFlags::default().set();
-    let r = f();
-    let mut flags = ExceptionFlags::default();
-    flags.get();
-    (r, flags.to_bits())
 }
 
 /// The kind of rounded binary operation.
@@ -88,9 +69,10 @@ pub enum BinOp {
 }
 
 /// The host fast path: when the rounding mode is RNE, every input is finite, the exact
-/// result `sum` (computed in f64, `exact` telling whether it is) rounds to a normal f32 or is
-/// an exact zero, the f32 rounding of the f64 value is the correctly rounded result and the
-/// only possible flag is NX. Returns None when any condition fails (SoftFloat then decides).
+/// result `sum` (computed in f64, `exact` telling whether it is) rounds to a normal f32 above
+/// the smallest normal magnitude or is an exact zero, the f32 rounding of the f64 value is the correctly rounded result and the
+/// only possible flag is NX. Returns None when any condition fails (the exact integer path
+/// of [`crate::softfp`] then decides).
 #[inline]
 fn host_round(sum: f64, exact: bool) -> Option<(u32, u8)> {
     if !exact {
@@ -100,8 +82,11 @@ fn host_round(sum: f64, exact: bool) -> Option<(u32, u8)> {
     if sum == 0.0 {
         return Some((r.to_bits(), 0));
     }
-    if !r.is_normal() {
-        return None; // overflow, underflow or subnormal result: flags need SoftFloat
+    // Overflow, underflow or a subnormal result: the exact path sets the flags. So does a
+    // result of exactly the smallest normal magnitude: an inexact value just below it can
+    // round up to it and still be tiny after rounding (UF), which the host cannot tell.
+    if !r.is_normal() || r.abs() == f32::MIN_POSITIVE {
+        return None;
     }
     Some((r.to_bits(), if f64::from(r) == sum { 0 } else { NX }))
 }
@@ -153,17 +138,23 @@ pub fn binary(op: BinOp, a: u32, b: u32, rm: Rounding) -> (u32, u8) {
     binary_soft(op, a, b, rm)
 }
 
-/// a (op) b through SoftFloat only.
+/// a (op) b through the exact integer path only ([`crate::softfp`]).
 pub fn binary_soft(op: BinOp, a: u32, b: u32, rm: Rounding) -> (u32, u8) {
-    let (x, y) = (F32::from_bits(a), F32::from_bits(b));
-    let r = rm.sf();
-    let (v, fl) = with_flags(|| match op {
-        BinOp::Add => x.add(y, r),
-        BinOp::Sub => x.sub(y, r),
-        BinOp::Mul => x.mul(y, r),
-        BinOp::Div => x.div(y, r),
-    });
-    (v.to_bits(), fl)
+    binary_any(B32, op, a, b, rm)
+}
+
+/// a (op) b on bits of any format, rounded once (shared by binary32 and binary16).
+pub(crate) fn binary_any(f: softfp::Format, op: BinOp, a: u32, b: u32, rm: Rounding) -> (u32, u8) {
+    let (x, y) = (softfp::unpack(f, a), softfp::unpack(f, b));
+    let nv = softfp::snan_flags(f, &[a, b]);
+    let (v, fl) = match op {
+        BinOp::Add => softfp::add(x, y, rm),
+        BinOp::Sub => softfp::add(x, softfp::neg(y), rm),
+        BinOp::Mul => softfp::mul(x, y),
+        BinOp::Div => softfp::div(x, y),
+    };
+    let (bits, rf) = softfp::round(f, v, rm);
+    (bits, nv | fl | rf)
 }
 
 /// The four fused multiply-add forms.
@@ -200,35 +191,50 @@ pub fn fma(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
     fma_soft(op, a, b, c, rm)
 }
 
-/// The four fused multiply-add forms on any SoftFloat format, one rounding (shared by
-/// binary32 and binary16). Negating an operand flips its sign bit only; NaN results are
-/// canonical whatever the operand signs, so this matches the ISA's definition including NaNs.
-pub(crate) fn fma_any<T: Float>(op: FmaOp, x: T, y: T, z: T, rm: Rounding) -> (T, u8) {
-    let (x, z) = match op {
-        FmaOp::Madd => (x, z),
-        FmaOp::Msub => (x, z.neg()),
-        FmaOp::Nmsub => (x.neg(), z),
-        FmaOp::Nmadd => (x.neg(), z.neg()),
+/// The four fused multiply-add forms on bits of any format, one rounding (shared by binary32
+/// and binary16). NaN results are canonical whatever the operand signs; inf * 0 raises NV
+/// even when the addend is a quiet NaN (RISC-V).
+pub(crate) fn fma_any(
+    f: softfp::Format,
+    op: FmaOp,
+    a: u32,
+    b: u32,
+    c: u32,
+    rm: Rounding,
+) -> (u32, u8) {
+    let nv = softfp::snan_flags(f, &[a, b, c]);
+    let (x, y, z) = (
+        softfp::unpack(f, a),
+        softfp::unpack(f, b),
+        softfp::unpack(f, c),
+    );
+    let (p, f_mul) = softfp::mul(x, y);
+    let (p, z) = match op {
+        FmaOp::Madd => (p, z),
+        FmaOp::Msub => (p, softfp::neg(z)),
+        FmaOp::Nmsub => (softfp::neg(p), z),
+        FmaOp::Nmadd => (softfp::neg(p), softfp::neg(z)),
     };
-    with_flags(|| x.fused_mul_add(y, z, rm.sf()))
+    let (s, f_add) = softfp::add(p, z, rm);
+    let (bits, rf) = softfp::round(f, s, rm);
+    (bits, nv | f_mul | f_add | rf)
 }
 
-/// Fused multiply-add through SoftFloat only.
+/// Fused multiply-add through the exact integer path only.
 pub fn fma_soft(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
-    let (v, fl) = fma_any(
-        op,
-        F32::from_bits(a),
-        F32::from_bits(b),
-        F32::from_bits(c),
-        rm,
-    );
-    (v.to_bits(), fl)
+    fma_any(B32, op, a, b, c, rm)
+}
+
+/// Square root on bits of any format, rounded (shared by binary32 and binary16).
+pub(crate) fn sqrt_any(f: softfp::Format, a: u32, rm: Rounding) -> (u32, u8) {
+    let (v, fl) = softfp::sqrt(softfp::unpack(f, a));
+    let (bits, rf) = softfp::round(f, v, rm);
+    (bits, softfp::snan_flags(f, &[a]) | fl | rf)
 }
 
 /// Square root, rounded.
 pub fn sqrt(a: u32, rm: Rounding) -> (u32, u8) {
-    let (v, fl) = with_flags(|| F32::from_bits(a).sqrt(rm.sf()));
-    (v.to_bits(), fl)
+    sqrt_any(B32, a, rm)
 }
 
 /// Bit layout of a format for the non-computational rules: sign bit, exponent mask (all ones
@@ -294,57 +300,40 @@ pub enum CmpOp {
     Le,
 }
 
-/// feq / flt / fle on any SoftFloat format: 1 or 0, with flags (shared by binary32 and
-/// binary16).
-pub(crate) fn compare_any<T: Float>(op: CmpOp, x: T, y: T) -> (u32, u8) {
-    let (r, fl) = with_flags(|| match op {
-        CmpOp::Eq => x.eq(&y),
-        CmpOp::Lt => x.lt(&y),
-        CmpOp::Le => x.le(&y),
-    });
-    (u32::from(r), fl)
-}
-
-/// fcvt.w / fcvt.wu from any SoftFloat format: RISC-V saturating results, NV for NaN and out
+/// fcvt.w / fcvt.wu from bits of any format: RISC-V saturating results, NV for NaN and out
 /// of range, NX when inexact.
-pub(crate) fn to_int_any<T: Float>(x: T, signed: bool, rm: Rounding) -> (u32, u8) {
-    let r = rm.sf();
-    with_flags(|| {
-        if signed {
-            x.to_i32(r, true) as u32
-        } else {
-            x.to_u32(r, true)
-        }
-    })
+pub(crate) fn to_int_any(f: softfp::Format, a: u32, signed: bool, rm: Rounding) -> (u32, u8) {
+    softfp::to_int(softfp::unpack(f, a), signed, rm)
 }
 
-/// fcvt from w / wu into any SoftFloat format.
-pub(crate) fn from_int_any<T: Float>(v: u32, signed: bool, rm: Rounding) -> (T, u8) {
-    let r = rm.sf();
-    with_flags(|| {
-        if signed {
-            T::from_i32(v as i32, r)
-        } else {
-            T::from_u32(v, r)
-        }
-    })
+/// fcvt from w / wu into bits of any format, rounded.
+pub(crate) fn from_int_any(f: softfp::Format, v: u32, signed: bool, rm: Rounding) -> (u32, u8) {
+    softfp::round(f, softfp::from_int(v, signed), rm)
+}
+
+/// The compare instruction's operation code for [`softfp::compare`].
+pub(crate) fn cmp_code(op: CmpOp) -> u8 {
+    match op {
+        CmpOp::Eq => 0,
+        CmpOp::Lt => 1,
+        CmpOp::Le => 2,
+    }
 }
 
 /// feq.s / flt.s / fle.s: 1 or 0, with flags.
 pub fn compare(op: CmpOp, a: u32, b: u32) -> (u32, u8) {
-    compare_any(op, F32::from_bits(a), F32::from_bits(b))
+    softfp::compare(B32, cmp_code(op), a, b)
 }
 
 /// fcvt.w.s (signed) or fcvt.wu.s: RISC-V saturating results, NV for NaN and out of range,
 /// NX when inexact.
 pub fn to_int(a: u32, signed: bool, rm: Rounding) -> (u32, u8) {
-    to_int_any(F32::from_bits(a), signed, rm)
+    to_int_any(B32, a, signed, rm)
 }
 
 /// fcvt.s.w (signed) or fcvt.s.wu.
 pub fn from_int(v: u32, signed: bool, rm: Rounding) -> (u32, u8) {
-    let (f, fl): (F32, u8) = from_int_any(v, signed, rm);
-    (f.to_bits(), fl)
+    from_int_any(B32, v, signed, rm)
 }
 
 /// fclass's one-hot mask from a value's fields (shared by binary32 and binary16): the sign,
@@ -585,15 +574,15 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
 
-        /// The host fast path agrees with SoftFloat bit for bit, flags included.
+        /// The host fast path agrees with the exact integer path bit for bit, flags included.
         #[test]
-        fn fast_binary_matches_softfloat(a in f32_bits(), b in f32_bits(), k in 0usize..3) {
+        fn fast_binary_matches_exact_path(a in f32_bits(), b in f32_bits(), k in 0usize..3) {
             let op = [BinOp::Add, BinOp::Sub, BinOp::Mul][k];
             prop_assert_eq!(binary(op, a, b, Rounding::Rne), binary_soft(op, a, b, Rounding::Rne));
         }
 
         #[test]
-        fn fast_fma_matches_softfloat(a in f32_bits(), b in f32_bits(), c in f32_bits(), k in 0usize..4) {
+        fn fast_fma_matches_exact_path(a in f32_bits(), b in f32_bits(), c in f32_bits(), k in 0usize..4) {
             let op = [FmaOp::Madd, FmaOp::Msub, FmaOp::Nmsub, FmaOp::Nmadd][k];
             prop_assert_eq!(fma(op, a, b, c, Rounding::Rne), fma_soft(op, a, b, c, Rounding::Rne));
         }

@@ -1,16 +1,16 @@
 //! IEEE-754 binary16 (half precision) arithmetic on raw bits, with exact RISC-V results and
 //! exception flags: the arithmetic behind Zfh and the packed-FP16 (Xfvec) operations.
 //!
-//! Rounded operations go through Berkeley SoftFloat 3 (RISC-V specialisation, the same
-//! library as [`crate::fp`]): canonical NaN 0x7e00, RISC-V saturating integer conversions,
-//! tininess detected after rounding. Sign injection, min/max and classify are written here
+//! Rounded operations use the exact integer arithmetic of [`crate::softfp`] (as
+//! [`crate::fp`]): canonical NaN 0x7e00, RISC-V saturating integer conversions, tininess
+//! detected after rounding. Sign injection, min/max and classify are written here
 //! from the ISA manual. Flags use the fflags layout of [`crate::fp`].
 //!
 //! NaN boxing (FLEN = 32): a half in an f register is valid only when the upper 16 bits are
 //! all ones; [`unbox`] reads anything else as the canonical NaN, [`nan_box`] writes a half.
 
-use crate::fp::{with_flags, BinOp, CmpOp, FmaOp, Rounding, NX};
-use softfloat_wrapper::{Float, RoundingMode, F128, F16, F32};
+use crate::fp::{BinOp, CmpOp, FmaOp, Rounding};
+use crate::softfp::{self, B16, B32};
 
 /// The canonical quiet NaN of binary16.
 pub const CANONICAL_NAN: u16 = 0x7e00;
@@ -37,28 +37,20 @@ pub fn nan_box(h: u16) -> u32 {
 
 /// a (op) b, rounded.
 pub fn binary(op: BinOp, a: u16, b: u16, rm: Rounding) -> (u16, u8) {
-    let (x, y) = (F16::from_bits(a), F16::from_bits(b));
-    let r = rm.sf();
-    let (v, fl) = with_flags(|| match op {
-        BinOp::Add => x.add(y, r),
-        BinOp::Sub => x.sub(y, r),
-        BinOp::Mul => x.mul(y, r),
-        BinOp::Div => x.div(y, r),
-    });
-    (v.to_bits(), fl)
+    let (v, fl) = crate::fp::binary_any(B16, op, a.into(), b.into(), rm);
+    (v as u16, fl)
 }
 
 /// Fused multiply-add (the four RISC-V forms) with a single rounding.
 pub fn fma(op: FmaOp, a: u16, b: u16, c: u16, rm: Rounding) -> (u16, u8) {
-    let (x, y, z) = (F16::from_bits(a), F16::from_bits(b), F16::from_bits(c));
-    let (v, fl) = crate::fp::fma_any(op, x, y, z, rm);
-    (v.to_bits(), fl)
+    let (v, fl) = crate::fp::fma_any(B16, op, a.into(), b.into(), c.into(), rm);
+    (v as u16, fl)
 }
 
 /// Square root, rounded.
 pub fn sqrt(a: u16, rm: Rounding) -> (u16, u8) {
-    let (v, fl) = with_flags(|| F16::from_bits(a).sqrt(rm.sf()));
-    (v.to_bits(), fl)
+    let (v, fl) = crate::fp::sqrt_any(B16, a.into(), rm);
+    (v as u16, fl)
 }
 
 /// fmin.h / fmax.h (IEEE 754-2019 minimumNumber / maximumNumber, as fmin.s / fmax.s): a NaN
@@ -77,32 +69,32 @@ pub fn min_max(a: u16, b: u16, max: bool) -> (u16, u8) {
 
 /// feq.h (quiet) / flt.h / fle.h (signalling): 1 or 0, with flags.
 pub fn compare(op: CmpOp, a: u16, b: u16) -> (u32, u8) {
-    crate::fp::compare_any(op, F16::from_bits(a), F16::from_bits(b))
+    softfp::compare(B16, crate::fp::cmp_code(op), a.into(), b.into())
 }
 
 /// fcvt.w.h (signed) or fcvt.wu.h: RISC-V saturating results, NV for NaN and out of range, NX
 /// when inexact.
 pub fn to_int(a: u16, signed: bool, rm: Rounding) -> (u32, u8) {
-    crate::fp::to_int_any(F16::from_bits(a), signed, rm)
+    crate::fp::to_int_any(B16, a.into(), signed, rm)
 }
 
 /// fcvt.h.w (signed) or fcvt.h.wu.
 pub fn from_int(v: u32, signed: bool, rm: Rounding) -> (u16, u8) {
-    let (f, fl): (F16, u8) = crate::fp::from_int_any(v, signed, rm);
-    (f.to_bits(), fl)
+    let (h, fl) = crate::fp::from_int_any(B16, v, signed, rm);
+    (h as u16, fl)
 }
 
 /// binary16 to binary32 (exact; NV for a signalling NaN; NaN results are the canonical
 /// 0x7fc00000).
 pub fn to_f32(a: u16) -> (u32, u8) {
-    let (v, fl) = with_flags(|| F16::from_bits(a).to_f32(RoundingMode::TiesToEven));
-    (v.to_bits(), fl)
+    let (v, fl) = softfp::round(B32, softfp::unpack(B16, a.into()), Rounding::Rne);
+    (v, softfp::snan_flags(B16, &[a.into()]) | fl)
 }
 
 /// binary32 to binary16, rounded.
 pub fn from_f32(a: u32, rm: Rounding) -> (u16, u8) {
-    let (v, fl) = with_flags(|| F32::from_bits(a).to_f16(rm.sf()));
-    (v.to_bits(), fl)
+    let (v, fl) = softfp::round(B16, softfp::unpack(B32, a), rm);
+    (v as u16, softfp::snan_flags(B32, &[a]) | fl)
 }
 
 /// fclass.h: a one-hot mask of the operand's class (same bit layout as fclass.s).
@@ -125,37 +117,41 @@ pub fn sign_inject(a: u16, b: u16, kind: u8) -> u16 {
 /// Expanding dot product into binary32 with a **single rounding**:
 /// `round(acc + a[0]*b[0] + a[1]*b[1])`, where `a` and `b` are binary16 and `acc` binary32.
 ///
-/// The products of two halves are exact (22-bit significands, magnitudes between 2^-48 and
-/// 2^32), so their sum is exact in binary128 (a span under 113 bits). The addition of `acc`
-/// is done in binary128 with round-to-odd (truncation with the sticky bit forced into the
-/// last place), which makes the final rounding to binary32 in mode `rm` the correct rounding
-/// of the exact value (113 >= 24 + 2), flags included. Invalid cases (inf * 0, inf - inf,
-/// signalling NaN inputs) raise NV; NaN results are the canonical 0x7fc00000.
+/// The products of two halves and their sum are exact; `acc` is added to that sum exactly
+/// (up to a sticky bit far below binary32's precision) and the total rounded once in mode
+/// `rm`, flags included. Invalid cases (inf * 0, inf - inf in either addition, signalling NaN
+/// inputs) raise NV; NaN results are the canonical 0x7fc00000.
 pub fn dotp_ex(acc: u32, a: [u16; 2], b: [u16; 2], rm: Rounding) -> (u32, u8) {
-    let r = rm.sf();
-    // Exact stage: conversions to binary128 and the products and their sum raise NV at most.
-    let (s, c, fl_exact) = {
-        let ((s, c), fl) = with_flags(|| {
-            let p0 = F16::from_bits(a[0])
-                .to_f128(r)
-                .mul(F16::from_bits(b[0]).to_f128(r), r);
-            let p1 = F16::from_bits(a[1])
-                .to_f128(r)
-                .mul(F16::from_bits(b[1]).to_f128(r), r);
-            (p0.add(p1, r), F32::from_bits(acc).to_f128(r))
-        });
-        (s, c, fl)
-    };
-    let (t, fl_sum) = with_flags(|| s.add(c, r));
-    let t = if fl_sum & NX != 0 {
-        // Round to odd: truncate, then force the sticky bit into the last place.
-        let (t, _) = with_flags(|| s.add(c, RoundingMode::TowardZero));
-        F128::from_bits(t.to_bits() | 1)
-    } else {
-        t
-    };
-    let (v, fl_round) = with_flags(|| t.to_f32(r));
-    (v.to_bits(), fl_exact | (fl_sum & !NX) | fl_round)
+    let h = |v: u16| softfp::unpack(B16, v.into());
+    let nv = softfp::snan_flags(B16, &[a[0].into(), a[1].into(), b[0].into(), b[1].into()])
+        | softfp::snan_flags(B32, &[acc]);
+    let (p0, f0) = softfp::mul(h(a[0]), h(b[0]));
+    let (p1, f1) = softfp::mul(h(a[1]), h(b[1]));
+    let (s, f2) = softfp::add(p0, p1, rm);
+    let (t, f3) = softfp::add(s, softfp::unpack(B32, acc), rm);
+    let (v, fl) = softfp::round(B32, t, rm);
+    (v, nv | f0 | f1 | f2 | f3 | fl)
+}
+
+/// A binary16 fused multiply-add `a * b + c` with one rounding in mode `rm`, without flags:
+/// the primitive of engines (RedMulE) and host references that accumulate in binary16.
+pub fn mul_add(a: u16, b: u16, c: u16, rm: Rounding) -> u16 {
+    fma(FmaOp::Madd, a, b, c, rm).0
+}
+
+/// The binary16 value nearest to a signed integer (round to nearest even).
+pub fn from_i32(v: i32) -> u16 {
+    from_int(v as u32, true, Rounding::Rne).0
+}
+
+/// A binary16 value widened to `f32` (exact; NaNs become the canonical NaN).
+pub fn to_f32_value(a: u16) -> f32 {
+    f32::from_bits(to_f32(a).0)
+}
+
+/// An `f32` rounded to binary16 (round to nearest even).
+pub fn from_f32_value(v: f32) -> u16 {
+    from_f32(v.to_bits(), Rounding::Rne).0
 }
 
 #[cfg(test)]
@@ -163,7 +159,7 @@ mod tests {
     //! Expected values derived by hand from IEEE 754-2008 binary16 (1 sign, 5 exponent bits
     //! with bias 15, 10 fraction bits) and the RISC-V F/Zfh chapters.
     use super::*;
-    use crate::fp::{DZ, NV, OF, UF};
+    use crate::fp::{DZ, NV, NX, OF, UF};
 
     const TWO: u16 = 0x4000;
     const THREE: u16 = 0x4200;

@@ -26,6 +26,7 @@ pub mod hart;
 pub mod input;
 pub mod machine;
 pub mod mem;
+pub mod softfp;
 pub mod ssr;
 pub mod trap;
 

@@ -23,10 +23,11 @@
 
 use crate::fnv;
 use crate::lora_f16_kernel;
+use hetsim_isa::fp::Rounding;
+use hetsim_isa::fp16;
 use hetsim_isa::Program;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
 use serde::{Deserialize, Serialize};
-use softfloat_wrapper::{Float, RoundingMode, F16, F32};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
@@ -195,14 +196,12 @@ impl ElementFormat {
 
 /// `x` rounded to binary16 (round to nearest, ties to even), as its bit pattern.
 pub fn f32_to_f16(x: f32) -> u16 {
-    F32::from_bits(x.to_bits())
-        .to_f16(RoundingMode::TiesToEven)
-        .to_bits()
+    fp16::from_f32_value(x)
 }
 
 /// The binary16 value `h` as an f32 (exact).
 pub fn f16_to_f32(h: u16) -> f32 {
-    f32::from_bits(F16::from_bits(h).to_f32(RoundingMode::TiesToEven).to_bits())
+    fp16::to_f32_value(h)
 }
 
 /// A LoRA problem's dimensions.
@@ -280,27 +279,26 @@ pub fn host_lora(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
 /// job). Y is returned as f32 (exact).
 pub fn host_lora_redmule(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
     let (n, o, r) = (s.d_in, s.d_out, s.rank);
-    let half =
-        |v: &[f32]| -> Vec<F16> { v.iter().map(|&x| F16::from_bits(f32_to_f16(x))).collect() };
+    let half = |v: &[f32]| -> Vec<u16> { v.iter().map(|&x| f32_to_f16(x)).collect() };
     let (x, a, b) = (half(d.x), half(d.a), half(d.b));
     let mut y = half(d.xw);
-    let mut h = vec![F16::from_bits(0); r];
-    let fma = |p: &F16, q: &F16, acc: &F16| p.fused_mul_add(q, acc, RoundingMode::TiesToEven);
+    let mut h = vec![0u16; r];
+    let fma = |p: u16, q: u16, acc: u16| fp16::mul_add(p, q, acc, Rounding::Rne);
     for tok in 0..s.tokens {
         for (k, hk) in h.iter_mut().enumerate() {
-            *hk = F16::from_bits(0);
+            *hk = 0;
             for i in 0..n {
-                *hk = fma(&x[tok * n + i], &a[i * r + k], hk);
+                *hk = fma(x[tok * n + i], a[i * r + k], *hk);
             }
         }
         for j in 0..o {
             let yj = &mut y[tok * o + j];
-            for (k, hk) in h.iter().enumerate() {
-                *yj = fma(hk, &b[k * o + j], yj);
+            for (k, &hk) in h.iter().enumerate() {
+                *yj = fma(hk, b[k * o + j], *yj);
             }
         }
     }
-    y.iter().map(|v| f16_to_f32(v.to_bits())).collect()
+    y.iter().map(|&v| f16_to_f32(v)).collect()
 }
 
 /// Errors of a kernel-backed evaluation.

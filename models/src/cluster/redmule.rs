@@ -56,8 +56,9 @@
 //! when its last pass starts (all its operands are in by then) and written at the cycles of
 //! its store beats.
 
+use hetsim_isa::fp::Rounding;
+use hetsim_isa::fp16;
 use serde::{Deserialize, Serialize};
-use softfloat_wrapper::{Float, RoundingMode, F16};
 use std::collections::VecDeque;
 use thiserror::Error;
 
@@ -666,13 +667,7 @@ pub struct Redmule {
 }
 
 fn fma16(a: u16, b: u16, c: u16) -> u16 {
-    F16::from_bits(a)
-        .fused_mul_add(
-            F16::from_bits(b),
-            F16::from_bits(c),
-            RoundingMode::TiesToEven,
-        )
-        .to_bits()
+    fp16::mul_add(a, b, c, Rounding::Rne)
 }
 
 impl Redmule {
@@ -1277,15 +1272,11 @@ mod tests {
         let mut out = vec![0u16; m * k];
         for i in 0..m {
             for j in 0..k {
-                let mut acc = F16::from_bits(if gemm { z[i * k + j] } else { 0 });
+                let mut acc = if gemm { z[i * k + j] } else { 0 };
                 for l in 0..n {
-                    acc = F16::from_bits(x[i * n + l]).fused_mul_add(
-                        F16::from_bits(w[l * k + j]),
-                        acc,
-                        RoundingMode::TiesToEven,
-                    );
+                    acc = fma16(x[i * n + l], w[l * k + j], acc);
                 }
-                out[i * k + j] = acc.to_bits();
+                out[i * k + j] = acc;
             }
         }
         out
@@ -1492,7 +1483,7 @@ mod tests {
         // Small integers: every product and sum is exact in fp16, so the results are the
         // integer matrix product, and GEMM = MATMUL + Z exactly.
         let (m, n, k) = (5, 6, 7);
-        let to16 = |v: i32| F16::from_i32(v, RoundingMode::TiesToEven).to_bits();
+        let to16 = fp16::from_i32;
         let x: Vec<u16> = (0..m * n).map(|i| to16((i % 5) as i32 - 2)).collect();
         let w: Vec<u16> = (0..n * k).map(|i| to16((i % 7) as i32 - 3)).collect();
         let bias: Vec<i32> = (0..m * k).map(|i| (i % 11) as i32 - 5).collect();

@@ -538,7 +538,7 @@ fn half_precision_loads_and_stores_time_like_flw_and_fsw() {
 #[test]
 fn a_core_runs_a_redmule_gemm_in_the_cluster() {
     use super::redmule::{arith, mcfg0, RedmuleConfig, FORMAT_FP16, OP_GEMM};
-    use softfloat_wrapper::{Float, RoundingMode, F16};
+    use hetsim_isa::fp16;
     // Z (M x K) = X (M x N) W (N x K) + Z in fp16, M = N = K = 16, at TCDM 0x0, 0x200, 0x400.
     // Program (one core): lui t2 (periph), lui a0 (RedMulE window = periph + 0x800, addi),
     // write X, W, Z, MCFG0, MCFG1, ARITH, TRIGGER; poll STATUS until 0; exit.
@@ -567,7 +567,7 @@ fn a_core_runs_a_redmule_gemm_in_the_cluster() {
         bne(T1, 0, 4 * (poll - p.len() as i32 - 1)),
     ]);
     p.push(exit_store());
-    let f16 = |i: u32| F16::from_f32((i % 7) as f32 * 0.25 - 0.5).to_bits();
+    let f16 = |i: u32| fp16::from_f32_value((i % 7) as f32 * 0.25 - 0.5);
     let x: Vec<u16> = (0..m * n).map(f16).collect();
     let w: Vec<u16> = (0..n * k).map(|i| f16(i * 3 + 1)).collect();
     let z: Vec<u16> = (0..m * k).map(|i| f16(i * 5 + 2)).collect();
@@ -587,18 +587,13 @@ fn a_core_runs_a_redmule_gemm_in_the_cluster() {
     let out = c.mem.slice(za, m * k * 2).unwrap().to_vec();
     for i in 0..m {
         for j in 0..k {
-            let mut acc = F16::from_bits(z[(i * k + j) as usize]);
+            let mut acc = z[(i * k + j) as usize];
             for nn in 0..n {
-                let a = F16::from_bits(x[(i * n + nn) as usize]);
-                let b = F16::from_bits(w[(nn * k + j) as usize]);
-                acc = a.fused_mul_add(b, acc, RoundingMode::TiesToEven);
+                let (a, b) = (x[(i * n + nn) as usize], w[(nn * k + j) as usize]);
+                acc = fp16::mul_add(a, b, acc, hetsim_isa::fp::Rounding::Rne);
             }
             let o = (i * k + j) as usize * 2;
-            assert_eq!(
-                u16::from_le_bytes([out[o], out[o + 1]]),
-                acc.to_bits(),
-                "Z[{i}][{j}]"
-            );
+            assert_eq!(u16::from_le_bytes([out[o], out[o + 1]]), acc, "Z[{i}][{j}]");
         }
     }
     // Nothing contends for the engine's banks here, so the job takes the engine's closed-form
