@@ -11,6 +11,11 @@
 //! 3. hybrid, chained from the model input: its final output against the ideal model's gives
 //!    the **model** error (errors accumulate over layers).
 //!
+//! The tile model also counts its analog passes (bound management repeats a pass while an
+//! output saturates): the MVMs of each linear operation in the chained pass and the passes
+//! they took are kept in [`NumericsResult::op_passes`], which the timing charges
+//! (`crate::run`).
+//!
 //! Synthetic weights (seeded, `Weights::Synthetic`): W ~ N(0, 1/in), A ~ N(0, 1/in),
 //! B ~ N(0, 0.05^2/r), model input x ~ N(0, 1); norms have gain 1 and bias 0.
 
@@ -35,10 +40,34 @@ pub struct NumericsResult {
     pub layer_err: Vec<f64>,
     /// Relative L2 error of the last evaluated instance's output, chained from the model input.
     pub model_err: Option<f64>,
+    /// Analog MVMs and passes of each linear operation's tiles in the chained pass (the model
+    /// input through the hybrid layers, the data the hardware sees), by (instance, op index).
+    pub op_passes: BTreeMap<(usize, usize), TilePasses>,
     /// Instances evaluated.
     pub instances: usize,
     /// Tokens in the sample.
     pub tokens: usize,
+}
+
+/// The MVMs a linear operation's tiles ran and the analog passes they took (each MVM takes one
+/// pass plus one per bound-management repetition; `Latency::passes` of the tile model).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TilePasses {
+    /// MVMs (one per token).
+    pub mvms: u64,
+    /// Analog passes over those MVMs.
+    pub passes: u64,
+}
+
+impl TilePasses {
+    /// Mean passes per MVM (1 when nothing was counted).
+    pub fn mean(&self) -> f64 {
+        if self.mvms == 0 {
+            1.0
+        } else {
+            self.passes as f64 / self.mvms as f64
+        }
+    }
 }
 
 struct LinearWeights {
@@ -192,13 +221,24 @@ pub fn evaluate(
             block,
             &ideal_in,
             &mut weights,
-            Some(&mut errs),
+            Record::Errors(&mut errs),
             cfg.t_inf_s,
             backend,
         )?;
-        let (_, chain) = forward(block, &chain_in, &mut weights, None, cfg.t_inf_s, backend)?;
+        let mut passes = BTreeMap::new();
+        let (_, chain) = forward(
+            block,
+            &chain_in,
+            &mut weights,
+            Record::Passes(&mut passes),
+            cfg.t_inf_s,
+            backend,
+        )?;
         for (oi, e) in errs {
             res.op_err.insert((ii, oi), e);
+        }
+        for (oi, p) in passes {
+            res.op_passes.insert((ii, oi), p);
         }
         res.layer_err.push(host::rel_l2(&iso, &ideal_out));
         res.model_err = Some(host::rel_l2(&chain, &ideal_out));
@@ -209,13 +249,21 @@ pub fn evaluate(
     Ok(Some(res))
 }
 
+/// What a forward pass records per linear operation (by op index).
+enum Record<'a> {
+    /// The operation's error against the ideal operation on the same operand.
+    Errors(&'a mut BTreeMap<usize, f64>),
+    /// The tile model's MVMs and analog passes.
+    Passes(&'a mut BTreeMap<usize, TilePasses>),
+}
+
 /// Runs one block on `input` twice in lockstep, ideal and hybrid; returns (ideal output,
-/// hybrid output) and, with `errs`, each linear operation's isolated error.
+/// hybrid output) and records what `record` asks for.
 fn forward(
     block: &crate::workload::Block,
     input: &Matrix,
     weights: &mut [Option<LinearWeights>],
-    mut errs: Option<&mut BTreeMap<usize, f64>>,
+    mut record: Record,
     t_inf: f64,
     backend: &mut dyn ClusterBackend,
 ) -> Result<(Matrix, Matrix), Error> {
@@ -245,7 +293,7 @@ fn forward(
                 let xi = &ins_i[0];
                 let xh = &ins_h[0];
                 let yi = ideal_of(xi, lw)?;
-                let (xw, _) = lw.analog.mvm_batch(xh, t_inf)?;
+                let (xw, lat) = lw.analog.mvm_batch(xh, t_inf)?;
                 let yh = match &lw.lora {
                     Some((l, a, b)) => {
                         let shape = LoraShape {
@@ -260,8 +308,19 @@ fn forward(
                     }
                     None => xw,
                 };
-                if let Some(e) = errs.as_deref_mut() {
-                    e.insert(oi, host::rel_l2(&yh, &ideal_of(xh, lw)?));
+                match &mut record {
+                    Record::Errors(e) => {
+                        e.insert(oi, host::rel_l2(&yh, &ideal_of(xh, lw)?));
+                    }
+                    Record::Passes(p) => {
+                        p.insert(
+                            oi,
+                            TilePasses {
+                                mvms: xh.rows() as u64,
+                                passes: lat.passes,
+                            },
+                        );
+                    }
                 }
                 (yi, yh)
             }

@@ -32,6 +32,10 @@ pub struct Row {
     pub shape: String,
     /// Tile busy time (one tile group per matrix), ns.
     pub tile_ns: f64,
+    /// Mean analog passes per MVM charged to a linear operation's tiles (bound management
+    /// repeats a pass while an output saturates): counted by the tile model in the numerics, 1
+    /// where the numerics did not run; `None` for other rows.
+    pub tile_passes: Option<f64>,
     /// Cluster busy time, ns.
     pub cluster_ns: f64,
     /// Time on the interconnect (latency plus occupancy, excluding queueing), ns.
@@ -129,6 +133,7 @@ impl Report {
             "row",
             "shape",
             "tile us",
+            "passes",
             "cluster us",
             "xfer us",
             "hybrid us",
@@ -154,6 +159,7 @@ impl Report {
                 name,
                 r.shape.clone(),
                 us(r.tile_ns),
+                r.tile_passes.map_or("-".into(), |p| format!("{p:.2}")),
                 us(r.cluster_ns),
                 us(r.transfer_ns),
                 us(r.hybrid_ns),
@@ -182,11 +188,15 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "scenario {}: cluster times from the {}{}",
+            "scenario {}: cluster times from the {}; {}",
             self.scenario,
             self.cluster_model,
-            self.sample_tokens
-                .map_or(String::new(), |n| format!("; errors on a {n}-token sample"))
+            self.sample_tokens.map_or(
+                "one analog pass per tile MVM (numerics off)".into(),
+                |n| format!(
+                    "errors and tile passes (mean per MVM, bound management) on a {n}-token sample"
+                )
+            )
         );
         for (i, row) in cells.iter().enumerate() {
             let line: Vec<String> = row
@@ -194,7 +204,7 @@ impl Report {
                 .zip(&widths)
                 .enumerate()
                 .map(|(c, (v, w))| {
-                    if c <= 4 || c == 11 || c == 15 {
+                    if c <= 4 || c == 12 || c == 16 {
                         format!("{v:<w$}")
                     } else {
                         format!("{v:>w$}")
@@ -222,7 +232,7 @@ impl Report {
     pub fn csv(&self) -> String {
         let mut s = String::from(
             "strategy,integration_time_ns,tokens_per_batch,scope,layer,op,kind,shape,tile_ns,\
-             cluster_ns,transfer_ns,hybrid_ns,baseline_ns,overhead,bound,tile_util,cluster_util,\
+             tile_passes,cluster_ns,transfer_ns,hybrid_ns,baseline_ns,overhead,bound,tile_util,cluster_util,\
              tcdm_peak_bytes,tcdm_over,rel_err,cluster_model\n",
         );
         let q = |v: &str| {
@@ -235,7 +245,7 @@ impl Report {
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 q(&r.strategy),
                 r.integration_time_ns,
                 r.tokens_per_batch,
@@ -245,6 +255,7 @@ impl Report {
                 r.kind,
                 r.shape,
                 r.tile_ns,
+                r.tile_passes.map_or(String::new(), |p| p.to_string()),
                 r.cluster_ns,
                 r.transfer_ns,
                 r.hybrid_ns,

@@ -11,32 +11,33 @@ use crate::backend::{self, ClusterBackend, LoraShape};
 use crate::engine::{ns_to_ps, ps_to_ns, Time};
 use crate::error::Error;
 use crate::mapping::{Mapping, L2};
-use crate::numerics::{self, NumericsResult};
+use crate::numerics::{self, NumericsResult, TilePasses};
 use crate::replay::{execute, Graph, Stage, TaskId, Timing, Work};
 use crate::report::{Report, Row};
 use crate::scenario::{Combination, Loaded};
 use crate::strategy::{self, baseline, Costs, JobSlice, LinearJob, Strategy};
 use crate::workload::{OpKind, BLOCK_INPUT};
-use hetsim_models::aimc::TileConfig;
+use hetsim_models::aimc::{mvm_latency, TileConfig};
 use hetsim_models::interconnect::{Endpoint, Interconnect};
 use std::collections::BTreeMap;
 
-/// Latency of one token's MVM on a matrix of `in x out` (the aimc model's rule, see
-/// `AnalogMatrix::mvm_latency`; one analog pass, i.e. no bound-management repetition), ns.
-pub fn tile_latency_ns(cfg: &TileConfig, in_features: usize, out_features: usize) -> f64 {
-    let t = &cfg.transfer;
-    let rows = in_features.min(cfg.rows) as f64;
-    let cols = out_features.min(cfg.cols) as f64;
-    let tin = t
-        .input_bytes_per_ns
-        .map_or(0.0, |w| rows * f64::from(t.input_element_bytes) / w);
-    let tout = t
-        .output_bytes_per_ns
-        .map_or(0.0, |w| cols * f64::from(t.output_element_bytes) / w);
-    let row_blocks = in_features.div_ceil(cfg.rows);
-    tin + cfg.integration_time_ns
-        + tout
-        + row_blocks.saturating_sub(1) as f64 * cfg.accumulation_ns_per_row_block
+/// Tile time charged to one token's MVM of a linear operation of `in x out`, ns: the tile
+/// model's rule ([`mvm_latency`], written only there) over the MVMs the numerics ran for this
+/// operation and the analog passes they took, divided by the number of MVMs. Every token is
+/// thus charged the operation's mean passes per MVM, and the operation's tile time over the
+/// sample equals the tile model's. Without a count (`numerics: None`, or an instance beyond
+/// `numerics.max_instances`) every MVM is charged one pass; with bound management off the tile
+/// model counts one pass per MVM anyway.
+pub fn tile_ns_per_token(
+    cfg: &TileConfig,
+    in_features: usize,
+    out_features: usize,
+    counted: Option<TilePasses>,
+) -> f64 {
+    let c = counted
+        .filter(|c| c.mvms > 0)
+        .unwrap_or(TilePasses { mvms: 1, passes: 1 });
+    mvm_latency(cfg, in_features, out_features, c.mvms, c.passes).total_ns() / c.mvms as f64
 }
 
 /// An operation instance in a built graph.
@@ -47,6 +48,8 @@ struct OpRec {
     clusters: usize,
     batches: usize,
     tcdm: u64,
+    /// Mean analog passes per MVM charged to a linear operation's tiles (`None`: dynamic).
+    passes: Option<f64>,
 }
 
 /// Operation tag of the final write-back to L2 (no operation record).
@@ -102,6 +105,7 @@ fn build(
     strategy: Option<&dyn Strategy>,
     tile_cfg: &TileConfig,
     t: usize,
+    num: Option<&NumericsResult>,
     costs: &mut Costs,
 ) -> Result<Built, Error> {
     let sched = &loaded.schedule;
@@ -133,6 +137,7 @@ fn build(
                 srcs.push((*loc, f.clone(), *shape));
             }
             let home_ep = mapping.cluster_ep(place.home);
+            let mut passes = None;
             let (finals, tcdm) = match op.kind {
                 OpKind::Linear {
                     in_features,
@@ -150,8 +155,15 @@ fn build(
                             cols: s.cols,
                         })
                         .collect();
-                    let tile_ps = ns_to_ps(tile_latency_ns(tile_cfg, in_features, out_features))
-                        .ok_or_else(|| Error::Mapping("tile latency out of range".into()))?;
+                    let counted = num.and_then(|n| n.op_passes.get(&(ii, oi)).copied());
+                    passes = Some(counted.map_or(1.0, |c| c.mean()));
+                    let tile_ps = ns_to_ps(tile_ns_per_token(
+                        tile_cfg,
+                        in_features,
+                        out_features,
+                        counted,
+                    ))
+                    .ok_or_else(|| Error::Mapping("tile latency out of range".into()))?;
                     let job = LinearJob {
                         op: rec,
                         batches: &batches,
@@ -222,6 +234,7 @@ fn build(
                 clusters: place.clusters.len().max(1),
                 batches: batches.len(),
                 tcdm,
+                passes,
             });
         }
         if let Some((f, loc)) = last {
@@ -258,10 +271,11 @@ fn measure(
     strategy: Option<&dyn Strategy>,
     tile_cfg: &TileConfig,
     t: usize,
+    num: Option<&NumericsResult>,
     backend: &mut dyn ClusterBackend,
 ) -> Result<(Measured, Vec<OpRec>), Error> {
     let mut costs = Costs::new(backend);
-    let Built { mut graph, ops } = build(loaded, mapping, strategy, tile_cfg, t, &mut costs)?;
+    let Built { mut graph, ops } = build(loaded, mapping, strategy, tile_cfg, t, num, &mut costs)?;
     let mut ic = Interconnect::new(&loaded.scenario.hardware.interconnect)?;
     mapping.place(&mut ic)?;
     let tm = execute(&mut graph, &mut ic, mapping.tiles, mapping.clusters)?;
@@ -419,7 +433,7 @@ pub fn run_combinations(
         };
         let key = (it.to_bits(), t);
         if let std::collections::btree_map::Entry::Vacant(e) = baselines.entry(key) {
-            let b = measure(loaded, &base_map, None, &tile_cfg, t, backend.as_mut())?;
+            let b = measure(loaded, &base_map, None, &tile_cfg, t, num, backend.as_mut())?;
             events += b.0.events;
             e.insert(b);
         }
@@ -432,6 +446,7 @@ pub fn run_combinations(
             Some(strat.as_ref()),
             &tile_cfg,
             t,
+            num,
             backend.as_mut(),
         )?;
         events += hyb.events;
@@ -494,6 +509,7 @@ pub fn run_combinations(
             let mut row = mk("op", &inst.name, &op.name, op.kind.label(), shape);
             let lat = h.latency().max(1);
             row.tile_ns = ps_to_ns(h.tile);
+            row.tile_passes = rec.passes;
             row.cluster_ns = ps_to_ns(h.cluster);
             row.transfer_ns = ps_to_ns(h.transfer);
             row.hybrid_ns = ps_to_ns(h.latency());
@@ -558,7 +574,8 @@ pub fn run_combinations(
         if n.instances < base_map.instances.len() {
             warnings.push(format!(
                 "numerics: evaluated the first {} of {} layer instances; the model error is \
-                 after instance {}",
+                 after instance {}, and the tiles of later instances are charged one analog \
+                 pass per MVM (passes are counted only where the tile model ran)",
                 n.instances,
                 base_map.instances.len(),
                 n.instances
@@ -592,10 +609,15 @@ pub struct Replayed {
     pub strategy: String,
 }
 
-/// Builds and replays the hybrid task graph of one combination (no baseline, no numerics),
-/// exactly as [`run`] does for its rows; `hetsim run --trace` draws the result. [`run`] never
-/// calls this, so the untraced path is unchanged.
-pub fn replay_combination(loaded: &Loaded, combo: &Combination) -> Result<Replayed, Error> {
+/// Builds and replays the hybrid task graph of one combination (no baseline), exactly as
+/// [`run`] does for its rows given the same numerics result (its tile pass counts are charged;
+/// `None` charges one pass per MVM); `hetsim run --trace` draws the result. [`run`] never calls
+/// this, so the untraced path is unchanged.
+pub fn replay_combination(
+    loaded: &Loaded,
+    combo: &Combination,
+    num: Option<&NumericsResult>,
+) -> Result<Replayed, Error> {
     let mut backend = backend::build(
         &loaded.scenario.hardware.cluster_backend,
         loaded.path.parent().unwrap_or(std::path::Path::new(".")),
@@ -622,6 +644,7 @@ pub fn replay_combination(loaded: &Loaded, combo: &Combination) -> Result<Replay
         Some(strat.as_ref()),
         &tile_cfg,
         t,
+        num,
         &mut costs,
     )?;
     let mut ic = Interconnect::new(&loaded.scenario.hardware.interconnect)?;
@@ -666,7 +689,7 @@ mod tests {
     use hetsim_models::aimc::{AnalogMatrix, Matrix};
 
     #[test]
-    fn tile_latency_matches_the_aimc_model() {
+    fn tile_time_per_token_is_the_aimc_rule() {
         // 600 x 300 on 256 x 256 tiles: 3 row blocks. With ports of 2 B/ns in and 4 B/ns out,
         // 1-byte inputs and 2-byte outputs, 5 ns per extra row block, 128 ns integration:
         // in = min(600, 256) * 1 / 2 = 128 ns; out = min(300, 256) * 2 / 4 = 128 ns;
@@ -680,9 +703,22 @@ mod tests {
         cfg.transfer.input_bytes_per_ns = Some(2.0);
         cfg.transfer.output_bytes_per_ns = Some(4.0);
         let a = AnalogMatrix::program(&cfg, &Matrix::zeros(600, 300)).unwrap();
-        assert_eq!(tile_latency_ns(&cfg, 600, 300), 394.0);
+        assert_eq!(tile_ns_per_token(&cfg, 600, 300, None), 394.0);
         assert_eq!(a.mvm_latency(1).total_ns(), 394.0);
+        // 4 tokens that took 10 passes: mean 2.5 passes per MVM, so each token costs
+        // 2.5 * 128 + 128 + 128 + 10 = 586 ns (= (10 * 128 + 4 * 266) / 4).
+        let counted = TilePasses {
+            mvms: 4,
+            passes: 10,
+        };
+        assert_eq!(tile_ns_per_token(&cfg, 600, 300, Some(counted)), 586.0);
+        // Nothing counted: one pass.
+        let none = TilePasses { mvms: 0, passes: 0 };
+        assert_eq!(tile_ns_per_token(&cfg, 600, 300, Some(none)), 394.0);
         // The study's tile: the integration time alone.
-        assert_eq!(tile_latency_ns(&TileConfig::default(), 512, 128), 128.0);
+        assert_eq!(
+            tile_ns_per_token(&TileConfig::default(), 512, 128, None),
+            128.0
+        );
     }
 }

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The columns of a [`Row`], in report order (also the CSV order).
-pub const ROW_COLUMNS: [&str; 21] = [
+pub const ROW_COLUMNS: [&str; 22] = [
     "strategy",
     "integration_time_ns",
     "tokens_per_batch",
@@ -46,6 +46,7 @@ pub const ROW_COLUMNS: [&str; 21] = [
     "kind",
     "shape",
     "tile_ns",
+    "tile_passes",
     "cluster_ns",
     "transfer_ns",
     "hybrid_ns",

@@ -185,8 +185,11 @@ fn sweep_directories_are_read_and_failed_points_skipped() {
     for (i, l) in lines.filter(|l| l.contains(",model,")).enumerate() {
         text += &format!("{i},p{i},ok,,8,{l}\n");
     }
-    // A failed point: its empty fields must not reach the parser.
-    text += "99,p99,error,\"boom, badly\",8,,,,,,,,,,,,,,,,,,,,,\n";
+    // A failed point: its empty fields (one per report column) must not reach the parser.
+    text += &format!(
+        "99,p99,error,\"boom, badly\",8{}\n",
+        ",".repeat(header.split(',').count())
+    );
     std::fs::write(sweep.join("results.csv"), text).unwrap();
     let out = plot(&[
         sweep.to_str().unwrap(),

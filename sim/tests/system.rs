@@ -595,3 +595,75 @@ fn main_scenario_runs_every_combination_with_the_kernel() {
     let again = hetsim::run::run(&loaded).unwrap();
     assert_eq!(r.csv(), again.csv());
 }
+
+/// A one-operation schedule: a 1-input, 4-output linear layer without LoRA on 8 tokens.
+const ONE_INPUT_SCHEDULE: &str = r#"(model: "one-input", seq_len: 8, input_features: 1, blocks: [
+    (name: "block", repeat: 1, ops: [
+        (name: "dense", kind: Linear(in_features: 1, out_features: 4, lora: None),
+         inputs: ["input"], out: (8, 4)),
+    ]),
+])"#;
+
+/// The `dense` row of a run of the one-input schedule with `tile` as the tile config and
+/// `numerics` as the numerics section (t = 8: one batch of all 8 tokens, 128 ns integration).
+fn one_input_dense_row(tile: &str, numerics: &str) -> hetsim::report::Row {
+    let dir = std::env::temp_dir().join(format!("hetsim-passes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("one.ron"), ONE_INPUT_SCHEDULE).unwrap();
+    let sc = dir.join("s.ron");
+    let text = format!(
+        r#"(name: "passes", seed: 5, hardware: (tile: {tile}),
+            workload: (schedule: File("one.ron"), lora: Off),
+            sweep: (integration_time_ns: [128.0], tokens_per_batch: [8], strategy: [Pipelined]),
+            numerics: {numerics})"#
+    );
+    std::fs::write(&sc, text).unwrap();
+    let r = hetsim::run::run(&load(&sc).unwrap()).unwrap();
+    r.rows.into_iter().find(|x| x.op == "dense").unwrap()
+}
+
+#[test]
+fn bound_management_passes_are_charged_to_the_tile() {
+    // The tile: noise, DAC, output noise and clipping off; an 8-bit ADC with bound 0.3;
+    // input port 1 B/ns (1-byte inputs), output port 2 B/ns (2-byte outputs).
+    let tile = |bm: &str| {
+        format!(
+            "(noise: Off, dac: (enabled: false, bits: 8, bound: 1.0), \
+             adc: (enabled: true, bits: 8, bound: 0.3), output_noise: 0.0, \
+             mapping: (clipping: Off), drift_compensation: Off, bound_management: {bm}, \
+             transfer: (input_bytes_per_ns: Some(1.0), output_bytes_per_ns: Some(2.0)))"
+        )
+    };
+    let on = tile("Iterative(max_factor: 1000.0, max_res: 0.25)");
+    let sample = "Some((sample_tokens: 4))";
+    // With one input, the abs-max input scaling makes every (non-zero) token x / |x| = +-1,
+    // and channel-wise scaling makes every weight of the single row +-1, so each output is
+    // +-1 in normalised units. Bound management halves the input until no output reaches the
+    // ADC bound 0.3: 1 and 0.5 saturate, 0.25 does not -> k = 3 passes per MVM (the limit,
+    // 1000 without a DAC, is not reached). Per token: 3 x 128 ns integration + transfers
+    // (1 input x 1 B / 1 B/ns = 1 ns in, 4 outputs x 2 B / 2 B/ns = 4 ns out), no
+    // accumulation (one row block) = 384 + 5 = 389 ns; 8 tokens = 3112 ns.
+    let row = one_input_dense_row(&on, sample);
+    assert_eq!(row.tile_passes, Some(3.0), "{row:?}");
+    assert_eq!(row.tile_ns, 8.0 * (3.0 * 128.0 + 1.0 + 4.0), "{row:?}");
+    // The baseline is the same tile work (no LoRA): overhead 1.
+    assert_eq!(row.overhead, 1.0, "{row:?}");
+    // ADC bound 0.2: 1, 0.5 and 0.25 saturate, 0.125 does not -> 4 passes; 8 x (4 x 128 + 5)
+    // = 4136 ns.
+    let row = one_input_dense_row(&on.replace("bound: 0.3", "bound: 0.2"), sample);
+    assert_eq!(row.tile_passes, Some(4.0), "{row:?}");
+    assert_eq!(row.tile_ns, 8.0 * (4.0 * 128.0 + 5.0), "{row:?}");
+    // Bound management off: the saturated output is taken as it is, 1 pass; 8 x (128 + 5)
+    // = 1064 ns.
+    let row = one_input_dense_row(&tile("Off"), sample);
+    assert_eq!(row.tile_passes, Some(1.0), "{row:?}");
+    assert_eq!(row.tile_ns, 8.0 * (128.0 + 5.0), "{row:?}");
+    // Numerics off: nothing counted the passes, 1 pass charged (1064 ns) even with bound
+    // management on.
+    let row = one_input_dense_row(&on, "None");
+    assert_eq!(row.tile_passes, Some(1.0), "{row:?}");
+    assert_eq!(row.tile_ns, 8.0 * (128.0 + 5.0), "{row:?}");
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("hetsim-passes-{}", std::process::id())),
+    );
+}

@@ -8,11 +8,7 @@ use super::crossbar::Crossbar;
 use super::error::{AimcError, Result};
 use super::matrix::{check_finite_vec, Matrix};
 
-/// Timing of one or more MVMs of an [`AnalogMatrix`].
-///
-/// All tiles of a matrix work in parallel on their blocks, each with its own port, so one MVM
-/// costs `transfer_in + passes * integration + transfer_out + (row_blocks - 1) * accumulation`,
-/// where `passes` is the largest pass count of any tile (1 unless bound management repeats).
+/// Timing of one or more MVMs of an [`AnalogMatrix`], as [`mvm_latency`] computes it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Latency {
     /// Analog integration time, ns.
@@ -36,6 +32,54 @@ impl Latency {
         self.transfer_ns += other.transfer_ns;
         self.accumulation_ns += other.accumulation_ns;
         self.passes += other.passes;
+    }
+}
+
+/// The tile's MVM timing rule; the only place it is written (the tile model, its MMIO face and
+/// the system replay all call it).
+///
+/// `mvms` MVMs of an `in_dim x out_dim` matrix on tiles of `cfg.rows x cfg.cols` that took
+/// `passes` analog passes in all (each MVM takes one pass, plus one per bound-management
+/// repetition; for one MVM, the largest pass count of any of the matrix's tiles) cost
+///
+/// - integration: `passes * integration_time_ns`;
+/// - transfer: `mvms * (in_transfer + out_transfer)`, with
+///   `in_transfer = min(in_dim, rows) * input_element_bytes / input_bytes_per_ns` and
+///   `out_transfer = min(out_dim, cols) * output_element_bytes / output_bytes_per_ns` (0 when
+///   a port width is `None`);
+/// - accumulation: `mvms * (row_blocks - 1) * accumulation_ns_per_row_block`, with
+///   `row_blocks = ceil(in_dim / rows)`.
+///
+/// All tiles of the matrix work in parallel on their blocks, each with its own port, so the
+/// number of column blocks does not enter. Pure: no state, no validation (a `cfg` with
+/// `rows = 0` counts no row blocks).
+pub fn mvm_latency(
+    cfg: &TileConfig,
+    in_dim: usize,
+    out_dim: usize,
+    mvms: u64,
+    passes: u64,
+) -> Latency {
+    let t = &cfg.transfer;
+    let rows = in_dim.min(cfg.rows) as f64;
+    let cols = out_dim.min(cfg.cols) as f64;
+    let tin = t
+        .input_bytes_per_ns
+        .map_or(0.0, |w| rows * f64::from(t.input_element_bytes) / w);
+    let tout = t
+        .output_bytes_per_ns
+        .map_or(0.0, |w| cols * f64::from(t.output_element_bytes) / w);
+    let row_blocks = if cfg.rows == 0 {
+        0
+    } else {
+        in_dim.div_ceil(cfg.rows)
+    };
+    Latency {
+        integration_ns: passes as f64 * cfg.integration_time_ns,
+        transfer_ns: mvms as f64 * (tin + tout),
+        accumulation_ns: mvms as f64
+            * (row_blocks.saturating_sub(1) as f64 * cfg.accumulation_ns_per_row_block),
+        passes,
     }
 }
 
@@ -273,23 +317,15 @@ impl AnalogMatrix {
     }
 
     /// Latency of one MVM with `passes` analog passes per tile (1 without bound management).
+    /// ([`mvm_latency`] for one MVM of this matrix.)
     pub fn mvm_latency(&self, passes: u32) -> Latency {
-        let t = &self.cfg.transfer;
-        let rows = self.in_dim().min(self.cfg.rows) as f64;
-        let cols = self.out_dim().min(self.cfg.cols) as f64;
-        let tin = t
-            .input_bytes_per_ns
-            .map_or(0.0, |w| rows * f64::from(t.input_element_bytes) / w);
-        let tout = t
-            .output_bytes_per_ns
-            .map_or(0.0, |w| cols * f64::from(t.output_element_bytes) / w);
-        Latency {
-            integration_ns: f64::from(passes) * self.cfg.integration_time_ns,
-            transfer_ns: tin + tout,
-            accumulation_ns: self.mapping.row_blocks.saturating_sub(1) as f64
-                * self.cfg.accumulation_ns_per_row_block,
-            passes: u64::from(passes),
-        }
+        mvm_latency(
+            &self.cfg,
+            self.in_dim(),
+            self.out_dim(),
+            1,
+            u64::from(passes),
+        )
     }
 
     /// Time (s after programming) the stored weights are currently realised at, if any.
@@ -492,6 +528,63 @@ mod tests {
         assert_eq!(lat.transfer_ns, 10.25);
         assert_eq!(lat.accumulation_ns, 4.0);
         assert_eq!(lat.total_ns(), 128.0 + 10.25 + 4.0);
+    }
+
+    #[test]
+    fn latency_rule_charges_passes_transfers_and_accumulation() {
+        // 700 x 300 on 256 x 128 tiles: ceil(700/256) = 3 row blocks (3 column blocks, which
+        // do not enter: the tiles run in parallel). Ports: 8 B/ns in with 1-byte inputs,
+        // 16 B/ns out with 2-byte outputs; 3 ns per extra row block; 100 ns integration.
+        let mut cfg = TileConfig {
+            rows: 256,
+            cols: 128,
+            integration_time_ns: 100.0,
+            accumulation_ns_per_row_block: 3.0,
+            ..TileConfig::ideal()
+        };
+        cfg.transfer.input_bytes_per_ns = Some(8.0);
+        cfg.transfer.output_bytes_per_ns = Some(16.0);
+        // One MVM, 3 passes: in = min(700, 256) * 1 / 8 = 32 ns, out = min(300, 128) * 2 / 16
+        // = 16 ns, accumulation = (3 - 1) * 3 = 6 ns, integration = 3 * 100 = 300 ns; 354 ns.
+        let one = mvm_latency(&cfg, 700, 300, 1, 3);
+        assert_eq!(
+            (one.integration_ns, one.transfer_ns, one.accumulation_ns),
+            (300.0, 48.0, 6.0)
+        );
+        assert_eq!((one.total_ns(), one.passes), (354.0, 3));
+        // The matrix's own latency is the same rule.
+        let m = AnalogMatrix::program(&cfg, &Matrix::zeros(700, 300)).unwrap();
+        assert_eq!(m.mvm_latency(3), one);
+        // 4 MVMs that took 7 passes in all: 7 * 100 + 4 * 48 + 4 * 6 = 700 + 192 + 24 = 916 ns.
+        let four = mvm_latency(&cfg, 700, 300, 4, 7);
+        assert_eq!(
+            (four.integration_ns, four.transfer_ns, four.accumulation_ns),
+            (700.0, 192.0, 24.0)
+        );
+        assert_eq!((four.total_ns(), four.passes), (916.0, 7));
+        // One pass: the integration time plus the fixed costs, 100 + 48 + 6 = 154 ns.
+        assert_eq!(mvm_latency(&cfg, 700, 300, 1, 1).total_ns(), 154.0);
+        // One row block, no ports: the integration time alone.
+        assert_eq!(
+            mvm_latency(&TileConfig::default(), 512, 128, 1, 1).total_ns(),
+            128.0
+        );
+    }
+
+    #[test]
+    fn batch_latency_is_the_rule_over_the_passes_taken() {
+        // 64 ones on a 64-row tile, 8-bit DAC and ADC (bound 12), iterative bound management:
+        // each token of ones needs 4 passes (outputs 64, 32, 16 saturate; 8 does not), a token
+        // of zeros needs 1 (output 0). Tokens [ones, zeros, ones]: 3 MVMs, 4 + 1 + 4 = 9
+        // passes, 9 * 128 = 1152 ns of integration and nothing else configured.
+        let mut cfg = periphery_only(true, true);
+        cfg.bound_management = BoundManagement::default();
+        let ones = Matrix::from_fn(64, 1, |_, _| 1.0);
+        let xs = Matrix::from_fn(3, 64, |t, _| if t == 1 { 0.0 } else { 1.0 });
+        let mut m = AnalogMatrix::program(&cfg, &ones).unwrap();
+        let (_, lat) = m.mvm_batch(&xs, 0.0).unwrap();
+        assert_eq!((lat.passes, lat.total_ns()), (9, 1152.0));
+        assert_eq!(lat, mvm_latency(&cfg, 64, 1, 3, 9));
     }
 
     fn periphery_only(dac: bool, adc: bool) -> TileConfig {

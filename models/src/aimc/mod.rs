@@ -8,7 +8,8 @@
 //! ADC and bound management, the memory-mapped device face a cluster drives ([`AimcMmio`]),
 //! accuracy reports against the ideal f32 product ([`accuracy_report`]) and f32 `.npy` I/O.
 //! It does not own the cluster, the interconnect or any scheduling: latencies are returned,
-//! never waited for. Formulas, defaults and sources: `docs/aimc.md`.
+//! never waited for. The tile's timing rule is one pure function, [`mvm_latency`], used by the
+//! tile model and the system replay alike. Formulas, defaults and sources: `docs/aimc.md`.
 //!
 //! All randomness comes from ChaCha8 streams derived from (seed, tile index, purpose), so a
 //! given configuration, weight matrix and call sequence always gives the same bits.
@@ -24,7 +25,7 @@ pub mod pcm;
 mod report;
 mod rng;
 
-pub use analog::{AnalogMatrix, Latency, MappingReport, TileUse};
+pub use analog::{mvm_latency, AnalogMatrix, Latency, MappingReport, TileUse};
 pub use config::{
     BoundManagement, Clipping, ConverterConfig, DriftCompensation, MappingConfig, NoiseModel,
     PcmConfig, ReadNoiseRedraw, Scaling, TileConfig, TransferConfig, WeightNoiseConfig, MAX_DIM,

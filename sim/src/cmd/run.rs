@@ -83,7 +83,9 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
     if mode == Mode::Check {
         return Ok(0);
     }
-    let report = crate::run::run(&loaded)?;
+    // The numerics once, for the report and the trace (their tile passes time both).
+    let num = crate::run::evaluate_numerics(&loaded)?;
+    let report = crate::run::run_combinations(&loaded, &loaded.combinations(), num.as_ref())?;
     emit(out, format_args!("{}", report.table()))?;
     if let Some(p) = &args.csv {
         Report::write(p, &report.csv())?;
@@ -92,7 +94,12 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
         Report::write(p, &report.json()?)?;
     }
     if let Some(p) = &args.trace {
-        let trace = crate::trace_event::system::trace(&loaded, &combos, &filter)?;
+        let trace = crate::trace_event::system::trace_with_numerics(
+            &loaded,
+            &combos,
+            &filter,
+            num.as_ref(),
+        )?;
         trace.write(p)?;
         note(format_args!(
             "trace: {} event(s) of {} combination(s) written to {}",

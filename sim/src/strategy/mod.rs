@@ -64,7 +64,8 @@ pub struct LinearJob<'a> {
     pub out_features: usize,
     /// Bytes per activation element on the interconnect.
     pub element_bytes: u64,
-    /// Tile latency of one token's MVM, ps.
+    /// Tile time of one token's MVM, ps: the tile's timing rule with the operation's mean
+    /// bound-management passes per MVM (`run::tile_ns_per_token`).
     pub tile_ps_per_token: Time,
     /// LoRA rank (`None`: no LoRA, the baseline expansion is used).
     pub rank: Option<usize>,

@@ -24,8 +24,9 @@
 use super::{ps_to_us, Lanes, Pid, Tid, Trace, TraceFilter};
 use crate::error::Error;
 use crate::mapping::L2;
+use crate::numerics::NumericsResult;
 use crate::replay::{Stage, Work};
-use crate::run::{replay_combination, Replayed};
+use crate::run::{evaluate_numerics, replay_combination, Replayed};
 use crate::scenario::Loaded;
 use hetsim_models::interconnect::{Endpoint, Topology};
 use serde_json::json;
@@ -36,8 +37,22 @@ const CLUSTER_TID: Tid = 1_000_000;
 const LINK_TID: Tid = 2_000_000;
 
 /// Traces the combinations of `loaded` numbered `combos` (0-based, in the order of
-/// `Loaded::combinations`), each in its own process, keeping what `filter` keeps.
+/// `Loaded::combinations`), each in its own process, keeping what `filter` keeps. Evaluates the
+/// scenario's numerics first (their tile pass counts time the tiles, as in `run::run`); a
+/// caller that already has them calls [`trace_with_numerics`].
 pub fn trace(loaded: &Loaded, combos: &[usize], filter: &TraceFilter) -> Result<Trace, Error> {
+    let num = evaluate_numerics(loaded)?;
+    trace_with_numerics(loaded, combos, filter, num.as_ref())
+}
+
+/// As [`trace`], with the scenario's numerics result already evaluated (`None`: numerics off,
+/// one analog pass per tile MVM).
+pub fn trace_with_numerics(
+    loaded: &Loaded,
+    combos: &[usize],
+    filter: &TraceFilter,
+    num: Option<&NumericsResult>,
+) -> Result<Trace, Error> {
     let all = loaded.combinations();
     let mut trace = Trace::new();
     for &k in combos {
@@ -49,7 +64,7 @@ pub fn trace(loaded: &Loaded, combos: &[usize], filter: &TraceFilter) -> Result<
                 all.len().saturating_sub(1)
             ),
         })?;
-        let r = replay_combination(loaded, combo)?;
+        let r = replay_combination(loaded, combo, num)?;
         let name = format!(
             "#{k} {} · {} ns · t = {}",
             r.strategy, combo.integration_time_ns, combo.tokens_per_batch
