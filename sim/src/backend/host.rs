@@ -62,7 +62,8 @@ fn zip(a: &Matrix, b: &Matrix, f: impl Fn(f32, f32) -> f32) -> Option<Matrix> {
 
 /// Evaluates a dynamic operation (any kind but `Linear`) on the host; `None` when the operands
 /// do not fit the kind (schedules are validated before, so this is a bug guard).
-/// Norms use gain 1 and bias 0 (synthetic parameters), epsilon 1e-5 (LayerNorm) / 1e-6 (RMS).
+/// Norms use gain 1 and bias 0, epsilon 1e-5 (LayerNorm) / 1e-6 (RMS); the numerics scale each
+/// synthetic NoNorm's output by its calibrated gain (`crate::numerics`).
 pub fn eval(kind: &OpKind, ins: &[&Matrix]) -> Option<Matrix> {
     match *kind {
         OpKind::Linear { .. } => None,
