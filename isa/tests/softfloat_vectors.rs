@@ -2,8 +2,8 @@
 //! outside reference: `data/softfloat_vectors.txt` holds SoftFloat's result bits and fflags for
 //! operand sets biased to edge cases (subnormals, NaN payloads, overflow and underflow
 //! boundaries, exact halves, cancellation), every operation and rounding mode. The vectors
-//! were written by SoftFloat itself (isa/examples/softfloat_equiv.rs --vectors, at the commit
-//! docs/isa.md names) before SoftFloat left the build; the full equivalence run (10^8 operand
+//! were written by SoftFloat itself (isa/examples/softfloat_equiv.rs --vectors, at commit
+//! f839fe6, docs/isa.md) before SoftFloat left the build; the full equivalence run (10^8 operand
 //! sets per operation and mode, 0 mismatches) is recorded in docs/isa.md.
 
 use hetsim_isa::fp::{self, BinOp, CmpOp, FmaOp, Rounding};
