@@ -54,6 +54,8 @@ static const struct lora_kernel K = {"lora", "lora_shape", "1 compute + 1 DMA",
 struct lora_shape lora_shape = {LORA_DEF_IN, LORA_DEF_OUT, LORA_DEF_R, LORA_DEF_T};
 uint32_t lora_check = 1;
 uint32_t lora_chunk = 8;
+/* Batches of t tokens served by this run (persistent kernel, lora_common.h); default 1. */
+uint32_t lora_batches = 1;
 
 /* Output: t x out, not zeroed at start-up (.l2_noinit: no file bytes). */
 float lora_Y[LORA_MAX_T * LORA_MAX_OUT] __attribute__((section(".l2_noinit"), aligned(64)));
@@ -74,7 +76,7 @@ static struct lora_bufs bufs(const struct lora_plan *p, uint32_t c)
 /* Same on every core (pure function of the shape and the cluster). */
 static int make_plan(struct lora_plan *p, uint32_t ncores)
 {
-    int err = lora_plan_shape(p, &lora_shape, ncores, &K);
+    int err = lora_plan_shape(p, &lora_shape, &lora_batches, ncores, &K);
     return err ? err : lora_plan_chunks(p, &lora_chunk, 1, bufs);
 }
 
@@ -197,12 +199,12 @@ static void compute_core(const struct lora_plan *p, uint32_t w, uint32_t P)
     uint32_t j0, j1;
     split(p->out, w, P, &j0, &j1);
     struct range full = phase1_range(p->c * p->r, p->r, w, P);
-    struct range last = phase1_range(lora_chunk_tokens(p, p->nchunks - 1) * p->r, p->r, w, P);
+    struct range last = phase1_range(lora_chunk_tokens(p, p->cpb - 1) * p->r, p->r, w, P);
     hetsim_barrier(); /* B0 */
     for (uint32_t q = 0; q < p->nchunks; q++) {
         uint32_t n = lora_chunk_tokens(p, q), b = q & 1;
         hetsim_region_begin(REGION_PHASE1);
-        phase1(p, p->X[b], q + 1 == p->nchunks ? &last : &full);
+        phase1(p, p->X[b], lora_chunk_ends_batch(p, q) ? &last : &full);
         hetsim_region_end(REGION_PHASE1);
         hetsim_barrier(); /* B1 */
         hetsim_region_begin(REGION_PHASE2);

@@ -73,6 +73,8 @@
 struct lora_shape lora_f16_shape BOUND = {128, 128, 8, 16};
 uint32_t lora_f16_check BOUND = 0;
 uint32_t lora_f16_chunk BOUND = 32;
+/* Batches of t tokens served by this run (persistent kernel, lora_common.h); default 1. */
+uint32_t lora_f16_batches BOUND = 1;
 /* ABI marker: this ELF is the binary16 SSR kernel with the lora_f16_* symbols (read by the
  * host, which refuses to run it as another kernel kind). */
 const uint32_t lora_f16_ssr_abi = 1;
@@ -108,7 +110,7 @@ static struct lora_bufs bufs(const struct lora_plan *p, uint32_t c)
 /* Same on every core (pure function of the shape and the cluster). A is At, B is Bt. */
 static int make_plan(struct lora_plan *p, uint32_t ncores)
 {
-    int err = lora_plan_shape(p, &lora_f16_shape, ncores, &K);
+    int err = lora_plan_shape(p, &lora_f16_shape, &lora_f16_batches, ncores, &K);
     if (err)
         return err;
     if (p->in % 2 || p->r % 2)

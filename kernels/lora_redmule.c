@@ -71,6 +71,8 @@ static const struct lora_kernel K = {"lora_redmule", "lora_shape", "RedMulE driv
 struct lora_shape lora_shape = {LORA_DEF_IN, LORA_DEF_OUT, LORA_DEF_R, LORA_DEF_T};
 uint32_t lora_check = 1;
 uint32_t lora_chunk = 16;
+/* Batches of t tokens served by this run (persistent kernel, lora_common.h); default 1. */
+uint32_t lora_batches = 1;
 /* ABI marker: this kernel takes binary16 data and computes on RedMulE (read by the host). */
 const uint32_t lora_redmule_abi = 1;
 
@@ -95,7 +97,7 @@ static struct lora_bufs bufs(const struct lora_plan *p, uint32_t c)
 /* Same on every core (pure function of the shape and the cluster). */
 static int make_plan(struct lora_plan *p, uint32_t ncores)
 {
-    int err = lora_plan_shape(p, &lora_shape, ncores, &K);
+    int err = lora_plan_shape(p, &lora_shape, &lora_batches, ncores, &K);
     return err ? err : lora_plan_chunks(p, &lora_chunk, ROW_TILE, bufs);
 }
 

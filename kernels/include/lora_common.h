@@ -18,6 +18,17 @@
  * Barrier protocol (every core makes the same calls): B0 once A, B and chunk 0 are in TCDM;
  * per chunk, `phases` barriers (1 or 2) ending with "compute done with chunk q, chunk q+1
  * loaded"; a last one once every Y is in L2.
+ *
+ * Persistent runs: the kernel serves nb batches of t tokens in one run (the batches symbol,
+ * default 1), as a deployed cluster does for one layer: boot, A and B loaded once and resident,
+ * a warm I-cache, and the DMA of the next batch's X and XW overlapped with the current batch's
+ * compute. Each batch is ceil(t / c) chunks (chunks never straddle two batches); every batch
+ * reads the same bound X and XW (L2 holds one batch: the timing does not depend on the data)
+ * and writes its Y to the same lora_Y. The DMA core marks batch b (b < LORA_MARKED_BATCHES)
+ * as region REGION_BATCH0 + b, from the barrier that ends batch b-1 (B0 for b = 0) to the one
+ * that ends batch b: consecutive regions tile the run, so a steady-state batch's region is the
+ * per-batch period and the rest of the run (boot, A and B, the first chunk's load, the final
+ * write-back) is the once-per-layer start-up.
  */
 #ifndef LORA_COMMON_H
 #define LORA_COMMON_H
@@ -28,6 +39,11 @@
 #define REGION_LORA 1
 #define REGION_PHASE1 2
 #define REGION_PHASE2 3
+/* Region of batch b on the DMA core: REGION_BATCH0 + b, for b < LORA_MARKED_BATCHES. */
+#define REGION_BATCH0 16
+#define LORA_MARKED_BATCHES 8
+/* Most batches one persistent run serves. */
+#define LORA_MAX_BATCHES 4096
 
 /* Exit codes shared by the kernels; codes from ERR_KERNEL on are the kernel's own. */
 #define ERR_MISMATCH 1
@@ -67,8 +83,10 @@ static inline uint32_t lora_tcdm_free(void)
 }
 
 struct lora_plan {
-    uint32_t in, out, r, t;   /* the shape */
-    uint32_t c, nchunks;      /* tokens per chunk (the last chunk may be shorter), chunks */
+    uint32_t in, out, r, t;   /* the shape (t: tokens per batch) */
+    uint32_t nb;              /* batches served by this run (persistent kernel), >= 1 */
+    uint32_t c, cpb, nchunks; /* tokens per chunk (a batch's last chunk may be shorter), chunks
+                                 per batch, chunks of the run (nb * cpb) */
     uint32_t tcdm_bytes;      /* TCDM the plan needs (at c = 1 when even that does not fit) */
     uint32_t pa, po;          /* row pitches in elements: A's (kernel-defined), the Y tiles' */
     void *A, *B, *H;          /* TCDM buffers (element type: the kernel's) */
@@ -87,24 +105,28 @@ static inline uint32_t lora_tcdm_bytes(lora_bufs_fn bufs, const struct lora_plan
     return round64(s.a) + round64(s.b) + round64(s.h) + 2 * round64(s.x) + 2 * round64(s.y);
 }
 
-/* Reads the shape (volatile: the host binds it) into p and checks the core count, the
- * dimensions and the static limits. Sets pa = in and po = out (a kernel may change them). */
+/* Reads the shape and the batch count (volatile: the host binds them) into p and checks the
+ * core count, the dimensions and the static limits. Sets pa = in and po = out (a kernel may
+ * change them). */
 static inline int lora_plan_shape(struct lora_plan *p, const struct lora_shape *shape,
-                                  uint32_t ncores, const struct lora_kernel *k)
+                                  const uint32_t *batches, uint32_t ncores,
+                                  const struct lora_kernel *k)
 {
     const volatile struct lora_shape *s = shape;
     p->in = s->in;
     p->out = s->out;
     p->r = s->r;
     p->t = s->t;
+    p->nb = *(const volatile uint32_t *)batches;
     p->tcdm_bytes = 0;
     p->pa = p->in;
     p->po = p->out;
     if (ncores < 2)
         return ERR_NO_COMPUTE_CORE;
-    if (p->in == 0 || p->out == 0 || p->r == 0 || p->t == 0)
+    if (p->in == 0 || p->out == 0 || p->r == 0 || p->t == 0 || p->nb == 0)
         return ERR_ZERO_DIM;
-    if (p->in > k->max_in || p->out > k->max_out || p->r > k->max_r || p->t > k->max_t)
+    if (p->in > k->max_in || p->out > k->max_out || p->r > k->max_r || p->t > k->max_t ||
+        p->nb > LORA_MAX_BATCHES)
         return ERR_TOO_BIG;
     return 0;
 }
@@ -128,7 +150,8 @@ static inline int lora_plan_chunks(struct lora_plan *p, const uint32_t *chunk, u
     if (c == 0)
         return ERR_TCDM;
     p->c = c;
-    p->nchunks = (p->t + c - 1) / c;
+    p->cpb = (p->t + c - 1) / c;
+    p->nchunks = p->nb * p->cpb;
 
     struct lora_bufs s = bufs(p, c);
     uintptr_t a = align64((uintptr_t)__tcdm_data_end);
@@ -147,10 +170,22 @@ static inline int lora_plan_chunks(struct lora_plan *p, const uint32_t *chunk, u
     return 0;
 }
 
+/* Index of chunk q within its batch (no division when a batch is one chunk). */
+static inline uint32_t lora_chunk_in_batch(const struct lora_plan *p, uint32_t q)
+{
+    return p->cpb == 1 ? 0 : q % p->cpb;
+}
+
+/* Whether chunk q is the last of its batch. */
+static inline int lora_chunk_ends_batch(const struct lora_plan *p, uint32_t q)
+{
+    return lora_chunk_in_batch(p, q) + 1 == p->cpb;
+}
+
 /* Tokens in chunk q. */
 static inline uint32_t lora_chunk_tokens(const struct lora_plan *p, uint32_t q)
 {
-    uint32_t left = p->t - q * p->c;
+    uint32_t left = p->t - lora_chunk_in_batch(p, q) * p->c;
     return left < p->c ? left : p->c;
 }
 
@@ -192,7 +227,7 @@ static inline uint32_t lora_load_chunk(const struct lora_plan *p, const struct l
                                        uint32_t q)
 {
     const uint32_t e = io->esize;
-    uint32_t tok0 = q * p->c, n = lora_chunk_tokens(p, q), b = q & 1;
+    uint32_t tok0 = lora_chunk_in_batch(p, q) * p->c, n = lora_chunk_tokens(p, q), b = q & 1;
     hetsim_dma_1d(p->X[b], (const char *)io->x + tok0 * p->in * e, e * n * p->in);
     const char *xw = (const char *)io->xw + tok0 * p->out * e;
     if (!io->padded || p->po == p->out)
@@ -206,7 +241,7 @@ static inline uint32_t lora_store_chunk(const struct lora_plan *p, const struct 
                                         uint32_t q)
 {
     const uint32_t e = io->esize;
-    char *dst = (char *)io->y + q * p->c * p->out * e;
+    char *dst = (char *)io->y + lora_chunk_in_batch(p, q) * p->c * p->out * e;
     uint32_t n = lora_chunk_tokens(p, q);
     if (!io->padded || p->po == p->out)
         return hetsim_dma_1d(dst, p->Y[q & 1], e * n * p->out);
@@ -215,13 +250,16 @@ static inline uint32_t lora_store_chunk(const struct lora_plan *p, const struct 
 
 /* The DMA core after it has queued A and B: chunk 0, B0, the double-buffered chunks, the last
  * barrier. While the compute side works on chunk q, chunk q+1 is loaded into buffer (q+1)%2
- * once chunk q-1's Y has left it; chunk q's Y goes back once the compute side is done. */
+ * once chunk q-1's Y has left it; chunk q's Y goes back once the compute side is done. Marks
+ * the first LORA_MARKED_BATCHES batches as regions (see the top of this file). */
 static inline void lora_dma_chunks(const struct lora_plan *p, const struct lora_io *io)
 {
     hetsim_dma_wait(lora_load_chunk(p, io, 0));
     hetsim_barrier(); /* B0: A, B and chunk 0 are in TCDM */
+    hetsim_region_begin(REGION_BATCH0);
 
     uint32_t writeback = 0; /* id of the last Y transfer (0 = none) */
+    uint32_t batch = 0;
     for (uint32_t q = 0; q < p->nchunks; q++) {
         uint32_t next = 0;
         if (q + 1 < p->nchunks) {
@@ -236,6 +274,12 @@ static inline void lora_dma_chunks(const struct lora_plan *p, const struct lora_
             hetsim_dma_wait(next);
         }
         hetsim_barrier(); /* compute done with chunk q, chunk q+1 loaded */
+        if (lora_chunk_ends_batch(p, q) && batch < LORA_MARKED_BATCHES) {
+            hetsim_region_end(REGION_BATCH0 + batch);
+            if (batch + 1 < p->nb && batch + 1 < LORA_MARKED_BATCHES)
+                hetsim_region_begin(REGION_BATCH0 + batch + 1);
+        }
+        batch += lora_chunk_ends_batch(p, q);
         writeback = lora_store_chunk(p, io, q);
     }
     hetsim_dma_wait(writeback);

@@ -188,7 +188,7 @@ impl LoraF16Kernel {
         expected: Option<&[u16]>,
     ) -> Result<(ClusterReport, Vec<u16>, u32), LoraKernelError> {
         let mut c = Cluster::new(&self.config, &self.program)?;
-        run_on(&mut c, &self.program.name, s, d, expected)
+        run_on(&mut c, &self.program.name, s, d, expected, 1)
     }
 }
 
@@ -201,6 +201,7 @@ pub fn run_on(
     s: LoraShape,
     d: LoraF16Data<'_>,
     expected: Option<&[u16]>,
+    batches: u32,
 ) -> Result<(ClusterReport, Vec<u16>, u32), LoraKernelError> {
     for (name, len, want) in [
         ("X", d.x.len(), s.tokens * s.d_in),
@@ -224,6 +225,7 @@ pub fn run_on(
         .flat_map(|&v| (v as u32).to_le_bytes())
         .collect();
     c.write_symbol("lora_f16_shape", &shape)?;
+    c.write_symbol("lora_f16_batches", &batches.to_le_bytes())?;
     c.write_symbol("lora_f16_X", &bytes(d.x))?;
     c.write_symbol("lora_f16_XW", &bytes(d.xw))?;
     c.write_symbol("lora_f16_At", &bytes(d.at))?;

@@ -60,6 +60,8 @@ pub enum Stage {
     Tile,
     /// XW moved from the tile to a cluster.
     Output,
+    /// A cluster's once-per-operation cold start before its first LoRA batch.
+    Startup,
     /// LoRA branch plus add of a batch.
     Lora,
     /// LoRA branch only (parallel-branch).

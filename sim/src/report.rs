@@ -36,8 +36,12 @@ pub struct Row {
     /// repeats a pass while an output saturates): counted by the tile model in the numerics, 1
     /// where the numerics did not run; `None` for other rows.
     pub tile_passes: Option<f64>,
-    /// Cluster busy time, ns.
+    /// Cluster busy time, ns (including `cluster_startup_ns`).
     pub cluster_ns: f64,
+    /// Part of `cluster_ns` spent on cold starts: a persistent kernel's boot, A and B, first
+    /// chunk, cold I-cache and last write-back, charged once per operation and cluster (0 for
+    /// the analytic model), ns.
+    pub cluster_startup_ns: f64,
     /// Time on the interconnect (latency plus occupancy, excluding queueing), ns.
     pub transfer_ns: f64,
     /// Hybrid latency (from the first input being ready to the last output), ns.
@@ -135,6 +139,7 @@ impl Report {
             "tile us",
             "passes",
             "cluster us",
+            "start us",
             "xfer us",
             "hybrid us",
             "base us",
@@ -161,6 +166,7 @@ impl Report {
                 us(r.tile_ns),
                 r.tile_passes.map_or("-".into(), |p| format!("{p:.2}")),
                 us(r.cluster_ns),
+                us(r.cluster_startup_ns),
                 us(r.transfer_ns),
                 us(r.hybrid_ns),
                 us(r.baseline_ns),
@@ -204,7 +210,7 @@ impl Report {
                 .zip(&widths)
                 .enumerate()
                 .map(|(c, (v, w))| {
-                    if c <= 4 || c == 12 || c == 16 {
+                    if c <= 4 || c == 13 || c == 17 {
                         format!("{v:<w$}")
                     } else {
                         format!("{v:>w$}")
@@ -232,7 +238,7 @@ impl Report {
     pub fn csv(&self) -> String {
         let mut s = String::from(
             "strategy,integration_time_ns,tokens_per_batch,scope,layer,op,kind,shape,tile_ns,\
-             tile_passes,cluster_ns,transfer_ns,hybrid_ns,baseline_ns,overhead,bound,tile_util,cluster_util,\
+             tile_passes,cluster_ns,cluster_startup_ns,transfer_ns,hybrid_ns,baseline_ns,overhead,bound,tile_util,cluster_util,\
              tcdm_peak_bytes,tcdm_over,rel_err,cluster_model\n",
         );
         let q = |v: &str| {
@@ -245,7 +251,7 @@ impl Report {
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 q(&r.strategy),
                 r.integration_time_ns,
                 r.tokens_per_batch,
@@ -257,6 +263,7 @@ impl Report {
                 r.tile_ns,
                 r.tile_passes.map_or(String::new(), |p| p.to_string()),
                 r.cluster_ns,
+                r.cluster_startup_ns,
                 r.transfer_ns,
                 r.hybrid_ns,
                 r.baseline_ns,

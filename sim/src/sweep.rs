@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The columns of a [`Row`], in report order (also the CSV order).
-pub const ROW_COLUMNS: [&str; 22] = [
+pub const ROW_COLUMNS: [&str; 23] = [
     "strategy",
     "integration_time_ns",
     "tokens_per_batch",
@@ -48,6 +48,7 @@ pub const ROW_COLUMNS: [&str; 22] = [
     "tile_ns",
     "tile_passes",
     "cluster_ns",
+    "cluster_startup_ns",
     "transfer_ns",
     "hybrid_ns",
     "baseline_ns",

@@ -97,7 +97,7 @@ pub fn run_lora_kernel(
     case: &LoraCase,
 ) -> Result<(ClusterReport, Vec<f32>), String> {
     let k = LoraKernel::load(kind, program, cfg, false).map_err(|e| e.to_string())?;
-    match k.run_cluster(case.shape(), case.data()) {
+    match k.run_cluster(case.shape(), case.data(), 1) {
         Ok((report, y, _)) => Ok((report, y)),
         Err(e) => Err(e.to_string()),
     }

@@ -214,6 +214,8 @@ impl AnalyticCluster {
             add_cycles: add,
             resident_bytes: (n * r + r * m) * e,
             batch_bytes: (t * n + t * r + t * m) * e,
+            // every batch pays its launch overhead; no separate cold start
+            startup_cycles: 0,
         }
     }
 
@@ -266,6 +268,7 @@ impl AnalyticCluster {
             add_cycles: 0,
             resident_bytes: 0,
             batch_bytes: bytes_in + bytes_out,
+            startup_cycles: 0,
         }
     }
 }

@@ -55,6 +55,10 @@ pub struct ClusterCost {
     pub resident_bytes: u64,
     /// TCDM bytes of one batch's buffers (x, X A, XW/Y); a double-buffered strategy needs two.
     pub batch_bytes: u64,
+    /// LoRA only: cycles charged once per operation (layer) on each of its clusters before its
+    /// first batch, beyond the per-batch `cycles`: a persistent kernel's cold start (boot, A
+    /// and B loaded, first chunk, cold I-cache, last write-back). 0 for the analytic model.
+    pub startup_cycles: u64,
 }
 
 /// Result of running a cluster task with data.

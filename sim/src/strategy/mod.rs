@@ -13,7 +13,11 @@
 //! block of the matrix, see `mapping::Slice`), each on its cluster, which receives x and its
 //! columns of XW and sends its columns of Y to the home cluster; the clusters keep two batches of
 //! buffers (double buffering) unless the strategy says otherwise, so the tile may run at most
-//! two batches ahead of the clusters.
+//! two batches ahead of the clusters. A backend's start-up cycles (a persistent kernel's cold
+//! start, `ClusterCost::startup_cycles`) are charged once per operation on each of its
+//! clusters ([`LinearJob::startups`]): a `Stage::Startup` task that starts when the operation's
+//! inputs are ready (concurrently with the tile's first batch) and that the slice's first
+//! cluster task waits for.
 
 pub mod baseline;
 pub mod multi_cluster;
@@ -124,6 +128,39 @@ impl LinearJob<'_> {
             Stage::Lora,
             &[wt, xc],
         )
+    }
+
+    /// The cold start of each slice's cluster for this operation (`Stage::Startup`, once per
+    /// operation): a cluster task of the backend's `startup_cycles` for the first batch's shape,
+    /// after the operation's inputs. One entry per slice (empty when the cost has none), to add
+    /// to the dependencies of the slice's first cluster task.
+    pub fn startups(
+        &self,
+        g: &mut Graph,
+        costs: &mut Costs,
+        rank: usize,
+    ) -> Result<Vec<Vec<TaskId>>, Error> {
+        let Some(&t) = self.batches.first() else {
+            return Ok(vec![Vec::new(); self.slices.len()]);
+        };
+        let mut out = Vec::with_capacity(self.slices.len());
+        for s in self.slices {
+            let cost = costs.lora(self.shape(t, s, rank))?;
+            if cost.startup_cycles == 0 {
+                out.push(Vec::new());
+                continue;
+            }
+            out.push(vec![g.add(
+                Work::Cluster {
+                    cluster: s.cluster,
+                    ps: costs.ps(cost.startup_cycles),
+                },
+                self.op,
+                Stage::Startup,
+                self.deps,
+            )]);
+        }
+        Ok(out)
     }
 
     /// Moves slice `s`'s part of Y (after `task`) to the home cluster; returns the task to wait

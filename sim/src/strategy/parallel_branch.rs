@@ -32,6 +32,7 @@ impl Strategy for ParallelBranch {
         // adds[k][s]: the add task of batch k on slice s.
         let mut adds: Vec<Vec<TaskId>> = Vec::with_capacity(job.batches.len());
         let mut finals = Vec::new();
+        let startups = job.startups(g, costs, rank)?;
         for (k, &t) in job.batches.iter().enumerate() {
             let free: Vec<TaskId> = k
                 .checked_sub(2)
@@ -61,6 +62,9 @@ impl Strategy for ParallelBranch {
                 );
                 let mut d = vec![xc];
                 d.extend(prev.get(i));
+                if k == 0 {
+                    d.extend(startups.get(i).into_iter().flatten());
+                }
                 branches.push(g.add(
                     Work::Cluster {
                         cluster: s.cluster,

@@ -20,6 +20,7 @@ pub fn expand_pipelined(
     };
     let mut done: Vec<Vec<TaskId>> = Vec::with_capacity(job.batches.len());
     let mut finals = Vec::new();
+    let startups = job.startups(g, costs, rank)?;
     for (k, &t) in job.batches.iter().enumerate() {
         // Double buffering: batch k reuses the buffers of batch k-2.
         let free: Vec<TaskId> = k
@@ -29,9 +30,13 @@ pub fn expand_pipelined(
             .unwrap_or_default();
         let tile = job.tile_batch(g, t, &free);
         let mut this = Vec::with_capacity(job.slices.len());
-        for s in job.slices {
+        for (i, s) in job.slices.iter().enumerate() {
             let cost = costs.lora(job.shape(t, s, rank))?;
-            let cl = job.slice_lora(g, s, t, tile, &free, costs.ps(cost.cycles));
+            let mut extra = free.clone();
+            if k == 0 {
+                extra.extend(startups.get(i).into_iter().flatten());
+            }
+            let cl = job.slice_lora(g, s, t, tile, &extra, costs.ps(cost.cycles));
             this.push(cl);
             finals.push(job.gather(g, s, t, cl)?);
         }

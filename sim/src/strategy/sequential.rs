@@ -27,7 +27,8 @@ impl Strategy for Sequential {
             return super::baseline::expand(job, g, costs);
         };
         let mut prev: Vec<TaskId> = Vec::new();
-        for &t in job.batches {
+        let startups = job.startups(g, costs, rank)?;
+        for (k, &t) in job.batches.iter().enumerate() {
             // x_k to the tile waits for the previous batch to be completely done.
             let xt = g.add(
                 Work::Transfer {
@@ -49,9 +50,11 @@ impl Strategy for Sequential {
                 &[xt],
             );
             let mut this = Vec::with_capacity(job.slices.len());
-            for s in job.slices {
+            for (i, s) in job.slices.iter().enumerate() {
                 let cost = costs.lora(job.shape(t, s, rank))?;
-                let cl = job.slice_lora(g, s, t, tile, &[], costs.ps(cost.cycles));
+                let first = startups.get(i).filter(|_| k == 0);
+                let extra: &[TaskId] = first.map_or(&[], Vec::as_slice);
+                let cl = job.slice_lora(g, s, t, tile, extra, costs.ps(cost.cycles));
                 this.push(job.gather(g, s, t, cl)?);
             }
             prev = this;

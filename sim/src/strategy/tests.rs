@@ -2,7 +2,7 @@
 //! activations (element_bytes 0), so transfers take no time and only the tile and cluster
 //! stages count. Tile: 100 ns per batch of one token. Cluster (fixed backend): 250 cycles at
 //! 1 GHz = 250 ns per batch (branch 200 + add 50), scaled by out_features / 128 for column
-//! slices.
+//! slices, plus a once-per-operation start-up of `startup` cycles (0 unless a test sets it).
 
 use super::*;
 use crate::backend::{ClusterRun, LoraShape};
@@ -13,7 +13,9 @@ use hetsim_models::interconnect::{
     Bandwidth, Interconnect, InterconnectConfig, LinkConfig, Topology,
 };
 
-struct Fixed;
+struct Fixed {
+    startup: u64,
+}
 
 impl ClusterBackend for Fixed {
     fn label(&self) -> String {
@@ -33,6 +35,7 @@ impl ClusterBackend for Fixed {
             add_cycles: 50 * scale / 128,
             resident_bytes: 0,
             batch_bytes: 0,
+            startup_cycles: self.startup,
         })
     }
     fn lora(
@@ -76,6 +79,16 @@ fn latency_ns(strategy: &dyn Strategy, tile_ns: u64, lora: bool) -> u64 {
 }
 
 fn latency_with(strategy: &dyn Strategy, tile_ns: u64, lora: bool, slices: &[JobSlice]) -> u64 {
+    latency_startup(strategy, tile_ns, lora, slices, 0)
+}
+
+fn latency_startup(
+    strategy: &dyn Strategy,
+    tile_ns: u64,
+    lora: bool,
+    slices: &[JobSlice],
+    startup: u64,
+) -> u64 {
     let batches = [1usize; 4];
     let n = slices.len();
     let job = LinearJob {
@@ -92,7 +105,7 @@ fn latency_with(strategy: &dyn Strategy, tile_ns: u64, lora: bool, slices: &[Job
         rank: lora.then_some(8),
         deps: &[],
     };
-    let mut backend = Fixed;
+    let mut backend = Fixed { startup };
     let mut costs = Costs::new(&mut backend);
     let mut g = Graph::default();
     strategy.expand(&job, &mut g, &mut costs).unwrap();
@@ -203,5 +216,69 @@ fn column_blocks_split_the_lora_work() {
     assert_eq!(
         latency_with(&parallel_branch::ParallelBranch, 100, true, &slices),
         500
+    );
+}
+
+#[test]
+fn the_start_up_is_charged_once_per_operation() {
+    let one = [JobSlice {
+        tile_ep: 1,
+        cluster: 0,
+        cluster_ep: 10,
+        cols: 128,
+    }];
+    // Start-up 300 ns from time 0 (the operation's inputs are ready), while tile0 runs 0-100;
+    // cl0 waits for it: 300-550, then 550-800, 800-1050, 1050-1300 (tiles 1-3 are early).
+    // = 300 + 4 x 250 = 1300 ns, against 1100 without: charged once, not per batch.
+    assert_eq!(
+        latency_startup(&pipelined::Pipelined, 100, true, &one, 300),
+        1300
+    );
+    // A start-up shorter than the first tile batch (50 < 100 ns) is hidden: 1100 ns.
+    assert_eq!(
+        latency_startup(&pipelined::Pipelined, 100, true, &one, 50),
+        1100
+    );
+    // Sequential: the start-up (0-300) overlaps tile0 (0-100); cl0 300-550, then batches 2-4
+    // at 350 ns each: 550 + 3 x 350 = 1600 ns (1400 without).
+    assert_eq!(
+        latency_startup(&sequential::Sequential, 100, true, &one, 300),
+        1600
+    );
+    // Parallel-branch: br0 waits for the start-up: 300-500, add0 500-550, then 3 x 250:
+    // 550 + 750 = 1300 ns (1000 without).
+    assert_eq!(
+        latency_startup(&parallel_branch::ParallelBranch, 100, true, &one, 300),
+        1300
+    );
+    // Multi-cluster(2): each cluster's start-up 300 ns, then 4 x 125: 300 + 500 = 800 ns.
+    let two = [
+        JobSlice {
+            tile_ep: 1,
+            cluster: 0,
+            cluster_ep: 10,
+            cols: 64,
+        },
+        JobSlice {
+            tile_ep: 1,
+            cluster: 1,
+            cluster_ep: 11,
+            cols: 64,
+        },
+    ];
+    assert_eq!(
+        latency_startup(
+            &multi_cluster::MultiCluster { clusters: 2 },
+            100,
+            true,
+            &two,
+            300
+        ),
+        800
+    );
+    // The baseline (no LoRA) has no cluster, so no start-up: 400 ns.
+    assert_eq!(
+        latency_startup(&pipelined::Pipelined, 100, false, &one, 300),
+        400
     );
 }

@@ -208,6 +208,7 @@ fn add_combination(
                     Stage::Lora => format!("LoRA {full}"),
                     Stage::Branch => format!("LoRA branch {full}"),
                     Stage::Add => format!("add {full}"),
+                    Stage::Startup => format!("cold start {full}"),
                     _ => format!("{kind} {full}"),
                 };
                 if let Some(&(_, _, bytes)) = r.ops.get(task.op as usize) {
