@@ -201,10 +201,10 @@ static void compute_core(const struct lora_plan *p, uint32_t w, uint32_t P)
     struct range full = phase1_range(p->c * p->r, p->r, w, P);
     struct range last = phase1_range(lora_chunk_tokens(p, p->cpb - 1) * p->r, p->r, w, P);
     hetsim_barrier(); /* B0 */
-    for (uint32_t q = 0; q < p->nchunks; q++) {
-        uint32_t n = lora_chunk_tokens(p, q), b = q & 1;
+    for (uint32_t q = 0, j = 0; q < p->nchunks; q++, j = lora_next_in_batch(p, j)) {
+        uint32_t n = lora_chunk_tokens(p, j), b = q & 1;
         hetsim_region_begin(REGION_PHASE1);
-        phase1(p, p->X[b], lora_chunk_ends_batch(p, q) ? &last : &full);
+        phase1(p, p->X[b], lora_chunk_ends_batch(p, j) ? &last : &full);
         hetsim_region_end(REGION_PHASE1);
         hetsim_barrier(); /* B1 */
         hetsim_region_begin(REGION_PHASE2);

@@ -276,8 +276,8 @@ static void compute_core(const struct lora_plan *p, uint32_t w, uint32_t P)
     uint32_t jb0, jb1;
     split(p->po / U, w, P, &jb0, &jb1);
     hetsim_barrier(); /* B0 */
-    for (uint32_t q = 0; q < p->nchunks; q++) {
-        uint32_t n = lora_chunk_tokens(p, q), b = q & 1;
+    for (uint32_t q = 0, j = 0; q < p->nchunks; q++, j = lora_next_in_batch(p, j)) {
+        uint32_t n = lora_chunk_tokens(p, j), b = q & 1;
         hetsim_region_begin(REGION_PHASE1);
         phase1(p, p->X[b], n, w, P);
         hetsim_region_end(REGION_PHASE1);

@@ -115,10 +115,11 @@ static void dma_core(const struct lora_plan *p)
 /* ------------------------------------------------------------------------------------------ */
 /* Core 0: the RedMulE driver                                                                  */
 
-/* Both jobs of chunk q; returns RedMulE's ERROR code (0 = both completed). */
-static uint32_t engine_chunk(const struct lora_plan *p, uint32_t q, uint32_t *done)
+/* Both jobs of chunk q (j within its batch); returns RedMulE's ERROR code (0 = both
+ * completed). */
+static uint32_t engine_chunk(const struct lora_plan *p, uint32_t q, uint32_t j, uint32_t *done)
 {
-    uint32_t n = lora_chunk_tokens(p, q), b = q & 1;
+    uint32_t n = lora_chunk_tokens(p, j), b = q & 1;
     hetsim_region_begin(REGION_PHASE1);
     uint32_t err = hetsim_redmule_start(p->X[b], p->A, p->H, n, p->in, p->r,
                                         HETSIM_REDMULE_MATMUL_FP16);
@@ -140,9 +141,9 @@ static uint32_t engine_core(const struct lora_plan *p)
 {
     uint32_t done = 0, err = 0;
     hetsim_barrier(); /* B0 */
-    for (uint32_t q = 0; q < p->nchunks; q++) {
+    for (uint32_t q = 0, j = 0; q < p->nchunks; q++, j = lora_next_in_batch(p, j)) {
         if (!err)
-            err = engine_chunk(p, q, &done);
+            err = engine_chunk(p, q, j, &done);
         hetsim_barrier(); /* B1 */
     }
     hetsim_barrier(); /* B2 */

@@ -170,22 +170,26 @@ static inline int lora_plan_chunks(struct lora_plan *p, const uint32_t *chunk, u
     return 0;
 }
 
-/* Index of chunk q within its batch (no division when a batch is one chunk). */
-static inline uint32_t lora_chunk_in_batch(const struct lora_plan *p, uint32_t q)
+/* Chunks are numbered q over the run (q % 2 is the buffer) and j within their batch. Loops
+ * keep j with lora_next_in_batch instead of computing q % cpb: the cluster's divider is shared
+ * by every core and slow. */
+
+/* j of the chunk after chunk j of a batch. */
+static inline uint32_t lora_next_in_batch(const struct lora_plan *p, uint32_t j)
 {
-    return p->cpb == 1 ? 0 : q % p->cpb;
+    return j + 1 == p->cpb ? 0 : j + 1;
 }
 
-/* Whether chunk q is the last of its batch. */
-static inline int lora_chunk_ends_batch(const struct lora_plan *p, uint32_t q)
+/* Whether chunk j of a batch is its last. */
+static inline int lora_chunk_ends_batch(const struct lora_plan *p, uint32_t j)
 {
-    return lora_chunk_in_batch(p, q) + 1 == p->cpb;
+    return j + 1 == p->cpb;
 }
 
-/* Tokens in chunk q. */
-static inline uint32_t lora_chunk_tokens(const struct lora_plan *p, uint32_t q)
+/* Tokens in chunk j of a batch. */
+static inline uint32_t lora_chunk_tokens(const struct lora_plan *p, uint32_t j)
 {
-    uint32_t left = p->t - lora_chunk_in_batch(p, q) * p->c;
+    uint32_t left = p->t - j * p->c;
     return left < p->c ? left : p->c;
 }
 
@@ -222,12 +226,13 @@ struct lora_io {
     int padded;         /* the Y tiles may have a pitch po > out (2-D transfers then) */
 };
 
-/* Chunk q's X and XW into buffer q % 2; returns the id of the last transfer. */
+/* Chunk q (j within its batch): X and XW into buffer q % 2; returns the id of the last
+ * transfer. */
 static inline uint32_t lora_load_chunk(const struct lora_plan *p, const struct lora_io *io,
-                                       uint32_t q)
+                                       uint32_t q, uint32_t j)
 {
     const uint32_t e = io->esize;
-    uint32_t tok0 = lora_chunk_in_batch(p, q) * p->c, n = lora_chunk_tokens(p, q), b = q & 1;
+    uint32_t tok0 = j * p->c, n = lora_chunk_tokens(p, j), b = q & 1;
     hetsim_dma_1d(p->X[b], (const char *)io->x + tok0 * p->in * e, e * n * p->in);
     const char *xw = (const char *)io->xw + tok0 * p->out * e;
     if (!io->padded || p->po == p->out)
@@ -236,13 +241,13 @@ static inline uint32_t lora_load_chunk(const struct lora_plan *p, const struct l
     return hetsim_dma_2d(p->Y[b], xw, e * p->out, e * p->po, e * p->out, n);
 }
 
-/* Chunk q's Y from buffer q % 2 to L2; returns the transfer's id. */
+/* Chunk q (j within its batch): Y from buffer q % 2 to L2; returns the transfer's id. */
 static inline uint32_t lora_store_chunk(const struct lora_plan *p, const struct lora_io *io,
-                                        uint32_t q)
+                                        uint32_t q, uint32_t j)
 {
     const uint32_t e = io->esize;
-    char *dst = (char *)io->y + lora_chunk_in_batch(p, q) * p->c * p->out * e;
-    uint32_t n = lora_chunk_tokens(p, q);
+    char *dst = (char *)io->y + j * p->c * p->out * e;
+    uint32_t n = lora_chunk_tokens(p, j);
     if (!io->padded || p->po == p->out)
         return hetsim_dma_1d(dst, p->Y[q & 1], e * n * p->out);
     return hetsim_dma_2d(dst, p->Y[q & 1], e * p->out, e * p->out, e * p->po, n);
@@ -254,18 +259,19 @@ static inline uint32_t lora_store_chunk(const struct lora_plan *p, const struct 
  * the first LORA_MARKED_BATCHES batches as regions (see the top of this file). */
 static inline void lora_dma_chunks(const struct lora_plan *p, const struct lora_io *io)
 {
-    hetsim_dma_wait(lora_load_chunk(p, io, 0));
+    hetsim_dma_wait(lora_load_chunk(p, io, 0, 0));
     hetsim_barrier(); /* B0: A, B and chunk 0 are in TCDM */
     hetsim_region_begin(REGION_BATCH0);
 
     uint32_t writeback = 0; /* id of the last Y transfer (0 = none) */
-    uint32_t batch = 0;
+    uint32_t batch = 0, j = 0;
     for (uint32_t q = 0; q < p->nchunks; q++) {
+        uint32_t jn = lora_next_in_batch(p, j);
         uint32_t next = 0;
         if (q + 1 < p->nchunks) {
             /* buffer (q+1)%2 held chunk q-1: its Y must have left before it is refilled */
             hetsim_dma_wait(writeback);
-            next = lora_load_chunk(p, io, q + 1);
+            next = lora_load_chunk(p, io, q + 1, jn);
             if (io->phases == 1)
                 hetsim_dma_wait(next);
         }
@@ -274,13 +280,14 @@ static inline void lora_dma_chunks(const struct lora_plan *p, const struct lora_
             hetsim_dma_wait(next);
         }
         hetsim_barrier(); /* compute done with chunk q, chunk q+1 loaded */
-        if (lora_chunk_ends_batch(p, q) && batch < LORA_MARKED_BATCHES) {
+        if (lora_chunk_ends_batch(p, j) && batch < LORA_MARKED_BATCHES) {
             hetsim_region_end(REGION_BATCH0 + batch);
             if (batch + 1 < p->nb && batch + 1 < LORA_MARKED_BATCHES)
                 hetsim_region_begin(REGION_BATCH0 + batch + 1);
         }
-        batch += lora_chunk_ends_batch(p, q);
-        writeback = lora_store_chunk(p, io, q);
+        batch += lora_chunk_ends_batch(p, j);
+        writeback = lora_store_chunk(p, io, q, j);
+        j = jn;
     }
     hetsim_dma_wait(writeback);
     hetsim_barrier(); /* every Y is in L2 */
