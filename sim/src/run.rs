@@ -184,8 +184,8 @@ fn build(
                     let mut tcdm = 0;
                     let f = match (strategy, lora) {
                         (Some(s), Some(l)) => {
-                            // Peak over the slices' clusters, for the largest batch.
-                            for sl in &slices {
+                            // Peak over the strategy's work units, for the largest batch.
+                            for sl in &s.lora_slices(&job) {
                                 let c = costs.lora(LoraShape {
                                     tokens: batches.first().copied().unwrap_or(0),
                                     in_features,

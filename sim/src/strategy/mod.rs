@@ -281,6 +281,11 @@ pub trait Strategy {
     fn clusters_per_tile(&self) -> usize {
         1
     }
+    /// The LoRA work units of `job` as this strategy runs them (one per cluster and shape;
+    /// for the TCDM footprint): the mapping's column slices unless the strategy regroups them.
+    fn lora_slices(&self, job: &LinearJob) -> Vec<JobSlice> {
+        job.slices.to_vec()
+    }
     /// Expands `job` (with LoRA) into tasks; returns the tasks a consumer must wait for.
     fn expand(
         &self,

@@ -1,10 +1,14 @@
-//! `multi-cluster`: pipelined, with the LoRA work of one tile split by output columns over `n`
-//! clusters. The mapping gives every tile n clusters and the operation n slices per column block
-//! (balanced columns, [`slice_cols`]); each cluster receives x_k and its columns of XW_k,
-//! computes X A (redundantly: every slice needs it), its columns of (X A) B and the add, and
-//! sends its columns of Y to the home cluster. The expansion is `pipelined`'s.
+//! `multi-cluster`: pipelined, with the token batches of each tile dealt round-robin over its
+//! `n` clusters (split by tokens). The mapping gives every tile n clusters; each of them holds
+//! A and the tile's whole column block of B, takes batches k = m, m + n, m + 2n, ... (cluster
+//! m of the tile), receives x_k and the block's XW_k, computes X_k A once, (X_k A) B and the
+//! add, and sends Y_k to the home cluster. Every cluster pays its own start-up once per
+//! operation (they run in parallel) and double-buffers its own batches, so the tile may run
+//! up to 2n batches ahead. Splitting by output columns instead would recompute X A on every
+//! cluster (it needs all of x and all of A): for a 512 x 128 layer at r = 8, X A is most of the
+//! work, and two column-split clusters were only 1.07x faster than one.
 
-use super::{Costs, LinearJob, Strategy};
+use super::{Costs, JobSlice, LinearJob, Strategy};
 use crate::error::Error;
 use crate::replay::{Graph, TaskId};
 
@@ -15,10 +19,29 @@ pub struct MultiCluster {
 }
 
 /// Columns of slice `j` when `out` columns are split over `n` clusters (the first
-/// `out mod n` slices get one more).
+/// `out mod n` slices get one more): how the mapping lists a tile's n clusters.
 pub fn slice_cols(out: usize, n: usize, j: usize) -> usize {
     let n = n.max(1);
     out / n + usize::from(j < out % n)
+}
+
+/// The clusters of each column block (the mapping's slices of one tile, in order), each with
+/// the block's whole columns: the work units of a token split.
+pub fn token_groups(slices: &[JobSlice]) -> Vec<Vec<JobSlice>> {
+    let mut groups: Vec<Vec<JobSlice>> = Vec::new();
+    for s in slices {
+        match groups.last_mut() {
+            Some(g) if g.first().is_some_and(|f| f.tile_ep == s.tile_ep) => g.push(*s),
+            _ => groups.push(vec![*s]),
+        }
+    }
+    for g in &mut groups {
+        let cols = g.iter().map(|s| s.cols).sum();
+        for s in g.iter_mut() {
+            s.cols = cols;
+        }
+    }
+    groups
 }
 
 impl Strategy for MultiCluster {
@@ -34,12 +57,56 @@ impl Strategy for MultiCluster {
         self.clusters
     }
 
+    fn lora_slices(&self, job: &LinearJob) -> Vec<JobSlice> {
+        token_groups(job.slices).concat()
+    }
+
     fn expand(
         &self,
         job: &LinearJob,
         g: &mut Graph,
         costs: &mut Costs,
     ) -> Result<Vec<TaskId>, Error> {
-        super::pipelined::expand_pipelined(job, g, costs)
+        let Some(rank) = job.rank else {
+            return super::baseline::expand(job, g, costs);
+        };
+        let groups = token_groups(job.slices);
+        let members: Vec<JobSlice> = groups.concat();
+        let n = groups.iter().map(Vec::len).max().unwrap_or(1);
+        // one start-up per cluster, before its first batch
+        let full = LinearJob {
+            slices: &members,
+            ..job.clone()
+        };
+        let startups = full.startups(g, costs, rank)?;
+        let mut done: Vec<Vec<TaskId>> = Vec::with_capacity(job.batches.len());
+        let mut finals = Vec::new();
+        for (k, &t) in job.batches.iter().enumerate() {
+            // Each cluster double-buffers its own batches: batch k reuses the buffers of
+            // batch k - 2n, on the same cluster.
+            let free: Vec<TaskId> = k
+                .checked_sub(2 * n)
+                .and_then(|j| done.get(j))
+                .cloned()
+                .unwrap_or_default();
+            let tile = job.tile_batch(g, t, &free);
+            let mut this = Vec::with_capacity(groups.len());
+            let mut offset = 0;
+            for grp in &groups {
+                let m = k % grp.len();
+                let s = &grp[m];
+                let cost = costs.lora(job.shape(t, s, rank))?;
+                let mut extra = free.clone();
+                if k < grp.len() {
+                    extra.extend(startups.get(offset + m).into_iter().flatten());
+                }
+                let cl = job.slice_lora(g, s, t, tile, &extra, costs.ps(cost.cycles));
+                this.push(cl);
+                finals.push(job.gather(g, s, t, cl)?);
+                offset += grp.len();
+            }
+            done.push(this);
+        }
+        Ok(finals)
     }
 }

@@ -169,12 +169,20 @@ fn parallel_branch_hides_the_tile() {
 }
 
 #[test]
-fn multi_cluster_halves_the_cluster_stage() {
-    // Two clusters with 64 columns each: 125 ns per batch, in parallel. Pipelined timeline
-    // as above with 125 instead of 250: 100 + 4 x 125 = 600 ns.
+fn multi_cluster_deals_the_batches_over_the_clusters() {
+    // Two clusters, each taking whole batches (all 128 columns, 250 ns): batches 0, 2 on
+    // cluster 0, batches 1, 3 on cluster 1. Tiles back to back 0-100, 100-200, 200-300,
+    // 300-400 (a cluster's two buffers free the tile 2n = 4 batches ahead: never waits here).
+    // c0: b0 100-350, b2 350-600; c1: b1 200-450, b3 450-700. = 700 ns (one cluster: 1100).
     assert_eq!(
         latency_ns(&multi_cluster::MultiCluster { clusters: 2 }, 100, true),
-        600
+        700
+    );
+    // Four clusters: b0..b3 each on its own cluster, starting when their tile batch ends:
+    // the last, b3, 400-650. = 650 ns: the tile (400) plus one cluster batch.
+    assert_eq!(
+        latency_ns(&multi_cluster::MultiCluster { clusters: 4 }, 100, true),
+        650
     );
     assert_eq!(multi_cluster::slice_cols(129, 2, 0), 65);
     assert_eq!(multi_cluster::slice_cols(129, 2, 1), 64);
@@ -251,7 +259,8 @@ fn the_start_up_is_charged_once_per_operation() {
         latency_startup(&parallel_branch::ParallelBranch, 100, true, &one, 300),
         1300
     );
-    // Multi-cluster(2): each cluster's start-up 300 ns, then 4 x 125: 300 + 500 = 800 ns.
+    // Multi-cluster(2): both clusters start up 0-300 (in parallel), batches of 250 ns (whole
+    // columns): c0 b0 300-550, b2 550-800; c1 b1 300-550, b3 550-800. = 800 ns.
     let two = [
         JobSlice {
             tile_ep: 1,
