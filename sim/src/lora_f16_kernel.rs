@@ -47,22 +47,10 @@ pub fn missing_extensions(config: &ClusterConfig) -> Vec<&'static str> {
         .collect()
 }
 
-/// Why the kernel cannot take a shape (the kernel's own limits, checked on the host first).
+/// Why the kernel cannot take a shape (its limits, checked on the host first:
+/// [`LoraKernelKind::shape_error`](crate::lora_kernel::LoraKernelKind::shape_error)).
 pub fn shape_error(s: LoraShape) -> Option<String> {
-    if s.d_in == 0 || s.d_out == 0 || s.rank == 0 || s.tokens == 0 {
-        return Some(format!("{s:?} has a zero dimension"));
-    }
-    if s.d_in > 512 || s.d_out > 512 || s.rank > 8 || s.tokens > 128 {
-        return Some(format!(
-            "{s:?} exceeds the kernel's buffers (d_in, d_out <= 512, rank <= 8, tokens <= 128)"
-        ));
-    }
-    if s.d_in % 2 != 0 || s.rank % 2 != 0 {
-        return Some(format!(
-            "{s:?} is not supported: the kernel needs an even d_in and an even rank"
-        ));
-    }
-    None
+    crate::lora_kernel::LoraKernelKind::F16Ssr.shape_error(s)
 }
 
 fn dotp(acc: u32, a: &[u16], b: &[u16]) -> u32 {

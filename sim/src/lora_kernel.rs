@@ -121,12 +121,74 @@ impl LoraKernelKind {
         }
     }
 
-    /// Why the kernel cannot take shape `s` (its limits beyond the L2 buffers), if it cannot.
-    pub fn shape_error(self, s: LoraShape) -> Option<String> {
+    /// The kernel's static limits (its L2 buffers and its code; the kernels' headers and
+    /// docs/kernels.md).
+    pub fn limits(self) -> ShapeLimits {
         match self {
-            LoraKernelKind::Fp32 | LoraKernelKind::Redmule => None,
-            LoraKernelKind::F16Ssr => lora_f16_kernel::shape_error(s),
+            LoraKernelKind::Fp32 | LoraKernelKind::Redmule => ShapeLimits {
+                max_in: 512,
+                max_out: 512,
+                max_rank: 16,
+                max_tokens: 128,
+                even_in_and_rank: false,
+            },
+            LoraKernelKind::F16Ssr => ShapeLimits {
+                max_in: 512,
+                max_out: 512,
+                max_rank: 8,
+                max_tokens: 128,
+                even_in_and_rank: true,
+            },
         }
+    }
+
+    /// Why the kernel cannot take shape `s` (a zero dimension or beyond its
+    /// [`limits`](Self::limits)), if it cannot.
+    pub fn shape_error(self, s: LoraShape) -> Option<String> {
+        if s.d_in == 0 || s.d_out == 0 || s.rank == 0 || s.tokens == 0 {
+            return Some(format!("{s} has a zero dimension"));
+        }
+        let l = self.limits();
+        if s.d_in > l.max_in
+            || s.d_out > l.max_out
+            || s.rank > l.max_rank
+            || s.tokens > l.max_tokens
+        {
+            return Some(format!(
+                "{s} exceeds the kernel's buffers (in <= {}, out <= {}, rank <= {}, at most {} \
+                 tokens)",
+                l.max_in, l.max_out, l.max_rank, l.max_tokens
+            ));
+        }
+        if l.even_in_and_rank && (s.d_in % 2 != 0 || s.rank % 2 != 0) {
+            return Some(format!(
+                "{s} is not supported: the kernel needs an even in and an even rank"
+            ));
+        }
+        None
+    }
+
+    /// TCDM bytes the kernel's buffers need with `c` tokens per chunk: the kernel's `bufs`
+    /// (each buffer rounded up to 64 bytes; X and Y double-buffered), as its `lora_used_tcdm`
+    /// reports them (`tcdm_formula_matches_the_kernels` checks the two agree).
+    pub fn tcdm_bytes(self, s: LoraShape, c: usize) -> u64 {
+        let r64 = |b: usize| (b as u64).div_ceil(64) * 64;
+        let (n, o, r) = (s.d_in, s.d_out, s.rank);
+        let [a, b, h, x, y] = match self {
+            LoraKernelKind::Fp32 => [4 * n * r, 4 * r * o, 4 * c * r, 4 * c * n, 4 * c * o],
+            LoraKernelKind::Redmule => [2 * n * r, 2 * r * o, 2 * c * r, 2 * c * n, 2 * c * o],
+            LoraKernelKind::F16Ssr => {
+                let po = o.div_ceil(8) * 8; // Y rows padded to whole 8-output blocks
+                [
+                    2 * r * (n + 2),
+                    2 * po * r,
+                    2 * c * r,
+                    2 * c * n,
+                    2 * c * po,
+                ]
+            }
+        };
+        r64(a) + r64(b) + r64(h) + 2 * r64(x) + 2 * r64(y)
     }
 
     /// Y on the host in the kernel's exact evaluation order (bit-identical to its run).
@@ -137,6 +199,21 @@ impl LoraKernelKind {
             LoraKernelKind::F16Ssr => lora_f16_kernel::host_lora_f16_from_f32(s, d),
         }
     }
+}
+
+/// A LoRA kernel's static shape limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShapeLimits {
+    /// Largest input features (rows of A).
+    pub max_in: usize,
+    /// Largest output features (columns of B).
+    pub max_out: usize,
+    /// Largest rank.
+    pub max_rank: usize,
+    /// Most tokens per batch.
+    pub max_tokens: usize,
+    /// Whether d_in and the rank must be even (packed binary16 pairs).
+    pub even_in_and_rank: bool,
 }
 
 /// The element format of a kernel's data in memory.
@@ -212,6 +289,17 @@ pub fn f32_to_f16(x: f32) -> u16 {
 /// The binary16 value `h` as an f32 (exact).
 pub fn f16_to_f32(h: u16) -> f32 {
     fp16::to_f32_value(h)
+}
+
+impl std::fmt::Display for LoraShape {
+    /// `in 768, out 512, rank 8, 8 tokens`: the shape in a user's words.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "in {}, out {}, rank {}, {} tokens",
+            self.d_in, self.d_out, self.rank, self.tokens
+        )
+    }
 }
 
 /// A LoRA problem's dimensions.
@@ -342,6 +430,9 @@ pub enum LoraKernelError {
     },
 }
 
+/// Stack bytes per hart below the TCDM's end (`HETSIM_STACK_PER_HART` in hetsim.h).
+const STACK_PER_HART: u64 = 1024;
+
 /// (cycles, TCDM bytes, phase-2 cycles) of one shape.
 type CacheEntry = (u64, u32, u64);
 
@@ -470,6 +561,40 @@ impl LoraKernel {
             config: config.clone(),
             cache_key: cache.then_some(key),
         })
+    }
+
+    /// TCDM bytes free for the kernel's buffers on its cluster: the TCDM less the cores'
+    /// stacks (1 KiB each) and the ELF's static TCDM data (`__tcdm_data_end`, 64-byte
+    /// aligned), as the kernels' `lora_tcdm_free` computes it.
+    pub fn tcdm_free(&self) -> u64 {
+        let base = u64::from(hetsim_models::cluster::map::TCDM_BASE);
+        let data_end = self
+            .program
+            .symbols
+            .get("__tcdm_data_end")
+            .map_or(base, |sym| u64::from(sym.addr).div_ceil(64) * 64);
+        let end = (base + u64::from(self.config.tcdm.size))
+            .saturating_sub(self.config.cores as u64 * STACK_PER_HART);
+        end.saturating_sub(data_end)
+    }
+
+    /// Why this kernel on its cluster cannot run shape `s`, if it cannot: the kernel's
+    /// [`limits`](LoraKernelKind::limits), or its buffers not fitting the free TCDM even with
+    /// one token per chunk. Exactly the refusals of the kernel's plan (exit codes 3, 4, 5, 6),
+    /// so `hetsim validate` can give them before anything runs.
+    pub fn check_shape(&self, s: LoraShape) -> Result<(), String> {
+        if let Some(e) = self.kind.shape_error(s) {
+            return Err(e);
+        }
+        let (need, free) = (self.kind.tcdm_bytes(s, 1), self.tcdm_free());
+        if need > free {
+            return Err(format!(
+                "{s} does not fit in TCDM: its buffers need {need} bytes with 1 token per chunk, \
+                 {free} are free ({} KiB TCDM less 1 KiB of stack per core)",
+                self.config.tcdm.size / 1024
+            ));
+        }
+        Ok(())
     }
 
     /// Evaluates one LoRA branch.
@@ -761,6 +886,77 @@ mod tests {
         }
     }
 
+    /// The host's TCDM formula is the kernels' own: `tcdm_bytes` equals what each kernel
+    /// reports in `lora_used_tcdm` (odd shapes, c = t below every kernel's chunk switch), and
+    /// `check_shape` refuses exactly the shapes whose kernel run exits with code 5 (does not fit
+    /// in TCDM even at c = 1): on a 24 KiB TCDM (9 KiB of stacks: 15,360 bytes free) the fp32
+    /// kernel's 128 x 128, r = 8 needs 4,096 + 4,096 + 64 + 2 x 512 + 2 x 512 = 10,304 bytes at
+    /// c = 1 and fits; 256 x 128 needs 8,192 + 4,096 + 64 + 2 x 1,024 + 2 x 512 = 15,424 and
+    /// does not (64 bytes short).
+    #[test]
+    fn tcdm_formula_matches_the_kernels() {
+        let s = LoraShape {
+            d_in: 96,
+            d_out: 60,
+            rank: 6,
+            tokens: 5,
+        };
+        for kernel in [
+            kernel as fn(bool) -> LoraKernel,
+            redmule_kernel,
+            f16_ssr_kernel,
+        ] {
+            let mut k = kernel(false);
+            let [x, xw, a, b] = data(s, 3);
+            let d = LoraData {
+                x: &x,
+                xw: &xw,
+                a: &a,
+                b: &b,
+            };
+            let run = k.run(s, d).expect("run");
+            assert_eq!(
+                u64::from(run.tcdm_bytes),
+                k.kind().tcdm_bytes(s, 5),
+                "{:?}",
+                k.kind()
+            );
+            assert!(k.check_shape(s).is_ok());
+        }
+        let mut cfg = ClusterConfig::default();
+        cfg.tcdm.size = 24 * 1024;
+        let kind = LoraKernelKind::Fp32;
+        let mut k = LoraKernel::load(kind, &elf(kind), &cfg, false).expect("lora.elf");
+        assert_eq!(k.tcdm_free(), 15_360);
+        for (d_in, fits) in [(128, true), (256, false)] {
+            let s = LoraShape {
+                d_in,
+                d_out: 128,
+                rank: 8,
+                tokens: 4,
+            };
+            assert_eq!(kind.tcdm_bytes(s, 1), if fits { 10_304 } else { 15_424 });
+            let [x, xw, a, b] = data(s, 4);
+            let d = LoraData {
+                x: &x,
+                xw: &xw,
+                a: &a,
+                b: &b,
+            };
+            let ran = k.run(s, d);
+            assert_eq!(ran.is_ok(), fits, "{d_in}: {:?}", ran.err());
+            assert_eq!(k.check_shape(s).is_ok(), fits, "{d_in}");
+            if !fits {
+                assert!(ran.unwrap_err().to_string().contains("exit code 5"));
+                let e = k.check_shape(s).unwrap_err();
+                assert!(
+                    e.contains("15424 bytes") && e.contains("15360 are free"),
+                    "{e}"
+                );
+            }
+        }
+    }
+
     /// Cycles do not depend on the data, and a cached evaluation equals a full one bit for
     /// bit (Y, the host reference `host_lora`) and cycle for cycle (the shared checks of
     /// `cached_equals_full`, with the FP16 SSR kernel as the other kind). The cache is
@@ -800,8 +996,14 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.to_string().contains("X has 3 values"), "{e}");
-        // rank 17 exceeds the kernel's static buffers (r <= 16): it exits with code 4.
+        // rank 17 exceeds the kernel's static buffers (r <= 16): the host refuses it before
+        // running (its limits are the kernel's), and the kernel itself exits with code 4.
         let e = rank_error(&mut k, 17);
+        assert!(
+            e.contains("exceeds the kernel's buffers") && e.contains("rank <= 16"),
+            "{e}"
+        );
+        let e = kernel_rank_error(&k, 17);
         assert!(e.contains("exit code 4"), "{e}");
     }
 
@@ -822,6 +1024,25 @@ mod tests {
             b: &b,
         };
         k.run(s, d).map(|_| ()).unwrap_err().to_string()
+    }
+
+    /// The same problem run on the cluster without the host's checks: the kernel's own
+    /// refusal (its exit code and console line).
+    fn kernel_rank_error(k: &LoraKernel, rank: usize) -> String {
+        let s = LoraShape {
+            d_in: 8,
+            d_out: 8,
+            rank,
+            tokens: 1,
+        };
+        let [x, xw, a, b] = data(s, 9);
+        let d = LoraData {
+            x: &x,
+            xw: &xw,
+            a: &a,
+            b: &b,
+        };
+        k.run_cluster(s, d, 1).map(|_| ()).unwrap_err().to_string()
     }
 
     /// Runs kernel `kind` cached and uncached for three data seeds after `other` (another kind)
@@ -1009,12 +1230,18 @@ mod tests {
     }
 
     /// The Redmule kernel refuses a rank beyond its static buffers (r <= 16) with exit code 4
-    /// and its console line, like the fp32 kernel.
+    /// and its console line, like the fp32 kernel; the host refuses it first with the same
+    /// limit.
     #[test]
     fn redmule_kernel_refuses_shapes_beyond_its_buffers() {
-        let e = rank_error(&mut redmule_kernel(false), 17);
+        let e = kernel_rank_error(&redmule_kernel(false), 17);
         assert!(
             e.contains("exit code 4") && e.contains("exceeds the L2"),
+            "{e}"
+        );
+        let e = rank_error(&mut redmule_kernel(false), 17);
+        assert!(
+            e.contains("Redmule kernel cannot run") && e.contains("rank <= 16"),
             "{e}"
         );
     }

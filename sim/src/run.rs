@@ -370,6 +370,100 @@ fn estimate_tasks(loaded: &Loaded, mapping: &Mapping, t: usize, cpt: usize) -> u
     n
 }
 
+/// Checks every LoRA shape the scenario would give its backend (every adapted linear operation
+/// at every swept t, per column block of the tile, and at the numerics' sample size with the
+/// whole output) against the backend's limits ([`ClusterBackend::check_lora`]); the error
+/// names the scenario field, the operation, the value and the limit. `run`, `sweep` and
+/// `validate` call it before anything is simulated.
+pub fn check_lora_shapes(loaded: &Loaded, backend: &dyn ClusterBackend) -> Result<(), Error> {
+    use crate::backend::ShapePart;
+    let sc = &loaded.scenario;
+    let seq = loaded.schedule.seq_len;
+    let cols = sc.hardware.tile.cols;
+    // (tokens, whether the whole output goes to one call, the field that sets the tokens)
+    let mut calls: Vec<(usize, bool, String)> = sc
+        .sweep
+        .tokens_per_batch
+        .iter()
+        .map(|&t| {
+            (
+                t.min(seq),
+                false,
+                format!("sweep.tokens_per_batch (t = {t})"),
+            )
+        })
+        .collect();
+    if let Some(n) = &sc.numerics {
+        calls.push((
+            n.sample_tokens.min(seq),
+            true,
+            format!("numerics.sample_tokens ({})", n.sample_tokens),
+        ));
+    }
+    for block in &loaded.schedule.blocks {
+        for op in &block.ops {
+            let OpKind::Linear {
+                in_features,
+                out_features,
+                lora: Some(l),
+            } = &op.kind
+            else {
+                continue;
+            };
+            for (tokens, whole, tfield) in &calls {
+                let shape = LoraShape {
+                    tokens: *tokens,
+                    in_features: *in_features,
+                    out_features: if *whole {
+                        *out_features
+                    } else {
+                        (*out_features).min(cols)
+                    },
+                    rank: l.rank,
+                };
+                if let Err(r) = backend.check_lora(&shape) {
+                    let (field, hint) = match r.part {
+                        ShapePart::Tokens => (
+                            tfield.split(' ').next().unwrap_or_default().to_string(),
+                            "use fewer tokens per batch (or per numerics sample)".to_string(),
+                        ),
+                        ShapePart::Rank => (
+                            "workload.lora".to_string(),
+                            "use a rank the kernel takes".to_string(),
+                        ),
+                        ShapePart::Features => (
+                            "workload.schedule".to_string(),
+                            "use a model whose adapted layers fit the kernel, or \
+                             `cluster_backend: Analytic(..)`, which takes any shape"
+                                .to_string(),
+                        ),
+                        ShapePart::Memory => (
+                            "hardware.cluster_backend.Kernel.cluster.tcdm".to_string(),
+                            "give the cluster more TCDM, or use a smaller rank".to_string(),
+                        ),
+                    };
+                    return Err(Error::Scenario {
+                        path: loaded.path.clone(),
+                        field,
+                        message: format!(
+                            "LoRA of `{}` op `{}` (in {in_features}, out {}, rank {}) with {} \
+                             tokens from {tfield}: {}",
+                            block.name,
+                            op.name,
+                            shape.out_features,
+                            l.rank,
+                            shape.tokens,
+                            r.message
+                        ),
+                        hint,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs every combination of the scenario; returns the report.
 pub fn run(loaded: &Loaded) -> Result<Report, Error> {
     let num = evaluate_numerics(loaded)?;
@@ -383,6 +477,7 @@ pub fn evaluate_numerics(loaded: &Loaded) -> Result<Option<NumericsResult>, Erro
         &loaded.scenario.hardware.cluster_backend,
         loaded.path.parent().unwrap_or(std::path::Path::new(".")),
     )?;
+    check_lora_shapes(loaded, backend.as_ref())?;
     let base_map = Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
     numerics::evaluate(loaded, &base_map, backend.as_mut())
 }
@@ -398,6 +493,7 @@ pub fn run_combinations(
         &loaded.scenario.hardware.cluster_backend,
         loaded.path.parent().unwrap_or(std::path::Path::new(".")),
     )?;
+    check_lora_shapes(loaded, backend.as_ref())?;
     let label = backend.label();
     let tcdm_cap = backend.tcdm_capacity();
     let base_map = Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;

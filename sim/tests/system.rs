@@ -737,3 +737,77 @@ fn multi_cluster_scales_in_the_cluster_bound_case() {
         );
     }
 }
+
+/// Issue 13: `validate` refuses every LoRA shape that `run` would refuse, naming the scenario
+/// field, the operation, the value and the limit (no Rust debug dump): layers wider than the
+/// kernels' 512 inputs (BERT-base), t beyond their 128 tokens, rank beyond 16, a TCDM too small
+/// even for one token per chunk, and a numerics sample beyond 128 tokens. `run` stops with the
+/// same error before simulating anything.
+#[test]
+fn validate_refuses_every_lora_shape_run_would() {
+    let main = std::fs::read_to_string(root().join("scenarios/ahwa-lora-mobilebert.ron"))
+        .unwrap()
+        .replace("\"../", &format!("\"{}/", root().display()));
+    let cases = [
+        (
+            main.replace(
+                &format!(
+                    "schedule: File(\"{}/traces/mobilebert.ron\")",
+                    root().display()
+                ),
+                "schedule: Model(\"bert-base\")",
+            )
+            .replace("Some(320)", "Some(64)"),
+            "workload.schedule",
+            "in 768",
+        ),
+        (
+            main.replace("[8, 16, 32, 64, 128]", "[8, 256]"),
+            "sweep.tokens_per_batch",
+            "256 tokens",
+        ),
+        (
+            main.replace("rank: 8, alpha", "rank: 32, alpha"),
+            "workload.lora",
+            "rank 32",
+        ),
+        (
+            main.replace(
+                "redmule: Some(()),",
+                "redmule: Some(()), tcdm: (size: 16384),",
+            ),
+            "hardware.cluster_backend.Kernel.cluster.tcdm",
+            "does not fit in TCDM",
+        ),
+        (
+            main.replace("sample_tokens: 16", "sample_tokens: 200"),
+            "numerics.sample_tokens",
+            "200 tokens",
+        ),
+    ];
+    let dir = std::env::temp_dir().join(format!("hetsim-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, (text, field, what)) in cases.into_iter().enumerate() {
+        let file = dir.join(format!("case{i}.ron"));
+        std::fs::write(&file, &text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hetsim"))
+            .args(["validate", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{field}: validate accepted it");
+        assert!(
+            err.contains(&format!("field `{field}`")) && err.contains(what),
+            "{field}: {err}"
+        );
+        assert!(!err.contains("LoraShape {"), "{err}");
+        let e = hetsim::run::run(&load(&file).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("field `{field}`")) && e.contains(what),
+            "{e}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

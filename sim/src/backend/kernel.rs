@@ -21,8 +21,8 @@
 //! - Dynamic operations (attention, softmax, norms, activations, residual adds) have no kernel
 //!   yet: they use the analytic model, and the backend's label says so.
 
-use super::LoraShape;
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
+use super::{LoraShape, ShapePart, ShapeRefusal};
 use crate::engine::ClockDomain;
 use crate::error::Error;
 use crate::lora_kernel::{self, LoraData, LoraKernel, LoraKernelKind};
@@ -184,6 +184,30 @@ impl KernelCluster {
 impl ClusterBackend for KernelCluster {
     fn label(&self) -> String {
         self.label.clone()
+    }
+
+    fn check_lora(&self, shape: &LoraShape) -> Result<(), ShapeRefusal> {
+        let kind = self.kernel.kind();
+        let l = kind.limits();
+        let elf = self.kernel.name();
+        let part = if shape.tokens > l.max_tokens {
+            ShapePart::Tokens
+        } else if shape.rank > l.max_rank || (l.even_in_and_rank && shape.rank % 2 != 0) {
+            ShapePart::Rank
+        } else if shape.in_features > l.max_in
+            || shape.out_features > l.max_out
+            || (l.even_in_and_rank && shape.in_features % 2 != 0)
+        {
+            ShapePart::Features
+        } else {
+            ShapePart::Memory
+        };
+        self.kernel
+            .check_shape(Self::shape(shape))
+            .map_err(|why| ShapeRefusal {
+                part,
+                message: format!("the {kind:?} kernel ({elf}) cannot run it: {why}"),
+            })
     }
 
     fn clock(&self) -> ClockDomain {

@@ -41,6 +41,28 @@ pub struct LoraShape {
     pub rank: usize,
 }
 
+/// Which part of a LoRA shape a backend refuses, so the error can name the scenario field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShapePart {
+    /// Tokens per batch (or the numerics' sample).
+    Tokens,
+    /// The layer's input or output features.
+    Features,
+    /// The LoRA rank.
+    Rank,
+    /// The buffers do not fit the cluster's memory.
+    Memory,
+}
+
+/// A backend's refusal of a LoRA shape: the part and what the limit is, in its own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeRefusal {
+    /// What is out of range.
+    pub part: ShapePart,
+    /// The value, the limit and who sets it.
+    pub message: String,
+}
+
 /// Cost of one cluster task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ClusterCost {
@@ -79,6 +101,13 @@ pub trait ClusterBackend {
     fn clock(&self) -> ClockDomain;
     /// TCDM capacity in bytes (for the footprint warning).
     fn tcdm_capacity(&self) -> u64;
+    /// Why the backend cannot run a LoRA task of `shape`, if it cannot (checked for every
+    /// shape of a scenario before anything runs, so `hetsim validate` refuses what `run`
+    /// would). The analytic model takes any shape.
+    fn check_lora(&self, shape: &LoraShape) -> Result<(), ShapeRefusal> {
+        let _ = shape;
+        Ok(())
+    }
     /// Cost of the LoRA branch plus the add for one batch of `shape`.
     fn lora_cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error>;
     /// Runs the LoRA branch plus the add on data: `Y = XW + scale (X A) B`.

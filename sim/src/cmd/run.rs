@@ -114,10 +114,11 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
 /// Runs `hetsim validate` (in either mode: it only checks).
 pub fn validate(args: &ValidateArgs, _mode: Mode, out: &mut dyn Write) -> Result<i32, Error> {
     let loaded = scenario::load(&args.scenario)?;
-    crate::backend::build(
+    let backend = crate::backend::build(
         &loaded.scenario.hardware.cluster_backend,
         loaded.path.parent().unwrap_or(std::path::Path::new(".")),
     )?;
+    crate::run::check_lora_shapes(&loaded, backend.as_ref())?;
     let combos = loaded.combinations().len();
     let m = crate::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
     emit(
