@@ -328,6 +328,29 @@ pub struct LoraData<'a> {
     pub b: &'a [f32],
 }
 
+impl<'a> LoraData<'a> {
+    /// The data held as `[X, XW, A, B]`.
+    pub fn of(v: &'a [Vec<f32>; 4]) -> Self {
+        LoraData {
+            x: &v[0],
+            xw: &v[1],
+            a: &v[2],
+            b: &v[3],
+        }
+    }
+
+    /// Zeros of shape `s`, as `[X, XW, A, B]` for [`LoraData::of`] (a timing run: the
+    /// kernels' timing does not depend on the data).
+    pub fn zeros(s: LoraShape) -> [Vec<f32>; 4] {
+        [
+            vec![0f32; s.tokens * s.d_in],
+            vec![0f32; s.tokens * s.d_out],
+            vec![0f32; s.d_in * s.rank],
+            vec![0f32; s.rank * s.d_out],
+        ]
+    }
+}
+
 /// What one evaluation produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoraRun {
@@ -633,13 +656,7 @@ impl LoraKernel {
             });
         }
         let (report, y, tcdm_bytes) = self.run_cluster(s, d, 1)?;
-        let phase2_cycles = report
-            .regions
-            .iter()
-            .filter(|((id, _), _)| *id == REGION_PHASE2)
-            .map(|(_, r)| r.counters.cycles)
-            .max()
-            .unwrap_or(0);
+        let phase2_cycles = phase2_cycles(&report);
         if let Some(k) = self.cache_key {
             if let Ok(mut m) = shared_cache().lock() {
                 m.insert(
@@ -672,18 +689,8 @@ impl LoraKernel {
         if let Some(t) = key.and_then(|k| timing_cache().lock().ok()?.get(&k).copied()) {
             return Ok(t);
         }
-        let (x, xw) = (
-            vec![0f32; s.tokens * s.d_in],
-            vec![0f32; s.tokens * s.d_out],
-        );
-        let (a, b) = (vec![0f32; s.d_in * s.rank], vec![0f32; s.rank * s.d_out]);
-        let d = LoraData {
-            x: &x,
-            xw: &xw,
-            a: &a,
-            b: &b,
-        };
-        let (report, _, tcdm_bytes) = self.run_cluster(s, d, MEASURE_BATCHES)?;
+        let zeros = LoraData::zeros(s);
+        let (report, _, tcdm_bytes) = self.run_cluster(s, LoraData::of(&zeros), MEASURE_BATCHES)?;
         let t = persistent_timing(&report, tcdm_bytes).ok_or_else(|| {
             LoraKernelError::Kernel {
                 program: self.program.name.clone(),
@@ -759,6 +766,17 @@ impl LoraKernel {
     }
 }
 
+/// Cycles of phase 2 (Y = XW + H B) in a run: the largest region-3 total over the cores.
+fn phase2_cycles(report: &ClusterReport) -> u64 {
+    report
+        .regions
+        .iter()
+        .filter(|((id, _), _)| *id == REGION_PHASE2)
+        .map(|(_, r)| r.counters.cycles)
+        .max()
+        .unwrap_or(0)
+}
+
 /// The persistent timing of a run of [`MEASURE_BATCHES`] batches from its report: None when
 /// the batch regions are missing (a kernel without them).
 fn persistent_timing(report: &ClusterReport, tcdm_bytes: u32) -> Option<LoraTiming> {
@@ -775,13 +793,7 @@ fn persistent_timing(report: &ClusterReport, tcdm_bytes: u32) -> Option<LoraTimi
     }
     let batch_cycles = periods[STEADY_BATCH];
     let n = u64::from(MEASURE_BATCHES);
-    let phase2 = report
-        .regions
-        .iter()
-        .filter(|((id, _), _)| *id == REGION_PHASE2)
-        .map(|(_, r)| r.counters.cycles)
-        .max()
-        .unwrap_or(0);
+    let phase2 = phase2_cycles(report);
     Some(LoraTiming {
         batch_cycles,
         batch_phase2_cycles: (phase2 / n).min(batch_cycles),
@@ -857,13 +869,8 @@ mod tests {
             assert!(t.startup_cycles > 0 && t.batch_cycles > 0, "{name}: {t:?}");
             // the cold first batch (cold I-cache) costs more than the steady one
             assert!(t.batch_periods[0] > t.batch_cycles, "{name}: {t:?}");
-            let [x, xw, a, b] = data(s, 5);
-            let d = LoraData {
-                x: &x,
-                xw: &xw,
-                a: &a,
-                b: &b,
-            };
+            let v = data(s, 5);
+            let d = LoraData::of(&v);
             for n in [1u32, 2, 5] {
                 let (r, _, _) = k.run_cluster(s, d, n).expect("run");
                 let model = t.startup_cycles + u64::from(n) * t.batch_cycles;
@@ -907,13 +914,8 @@ mod tests {
             f16_ssr_kernel,
         ] {
             let mut k = kernel(false);
-            let [x, xw, a, b] = data(s, 3);
-            let d = LoraData {
-                x: &x,
-                xw: &xw,
-                a: &a,
-                b: &b,
-            };
+            let v = data(s, 3);
+            let d = LoraData::of(&v);
             let run = k.run(s, d).expect("run");
             assert_eq!(
                 u64::from(run.tcdm_bytes),
@@ -936,13 +938,8 @@ mod tests {
                 tokens: 4,
             };
             assert_eq!(kind.tcdm_bytes(s, 1), if fits { 10_304 } else { 15_424 });
-            let [x, xw, a, b] = data(s, 4);
-            let d = LoraData {
-                x: &x,
-                xw: &xw,
-                a: &a,
-                b: &b,
-            };
+            let v = data(s, 4);
+            let d = LoraData::of(&v);
             let ran = k.run(s, d);
             assert_eq!(ran.is_ok(), fits, "{d_in}: {:?}", ran.err());
             assert_eq!(k.check_shape(s).is_ok(), fits, "{d_in}");
@@ -1007,42 +1004,35 @@ mod tests {
         assert!(e.contains("exit code 4"), "{e}");
     }
 
-    /// The error of a run of `k` on an 8 x 8 problem of one token with rank `rank` (17 is
-    /// beyond every kernel's static buffers).
-    fn rank_error(k: &mut LoraKernel, rank: usize) -> String {
+    /// An 8 x 8 problem of one token with rank `rank` (17 is beyond every kernel's static
+    /// buffers).
+    fn rank_problem(rank: usize) -> (LoraShape, [Vec<f32>; 4]) {
         let s = LoraShape {
             d_in: 8,
             d_out: 8,
             rank,
             tokens: 1,
         };
-        let [x, xw, a, b] = data(s, 9);
-        let d = LoraData {
-            x: &x,
-            xw: &xw,
-            a: &a,
-            b: &b,
-        };
-        k.run(s, d).map(|_| ()).unwrap_err().to_string()
+        (s, data(s, 9))
+    }
+
+    /// The error of a run of `k` on [`rank_problem`]: the host's checks first.
+    fn rank_error(k: &mut LoraKernel, rank: usize) -> String {
+        let (s, v) = rank_problem(rank);
+        k.run(s, LoraData::of(&v))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
     }
 
     /// The same problem run on the cluster without the host's checks: the kernel's own
     /// refusal (its exit code and console line).
     fn kernel_rank_error(k: &LoraKernel, rank: usize) -> String {
-        let s = LoraShape {
-            d_in: 8,
-            d_out: 8,
-            rank,
-            tokens: 1,
-        };
-        let [x, xw, a, b] = data(s, 9);
-        let d = LoraData {
-            x: &x,
-            xw: &xw,
-            a: &a,
-            b: &b,
-        };
-        k.run_cluster(s, d, 1).map(|_| ()).unwrap_err().to_string()
+        let (s, v) = rank_problem(rank);
+        k.run_cluster(s, LoraData::of(&v), 1)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
     }
 
     /// Runs kernel `kind` cached and uncached for three data seeds after `other` (another kind)
@@ -1059,13 +1049,8 @@ mod tests {
         let (mut cached, mut full, mut other) = (kind(true), kind(false), other(true));
         let mut out = vec![];
         for seed in [1, 2, 3] {
-            let [x, xw, a, b] = data(s, seed);
-            let d = LoraData {
-                x: &x,
-                xw: &xw,
-                a: &a,
-                b: &b,
-            };
+            let v = data(s, seed);
+            let d = LoraData::of(&v);
             // Fills the other kernel's entry for this shape first: it must not be taken.
             let o = other.run(s, d).expect("other kernel");
             let c = cached.run(s, d).expect("cached");
@@ -1079,7 +1064,7 @@ mod tests {
             assert!(f.phase2_cycles > 0 && f.phase2_cycles < f.cycles);
             assert_eq!(bits(&c.y), bits(&f.y), "seed {seed}");
             assert_eq!(bits(&f.y), bits(&reference(s, d)));
-            out.push((f, o, [x, xw, a, b]));
+            out.push((f, o, v));
         }
         out
     }

@@ -38,20 +38,9 @@ fn fit(x: &[f64], y: &[f64]) -> (f64, f64) {
 /// Cycles of one cold single-batch run (boot, loads, cold I-cache: every batch before
 /// persistent runs).
 fn cold_cycles(k: &LoraKernel, s: LoraShape) -> u64 {
-    let z = |n: usize| vec![0f32; n];
-    let (x, xw, a, b) = (
-        z(s.tokens * s.d_in),
-        z(s.tokens * s.d_out),
-        z(s.d_in * s.rank),
-        z(s.rank * s.d_out),
-    );
-    let d = LoraData {
-        x: &x,
-        xw: &xw,
-        a: &a,
-        b: &b,
-    };
-    k.run_cluster(s, d, 1).expect("cold run").0.cycles
+    let zeros = LoraData::zeros(s);
+    let run = k.run_cluster(s, LoraData::of(&zeros), 1).expect("cold run");
+    run.0.cycles
 }
 
 #[test]

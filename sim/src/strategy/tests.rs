@@ -229,12 +229,14 @@ fn column_blocks_split_the_lora_work() {
 
 #[test]
 fn the_start_up_is_charged_once_per_operation() {
-    let one = [JobSlice {
+    // cluster j at endpoint 10 + j, fed by the tile at endpoint 1
+    let slice = |j: u32, cols: usize| JobSlice {
         tile_ep: 1,
-        cluster: 0,
-        cluster_ep: 10,
-        cols: 128,
-    }];
+        cluster: j,
+        cluster_ep: 10 + j,
+        cols,
+    };
+    let one = [slice(0, 128)];
     // Start-up 300 ns from time 0 (the operation's inputs are ready), while tile0 runs 0-100;
     // cl0 waits for it: 300-550, then 550-800, 800-1050, 1050-1300 (tiles 1-3 are early).
     // = 300 + 4 x 250 = 1300 ns, against 1100 without: charged once, not per batch.
@@ -261,20 +263,7 @@ fn the_start_up_is_charged_once_per_operation() {
     );
     // Multi-cluster(2): both clusters start up 0-300 (in parallel), batches of 250 ns (whole
     // columns): c0 b0 300-550, b2 550-800; c1 b1 300-550, b3 550-800. = 800 ns.
-    let two = [
-        JobSlice {
-            tile_ep: 1,
-            cluster: 0,
-            cluster_ep: 10,
-            cols: 64,
-        },
-        JobSlice {
-            tile_ep: 1,
-            cluster: 1,
-            cluster_ep: 11,
-            cols: 64,
-        },
-    ];
+    let two = [slice(0, 64), slice(1, 64)];
     assert_eq!(
         latency_startup(
             &multi_cluster::MultiCluster { clusters: 2 },
