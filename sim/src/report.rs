@@ -76,6 +76,8 @@ pub struct Report {
     pub cluster_model: String,
     /// Tokens of the numerics sample, if evaluated.
     pub sample_tokens: Option<usize>,
+    /// What the model-level error means, with the numbers behind it (None without numerics).
+    pub numerics: Option<String>,
     /// Every row.
     pub rows: Vec<Row>,
     /// Warnings (TCDM overflow, partial numerics).
@@ -228,6 +230,9 @@ impl Report {
             "TCDM \"!\": exceeds the cluster's TCDM. Every row is in --csv/--json, with all layers \
              and operations."
         );
+        if let Some(n) = &self.numerics {
+            let _ = writeln!(s, "numerics: {n}");
+        }
         for w in &self.warnings {
             let _ = writeln!(s, "warning: {w}");
         }

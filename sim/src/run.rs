@@ -692,10 +692,41 @@ pub fn run_combinations(
         scenario: loaded.scenario.name.clone(),
         cluster_model: label,
         sample_tokens: num.as_ref().map(|n| n.tokens),
+        numerics: num
+            .as_ref()
+            .and_then(|n| numerics_summary(n, loaded.npy_dir.is_none())),
         rows,
         warnings,
         events,
     })
+}
+
+/// What the model-level error means, in one sentence with the numbers behind it (the chained
+/// error's growth, the per-layer range, the largest activation against binary16's range);
+/// `synthetic`: the weights are the seeded synthetic ones (their NoNorm gains are calibrated).
+fn numerics_summary(n: &NumericsResult, synthetic: bool) -> Option<String> {
+    let model = n.model_err?;
+    let range = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    };
+    let (lo, hi) = range(&n.layer_err);
+    let first = n.chain_err.first().copied().unwrap_or(model);
+    let largest = n.ideal_max_abs.iter().copied().fold(0.0, f64::max);
+    let gains = if synthetic {
+        "; the synthetic NoNorm gains keep activations at unit RMS, docs/scenarios.md"
+    } else {
+        ""
+    };
+    Some(format!(
+        "model error {model:.3}: relative L2 error of the last layer instance's output against \
+         the ideal f32 model, chained from the model input through {} instance(s) on a {}-token \
+         sample ({first:.3} after the first); one instance alone, from the ideal input, errs by \
+         {lo:.3}-{hi:.3} (mostly the tiles' noise, docs/aimc.md); largest ideal activation \
+         {largest:.1} (binary16 holds 65504{gains})",
+        n.instances, n.tokens
+    ))
 }
 
 /// One combination's hybrid graph as replayed, for traces (`crate::trace_event::system`).

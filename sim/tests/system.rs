@@ -305,8 +305,15 @@ fn check_shipped_binary16_scenario(file: &str, elf: &str, best_t: usize, best_ma
     );
     let model: Vec<_> = of_best("model").map(|x| x.rel_err).collect();
     assert!(
-        model.len() == 1 && model[0].is_some_and(f64::is_finite),
+        model.len() == 1 && model[0].is_some_and(|e| e.is_finite() && e < 1.0),
         "{model:?}"
+    );
+    // The run explains the model error: over all 26 instances, the largest activation far
+    // inside binary16.
+    let note = r.numerics.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("through 26 instance(s)") && note.contains("binary16 holds 65504"),
+        "{note}"
     );
 }
 
