@@ -1,5 +1,7 @@
 //! The FP16 LoRA kernel `kernels/build/lora_f16_ssr.elf` (SSR + FREP + packed-SIMD fp16 on
-//! the study cluster) and its bit-exact host reference.
+//! the study cluster): its bit-exact host reference and its operand layout. The kernel is run
+//! like every LoRA kernel, by `LoraKernel` with its descriptor (`LoraKernelKind::F16Ssr`);
+//! binary16 data of its own goes through `LoraKernel::run_raw` ([`bytes`], [`halves`]).
 //!
 //! Kernel ABI (docs/kernels.md, "lora_f16_ssr"): `lora_f16_shape` = {in, out, r, t} as u32;
 //! inputs `lora_f16_X` (t x in), `lora_f16_XW` (t x out), `lora_f16_At` (r x in: A
@@ -13,12 +15,10 @@
 //! `y = f32(XW[tok][j]); y = dotp_ex(y, H[tok][2k..2k+2], Bt[j][2k..2k+2])` over k,
 //! `Y = fp16(y)`.
 
-use crate::fnv;
-use crate::lora_kernel::{f16_to_f32, f32_to_f16, LoraData, LoraKernelError, LoraShape};
+use crate::lora_kernel::{f16_to_f32, f32_to_f16, LoraData, LoraShape};
 use hetsim_isa::fp::Rounding;
-use hetsim_isa::{fp16, Program};
-use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
-use std::path::Path;
+use hetsim_isa::fp16;
+use hetsim_models::cluster::ClusterConfig;
 
 /// The data of one FP16 LoRA evaluation (binary16 bit patterns, row-major).
 #[derive(Clone, Copy, Debug)]
@@ -117,135 +117,16 @@ pub fn host_lora_f16_from_f32(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
     host_lora_f16(s, d16).into_iter().map(f16_to_f32).collect()
 }
 
-fn bytes(v: &[u16]) -> Vec<u8> {
+/// binary16 bit patterns as little-endian bytes (how the kernel's symbols hold them).
+pub fn bytes(v: &[u16]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// The FP16 LoRA kernel and the cluster it runs on.
-pub struct LoraF16Kernel {
-    program: Program,
-    config: ClusterConfig,
-    key: u64,
-}
-
-impl LoraF16Kernel {
-    /// Loads the kernel for `config`; fails at once, naming them, when the cluster lacks the
-    /// extensions the kernel needs.
-    pub fn load(path: &Path, config: &ClusterConfig) -> Result<Self, LoraKernelError> {
-        let missing = missing_extensions(config);
-        if !missing.is_empty() {
-            return Err(LoraKernelError::Incompatible {
-                program: path.display().to_string(),
-                message: format!(
-                    "needs a cluster with extensions {} (e.g. \
-                     models/presets/cluster-snitch-study.ron); this one lacks {}",
-                    REQUIRED_EXTENSIONS.join(", "),
-                    missing.join(", ")
-                ),
-            });
-        }
-        let bytes = Program::read(path).map_err(ClusterError::from)?;
-        let program =
-            Program::parse(&path.display().to_string(), &bytes).map_err(ClusterError::from)?;
-        config.validate()?;
-        let key = fnv::fnv1a(fnv::hash(&bytes), config.to_ron_string().as_bytes());
-        Ok(LoraF16Kernel {
-            program,
-            config: config.clone(),
-            key,
-        })
-    }
-
-    /// Hash of (kernel bytes, cluster configuration): a cycle-cache key.
-    pub fn cache_key(&self) -> u64 {
-        self.key
-    }
-
-    /// The cluster configuration.
-    pub fn config(&self) -> &ClusterConfig {
-        &self.config
-    }
-
-    /// Runs the kernel on the cycle-level cluster. With `expected`, the kernel's self-check
-    /// compares Y with it bit for bit (a mismatch is a `Kernel` error with exit code 1).
-    /// Returns the report, Y and the TCDM bytes the kernel used.
-    pub fn run_cluster(
-        &self,
-        s: LoraShape,
-        d: LoraF16Data<'_>,
-        expected: Option<&[u16]>,
-    ) -> Result<(ClusterReport, Vec<u16>, u32), LoraKernelError> {
-        let mut c = Cluster::new(&self.config, &self.program)?;
-        run_on(&mut c, &self.program.name, s, d, expected, 1)
-    }
-}
-
-/// Binds the data to a fresh cluster loaded with the kernel (`program` names it in errors),
-/// runs it, and returns the report, Y and the TCDM bytes the kernel used. With `expected`,
-/// the kernel's self-check compares Y with it bit for bit.
-pub fn run_on(
-    c: &mut Cluster,
-    program: &str,
-    s: LoraShape,
-    d: LoraF16Data<'_>,
-    expected: Option<&[u16]>,
-    batches: u32,
-) -> Result<(ClusterReport, Vec<u16>, u32), LoraKernelError> {
-    for (name, len, want) in [
-        ("X", d.x.len(), s.tokens * s.d_in),
-        ("XW", d.xw.len(), s.tokens * s.d_out),
-        ("At", d.at.len(), s.rank * s.d_in),
-        ("Bt", d.bt.len(), s.d_out * s.rank),
-        (
-            "expected",
-            expected.map_or(want_y(s), <[u16]>::len),
-            want_y(s),
-        ),
-    ] {
-        if len != want {
-            return Err(LoraKernelError::Shape(format!(
-                "{name} has {len} values, the shape {s:?} needs {want}"
-            )));
-        }
-    }
-    let shape: Vec<u8> = [s.d_in, s.d_out, s.rank, s.tokens]
-        .iter()
-        .flat_map(|&v| (v as u32).to_le_bytes())
-        .collect();
-    c.write_symbol("lora_f16_shape", &shape)?;
-    c.write_symbol("lora_f16_batches", &batches.to_le_bytes())?;
-    c.write_symbol("lora_f16_X", &bytes(d.x))?;
-    c.write_symbol("lora_f16_XW", &bytes(d.xw))?;
-    c.write_symbol("lora_f16_At", &bytes(d.at))?;
-    c.write_symbol("lora_f16_Bt", &bytes(d.bt))?;
-    let check = u32::from(expected.is_some());
-    c.write_symbol("lora_f16_check", &check.to_le_bytes())?;
-    if let Some(e) = expected {
-        c.write_symbol("lora_f16_expected", &bytes(e))?;
-    }
-    let report = c.run()?;
-    if report.exit_code != 0 {
-        return Err(LoraKernelError::Kernel {
-            program: program.to_string(),
-            code: report.exit_code,
-            shape: s,
-            console: String::from_utf8_lossy(&report.console).trim().to_string(),
-        });
-    }
-    let y_bytes = u32::try_from(2 * s.tokens * s.d_out)
-        .map_err(|_| LoraKernelError::Shape(format!("Y of {s:?} exceeds 4 GiB")))?;
-    let y = c
-        .read_symbol("lora_f16_Y", Some(y_bytes))?
-        .chunks_exact(2)
+/// Little-endian bytes as binary16 bit patterns.
+pub fn halves(b: &[u8]) -> Vec<u16> {
+    b.chunks_exact(2)
         .map(|w| u16::from_le_bytes([w[0], w[1]]))
-        .collect();
-    let t = c.read_symbol("lora_f16_used_tcdm", Some(4))?;
-    let tcdm = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
-    Ok((report, y, tcdm))
-}
-
-fn want_y(s: LoraShape) -> usize {
-    s.tokens * s.d_out
+        .collect()
 }
 
 #[cfg(test)]
@@ -308,8 +189,12 @@ mod tests {
     fn missing_extensions_are_named() {
         let cfg = ClusterConfig::default();
         assert_eq!(missing_extensions(&cfg), REQUIRED_EXTENSIONS.to_vec());
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels/build/lora_f16_ssr.elf");
-        let e = LoraF16Kernel::load(&path, &cfg).err().expect("refused");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../kernels/build/lora_f16_ssr.elf");
+        let kind = crate::lora_kernel::LoraKernelKind::F16Ssr;
+        let e = crate::lora_kernel::LoraKernel::load(kind, &path, &cfg, false)
+            .err()
+            .expect("refused");
         assert!(
             e.to_string().contains("lacks zfh, xfvec, xfrep, xssr"),
             "{e}"

@@ -59,6 +59,238 @@ pub enum LoraKernelKind {
     F16Ssr,
 }
 
+/// Names of a LoRA kernel's ABI symbols, bound by name by the host (docs/kernels.md).
+#[derive(Debug)]
+pub struct KernelSymbols {
+    /// {in, out, r, t} as u32.
+    pub shape: &'static str,
+    /// Batches one run serves (u32, persistent runs).
+    pub batches: &'static str,
+    /// Self-check switch (u32; 0 = off).
+    pub check: &'static str,
+    /// X, t x in.
+    pub x: &'static str,
+    /// XW, t x out.
+    pub xw: &'static str,
+    /// A in the kernel's layout.
+    pub a: &'static str,
+    /// B in the kernel's layout.
+    pub b: &'static str,
+    /// Y, t x out (output).
+    pub y: &'static str,
+    /// The expected Y the self-check compares with, when the host may bind one.
+    pub expected: Option<&'static str>,
+    /// TCDM bytes the run's buffers needed (output, u32).
+    pub used_tcdm: &'static str,
+}
+
+/// One LoRA kernel: everything the host needs to load it, feed it, check a shape against it
+/// and reproduce its results. One value per kernel, reached through [`LoraKernelKind::spec`];
+/// adding a kernel is one more implementation and one more kind.
+pub trait LoraKernelSpec: Sync {
+    /// Its kind (the scenario's name for it).
+    fn kind(&self) -> LoraKernelKind;
+    /// The shipped ELF, relative to the repository root (for hints).
+    fn shipped_elf(&self) -> &'static str;
+    /// The symbol that marks an ELF as this kernel (None: the original fp32 ABI, which has
+    /// no marker; an ELF with another kernel's marker is not an fp32 kernel).
+    fn abi_marker(&self) -> Option<&'static str>;
+    /// The element format of its inputs and output.
+    fn format(&self) -> ElementFormat;
+    /// Its ABI symbols.
+    fn symbols(&self) -> &'static KernelSymbols;
+    /// Checks that `cfg` has what the kernel needs; the error says what is missing.
+    fn check_cluster(&self, cfg: &ClusterConfig) -> Result<(), String>;
+    /// Its static limits (its L2 buffers and its code).
+    fn limits(&self) -> ShapeLimits;
+    /// Unrounded bytes of its TCDM buffers A, B, H, X and Y with `c` tokens per chunk (the
+    /// kernel's `bufs`).
+    fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5];
+    /// X, XW, A and B in its memory layout and element format.
+    fn operands(&self, s: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4];
+    /// Y on the host in its exact evaluation order (bit-identical to its run).
+    fn reference(&self, s: LoraShape, d: LoraData<'_>) -> Vec<f32>;
+}
+
+/// The symbols of `lora` and `lora_redmule` (one ABI, two element formats).
+const LORA_SYMBOLS: KernelSymbols = KernelSymbols {
+    shape: "lora_shape",
+    batches: "lora_batches",
+    check: "lora_check",
+    x: "lora_X",
+    xw: "lora_XW",
+    a: "lora_A",
+    b: "lora_B",
+    y: "lora_Y",
+    expected: None,
+    used_tcdm: "lora_used_tcdm",
+};
+
+/// Limits of `lora` and `lora_redmule` (their L2 buffers: in, out <= 512, r <= 16, t <= 128).
+const LORA_LIMITS: ShapeLimits = ShapeLimits {
+    max_in: 512,
+    max_out: 512,
+    max_rank: 16,
+    max_tokens: 128,
+    even_in_and_rank: false,
+};
+
+/// `kernels/build/lora.elf`: fp32 on the compute cores, one `fmadd.s` per step.
+struct Fp32Lora;
+
+impl LoraKernelSpec for Fp32Lora {
+    fn kind(&self) -> LoraKernelKind {
+        LoraKernelKind::Fp32
+    }
+    fn shipped_elf(&self) -> &'static str {
+        "kernels/build/lora.elf"
+    }
+    fn abi_marker(&self) -> Option<&'static str> {
+        None
+    }
+    fn format(&self) -> ElementFormat {
+        ElementFormat::F32
+    }
+    fn symbols(&self) -> &'static KernelSymbols {
+        &LORA_SYMBOLS
+    }
+    fn check_cluster(&self, _: &ClusterConfig) -> Result<(), String> {
+        Ok(())
+    }
+    fn limits(&self) -> ShapeLimits {
+        LORA_LIMITS
+    }
+    fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5] {
+        let (n, o, r) = (s.d_in, s.d_out, s.rank);
+        [4 * n * r, 4 * r * o, 4 * c * r, 4 * c * n, 4 * c * o]
+    }
+    fn operands(&self, _: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4] {
+        let f = ElementFormat::F32;
+        [f.encode(d.x), f.encode(d.xw), f.encode(d.a), f.encode(d.b)]
+    }
+    fn reference(&self, s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
+        host_lora(s, d)
+    }
+}
+
+/// `kernels/build/lora_redmule.elf`: binary16 on RedMulE (two jobs per chunk).
+struct RedmuleLora;
+
+impl LoraKernelSpec for RedmuleLora {
+    fn kind(&self) -> LoraKernelKind {
+        LoraKernelKind::Redmule
+    }
+    fn shipped_elf(&self) -> &'static str {
+        "kernels/build/lora_redmule.elf"
+    }
+    fn abi_marker(&self) -> Option<&'static str> {
+        Some("lora_redmule_abi")
+    }
+    fn format(&self) -> ElementFormat {
+        ElementFormat::F16
+    }
+    fn symbols(&self) -> &'static KernelSymbols {
+        &LORA_SYMBOLS
+    }
+    fn check_cluster(&self, cfg: &ClusterConfig) -> Result<(), String> {
+        if cfg.redmule.is_none() {
+            return Err(
+                "the Redmule kernel needs a cluster with a RedMulE engine, but \
+                 `cluster.redmule` is None (add `redmule: Some(())` to the cluster)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+    fn limits(&self) -> ShapeLimits {
+        LORA_LIMITS
+    }
+    fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5] {
+        let (n, o, r) = (s.d_in, s.d_out, s.rank);
+        [2 * n * r, 2 * r * o, 2 * c * r, 2 * c * n, 2 * c * o]
+    }
+    fn operands(&self, _: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4] {
+        let f = ElementFormat::F16;
+        [f.encode(d.x), f.encode(d.xw), f.encode(d.a), f.encode(d.b)]
+    }
+    fn reference(&self, s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
+        host_lora_redmule(s, d)
+    }
+}
+
+/// `kernels/build/lora_f16_ssr.elf`: binary16 on the compute cores with SSR + FREP + packed
+/// SIMD, fp32 accumulation; its own `lora_f16_*` symbols, A and B transposed.
+struct F16SsrLora;
+
+impl LoraKernelSpec for F16SsrLora {
+    fn kind(&self) -> LoraKernelKind {
+        LoraKernelKind::F16Ssr
+    }
+    fn shipped_elf(&self) -> &'static str {
+        "kernels/build/lora_f16_ssr.elf"
+    }
+    fn abi_marker(&self) -> Option<&'static str> {
+        Some("lora_f16_ssr_abi")
+    }
+    fn format(&self) -> ElementFormat {
+        ElementFormat::F16
+    }
+    fn symbols(&self) -> &'static KernelSymbols {
+        &KernelSymbols {
+            shape: "lora_f16_shape",
+            batches: "lora_f16_batches",
+            check: "lora_f16_check",
+            x: "lora_f16_X",
+            xw: "lora_f16_XW",
+            a: "lora_f16_At",
+            b: "lora_f16_Bt",
+            y: "lora_f16_Y",
+            expected: Some("lora_f16_expected"),
+            used_tcdm: "lora_f16_used_tcdm",
+        }
+    }
+    fn check_cluster(&self, cfg: &ClusterConfig) -> Result<(), String> {
+        let missing = lora_f16_kernel::missing_extensions(cfg);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "the F16Ssr kernel needs a cluster with extensions {}, but `cluster` lacks {} \
+             (set them in `cluster.extensions`, as models/presets/cluster-snitch-study.ron \
+             does)",
+            lora_f16_kernel::REQUIRED_EXTENSIONS.join(", "),
+            missing.join(", ")
+        ))
+    }
+    fn limits(&self) -> ShapeLimits {
+        ShapeLimits {
+            max_in: 512,
+            max_out: 512,
+            max_rank: 8,
+            max_tokens: 128,
+            even_in_and_rank: true,
+        }
+    }
+    fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5] {
+        let (n, o, r) = (s.d_in, s.d_out, s.rank);
+        let po = o.div_ceil(8) * 8; // Y rows padded to whole 8-output blocks
+        [
+            2 * r * (n + 2),
+            2 * po * r,
+            2 * c * r,
+            2 * c * n,
+            2 * c * po,
+        ]
+    }
+    fn operands(&self, s: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4] {
+        let (x, xw, at, bt) = lora_f16_kernel::f16_operands(s, d);
+        [x, xw, at, bt].map(|v| lora_f16_kernel::bytes(&v))
+    }
+    fn reference(&self, s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
+        lora_f16_kernel::host_lora_f16_from_f32(s, d)
+    }
+}
+
 impl LoraKernelKind {
     /// Every kind.
     pub const ALL: [LoraKernelKind; 3] = [
@@ -67,79 +299,39 @@ impl LoraKernelKind {
         LoraKernelKind::F16Ssr,
     ];
 
-    /// The element format of the kernel's inputs and output.
-    pub fn format(self) -> ElementFormat {
+    /// The kernel's descriptor: the one place its facts live.
+    pub fn spec(self) -> &'static dyn LoraKernelSpec {
         match self {
-            LoraKernelKind::Fp32 => ElementFormat::F32,
-            LoraKernelKind::Redmule | LoraKernelKind::F16Ssr => ElementFormat::F16,
+            LoraKernelKind::Fp32 => &Fp32Lora,
+            LoraKernelKind::Redmule => &RedmuleLora,
+            LoraKernelKind::F16Ssr => &F16SsrLora,
         }
     }
 
-    /// The symbol that marks an ELF as this kind (None: the original fp32 ABI, which has no
-    /// marker; an ELF with another kind's marker is not an fp32 kernel).
+    /// The element format of the kernel's inputs and output.
+    pub fn format(self) -> ElementFormat {
+        self.spec().format()
+    }
+
+    /// The symbol that marks an ELF as this kind ([`LoraKernelSpec::abi_marker`]).
     pub fn abi_marker(self) -> Option<&'static str> {
-        match self {
-            LoraKernelKind::Fp32 => None,
-            LoraKernelKind::Redmule => Some("lora_redmule_abi"),
-            LoraKernelKind::F16Ssr => Some("lora_f16_ssr_abi"),
-        }
+        self.spec().abi_marker()
     }
 
     /// The shipped ELF of this kind, relative to the repository root (for hints).
     pub fn shipped_elf(self) -> &'static str {
-        match self {
-            LoraKernelKind::Fp32 => "kernels/build/lora.elf",
-            LoraKernelKind::Redmule => "kernels/build/lora_redmule.elf",
-            LoraKernelKind::F16Ssr => "kernels/build/lora_f16_ssr.elf",
-        }
+        self.spec().shipped_elf()
     }
 
     /// Checks that `cfg` has what the kernel needs; the error says what is missing.
     pub fn check_cluster(self, cfg: &ClusterConfig) -> Result<(), String> {
-        match self {
-            LoraKernelKind::Fp32 => Ok(()),
-            LoraKernelKind::Redmule if cfg.redmule.is_none() => Err(
-                "the Redmule kernel needs a cluster with a RedMulE engine, but `cluster.redmule` \
-                 is None (add `redmule: Some(())` to the cluster)"
-                    .into(),
-            ),
-            LoraKernelKind::Redmule => Ok(()),
-            LoraKernelKind::F16Ssr => {
-                let missing = lora_f16_kernel::missing_extensions(cfg);
-                if missing.is_empty() {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "the F16Ssr kernel needs a cluster with extensions {}, but `cluster` \
-                         lacks {} (set them in `cluster.extensions`, as \
-                         models/presets/cluster-snitch-study.ron does)",
-                        lora_f16_kernel::REQUIRED_EXTENSIONS.join(", "),
-                        missing.join(", ")
-                    ))
-                }
-            }
-        }
+        self.spec().check_cluster(cfg)
     }
 
     /// The kernel's static limits (its L2 buffers and its code; the kernels' headers and
     /// docs/kernels.md).
     pub fn limits(self) -> ShapeLimits {
-        match self {
-            LoraKernelKind::Fp32 | LoraKernelKind::Redmule => ShapeLimits {
-                max_in: 512,
-                max_out: 512,
-                max_rank: 16,
-                max_tokens: 128,
-                even_in_and_rank: false,
-            },
-            LoraKernelKind::F16Ssr => ShapeLimits {
-                max_in: 512,
-                max_out: 512,
-                max_rank: 8,
-                max_tokens: 128,
-                even_in_and_rank: true,
-            },
-        }
+        self.spec().limits()
     }
 
     /// Why the kernel cannot take shape `s` (a zero dimension or beyond its
@@ -173,31 +365,13 @@ impl LoraKernelKind {
     /// reports them (`tcdm_formula_matches_the_kernels` checks the two agree).
     pub fn tcdm_bytes(self, s: LoraShape, c: usize) -> u64 {
         let r64 = |b: usize| (b as u64).div_ceil(64) * 64;
-        let (n, o, r) = (s.d_in, s.d_out, s.rank);
-        let [a, b, h, x, y] = match self {
-            LoraKernelKind::Fp32 => [4 * n * r, 4 * r * o, 4 * c * r, 4 * c * n, 4 * c * o],
-            LoraKernelKind::Redmule => [2 * n * r, 2 * r * o, 2 * c * r, 2 * c * n, 2 * c * o],
-            LoraKernelKind::F16Ssr => {
-                let po = o.div_ceil(8) * 8; // Y rows padded to whole 8-output blocks
-                [
-                    2 * r * (n + 2),
-                    2 * po * r,
-                    2 * c * r,
-                    2 * c * n,
-                    2 * c * po,
-                ]
-            }
-        };
+        let [a, b, h, x, y] = self.spec().bufs(s, c);
         r64(a) + r64(b) + r64(h) + 2 * r64(x) + 2 * r64(y)
     }
 
     /// Y on the host in the kernel's exact evaluation order (bit-identical to its run).
     pub fn reference(self, s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
-        match self {
-            LoraKernelKind::Fp32 => host_lora(s, d),
-            LoraKernelKind::Redmule => host_lora_redmule(s, d),
-            LoraKernelKind::F16Ssr => lora_f16_kernel::host_lora_f16_from_f32(s, d),
-        }
+        self.spec().reference(s, d)
     }
 }
 
@@ -718,32 +892,69 @@ impl LoraKernel {
         d: LoraData<'_>,
         batches: u32,
     ) -> Result<(ClusterReport, Vec<f32>, u32), LoraKernelError> {
-        let mut c = Cluster::new(&self.config, &self.program)?;
-        if self.kind == LoraKernelKind::F16Ssr {
-            // Its own symbols and layouts (A and B transposed): converted on the host.
-            let (x, xw, at, bt) = lora_f16_kernel::f16_operands(s, d);
-            let d16 = lora_f16_kernel::LoraF16Data {
-                x: &x,
-                xw: &xw,
-                at: &at,
-                bt: &bt,
-            };
-            let (report, y, tcdm) =
-                lora_f16_kernel::run_on(&mut c, &self.program.name, s, d16, None, batches)?;
-            return Ok((report, y.into_iter().map(f16_to_f32).collect(), tcdm));
+        let ops = self.kind.spec().operands(s, d);
+        let (report, y, tcdm) = self.run_raw(s, &ops, None, batches)?;
+        Ok((report, self.kind.format().decode(&y), tcdm))
+    }
+
+    /// The one runner: binds the shape, `batches`, the operands already in the kernel's layout
+    /// and format ([`LoraKernelSpec::operands`], little-endian bytes) and, with `expected`
+    /// (Y's bytes), turns the kernel's self-check on; runs a fresh cluster and returns the
+    /// report, Y's bytes and the TCDM bytes the kernel used. A failed run is a `Kernel` error
+    /// with the exit code and the console (a self-check mismatch: exit code 1).
+    pub fn run_raw(
+        &self,
+        s: LoraShape,
+        ops: &[Vec<u8>; 4],
+        expected: Option<&[u8]>,
+        batches: u32,
+    ) -> Result<(ClusterReport, Vec<u8>, u32), LoraKernelError> {
+        let spec = self.kind.spec();
+        let sym = spec.symbols();
+        let e = spec.format().bytes();
+        let y_len = e * s.tokens * s.d_out;
+        let lens = [
+            ("X", s.tokens * s.d_in),
+            ("XW", s.tokens * s.d_out),
+            ("A", s.d_in * s.rank),
+            ("B", s.rank * s.d_out),
+        ];
+        for ((name, want), got) in lens.iter().zip(ops) {
+            if got.len() != e * want {
+                return Err(LoraKernelError::Shape(format!(
+                    "{name} has {} values, the shape ({s}) needs {want}",
+                    got.len() / e
+                )));
+            }
         }
+        let mut c = Cluster::new(&self.config, &self.program)?;
         let shape: Vec<u8> = [s.d_in, s.d_out, s.rank, s.tokens]
             .iter()
             .flat_map(|&v| (v as u32).to_le_bytes())
             .collect();
-        c.write_symbol("lora_shape", &shape)?;
-        c.write_symbol("lora_check", &0u32.to_le_bytes())?;
-        c.write_symbol("lora_batches", &batches.to_le_bytes())?;
-        let f = self.kind.format();
-        c.write_symbol("lora_X", &f.encode(d.x))?;
-        c.write_symbol("lora_XW", &f.encode(d.xw))?;
-        c.write_symbol("lora_A", &f.encode(d.a))?;
-        c.write_symbol("lora_B", &f.encode(d.b))?;
+        c.write_symbol(sym.shape, &shape)?;
+        c.write_symbol(sym.batches, &batches.to_le_bytes())?;
+        c.write_symbol(sym.check, &u32::from(expected.is_some()).to_le_bytes())?;
+        for (name, bytes) in [sym.x, sym.xw, sym.a, sym.b].iter().zip(ops) {
+            c.write_symbol(name, bytes)?;
+        }
+        if let Some(want) = expected {
+            let name = sym.expected.ok_or_else(|| LoraKernelError::Incompatible {
+                program: self.program.name.clone(),
+                message: format!(
+                    "the {:?} kernel takes no expected Y from the host",
+                    self.kind
+                ),
+            })?;
+            if want.len() != y_len {
+                return Err(LoraKernelError::Shape(format!(
+                    "expected has {} values, the shape ({s}) needs {}",
+                    want.len() / e,
+                    s.tokens * s.d_out
+                )));
+            }
+            c.write_symbol(name, want)?;
+        }
         let report = c.run()?;
         if report.exit_code != 0 {
             let mut console = String::from_utf8_lossy(&report.console).trim().to_string();
@@ -757,10 +968,10 @@ impl LoraKernel {
                 console,
             });
         }
-        let y_bytes = u32::try_from(f.bytes() * s.tokens * s.d_out)
-            .map_err(|_| LoraKernelError::Shape(format!("Y of {s:?} exceeds 4 GiB")))?;
-        let y = f.decode(&c.read_symbol("lora_Y", Some(y_bytes))?);
-        let t = c.read_symbol("lora_used_tcdm", Some(4))?;
+        let y_bytes = u32::try_from(y_len)
+            .map_err(|_| LoraKernelError::Shape(format!("Y of ({s}) exceeds 4 GiB")))?;
+        let y = c.read_symbol(sym.y, Some(y_bytes))?;
+        let t = c.read_symbol(sym.used_tcdm, Some(4))?;
         let tcdm = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
         Ok((report, y, tcdm))
     }

@@ -3,8 +3,8 @@
 //! 512x128 layers with r = 8 and t = 8..128, and odd ones), check itself, be repeatable, refuse
 //! what it cannot do with clear errors, and be faster than the fp32 `lora` kernel.
 
-use hetsim::lora_f16_kernel::{host_lora_f16, LoraF16Data, LoraF16Kernel};
-use hetsim::lora_kernel::{LoraKernelError, LoraShape};
+use hetsim::lora_f16_kernel::{bytes, halves, host_lora_f16, LoraF16Data};
+use hetsim::lora_kernel::{LoraKernel, LoraKernelError, LoraKernelKind, LoraShape};
 use hetsim_isa::fp::Rounding;
 use hetsim_isa::{fp16, Program};
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport};
@@ -91,8 +91,30 @@ impl Case {
     }
 }
 
-fn kernel(cfg: &ClusterConfig) -> LoraF16Kernel {
-    LoraF16Kernel::load(&program(), cfg).expect("lora_f16_ssr.elf")
+/// The kernel through the one LoRA runner (`LoraKernel::run_raw`), on binary16 data of this
+/// test's own (At and Bt already transposed) and, optionally, an expected Y for its self-check.
+struct F16Kernel(LoraKernel);
+
+impl F16Kernel {
+    fn run_cluster(
+        &self,
+        s: LoraShape,
+        d: LoraF16Data<'_>,
+        expected: Option<&[u16]>,
+    ) -> Result<(ClusterReport, Vec<u16>, u32), LoraKernelError> {
+        let ops = [bytes(d.x), bytes(d.xw), bytes(d.at), bytes(d.bt)];
+        let expected = expected.map(bytes);
+        let (report, y, tcdm) = self.0.run_raw(s, &ops, expected.as_deref(), 1)?;
+        Ok((report, halves(&y), tcdm))
+    }
+}
+
+fn load(cfg: &ClusterConfig) -> Result<LoraKernel, LoraKernelError> {
+    LoraKernel::load(LoraKernelKind::F16Ssr, &program(), cfg, false)
+}
+
+fn kernel(cfg: &ClusterConfig) -> F16Kernel {
+    F16Kernel(load(cfg).expect("lora_f16_ssr.elf"))
 }
 
 fn first_difference(a: &[u16], b: &[u16]) -> Option<usize> {
@@ -269,9 +291,7 @@ fn without_streams_the_kernel_is_refused_clearly() {
     let mut cfg = study();
     cfg.extensions.xssr = false;
     // The host wrapper refuses before running, naming the missing extension.
-    let e = LoraF16Kernel::load(&program(), &cfg)
-        .err()
-        .expect("refused");
+    let e = load(&cfg).err().expect("refused");
     assert!(e.to_string().contains("lacks xssr"), "{e}");
     // Run anyway: the first stream configuration is an illegal instruction.
     let p = Program::load(&program()).unwrap();
