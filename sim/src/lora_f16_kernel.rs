@@ -23,13 +23,13 @@ use hetsim_models::cluster::ClusterConfig;
 /// The data of one FP16 LoRA evaluation (binary16 bit patterns, row-major).
 #[derive(Clone, Copy, Debug)]
 pub struct LoraF16Data<'a> {
-    /// tokens x d_in.
+    /// tokens x in_features.
     pub x: &'a [u16],
-    /// tokens x d_out.
+    /// tokens x out_features.
     pub xw: &'a [u16],
-    /// rank x d_in (A transposed).
+    /// rank x in_features (A transposed).
     pub at: &'a [u16],
-    /// d_out x rank (B transposed).
+    /// out_features x rank (B transposed).
     pub bt: &'a [u16],
 }
 
@@ -62,9 +62,9 @@ fn to_f16(v: u32) -> u16 {
 }
 
 /// Y = XW + (X A) B in the kernel's operation order and roundings (bit-exact). Panics if the
-/// data does not match the shape or the shape has an odd d_in or rank (see [`shape_error`]).
+/// data does not match the shape or the shape has an odd in_features or rank (see [`shape_error`]).
 pub fn host_lora_f16(s: LoraShape, d: LoraF16Data<'_>) -> Vec<u16> {
-    let (n, o, r) = (s.d_in, s.d_out, s.rank);
+    let (n, o, r) = (s.in_features, s.out_features, s.rank);
     let mut y = vec![0u16; s.tokens * o];
     let mut h = vec![0u16; r];
     for tok in 0..s.tokens {
@@ -94,7 +94,7 @@ pub fn host_lora_f16(s: LoraShape, d: LoraF16Data<'_>) -> Vec<u16> {
 /// (round to nearest, ties to even), A and B transposed. Returns (X, XW, At, Bt).
 pub fn f16_operands(s: LoraShape, d: LoraData<'_>) -> (Vec<u16>, Vec<u16>, Vec<u16>, Vec<u16>) {
     let h = |v: &[f32]| -> Vec<u16> { v.iter().map(|&x| f32_to_f16(x)).collect() };
-    let (n, o, r) = (s.d_in, s.d_out, s.rank);
+    let (n, o, r) = (s.in_features, s.out_features, s.rank);
     // At[k][i] = A[i][k]; Bt[j][k] = B[k][j].
     let at = (0..r * n)
         .map(|e| f32_to_f16(d.a[(e % n) * r + e / n]))
@@ -141,8 +141,8 @@ mod tests {
         // in = 2, out = 8, r = 2, one token: X = (1, 2), A columns At[0] = (1, 1),
         // At[1] = (2, 0): H = (3, 2). Bt[j] = (1, 0) -> Y[j] = XW[j] + 3; XW = 1 -> 4.
         let s = LoraShape {
-            d_in: 2,
-            d_out: 8,
+            in_features: 2,
+            out_features: 8,
             rank: 2,
             tokens: 1,
         };
@@ -163,8 +163,8 @@ mod tests {
         // h = 1 + 2^-11 is exact in fp32 but a tie in fp16: H rounds to even, 1.0, and
         // Y = 0 + H * 1 = 1.0. With h = 1 + 3 * 2^-11 the tie goes up to 1 + 2^-9.
         let s = LoraShape {
-            d_in: 2,
-            d_out: 8,
+            in_features: 2,
+            out_features: 8,
             rank: 2,
             tokens: 1,
         };
@@ -203,9 +203,9 @@ mod tests {
 
     #[test]
     fn shape_limits() {
-        let s = |d_in, d_out, rank, tokens| LoraShape {
-            d_in,
-            d_out,
+        let s = |in_features, out_features, rank, tokens| LoraShape {
+            in_features,
+            out_features,
             rank,
             tokens,
         };

@@ -31,6 +31,7 @@
 //! which is bit-identical; `cached_runs_equal_full_runs` and
 //! `redmule_cached_runs_equal_full_runs` prove both claims.
 
+pub use crate::backend::LoraShape;
 use crate::fnv;
 use crate::lora_f16_kernel;
 use hetsim_isa::fp::Rounding;
@@ -161,7 +162,7 @@ impl LoraKernelSpec for Fp32Lora {
         LORA_LIMITS
     }
     fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5] {
-        let (n, o, r) = (s.d_in, s.d_out, s.rank);
+        let (n, o, r) = (s.in_features, s.out_features, s.rank);
         [4 * n * r, 4 * r * o, 4 * c * r, 4 * c * n, 4 * c * o]
     }
     fn operands(&self, _: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4] {
@@ -206,7 +207,7 @@ impl LoraKernelSpec for RedmuleLora {
         LORA_LIMITS
     }
     fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5] {
-        let (n, o, r) = (s.d_in, s.d_out, s.rank);
+        let (n, o, r) = (s.in_features, s.out_features, s.rank);
         [2 * n * r, 2 * r * o, 2 * c * r, 2 * c * n, 2 * c * o]
     }
     fn operands(&self, _: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4] {
@@ -272,7 +273,7 @@ impl LoraKernelSpec for F16SsrLora {
         }
     }
     fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5] {
-        let (n, o, r) = (s.d_in, s.d_out, s.rank);
+        let (n, o, r) = (s.in_features, s.out_features, s.rank);
         let po = o.div_ceil(8) * 8; // Y rows padded to whole 8-output blocks
         [
             2 * r * (n + 2),
@@ -337,12 +338,12 @@ impl LoraKernelKind {
     /// Why the kernel cannot take shape `s` (a zero dimension or beyond its
     /// [`limits`](Self::limits)), if it cannot.
     pub fn shape_error(self, s: LoraShape) -> Option<String> {
-        if s.d_in == 0 || s.d_out == 0 || s.rank == 0 || s.tokens == 0 {
+        if s.in_features == 0 || s.out_features == 0 || s.rank == 0 || s.tokens == 0 {
             return Some(format!("{s} has a zero dimension"));
         }
         let l = self.limits();
-        if s.d_in > l.max_in
-            || s.d_out > l.max_out
+        if s.in_features > l.max_in
+            || s.out_features > l.max_out
             || s.rank > l.max_rank
             || s.tokens > l.max_tokens
         {
@@ -352,7 +353,7 @@ impl LoraKernelKind {
                 l.max_in, l.max_out, l.max_rank, l.max_tokens
             ));
         }
-        if l.even_in_and_rank && (s.d_in % 2 != 0 || s.rank % 2 != 0) {
+        if l.even_in_and_rank && (s.in_features % 2 != 0 || s.rank % 2 != 0) {
             return Some(format!(
                 "{s} is not supported: the kernel needs an even in and an even rank"
             ));
@@ -386,7 +387,7 @@ pub struct ShapeLimits {
     pub max_rank: usize,
     /// Most tokens per batch.
     pub max_tokens: usize,
-    /// Whether d_in and the rank must be even (packed binary16 pairs).
+    /// Whether in_features and the rank must be even (packed binary16 pairs).
     pub even_in_and_rank: bool,
 }
 
@@ -465,40 +466,16 @@ pub fn f16_to_f32(h: u16) -> f32 {
     fp16::to_f32_value(h)
 }
 
-impl std::fmt::Display for LoraShape {
-    /// `in 768, out 512, rank 8, 8 tokens`: the shape in a user's words.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "in {}, out {}, rank {}, {} tokens",
-            self.d_in, self.d_out, self.rank, self.tokens
-        )
-    }
-}
-
-/// A LoRA problem's dimensions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LoraShape {
-    /// Input features.
-    pub d_in: usize,
-    /// Output features.
-    pub d_out: usize,
-    /// Rank.
-    pub rank: usize,
-    /// Tokens in the batch.
-    pub tokens: usize,
-}
-
 /// The data of one LoRA evaluation (row-major f32).
 #[derive(Clone, Copy, Debug)]
 pub struct LoraData<'a> {
-    /// tokens x d_in.
+    /// tokens x in_features.
     pub x: &'a [f32],
-    /// tokens x d_out: the static layer's output (from the AIMC tile).
+    /// tokens x out_features: the static layer's output (from the AIMC tile).
     pub xw: &'a [f32],
-    /// d_in x rank.
+    /// in_features x rank.
     pub a: &'a [f32],
-    /// rank x d_out.
+    /// rank x out_features.
     pub b: &'a [f32],
 }
 
@@ -517,10 +494,10 @@ impl<'a> LoraData<'a> {
     /// kernels' timing does not depend on the data).
     pub fn zeros(s: LoraShape) -> [Vec<f32>; 4] {
         [
-            vec![0f32; s.tokens * s.d_in],
-            vec![0f32; s.tokens * s.d_out],
-            vec![0f32; s.d_in * s.rank],
-            vec![0f32; s.rank * s.d_out],
+            vec![0f32; s.tokens * s.in_features],
+            vec![0f32; s.tokens * s.out_features],
+            vec![0f32; s.in_features * s.rank],
+            vec![0f32; s.rank * s.out_features],
         ]
     }
 }
@@ -528,7 +505,7 @@ impl<'a> LoraData<'a> {
 /// What one evaluation produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoraRun {
-    /// Y = XW + (X A) B, tokens x d_out.
+    /// Y = XW + (X A) B, tokens x out_features.
     pub y: Vec<f32>,
     /// Cluster cycles of the kernel from reset to exit.
     pub cycles: u64,
@@ -547,7 +524,7 @@ const REGION_PHASE2: u8 = 3;
 /// Y = XW + (X A) B on the host, in the kernel's evaluation order (fused multiply-add, RNE):
 /// h[k] = fma(x[i], A[i][k], h[k]) over i; y[j] = fma(h[k], B[k][j], y[j]) over k.
 pub fn host_lora(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
-    let (n, o, r) = (s.d_in, s.d_out, s.rank);
+    let (n, o, r) = (s.in_features, s.out_features, s.rank);
     let mut y = d.xw.to_vec();
     let mut h = vec![0f32; r];
     for tok in 0..s.tokens {
@@ -573,7 +550,7 @@ pub fn host_lora(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
 /// job; h stays binary16); y[j] = XW[j], y[j] = fma(h[k], B[k][j], y[j]) over k (the GEMM
 /// job). Y is returned as f32 (exact).
 pub fn host_lora_redmule(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
-    let (n, o, r) = (s.d_in, s.d_out, s.rank);
+    let (n, o, r) = (s.in_features, s.out_features, s.rank);
     let half = |v: &[f32]| -> Vec<u16> { v.iter().map(|&x| f32_to_f16(x)).collect() };
     let (x, a, b) = (half(d.x), half(d.a), half(d.b));
     let mut y = half(d.xw);
@@ -614,7 +591,7 @@ pub enum LoraKernelError {
         message: String,
     },
     /// The kernel refused the shape or failed its run.
-    #[error("{program}: exit code {code} for shape {shape:?}: {console}")]
+    #[error("{program}: exit code {code} for shape ({shape}): {console}")]
     Kernel {
         /// The kernel.
         program: String,
@@ -797,14 +774,14 @@ impl LoraKernel {
     /// Evaluates one LoRA branch.
     pub fn run(&mut self, s: LoraShape, d: LoraData<'_>) -> Result<LoraRun, LoraKernelError> {
         for (name, len, want) in [
-            ("X", d.x.len(), s.tokens * s.d_in),
-            ("XW", d.xw.len(), s.tokens * s.d_out),
-            ("A", d.a.len(), s.d_in * s.rank),
-            ("B", d.b.len(), s.rank * s.d_out),
+            ("X", d.x.len(), s.tokens * s.in_features),
+            ("XW", d.xw.len(), s.tokens * s.out_features),
+            ("A", d.a.len(), s.in_features * s.rank),
+            ("B", d.b.len(), s.rank * s.out_features),
         ] {
             if len != want {
                 return Err(LoraKernelError::Shape(format!(
-                    "{name} has {len} values, the shape {s:?} needs {want}"
+                    "{name} has {len} values, the shape ({s}) needs {want}"
                 )));
             }
         }
@@ -912,12 +889,12 @@ impl LoraKernel {
         let spec = self.kind.spec();
         let sym = spec.symbols();
         let e = spec.format().bytes();
-        let y_len = e * s.tokens * s.d_out;
+        let y_len = e * s.tokens * s.out_features;
         let lens = [
-            ("X", s.tokens * s.d_in),
-            ("XW", s.tokens * s.d_out),
-            ("A", s.d_in * s.rank),
-            ("B", s.rank * s.d_out),
+            ("X", s.tokens * s.in_features),
+            ("XW", s.tokens * s.out_features),
+            ("A", s.in_features * s.rank),
+            ("B", s.rank * s.out_features),
         ];
         for ((name, want), got) in lens.iter().zip(ops) {
             if got.len() != e * want {
@@ -928,7 +905,7 @@ impl LoraKernel {
             }
         }
         let mut c = Cluster::new(&self.config, &self.program)?;
-        let shape: Vec<u8> = [s.d_in, s.d_out, s.rank, s.tokens]
+        let shape: Vec<u8> = [s.in_features, s.out_features, s.rank, s.tokens]
             .iter()
             .flat_map(|&v| (v as u32).to_le_bytes())
             .collect();
@@ -950,7 +927,7 @@ impl LoraKernel {
                 return Err(LoraKernelError::Shape(format!(
                     "expected has {} values, the shape ({s}) needs {}",
                     want.len() / e,
-                    s.tokens * s.d_out
+                    s.tokens * s.out_features
                 )));
             }
             c.write_symbol(name, want)?;
@@ -1051,10 +1028,10 @@ mod tests {
                 .collect()
         };
         [
-            v(s.tokens * s.d_in),
-            v(s.tokens * s.d_out),
-            v(s.d_in * s.rank),
-            v(s.rank * s.d_out),
+            v(s.tokens * s.in_features),
+            v(s.tokens * s.out_features),
+            v(s.in_features * s.rank),
+            v(s.rank * s.out_features),
         ]
     }
 
@@ -1065,8 +1042,8 @@ mod tests {
     #[test]
     fn persistent_runs_are_linear_in_the_batches() {
         let s = LoraShape {
-            d_in: 128,
-            d_out: 64,
+            in_features: 128,
+            out_features: 64,
             rank: 8,
             tokens: 24,
         };
@@ -1114,8 +1091,8 @@ mod tests {
     #[test]
     fn tcdm_formula_matches_the_kernels() {
         let s = LoraShape {
-            d_in: 96,
-            d_out: 60,
+            in_features: 96,
+            out_features: 60,
             rank: 6,
             tokens: 5,
         };
@@ -1141,10 +1118,10 @@ mod tests {
         let kind = LoraKernelKind::Fp32;
         let mut k = LoraKernel::load(kind, &elf(kind), &cfg, false).expect("lora.elf");
         assert_eq!(k.tcdm_free(), 15_360);
-        for (d_in, fits) in [(128, true), (256, false)] {
+        for (in_features, fits) in [(128, true), (256, false)] {
             let s = LoraShape {
-                d_in,
-                d_out: 128,
+                in_features,
+                out_features: 128,
                 rank: 8,
                 tokens: 4,
             };
@@ -1152,8 +1129,8 @@ mod tests {
             let v = data(s, 4);
             let d = LoraData::of(&v);
             let ran = k.run(s, d);
-            assert_eq!(ran.is_ok(), fits, "{d_in}: {:?}", ran.err());
-            assert_eq!(k.check_shape(s).is_ok(), fits, "{d_in}");
+            assert_eq!(ran.is_ok(), fits, "{in_features}: {:?}", ran.err());
+            assert_eq!(k.check_shape(s).is_ok(), fits, "{in_features}");
             if !fits {
                 assert!(ran.unwrap_err().to_string().contains("exit code 5"));
                 let e = k.check_shape(s).unwrap_err();
@@ -1172,8 +1149,8 @@ mod tests {
     #[test]
     fn cached_runs_equal_full_runs() {
         let s = LoraShape {
-            d_in: 128,
-            d_out: 64,
+            in_features: 128,
+            out_features: 64,
             rank: 8,
             tokens: 10,
         };
@@ -1187,8 +1164,8 @@ mod tests {
     fn shape_mismatch_and_refused_shapes_are_errors() {
         let mut k = kernel(false);
         let s = LoraShape {
-            d_in: 8,
-            d_out: 8,
+            in_features: 8,
+            out_features: 8,
             rank: 2,
             tokens: 2,
         };
@@ -1219,8 +1196,8 @@ mod tests {
     /// buffers).
     fn rank_problem(rank: usize) -> (LoraShape, [Vec<f32>; 4]) {
         let s = LoraShape {
-            d_in: 8,
-            d_out: 8,
+            in_features: 8,
+            out_features: 8,
             rank,
             tokens: 1,
         };
@@ -1293,8 +1270,8 @@ mod tests {
     #[test]
     fn redmule_cached_runs_equal_full_runs() {
         let s = LoraShape {
-            d_in: 128,
-            d_out: 64,
+            in_features: 128,
+            out_features: 64,
             rank: 8,
             tokens: 12,
         };
@@ -1376,14 +1353,14 @@ mod tests {
     }
 
     /// The shared checks for the FP16 SSR kernel (`host_lora_f16_from_f32` as the reference,
-    /// RedMulE as the other kind; d_out = 60 takes the padded last block). With fp32
+    /// RedMulE as the other kind; out_features = 60 takes the padded last block). With fp32
     /// accumulation (only H and Y rounded to binary16) it is no further from the fp32 result
     /// than RedMulE's binary16 chains.
     #[test]
     fn f16_ssr_cached_runs_equal_full_runs() {
         let s = LoraShape {
-            d_in: 128,
-            d_out: 60,
+            in_features: 128,
+            out_features: 60,
             rank: 8,
             tokens: 12,
         };

@@ -12,9 +12,9 @@ use std::path::Path;
 #[derive(Clone, Debug)]
 pub struct LoraCase {
     /// Input features.
-    pub d_in: usize,
+    pub in_features: usize,
     /// Output features.
-    pub d_out: usize,
+    pub out_features: usize,
     /// Rank.
     pub r: usize,
     /// Tokens.
@@ -31,17 +31,23 @@ pub struct LoraCase {
 
 impl LoraCase {
     /// Random data from `seed`: X ~ U(-1, 1), XW ~ U(-1, 1), A, B ~ U(-0.1, 0.1).
-    pub fn random(d_in: usize, d_out: usize, r: usize, t: usize, seed: u64) -> LoraCase {
+    pub fn random(
+        in_features: usize,
+        out_features: usize,
+        r: usize,
+        t: usize,
+        seed: u64,
+    ) -> LoraCase {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut v =
             |n: usize, s: f32| -> Vec<f32> { (0..n).map(|_| rng.random_range(-s..s)).collect() };
         LoraCase {
-            x: v(t * d_in, 1.0),
-            xw: v(t * d_out, 1.0),
-            a: v(d_in * r, 0.1),
-            b: v(r * d_out, 0.1),
-            d_in,
-            d_out,
+            x: v(t * in_features, 1.0),
+            xw: v(t * out_features, 1.0),
+            a: v(in_features * r, 0.1),
+            b: v(r * out_features, 0.1),
+            in_features,
+            out_features,
             r,
             t,
         }
@@ -50,8 +56,8 @@ impl LoraCase {
     /// The shape.
     pub fn shape(&self) -> LoraShape {
         LoraShape {
-            d_in: self.d_in,
-            d_out: self.d_out,
+            in_features: self.in_features,
+            out_features: self.out_features,
             rank: self.r,
             tokens: self.t,
         }

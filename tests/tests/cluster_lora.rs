@@ -16,22 +16,22 @@ fn lora_matches_the_host_reference_over_shapes() {
     let p = program();
     let cfg = ClusterConfig::default();
     let mut shapes = Vec::new();
-    for (d_in, d_out) in [(512, 128), (128, 128)] {
+    for (in_features, out_features) in [(512, 128), (128, 128)] {
         for t in [8, 16, 32, 64, 128] {
-            shapes.push((d_in, d_out, 8, t));
+            shapes.push((in_features, out_features, 8, t));
         }
     }
     // Odd shapes: a rank that does not divide evenly, a token count below the chunk, a
     // wide output.
     shapes.extend([(64, 96, 5, 3), (128, 512, 16, 9), (384, 128, 8, 17)]);
-    for (i, &(d_in, d_out, r, t)) in shapes.iter().enumerate() {
-        let case = LoraCase::random(d_in, d_out, r, t, 100 + i as u64);
-        let (report, y) =
-            run_lora(&p, &cfg, &case).unwrap_or_else(|e| panic!("{d_in}x{d_out} r{r} t{t}: {e}"));
+    for (i, &(in_features, out_features, r, t)) in shapes.iter().enumerate() {
+        let case = LoraCase::random(in_features, out_features, r, t, 100 + i as u64);
+        let (report, y) = run_lora(&p, &cfg, &case)
+            .unwrap_or_else(|e| panic!("{in_features}x{out_features} r{r} t{t}: {e}"));
         assert_eq!(
             report.exit_code,
             0,
-            "{d_in}x{d_out} r{r} t{t}: {}",
+            "{in_features}x{out_features} r{r} t{t}: {}",
             String::from_utf8_lossy(&report.console)
         );
         let expect = case.reference();
@@ -41,13 +41,13 @@ fn lora_matches_the_host_reference_over_shapes() {
             .position(|(a, b)| a.to_bits() != b.to_bits());
         assert!(
             bad.is_none(),
-            "{d_in}x{d_out} r{r} t{t}: Y[{}] = {} but the reference is {}",
+            "{in_features}x{out_features} r{r} t{t}: Y[{}] = {} but the reference is {}",
             bad.unwrap_or(0),
             y[bad.unwrap_or(0)],
             expect[bad.unwrap_or(0)]
         );
         println!(
-            "{d_in:>4}x{d_out:<4} r={r:<2} t={t:<3}: {:>8} cycles, {:>9} instructions",
+            "{in_features:>4}x{out_features:<4} r={r:<2} t={t:<3}: {:>8} cycles, {:>9} instructions",
             report.cycles,
             report.instructions()
         );

@@ -22,10 +22,10 @@ fn study() -> ClusterConfig {
         .expect("study preset")
 }
 
-fn shape(d_in: usize, d_out: usize, rank: usize, tokens: usize) -> LoraShape {
+fn shape(in_features: usize, out_features: usize, rank: usize, tokens: usize) -> LoraShape {
     LoraShape {
-        d_in,
-        d_out,
+        in_features,
+        out_features,
         rank,
         tokens,
     }
@@ -49,10 +49,10 @@ impl Case {
                 .collect()
         };
         Case {
-            x: v(s.tokens * s.d_in, 1.0),
-            xw: v(s.tokens * s.d_out, 1.0),
-            at: v(s.rank * s.d_in, 0.25),
-            bt: v(s.d_out * s.rank, 0.25),
+            x: v(s.tokens * s.in_features, 1.0),
+            xw: v(s.tokens * s.out_features, 1.0),
+            at: v(s.rank * s.in_features, 0.25),
+            bt: v(s.out_features * s.rank, 0.25),
             s,
         }
     }
@@ -73,10 +73,10 @@ impl Case {
     /// The same problem in fp32 for the `lora` kernel (A and B back in their natural layouts).
     fn as_f32(&self) -> LoraCase {
         let f = |h: u16| f32::from_bits(fp16::to_f32(h).0);
-        let (n, o, r) = (self.s.d_in, self.s.d_out, self.s.rank);
+        let (n, o, r) = (self.s.in_features, self.s.out_features, self.s.rank);
         LoraCase {
-            d_in: n,
-            d_out: o,
+            in_features: n,
+            out_features: o,
             r,
             t: self.s.tokens,
             x: self.x.iter().map(|&h| f(h)).collect(),
@@ -125,9 +125,9 @@ fn first_difference(a: &[u16], b: &[u16]) -> Option<usize> {
 fn matches_the_host_reference_bit_for_bit_over_shapes() {
     let k = kernel(&study());
     let mut shapes = Vec::new();
-    for (d_in, d_out) in [(128, 128), (512, 128)] {
+    for (in_features, out_features) in [(128, 128), (512, 128)] {
         for t in [8, 16, 32, 128] {
-            shapes.push(shape(d_in, d_out, 8, t));
+            shapes.push(shape(in_features, out_features, 8, t));
         }
     }
     // Other ranks, a token count that is not a multiple of the cores, outputs that are not a
@@ -151,15 +151,15 @@ fn matches_the_host_reference_bit_for_bit_over_shapes() {
         if let Some(e) = first_difference(&y, &expect) {
             panic!(
                 "{s:?}: Y[{}][{}] = {:#06x}, reference {:#06x}",
-                e / s.d_out,
-                e % s.d_out,
+                e / s.out_features,
+                e % s.out_features,
                 y[e],
                 expect[e]
             );
         }
         println!(
             "{:>4}x{:<4} r={} t={:<3}: {:>8} cycles (self-check included), TCDM {tcdm} bytes",
-            s.d_in, s.d_out, s.rank, s.tokens, report.cycles
+            s.in_features, s.out_features, s.rank, s.tokens, report.cycles
         );
     }
 }
@@ -224,8 +224,8 @@ fn clearly_faster_than_the_fp32_kernel() {
         println!(
             "{}x{} r={} t={}: lora_f16_ssr {} cycles, lora (fp32) {} cycles, {:.1}x; \
              phase-1 FPU utilisation {:.1} %, phase-2 {:.1} %",
-            s.d_in,
-            s.d_out,
+            s.in_features,
+            s.out_features,
             s.rank,
             s.tokens,
             r16.cycles,

@@ -32,9 +32,9 @@ fn first_difference(y: &[f32], want: &[f32]) -> Option<usize> {
 #[test]
 fn lora_redmule_matches_the_fp16_host_reference_over_shapes() {
     let mut shapes = Vec::new();
-    for (d_in, d_out) in [(512, 128), (128, 128)] {
+    for (in_features, out_features) in [(512, 128), (128, 128)] {
         for t in [8, 16, 32, 64, 128] {
-            shapes.push((d_in, d_out, 8, t));
+            shapes.push((in_features, out_features, 8, t));
         }
     }
     // Odd shapes: a rank that is not a multiple of RedMulE's 4-CE rows, token counts that
@@ -48,14 +48,15 @@ fn lora_redmule_matches_the_fp16_host_reference_over_shapes() {
         (512, 512, 16, 128),
         (7, 5, 1, 1),
     ]);
-    for (i, &(d_in, d_out, r, t)) in shapes.iter().enumerate() {
-        let case = LoraCase::random(d_in, d_out, r, t, 200 + i as u64);
-        let (report, y) = run(&case).unwrap_or_else(|e| panic!("{d_in}x{d_out} r{r} t{t}: {e}"));
+    for (i, &(in_features, out_features, r, t)) in shapes.iter().enumerate() {
+        let case = LoraCase::random(in_features, out_features, r, t, 200 + i as u64);
+        let (report, y) =
+            run(&case).unwrap_or_else(|e| panic!("{in_features}x{out_features} r{r} t{t}: {e}"));
         assert_eq!(report.exit_code, 0);
         let want = case.reference_for(KIND);
         if let Some(j) = first_difference(&y, &want) {
             panic!(
-                "{d_in}x{d_out} r{r} t{t}: Y[{j}] = {} but the FP16 reference is {}",
+                "{in_features}x{out_features} r{r} t{t}: Y[{j}] = {} but the FP16 reference is {}",
                 y[j], want[j]
             );
         }
@@ -64,9 +65,13 @@ fn lora_redmule_matches_the_fp16_host_reference_over_shapes() {
         let rm = report.redmule.expect("RedMulE statistics");
         // Two jobs per chunk, and every MAC of X A and H B on the engine.
         assert!(rm.jobs >= 2 && rm.jobs % 2 == 0, "{rm:?}");
-        assert_eq!(rm.macs, (t * r * (d_in + d_out)) as u64, "{rm:?}");
+        assert_eq!(
+            rm.macs,
+            (t * r * (in_features + out_features)) as u64,
+            "{rm:?}"
+        );
         println!(
-            "{d_in:>4}x{d_out:<4} r={r:<2} t={t:<3}: {:>7} cycles, {} RedMulE jobs, {:.1} MAC/cycle busy",
+            "{in_features:>4}x{out_features:<4} r={r:<2} t={t:<3}: {:>7} cycles, {} RedMulE jobs, {:.1} MAC/cycle busy",
             report.cycles,
             rm.jobs,
             rm.macs as f64 / rm.busy_cycles.max(1) as f64

@@ -57,12 +57,12 @@ fn steady_state_cost_per_batch_is_linear_with_a_small_intercept() {
     for (kind, aim, bounds) in kernels {
         let elf = hetsim_tests::workspace_root().join(kind.shipped_elf());
         let mut k = LoraKernel::load(kind, &elf, &cfg, false).expect("kernel");
-        for (d_in, bound) in [128usize, 512].into_iter().zip(bounds) {
+        for (in_features, bound) in [128usize, 512].into_iter().zip(bounds) {
             let (mut steady, mut cold) = (Vec::new(), Vec::new());
             for t in TOKENS {
                 let s = LoraShape {
-                    d_in,
-                    d_out: 128,
+                    in_features,
+                    out_features: 128,
                     rank: 8,
                     tokens: t,
                 };
@@ -78,10 +78,10 @@ fn steady_state_cost_per_batch_is_linear_with_a_small_intercept() {
                 .map(|(t, y)| (y - (a + b * t)).abs())
                 .fold(0.0, f64::max);
             println!(
-                "| `{}` | {d_in}x128 | {a:.0} | {b:.1} | {ca:.0} | {cb:.1} | {resid:.0} |",
+                "| `{}` | {in_features}x128 | {a:.0} | {b:.1} | {ca:.0} | {cb:.1} | {resid:.0} |",
                 kind.shipped_elf().trim_start_matches("kernels/build/")
             );
-            let what = format!("{kind:?} {d_in}x128: a = {a:.0}, b = {b:.1}");
+            let what = format!("{kind:?} {in_features}x128: a = {a:.0}, b = {b:.1}");
             if let Some(aim) = aim {
                 assert!(a <= aim, "{what}: intercept above {aim}");
             }

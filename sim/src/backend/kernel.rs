@@ -25,7 +25,7 @@ use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost,
 use super::{LoraShape, ShapePart, ShapeRefusal};
 use crate::engine::ClockDomain;
 use crate::error::Error;
-use crate::lora_kernel::{self, LoraData, LoraKernel, LoraKernelKind};
+use crate::lora_kernel::{LoraData, LoraKernel, LoraKernelKind};
 use crate::workload::OpKind;
 use hetsim_models::aimc::Matrix;
 use hetsim_models::cluster::ClusterConfig;
@@ -121,7 +121,7 @@ impl KernelCluster {
             if let Some((i, val)) = f.first_overflow(v) {
                 let (r, c) = at(i, cols);
                 return Err(Error::Backend(format!(
-                    "LoRA task {shape:?}: the {kind:?} kernel takes {f:?} data, but {name}[{r}][{c}] \
+                    "LoRA task ({shape}): the {kind:?} kernel takes {f:?} data, but {name}[{r}][{c}] \
                      = {val:e} is beyond its largest finite value {}; {hint}",
                     f.max_finite()
                 )));
@@ -133,7 +133,7 @@ impl KernelCluster {
                 if finite(d.x) && finite(d.xw) && finite(d.a) && finite(d.b) {
                     let (r, c) = at(i, shape.out_features);
                     return Err(Error::Backend(format!(
-                        "LoRA task {shape:?}: the {kind:?} kernel's Y[{r}][{c}] = {} from finite \
+                        "LoRA task ({shape}): the {kind:?} kernel's Y[{r}][{c}] = {} from finite \
                          inputs: X A or Y overflowed {f:?} (largest finite value {}); {hint}",
                         y[i],
                         f.max_finite()
@@ -144,22 +144,13 @@ impl KernelCluster {
         Ok(())
     }
 
-    fn shape(shape: &LoraShape) -> lora_kernel::LoraShape {
-        lora_kernel::LoraShape {
-            d_in: shape.in_features,
-            d_out: shape.out_features,
-            rank: shape.rank,
-            tokens: shape.tokens,
-        }
-    }
-
     /// The steady-state per-batch cost and the once-per-layer start-up of a persistent run
     /// (`LoraKernel::timing`).
     fn cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error> {
         let t = self
             .kernel
-            .timing(Self::shape(shape))
-            .map_err(|e| Error::Backend(format!("LoRA task {shape:?}: {e}")))?;
+            .timing(*shape)
+            .map_err(|e| Error::Backend(format!("LoRA task ({shape}): {e}")))?;
         let add = t.batch_phase2_cycles.min(t.batch_cycles);
         Ok(ClusterCost {
             cycles: t.batch_cycles,
@@ -175,8 +166,8 @@ impl KernelCluster {
     fn run(&mut self, shape: &LoraShape, d: LoraData<'_>) -> Result<Vec<f32>, Error> {
         let r = self
             .kernel
-            .run(Self::shape(shape), d)
-            .map_err(|e| Error::Backend(format!("LoRA task {shape:?}: {e}")))?;
+            .run(*shape, d)
+            .map_err(|e| Error::Backend(format!("LoRA task ({shape}): {e}")))?;
         Ok(r.y)
     }
 }
@@ -202,12 +193,10 @@ impl ClusterBackend for KernelCluster {
         } else {
             ShapePart::Memory
         };
-        self.kernel
-            .check_shape(Self::shape(shape))
-            .map_err(|why| ShapeRefusal {
-                part,
-                message: format!("the {kind:?} kernel ({elf}) cannot run it: {why}"),
-            })
+        self.kernel.check_shape(*shape).map_err(|why| ShapeRefusal {
+            part,
+            message: format!("the {kind:?} kernel ({elf}) cannot run it: {why}"),
+        })
     }
 
     fn clock(&self) -> ClockDomain {

@@ -41,6 +41,17 @@ pub struct LoraShape {
     pub rank: usize,
 }
 
+impl std::fmt::Display for LoraShape {
+    /// `in 768, out 512, rank 8, 8 tokens`: the shape in a user's words.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "in {}, out {}, rank {}, {} tokens",
+            self.in_features, self.out_features, self.rank, self.tokens
+        )
+    }
+}
+
 /// Which part of a LoRA shape a backend refuses, so the error can name the scenario field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShapePart {
