@@ -109,6 +109,10 @@ pub const EXIT_SIM_ERROR: i32 = 125;
 /// nothing is printed, as for a program killed by SIGPIPE (128 + 13).
 pub const EXIT_BROKEN_PIPE: i32 = 141;
 
+/// Exit status of a sweep stopped by Ctrl-C (128 + SIGINT, as a shell reports it); the finished
+/// points are kept and the same command resumes.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
 /// How far [`run`] goes once the command line is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -221,6 +225,11 @@ where
             }
         }
         Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_BROKEN_PIPE,
+        Err(e @ Error::Interrupted { .. }) => {
+            let _ = writeln!(err, "hetsim: {e}");
+            let _ = err.flush();
+            EXIT_INTERRUPTED
+        }
         Err(e) => {
             // A full or closed stderr leaves nowhere to report; the status still says it.
             let _ = writeln!(err, "hetsim: error: {e}");

@@ -53,6 +53,17 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A sweep was interrupted (Ctrl-C): the finished points are kept.
+    #[error(
+        "interrupted: {kept} point(s) kept in {}; rerun the same command to resume",
+        dir.display()
+    )]
+    Interrupted {
+        /// The sweep's output directory.
+        dir: PathBuf,
+        /// Points on disk.
+        kept: usize,
+    },
     /// Writing a sweep's output files failed (a full disk, a read-only directory).
     #[error(
         "{}: {source}\n  {kept} finished point(s) are kept in results.jsonl; make room (or fix \

@@ -33,6 +33,14 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by `hetsim sweep`'s Ctrl-C handler: no further point starts, the running ones finish
+/// and are written, `results.csv` is rebuilt, and [`sweep`] returns [`Error::Interrupted`].
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 use std::sync::Mutex;
 
 /// The columns of a [`Row`], in report order (also the CSV order).
@@ -720,12 +728,12 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
         // Points of one group share the numerics evaluation; groups run one after another.
         for (g, loaded) in plan.groups.iter().enumerate() {
             let points: Vec<&Point> = todo.iter().copied().filter(|p| p.group == g).collect();
-            if points.is_empty() || stop.load(Ordering::SeqCst) {
+            if points.is_empty() || stop.load(Ordering::SeqCst) || interrupted() {
                 continue;
             }
             let num = run::evaluate_numerics(loaded);
             points.par_iter().for_each(|p| {
-                if stop.load(Ordering::SeqCst) {
+                if stop.load(Ordering::SeqCst) || interrupted() {
                     return;
                 }
                 let outcome = match &num {
@@ -789,6 +797,12 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
     let ran = fresh.len();
     records.extend(fresh);
     finalize(dir, &plan.axis_paths, &records)?;
+    if interrupted() {
+        return Err(Error::Interrupted {
+            dir: dir.to_path_buf(),
+            kept: records.len(),
+        });
+    }
     Ok(SweepSummary {
         points: total,
         skipped,

@@ -173,6 +173,61 @@ fn a_killed_sweep_resumes_to_the_same_files() {
     assert_same(&files(&full), &files(&part), "resumed sweep differs");
 }
 
+/// Ctrl-C (SIGINT) in a sweep: the running point finishes and is written, the sweep says how
+/// many points are kept where and how to resume, exits 130, and the same command finishes it
+/// with the same files as an uninterrupted run (issue 16).
+#[test]
+fn an_interrupted_sweep_says_what_it_kept_and_resumes() {
+    let (sc, d) = setup("sigint");
+    let sc = sc.to_str().unwrap();
+    let full = d.0.join("full");
+    let (c, e) = hetsim(&["sweep", sc, "--out", full.to_str().unwrap(), "--jobs", "1"]);
+    assert_eq!(c, 0, "{e}");
+    let part = d.0.join("part");
+    let child = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(["sweep", sc, "--out", part.to_str().unwrap(), "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = 0;
+    while Instant::now() < deadline {
+        seen = std::fs::read_to_string(part.join("results.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if seen >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let kept = std::fs::read_to_string(part.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!((seen..48).contains(&kept), "{kept} of 48 kept, {seen} seen");
+    let msg = format!(
+        "interrupted: {kept} point(s) kept in {}; rerun the same command to resume",
+        part.display()
+    );
+    assert!(err.contains(&msg), "{err}");
+    // results.csv was rebuilt from what was kept
+    let csv = std::fs::read_to_string(part.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + kept);
+    let (c, e) = hetsim(&["sweep", sc, "--out", part.to_str().unwrap(), "--jobs", "2"]);
+    assert_eq!(c, 0, "{e}");
+    assert!(e.contains(&format!("{kept} already done")), "{e}");
+    assert_same(&files(&full), &files(&part), "resumed sweep differs");
+}
+
 #[test]
 fn bad_axis_paths_and_foreign_directories_are_refused() {
     let (sc, d) = setup("bad");

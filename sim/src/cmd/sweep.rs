@@ -2,7 +2,7 @@
 //! [`crate::sweep`] and docs/sweeps.md).
 
 use super::{emit, note};
-use crate::cli::Mode;
+use crate::cli::{Mode, EXIT_INTERRUPTED};
 use crate::error::Error;
 use crate::sweep::{self, SweepOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -122,6 +122,13 @@ pub fn run(args: &SweepArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Err
             }
         }),
     };
+    // Ctrl-C: finish the running points, keep everything on disk, say how to resume; a
+    // second Ctrl-C stops at once (a torn last line is cut again on resume).
+    let _ = ctrlc::set_handler(|| {
+        if sweep::INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
     let summary = sweep::sweep(&plan, &opts);
     bar.finish_and_clear();
     let summary = summary?;
