@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+mod common;
+
 fn hetsim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
         .args(args)
@@ -127,4 +129,56 @@ fn kernel_trace_lists_issue_cycles_per_core() {
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect();
     assert!(cycles.windows(2).all(|w| w[0] <= w[1]));
+}
+
+/// Issue 16: output paths are checked before anything runs (the table never appears when
+/// --csv points into a missing directory or --json at a directory), and a scenario with
+/// sweep.axes is refused by `run` with the way to run it, while `validate` counts its points.
+#[test]
+fn outputs_and_sweep_axes_are_checked_before_the_run() {
+    let main = "scenarios/ahwa-lora-mobilebert.ron";
+    let (code, out, err) = hetsim(&["run", main, "--csv", "/nonexistent/x.csv"]);
+    assert_eq!(code, 125);
+    assert!(out.is_empty(), "the run started: {out}");
+    assert!(
+        err.contains("--csv: /nonexistent/x.csv: the directory /nonexistent does not exist"),
+        "{err}"
+    );
+    let (code, out, err) = hetsim(&["run", main, "--json", "docs"]);
+    assert_eq!(code, 125);
+    assert!(
+        out.is_empty() && err.contains("docs: is a directory"),
+        "{err}"
+    );
+    // A writable path that does not exist yet is probed and left absent on a failed run.
+    let probe = std::env::temp_dir().join(format!("hetsim-probe-{}.csv", std::process::id()));
+    let (code, _, _) = hetsim(&[
+        "run",
+        "no/such/scenario.ron",
+        "--csv",
+        probe.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 125);
+    assert!(!probe.exists());
+
+    let dir = std::env::temp_dir().join(format!("hetsim-axes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sc = dir.join("axes.ron");
+    std::fs::write(&sc, common::sweep_scenario("axes")).unwrap();
+    let sc = sc.to_str().unwrap();
+    let (code, out, err) = hetsim(&["run", sc]);
+    assert_eq!(code, 125);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("has sweep.axes (1 axis/axes)") && err.contains("hetsim sweep"),
+        "{err}"
+    );
+    // 16 combinations x 3 ADC resolutions = 48 points.
+    let (code, out, err) = hetsim(&["validate", sc]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("16 combination(s); with sweep.axes, 48 point(s) for `hetsim sweep`"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

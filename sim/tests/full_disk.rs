@@ -35,6 +35,13 @@ fn scratch(tag: &str) -> Tmp {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("s.ron"), scenario()).unwrap();
+    // The same without its sweep axes, for `hetsim run` (which refuses them).
+    let one: String = scenario()
+        .lines()
+        .filter(|l| !l.contains("axes:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("one.ron"), one).unwrap();
     Tmp(dir)
 }
 
@@ -99,7 +106,7 @@ fn run_and_trace_outputs_on_a_full_disk_are_named_errors() {
     let d = scratch("run");
     let sc = d.0.join("s.ron");
     for opt in ["--csv", "--json", "--trace"] {
-        let r = hetsim(&["run", s(&sc), opt, "/dev/full"]);
+        let r = hetsim(&["run", s(&sc.with_file_name("one.ron")), opt, "/dev/full"]);
         assert_enospc(&r, "/dev/full", opt);
     }
     let r = hetsim(&[
@@ -393,10 +400,19 @@ fn full_disk_inside_a_namespace() {
     assert!(e.contains(&format!("{} already done", rows.len())), "{e}");
     assert!(results(&out) == results(&full), "resumed files differ");
 
-    // 4. `hetsim run --csv` onto the full tmpfs.
+    // 4. `hetsim run --csv` onto the full tmpfs (the scenario without its sweep axes, which
+    // `run` refuses).
+    let one = sc.with_file_name("one.ron");
+    let text = std::fs::read_to_string(&sc).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.contains("axes:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&one, without).unwrap();
     let _filler = fill(&mnt, "filler", 0);
     let csv = mnt.join("run.csv");
-    let r = hetsim(&["run", s(&sc), "--csv", s(&csv)]);
+    let r = hetsim(&["run", s(&one), "--csv", s(&csv)]);
     assert_enospc(&r, s(&csv), "run --csv on a full tmpfs");
 }
 
@@ -416,7 +432,7 @@ fn an_output_directory_that_cannot_be_created_is_named() {
         "{e}"
     );
     let csv = blocker.join("x.csv");
-    let (c, _, e) = hetsim(&["run", s(&sc), "--csv", s(&csv)]);
+    let (c, _, e) = hetsim(&["run", s(&sc.with_file_name("one.ron")), "--csv", s(&csv)]);
     assert_eq!(c, 125, "{e}");
     assert!(
         e.contains(&format!("{}: Not a directory", csv.display())),

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::report::Report;
 use crate::scenario;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Options of `hetsim run`.
 #[derive(clap::Args, Debug)]
@@ -42,6 +42,47 @@ pub struct RunArgs {
     pub trace_combination: Vec<usize>,
 }
 
+/// Checks that `path` can take an output file before anything runs: not a directory, in an
+/// existing directory, and (when running, not when only checking) writable, by opening it for
+/// appending and removing it again if it did not exist.
+fn check_output(option: &str, path: &Path, mode: Mode) -> Result<(), Error> {
+    let bad = |message: String| Error::Usage {
+        option: option.into(),
+        message: format!("{}: {message}", path.display()),
+    };
+    if path.is_dir() {
+        return Err(bad("is a directory; give a file name".into()));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if parent.exists() && !parent.is_dir() {
+        return Err(bad(format!(
+            "Not a directory ({} is a file)",
+            parent.display()
+        )));
+    }
+    if !parent.is_dir() {
+        return Err(bad(format!(
+            "the directory {} does not exist; create it first",
+            parent.display()
+        )));
+    }
+    if mode == Mode::Run {
+        let existed = path.exists();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| bad(format!("cannot be written: {e}")))?;
+        if !existed {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    Ok(())
+}
+
 /// Options of `hetsim validate`.
 #[derive(clap::Args, Debug)]
 pub struct ValidateArgs {
@@ -60,7 +101,30 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
             None => (None, None),
         },
     };
+    // Output files are checked before the (possibly long) run, not after it.
+    for (option, path) in [
+        ("--csv", &args.csv),
+        ("--json", &args.json),
+        ("--trace", &args.trace),
+    ] {
+        if let Some(p) = path {
+            check_output(option, p, mode)?;
+        }
+    }
     let loaded = scenario::load(&args.scenario)?;
+    if !loaded.scenario.sweep.axes.is_empty() {
+        return Err(Error::Usage {
+            option: "SCENARIO".into(),
+            message: format!(
+                "{} has sweep.axes ({} axis/axes): `hetsim run` replays only the strategy x \
+                 integration time x t combinations of one scenario; run every point with \
+                 `hetsim sweep {} --out DIR` (docs/sweeps.md), or remove sweep.axes",
+                args.scenario.display(),
+                loaded.scenario.sweep.axes.len(),
+                args.scenario.display()
+            ),
+        });
+    }
     let combos = if args.trace_combination.is_empty() {
         vec![0]
     } else {
@@ -72,7 +136,7 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
         .find(|&&k| k >= n)
         .filter(|_| args.trace.is_some())
     {
-        return Err(crate::error::Error::Usage {
+        return Err(Error::Usage {
             option: "--trace-combination".into(),
             message: format!(
                 "combination {bad} does not exist: the scenario has {n} (0 to {})",
@@ -125,13 +189,22 @@ pub fn validate(args: &ValidateArgs, _mode: Mode, out: &mut dyn Write) -> Result
         out,
         format_args!(
             "{}: valid; model {} (SL {}), {} layer instance(s) on {} tile(s) and {} cluster(s); \
-             {combos} combination(s)\n",
+             {combos} combination(s){}\n",
             args.scenario.display(),
             loaded.schedule.model,
             loaded.schedule.seq_len,
             m.instances.len(),
             m.tiles,
-            m.clusters
+            m.clusters,
+            if loaded.scenario.sweep.axes.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; with sweep.axes, {} point(s) for `hetsim sweep` (`hetsim run` refuses \
+                     sweep.axes)",
+                    crate::sweep::plan(&args.scenario)?.points.len()
+                )
+            }
         ),
     )?;
     Ok(0)

@@ -187,7 +187,7 @@ pub struct Sweep {
     /// Strategies (default `[Pipelined]`).
     pub strategy: Vec<StrategyChoice>,
     /// Further axes for `hetsim sweep`: any scenario field by its dotted path (default none;
-    /// `hetsim run` ignores them). See docs/sweeps.md.
+    /// `hetsim run` refuses a scenario that has them). See docs/sweeps.md.
     pub axes: Vec<Axis>,
     /// Which report row `hetsim sweep` records per point (default: the whole model).
     pub record: Record,
