@@ -203,6 +203,7 @@ where
     if mode == Mode::Run {
         init_logging(cli.verbose, cli.quiet);
     }
+    cmd::QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let result = match &cli.command {
         Command::Exec(args) => cmd::exec::run(args, mode, out),
         Command::Kernel(args) => cmd::kernel::run(args, mode, out),

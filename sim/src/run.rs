@@ -489,6 +489,16 @@ pub fn run_combinations(
     combinations: &[Combination],
     num: Option<&NumericsResult>,
 ) -> Result<Report, Error> {
+    run_combinations_with(loaded, combinations, num, &mut |_, _| ())
+}
+
+/// [`run_combinations`], calling `progress(done, total)` after each combination.
+pub fn run_combinations_with(
+    loaded: &Loaded,
+    combinations: &[Combination],
+    num: Option<&NumericsResult>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Report, Error> {
     let mut backend = backend::build(
         &loaded.scenario.hardware.cluster_backend,
         loaded.path.parent().unwrap_or(std::path::Path::new(".")),
@@ -504,7 +514,8 @@ pub fn run_combinations(
     let mut maps: BTreeMap<usize, Mapping> = BTreeMap::new();
     maps.insert(1, base_map.clone());
     let sched = &loaded.schedule;
-    for &combo in combinations {
+    for (done, &combo) in combinations.iter().enumerate() {
+        progress(done, combinations.len());
         let Combination {
             strategy: choice,
             integration_time_ns: it,

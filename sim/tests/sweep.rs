@@ -364,3 +364,21 @@ fn main_scenario_outputs_are_byte_identical() {
     assert!(runs[0].2 == runs[1].2, "trace differs between runs");
     assert!(runs[0].2.len() > 1000);
 }
+
+/// `-q` silences the per-point progress lines (stderr not a terminal) but keeps the summary;
+/// without it every point has its line (issue 16: progress honours -q).
+#[test]
+fn quiet_sweeps_print_only_their_summary() {
+    let (sc, d) = setup("quiet");
+    let sc = sc.to_str().unwrap();
+    let (c, e) = hetsim(&["-q", "sweep", sc, "--out", d.0.join("q").to_str().unwrap()]);
+    assert_eq!(c, 0, "{e}");
+    assert!(!e.contains("hetsim sweep: 1/48 point"), "{e}");
+    assert!(
+        e.contains("hetsim sweep: 48 points (0 already done, 48 run now"),
+        "{e}"
+    );
+    let (c, e) = hetsim(&["sweep", sc, "--out", d.0.join("v").to_str().unwrap()]);
+    assert_eq!(c, 0, "{e}");
+    assert_eq!(e.matches("hetsim sweep: ").count(), 48 + 1, "{e}");
+}

@@ -14,7 +14,16 @@ pub mod tile;
 pub mod trace;
 
 use crate::error::Error;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set from `-q`: commands show no progress.
+pub(crate) static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether a command should draw a progress bar: stderr is a terminal and `-q` is not given.
+pub(crate) fn show_progress() -> bool {
+    !QUIET.load(Ordering::Relaxed) && std::io::stderr().is_terminal()
+}
 
 /// Writes command output; a failure (full disk, closed pipe) is [`Error::Stdout`].
 pub(crate) fn emit(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<(), Error> {

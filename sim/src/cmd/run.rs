@@ -147,9 +147,38 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
     if mode == Mode::Check {
         return Ok(0);
     }
+    // Progress on a terminal (not with -q): the numerics, then the combinations.
+    let bar = if super::show_progress() {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_message("numerics: programming the tiles and evaluating the model");
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     // The numerics once, for the report and the trace (their tile passes time both).
-    let num = crate::run::evaluate_numerics(&loaded)?;
-    let report = crate::run::run_combinations(&loaded, &loaded.combinations(), num.as_ref())?;
+    let num = crate::run::evaluate_numerics(&loaded);
+    let combos_all = loaded.combinations();
+    bar.disable_steady_tick();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} combinations  ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_length(combos_all.len() as u64);
+    bar.set_message("");
+    let report = num.and_then(|num| {
+        let r = crate::run::run_combinations_with(
+            &loaded,
+            &combos_all,
+            num.as_ref(),
+            &mut |done, _| bar.set_position(done as u64),
+        );
+        r.map(|r| (r, num))
+    });
+    bar.finish_and_clear();
+    let (report, num) = report?;
     emit(out, format_args!("{}", report.table()))?;
     if let Some(p) = &args.csv {
         Report::write(p, &report.csv())?;

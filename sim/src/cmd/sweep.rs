@@ -6,7 +6,7 @@ use crate::cli::{Mode, EXIT_INTERRUPTED};
 use crate::error::Error;
 use crate::sweep::{self, SweepOptions};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Options of `hetsim sweep`.
@@ -91,7 +91,8 @@ pub fn run(args: &SweepArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Err
         emit(out, format_args!("{} points\n", plan.points.len()))?;
         return Ok(0);
     }
-    let interactive = std::io::stderr().is_terminal();
+    let interactive = super::show_progress();
+    let quiet = super::QUIET.load(std::sync::atomic::Ordering::Relaxed);
     let bar = if interactive {
         let b = ProgressBar::new(0);
         b.set_style(
@@ -114,7 +115,7 @@ pub fn run(args: &SweepArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Err
                 bar2.set_length(total as u64);
                 bar2.set_position(done as u64);
                 bar2.set_message(format!("last: point {} {status}", p.index));
-            } else {
+            } else if !quiet {
                 note(format_args!(
                     "hetsim sweep: {done}/{total} point {} ({}) {status}",
                     p.index, p.id
