@@ -136,65 +136,49 @@ const LORA_LIMITS: ShapeLimits = ShapeLimits {
     even_in_and_rank: false,
 };
 
-/// `kernels/build/lora.elf`: fp32 on the compute cores, one `fmadd.s` per step.
-struct Fp32Lora;
-
-impl LoraKernelSpec for Fp32Lora {
-    fn kind(&self) -> LoraKernelKind {
-        LoraKernelKind::Fp32
-    }
-    fn shipped_elf(&self) -> &'static str {
-        "kernels/build/lora.elf"
-    }
-    fn abi_marker(&self) -> Option<&'static str> {
-        None
-    }
-    fn format(&self) -> ElementFormat {
-        ElementFormat::F32
-    }
-    fn symbols(&self) -> &'static KernelSymbols {
-        &LORA_SYMBOLS
-    }
-    fn check_cluster(&self, _: &ClusterConfig) -> Result<(), String> {
-        Ok(())
-    }
-    fn limits(&self) -> ShapeLimits {
-        LORA_LIMITS
-    }
-    fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5] {
-        let (n, o, r) = (s.in_features, s.out_features, s.rank);
-        [4 * n * r, 4 * r * o, 4 * c * r, 4 * c * n, 4 * c * o]
-    }
-    fn operands(&self, _: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4] {
-        let f = ElementFormat::F32;
-        [f.encode(d.x), f.encode(d.xw), f.encode(d.a), f.encode(d.b)]
-    }
-    fn reference(&self, s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
-        host_lora(s, d)
-    }
+/// `lora` and `lora_redmule`: one ABI (symbols, layouts, limits, TCDM plan); they differ in
+/// their ELF, marker, element format, engine and so evaluation order.
+struct SharedAbiLora {
+    kind: LoraKernelKind,
+    elf: &'static str,
+    marker: Option<&'static str>,
+    format: ElementFormat,
 }
 
-/// `kernels/build/lora_redmule.elf`: binary16 on RedMulE (two jobs per chunk).
-struct RedmuleLora;
+/// `kernels/build/lora.elf`: fp32 on the compute cores, one `fmadd.s` per step.
+const FP32_LORA: SharedAbiLora = SharedAbiLora {
+    kind: LoraKernelKind::Fp32,
+    elf: "kernels/build/lora.elf",
+    marker: None,
+    format: ElementFormat::F32,
+};
 
-impl LoraKernelSpec for RedmuleLora {
+/// `kernels/build/lora_redmule.elf`: binary16 on RedMulE (two jobs per chunk).
+const REDMULE_LORA: SharedAbiLora = SharedAbiLora {
+    kind: LoraKernelKind::Redmule,
+    elf: "kernels/build/lora_redmule.elf",
+    marker: Some("lora_redmule_abi"),
+    format: ElementFormat::F16,
+};
+
+impl LoraKernelSpec for SharedAbiLora {
     fn kind(&self) -> LoraKernelKind {
-        LoraKernelKind::Redmule
+        self.kind
     }
     fn shipped_elf(&self) -> &'static str {
-        "kernels/build/lora_redmule.elf"
+        self.elf
     }
     fn abi_marker(&self) -> Option<&'static str> {
-        Some("lora_redmule_abi")
+        self.marker
     }
     fn format(&self) -> ElementFormat {
-        ElementFormat::F16
+        self.format
     }
     fn symbols(&self) -> &'static KernelSymbols {
         &LORA_SYMBOLS
     }
     fn check_cluster(&self, cfg: &ClusterConfig) -> Result<(), String> {
-        if cfg.redmule.is_none() {
+        if self.kind == LoraKernelKind::Redmule && cfg.redmule.is_none() {
             return Err(
                 "the Redmule kernel needs a cluster with a RedMulE engine, but \
                  `cluster.redmule` is None (add `redmule: Some(())` to the cluster)"
@@ -207,15 +191,19 @@ impl LoraKernelSpec for RedmuleLora {
         LORA_LIMITS
     }
     fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5] {
-        let (n, o, r) = (s.in_features, s.out_features, s.rank);
-        [2 * n * r, 2 * r * o, 2 * c * r, 2 * c * n, 2 * c * o]
+        let (n, o, r, e) = (s.in_features, s.out_features, s.rank, self.format.bytes());
+        [e * n * r, e * r * o, e * c * r, e * c * n, e * c * o]
     }
     fn operands(&self, _: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4] {
-        let f = ElementFormat::F16;
+        let f = self.format;
         [f.encode(d.x), f.encode(d.xw), f.encode(d.a), f.encode(d.b)]
     }
     fn reference(&self, s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
-        host_lora_redmule(s, d)
+        if self.kind == LoraKernelKind::Redmule {
+            host_lora_redmule(s, d)
+        } else {
+            host_lora(s, d)
+        }
     }
 }
 
@@ -303,8 +291,8 @@ impl LoraKernelKind {
     /// The kernel's descriptor: the one place its facts live.
     pub fn spec(self) -> &'static dyn LoraKernelSpec {
         match self {
-            LoraKernelKind::Fp32 => &Fp32Lora,
-            LoraKernelKind::Redmule => &RedmuleLora,
+            LoraKernelKind::Fp32 => &FP32_LORA,
+            LoraKernelKind::Redmule => &REDMULE_LORA,
             LoraKernelKind::F16Ssr => &F16SsrLora,
         }
     }

@@ -138,21 +138,15 @@ fn thread_count_does_not_change_results_and_shards_merge() {
     assert!(c != 0 && e.contains("appears in both"), "{e}");
 }
 
-#[test]
-fn a_killed_sweep_resumes_to_the_same_files() {
-    let (sc, d) = setup("kill");
-    let sc = sc.to_str().unwrap();
-    let full = d.0.join("full");
-    let (c, e) = hetsim(&["sweep", sc, "--out", full.to_str().unwrap(), "--jobs", "1"]);
-    assert_eq!(c, 0, "{e}");
-    let part = d.0.join("part");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+/// Starts `hetsim sweep SC --out PART --jobs 1` and waits (up to 60 s) until at least 3 points
+/// are on disk; returns the child and how many were seen.
+fn sweep_until_three(sc: &str, part: &Path, stderr: Stdio) -> (std::process::Child, usize) {
+    let child = Command::new(env!("CARGO_BIN_EXE_hetsim"))
         .args(["sweep", sc, "--out", part.to_str().unwrap(), "--jobs", "1"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
-    // Kill it (SIGKILL) once a few points are on disk.
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = 0;
     while Instant::now() < deadline {
@@ -164,6 +158,19 @@ fn a_killed_sweep_resumes_to_the_same_files() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    (child, seen)
+}
+
+#[test]
+fn a_killed_sweep_resumes_to_the_same_files() {
+    let (sc, d) = setup("kill");
+    let sc = sc.to_str().unwrap();
+    let full = d.0.join("full");
+    let (c, e) = hetsim(&["sweep", sc, "--out", full.to_str().unwrap(), "--jobs", "1"]);
+    assert_eq!(c, 0, "{e}");
+    let part = d.0.join("part");
+    // Kill it (SIGKILL) once a few points are on disk.
+    let (mut child, seen) = sweep_until_three(sc, &part, Stdio::null());
     child.kill().unwrap();
     let _ = child.wait();
     assert!((3..48).contains(&seen), "killed after {seen} of 48 points");
@@ -184,23 +191,7 @@ fn an_interrupted_sweep_says_what_it_kept_and_resumes() {
     let (c, e) = hetsim(&["sweep", sc, "--out", full.to_str().unwrap(), "--jobs", "1"]);
     assert_eq!(c, 0, "{e}");
     let part = d.0.join("part");
-    let child = Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args(["sweep", sc, "--out", part.to_str().unwrap(), "--jobs", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = 0;
-    while Instant::now() < deadline {
-        seen = std::fs::read_to_string(part.join("results.jsonl"))
-            .map(|t| t.lines().count())
-            .unwrap_or(0);
-        if seen >= 3 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (child, seen) = sweep_until_three(sc, &part, Stdio::piped());
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
