@@ -237,40 +237,21 @@ pub fn sqrt(a: u32, rm: Rounding) -> (u32, u8) {
     sqrt_any(B32, a, rm)
 }
 
-/// Bit layout of a format for the non-computational rules: sign bit, exponent mask (all ones
-/// = inf/NaN), quiet bit, canonical NaN.
-#[derive(Clone, Copy)]
-pub(crate) struct Layout {
-    pub(crate) sign: u32,
-    pub(crate) exp: u32,
-    pub(crate) quiet: u32,
-    pub(crate) canonical_nan: u32,
-}
-
-/// binary32's layout.
-const F32_LAYOUT: Layout = Layout {
-    sign: SIGN,
-    exp: 0x7f80_0000,
-    quiet: 0x0040_0000,
-    canonical_nan: CANONICAL_NAN,
-};
-
 /// fmin / fmax on raw bits of any format (ISA 2.2 semantics: IEEE 754-2019 minimumNumber /
 /// maximumNumber): a NaN operand is ignored unless both are NaN (then the canonical NaN);
 /// -0 < +0; NV is raised when either input is a signalling NaN.
-pub(crate) fn min_max_bits(a: u32, b: u32, max: bool, l: Layout) -> (u32, u8) {
-    let is_nan = |v: u32| v & !l.sign > l.exp;
-    let is_snan = |v: u32| is_nan(v) && v & l.quiet == 0;
-    let flags = if is_snan(a) || is_snan(b) { NV } else { 0 };
+pub(crate) fn min_max_bits(a: u32, b: u32, max: bool, f: softfp::Format) -> (u32, u8) {
+    let flags = softfp::snan_flags(f, &[a, b]);
+    let sign = f.sign_bit();
     // Ordering of two non-NaN values with -0 < +0.
-    let lt = |a: u32, b: u32| match (a & l.sign != 0, b & l.sign != 0) {
+    let lt = |a: u32, b: u32| match (a & sign != 0, b & sign != 0) {
         (true, false) => true,
         (false, true) => false,
         (false, false) => a < b,
         (true, true) => a > b,
     };
-    let r = match (is_nan(a), is_nan(b)) {
-        (true, true) => l.canonical_nan,
+    let r = match (f.is_nan(a), f.is_nan(b)) {
+        (true, true) => f.canonical_nan(),
         (true, false) => b,
         (false, true) => a,
         (false, false) => {
@@ -286,7 +267,7 @@ pub(crate) fn min_max_bits(a: u32, b: u32, max: bool, l: Layout) -> (u32, u8) {
 
 /// fmin.s / fmax.s (see [`min_max_bits`]).
 pub fn min_max(a: u32, b: u32, max: bool) -> (u32, u8) {
-    min_max_bits(a, b, max, F32_LAYOUT)
+    min_max_bits(a, b, max, B32)
 }
 
 /// The compare instructions.

@@ -57,13 +57,7 @@ pub fn sqrt(a: u16, rm: Rounding) -> (u16, u8) {
 /// operand is ignored unless both are NaN (then the canonical NaN); -0 < +0; NV when either
 /// input is a signalling NaN.
 pub fn min_max(a: u16, b: u16, max: bool) -> (u16, u8) {
-    let layout = crate::fp::Layout {
-        sign: u32::from(SIGN),
-        exp: 0x7c00,
-        quiet: 0x0200,
-        canonical_nan: u32::from(CANONICAL_NAN),
-    };
-    let (r, fl) = crate::fp::min_max_bits(u32::from(a), u32::from(b), max, layout);
+    let (r, fl) = crate::fp::min_max_bits(u32::from(a), u32::from(b), max, B16);
     (r as u16, fl)
 }
 

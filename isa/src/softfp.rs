@@ -50,8 +50,9 @@ impl Format {
         1 - self.bias()
     }
 
+    /// The sign bit's mask.
     #[inline]
-    fn sign_bit(self) -> u32 {
+    pub fn sign_bit(self) -> u32 {
         1 << (self.exp_bits + self.frac_bits)
     }
 
