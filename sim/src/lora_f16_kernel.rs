@@ -50,7 +50,9 @@ pub fn missing_extensions(config: &ClusterConfig) -> Vec<&'static str> {
 /// Why the kernel cannot take a shape (its limits, checked on the host first:
 /// [`LoraKernelKind::shape_error`](crate::lora_kernel::LoraKernelKind::shape_error)).
 pub fn shape_error(s: LoraShape) -> Option<String> {
-    crate::lora_kernel::LoraKernelKind::F16Ssr.shape_error(s)
+    crate::lora_kernel::LoraKernelKind::F16Ssr
+        .shape_error(s)
+        .map(|r| r.message)
 }
 
 fn dotp(acc: u32, a: &[u16], b: &[u16]) -> u32 {

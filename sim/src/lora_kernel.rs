@@ -32,6 +32,7 @@
 //! `redmule_cached_runs_equal_full_runs` prove both claims.
 
 pub use crate::backend::LoraShape;
+use crate::backend::{ShapePart, ShapeRefusal};
 use crate::fnv;
 use crate::lora_f16_kernel;
 use hetsim_isa::fp::Rounding;
@@ -325,26 +326,43 @@ impl LoraKernelKind {
 
     /// Why the kernel cannot take shape `s` (a zero dimension or beyond its
     /// [`limits`](Self::limits)), if it cannot.
-    pub fn shape_error(self, s: LoraShape) -> Option<String> {
+    /// The refusal names the part of the shape that is out of range (tokens first, then the
+    /// rank, then the features), so a scenario error can name its field.
+    pub fn shape_error(self, s: LoraShape) -> Option<ShapeRefusal> {
+        let refuse = |part, message| Some(ShapeRefusal { part, message });
         if s.in_features == 0 || s.out_features == 0 || s.rank == 0 || s.tokens == 0 {
-            return Some(format!("{s} has a zero dimension"));
+            return refuse(ShapePart::Features, format!("{s} has a zero dimension"));
         }
         let l = self.limits();
-        if s.in_features > l.max_in
-            || s.out_features > l.max_out
-            || s.rank > l.max_rank
-            || s.tokens > l.max_tokens
-        {
-            return Some(format!(
-                "{s} exceeds the kernel's buffers (in <= {}, out <= {}, rank <= {}, at most {} \
-                 tokens)",
-                l.max_in, l.max_out, l.max_rank, l.max_tokens
-            ));
+        let beyond = if s.tokens > l.max_tokens {
+            Some(ShapePart::Tokens)
+        } else if s.rank > l.max_rank {
+            Some(ShapePart::Rank)
+        } else if s.in_features > l.max_in || s.out_features > l.max_out {
+            Some(ShapePart::Features)
+        } else {
+            None
+        };
+        if let Some(part) = beyond {
+            return refuse(
+                part,
+                format!(
+                    "{s} exceeds the kernel's buffers (in <= {}, out <= {}, rank <= {}, at most \
+                     {} tokens)",
+                    l.max_in, l.max_out, l.max_rank, l.max_tokens
+                ),
+            );
         }
         if l.even_in_and_rank && (s.in_features % 2 != 0 || s.rank % 2 != 0) {
-            return Some(format!(
-                "{s} is not supported: the kernel needs an even in and an even rank"
-            ));
+            let part = if s.rank % 2 != 0 {
+                ShapePart::Rank
+            } else {
+                ShapePart::Features
+            };
+            return refuse(
+                part,
+                format!("{s} is not supported: the kernel needs an even in and an even rank"),
+            );
         }
         None
     }
@@ -744,17 +762,20 @@ impl LoraKernel {
     /// [`limits`](LoraKernelKind::limits), or its buffers not fitting the free TCDM even with
     /// one token per chunk. Exactly the refusals of the kernel's plan (exit codes 3, 4, 5, 6),
     /// so `hetsim validate` can give them before anything runs.
-    pub fn check_shape(&self, s: LoraShape) -> Result<(), String> {
+    pub fn check_shape(&self, s: LoraShape) -> Result<(), ShapeRefusal> {
         if let Some(e) = self.kind.shape_error(s) {
             return Err(e);
         }
         let (need, free) = (self.kind.tcdm_bytes(s, 1), self.tcdm_free());
         if need > free {
-            return Err(format!(
-                "{s} does not fit in TCDM: its buffers need {need} bytes with 1 token per chunk, \
-                 {free} are free ({} KiB TCDM less 1 KiB of stack per core)",
-                self.config.tcdm.size / 1024
-            ));
+            return Err(ShapeRefusal {
+                part: ShapePart::Memory,
+                message: format!(
+                    "{s} does not fit in TCDM: its buffers need {need} bytes with 1 token per \
+                     chunk, {free} are free ({} KiB TCDM less 1 KiB of stack per core)",
+                    self.config.tcdm.size / 1024
+                ),
+            });
         }
         Ok(())
     }
@@ -1121,7 +1142,7 @@ mod tests {
             assert_eq!(k.check_shape(s).is_ok(), fits, "{in_features}");
             if !fits {
                 assert!(ran.unwrap_err().to_string().contains("exit code 5"));
-                let e = k.check_shape(s).unwrap_err();
+                let e = k.check_shape(s).unwrap_err().message;
                 assert!(
                     e.contains("15424 bytes") && e.contains("15360 are free"),
                     "{e}"

@@ -373,32 +373,41 @@ fn estimate_tasks(loaded: &Loaded, mapping: &Mapping, t: usize, cpt: usize) -> u
 /// Checks every LoRA shape the scenario would give its backend (every adapted linear operation
 /// at every swept t, per column block of the tile, and at the numerics' sample size with the
 /// whole output) against the backend's limits ([`ClusterBackend::check_lora`]); the error
-/// names the scenario field, the operation, the value and the limit. `run`, `sweep` and
-/// `validate` call it before anything is simulated.
+/// names the scenario field, the operation, the value and the limit. [`evaluate_numerics`]
+/// (which `run`, `sweep` and the trace call before any combination) and `validate` call it
+/// before anything is simulated.
 pub fn check_lora_shapes(loaded: &Loaded, backend: &dyn ClusterBackend) -> Result<(), Error> {
     use crate::backend::ShapePart;
+    /// One kind of LoRA call: its tokens, whether it gets the whole output (the numerics) or
+    /// one column block, and the field and value that set its tokens.
+    struct Call {
+        tokens: usize,
+        whole: bool,
+        field: &'static str,
+        /// How the value is shown after the field (`t = 8`, `16`).
+        shown: String,
+    }
     let sc = &loaded.scenario;
     let seq = loaded.schedule.seq_len;
     let cols = sc.hardware.tile.cols;
-    // (tokens, whether the whole output goes to one call, the field that sets the tokens)
-    let mut calls: Vec<(usize, bool, String)> = sc
+    let mut calls: Vec<Call> = sc
         .sweep
         .tokens_per_batch
         .iter()
-        .map(|&t| {
-            (
-                t.min(seq),
-                false,
-                format!("sweep.tokens_per_batch (t = {t})"),
-            )
+        .map(|&t| Call {
+            tokens: t.min(seq),
+            whole: false,
+            field: "sweep.tokens_per_batch",
+            shown: format!("t = {t}"),
         })
         .collect();
     if let Some(n) = &sc.numerics {
-        calls.push((
-            n.sample_tokens.min(seq),
-            true,
-            format!("numerics.sample_tokens ({})", n.sample_tokens),
-        ));
+        calls.push(Call {
+            tokens: n.sample_tokens.min(seq),
+            whole: true,
+            field: "numerics.sample_tokens",
+            shown: n.sample_tokens.to_string(),
+        });
     }
     for block in &loaded.schedule.blocks {
         for op in &block.ops {
@@ -410,11 +419,11 @@ pub fn check_lora_shapes(loaded: &Loaded, backend: &dyn ClusterBackend) -> Resul
             else {
                 continue;
             };
-            for (tokens, whole, tfield) in &calls {
+            for call in &calls {
                 let shape = LoraShape {
-                    tokens: *tokens,
+                    tokens: call.tokens,
                     in_features: *in_features,
-                    out_features: if *whole {
+                    out_features: if call.whole {
                         *out_features
                     } else {
                         (*out_features).min(cols)
@@ -424,7 +433,7 @@ pub fn check_lora_shapes(loaded: &Loaded, backend: &dyn ClusterBackend) -> Resul
                 if let Err(r) = backend.check_lora(&shape) {
                     let (field, hint) = match r.part {
                         ShapePart::Tokens => (
-                            tfield.split(' ').next().unwrap_or_default().to_string(),
+                            call.field.to_string(),
                             "use fewer tokens per batch (or per numerics sample)".to_string(),
                         ),
                         ShapePart::Rank => (
@@ -447,12 +456,14 @@ pub fn check_lora_shapes(loaded: &Loaded, backend: &dyn ClusterBackend) -> Resul
                         field,
                         message: format!(
                             "LoRA of `{}` op `{}` (in {in_features}, out {}, rank {}) with {} \
-                             tokens from {tfield}: {}",
+                             tokens from {} ({}): {}",
                             block.name,
                             op.name,
                             shape.out_features,
                             l.rank,
                             shape.tokens,
+                            call.field,
+                            call.shown,
                             r.message
                         ),
                         hint,
@@ -503,7 +514,6 @@ pub fn run_combinations_with(
         &loaded.scenario.hardware.cluster_backend,
         loaded.path.parent().unwrap_or(std::path::Path::new(".")),
     )?;
-    check_lora_shapes(loaded, backend.as_ref())?;
     let label = backend.label();
     let tcdm_cap = backend.tcdm_capacity();
     let base_map = Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;

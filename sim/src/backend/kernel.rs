@@ -22,7 +22,7 @@
 //!   yet: they use the analytic model, and the backend's label says so.
 
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
-use super::{LoraShape, ShapePart, ShapeRefusal};
+use super::{LoraShape, ShapeRefusal};
 use crate::engine::ClockDomain;
 use crate::error::Error;
 use crate::lora_kernel::{LoraData, LoraKernel, LoraKernelKind};
@@ -178,24 +178,10 @@ impl ClusterBackend for KernelCluster {
     }
 
     fn check_lora(&self, shape: &LoraShape) -> Result<(), ShapeRefusal> {
-        let kind = self.kernel.kind();
-        let l = kind.limits();
-        let elf = self.kernel.name();
-        let part = if shape.tokens > l.max_tokens {
-            ShapePart::Tokens
-        } else if shape.rank > l.max_rank || (l.even_in_and_rank && shape.rank % 2 != 0) {
-            ShapePart::Rank
-        } else if shape.in_features > l.max_in
-            || shape.out_features > l.max_out
-            || (l.even_in_and_rank && shape.in_features % 2 != 0)
-        {
-            ShapePart::Features
-        } else {
-            ShapePart::Memory
-        };
-        self.kernel.check_shape(*shape).map_err(|why| ShapeRefusal {
-            part,
-            message: format!("the {kind:?} kernel ({elf}) cannot run it: {why}"),
+        let (kind, elf) = (self.kernel.kind(), self.kernel.name());
+        self.kernel.check_shape(*shape).map_err(|r| ShapeRefusal {
+            part: r.part,
+            message: format!("the {kind:?} kernel ({elf}) cannot run it: {}", r.message),
         })
     }
 

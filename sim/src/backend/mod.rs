@@ -74,6 +74,12 @@ pub struct ShapeRefusal {
     pub message: String,
 }
 
+impl std::fmt::Display for ShapeRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Cost of one cluster task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ClusterCost {
