@@ -132,35 +132,33 @@ impl LinearJob<'_> {
 
     /// The cold start of each slice's cluster for this operation (`Stage::Startup`, once per
     /// operation): a cluster task of the backend's `startup_cycles` for the first batch's shape,
-    /// after the operation's inputs. One entry per slice (empty when the cost has none), to add
-    /// to the dependencies of the slice's first cluster task.
+    /// after the operation's inputs, one per slice (none when the cost has no start-up); the
+    /// slice's first cluster task waits for it ([`Startups::before`]).
     pub fn startups(
         &self,
         g: &mut Graph,
         costs: &mut Costs,
         rank: usize,
-    ) -> Result<Vec<Vec<TaskId>>, Error> {
+    ) -> Result<Startups, Error> {
         let Some(&t) = self.batches.first() else {
-            return Ok(vec![Vec::new(); self.slices.len()]);
+            return Ok(Startups(vec![None; self.slices.len()]));
         };
         let mut out = Vec::with_capacity(self.slices.len());
         for s in self.slices {
             let cost = costs.lora(self.shape(t, s, rank))?;
-            if cost.startup_cycles == 0 {
-                out.push(Vec::new());
-                continue;
-            }
-            out.push(vec![g.add(
-                Work::Cluster {
-                    cluster: s.cluster,
-                    ps: costs.ps(cost.startup_cycles),
-                },
-                self.op,
-                Stage::Startup,
-                self.deps,
-            )]);
+            out.push((cost.startup_cycles > 0).then(|| {
+                g.add(
+                    Work::Cluster {
+                        cluster: s.cluster,
+                        ps: costs.ps(cost.startup_cycles),
+                    },
+                    self.op,
+                    Stage::Startup,
+                    self.deps,
+                )
+            }));
         }
-        Ok(out)
+        Ok(Startups(out))
     }
 
     /// Moves slice `s`'s part of Y (after `task`) to the home cluster; returns the task to wait
@@ -226,6 +224,17 @@ impl LinearJob<'_> {
             Stage::Tile,
             &d,
         )
+    }
+}
+
+/// The start-up tasks of an operation's slices ([`LinearJob::startups`]), by slice index.
+pub struct Startups(Vec<Option<TaskId>>);
+
+impl Startups {
+    /// What slice `i`'s cluster task waits for besides its data: its start-up when the task is
+    /// the first that cluster runs for the operation (`first`), nothing otherwise.
+    pub fn before(&self, i: usize, first: bool) -> Option<TaskId> {
+        self.0.get(i).copied().flatten().filter(|_| first)
     }
 }
 

@@ -97,9 +97,7 @@ impl Strategy for MultiCluster {
                 let s = &grp[m];
                 let cost = costs.lora(job.shape(t, s, rank))?;
                 let mut extra = free.clone();
-                if k < grp.len() {
-                    extra.extend(startups.get(offset + m).into_iter().flatten());
-                }
+                extra.extend(startups.before(offset + m, k < grp.len()));
                 let cl = job.slice_lora(g, s, t, tile, &extra, costs.ps(cost.cycles));
                 this.push(cl);
                 finals.push(job.gather(g, s, t, cl)?);

@@ -62,9 +62,7 @@ impl Strategy for ParallelBranch {
                 );
                 let mut d = vec![xc];
                 d.extend(prev.get(i));
-                if k == 0 {
-                    d.extend(startups.get(i).into_iter().flatten());
-                }
+                d.extend(startups.before(i, k == 0));
                 branches.push(g.add(
                     Work::Cluster {
                         cluster: s.cluster,

@@ -33,9 +33,7 @@ pub fn expand_pipelined(
         for (i, s) in job.slices.iter().enumerate() {
             let cost = costs.lora(job.shape(t, s, rank))?;
             let mut extra = free.clone();
-            if k == 0 {
-                extra.extend(startups.get(i).into_iter().flatten());
-            }
+            extra.extend(startups.before(i, k == 0));
             let cl = job.slice_lora(g, s, t, tile, &extra, costs.ps(cost.cycles));
             this.push(cl);
             finals.push(job.gather(g, s, t, cl)?);

@@ -52,9 +52,8 @@ impl Strategy for Sequential {
             let mut this = Vec::with_capacity(job.slices.len());
             for (i, s) in job.slices.iter().enumerate() {
                 let cost = costs.lora(job.shape(t, s, rank))?;
-                let first = startups.get(i).filter(|_| k == 0);
-                let extra: &[TaskId] = first.map_or(&[], Vec::as_slice);
-                let cl = job.slice_lora(g, s, t, tile, extra, costs.ps(cost.cycles));
+                let extra = startups.before(i, k == 0);
+                let cl = job.slice_lora(g, s, t, tile, extra.as_slice(), costs.ps(cost.cycles));
                 this.push(job.gather(g, s, t, cl)?);
             }
             prev = this;
