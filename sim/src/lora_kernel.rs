@@ -780,6 +780,17 @@ impl LoraKernel {
         Ok(())
     }
 
+    /// The kernel's limits as an error, checked on the host before anything runs.
+    fn refuse_shape(&self, s: LoraShape) -> Result<(), LoraKernelError> {
+        match self.kind.shape_error(s) {
+            None => Ok(()),
+            Some(e) => Err(LoraKernelError::Incompatible {
+                program: self.program.name.clone(),
+                message: format!("the {:?} kernel cannot run this LoRA task: {e}", self.kind),
+            }),
+        }
+    }
+
     /// Evaluates one LoRA branch.
     pub fn run(&mut self, s: LoraShape, d: LoraData<'_>) -> Result<LoraRun, LoraKernelError> {
         for (name, len, want) in [
@@ -794,12 +805,7 @@ impl LoraKernel {
                 )));
             }
         }
-        if let Some(e) = self.kind.shape_error(s) {
-            return Err(LoraKernelError::Incompatible {
-                program: self.program.name.clone(),
-                message: format!("the {:?} kernel cannot run this LoRA task: {e}", self.kind),
-            });
-        }
+        self.refuse_shape(s)?;
         let cached = self.cache_key.and_then(|k| {
             shared_cache()
                 .lock()
@@ -839,27 +845,22 @@ impl LoraKernel {
     /// Cached per (kind, kernel and configuration, shape) when caching is on; the timing does
     /// not depend on the data, so the run binds zeros.
     pub fn timing(&mut self, s: LoraShape) -> Result<LoraTiming, LoraKernelError> {
-        if let Some(e) = self.kind.shape_error(s) {
-            return Err(LoraKernelError::Incompatible {
-                program: self.program.name.clone(),
-                message: format!("the {:?} kernel cannot run this LoRA task: {e}", self.kind),
-            });
-        }
+        self.refuse_shape(s)?;
         let key = self.cache_key.map(|k| (self.kind, k, s));
         if let Some(t) = key.and_then(|k| timing_cache().lock().ok()?.get(&k).copied()) {
             return Ok(t);
         }
         let zeros = LoraData::zeros(s);
         let (report, _, tcdm_bytes) = self.run_cluster(s, LoraData::of(&zeros), MEASURE_BATCHES)?;
-        let t = persistent_timing(&report, tcdm_bytes).ok_or_else(|| {
-            LoraKernelError::Kernel {
-                program: self.program.name.clone(),
-                code: report.exit_code,
-                shape: s,
-                console: format!(
-                    "the kernel did not mark its {MEASURE_BATCHES} batches as regions                      {REGION_BATCH0}.. on its DMA core (a kernel built before persistent runs?                      rebuild it with `make -C kernels`)"
-                ),
-            }
+        let t = persistent_timing(&report, tcdm_bytes).ok_or_else(|| LoraKernelError::Kernel {
+            program: self.program.name.clone(),
+            code: report.exit_code,
+            shape: s,
+            console: format!(
+                "the kernel did not mark its {MEASURE_BATCHES} batches as regions \
+                     {REGION_BATCH0}.. on its DMA core (a kernel built before persistent runs? \
+                     rebuild it with `make -C kernels`)"
+            ),
         })?;
         if let Some(k) = key {
             if let Ok(mut m) = timing_cache().lock() {
