@@ -108,6 +108,9 @@ pub trait LoraKernelSpec: Sync {
     /// Unrounded bytes of its TCDM buffers A, B, H, X and Y with `c` tokens per chunk (the
     /// kernel's `bufs`).
     fn bufs(&self, s: LoraShape, c: usize) -> [usize; 5];
+    /// The DMA transfers that load A and B into TCDM, as (rows, bytes per row) each (the
+    /// kernel's `dma_core`).
+    fn weight_loads(&self, s: LoraShape) -> [(usize, usize); 2];
     /// X, XW, A and B in its memory layout and element format.
     fn operands(&self, s: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4];
     /// Y on the host in its exact evaluation order (bit-identical to its run).
@@ -195,6 +198,10 @@ impl LoraKernelSpec for SharedAbiLora {
         let (n, o, r, e) = (s.in_features, s.out_features, s.rank, self.format.bytes());
         [e * n * r, e * r * o, e * c * r, e * c * n, e * c * o]
     }
+    fn weight_loads(&self, s: LoraShape) -> [(usize, usize); 2] {
+        let [a, b, ..] = self.bufs(s, 0);
+        [(1, a), (1, b)]
+    }
     fn operands(&self, _: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4] {
         let f = self.format;
         [f.encode(d.x), f.encode(d.xw), f.encode(d.a), f.encode(d.b)]
@@ -270,6 +277,13 @@ impl LoraKernelSpec for F16SsrLora {
             2 * c * r,
             2 * c * n,
             2 * c * po,
+        ]
+    }
+    fn weight_loads(&self, s: LoraShape) -> [(usize, usize); 2] {
+        // At: r rows of in halves into a padded pitch; Bt: one transfer of out x r halves.
+        [
+            (s.rank, 2 * s.in_features),
+            (1, 2 * s.out_features * s.rank),
         ]
     }
     fn operands(&self, s: LoraShape, d: LoraData<'_>) -> [Vec<u8>; 4] {
@@ -756,6 +770,23 @@ impl LoraKernel {
         let end = (base + u64::from(self.config.tcdm.size))
             .saturating_sub(self.config.cores as u64 * STACK_PER_HART);
         end.saturating_sub(data_end)
+    }
+
+    /// Cycles the cluster's DMA takes to load the kernel's A and B for shape `s`
+    /// ([`LoraKernelSpec::weight_loads`]), by the DMA's timing rule (models/src/cluster/dma.rs):
+    /// the setup latency once (the transfers are queued back to back), then
+    /// `rows x ceil(row bytes / bytes_per_cycle)` beats per transfer.
+    pub fn weight_load_cycles(&self, s: LoraShape) -> u64 {
+        let dma = &self.config.dma;
+        let bpc = u64::from(dma.bytes_per_cycle.max(1));
+        let beats: u64 = self
+            .kind
+            .spec()
+            .weight_loads(s)
+            .iter()
+            .map(|&(rows, bytes)| rows as u64 * (bytes as u64).div_ceil(bpc))
+            .sum();
+        u64::from(dma.setup_latency) + beats
     }
 
     /// Why this kernel on its cluster cannot run shape `s`, if it cannot: the kernel's

@@ -438,17 +438,21 @@ pub fn check_lora_shapes(loaded: &Loaded, backend: &dyn ClusterBackend) -> Resul
                         ),
                         ShapePart::Rank => (
                             "workload.lora".to_string(),
-                            "use a rank the kernel takes".to_string(),
+                            "use a rank the kernel takes, or `kernel: Redmule` or `Fp32`, \
+                             which take any rank"
+                                .to_string(),
                         ),
                         ShapePart::Features => (
                             "workload.schedule".to_string(),
-                            "use a model whose adapted layers fit the kernel, or \
-                             `cluster_backend: Analytic(..)`, which takes any shape"
+                            "use a model whose adapted layers the kernel takes, \
+                             `kernel: Redmule` or `Fp32` (any shape), or \
+                             `cluster_backend: Analytic(..)`"
                                 .to_string(),
                         ),
                         ShapePart::Memory => (
                             "hardware.cluster_backend.Kernel.cluster.tcdm".to_string(),
-                            "give the cluster more TCDM, or use a smaller rank".to_string(),
+                            "give the cluster more TCDM (each core's stack takes 1 KiB of it)"
+                                .to_string(),
                         ),
                     };
                     return Err(Error::Scenario {

@@ -11,6 +11,9 @@
 //!   kernel's timing does not depend on data, proven in `lora_kernel`). Y comes from a
 //!   single-batch run of the kernel or, for a cached shape, from the host in the kernel's exact
 //!   evaluation order (bit-identical).
+//! - Any shape: a task beyond one kernel run (its buffers, its rank, its TCDM) is cut into
+//!   kernel-sized steps run one after another on the task's cluster with Y carried between
+//!   them; costs and Y follow the chunking rule of [`chunks`](super::chunks).
 //! - The LoRA scale (alpha / r) is folded into A before the kernel runs: Y = XW + (X (s A)) B
 //!   (in f32; a binary16 kernel gets s A rounded to binary16 like its other inputs).
 //! - branch/add split (used by parallel-branch): `add_cycles` is phase 2 of the kernel (the
@@ -21,6 +24,7 @@
 //! - Dynamic operations (attention, softmax, norms, activations, residual adds) have no kernel
 //!   yet: they use the analytic model, and the backend's label says so.
 
+use super::chunks::{self, ChunkPlan};
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
 use super::{LoraShape, ShapeRefusal};
 use crate::engine::ClockDomain;
@@ -30,6 +34,7 @@ use crate::workload::OpKind;
 use hetsim_models::aimc::Matrix;
 use hetsim_models::cluster::ClusterConfig;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 use std::path::Path;
 
 /// Parameters of the kernel-backed backend.
@@ -144,31 +149,93 @@ impl KernelCluster {
         Ok(())
     }
 
-    /// The steady-state per-batch cost and the once-per-layer start-up of a persistent run
-    /// (`LoraKernel::timing`).
-    fn cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error> {
-        let t = self
-            .kernel
-            .timing(*shape)
-            .map_err(|e| Error::Backend(format!("LoRA task ({shape}): {e}")))?;
-        let add = t.batch_phase2_cycles.min(t.batch_cycles);
-        Ok(ClusterCost {
-            cycles: t.batch_cycles,
-            branch_cycles: t.batch_cycles - add,
-            add_cycles: add,
-            resident_bytes: u64::from(t.tcdm_bytes),
-            batch_bytes: 0,
-            startup_cycles: t.startup_cycles,
+    /// The task cut into kernel-sized steps ([`chunks`](super::chunks)).
+    fn plan(&self, shape: &LoraShape) -> Result<ChunkPlan, ShapeRefusal> {
+        let (kind, elf) = (self.kernel.kind(), self.kernel.name());
+        chunks::plan(kind, self.kernel.tcdm_free(), *shape).map_err(|r| ShapeRefusal {
+            part: r.part,
+            message: format!("the {kind:?} kernel ({elf}) cannot run it: {}", r.message),
         })
     }
 
-    /// Y of one batch from a kernel run (or, for a cached shape, the host reference).
+    /// The steady-state per-batch cost and the once-per-layer start-up of the task's steps,
+    /// each a persistent run (`LoraKernel::timing`), combined by the chunking rule
+    /// ([`chunks`](super::chunks)): a resident plan pays its steps' periods per batch and, once,
+    /// the largest start-up plus the other steps' weight loads; a plan that is not resident
+    /// reloads every step's weights every batch.
+    fn cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error> {
+        let plan = self
+            .plan(shape)
+            .map_err(|r| Error::Backend(format!("LoRA task ({shape}): {r}")))?;
+        let mut c = ClusterCost::default();
+        // (start-up, weight load) of the step with the largest start-up, and all loads
+        let (mut first, mut loads) = ((0u64, 0u64), 0u64);
+        for step in &plan.steps {
+            let s = step.shape();
+            let t = self
+                .kernel
+                .timing(s)
+                .map_err(|e| Error::Backend(format!("LoRA task ({shape}), step ({s}): {e}")))?;
+            let add = t.batch_phase2_cycles.min(t.batch_cycles);
+            let load = self.kernel.weight_load_cycles(s);
+            let reload = if plan.resident { 0 } else { load };
+            c.cycles += t.batch_cycles + reload;
+            c.branch_cycles += t.batch_cycles - add + reload;
+            c.add_cycles += add;
+            c.resident_bytes = c.resident_bytes.max(u64::from(t.tcdm_bytes));
+            loads += load;
+            if t.startup_cycles > first.0 {
+                first = (t.startup_cycles, load);
+            }
+        }
+        c.startup_cycles = first.0 + if plan.resident { loads - first.1 } else { 0 };
+        if plan.steps.len() > 1 {
+            c.resident_bytes = plan.tcdm_bytes;
+        }
+        Ok(c)
+    }
+
+    /// Y of one batch, step by step (each a kernel run or, for a cached shape, the host in
+    /// the kernel's exact order), Y carried from step to step.
     fn run(&mut self, shape: &LoraShape, d: LoraData<'_>) -> Result<Vec<f32>, Error> {
-        let r = self
-            .kernel
-            .run(*shape, d)
-            .map_err(|e| Error::Backend(format!("LoRA task ({shape}): {e}")))?;
-        Ok(r.y)
+        let plan = self
+            .plan(shape)
+            .map_err(|r| Error::Backend(format!("LoRA task ({shape}): {r}")))?;
+        let (n, o, r) = (shape.in_features, shape.out_features, shape.rank);
+        let mut y = d.xw.to_vec();
+        let block = |m: &[f32], cols: usize, rows: &Range<usize>, cs: &Range<usize>| {
+            let mut v = Vec::with_capacity(rows.len() * cs.len());
+            for i in rows.clone() {
+                v.extend_from_slice(&m[i * cols + cs.start..i * cols + cs.end]);
+            }
+            v
+        };
+        for step in &plan.steps {
+            let s = step.shape();
+            let x = block(d.x, n, &step.tokens, &step.ins);
+            let xw = block(&y, o, &step.tokens, &step.outs);
+            let a = block(d.a, r, &step.ins, &step.ranks);
+            let b = block(d.b, o, &step.ranks, &step.outs);
+            let out = self
+                .kernel
+                .run(
+                    s,
+                    LoraData {
+                        x: &x,
+                        xw: &xw,
+                        a: &a,
+                        b: &b,
+                    },
+                )
+                .map_err(|e| Error::Backend(format!("LoRA task ({shape}), step ({s}): {e}")))?
+                .y;
+            let w = step.outs.len();
+            for (row, tok) in step.tokens.clone().enumerate() {
+                y[tok * o + step.outs.start..tok * o + step.outs.end]
+                    .copy_from_slice(&out[row * w..(row + 1) * w]);
+            }
+        }
+        Ok(y)
     }
 }
 
@@ -178,11 +245,7 @@ impl ClusterBackend for KernelCluster {
     }
 
     fn check_lora(&self, shape: &LoraShape) -> Result<(), ShapeRefusal> {
-        let (kind, elf) = (self.kernel.kind(), self.kernel.name());
-        self.kernel.check_shape(*shape).map_err(|r| ShapeRefusal {
-            part: r.part,
-            message: format!("the {kind:?} kernel ({elf}) cannot run it: {}", r.message),
-        })
+        self.plan(shape).map(|_| ())
     }
 
     fn clock(&self) -> ClockDomain {
@@ -285,6 +348,134 @@ mod tests {
         assert_eq!(cost, run.cost);
         assert!(cost.cycles > 1000 && cost.add_cycles > 0 && cost.branch_cycles > 0);
         assert!(cost.resident_bytes > 0 && cost.resident_bytes <= 128 * 1024);
+    }
+
+    fn study(tcdm: Option<u32>) -> KernelCluster {
+        let mut cluster = ClusterConfig::snitch_study();
+        if let Some(size) = tcdm {
+            cluster.tcdm.size = size;
+        }
+        let cfg = KernelBackendConfig {
+            kernel: LoraKernelKind::Redmule,
+            lora_elf: "kernels/build/lora_redmule.elf".into(),
+            cluster,
+            cache_cycles: true,
+            dynamic: AnalyticClusterConfig::default(),
+        };
+        KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
+    }
+
+    /// Rows `rows`, columns `cols` of a row-major matrix with `width` columns.
+    fn sub(m: &[f32], width: usize, rows: Range<usize>, cols: Range<usize>) -> Vec<f32> {
+        rows.flat_map(|i| m[i * width + cols.start..i * width + cols.end].to_vec())
+            .collect()
+    }
+
+    /// A task beyond the RedMulE kernel's buffers (in 768 > 512, rank 24 > 16) runs as
+    /// 2 in chunks x 2 rank chunks with Y carried from step to step: bit-identical to
+    /// composing the kernel's own reference by hand in that order (ins 0..384 then 384..768,
+    /// ranks 0..12 then 12..24 inside), and within binary16 rounding of the exact result.
+    #[test]
+    fn chunked_tasks_compose_the_kernel_step_by_step() {
+        let mut k = study(None);
+        let (t, n, o, r) = (4, 768, 40, 24);
+        let shape = LoraShape {
+            tokens: t,
+            in_features: n,
+            out_features: o,
+            rank: r,
+        };
+        let (x, xw, a, b) = (
+            matrix(t, n, 11),
+            matrix(t, o, 12),
+            matrix(n, r, 13),
+            matrix(r, o, 14),
+        );
+        let got = k.lora(&shape, 1.0, &x, &xw, &a, &b).unwrap().y;
+        let mut y = xw.as_slice().to_vec();
+        for ins in [0..384, 384..768] {
+            for ranks in [0..12, 12..24] {
+                let s = LoraShape {
+                    tokens: t,
+                    in_features: 384,
+                    out_features: o,
+                    rank: 12,
+                };
+                let xs = sub(x.as_slice(), n, 0..t, ins.clone());
+                let as_ = sub(a.as_slice(), r, ins.clone(), ranks.clone());
+                let bs = sub(b.as_slice(), o, ranks, 0..o);
+                y = LoraKernelKind::Redmule.reference(
+                    s,
+                    LoraData {
+                        x: &xs,
+                        xw: &y,
+                        a: &as_,
+                        b: &bs,
+                    },
+                );
+            }
+        }
+        assert_eq!(got.as_slice(), &y[..]);
+        let exact = super::super::host::lora(&x, &xw, &a, &b, 1.0).unwrap();
+        let (mut num, mut den) = (0f64, 0f64);
+        for (p, q) in got.as_slice().iter().zip(exact.as_slice()) {
+            num += f64::from(p - q).powi(2);
+            den += f64::from(*q).powi(2);
+        }
+        assert!((num / den).sqrt() < 1e-2, "{}", (num / den).sqrt());
+    }
+
+    /// Weight loads by the DMA rule of the default configuration (setup 10 cycles, 64 bytes
+    /// per beat): the RedMulE kernel's A (2 x 100 x 4 = 800 bytes: 13 beats) and B
+    /// (2 x 4 x 64 = 512 bytes: 8 beats) take 10 + 21 = 31 cycles; at 512 x 512, rank 8,
+    /// 10 + 128 + 128 = 266.
+    #[test]
+    fn weight_loads_follow_the_dma_rule() {
+        let k = study(None);
+        let s = |n, o, r| LoraShape {
+            tokens: 8,
+            in_features: n,
+            out_features: o,
+            rank: r,
+        };
+        assert_eq!(k.kernel.weight_load_cycles(s(100, 64, 4)), 31);
+        assert_eq!(k.kernel.weight_load_cycles(s(512, 512, 8)), 266);
+    }
+
+    /// The cost of a chunked task by the chunking rule, from its steps' own persistent
+    /// timings. BERT-base's 3072 -> 512-column LoRA at rank 8, t = 16, is 6 steps of
+    /// (512, 512, 8). Resident on the study cluster (57,344 bytes of weights + 4,160 of
+    /// buffers fit): 6 periods per batch; start-up = one step's + 5 weight loads of 266. With
+    /// a 32 KiB TCDM (23 KiB free) they are not: every batch reloads each step's weights
+    /// (6 x (period + 266)) and the start-up is one step's.
+    #[test]
+    fn chunked_costs_follow_the_rule() {
+        let shape = LoraShape {
+            tokens: 16,
+            in_features: 3072,
+            out_features: 512,
+            rank: 8,
+        };
+        let step = LoraShape {
+            in_features: 512,
+            ..shape
+        };
+        for (tcdm, resident) in [(None, true), (Some(32 * 1024), false)] {
+            let mut k = study(tcdm);
+            let t = k.kernel.timing(step).unwrap();
+            let c = k.lora_cost(&shape).unwrap();
+            let add = t.batch_phase2_cycles.min(t.batch_cycles);
+            if resident {
+                assert_eq!(c.cycles, 6 * t.batch_cycles);
+                assert_eq!(c.startup_cycles, t.startup_cycles + 5 * 266);
+                assert_eq!(c.resident_bytes, 57_344 + 4_160);
+            } else {
+                assert_eq!(c.cycles, 6 * (t.batch_cycles + 266));
+                assert_eq!(c.startup_cycles, t.startup_cycles);
+            }
+            assert_eq!(c.add_cycles, 6 * add);
+            assert_eq!(c.branch_cycles + c.add_cycles, c.cycles);
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! error ([`build`]).
 
 mod analytic;
+pub mod chunks;
 pub mod host;
 mod kernel;
 
