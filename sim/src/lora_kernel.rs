@@ -344,8 +344,8 @@ impl LoraKernelKind {
     /// rank, then the features), so a scenario error can name its field.
     pub fn shape_error(self, s: LoraShape) -> Option<ShapeRefusal> {
         let refuse = |part, message| Some(ShapeRefusal { part, message });
-        if s.in_features == 0 || s.out_features == 0 || s.rank == 0 || s.tokens == 0 {
-            return refuse(ShapePart::Features, format!("{s} has a zero dimension"));
+        if let Some(e) = zero_dimension(s) {
+            return Some(e);
         }
         let l = self.limits();
         let beyond = if s.tokens > l.max_tokens {
@@ -367,18 +367,24 @@ impl LoraKernelKind {
                 ),
             );
         }
-        if l.even_in_and_rank && (s.in_features % 2 != 0 || s.rank % 2 != 0) {
-            let part = if s.rank % 2 != 0 {
-                ShapePart::Rank
-            } else {
-                ShapePart::Features
-            };
-            return refuse(
-                part,
-                format!("{s} is not supported: the kernel needs an even in and an even rank"),
-            );
+        self.odd_pair(s)
+    }
+
+    /// Why the kernel cannot take `s` whatever its size: an odd in or rank for a kernel that
+    /// packs binary16 pairs ([`ShapeLimits::even_in_and_rank`]).
+    pub fn odd_pair(self, s: LoraShape) -> Option<ShapeRefusal> {
+        if !self.limits().even_in_and_rank || (s.in_features % 2 == 0 && s.rank % 2 == 0) {
+            return None;
         }
-        None
+        let part = if s.rank % 2 != 0 {
+            ShapePart::Rank
+        } else {
+            ShapePart::Features
+        };
+        Some(ShapeRefusal {
+            part,
+            message: format!("{s} is not supported: the kernel needs an even in and an even rank"),
+        })
     }
 
     /// TCDM bytes the kernel's buffers need with `c` tokens per chunk: the kernel's `bufs`
@@ -394,6 +400,15 @@ impl LoraKernelKind {
     pub fn reference(self, s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
         self.spec().reference(s, d)
     }
+}
+
+/// A zero dimension of `s`, which no kernel takes.
+pub fn zero_dimension(s: LoraShape) -> Option<ShapeRefusal> {
+    let zero = s.in_features == 0 || s.out_features == 0 || s.rank == 0 || s.tokens == 0;
+    zero.then(|| ShapeRefusal {
+        part: ShapePart::Features,
+        message: format!("{s} has a zero dimension"),
+    })
 }
 
 /// A LoRA kernel's static shape limits.

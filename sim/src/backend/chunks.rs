@@ -32,7 +32,7 @@
 //! the kernel's transfers of A and B queued back to back).
 
 use super::{LoraShape, ShapePart, ShapeRefusal};
-use crate::lora_kernel::{LoraKernelKind, ShapeLimits};
+use crate::lora_kernel::{zero_dimension, LoraKernelKind, ShapeLimits};
 use std::ops::Range;
 
 /// One kernel-sized step of a chunked LoRA task: the ranges of tokens, input features, rank
@@ -105,22 +105,10 @@ fn r64(b: usize) -> u64 {
 /// doc). Refuses a zero dimension, an odd in or rank for a kernel that needs even ones, and a
 /// TCDM too small for even the smallest step.
 pub fn plan(kind: LoraKernelKind, free: u64, s: LoraShape) -> Result<ChunkPlan, ShapeRefusal> {
-    let refuse = |part, message| Err(ShapeRefusal { part, message });
-    if s.in_features == 0 || s.out_features == 0 || s.rank == 0 || s.tokens == 0 {
-        return refuse(ShapePart::Features, format!("{s} has a zero dimension"));
+    if let Some(e) = zero_dimension(s).or_else(|| kind.odd_pair(s)) {
+        return Err(e);
     }
     let l: ShapeLimits = kind.limits();
-    if l.even_in_and_rank && (s.in_features % 2 != 0 || s.rank % 2 != 0) {
-        let part = if s.rank % 2 != 0 {
-            ShapePart::Rank
-        } else {
-            ShapePart::Features
-        };
-        return refuse(
-            part,
-            format!("{s} is not supported: the kernel needs an even in and an even rank"),
-        );
-    }
     let unit = if l.even_in_and_rank { 2 } else { 1 };
     let nt = s.tokens.div_ceil(l.max_tokens);
     let mut ni = s.in_features.div_ceil(l.max_in);
@@ -151,14 +139,14 @@ pub fn plan(kind: LoraKernelKind, free: u64, s: LoraShape) -> Result<ChunkPlan, 
         match best {
             Some((_, count)) => *count += 1,
             None => {
-                return refuse(
-                    ShapePart::Memory,
-                    format!(
+                return Err(ShapeRefusal {
+                    part: ShapePart::Memory,
+                    message: format!(
                         "{s} does not fit in TCDM even cut into the kernel's smallest steps \
                          ({step}): they need {need} bytes with 1 token per chunk, {free} are \
                          free"
                     ),
-                )
+                })
             }
         }
     }
