@@ -515,6 +515,24 @@ pub struct LoraData<'a> {
 }
 
 impl<'a> LoraData<'a> {
+    /// Checks that the operands have the sizes shape `s` needs; the error names the first
+    /// that does not.
+    pub fn check(&self, s: LoraShape) -> Result<(), String> {
+        for (name, len, want) in [
+            ("X", self.x.len(), s.tokens * s.in_features),
+            ("XW", self.xw.len(), s.tokens * s.out_features),
+            ("A", self.a.len(), s.in_features * s.rank),
+            ("B", self.b.len(), s.rank * s.out_features),
+        ] {
+            if len != want {
+                return Err(format!(
+                    "{name} has {len} values, the shape ({s}) needs {want}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The data held as `[X, XW, A, B]`.
     pub fn of(v: &'a [Vec<f32>; 4]) -> Self {
         LoraData {
@@ -839,18 +857,7 @@ impl LoraKernel {
 
     /// Evaluates one LoRA branch.
     pub fn run(&mut self, s: LoraShape, d: LoraData<'_>) -> Result<LoraRun, LoraKernelError> {
-        for (name, len, want) in [
-            ("X", d.x.len(), s.tokens * s.in_features),
-            ("XW", d.xw.len(), s.tokens * s.out_features),
-            ("A", d.a.len(), s.in_features * s.rank),
-            ("B", d.b.len(), s.rank * s.out_features),
-        ] {
-            if len != want {
-                return Err(LoraKernelError::Shape(format!(
-                    "{name} has {len} values, the shape ({s}) needs {want}"
-                )));
-            }
-        }
+        d.check(s).map_err(LoraKernelError::Shape)?;
         self.refuse_shape(s)?;
         let cached = self.cache_key.and_then(|k| {
             shared_cache()

@@ -202,6 +202,8 @@ impl KernelCluster {
             .plan(shape)
             .map_err(|r| Error::Backend(format!("LoRA task ({shape}): {r}")))?;
         let (n, o, r) = (shape.in_features, shape.out_features, shape.rank);
+        d.check(*shape)
+            .map_err(|e| Error::Backend(format!("LoRA task ({shape}): {e}")))?;
         let mut y = d.xw.to_vec();
         let block = |m: &[f32], cols: usize, rows: &Range<usize>, cs: &Range<usize>| {
             let mut v = Vec::with_capacity(rows.len() * cs.len());
