@@ -668,6 +668,30 @@ fn bert_base_runs_on_the_kernel_backend() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 16: the integration time has one home, the sweep: a tile value that every swept value
+/// would replace is an error naming both fields and the fix; the default tile value passes.
+#[test]
+fn integration_time_has_one_home() {
+    let path = Path::new("it.ron");
+    let text = |tile: &str| {
+        format!(
+            r#"(name: "it", hardware: (tile: ({tile})), workload: (schedule: Model("mobilebert")),
+               sweep: (integration_time_ns: [256.0]))"#
+        )
+    };
+    let e = hetsim::scenario::load_str(path, &text("integration_time_ns: 999.0"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("field `hardware.tile.integration_time_ns`")
+            && e.contains("999 ns would be replaced")
+            && e.contains("[256.0]")
+            && e.contains("integration_time_ns: [999.0]"),
+        "{e}"
+    );
+    assert!(hetsim::scenario::load_str(path, &text("integration_time_ns: 128.0")).is_ok());
+}
+
 /// A one-operation schedule: a 1-input, 4-output linear layer without LoRA on 8 tokens.
 const ONE_INPUT_SCHEDULE: &str = r#"(model: "one-input", seq_len: 8, input_features: 1, blocks: [
     (name: "block", repeat: 1, ops: [

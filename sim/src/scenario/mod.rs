@@ -48,8 +48,9 @@ fn default_numerics() -> Option<Numerics> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Hardware {
-    /// AIMC tile (the aimc module's `TileConfig`; `integration_time_ns` is replaced by each value
-    /// of `sweep.integration_time_ns`). Default: the study's 512 x 512 PCM tile.
+    /// AIMC tile (the aimc module's `TileConfig`; its `integration_time_ns` comes from
+    /// `sweep.integration_time_ns`, and a value other than the default here is an error).
+    /// Default: the study's 512 x 512 PCM tile.
     pub tile: TileConfig,
     /// Where cluster cycles come from (default `Analytic(())` with its defaults).
     pub cluster_backend: BackendConfig,
@@ -348,6 +349,23 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
             "see docs/aimc.md for every tile field and its range",
         )
     })?;
+    // One home for the integration time: the sweep. A tile value other than the default would
+    // be replaced by every swept value without a word.
+    let tile_it = sc.hardware.tile.integration_time_ns;
+    if tile_it != TileConfig::default().integration_time_ns {
+        return Err(f(
+            "hardware.tile.integration_time_ns",
+            format!(
+                "{tile_it} ns would be replaced by each value of sweep.integration_time_ns \
+                 ({:?})",
+                sc.sweep.integration_time_ns
+            ),
+            &format!(
+                "set the integration time in one place: sweep: (integration_time_ns: \
+                 [{tile_it:?}]), and remove it from the tile"
+            ),
+        ));
+    }
     sc.hardware.interconnect.validate().map_err(|e| {
         f(
             "hardware.interconnect",
