@@ -824,8 +824,9 @@ impl LoraKernel {
 
     /// Why this kernel on its cluster cannot run shape `s`, if it cannot: the kernel's
     /// [`limits`](LoraKernelKind::limits), or its buffers not fitting the free TCDM even with
-    /// one token per chunk. Exactly the refusals of the kernel's plan (exit codes 3, 4, 5, 6),
-    /// so `hetsim validate` can give them before anything runs.
+    /// one token per chunk. Exactly the refusals of the kernel's plan (exit codes 3, 4, 5, 6)
+    /// for one run (`tcdm_formula_matches_the_kernels` proves the TCDM part, the arithmetic
+    /// the kernel backend's chunk planner uses to size its steps, `backend::chunks`).
     pub fn check_shape(&self, s: LoraShape) -> Result<(), ShapeRefusal> {
         if let Some(e) = self.kind.shape_error(s) {
             return Err(e);

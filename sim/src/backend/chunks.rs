@@ -91,10 +91,18 @@ pub fn parts(n: usize, k: usize, unit: usize) -> Vec<Range<usize>> {
     out
 }
 
-/// The largest part of `n` cut into `k` parts of `unit`s.
+/// The largest part of `n` cut into `k` parts of `unit`s (the first of [`parts`]).
 fn largest(n: usize, k: usize, unit: usize) -> usize {
-    let units = n / unit;
-    units.div_ceil(k.clamp(1, units.max(1))) * unit
+    parts(n, k, unit).first().map_or(0, |p| p.len())
+}
+
+/// Rows `rows`, columns `cols` of a row-major matrix `m` with `width` columns, packed.
+pub fn block(m: &[f32], width: usize, rows: &Range<usize>, cols: &Range<usize>) -> Vec<f32> {
+    let mut v = Vec::with_capacity(rows.len() * cols.len());
+    for i in rows.clone() {
+        v.extend_from_slice(&m[i * width + cols.start..i * width + cols.end]);
+    }
+    v
 }
 
 fn r64(b: usize) -> u64 {

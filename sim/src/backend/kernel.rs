@@ -24,7 +24,7 @@
 //! - Dynamic operations (attention, softmax, norms, activations, residual adds) have no kernel
 //!   yet: they use the analytic model, and the backend's label says so.
 
-use super::chunks::{self, ChunkPlan};
+use super::chunks::{self, block, ChunkPlan};
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
 use super::{LoraShape, ShapeRefusal};
 use crate::engine::ClockDomain;
@@ -34,7 +34,6 @@ use crate::workload::OpKind;
 use hetsim_models::aimc::Matrix;
 use hetsim_models::cluster::ClusterConfig;
 use serde::{Deserialize, Serialize};
-use std::ops::Range;
 use std::path::Path;
 
 /// Parameters of the kernel-backed backend.
@@ -182,7 +181,7 @@ impl KernelCluster {
             c.cycles += t.batch_cycles + reload;
             c.branch_cycles += t.batch_cycles - add + reload;
             c.add_cycles += add;
-            c.resident_bytes = c.resident_bytes.max(u64::from(t.tcdm_bytes));
+            c.resident_bytes = u64::from(t.tcdm_bytes); // one step: what its run used
             loads += load;
             if t.startup_cycles > first.0 {
                 first = (t.startup_cycles, load);
@@ -190,7 +189,7 @@ impl KernelCluster {
         }
         c.startup_cycles = first.0 + if plan.resident { loads - first.1 } else { 0 };
         if plan.steps.len() > 1 {
-            c.resident_bytes = plan.tcdm_bytes;
+            c.resident_bytes = plan.tcdm_bytes; // the plan's footprint (chunks module doc)
         }
         Ok(c)
     }
@@ -205,13 +204,6 @@ impl KernelCluster {
         d.check(*shape)
             .map_err(|e| Error::Backend(format!("LoRA task ({shape}): {e}")))?;
         let mut y = d.xw.to_vec();
-        let block = |m: &[f32], cols: usize, rows: &Range<usize>, cs: &Range<usize>| {
-            let mut v = Vec::with_capacity(rows.len() * cs.len());
-            for i in rows.clone() {
-                v.extend_from_slice(&m[i * cols + cs.start..i * cols + cs.end]);
-            }
-            v
-        };
         for step in &plan.steps {
             let s = step.shape();
             let x = block(d.x, n, &step.tokens, &step.ins);
@@ -367,12 +359,6 @@ mod tests {
         KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
     }
 
-    /// Rows `rows`, columns `cols` of a row-major matrix with `width` columns.
-    fn sub(m: &[f32], width: usize, rows: Range<usize>, cols: Range<usize>) -> Vec<f32> {
-        rows.flat_map(|i| m[i * width + cols.start..i * width + cols.end].to_vec())
-            .collect()
-    }
-
     /// A task beyond the RedMulE kernel's buffers (in 768 > 512, rank 24 > 16) runs as
     /// 2 in chunks x 2 rank chunks with Y carried from step to step: bit-identical to
     /// composing the kernel's own reference by hand in that order (ins 0..384 then 384..768,
@@ -403,9 +389,9 @@ mod tests {
                     out_features: o,
                     rank: 12,
                 };
-                let xs = sub(x.as_slice(), n, 0..t, ins.clone());
-                let as_ = sub(a.as_slice(), r, ins.clone(), ranks.clone());
-                let bs = sub(b.as_slice(), o, ranks, 0..o);
+                let xs = block(x.as_slice(), n, &(0..t), &ins);
+                let as_ = block(a.as_slice(), r, &ins, &ranks);
+                let bs = block(b.as_slice(), o, &ranks, &(0..o));
                 y = LoraKernelKind::Redmule.reference(
                     s,
                     LoraData {
