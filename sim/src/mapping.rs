@@ -9,7 +9,10 @@
 //!   `MultiCluster(n)`); `Shared(k)` gives tile `i` cluster `i / k`. A linear operation's LoRA
 //!   work is split by output columns into one [`Slice`] per column block of the matrix, done by
 //!   the cluster of that column block's first-row tile (n slices on its n clusters under
-//!   `MultiCluster(n)`); the output is gathered on the first slice's cluster (its *home*);
+//!   `MultiCluster(n)`); the output is gathered on the first slice's cluster (its *home*). A
+//!   matrix of several row blocks runs each slice's LoRA along its column of tiles: row block
+//!   k's share on the cluster of row block k's tile in that column (same member under
+//!   `MultiCluster(n)`), the running Y passed down ([`OpPlace::chains`]);
 //! - a dynamic operation runs on the home cluster of its first operand (the previous layer
 //!   instance's output home for the block input);
 //! - endpoints: L2 is 0, tile `i` is `1 + i`, cluster `j` is `1 + tiles + j`. On a mesh (w x h
@@ -53,6 +56,13 @@ pub struct OpPlace {
     /// Linear: the LoRA work split by output columns, one slice per column block of the
     /// matrix (per cluster of the tile under `MultiCluster(n)`: n slices per column block).
     pub slices: Vec<Slice>,
+    /// Linear: input features of each row block of the matrix (one entry when the layer fits
+    /// one tile's rows).
+    pub row_rows: Vec<usize>,
+    /// Linear: per slice (same order), the cluster of each row block's tile in the slice's
+    /// column (the same member cluster under `MultiCluster(n)`): the chain the slice's LoRA
+    /// work runs along, row block 0 first (its first entry is the slice's cluster).
+    pub chains: Vec<Vec<u32>>,
     /// Cluster where the output lives.
     pub home: u32,
 }
@@ -167,10 +177,25 @@ impl Mapping {
                                 }
                             }
                         }
+                        let row_rows: Vec<usize> = (0..rb as usize)
+                            .map(|k| tile.rows.min(in_features - k * tile.rows))
+                            .collect();
+                        // a slice's cluster is its tile's cluster plus its member offset
+                        // (MultiCluster); row block k's tile in that column has the same offset
+                        let chains: Vec<Vec<u32>> = slices
+                            .iter()
+                            .map(|sl| {
+                                let b = u64::from(sl.tile) - first;
+                                let off = u64::from(sl.cluster) - cluster_of(u64::from(sl.tile));
+                                (0..rb)
+                                    .map(|k| (cluster_of(first + k * cb + b) + off) as u32)
+                                    .collect()
+                            })
+                            .collect();
                         let mut clusters: Vec<u32> = Vec::new();
-                        for sl in &slices {
-                            if !clusters.contains(&sl.cluster) {
-                                clusters.push(sl.cluster);
+                        for c in chains.iter().flatten() {
+                            if !clusters.contains(c) {
+                                clusters.push(*c);
                             }
                         }
                         OpPlace {
@@ -181,6 +206,8 @@ impl Mapping {
                             home: c0 as u32,
                             clusters,
                             slices,
+                            row_rows,
+                            chains,
                         }
                     } else {
                         let home = op
@@ -206,6 +233,8 @@ impl Mapping {
                             col_blocks: 0,
                             clusters: vec![home],
                             slices: Vec::new(),
+                            row_rows: Vec::new(),
+                            chains: Vec::new(),
                             home,
                         }
                     };
@@ -323,6 +352,31 @@ mod tests {
         assert_eq!(sl.len(), 2);
         assert_eq!((sl[0].tile, sl[0].cluster, sl[0].cols), (0, 0, 256));
         assert_eq!((sl[1].tile, sl[1].cluster, sl[1].cols), (1, 1, 256));
+    }
+
+    /// A layer two row blocks deep (384 x 512 on 256 x 256 tiles: tiles 0, 1 in row block 0,
+    /// 2, 3 in row block 1): each column slice's LoRA runs along its column's clusters, row
+    /// block 0 first, with 256 then 128 input features.
+    #[test]
+    fn wide_layers_chain_their_columns_clusters() {
+        let sched = generate(&MOBILEBERT, 8, None);
+        let emb = |pairing, cpt| {
+            let m = Mapping::new(&sched, &scenario(256, pairing), cpt).unwrap();
+            m.instances[0].ops[0].clone()
+        };
+        let per_tile = emb(ClusterPairing::PerTile, 1);
+        assert_eq!(per_tile.row_rows, vec![256, 128]);
+        assert_eq!(per_tile.chains, vec![vec![0, 2], vec![1, 3]]);
+        assert_eq!(per_tile.clusters, vec![0, 2, 1, 3]);
+        // Two clusters per tile (tile t has 2t, 2t + 1): member m keeps its offset.
+        let multi = emb(ClusterPairing::PerTile, 2);
+        assert_eq!(
+            multi.chains,
+            vec![vec![0, 4], vec![1, 5], vec![2, 6], vec![3, 7]]
+        );
+        // Shared by 2 (tiles 0, 1 on cluster 0; 2, 3 on cluster 1).
+        let shared = emb(ClusterPairing::Shared(2), 1);
+        assert_eq!(shared.chains, vec![vec![0, 1], vec![0, 1]]);
     }
 
     #[test]

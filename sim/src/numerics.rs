@@ -51,6 +51,7 @@
 //! keeps gain 1 and bias 0 (norm parameters are not loaded). LayerNorm and RMSNorm normalise
 //! already and are unchanged.
 
+use crate::backend::chunks::block;
 use crate::backend::{host, ClusterBackend, LoraShape};
 use crate::error::Error;
 use crate::mapping::Mapping;
@@ -417,15 +418,8 @@ fn forward(
                 let (xw, lat) = lw.analog.mvm_batch(xh, t_inf)?;
                 let yh = match &lw.lora {
                     Some((l, a, b)) => {
-                        let shape = LoraShape {
-                            tokens: xh.rows(),
-                            in_features: xh.cols(),
-                            out_features: xw.cols(),
-                            rank: l.rank,
-                        };
-                        backend
-                            .lora(&shape, l.alpha / l.rank as f32, xh, &xw, a, b)?
-                            .y
+                        let rows = lw.analog.mapping().tile_rows;
+                        lora_by_row_blocks(backend, rows, l.alpha / l.rank as f32, xh, xw, a, b)?
                     }
                     None => xw,
                 };
@@ -471,6 +465,47 @@ fn forward(
         hybrid: hyb.remove(last).ok_or_else(|| internal("output"))?,
         ideal_max_abs,
     })
+}
+
+/// The LoRA of a linear layer as the deployment runs it (`strategy::LinearJob::lora_chain`):
+/// along the row blocks of `rows` input features of its tiles, Y starting as XW and each
+/// row block adding `(X_k s A_k) B` on its cluster (one call when the layer fits one tile).
+fn lora_by_row_blocks(
+    backend: &mut dyn ClusterBackend,
+    rows: usize,
+    scale: f32,
+    x: &Matrix,
+    xw: Matrix,
+    a: &Matrix,
+    b: &Matrix,
+) -> Result<Matrix, Error> {
+    let (n, r) = (x.cols(), a.cols());
+    let mut y = xw;
+    for k0 in (0..n).step_by(rows.max(1)) {
+        let ins = k0..(k0 + rows.max(1)).min(n);
+        let whole = ins.len() == n;
+        let (xk, ak) = if whole {
+            (x.clone(), a.clone())
+        } else {
+            let xk = Matrix::new(
+                x.rows(),
+                ins.len(),
+                block(x.as_slice(), n, &(0..x.rows()), &ins),
+            )
+            .map_err(|e| Error::Backend(e.to_string()))?;
+            let ak = Matrix::new(ins.len(), r, block(a.as_slice(), r, &ins, &(0..r)))
+                .map_err(|e| Error::Backend(e.to_string()))?;
+            (xk, ak)
+        };
+        let shape = LoraShape {
+            tokens: x.rows(),
+            in_features: ins.len(),
+            out_features: y.cols(),
+            rank: r,
+        };
+        y = backend.lora(&shape, scale, &xk, &y, &ak, b)?.y;
+    }
+    Ok(y)
 }
 
 #[cfg(test)]

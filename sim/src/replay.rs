@@ -70,6 +70,9 @@ pub enum Stage {
     Add,
     /// A slice of Y gathered to the home cluster (multi-cluster).
     Gather,
+    /// A running Y (partial sum over row blocks) moved to the next row block's cluster of a
+    /// layer wider than one tile.
+    Partial,
     /// A dynamic operation.
     Dynamic,
 }

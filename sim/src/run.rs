@@ -158,6 +158,11 @@ fn build(
                             cols: s.cols,
                         })
                         .collect();
+                    let chains: Vec<Vec<(u32, Endpoint)>> = place
+                        .chains
+                        .iter()
+                        .map(|c| c.iter().map(|&cl| (cl, mapping.cluster_ep(cl))).collect())
+                        .collect();
                     let counted = num.and_then(|n| n.op_passes.get(&(ii, oi)).copied());
                     passes = Some(counted.map_or(1.0, |c| c.mean()));
                     let tile_ps = ns_to_ps(tile_ns_per_token(
@@ -180,19 +185,25 @@ fn build(
                         tile_ps_per_token: tile_ps,
                         rank: strategy.and(lora).map(|l| l.rank),
                         deps: &deps,
+                        row_rows: &place.row_rows,
+                        chains: &chains,
+                        history: Default::default(),
                     };
                     let mut tcdm = 0;
                     let f = match (strategy, lora) {
                         (Some(s), Some(l)) => {
-                            // Peak over the strategy's work units, for the largest batch.
-                            for sl in &s.lora_slices(&job) {
-                                let c = costs.lora(LoraShape {
-                                    tokens: batches.first().copied().unwrap_or(0),
-                                    in_features,
-                                    out_features: sl.cols,
-                                    rank: l.rank,
-                                })?;
-                                tcdm = tcdm.max(c.resident_bytes + s.buffers() * c.batch_bytes);
+                            // Peak over the strategy's work units and their chain segments,
+                            // for the largest batch.
+                            for (i, sl) in s.lora_slices(&job).iter().enumerate() {
+                                for (_, _, rows) in job.segments(i, sl) {
+                                    let c = costs.lora(LoraShape {
+                                        tokens: batches.first().copied().unwrap_or(0),
+                                        in_features: rows,
+                                        out_features: sl.cols,
+                                        rank: l.rank,
+                                    })?;
+                                    tcdm = tcdm.max(c.resident_bytes + s.buffers() * c.batch_bytes);
+                                }
                             }
                             s.expand(&job, &mut g, costs)?
                         }
@@ -371,8 +382,8 @@ fn estimate_tasks(loaded: &Loaded, mapping: &Mapping, t: usize, cpt: usize) -> u
 }
 
 /// Checks every LoRA shape the scenario would give its backend (every adapted linear operation
-/// at every swept t, per column block of the tile, and at the numerics' sample size with the
-/// whole output) against the backend's limits ([`ClusterBackend::check_lora`]); the error
+/// at every swept t, per row block and column block of the tile, and at the numerics' sample
+/// size per row block with the whole output) against the backend's limits ([`ClusterBackend::check_lora`]); the error
 /// names the scenario field, the operation, the value and the limit. [`evaluate_numerics`]
 /// (which `run`, `sweep` and the trace call before any combination) and `validate` call it
 /// before anything is simulated.
@@ -419,10 +430,16 @@ pub fn check_lora_shapes(loaded: &Loaded, backend: &dyn ClusterBackend) -> Resul
             else {
                 continue;
             };
-            for call in &calls {
+            // the row blocks' input features: the LoRA runs along them (mapping::OpPlace::chains)
+            let rows = sc.hardware.tile.rows.max(1);
+            let mut ins = vec![(*in_features).min(rows)];
+            if *in_features > rows && *in_features % rows != 0 {
+                ins.push(*in_features % rows);
+            }
+            for (call, &in_rows) in calls.iter().flat_map(|c| ins.iter().map(move |i| (c, i))) {
                 let shape = LoraShape {
                     tokens: call.tokens,
-                    in_features: *in_features,
+                    in_features: in_rows,
                     out_features: if call.whole {
                         *out_features
                     } else {

@@ -95,12 +95,12 @@ impl Strategy for MultiCluster {
             for grp in &groups {
                 let m = k % grp.len();
                 let s = &grp[m];
-                let cost = costs.lora(job.shape(t, s, rank))?;
+                let (i, first) = (offset + m, k < grp.len());
                 let mut extra = free.clone();
-                extra.extend(startups.before(offset + m, k < grp.len()));
-                let cl = job.slice_lora(g, s, t, tile, &extra, costs.ps(cost.cycles));
-                this.push(cl);
-                finals.push(job.gather(g, s, t, cl)?);
+                extra.extend(startups.before(i, first));
+                let y = job.lora_chain(g, costs, i, s, t, tile, &extra, &startups, first)?;
+                this.push(y.first);
+                finals.push(job.gather(g, s, t, y)?);
                 offset += grp.len();
             }
             done.push(this);

@@ -3,7 +3,7 @@
 //! X W; it adds when both are ready. Cluster order per batch: branch, then add. Double
 //! buffered like `pipelined`.
 
-use super::{Costs, LinearJob, Strategy};
+use super::{ChainTasks, Costs, LinearJob, Strategy};
 use crate::error::Error;
 use crate::replay::{Graph, Stage, TaskId, Work};
 
@@ -29,7 +29,7 @@ impl Strategy for ParallelBranch {
             return super::baseline::expand(job, g, costs);
         };
         let n = job.slices.len();
-        // adds[k][s]: the add task of batch k on slice s.
+        // adds[k][s]: the first segment's add task of batch k on slice s.
         let mut adds: Vec<Vec<TaskId>> = Vec::with_capacity(job.batches.len());
         let mut finals = Vec::new();
         let startups = job.startups(g, costs, rank)?;
@@ -39,65 +39,54 @@ impl Strategy for ParallelBranch {
                 .and_then(|j| adds.get(j))
                 .cloned()
                 .unwrap_or_default();
-            let prev: Vec<TaskId> = k
-                .checked_sub(1)
-                .and_then(|j| adds.get(j))
-                .cloned()
-                .unwrap_or_default();
+            // per slice, per segment of its chain: (cluster, endpoint, branch task, cost)
             let mut branches = Vec::with_capacity(n);
-            let mut costs_k = Vec::with_capacity(n);
             for (i, s) in job.slices.iter().enumerate() {
-                let cost = costs.lora(job.shape(t, s, rank))?;
-                let mut d = job.deps.to_vec();
-                d.extend(free.get(i));
-                let xc = g.add(
-                    Work::Transfer {
-                        src: job.src,
-                        dst: s.cluster_ep,
-                        bytes: job.bytes(t, job.in_features),
-                    },
-                    job.op,
-                    Stage::Input,
-                    &d,
-                );
-                let mut d = vec![xc];
-                d.extend(prev.get(i));
-                d.extend(startups.before(i, k == 0));
-                branches.push(g.add(
-                    Work::Cluster {
-                        cluster: s.cluster,
-                        ps: costs.ps(cost.branch_cycles),
-                    },
-                    job.op,
-                    Stage::Branch,
-                    &d,
-                ));
-                costs_k.push(cost);
+                let mut segs = Vec::new();
+                for (q, (cluster, ep, rows)) in job.segments(i, s).into_iter().enumerate() {
+                    let cost = costs.lora(job.segment_shape(t, rows, s, rank))?;
+                    // the segment's adds so far: the last orders this branch after it, the
+                    // one before frees the buffers it reuses
+                    let mut d = job.deps.to_vec();
+                    d.extend(job.buffer(i, q, None));
+                    let xc = job.x_to(g, t, rows, ep, &d);
+                    let mut d = vec![xc];
+                    d.extend(job.latest(i, q));
+                    d.extend(startups.segment(i, q, k == 0));
+                    let br = g.add(
+                        Work::Cluster {
+                            cluster,
+                            ps: costs.ps(cost.branch_cycles),
+                        },
+                        job.op,
+                        Stage::Branch,
+                        &d,
+                    );
+                    segs.push((cluster, ep, br, cost));
+                }
+                branches.push(segs);
             }
             let tile = job.tile_batch(g, t, &free);
             let mut this = Vec::with_capacity(n);
-            for ((s, &br), cost) in job.slices.iter().zip(&branches).zip(&costs_k) {
-                let wt = g.add(
-                    Work::Transfer {
-                        src: s.tile_ep,
-                        dst: s.cluster_ep,
-                        bytes: job.bytes(t, s.cols),
-                    },
-                    job.op,
-                    Stage::Output,
-                    &[tile],
-                );
-                let add = g.add(
-                    Work::Cluster {
-                        cluster: s.cluster,
-                        ps: costs.ps(cost.add_cycles),
-                    },
-                    job.op,
-                    Stage::Add,
-                    &[br, wt],
-                );
-                this.push(add);
-                finals.push(job.gather(g, s, t, add)?);
+            for (i, (s, segs)) in job.slices.iter().zip(&branches).enumerate() {
+                let mut y: Option<ChainTasks> = None;
+                for (q, &(cluster, ep, br, cost)) in segs.iter().enumerate() {
+                    let y_in = job.y_in(g, s, t, ep, tile, y);
+                    let add = g.add(
+                        Work::Cluster {
+                            cluster,
+                            ps: costs.ps(cost.add_cycles),
+                        },
+                        job.op,
+                        Stage::Add,
+                        &[br, y_in],
+                    );
+                    job.buffer(i, q, Some(add));
+                    y = Some(ChainTasks::then(y, add, ep));
+                }
+                let y = ChainTasks::whole(y)?;
+                this.push(y.first);
+                finals.push(job.gather(g, s, t, y)?);
             }
             adds.push(this);
         }

@@ -31,12 +31,11 @@ pub fn expand_pipelined(
         let tile = job.tile_batch(g, t, &free);
         let mut this = Vec::with_capacity(job.slices.len());
         for (i, s) in job.slices.iter().enumerate() {
-            let cost = costs.lora(job.shape(t, s, rank))?;
             let mut extra = free.clone();
             extra.extend(startups.before(i, k == 0));
-            let cl = job.slice_lora(g, s, t, tile, &extra, costs.ps(cost.cycles));
-            this.push(cl);
-            finals.push(job.gather(g, s, t, cl)?);
+            let y = job.lora_chain(g, costs, i, s, t, tile, &extra, &startups, k == 0)?;
+            this.push(y.first);
+            finals.push(job.gather(g, s, t, y)?);
         }
         done.push(this);
     }

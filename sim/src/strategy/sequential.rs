@@ -51,10 +51,10 @@ impl Strategy for Sequential {
             );
             let mut this = Vec::with_capacity(job.slices.len());
             for (i, s) in job.slices.iter().enumerate() {
-                let cost = costs.lora(job.shape(t, s, rank))?;
                 let extra = startups.before(i, k == 0);
-                let cl = job.slice_lora(g, s, t, tile, extra.as_slice(), costs.ps(cost.cycles));
-                this.push(job.gather(g, s, t, cl)?);
+                let y =
+                    job.lora_chain(g, costs, i, s, t, tile, extra.as_slice(), &startups, k == 0)?;
+                this.push(job.gather(g, s, t, y)?);
             }
             prev = this;
         }

@@ -104,11 +104,20 @@ fn latency_startup(
         tile_ps_per_token: tile_ns * 1000,
         rank: lora.then_some(8),
         deps: &[],
+        row_rows: &[],
+        chains: &[],
+        history: Default::default(),
     };
+    makespan_ns(strategy, &job, startup, n as u32)
+}
+
+/// Makespan in ns of `job` expanded by `strategy` on the fixed backend (start-up `startup`)
+/// with `clusters` clusters and the zero-time bus.
+fn makespan_ns(strategy: &dyn Strategy, job: &LinearJob, startup: u64, clusters: u32) -> u64 {
     let mut backend = Fixed { startup };
     let mut costs = Costs::new(&mut backend);
     let mut g = Graph::default();
-    strategy.expand(&job, &mut g, &mut costs).unwrap();
+    strategy.expand(job, &mut g, &mut costs).unwrap();
     let mut ic = Interconnect::new(&InterconnectConfig {
         topology: Topology::Bus(LinkConfig {
             latency_ns: 0.0,
@@ -116,8 +125,7 @@ fn latency_startup(
         }),
     })
     .unwrap();
-    let t = execute(&mut g, &mut ic, 1, n as u32).unwrap();
-    t.makespan / 1000
+    execute(&mut g, &mut ic, 1, clusters).unwrap().makespan / 1000
 }
 
 #[test]
@@ -279,4 +287,52 @@ fn the_start_up_is_charged_once_per_operation() {
         latency_startup(&pipelined::Pipelined, 100, false, &one, 300),
         400
     );
+}
+
+/// Latency in ns of one 128-column slice of a 256 x 128 layer two row blocks deep (128 input
+/// features each), whose LoRA runs along clusters 0 and 1 (one segment each, 250 ns; the
+/// running Y moves between them in no time), 4 one-token batches, tile 100 ns per batch.
+fn latency_chain(strategy: &dyn Strategy) -> u64 {
+    let batches = [1usize; 4];
+    let slices = [JobSlice {
+        tile_ep: 1,
+        cluster: 0,
+        cluster_ep: 10,
+        cols: 128,
+    }];
+    let chains = [vec![(0, 10), (1, 11)]];
+    let job = LinearJob {
+        op: 0,
+        batches: &batches,
+        tile: 0,
+        tile_ep: 1,
+        slices: &slices,
+        src: 0,
+        in_features: 256,
+        out_features: 128,
+        element_bytes: 0,
+        tile_ps_per_token: 100_000,
+        rank: Some(8),
+        deps: &[],
+        row_rows: &[128, 128],
+        chains: &chains,
+        history: Default::default(),
+    };
+    makespan_ns(strategy, &job, 0, 2)
+}
+
+#[test]
+fn a_chain_of_row_blocks_pipelines_over_its_clusters() {
+    // Pipelined: c0 runs segment 0 of batch b at 100 + 250 b, c1 segment 1 250 ns later; the
+    // tile (2 batches ahead of c0) never waits long enough to matter: the last segment ends
+    // at 100 + 250 + 4 x 250 = 1350 ns (one cluster doing both: 100 + 4 x 500 = 2100).
+    assert_eq!(latency_chain(&pipelined::Pipelined), 1350);
+    // Sequential: per batch tile 100 + 250 + 250 = 600 ns, 4 x 600 = 2400 ns.
+    assert_eq!(latency_chain(&sequential::Sequential), 2400);
+    // Parallel-branch (branch 200 ns needs only x, add 50 ns needs the running Y): batch 0:
+    // both branches 0-200, add0 200-250, add1 250-300; then each cluster's branch follows its
+    // previous add: c0 br 250-450, add 450-500, br 500-700, add 700-750, br 750-950, add
+    // 950-1000; c1 br 300-500, add 500-550, br 550-750, add 750-800, br 800-1000, add after
+    // c0's last add: 1000-1050.
+    assert_eq!(latency_chain(&parallel_branch::ParallelBranch), 1050);
 }

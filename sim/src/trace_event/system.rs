@@ -308,6 +308,7 @@ fn add_combination(
             Stage::Output if layer == "model" => "write-back",
             Stage::Output => "XW",
             Stage::Gather => "gather",
+            Stage::Partial => "partial Y",
             _ => "transfer",
         };
         trace.slice(
