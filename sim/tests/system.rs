@@ -692,6 +692,38 @@ fn integration_time_has_one_home() {
     assert!(hetsim::scenario::load_str(path, &text("integration_time_ns: 128.0")).is_ok());
 }
 
+/// Issue 16: the kernel backend's clock and TCDM have one home, its `cluster`: the same
+/// fields of the analytic model for dynamic operations, which they would override, are errors
+/// naming the field to use; the defaults pass.
+#[test]
+fn kernel_backend_clock_and_tcdm_have_one_home() {
+    let path = Path::new("k.ron");
+    let text = |dynamic: &str| {
+        format!(
+            r#"(name: "k", workload: (schedule: Model("mobilebert")),
+               hardware: (cluster_backend: Kernel((lora_elf: "x.elf", dynamic: ({dynamic})))))"#
+        )
+    };
+    for (set, field, home) in [
+        ("clock_ghz: 2.0", "dynamic.clock_ghz", "cluster.clock_ghz"),
+        (
+            "tcdm_bytes: 65536",
+            "dynamic.tcdm_bytes",
+            "cluster.tcdm.size",
+        ),
+    ] {
+        let e = hetsim::scenario::load_str(path, &text(set))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("field `hardware.cluster_backend.Kernel.{field}`"))
+                && e.contains(&format!("set it in one place: `{home}`")),
+            "{e}"
+        );
+    }
+    assert!(hetsim::scenario::load_str(path, &text("clock_ghz: 1.0")).is_ok());
+}
+
 /// A one-operation schedule: a 1-input, 4-output linear layer without LoRA on 8 tokens.
 const ONE_INPUT_SCHEDULE: &str = r#"(model: "one-input", seq_len: 8, input_features: 1, blocks: [
     (name: "block", repeat: 1, ops: [

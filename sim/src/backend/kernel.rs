@@ -55,8 +55,9 @@ pub struct KernelBackendConfig {
     /// Cache cycle counts per shape (default true; equal to full runs, see `lora_kernel`).
     #[serde(default = "yes")]
     pub cache_cycles: bool,
-    /// The analytic model used for dynamic operations (its clock and TCDM size are replaced
-    /// by the cluster's).
+    /// The analytic model used for dynamic operations; its clock and TCDM size are the
+    /// cluster's (`cluster.clock_ghz`, `cluster.tcdm.size`), and setting them here is an error
+    /// at load time.
     #[serde(default)]
     pub dynamic: AnalyticClusterConfig,
 }

@@ -5,7 +5,7 @@
 //! (files exist, values in range, the mapping is possible) and the expansion of sweep lists into
 //! every combination. It does not run anything: `crate::run` does.
 
-use crate::backend::BackendConfig;
+use crate::backend::{AnalyticClusterConfig, BackendConfig};
 use crate::error::Error;
 use crate::workload::models::{self, DEFAULT_LORA};
 use crate::workload::{Lora, OpKind, Schedule};
@@ -374,6 +374,31 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
         )
     })?;
     if let BackendConfig::Kernel(k) = &sc.hardware.cluster_backend {
+        // One home for the cluster's clock and TCDM: the cycle-level `cluster`; the analytic
+        // model of the dynamic operations takes them from there.
+        let d = AnalyticClusterConfig::default();
+        for (name, set, default, home) in [
+            (
+                "clock_ghz",
+                k.dynamic.clock_ghz,
+                d.clock_ghz,
+                "cluster.clock_ghz",
+            ),
+            (
+                "tcdm_bytes",
+                k.dynamic.tcdm_bytes as f64,
+                d.tcdm_bytes as f64,
+                "cluster.tcdm.size",
+            ),
+        ] {
+            if set != default {
+                return Err(f(
+                    &format!("hardware.cluster_backend.Kernel.dynamic.{name}"),
+                    format!("{set} would be replaced by the kernel backend's `{home}`"),
+                    &format!("set it in one place: `{home}`, and remove it from `dynamic`"),
+                ));
+            }
+        }
         k.kernel.check_cluster(&k.cluster).map_err(|message| {
             f(
                 "hardware.cluster_backend.Kernel.kernel",
