@@ -12,12 +12,12 @@ pub fn r4(rs3: u32, rs2: u32, rs1: u32, rm: u32, rd: u32, op: u32) -> u32 {
     (rs3 << 27) | r(0, rs2, rs1, rm, rd, op)
 }
 
-/// I-type: imm[11:0], rs1, funct3, rd, opcode.
+/// I-type: `imm[11:0]`, rs1, funct3, rd, opcode.
 pub fn i(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
     (((imm as u32) & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
 }
 
-/// S-type: imm[11:0], rs2, rs1, funct3, opcode.
+/// S-type: `imm[11:0]`, rs2, rs1, funct3, opcode.
 pub fn s(imm: i32, rs2: u32, rs1: u32, f3: u32, op: u32) -> u32 {
     let imm = imm as u32;
     (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op

@@ -6,7 +6,7 @@
 //! Anything that is not a legal RV32IMF + Zicsr + Zifencei encoding decodes to [`Op::Illegal`],
 //! which raises an illegal-instruction exception when executed.
 //!
-//! The opcode table ([`ops!`]) is the single place that names every instruction, its assembly
+//! The opcode table (the `ops!` macro) is the single place that names every instruction, its assembly
 //! format and its timing [`Class`]; disassembly and timing models read it.
 
 use crate::ext::Extensions;

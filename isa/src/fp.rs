@@ -265,7 +265,7 @@ pub(crate) fn min_max_bits(a: u32, b: u32, max: bool, f: softfp::Format) -> (u32
     (r, flags)
 }
 
-/// fmin.s / fmax.s (see [`min_max_bits`]).
+/// fmin.s / fmax.s (see `min_max_bits`).
 pub fn min_max(a: u32, b: u32, max: bool) -> (u32, u8) {
     min_max_bits(a, b, max, B32)
 }

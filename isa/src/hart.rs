@@ -138,9 +138,9 @@ pub struct Hart {
     pub pc: u32,
     /// Current privilege.
     pub privilege: Privilege,
-    /// Accrued FP exception flags (fcsr[4:0]).
+    /// Accrued FP exception flags (`fcsr[4:0]`).
     pub fflags: u8,
-    /// Dynamic rounding mode (fcsr[7:5]).
+    /// Dynamic rounding mode (`fcsr[7:5]`).
     pub frm: u8,
     /// mstatus (only MIE, MPIE, MPP, FS are stored; SD is derived).
     pub mstatus: u32,

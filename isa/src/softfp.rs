@@ -3,7 +3,7 @@
 //!
 //! Every operation first computes its exact result (or the exact result with a *sticky* bit
 //! jammed into the least significant place, far below the rounding position) as an integer
-//! significand times a power of two, then rounds once with [`round`]. The RISC-V rules
+//! significand times a power of two, then rounds once with `round`. The RISC-V rules
 //! (ISA manual, F chapter): NaN results are the canonical NaN; NV on any signalling NaN input,
 //! on inf * 0, inf - inf, 0/0, inf/inf, sqrt of a negative number and out-of-range integer
 //! conversions; DZ on finite / 0; OF and NX on overflow; UF when the result is tiny **after

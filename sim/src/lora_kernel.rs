@@ -575,7 +575,7 @@ pub struct LoraRun {
 const REGION_PHASE2: u8 = 3;
 
 /// Y = XW + (X A) B on the host, in the kernel's evaluation order (fused multiply-add, RNE):
-/// h[k] = fma(x[i], A[i][k], h[k]) over i; y[j] = fma(h[k], B[k][j], y[j]) over k.
+/// `h[k] = fma(x[i], A[i][k], h[k])` over i; `y[j] = fma(h[k], B[k][j], y[j])` over k.
 pub fn host_lora(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
     let (n, o, r) = (s.in_features, s.out_features, s.rank);
     let mut y = d.xw.to_vec();
@@ -599,9 +599,9 @@ pub fn host_lora(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
 
 /// Y = XW + (X A) B on the host in `lora_redmule`'s order: the inputs rounded to binary16
 /// (RNE), then RedMulE's chains of binary16 fused multiply-adds (one rounding each, RNE), in
-/// increasing reduction index: h[k] = +0, h[k] = fma(x[i], A[i][k], h[k]) over i (the MATMUL
-/// job; h stays binary16); y[j] = XW[j], y[j] = fma(h[k], B[k][j], y[j]) over k (the GEMM
-/// job). Y is returned as f32 (exact).
+/// increasing reduction index: `h[k] = +0`, `h[k] = fma(x[i], A[i][k], h[k])` over i (the
+/// MATMUL job; h stays binary16); `y[j] = XW[j]`, `y[j] = fma(h[k], B[k][j], y[j])` over k (the
+/// GEMM job). Y is returned as f32 (exact).
 pub fn host_lora_redmule(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
     let (n, o, r) = (s.in_features, s.out_features, s.rank);
     let half = |v: &[f32]| -> Vec<u16> { v.iter().map(|&x| f32_to_f16(x)).collect() };

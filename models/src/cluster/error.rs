@@ -8,7 +8,7 @@ pub enum ClusterError {
     /// A configuration file could not be read or parsed.
     #[error("{origin}: {message}")]
     Config {
-        /// The file (or "<string>").
+        /// The file (or `"<string>"`).
         origin: String,
         /// The parser's message, with line and column.
         message: String,

@@ -3,7 +3,7 @@
 //!
 //! Each strategy is a small module implementing [`Strategy`] over the same task graph
 //! (`crate::replay`); none touches a component model. Adding a strategy means adding a module
-//! and a [`StrategyChoice`](crate::scenario::StrategyChoice) variant. The pure-AIMC
+//! and a [`StrategyChoice`] variant. The pure-AIMC
 //! [`baseline`] (LoRA removed) is expanded the same way for every strategy.
 //!
 //! Common rules: the tokens are split into batches of `t` (the last may be smaller); x of every
