@@ -20,6 +20,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod strategy;
+pub mod summary;
 pub mod sweep;
 pub mod trace_event;
 pub mod workload;

@@ -4,7 +4,8 @@
 //! The terminal table shows, per sweep combination, one row per distinct linear-layer shape of a
 //! representative layer instance (the first repetition of the first repeated block, e.g.
 //! `encoder.layer.0`), that instance's layer row and the whole-model row. CSV and JSON hold every
-//! row: every operation of every layer instance, every layer, the model.
+//! row: every operation of every layer instance, every layer, the model. The table ends with
+//! the run's summary (`crate::summary`), which the JSON holds as `summary`.
 
 use crate::error::Error;
 use serde::Serialize;
@@ -230,6 +231,7 @@ impl Report {
             "TCDM \"!\": exceeds the cluster's TCDM. Every row is in --csv/--json, with all layers \
              and operations."
         );
+        s.push_str(&crate::summary::text(self));
         if let Some(n) = &self.numerics {
             let _ = writeln!(s, "numerics: {n}");
         }
@@ -285,9 +287,17 @@ impl Report {
         s
     }
 
-    /// Pretty JSON text.
+    /// Pretty JSON text: the report's fields and `summary` ([`crate::summary::best`]).
     pub fn json(&self) -> Result<String, Error> {
-        serde_json::to_string_pretty(self).map_err(|e| Error::Serialise(e.to_string()))
+        let e = |e: serde_json::Error| Error::Serialise(e.to_string());
+        let mut v = serde_json::to_value(self).map_err(e)?;
+        if let serde_json::Value::Object(m) = &mut v {
+            m.insert(
+                "summary".into(),
+                serde_json::to_value(crate::summary::best(self)).map_err(e)?,
+            );
+        }
+        serde_json::to_string_pretty(&v).map_err(e)
     }
 
     /// Writes `text` to `path`.
