@@ -95,9 +95,167 @@ fn err(e: Option<f64>) -> String {
     e.map_or("-".into(), |v| format!("{v:.4}"))
 }
 
+/// Which rows the terminal table shows (`hetsim run --rows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RowSet {
+    /// The whole-model row of each combination.
+    Model,
+    /// The model row and the representative layer instance's row (default).
+    #[default]
+    Layer,
+    /// Those and one row per distinct linear-layer shape of the representative instance.
+    Op,
+    /// Every row: every operation of every layer instance, every layer, the model.
+    All,
+}
+
+/// How the terminal table is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableOptions {
+    /// Which rows.
+    pub rows: RowSet,
+    /// Every column (default: the ones that fit 120 characters on the main scenario, less
+    /// those empty in every shown row).
+    pub wide: bool,
+}
+
+/// One column of the terminal table: header, whether only `--wide` shows it, left-aligned,
+/// and its cell.
+struct Column {
+    head: &'static str,
+    wide_only: bool,
+    left: bool,
+    cell: fn(&Row) -> String,
+}
+
+/// The table's columns, in order.
+const COLUMNS: [Column; 18] = [
+    Column {
+        head: "strategy",
+        wide_only: false,
+        left: true,
+        cell: |r| r.strategy.clone(),
+    },
+    Column {
+        head: "t_int ns",
+        wide_only: false,
+        left: true,
+        cell: |r| r.integration_time_ns.to_string(),
+    },
+    Column {
+        head: "t",
+        wide_only: false,
+        left: true,
+        cell: |r| r.tokens_per_batch.to_string(),
+    },
+    Column {
+        head: "row",
+        wide_only: false,
+        left: true,
+        cell: |r| match r.scope.as_str() {
+            "op" => r.op.clone(),
+            "layer" => format!("layer {}", r.layer),
+            _ => "model".into(),
+        },
+    },
+    Column {
+        head: "shape",
+        wide_only: false,
+        left: true,
+        cell: |r| r.shape.clone(),
+    },
+    Column {
+        head: "tile us",
+        wide_only: false,
+        left: false,
+        cell: |r| us(r.tile_ns),
+    },
+    Column {
+        head: "passes",
+        wide_only: true,
+        left: false,
+        cell: |r| r.tile_passes.map_or("-".into(), |p| format!("{p:.2}")),
+    },
+    Column {
+        head: "cluster us",
+        wide_only: false,
+        left: false,
+        cell: |r| us(r.cluster_ns),
+    },
+    Column {
+        head: "start us",
+        wide_only: true,
+        left: false,
+        cell: |r| us(r.cluster_startup_ns),
+    },
+    Column {
+        head: "xfer us",
+        wide_only: true,
+        left: false,
+        cell: |r| us(r.transfer_ns),
+    },
+    Column {
+        head: "hybrid us",
+        wide_only: false,
+        left: false,
+        cell: |r| us(r.hybrid_ns),
+    },
+    Column {
+        head: "base us",
+        wide_only: false,
+        left: false,
+        cell: |r| us(r.baseline_ns),
+    },
+    Column {
+        head: "overhead",
+        wide_only: false,
+        left: false,
+        cell: |r| format!("{:.3}", r.overhead),
+    },
+    Column {
+        head: "bound",
+        wide_only: false,
+        left: true,
+        cell: |r| r.bound.clone(),
+    },
+    Column {
+        head: "util T/C %",
+        wide_only: true,
+        left: false,
+        cell: |r| format!("{:.0}/{:.0}", 100.0 * r.tile_util, 100.0 * r.cluster_util),
+    },
+    Column {
+        head: "TCDM KiB",
+        wide_only: true,
+        left: false,
+        cell: |r| {
+            format!(
+                "{:.1}{}",
+                r.tcdm_peak_bytes as f64 / 1024.0,
+                if r.tcdm_over { " !" } else { "" }
+            )
+        },
+    },
+    Column {
+        head: "rel err",
+        wide_only: false,
+        left: false,
+        cell: |r| err(r.rel_err),
+    },
+    Column {
+        head: "cluster model",
+        wide_only: true,
+        left: true,
+        cell: |r| r.cluster_model.clone(),
+    },
+];
+
 impl Report {
-    /// Rows of the terminal table (see the module docs).
-    pub fn summary_rows(&self) -> Vec<&Row> {
+    /// Rows of the terminal table for `set` (see the module docs and [`RowSet`]).
+    pub fn table_rows(&self, set: RowSet) -> Vec<&Row> {
+        if set == RowSet::All {
+            return self.rows.iter().collect();
+        }
         // Representative instance: the first layer instance whose name ends in ".0", else the
         // first instance.
         let rep = self
@@ -116,14 +274,14 @@ impl Report {
                 r.tokens_per_batch,
             );
             match r.scope.as_str() {
-                "op" if r.layer == rep && r.kind == "linear" => {
+                "op" if set == RowSet::Op && r.layer == rep && r.kind == "linear" => {
                     let key = (combo.0, combo.1, combo.2, r.shape.clone());
                     if !seen.contains(&key) {
                         seen.push(key);
                         out.push(r);
                     }
                 }
-                "layer" if r.layer == rep => out.push(r),
+                "layer" if set != RowSet::Model && r.layer == rep => out.push(r),
                 "model" => out.push(r),
                 _ => {}
             }
@@ -131,73 +289,34 @@ impl Report {
         out
     }
 
-    /// The terminal table.
+    /// The terminal table with the default options ([`TableOptions`]).
     pub fn table(&self) -> String {
-        let head = [
-            "strategy",
-            "t_int ns",
-            "t",
-            "row",
-            "shape",
-            "tile us",
-            "passes",
-            "cluster us",
-            "start us",
-            "xfer us",
-            "hybrid us",
-            "base us",
-            "overhead",
-            "bound",
-            "util T/C %",
-            "TCDM KiB",
-            "rel err",
-            "cluster model",
-        ];
-        let mut cells: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
-        for r in self.summary_rows() {
-            let name = match r.scope.as_str() {
-                "op" => r.op.clone(),
-                "layer" => format!("layer {}", r.layer),
-                _ => "model".into(),
-            };
-            cells.push(vec![
-                r.strategy.clone(),
-                format!("{}", r.integration_time_ns),
-                r.tokens_per_batch.to_string(),
-                name,
-                r.shape.clone(),
-                us(r.tile_ns),
-                r.tile_passes.map_or("-".into(), |p| format!("{p:.2}")),
-                us(r.cluster_ns),
-                us(r.cluster_startup_ns),
-                us(r.transfer_ns),
-                us(r.hybrid_ns),
-                us(r.baseline_ns),
-                format!("{:.3}", r.overhead),
-                r.bound.clone(),
-                format!("{:.0}/{:.0}", 100.0 * r.tile_util, 100.0 * r.cluster_util),
-                format!(
-                    "{:.1}{}",
-                    r.tcdm_peak_bytes as f64 / 1024.0,
-                    if r.tcdm_over { " !" } else { "" }
-                ),
-                err(r.rel_err),
-                r.cluster_model.clone(),
-            ]);
+        self.table_with(TableOptions::default())
+    }
+
+    /// The terminal table: a header line (scenario, where cluster times come from), the rows
+    /// `opts` selects with its columns, the summary (`crate::summary`), the numerics' meaning
+    /// and the warnings.
+    pub fn table_with(&self, opts: TableOptions) -> String {
+        let rows = self.table_rows(opts.rows);
+        // the option's columns, less those empty in every shown row (shape and bound on layer
+        // and model rows)
+        let cols: Vec<&Column> = COLUMNS
+            .iter()
+            .filter(|c| opts.wide || !c.wide_only)
+            .filter(|c| opts.wide || rows.iter().any(|r| !(c.cell)(r).is_empty()))
+            .collect();
+        let mut cells: Vec<Vec<String>> = vec![cols.iter().map(|c| c.head.to_string()).collect()];
+        for r in rows {
+            cells.push(cols.iter().map(|c| (c.cell)(r)).collect());
         }
-        let widths: Vec<usize> = (0..head.len())
-            .map(|c| {
-                cells
-                    .iter()
-                    .map(|r| r.get(c).map_or(0, |s| s.len()))
-                    .max()
-                    .unwrap_or(0)
-            })
+        let widths: Vec<usize> = (0..cols.len())
+            .map(|c| cells.iter().map(|r| r[c].len()).max().unwrap_or(0))
             .collect();
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "scenario {}: cluster times from the {}; {}",
+            "scenario {}: cluster times from the {};\n{}",
             self.scenario,
             self.cluster_model,
             self.sample_tokens.map_or(
@@ -211,9 +330,9 @@ impl Report {
             let line: Vec<String> = row
                 .iter()
                 .zip(&widths)
-                .enumerate()
-                .map(|(c, (v, w))| {
-                    if c <= 4 || c == 13 || c == 17 {
+                .zip(&cols)
+                .map(|((v, w), c)| {
+                    if c.left {
                         format!("{v:<w$}")
                     } else {
                         format!("{v:>w$}")
@@ -226,10 +345,15 @@ impl Report {
                 let _ = writeln!(s, "{}", "-".repeat(total));
             }
         }
+        let tcdm = if cols.iter().any(|c| c.head == "TCDM KiB") {
+            "TCDM \"!\": exceeds the cluster's TCDM. "
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
-            "TCDM \"!\": exceeds the cluster's TCDM. Every row is in --csv/--json, with all layers \
-             and operations."
+            "{tcdm}Rows: --rows model|layer|op|all; every column: --wide; every row and column: \
+             --csv/--json."
         );
         s.push_str(&crate::summary::text(self));
         if let Some(n) = &self.numerics {

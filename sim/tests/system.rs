@@ -403,8 +403,36 @@ fn main_scenario_reproduces_the_study_shape() {
     let fast = find(128.0, 8);
     assert!(fast.overhead > 1.5 && fast.bound == "cluster", "{fast:?}");
     assert!(find(512.0, 128).tcdm_over && !best.tcdm_over);
-    let table = r.table();
+    use hetsim::report::{RowSet, TableOptions};
+    let with = |rows, wide| r.table_with(TableOptions { rows, wide });
+    let table = with(RowSet::Op, false);
     assert!(table.contains("512x128") && table.contains("128x128") && table.contains("model"));
+    // Issue 16: by default the model and the representative layer, in 120 columns, the
+    // backend label once (in the header); --wide adds every column; --rows all every row.
+    let default = r.table();
+    let combos = r.rows.iter().filter(|x| x.scope == "model").count();
+    let data = |t: &str| {
+        t.lines()
+            .filter(|l| matches!(l.split_whitespace().nth(3), Some("model" | "layer")))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(data(&default).len(), 2 * combos, "{default}");
+    assert!(
+        default
+            .lines()
+            .take_while(|l| !l.starts_with("Rows:"))
+            .all(|l| l.len() <= 120),
+        "{default}"
+    );
+    assert_eq!(default.matches(&r.cluster_model).count(), 1);
+    assert!(!default.contains("512x128"));
+    assert!(with(RowSet::Layer, true).contains("util T/C %"));
+    assert_eq!(data(&with(RowSet::Model, false)).len(), combos);
+    assert_eq!(
+        with(RowSet::All, false).lines().count() - default.lines().count(),
+        r.rows.len() - 2 * combos
+    );
 }
 
 #[test]

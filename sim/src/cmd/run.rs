@@ -19,6 +19,13 @@ pub struct RunArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Rows of the table: the model, plus the representative layer instance (default), plus
+    /// its linear operations, or every row.
+    #[arg(long, value_enum, default_value_t)]
+    pub rows: crate::report::RowSet,
+    /// Every column of the table (default: those that fit 120 characters).
+    #[arg(long)]
+    pub wide: bool,
     /// Write a Chrome trace-event JSON of the replay (open in ui.perfetto.dev): tracks per tile
     /// group, cluster and link; counters for TCDM and queues. Traces the first combination
     /// only unless --trace-combination says otherwise (the main scenario has 60).
@@ -179,7 +186,11 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
     });
     bar.finish_and_clear();
     let (report, num) = report?;
-    emit(out, format_args!("{}", report.table()))?;
+    let opts = crate::report::TableOptions {
+        rows: args.rows,
+        wide: args.wide,
+    };
+    emit(out, format_args!("{}", report.table_with(opts)))?;
     if let Some(p) = &args.csv {
         Report::write(p, &report.csv())?;
     }
