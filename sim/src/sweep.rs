@@ -508,11 +508,13 @@ fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     r
 }
 
-/// Writes the final, sorted result files of `records`.
+/// Writes the sorted result files of `records` and, with `summarise` (once the points have
+/// run, not when a resumed sweep first tidies its files), the summary files.
 fn finalize(
     dir: &Path,
     axis_paths: &[String],
     records: &BTreeMap<usize, Value>,
+    summarise: bool,
 ) -> Result<(), Error> {
     let mut jsonl = String::new();
     let mut csv = csv_header(axis_paths);
@@ -526,7 +528,118 @@ fn finalize(
     let jp = dir.join("results.jsonl");
     write_atomic(&jp, &jsonl).map_err(|e| write_err(&jp, e, records.len()))?;
     let cp = dir.join("results.csv");
-    write_atomic(&cp, &csv).map_err(|e| write_err(&cp, e, records.len()))
+    write_atomic(&cp, &csv).map_err(|e| write_err(&cp, e, records.len()))?;
+    if !summarise {
+        return Ok(());
+    }
+    let (md, json) = summary(records, axis_paths);
+    for (name, text) in [("summary.md", md), ("summary.json", json)] {
+        let p = dir.join(name);
+        write_atomic(&p, &text).map_err(|e| write_err(&p, e, records.len()))?;
+    }
+    Ok(())
+}
+
+/// The sweep's answer (`summary.md`, `summary.json`): per axis values, integration time and
+/// strategy (in point order), the finished point whose recorded row has the lowest hybrid
+/// latency (the smaller t on a tie, as `crate::summary::best`), with its t, latency, overhead
+/// and bound. Failed points are left out.
+pub fn summary(records: &BTreeMap<usize, Value>, axis_paths: &[String]) -> (String, String) {
+    let num = |r: &Value, k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let mut groups: Vec<(String, &Value)> = Vec::new();
+    for rec in records.values() {
+        let (Some(row), Some("ok")) = (rec.get("row"), rec.get("status").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        let params: Vec<Value> = axis_paths
+            .iter()
+            .map(|p| {
+                rec.get("params")
+                    .and_then(|m| m.get(p))
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            })
+            .collect();
+        let key = json!([params, num(row, "integration_time_ns"), row.get("strategy")]).to_string();
+        let t = |r: &Value| {
+            r.get("tokens_per_batch")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, best)) => {
+                let b = &best["row"];
+                let (h, hb) = (num(row, "hybrid_ns"), num(b, "hybrid_ns"));
+                if h < hb || (h == hb && t(row) < t(b)) {
+                    *best = rec;
+                }
+            }
+            None => groups.push((key, rec)),
+        }
+    }
+    let mut md = String::from(
+        "# Sweep summary\n\nPer axis values, integration time and strategy: the point whose \
+         recorded row has the lowest hybrid latency (results.csv has every point).\n\n",
+    );
+    let mut head: Vec<String> = axis_paths.iter().map(|p| format!("`{p}`")).collect();
+    head.extend(
+        [
+            "t_int ns",
+            "strategy",
+            "best t",
+            "hybrid us",
+            "overhead",
+            "bound",
+            "point",
+        ]
+        .map(String::from),
+    );
+    md.push_str(&format!(
+        "| {} |\n|{}\n",
+        head.join(" | "),
+        "---|".repeat(head.len())
+    ));
+    let mut out = Vec::new();
+    for (_, rec) in &groups {
+        let row = &rec["row"];
+        let params: Map<String, Value> = axis_paths
+            .iter()
+            .map(|p| {
+                (
+                    p.clone(),
+                    rec["params"].get(p).cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        let bound = row
+            .get("bound")
+            .and_then(Value::as_str)
+            .filter(|b| !b.is_empty());
+        let mut cells: Vec<String> = params.values().map(csv_field).collect();
+        cells.extend([
+            num(row, "integration_time_ns").to_string(),
+            row.get("strategy").map_or(String::new(), csv_field),
+            row.get("tokens_per_batch").map_or(String::new(), csv_field),
+            format!("{:.2}", num(row, "hybrid_ns") / 1000.0),
+            format!("{:.3}", num(row, "overhead")),
+            bound.unwrap_or("-").to_string(),
+            rec.get("point").map_or(String::new(), csv_field),
+        ]);
+        md.push_str(&format!("| {} |\n", cells.join(" | ")));
+        out.push(json!({
+            "params": params,
+            "integration_time_ns": row.get("integration_time_ns"),
+            "strategy": row.get("strategy"),
+            "tokens_per_batch": row.get("tokens_per_batch"),
+            "hybrid_ns": row.get("hybrid_ns"),
+            "overhead": row.get("overhead"),
+            "bound": bound,
+            "point": rec.get("point"),
+        }));
+    }
+    let json = serde_json::to_string_pretty(&Value::Array(out)).unwrap_or_default() + "\n";
+    (md, json)
 }
 
 /// Where result lines go: a file (appended, synced, and cut back after a failed write) or, in
@@ -689,7 +802,7 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
         }
     }
     // Rewrite both files from the complete records (drops any torn line).
-    finalize(dir, &plan.axis_paths, &records)?;
+    finalize(dir, &plan.axis_paths, &records, false)?;
     let mine: Vec<&Point> = plan
         .points
         .iter()
@@ -796,7 +909,7 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
         .count();
     let ran = fresh.len();
     records.extend(fresh);
-    finalize(dir, &plan.axis_paths, &records)?;
+    finalize(dir, &plan.axis_paths, &records, true)?;
     if interrupted() {
         return Err(Error::Interrupted {
             dir: dir.to_path_buf(),
@@ -831,7 +944,7 @@ impl Merged {
         merged_man["shard"] = Value::Null;
         let mp = out.join("manifest.json");
         write_atomic(&mp, &format!("{merged_man:#}\n")).map_err(|e| write_err(&mp, e, 0))?;
-        finalize(out, &self.axis_paths, &self.records)?;
+        finalize(out, &self.axis_paths, &self.records, true)?;
         Ok(self.records.len())
     }
 }
@@ -950,6 +1063,48 @@ mod tests {
             let e = expand(&AxisValues::Range(bad.0, bad.1, bad.2)).unwrap_err();
             assert!(e.starts_with("Range("), "{e}");
         }
+    }
+
+    /// The summary keeps, per axis value, integration time and strategy, the finished point
+    /// with the lowest hybrid latency (a tie to the smaller t) and leaves failed points out.
+    #[test]
+    fn the_summary_keeps_the_fastest_point_per_group() {
+        let rec = |point: usize, rows: u64, strategy: &str, t: u64, hybrid: f64, ok: bool| {
+            json!({
+                "point": point,
+                "status": if ok { "ok" } else { "error" },
+                "params": {"hardware.tile.rows": rows},
+                "row": {"strategy": strategy, "integration_time_ns": 128.0,
+                        "tokens_per_batch": t, "hybrid_ns": hybrid, "overhead": hybrid / 1000.0,
+                        "bound": "tile"},
+            })
+        };
+        let records: BTreeMap<usize, Value> = [
+            rec(0, 256, "pipelined", 8, 2000.0, true),
+            rec(1, 256, "pipelined", 16, 1500.0, true),
+            rec(2, 256, "pipelined", 32, 1500.0, true),
+            rec(3, 512, "pipelined", 8, 1200.0, true),
+            rec(4, 512, "pipelined", 16, 900.0, false),
+        ]
+        .into_iter()
+        .enumerate()
+        .collect();
+        let (md, json) = summary(&records, &["hardware.tile.rows".into()]);
+        let rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("| 2") || l.starts_with("| 5"))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "| 256 | 128 | pipelined | 16 | 1.50 | 1.500 | tile | 1 |",
+                "| 512 | 128 | pipelined | 8 | 1.20 | 1.200 | tile | 3 |"
+            ],
+            "{md}"
+        );
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v.as_array().map(Vec::len), Some(2));
+        assert_eq!(v[0]["params"]["hardware.tile.rows"], json!(256));
     }
 
     #[test]

@@ -134,12 +134,14 @@ pub fn run(args: &SweepArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Err
     bar.finish_and_clear();
     let summary = summary?;
     note(format_args!(
-        "hetsim sweep: {} points ({} already done, {} run now, {} failed) -> {}",
+        "hetsim sweep: {} points ({} already done, {} run now, {} failed) -> {} (best t per \
+         strategy: {})",
         summary.points,
         summary.skipped,
         summary.ran,
         summary.failed,
-        args.out.join("results.csv").display()
+        args.out.join("results.csv").display(),
+        args.out.join("summary.md").display()
     ));
     Ok(if summary.failed > 0 { 1 } else { 0 })
 }
