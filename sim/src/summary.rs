@@ -32,6 +32,11 @@ pub struct Best {
     pub bound: String,
 }
 
+/// Whether (latency, t) `a` beats `b`: lower latency, or equal latency and a smaller t.
+pub fn faster(a: (f64, usize), b: (f64, usize)) -> bool {
+    a.0 < b.0 || (a.0 == b.0 && a.1 < b.1)
+}
+
 /// Per integration time (ascending) and strategy (in report order), the best t ([`Best`]).
 pub fn best(report: &Report) -> Vec<Best> {
     let key = |r: &Row| (r.integration_time_ns.to_bits(), r.strategy.clone());
@@ -45,8 +50,10 @@ pub fn best(report: &Report) -> Vec<Best> {
         let s = order.iter().position(|x| *x == r.strategy).unwrap_or(0);
         let k = (r.integration_time_ns.to_bits(), s);
         let better = winners.get(&k).is_none_or(|w| {
-            r.hybrid_ns < w.hybrid_ns
-                || (r.hybrid_ns == w.hybrid_ns && r.tokens_per_batch < w.tokens_per_batch)
+            faster(
+                (r.hybrid_ns, r.tokens_per_batch),
+                (w.hybrid_ns, w.tokens_per_batch),
+            )
         });
         if better {
             winners.insert(k, r);

@@ -542,7 +542,7 @@ fn finalize(
 
 /// The sweep's answer (`summary.md`, `summary.json`): per axis values, integration time and
 /// strategy (in point order), the finished point whose recorded row has the lowest hybrid
-/// latency (the smaller t on a tie, as `crate::summary::best`), with its t, latency, overhead
+/// latency (the smaller t on a tie: `crate::summary::faster`), with its t, latency, overhead
 /// and bound. Failed points are left out.
 pub fn summary(records: &BTreeMap<usize, Value>, axis_paths: &[String]) -> (String, String) {
     let num = |r: &Value, k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
@@ -562,16 +562,13 @@ pub fn summary(records: &BTreeMap<usize, Value>, axis_paths: &[String]) -> (Stri
             })
             .collect();
         let key = json!([params, num(row, "integration_time_ns"), row.get("strategy")]).to_string();
-        let t = |r: &Value| {
-            r.get("tokens_per_batch")
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
+        let at = |r: &Value| {
+            let t = r.get("tokens_per_batch").and_then(Value::as_u64);
+            (num(r, "hybrid_ns"), t.unwrap_or(0) as usize)
         };
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, best)) => {
-                let b = &best["row"];
-                let (h, hb) = (num(row, "hybrid_ns"), num(b, "hybrid_ns"));
-                if h < hb || (h == hb && t(row) < t(b)) {
+                if crate::summary::faster(at(row), at(&best["row"])) {
                     *best = rec;
                 }
             }
