@@ -68,6 +68,25 @@ pub struct Row {
     pub cluster_model: String,
 }
 
+/// The columns of a [`Row`] in CSV order: its serialised field names (the one place the
+/// report's schema is written is the struct).
+pub fn row_columns() -> &'static [String] {
+    static COLUMNS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        // serialising a plain struct to memory cannot fail
+        let _ = w.serialize(Row::default());
+        let bytes = w.into_inner().unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        text.lines()
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    })
+}
+
 /// A scenario's report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
@@ -365,50 +384,21 @@ impl Report {
         s
     }
 
-    /// CSV text (RFC 4180 quoting where needed), one line per row.
-    pub fn csv(&self) -> String {
-        let mut s = String::from(
-            "strategy,integration_time_ns,tokens_per_batch,scope,layer,op,kind,shape,tile_ns,\
-             tile_passes,cluster_ns,cluster_startup_ns,transfer_ns,hybrid_ns,baseline_ns,overhead,bound,tile_util,cluster_util,\
-             tcdm_peak_bytes,tcdm_over,rel_err,cluster_model\n",
-        );
-        let q = |v: &str| {
-            if v.contains([',', '"', '\n']) {
-                format!("\"{}\"", v.replace('"', "\"\""))
-            } else {
-                v.to_string()
-            }
-        };
-        for r in &self.rows {
-            let _ = writeln!(
-                s,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                q(&r.strategy),
-                r.integration_time_ns,
-                r.tokens_per_batch,
-                r.scope,
-                q(&r.layer),
-                q(&r.op),
-                r.kind,
-                r.shape,
-                r.tile_ns,
-                r.tile_passes.map_or(String::new(), |p| p.to_string()),
-                r.cluster_ns,
-                r.cluster_startup_ns,
-                r.transfer_ns,
-                r.hybrid_ns,
-                r.baseline_ns,
-                r.overhead,
-                r.bound,
-                r.tile_util,
-                r.cluster_util,
-                r.tcdm_peak_bytes,
-                r.tcdm_over,
-                r.rel_err.map_or(String::new(), |e| e.to_string()),
-                q(&r.cluster_model)
-            );
+    /// CSV text (the `csv` crate: RFC 4180 quoting where needed), a header of [`Row`]'s
+    /// fields ([`row_columns`]) and one line per row.
+    pub fn csv(&self) -> Result<String, Error> {
+        let e = |e: csv::Error| Error::Serialise(e.to_string());
+        let mut w = csv::Writer::from_writer(Vec::new());
+        if self.rows.is_empty() {
+            w.write_record(row_columns()).map_err(e)?;
         }
-        s
+        for r in &self.rows {
+            w.serialize(r).map_err(e)?;
+        }
+        let bytes = w
+            .into_inner()
+            .map_err(|x| Error::Serialise(x.to_string()))?;
+        String::from_utf8(bytes).map_err(|x| Error::Serialise(x.to_string()))
     }
 
     /// Pretty JSON text: the report's fields and `summary` ([`crate::summary::best`]).
@@ -430,5 +420,24 @@ impl Report {
             path: path.to_path_buf(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema comes from the struct: its 23 fields, in declaration order (a field the csv
+    /// crate cannot write flat, e.g. a nested struct, would empty this list).
+    #[test]
+    fn row_columns_are_the_struct_fields() {
+        let c = row_columns();
+        assert_eq!(c.len(), 23, "{c:?}");
+        assert_eq!(
+            (c[0].as_str(), c[3].as_str(), c[22].as_str()),
+            ("strategy", "scope", "cluster_model")
+        );
+        let csv = Report::default().csv().unwrap();
+        assert_eq!(csv.trim_end(), c.join(","));
     }
 }

@@ -21,7 +21,7 @@
 
 use crate::error::Error;
 use crate::fnv;
-use crate::report::Row;
+use crate::report::{row_columns, Row};
 use crate::run;
 use crate::scenario::{self, AxisValue, AxisValues, Combination, Loaded, Record};
 use hetsim_isa::input::read_limited;
@@ -42,33 +42,6 @@ fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 use std::sync::Mutex;
-
-/// The columns of a [`Row`], in report order (also the CSV order).
-pub const ROW_COLUMNS: [&str; 23] = [
-    "strategy",
-    "integration_time_ns",
-    "tokens_per_batch",
-    "scope",
-    "layer",
-    "op",
-    "kind",
-    "shape",
-    "tile_ns",
-    "tile_passes",
-    "cluster_ns",
-    "cluster_startup_ns",
-    "transfer_ns",
-    "hybrid_ns",
-    "baseline_ns",
-    "overhead",
-    "bound",
-    "tile_util",
-    "cluster_util",
-    "tcdm_peak_bytes",
-    "tcdm_over",
-    "rel_err",
-    "cluster_model",
-];
 
 /// One point of a sweep.
 #[derive(Debug, Clone)]
@@ -387,7 +360,7 @@ pub fn csv_header(axis_paths: &[String]) -> String {
         .map(|s| s.to_string())
         .collect();
     cols.extend(axis_paths.iter().cloned());
-    cols.extend(ROW_COLUMNS.iter().map(|s| s.to_string()));
+    cols.extend(row_columns().iter().cloned());
     cols.iter()
         .map(|c| csv_field(&json!(c)))
         .collect::<Vec<_>>()
@@ -406,7 +379,7 @@ pub fn csv_line(rec: &Value, axis_paths: &[String]) -> String {
                 .unwrap_or(Value::Null),
         );
     }
-    for c in ROW_COLUMNS {
+    for c in row_columns() {
         f.push(
             rec.get("row")
                 .and_then(|m| m.get(c))
@@ -1113,7 +1086,7 @@ mod tests {
         assert!(line.ends_with(",\"x, y\""), "{line}");
         assert_eq!(
             csv_header(&["a.b".into()]).split(',').count(),
-            4 + 1 + ROW_COLUMNS.len()
+            4 + 1 + row_columns().len()
         );
     }
 

@@ -37,7 +37,7 @@ fn same_seed_gives_identical_output_bytes() {
     let r1 = hetsim::run::run(&a).unwrap();
     let r2 = hetsim::run::run(&load_str(&path(), SMALL).unwrap()).unwrap();
     assert_eq!(r1.json().unwrap(), r2.json().unwrap());
-    assert_eq!(r1.csv(), r2.csv());
+    assert_eq!(r1.csv().unwrap(), r2.csv().unwrap());
     assert_eq!(r1.table(), r2.table());
     // 2 times x 2 batch sizes x 4 strategies; every row names the analytic model.
     assert_eq!(a.combinations().len(), 16);
@@ -651,7 +651,7 @@ fn main_scenario_runs_every_combination_with_the_kernel() {
         }
     }
     let again = hetsim::run::run(&loaded).unwrap();
-    assert_eq!(r.csv(), again.csv());
+    assert_eq!(r.csv().unwrap(), again.csv().unwrap());
 }
 
 /// Issue 13: BERT-base (layers 768 and 3072 wide, beyond one kernel run's 512 inputs) runs on

@@ -192,7 +192,7 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
     };
     emit(out, format_args!("{}", report.table_with(opts)))?;
     if let Some(p) = &args.csv {
-        Report::write(p, &report.csv())?;
+        Report::write(p, &report.csv()?)?;
     }
     if let Some(p) = &args.json {
         Report::write(p, &report.json()?)?;
