@@ -56,7 +56,7 @@ pub struct Spec {
     pub kind: Kind,
     /// Output file: `.svg` or `.png`.
     pub out: PathBuf,
-    /// Title; default from the columns.
+    /// Title; default from the columns and the filters.
     pub title: Option<String>,
 }
 
@@ -538,6 +538,10 @@ fn prepare(spec: &Spec, and_draw: bool) -> Result<Drawn, Error> {
         ),
         Kind::Stacked => format!("latency breakdown per {xcol}"),
         Kind::Ratio => format!("{} vs {} (balance line: equal)", ycols[0], xcol),
+    } + &if spec.filters.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", spec.filters.join(", "))
     });
     let labels = Labels {
         title,

@@ -107,6 +107,8 @@ fn overhead_versus_t_per_integration_time() {
         "overhead (hybrid / baseline)",
         "integration_time_ns = 128",
         "integration_time_ns = 512",
+        // the default title names the filters (issue 16)
+        "overhead vs tokens_per_batch per integration_time_ns (scope=model, strategy=pipelined)",
     ] {
         assert!(text.contains(label), "no {label:?} in the SVG");
     }
