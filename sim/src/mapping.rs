@@ -10,9 +10,10 @@
 //!   work is split by output columns into one [`Slice`] per column block of the matrix, done by
 //!   the cluster of that column block's first-row tile (n slices on its n clusters under
 //!   `MultiCluster(n)`); the output is gathered on the first slice's cluster (its *home*). A
-//!   matrix of several row blocks runs each slice's LoRA along its column of tiles: row block
-//!   k's share on the cluster of row block k's tile in that column (same member under
-//!   `MultiCluster(n)`), the running Y passed down ([`OpPlace::chains`]);
+//!   matrix of several row blocks lists, per slice, the clusters of its column of tiles (row
+//!   block k's tile in that column, same member under `MultiCluster(n)`: [`OpPlace::chains`]);
+//!   the strategies reduce the partial X A over them or pass Y down them
+//!   (`scenario::RowBlocks`, `strategy::LinearJob::reducers`);
 //! - a dynamic operation runs on the home cluster of its first operand (the previous layer
 //!   instance's output home for the block input);
 //! - endpoints: L2 is 0, tile `i` is `1 + i`, cluster `j` is `1 + tiles + j`. On a mesh (w x h

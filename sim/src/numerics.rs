@@ -55,7 +55,7 @@ use crate::backend::chunks::block;
 use crate::backend::{host, ClusterBackend, LoraShape};
 use crate::error::Error;
 use crate::mapping::Mapping;
-use crate::scenario::Loaded;
+use crate::scenario::{Loaded, RowBlocks};
 use crate::workload::{Lora, NormKind, OpKind, BLOCK_INPUT};
 use hetsim_models::aimc::{derive_seed, read_npy, AnalogMatrix, Matrix};
 use std::collections::BTreeMap;
@@ -181,6 +181,8 @@ struct LinearWeights {
     analog: AnalogMatrix,
     w: Matrix,
     lora: Option<(Lora, Matrix, Matrix)>,
+    /// How the deployment splits the LoRA over the matrix's row blocks.
+    row_blocks: RowBlocks,
 }
 
 fn npy(dir: &Path, name: &str) -> Result<Option<Matrix>, Error> {
@@ -321,7 +323,12 @@ pub fn evaluate(
             };
             let first = inst.ops.get(oi).map_or(0, |p| u64::from(p.first_tile));
             let analog = AnalogMatrix::program_at(tile, &w, first)?;
-            weights.push(Some(LinearWeights { analog, w, lora }));
+            weights.push(Some(LinearWeights {
+                analog,
+                w,
+                lora,
+                row_blocks: loaded.scenario.mapping.row_blocks,
+            }));
         }
         let mut errs = BTreeMap::new();
         // The first pass (from the ideal model's input) calibrates the NoNorm gains; the chained
@@ -419,7 +426,8 @@ fn forward(
                 let yh = match &lw.lora {
                     Some((l, a, b)) => {
                         let rows = lw.analog.mapping().tile_rows;
-                        lora_by_row_blocks(backend, rows, l.alpha / l.rank as f32, xh, xw, a, b)?
+                        let scale = l.alpha / l.rank as f32;
+                        lora_by_row_blocks(backend, lw.row_blocks, rows, scale, xh, xw, a, b)?
                     }
                     None => xw,
                 };
@@ -467,11 +475,14 @@ fn forward(
     })
 }
 
-/// The LoRA of a linear layer as the deployment runs it (`strategy::LinearJob::lora_chain`):
-/// along the row blocks of `rows` input features of its tiles, Y starting as XW and each
-/// row block adding `(X_k s A_k) B` on its cluster (one call when the layer fits one tile).
+/// The LoRA of a linear layer as the deployment runs it over the row blocks of `rows` input
+/// features of its tiles (one call when the layer fits one tile): with `PassY`
+/// (`strategy::LinearJob::lora_chain`) Y starts as XW and each row block adds
+/// `(X_k s A_k) B`; with `ReduceXA` ([`reduce_xa`]) H is summed over the row blocks first.
+#[allow(clippy::too_many_arguments)]
 fn lora_by_row_blocks(
     backend: &mut dyn ClusterBackend,
+    split: RowBlocks,
     rows: usize,
     scale: f32,
     x: &Matrix,
@@ -480,6 +491,9 @@ fn lora_by_row_blocks(
     b: &Matrix,
 ) -> Result<Matrix, Error> {
     let (n, r) = (x.cols(), a.cols());
+    if split == RowBlocks::ReduceXA && n > rows.max(1) {
+        return reduce_xa(backend, rows, scale, x, xw, a, b);
+    }
     let mut y = xw;
     for k0 in (0..n).step_by(rows.max(1)) {
         let ins = k0..(k0 + rows.max(1)).min(n);
@@ -508,6 +522,56 @@ fn lora_by_row_blocks(
     Ok(y)
 }
 
+/// The partial X A reduction as the deployment runs it (`strategy::LinearJob::partial_h`),
+/// with the unmodified LoRA kernel: each row block k of `rows` input features gives the
+/// partial `H_k = X_k s A_k` (tokens x rank) by a call with B the identity and XW zero; then
+/// `Y = XW + (sum_k H_k) B` by one call with x the partials side by side, A the identities
+/// stacked and scale 1 (`strategy::final_shape`).
+fn reduce_xa(
+    backend: &mut dyn ClusterBackend,
+    rows: usize,
+    scale: f32,
+    x: &Matrix,
+    xw: Matrix,
+    a: &Matrix,
+    b: &Matrix,
+) -> Result<Matrix, Error> {
+    let (t, n, r) = (x.rows(), x.cols(), a.cols());
+    let err = |e: hetsim_models::aimc::AimcError| Error::Backend(e.to_string());
+    let eye = |copies: usize| {
+        Matrix::new(
+            copies * r,
+            r,
+            (0..copies * r * r)
+                .map(|i| if (i / r) % r == i % r { 1.0 } else { 0.0 })
+                .collect(),
+        )
+    };
+    let zero = Matrix::new(t, r, vec![0.0; t * r]).map_err(err)?;
+    let blocks: Vec<_> = (0..n).step_by(rows.max(1)).collect();
+    // the partials side by side: H_k in columns k r .. (k + 1) r
+    let mut hs = vec![0.0; t * r * blocks.len()];
+    for (k, &k0) in blocks.iter().enumerate() {
+        let ins = k0..(k0 + rows.max(1)).min(n);
+        let xk = Matrix::new(t, ins.len(), block(x.as_slice(), n, &(0..t), &ins)).map_err(err)?;
+        let ak = Matrix::new(ins.len(), r, block(a.as_slice(), r, &ins, &(0..r))).map_err(err)?;
+        let shape = crate::strategy::partial_shape(t, ins.len(), r);
+        let h = backend
+            .lora(&shape, scale, &xk, &zero, &ak, &eye(1).map_err(err)?)?
+            .y;
+        for i in 0..t {
+            let w = r * blocks.len();
+            hs[i * w + k * r..i * w + (k + 1) * r]
+                .copy_from_slice(&h.as_slice()[i * r..(i + 1) * r]);
+        }
+    }
+    let hs = Matrix::new(t, r * blocks.len(), hs).map_err(err)?;
+    let shape = crate::strategy::final_shape(t, xw.cols(), r, blocks.len());
+    Ok(backend
+        .lora(&shape, 1.0, &hs, &xw, &eye(blocks.len()).map_err(err)?, b)?
+        .y)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,6 +593,29 @@ mod tests {
             .expect("numerics on");
         assert_eq!(res.instances, instances.min(26));
         res
+    }
+
+    #[test]
+    fn both_row_block_splits_compute_the_layers_lora() {
+        // 300 input features over row blocks of 128 (128, 128, 44): passing Y down the chain
+        // and reducing the partial X A (identity B, stacked identity A) both give
+        // XW + s (X A) B up to f32 rounding.
+        let (t, n, m, r) = (5, 300, 70, 8);
+        let x = Matrix::random_normal(t, n, 1.0, 1);
+        let a = Matrix::random_normal(n, r, 0.1, 2);
+        let b = Matrix::random_normal(r, m, 0.1, 3);
+        let xw = Matrix::random_normal(t, m, 1.0, 4);
+        let want = host::lora(&x, &xw, &a, &b, 0.5).unwrap();
+        let base = host::rel_l2(&xw, &want);
+        let mut be = crate::backend::AnalyticCluster::new(Default::default()).unwrap();
+        for split in [RowBlocks::PassY, RowBlocks::ReduceXA] {
+            let y = lora_by_row_blocks(&mut be, split, 128, 0.5, &x, xw.clone(), &a, &b).unwrap();
+            let err = host::rel_l2(&y, &want);
+            assert!(
+                err < 1e-6 && base > 1e-2,
+                "{split:?}: error {err} (XW alone {base})"
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::mapping::{Mapping, L2};
 use crate::numerics::{self, NumericsResult, TilePasses};
 use crate::replay::{execute, Graph, Stage, TaskId, Timing, Work};
 use crate::report::{Report, Row};
-use crate::scenario::{Combination, Loaded};
+use crate::scenario::{Combination, Loaded, RowBlocks};
 use crate::strategy::{self, baseline, Costs, JobSlice, LinearJob, Strategy};
 use crate::workload::{OpKind, BLOCK_INPUT};
 use hetsim_models::aimc::{mvm_latency, TileConfig};
@@ -187,21 +187,19 @@ fn build(
                         deps: &deps,
                         row_rows: &place.row_rows,
                         chains: &chains,
+                        reduce: loaded.scenario.mapping.row_blocks == RowBlocks::ReduceXA,
                         history: Default::default(),
+                        partials: Default::default(),
                     };
                     let mut tcdm = 0;
                     let f = match (strategy, lora) {
-                        (Some(s), Some(l)) => {
-                            // Peak over the strategy's work units and their chain segments,
-                            // for the largest batch.
+                        (Some(s), Some(_)) => {
+                            // Peak over the strategy's work units (chain segments, reduction
+                            // row blocks, final stages), for the largest batch.
+                            let t = batches.first().copied().unwrap_or(0);
                             for (i, sl) in s.lora_slices(&job).iter().enumerate() {
-                                for (_, _, rows) in job.segments(i, sl) {
-                                    let c = costs.lora(LoraShape {
-                                        tokens: batches.first().copied().unwrap_or(0),
-                                        in_features: rows,
-                                        out_features: sl.cols,
-                                        rank: l.rank,
-                                    })?;
+                                for u in job.units(i, sl, t) {
+                                    let c = costs.lora(u.shape)?;
                                     tcdm = tcdm.max(c.resident_bytes + s.buffers() * c.batch_bytes);
                                 }
                             }
@@ -431,64 +429,91 @@ pub fn check_lora_shapes(loaded: &Loaded, backend: &dyn ClusterBackend) -> Resul
                 continue;
             };
             // the row blocks' input features: the LoRA runs along them (mapping::OpPlace::chains)
+            // or reduces X A over them (strategy::LinearJob::partial_h)
             let rows = sc.hardware.tile.rows.max(1);
             let mut ins = vec![(*in_features).min(rows)];
             if *in_features > rows && *in_features % rows != 0 {
                 ins.push(*in_features % rows);
             }
-            for (call, &in_rows) in calls.iter().flat_map(|c| ins.iter().map(move |i| (c, i))) {
-                let shape = LoraShape {
-                    tokens: call.tokens,
-                    in_features: in_rows,
-                    out_features: if call.whole {
-                        *out_features
-                    } else {
-                        (*out_features).min(cols)
-                    },
-                    rank: l.rank,
+            let reduce = *in_features > rows && sc.mapping.row_blocks == RowBlocks::ReduceXA;
+            for call in &calls {
+                let out = if call.whole {
+                    *out_features
+                } else {
+                    (*out_features).min(cols)
                 };
-                if let Err(r) = backend.check_lora(&shape) {
-                    let (field, hint) = match r.part {
-                        ShapePart::Tokens => (
-                            call.field.to_string(),
-                            "use fewer tokens per batch (or per numerics sample)".to_string(),
-                        ),
-                        ShapePart::Rank => (
-                            "workload.lora".to_string(),
-                            "use a rank the kernel takes, or `kernel: Redmule` or `Fp32`, \
+                let shapes: Vec<LoraShape> = if reduce {
+                    ins.iter()
+                        .map(|&r| strategy::partial_shape(call.tokens, r, l.rank))
+                        .chain([strategy::final_shape(
+                            call.tokens,
+                            out,
+                            l.rank,
+                            in_features.div_ceil(rows),
+                        )])
+                        .collect()
+                } else {
+                    ins.iter()
+                        .map(|&r| LoraShape {
+                            tokens: call.tokens,
+                            in_features: r,
+                            out_features: out,
+                            rank: l.rank,
+                        })
+                        .collect()
+                };
+                for shape in shapes {
+                    if let Err(r) = backend.check_lora(&shape) {
+                        let (field, hint) = match r.part {
+                            ShapePart::Tokens => (
+                                call.field.to_string(),
+                                "use fewer tokens per batch (or per numerics sample)".to_string(),
+                            ),
+                            ShapePart::Rank => (
+                                "workload.lora".to_string(),
+                                "use a rank the kernel takes, or `kernel: Redmule` or `Fp32`, \
                              which take any rank"
-                                .to_string(),
-                        ),
-                        ShapePart::Features => (
-                            "workload.schedule".to_string(),
-                            "use a model whose adapted layers the kernel takes, \
+                                    .to_string(),
+                            ),
+                            ShapePart::Features => (
+                                "workload.schedule".to_string(),
+                                "use a model whose adapted layers the kernel takes, \
                              `kernel: Redmule` or `Fp32` (any shape), or \
                              `cluster_backend: Analytic(..)`"
-                                .to_string(),
-                        ),
-                        ShapePart::Memory => (
-                            "hardware.cluster_backend.Kernel.cluster.tcdm".to_string(),
-                            "give the cluster more TCDM (each core's stack takes 1 KiB of it)"
-                                .to_string(),
-                        ),
-                    };
-                    return Err(Error::Scenario {
-                        path: loaded.path.clone(),
-                        field,
-                        message: format!(
-                            "LoRA of `{}` op `{}` (in {in_features}, out {}, rank {}) with {} \
+                                    .to_string(),
+                            ),
+                            ShapePart::Memory => (
+                                "hardware.cluster_backend.Kernel.cluster.tcdm".to_string(),
+                                "give the cluster more TCDM (each core's stack takes 1 KiB of it)"
+                                    .to_string(),
+                            ),
+                        };
+                        return Err(Error::Scenario {
+                            path: loaded.path.clone(),
+                            field,
+                            message: format!(
+                            "LoRA of `{}` op `{}` (in {in_features}, out {}, rank {}){} with {} \
                              tokens from {} ({}): {}",
                             block.name,
                             op.name,
-                            shape.out_features,
+                            if reduce { *out_features } else { shape.out_features },
                             l.rank,
+                            if reduce {
+                                format!(
+                                    ", reduced over its row blocks (mapping.row_blocks: \
+                                     ReduceXA), kernel call {shape}"
+                                )
+                            } else {
+                                String::new()
+                            },
                             shape.tokens,
                             call.field,
                             call.shown,
                             r.message
                         ),
-                        hint,
-                    });
+                            hint,
+                        });
+                    }
                 }
             }
         }

@@ -143,12 +143,31 @@ pub enum ClusterPairing {
     Shared(usize),
 }
 
+/// How the LoRA of a matrix deeper than one tile (several row blocks) is split over the
+/// clusters of its tiles (docs/architecture.md "Mapping").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum RowBlocks {
+    /// The partial X A reduction (default): row block k's `X_k s A_k` (t x rank) is computed
+    /// once per batch on a cluster of a tile below the first row, the partial H moves from
+    /// row block to row block and is summed there, and the complete H is sent to every column
+    /// slice's cluster, which adds `H B` to its XW. Only t x rank values cross the
+    /// interconnect per hop.
+    #[default]
+    ReduceXA,
+    /// Each column slice runs along its column of row-block clusters: segment k adds
+    /// `(X_k s A_k) B` to the running Y (t x the slice's columns), which moves down the
+    /// column. Every slice computes its own X A.
+    PassY,
+}
+
 /// Mapping choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct MappingConfig {
     /// Tile-cluster pairing (default `PerTile`).
     pub clusters: ClusterPairing,
+    /// How a matrix's row blocks share its LoRA (default `ReduceXA`).
+    pub row_blocks: RowBlocks,
 }
 
 /// A pipeline strategy (DESIGN.md section 6).

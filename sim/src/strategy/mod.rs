@@ -11,10 +11,13 @@
 //! a tile MVM batch takes `tokens x tile latency per token` (all tiles of the matrix in
 //! lockstep, one task); the LoRA work is split into slices by output columns (one per column
 //! block of the matrix, see `mapping::Slice`), each on its cluster, which receives x and its
-//! columns of XW and sends its columns of Y to the home cluster; a slice of a matrix with
-//! several row blocks runs along its chain of row-block clusters instead
-//! ([`LinearJob::lora_chain`]: each receives its rows of x and the running Y, the last sends
-//! Y home), each segment double-buffered on its own; the clusters keep two batches of
+//! columns of XW and sends its columns of Y to the home cluster. For a matrix with several row
+//! blocks, either the partial X A is reduced ([`LinearJob::reduces`], the default): per batch
+//! each row block's `X_k s A_k` is computed once on a reducer cluster
+//! ([`LinearJob::partial_h`]) and every slice's cluster sums the partials into its Y; or each
+//! slice runs along its chain of row-block clusters ([`LinearJob::lora_chain`]: each receives
+//! its rows of x and the running Y, the last sends Y home). Every work unit ([`Unit`]) is
+//! double-buffered on its own; the clusters keep two batches of
 //! buffers (double buffering) unless the strategy says otherwise, so the tile may run at most
 //! two batches ahead of the clusters. A backend's start-up cycles (a persistent kernel's cold
 //! start, `ClusterCost::startup_cycles`) are charged once per operation on each of its
@@ -85,9 +88,43 @@ pub struct LinearJob<'a> {
     /// the slice's column: the chain its LoRA work runs along (empty or one entry: the slice's
     /// cluster does it all).
     pub chains: &'a [Vec<(u32, Endpoint)>],
-    /// Cluster tasks already added per (slice, chain segment), for the segments' double
-    /// buffering ([`LinearJob::lora_chain`]).
-    pub history: RefCell<BTreeMap<(usize, usize), Vec<TaskId>>>,
+    /// The row blocks share the LoRA by the partial X A reduction
+    /// (`scenario::RowBlocks::ReduceXA`, [`LinearJob::partial_h`]) rather than by passing Y
+    /// down each slice's chain.
+    pub reduce: bool,
+    /// Cluster tasks already added per buffer owner, for double buffering
+    /// ([`LinearJob::lora_chain`]).
+    pub history: RefCell<BTreeMap<Buf, Vec<TaskId>>>,
+    /// The reduction's partial-H tasks and their endpoints per (member position, batch
+    /// index), so the slices of a batch share them ([`LinearJob::partial_h`]).
+    pub partials: RefCell<BTreeMap<(usize, usize), Partials>>,
+}
+
+/// The partial-H tasks of one batch's reduction and where each partial is
+/// ([`LinearJob::partial_h`]).
+pub type Partials = Vec<(TaskId, Endpoint)>;
+
+/// Who owns a cluster task's batch buffers (double buffering, [`Startups`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Buf {
+    /// Segment `k` of slice `i`'s chain (`k` = 0 also for a reduction's final `H B` stage).
+    Slice(usize, usize),
+    /// Row block `k` of the partial X A reduction of the slices at member position `p`
+    /// (`Partial(p, k)`).
+    Partial(usize, usize),
+}
+
+/// One cluster's share of a slice's LoRA per batch ([`LinearJob::units`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unit {
+    /// Whose buffers and start-up it uses.
+    pub buf: Buf,
+    /// The cluster.
+    pub cluster: u32,
+    /// Its endpoint.
+    pub ep: Endpoint,
+    /// The LoRA call it makes.
+    pub shape: LoraShape,
 }
 
 /// One slice's LoRA of one batch along its chain ([`LinearJob::lora_chain`]).
@@ -139,11 +176,190 @@ impl LinearJob<'_> {
         }
     }
 
-    /// Records `task` as the newest of (slice `i`, segment `k`); returns the task two before
-    /// it there, whose buffers it reuses (double buffering).
-    fn buffer(&self, i: usize, k: usize, task: Option<TaskId>) -> Option<TaskId> {
+    /// Whether the row blocks share the LoRA by the partial X A reduction: asked for
+    /// ([`LinearJob::reduce`]) and the matrix has several row blocks with a chain per slice.
+    pub fn reduces(&self) -> bool {
+        self.reduce
+            && self.row_rows.len() > 1
+            && self.chains.len() == self.slices.len()
+            && self.chains.iter().all(|c| c.len() == self.row_rows.len())
+    }
+
+    /// Slice `i`'s member position: how many slices of the same tile come before it (0 unless
+    /// a strategy gives a tile several clusters, as `MultiCluster` does).
+    fn position(&self, i: usize) -> usize {
+        let Some(me) = self.slices.get(i) else {
+            return 0;
+        };
+        self.slices[..i]
+            .iter()
+            .filter(|s| s.tile_ep == me.tile_ep)
+            .count()
+    }
+
+    /// The first slice at member position `p` (it owns the reduction's start-ups).
+    fn lead(&self, p: usize) -> usize {
+        (0..self.slices.len())
+            .find(|&j| self.position(j) == p)
+            .unwrap_or(0)
+    }
+
+    /// Where the partial X A reduction of the slices at member position `p` runs: row block
+    /// k's `X_k s A_k` on the k-th cluster of the list of their chains' clusters below the
+    /// first row (row 1 of every column, then row 2, ...), so that it does not queue behind
+    /// the columns' final `H B` stages on the first row's clusters; the first row's clusters
+    /// complete the list when there are fewer clusters below it than row blocks (one column).
+    /// (cluster, endpoint, input features) per row block.
+    pub fn reducers(&self, p: usize) -> Vec<(u32, Endpoint, usize)> {
+        let cols: Vec<usize> = (0..self.slices.len())
+            .filter(|&j| self.position(j) == p)
+            .collect();
+        let rows = self.row_rows.len();
+        let mut list: Vec<(u32, Endpoint)> = Vec::new();
+        for k in 1..rows {
+            list.extend(cols.iter().filter_map(|&j| self.chains[j].get(k).copied()));
+        }
+        if list.len() < rows {
+            list.extend(cols.iter().filter_map(|&j| self.chains[j].first().copied()));
+        }
+        list.iter()
+            .zip(self.row_rows)
+            .map(|(&(c, ep), &r)| (c, ep, r))
+            .collect()
+    }
+
+    /// The cluster tasks slice `i` (`s`) adds per batch of `tokens` (for start-ups and the
+    /// TCDM footprint): its chain's segments, or with the reduction its final `H B` stage,
+    /// preceded by the reduction's row blocks when it leads its member position.
+    pub fn units(&self, i: usize, s: &JobSlice, tokens: usize) -> Vec<Unit> {
+        let rank = self.rank.unwrap_or(0);
+        if !self.reduces() {
+            return self
+                .segments(i, s)
+                .into_iter()
+                .enumerate()
+                .map(|(k, (cluster, ep, rows))| Unit {
+                    buf: Buf::Slice(i, k),
+                    cluster,
+                    ep,
+                    shape: self.segment_shape(tokens, rows, s, rank),
+                })
+                .collect();
+        }
+        let p = self.position(i);
+        let mut out = Vec::new();
+        if self.lead(p) == i {
+            for (k, (cluster, ep, rows)) in self.reducers(p).into_iter().enumerate() {
+                out.push(Unit {
+                    buf: Buf::Partial(p, k),
+                    cluster,
+                    ep,
+                    shape: partial_shape(tokens, rows, rank),
+                });
+            }
+        }
+        out.push(Unit {
+            buf: Buf::Slice(i, 0),
+            cluster: s.cluster,
+            ep: s.cluster_ep,
+            shape: final_shape(tokens, s.cols, rank, self.row_rows.len()),
+        });
+        out
+    }
+
+    /// The partial X A reduction of one batch (index `batch`, `tokens`) for the slices at
+    /// member position `p`, added once and shared by them: on each reducer
+    /// ([`LinearJob::reducers`]) a cluster task (stage `stage`) computing the partial
+    /// `H_k = X_k s A_k` (tokens x rank) after its rows of x (sent after `after`), the
+    /// reducer's task two batches back and its start-up (on the position's first batch,
+    /// `first`). The reducers work in parallel; each slice's final stage sums their partials
+    /// ([`final_shape`]). The backend runs a partial as a LoRA call of in = the row block,
+    /// out = rank, with B the identity and XW zero. Returns each partial's task and endpoint.
+    #[allow(clippy::too_many_arguments)]
+    pub fn partial_h(
+        &self,
+        g: &mut Graph,
+        costs: &mut Costs,
+        p: usize,
+        batch: usize,
+        tokens: usize,
+        after: &[TaskId],
+        stage: Stage,
+        startups: &Startups,
+        first: bool,
+    ) -> Result<Partials, Error> {
+        if let Some(h) = self.partials.borrow().get(&(p, batch)) {
+            return Ok(h.clone());
+        }
+        let rank = self.rank.unwrap_or(0);
+        let mut out = Vec::new();
+        for (k, (cluster, ep, rows)) in self.reducers(p).into_iter().enumerate() {
+            let buf = Buf::Partial(p, k);
+            let cost = costs.lora(partial_shape(tokens, rows, rank))?;
+            let mut d = after.to_vec();
+            d.extend(self.buffer(buf, None));
+            d.extend(startups.get(buf, first));
+            let xc = self.x_to(g, tokens, rows, ep, &d);
+            let task = g.add(
+                Work::Cluster {
+                    cluster,
+                    ps: costs.ps(cost.cycles),
+                },
+                self.op,
+                stage,
+                &[xc],
+            );
+            self.buffer(buf, Some(task));
+            out.push((task, ep));
+        }
+        self.partials.borrow_mut().insert((p, batch), out.clone());
+        Ok(out)
+    }
+
+    /// Brings the partials `hs` of a batch of `tokens` to `to` (a transfer each, stage
+    /// `Partial`, unless one is already there); returns what to wait for.
+    fn partials_to(
+        &self,
+        g: &mut Graph,
+        tokens: usize,
+        hs: &[(TaskId, Endpoint)],
+        to: Endpoint,
+    ) -> Vec<TaskId> {
+        hs.iter()
+            .map(|&(t, from)| self.move_h(g, tokens, from, to, t))
+            .collect()
+    }
+
+    /// What brings H (`tokens` x rank, complete after `after` at `from`) to `to`: a transfer
+    /// (stage `Partial`), or `after` itself when it is already there.
+    fn move_h(
+        &self,
+        g: &mut Graph,
+        tokens: usize,
+        from: Endpoint,
+        to: Endpoint,
+        after: TaskId,
+    ) -> TaskId {
+        if from == to {
+            return after;
+        }
+        g.add(
+            Work::Transfer {
+                src: from,
+                dst: to,
+                bytes: self.bytes(tokens, self.rank.unwrap_or(0)),
+            },
+            self.op,
+            Stage::Partial,
+            &[after],
+        )
+    }
+
+    /// Records `task` as the newest of `buf`'s; returns the task two before it there, whose
+    /// buffers it reuses (double buffering).
+    fn buffer(&self, buf: Buf, task: Option<TaskId>) -> Option<TaskId> {
         let mut h = self.history.borrow_mut();
-        let v = h.entry((i, k)).or_default();
+        let v = h.entry(buf).or_default();
         if let Some(t) = task {
             v.push(t);
             return None;
@@ -151,11 +367,11 @@ impl LinearJob<'_> {
         v.len().checked_sub(2).map(|j| v[j])
     }
 
-    /// The newest cluster task of (slice `i`, segment `k`), if any.
-    fn latest(&self, i: usize, k: usize) -> Option<TaskId> {
+    /// The newest cluster task of `buf`'s, if any.
+    fn latest(&self, buf: Buf) -> Option<TaskId> {
         self.history
             .borrow()
-            .get(&(i, k))
+            .get(&buf)
             .and_then(|v| v.last().copied())
     }
 
@@ -178,8 +394,38 @@ impl LinearJob<'_> {
         extra: &[TaskId],
         startups: &Startups,
         first: bool,
+        batch: usize,
     ) -> Result<ChainTasks, Error> {
         let rank = self.rank.unwrap_or(0);
+        if self.reduces() {
+            // the shared reduction after the tile, then this slice's H B + XW
+            let p = self.position(i);
+            let hs = self.partial_h(
+                g,
+                costs,
+                p,
+                batch,
+                tokens,
+                &[tile],
+                Stage::Lora,
+                startups,
+                first,
+            )?;
+            let cost = costs.lora(final_shape(tokens, s.cols, rank, hs.len()))?;
+            let mut d = self.partials_to(g, tokens, &hs, s.cluster_ep);
+            d.push(self.xw_to(g, s, tokens, &[&[tile], extra].concat()));
+            let task = g.add(
+                Work::Cluster {
+                    cluster: s.cluster,
+                    ps: costs.ps(cost.cycles),
+                },
+                self.op,
+                Stage::Lora,
+                &d,
+            );
+            self.buffer(Buf::Slice(i, 0), Some(task));
+            return Ok(ChainTasks::then(None, task, s.cluster_ep));
+        }
         let mut done: Option<ChainTasks> = None;
         for (k, (cluster, ep, rows)) in self.segments(i, s).into_iter().enumerate() {
             let cost = costs.lora(self.segment_shape(tokens, rows, s, rank))?;
@@ -188,7 +434,7 @@ impl LinearJob<'_> {
             if k == 0 {
                 d.extend_from_slice(extra);
             } else {
-                d.extend(self.buffer(i, k, None));
+                d.extend(self.buffer(Buf::Slice(i, k), None));
                 d.extend(startups.segment(i, k, first));
             }
             let xc = self.x_to(g, tokens, rows, ep, &d);
@@ -201,10 +447,25 @@ impl LinearJob<'_> {
                 Stage::Lora,
                 &[y_in, xc],
             );
-            self.buffer(i, k, Some(task));
+            self.buffer(Buf::Slice(i, k), Some(task));
             done = Some(ChainTasks::then(done, task, ep));
         }
         ChainTasks::whole(done)
+    }
+
+    /// Moves slice `s`'s XW (`tokens` rows) from its tile to its cluster after `deps`
+    /// (stage `Output`).
+    fn xw_to(&self, g: &mut Graph, s: &JobSlice, tokens: usize, deps: &[TaskId]) -> TaskId {
+        g.add(
+            Work::Transfer {
+                src: s.tile_ep,
+                dst: s.cluster_ep,
+                bytes: self.bytes(tokens, s.cols),
+            },
+            self.op,
+            Stage::Output,
+            deps,
+        )
     }
 
     /// LoRA shape of a batch of `tokens` on a segment of `rows` input features of slice `s`.
@@ -269,37 +530,31 @@ impl LinearJob<'_> {
     }
 
     /// The cold start of each slice's clusters for this operation (`Stage::Startup`, once per
-    /// operation): per slice and chain segment, a cluster task of the backend's
-    /// `startup_cycles` for the first batch's shape on that segment, after the operation's
-    /// inputs (none when the cost has no start-up); the segment's first cluster task waits for
-    /// it ([`Startups::before`], [`Startups::segment`]).
-    pub fn startups(
-        &self,
-        g: &mut Graph,
-        costs: &mut Costs,
-        rank: usize,
-    ) -> Result<Startups, Error> {
+    /// operation): per work unit ([`LinearJob::units`]: chain segment, reduction row block or
+    /// final stage), a cluster task of the backend's `startup_cycles` for the first batch's
+    /// shape, after the operation's inputs (none when the cost has no start-up); the unit's
+    /// first cluster task waits for it ([`Startups::before`], [`Startups::get`]).
+    pub fn startups(&self, g: &mut Graph, costs: &mut Costs) -> Result<Startups, Error> {
+        let mut out = BTreeMap::new();
         let Some(&t) = self.batches.first() else {
-            return Ok(Startups(vec![Vec::new(); self.slices.len()]));
+            return Ok(Startups(out));
         };
-        let mut out = Vec::with_capacity(self.slices.len());
         for (i, s) in self.slices.iter().enumerate() {
-            let mut segs = Vec::new();
-            for (cluster, _, rows) in self.segments(i, s) {
-                let cost = costs.lora(self.segment_shape(t, rows, s, rank))?;
-                segs.push((cost.startup_cycles > 0).then(|| {
-                    g.add(
+            for u in self.units(i, s, t) {
+                let cost = costs.lora(u.shape)?;
+                if cost.startup_cycles > 0 {
+                    let task = g.add(
                         Work::Cluster {
-                            cluster,
+                            cluster: u.cluster,
                             ps: costs.ps(cost.startup_cycles),
                         },
                         self.op,
                         Stage::Startup,
                         self.deps,
-                    )
-                }));
+                    );
+                    out.insert(u.buf, task);
+                }
             }
-            out.push(segs);
         }
         Ok(Startups(out))
     }
@@ -351,26 +606,49 @@ impl LinearJob<'_> {
     }
 }
 
-/// The start-up tasks of an operation's slices ([`LinearJob::startups`]), by slice index and
-/// chain segment.
-pub struct Startups(Vec<Vec<Option<TaskId>>>);
+/// The start-up tasks of an operation's work units ([`LinearJob::startups`]), by buffer
+/// owner.
+pub struct Startups(BTreeMap<Buf, TaskId>);
 
 impl Startups {
-    /// What slice `i`'s (first segment's) cluster task waits for besides its data: its start-up
-    /// when the task is the first that cluster runs for the operation (`first`), nothing
-    /// otherwise.
+    /// What slice `i`'s (first segment's or final stage's) cluster task waits for besides its
+    /// data: its start-up when the task is the first that cluster runs for the operation
+    /// (`first`), nothing otherwise.
     pub fn before(&self, i: usize, first: bool) -> Option<TaskId> {
         self.segment(i, 0, first)
     }
 
     /// The same for segment `k` of slice `i`'s chain.
     pub fn segment(&self, i: usize, k: usize, first: bool) -> Option<TaskId> {
-        self.0
-            .get(i)
-            .and_then(|s| s.get(k))
-            .copied()
-            .flatten()
-            .filter(|_| first)
+        self.get(Buf::Slice(i, k), first)
+    }
+
+    /// The same for any work unit.
+    pub fn get(&self, buf: Buf, first: bool) -> Option<TaskId> {
+        self.0.get(&buf).copied().filter(|_| first)
+    }
+}
+
+/// The LoRA call of one row block of the partial X A reduction: `rows` input features, out =
+/// rank (B is the identity, XW zero): the partial `H_k = X_k s A_k`.
+pub fn partial_shape(tokens: usize, rows: usize, rank: usize) -> LoraShape {
+    LoraShape {
+        tokens,
+        in_features: rows,
+        out_features: rank,
+        rank,
+    }
+}
+
+/// The LoRA call of a reduction's final stage on a slice of `cols` columns that sums
+/// `partials` partial H: x is the partials side by side (tokens x partials * rank), A the
+/// identities stacked (so X A is their sum), scale 1: `Y = XW + (sum_k H_k) B`.
+pub fn final_shape(tokens: usize, cols: usize, rank: usize, partials: usize) -> LoraShape {
+    LoraShape {
+        tokens,
+        in_features: rank * partials,
+        out_features: cols,
+        rank,
     }
 }
 

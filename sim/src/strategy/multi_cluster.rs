@@ -67,9 +67,9 @@ impl Strategy for MultiCluster {
         g: &mut Graph,
         costs: &mut Costs,
     ) -> Result<Vec<TaskId>, Error> {
-        let Some(rank) = job.rank else {
+        if job.rank.is_none() {
             return super::baseline::expand(job, g, costs);
-        };
+        }
         let groups = token_groups(job.slices);
         let members: Vec<JobSlice> = groups.concat();
         let n = groups.iter().map(Vec::len).max().unwrap_or(1);
@@ -78,7 +78,7 @@ impl Strategy for MultiCluster {
             slices: &members,
             ..job.clone()
         };
-        let startups = full.startups(g, costs, rank)?;
+        let startups = full.startups(g, costs)?;
         let mut done: Vec<Vec<TaskId>> = Vec::with_capacity(job.batches.len());
         let mut finals = Vec::new();
         for (k, &t) in job.batches.iter().enumerate() {
@@ -98,7 +98,7 @@ impl Strategy for MultiCluster {
                 let (i, first) = (offset + m, k < grp.len());
                 let mut extra = free.clone();
                 extra.extend(startups.before(i, first));
-                let y = job.lora_chain(g, costs, i, s, t, tile, &extra, &startups, first)?;
+                let y = job.lora_chain(g, costs, i, s, t, tile, &extra, &startups, first, k)?;
                 this.push(y.first);
                 finals.push(job.gather(g, s, t, y)?);
                 offset += grp.len();

@@ -15,12 +15,12 @@ pub fn expand_pipelined(
     g: &mut Graph,
     costs: &mut Costs,
 ) -> Result<Vec<TaskId>, Error> {
-    let Some(rank) = job.rank else {
+    if job.rank.is_none() {
         return super::baseline::expand(job, g, costs);
-    };
+    }
     let mut done: Vec<Vec<TaskId>> = Vec::with_capacity(job.batches.len());
     let mut finals = Vec::new();
-    let startups = job.startups(g, costs, rank)?;
+    let startups = job.startups(g, costs)?;
     for (k, &t) in job.batches.iter().enumerate() {
         // Double buffering: batch k reuses the buffers of batch k-2.
         let free: Vec<TaskId> = k
@@ -33,7 +33,7 @@ pub fn expand_pipelined(
         for (i, s) in job.slices.iter().enumerate() {
             let mut extra = free.clone();
             extra.extend(startups.before(i, k == 0));
-            let y = job.lora_chain(g, costs, i, s, t, tile, &extra, &startups, k == 0)?;
+            let y = job.lora_chain(g, costs, i, s, t, tile, &extra, &startups, k == 0, k)?;
             this.push(y.first);
             finals.push(job.gather(g, s, t, y)?);
         }

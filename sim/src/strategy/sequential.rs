@@ -23,11 +23,11 @@ impl Strategy for Sequential {
         g: &mut Graph,
         costs: &mut Costs,
     ) -> Result<Vec<TaskId>, Error> {
-        let Some(rank) = job.rank else {
+        if job.rank.is_none() {
             return super::baseline::expand(job, g, costs);
-        };
+        }
         let mut prev: Vec<TaskId> = Vec::new();
-        let startups = job.startups(g, costs, rank)?;
+        let startups = job.startups(g, costs)?;
         for (k, &t) in job.batches.iter().enumerate() {
             // x_k to the tile waits for the previous batch to be completely done.
             let xt = g.add(
@@ -52,8 +52,18 @@ impl Strategy for Sequential {
             let mut this = Vec::with_capacity(job.slices.len());
             for (i, s) in job.slices.iter().enumerate() {
                 let extra = startups.before(i, k == 0);
-                let y =
-                    job.lora_chain(g, costs, i, s, t, tile, extra.as_slice(), &startups, k == 0)?;
+                let y = job.lora_chain(
+                    g,
+                    costs,
+                    i,
+                    s,
+                    t,
+                    tile,
+                    extra.as_slice(),
+                    &startups,
+                    k == 0,
+                    k,
+                )?;
                 this.push(job.gather(g, s, t, y)?);
             }
             prev = this;

@@ -106,7 +106,9 @@ fn latency_startup(
         deps: &[],
         row_rows: &[],
         chains: &[],
+        reduce: true,
         history: Default::default(),
+        partials: Default::default(),
     };
     makespan_ns(strategy, &job, startup, n as u32)
 }
@@ -316,9 +318,79 @@ fn latency_chain(strategy: &dyn Strategy) -> u64 {
         deps: &[],
         row_rows: &[128, 128],
         chains: &chains,
+        reduce: false,
         history: Default::default(),
+        partials: Default::default(),
     };
     makespan_ns(strategy, &job, 0, 2)
+}
+
+/// Latency in ns of a 256 x 256 layer on 2 x 2 tiles (two row blocks of 128 input features,
+/// two 128-column slices on clusters 0 and 1; row block 1's tiles have clusters 2 and 3) with
+/// the partial X A reduction, 4 one-token batches, tile 100 ns per batch. The reducers are the
+/// clusters below the first row: row block 0's partial on cluster 2, row block 1's on
+/// cluster 3, each 15 ns (the fixed cost at out = rank 8: 250 x 8 / 128 = 15 cycles, branch
+/// 12 + add 3); each slice's final stage (out 128) 250 ns (branch 200 + add 50).
+fn latency_reduce(strategy: &dyn Strategy) -> u64 {
+    let batches = [1usize; 4];
+    let slices = [
+        JobSlice {
+            tile_ep: 1,
+            cluster: 0,
+            cluster_ep: 10,
+            cols: 128,
+        },
+        JobSlice {
+            tile_ep: 2,
+            cluster: 1,
+            cluster_ep: 11,
+            cols: 128,
+        },
+    ];
+    let chains = [vec![(0, 10), (2, 12)], vec![(1, 11), (3, 13)]];
+    let job = LinearJob {
+        op: 0,
+        batches: &batches,
+        tile: 0,
+        tile_ep: 1,
+        slices: &slices,
+        src: 0,
+        in_features: 256,
+        out_features: 256,
+        element_bytes: 0,
+        tile_ps_per_token: 100_000,
+        rank: Some(8),
+        deps: &[],
+        row_rows: &[128, 128],
+        chains: &chains,
+        reduce: true,
+        history: Default::default(),
+        partials: Default::default(),
+    };
+    assert_eq!(
+        job.reducers(0),
+        vec![(2, 12, 128), (3, 13, 128)],
+        "the reducers are the clusters below the first row"
+    );
+    makespan_ns(strategy, &job, 0, 4)
+}
+
+#[test]
+fn the_partial_xa_reduction_runs_its_row_blocks_in_parallel() {
+    // Pipelined: batch k's partials run on clusters 2 and 3 after its tile (15 ns), the
+    // finals on clusters 0 and 1 after them (250 ns each, one at a time per cluster); the
+    // tile waits for the final of batch k - 2 (it holds that batch's XW). Tile 0-100,
+    // partials 100-115, final0 115-365; tile1 100-200, final1 365-615; tile2 after final0:
+    // 365-465, final2 615-865; tile3 after final1: 615-715, final3 865-1115 ns (passing Y down
+    // the chain instead: 1350, `a_chain_of_row_blocks_pipelines_over_its_clusters`).
+    assert_eq!(latency_reduce(&pipelined::Pipelined), 1115);
+    // Sequential: per batch tile 100 + partials 15 (in parallel) + final 250 = 365 ns.
+    assert_eq!(latency_reduce(&sequential::Sequential), 4 * 365);
+    // Parallel-branch: the partials need only x (clusters 2 and 3: 0-15, 15-30, ...); each
+    // final's branch (200) follows its previous add, its add (50) also the tile: br0 15-215,
+    // add0 215-265, br1 265-465, add1 465-515, br2 515-715, add2 715-765, br3 765-965, add3
+    // 965-1015 (the tiles, freed by the adds two batches back, never wait longer).
+    assert_eq!(latency_reduce(&parallel_branch::ParallelBranch), 1015);
 }
 
 #[test]
