@@ -112,7 +112,7 @@ fn build(
     costs: &mut Costs,
 ) -> Result<Built, Error> {
     let sched = &loaded.schedule;
-    let eb = loaded.scenario.hardware.element_bytes;
+    let eb = loaded.scenario.element_bytes();
     let batches = strategy::batches(sched.seq_len, t);
     let mut g = Graph::default();
     let mut recs: Vec<OpRec> = Vec::new();

@@ -752,6 +752,63 @@ fn kernel_backend_clock_and_tcdm_have_one_home() {
     assert!(hetsim::scenario::load_str(path, &text("clock_ghz: 1.0")).is_ok());
 }
 
+/// Issue 16: the activation format has one home, the cluster backend's data: the
+/// interconnect's bytes per element follow the kernel (4 for Fp32, 2 for Redmule) or the
+/// analytic model's `element_bytes`; `hardware.element_bytes` may repeat it (bare or
+/// `Some(..)`) but a different value, or a Kernel backend's `dynamic.element_bytes` other than
+/// the kernel's, is an error naming the field and the format.
+#[test]
+fn element_bytes_have_one_home() {
+    let path = Path::new("e.ron");
+    let text = |backend: &str, hw: &str| {
+        format!(
+            r#"(name: "e", workload: (schedule: Model("mobilebert")),
+               hardware: (cluster_backend: {backend}{hw}))"#
+        )
+    };
+    let fp32 = r#"Kernel((lora_elf: "x.elf"))"#;
+    let redmule = r#"Kernel((kernel: Redmule, lora_elf: "x.elf",
+        cluster: (extensions: (zfh: true, xfvec: true, xdma: true, xfrep: true), redmule: Some(()))))"#;
+    let analytic = "Analytic((element_bytes: 1))";
+    let load = |b: &str, hw: &str| hetsim::scenario::load_str(path, &text(b, hw));
+    assert_eq!(load(fp32, "").unwrap().scenario.element_bytes(), 4);
+    assert_eq!(load(redmule, "").unwrap().scenario.element_bytes(), 2);
+    assert_eq!(load(analytic, "").unwrap().scenario.element_bytes(), 1);
+    for ok in [
+        ", element_bytes: 4",
+        ", element_bytes: Some(4)",
+        ", element_bytes: None",
+    ] {
+        assert!(load(fp32, ok).is_ok(), "{ok}");
+    }
+    let e = load(fp32, ", element_bytes: 2").unwrap_err().to_string();
+    assert!(
+        e.contains("field `hardware.element_bytes`")
+            && e.contains("2 conflicts with the cluster backend's data format (4 bytes")
+            && e.contains("Fp32 kernel"),
+        "{e}"
+    );
+    let e = load(analytic, ", element_bytes: 2")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("analytic model's element_bytes"), "{e}");
+    let e = load(
+        r#"Kernel((lora_elf: "x.elf", dynamic: (element_bytes: 8)))"#,
+        "",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("field `hardware.cluster_backend.Kernel.dynamic.element_bytes`")
+            && e.contains("8 conflicts with the Fp32 kernel's data (4 bytes"),
+        "{e}"
+    );
+    let e = load(fp32, r#", element_bytes: "two""#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a byte count such as 2"), "{e}");
+}
+
 /// A one-operation schedule: a 1-input, 4-output linear layer without LoRA on 8 tokens.
 const ONE_INPUT_SCHEDULE: &str = r#"(model: "one-input", seq_len: 8, input_features: 1, blocks: [
     (name: "block", repeat: 1, ops: [
@@ -839,7 +896,6 @@ fn multi_cluster_scales_in_the_cluster_bound_case() {
             tile: (rows: 512, cols: 512),
             cluster_backend: Kernel((lora_elf: "../kernels/build/lora.elf")),
             interconnect: (topology: PointToPoint((latency_ns: 1.0, bandwidth: BytesPerCycle(bytes: 64.0, clock_ghz: 1.0)))),
-            element_bytes: 2,
         ),
         workload: (schedule: Model("mobilebert"), seq_len: Some(320), lora: Rank((rank: 8, alpha: 32.0))),
         sweep: (integration_time_ns: [128.0], tokens_per_batch: [8],

@@ -56,8 +56,8 @@ pub struct KernelBackendConfig {
     #[serde(default = "yes")]
     pub cache_cycles: bool,
     /// The analytic model used for dynamic operations; its clock and TCDM size are the
-    /// cluster's (`cluster.clock_ghz`, `cluster.tcdm.size`), and setting them here is an error
-    /// at load time.
+    /// cluster's (`cluster.clock_ghz`, `cluster.tcdm.size`) and its element size the kernel's
+    /// format; setting them here is an error at load time.
     #[serde(default)]
     pub dynamic: AnalyticClusterConfig,
 }
@@ -89,6 +89,7 @@ impl KernelCluster {
         let dynamic = AnalyticCluster::new(AnalyticClusterConfig {
             clock_ghz: cfg.cluster.clock_ghz,
             tcdm_bytes: u64::from(cfg.cluster.tcdm.size),
+            element_bytes: cfg.kernel.format().bytes() as u64,
             ..cfg.dynamic.clone()
         })?;
         let file = path.file_name().map_or_else(

@@ -58,8 +58,52 @@ pub struct Hardware {
     pub interconnect: InterconnectConfig,
     /// Tiles on the chip; `None` (default): as many as the model needs.
     pub tiles_available: Option<usize>,
-    /// Bytes per activation element on the interconnect (default 2: FP16).
-    pub element_bytes: u64,
+    /// Bytes per activation element on the interconnect. Default (`None`): the cluster
+    /// backend's data format ([`Scenario::element_bytes`]); a value that differs from it is an
+    /// error. Written `2` or `Some(2)`.
+    #[serde(deserialize_with = "bare_or_some")]
+    pub element_bytes: Option<u64>,
+}
+
+/// Reads an optional byte count written bare (`2`), as `Some(2)` or as `None`.
+fn bare_or_some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a byte count such as 2 (or None)")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            u64::deserialize(d).map(Some)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+impl Scenario {
+    /// Bytes per activation element: the cluster backend's data format (the kernel's for
+    /// `Kernel`: 4 for `Fp32`, 2 for the binary16 kernels; `element_bytes` for `Analytic`),
+    /// which the interconnect moves and `hardware.element_bytes` may only repeat.
+    pub fn element_bytes(&self) -> u64 {
+        match &self.hardware.cluster_backend {
+            BackendConfig::Kernel(k) => k.kernel.format().bytes() as u64,
+            BackendConfig::Analytic(c) => c.element_bytes,
+        }
+    }
 }
 
 impl Default for Hardware {
@@ -69,7 +113,7 @@ impl Default for Hardware {
             cluster_backend: BackendConfig::default(),
             interconnect: InterconnectConfig::default(),
             tiles_available: None,
-            element_bytes: 2,
+            element_bytes: None,
         }
     }
 }
@@ -428,12 +472,48 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
             )
         })?;
     }
-    if !(1..=16).contains(&sc.hardware.element_bytes) {
+    // One home for the activation format: the cluster backend's data (the kernel's format, or
+    // the analytic model's element_bytes); the interconnect moves what the clusters compute in.
+    if let BackendConfig::Kernel(k) = &sc.hardware.cluster_backend {
+        let (set, default) = (
+            k.dynamic.element_bytes,
+            AnalyticClusterConfig::default().element_bytes,
+        );
+        let format = k.kernel.format().bytes() as u64;
+        if set != default && set != format {
+            return Err(f(
+                "hardware.cluster_backend.Kernel.dynamic.element_bytes",
+                format!(
+                    "{set} conflicts with the {:?} kernel's data ({format} bytes per element)",
+                    k.kernel
+                ),
+                "remove it: the dynamic operations take the kernel's format",
+            ));
+        }
+    }
+    let backend_bytes = sc.element_bytes();
+    if !(1..=16).contains(&backend_bytes) {
         return Err(f(
-            "hardware.element_bytes",
-            format!("{} is out of range", sc.hardware.element_bytes),
+            "hardware.cluster_backend.Analytic.element_bytes",
+            format!("{backend_bytes} is out of range"),
             "use 1..=16 (2 for FP16)",
         ));
+    }
+    if let Some(set) = sc.hardware.element_bytes {
+        if set != backend_bytes {
+            return Err(f(
+                "hardware.element_bytes",
+                format!(
+                    "{set} conflicts with the cluster backend's data format ({backend_bytes} \
+                     bytes per element: {})",
+                    match &sc.hardware.cluster_backend {
+                        BackendConfig::Kernel(k) => format!("the {:?} kernel's", k.kernel),
+                        BackendConfig::Analytic(_) => "the analytic model's element_bytes".into(),
+                    }
+                ),
+                "remove it: the interconnect moves activations in the clusters' format",
+            ));
+        }
     }
     if let Some(0) = sc.hardware.tiles_available {
         return Err(f(
