@@ -45,7 +45,7 @@ fn default_numerics() -> Option<Numerics> {
 }
 
 /// Hardware: tile, clusters, interconnect.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Hardware {
     /// AIMC tile (the aimc module's `TileConfig`; its `integration_time_ns` comes from
@@ -106,17 +106,6 @@ impl Scenario {
     }
 }
 
-impl Default for Hardware {
-    fn default() -> Self {
-        Self {
-            tile: TileConfig::default(),
-            cluster_backend: BackendConfig::default(),
-            interconnect: InterconnectConfig::default(),
-            tiles_available: None,
-            element_bytes: None,
-        }
-    }
-}
 
 /// Where the layer schedule comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
