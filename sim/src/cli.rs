@@ -128,18 +128,27 @@ pub enum Mode {
 /// Parses the process's arguments, runs the chosen command and returns the exit code.
 pub fn main() -> i32 {
     use std::io::IsTerminal;
-    if let Some(w) = terminal_width() {
-        hetsim_models::diag::set_width(w);
-    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut err = std::io::stderr();
     let styled = std::env::var_os("NO_COLOR").is_none();
-    let color = (
-        styled && std::io::stdout().is_terminal(),
-        styled && std::io::stderr().is_terminal(),
-    );
-    run_with(std::env::args_os(), Mode::Run, &mut out, &mut err, color)
+    let term = Terminal {
+        color_out: styled && std::io::stdout().is_terminal(),
+        color_err: styled && std::io::stderr().is_terminal(),
+        width: terminal_width(),
+    };
+    run_with(std::env::args_os(), Mode::Run, &mut out, &mut err, term)
+}
+
+/// What [`run_with`] knows of the terminals it writes to.
+#[derive(Debug, Clone, Copy, Default)]
+struct Terminal {
+    /// ANSI styles on stdout (clap's help).
+    color_out: bool,
+    /// ANSI styles on stderr (clap's errors, source excerpts).
+    color_err: bool,
+    /// The width source excerpts are cut to; `None`: [`crate::diag::DEFAULT_WIDTH`].
+    width: Option<usize>,
 }
 
 /// The width of the terminal on stderr, for source excerpts in error messages: `COLUMNS` when
@@ -156,6 +165,15 @@ fn terminal_width() -> Option<usize> {
         .map(|(_, w)| usize::from(w))
 }
 
+/// The message for a failed command, after `hetsim: `: `error: ` and the error, or for an
+/// error at a position of a file, the line with a caret under the column ([`crate::diag`]).
+fn report(e: &Error, term: Terminal) -> String {
+    match e.source_error() {
+        Some(s) => crate::diag::render(s, term.width.unwrap_or(0), term.color_err),
+        None => format!("error: {e}"),
+    }
+}
+
 /// Parses `args` (the first is the program name), runs (or, in [`Mode::Check`], checks) the
 /// command and returns the exit code. The command's output goes to `out`; errors, usage
 /// messages and notes go to `err` (progress and notes of running commands go to the process's
@@ -166,16 +184,17 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    run_with(args, mode, out, err, (false, false))
+    run_with(args, mode, out, err, Terminal::default())
 }
 
-/// [`run`], with ANSI styles for clap's messages on stdout and stderr (terminals only).
+/// [`run`], with what is known of the terminals: ANSI styles for clap's messages on stdout
+/// and stderr and for source excerpts on stderr, and the width of those excerpts.
 fn run_with<I, T>(
     args: I,
     mode: Mode,
     out: &mut dyn Write,
     err: &mut dyn Write,
-    (color_out, color_err): (bool, bool),
+    term: Terminal,
 ) -> i32
 where
     I: IntoIterator<Item = T>,
@@ -186,9 +205,9 @@ where
         Err(e) => {
             // --help and --version are "errors" that go to stdout with status 0.
             let (sink, color): (&mut dyn Write, bool) = if e.use_stderr() {
-                (err, color_err)
+                (err, term.color_err)
             } else {
-                (out, color_out)
+                (out, term.color_out)
             };
             let text = if color {
                 e.render().ansi().to_string()
@@ -233,9 +252,58 @@ where
         }
         Err(e) => {
             // A full or closed stderr leaves nowhere to report; the status still says it.
-            let _ = writeln!(err, "hetsim: error: {e}");
+            let _ = writeln!(err, "hetsim: {}", report(&e, term));
             let _ = err.flush();
             EXIT_SIM_ERROR
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hetsim_models::diag::SourceError;
+
+    #[test]
+    fn located_errors_get_an_excerpt_others_a_line() {
+        let text = "(\n    corez: 2,\n)";
+        let e = hetsim_models::cluster::ClusterConfig::from_ron_str(text, "c.ron").unwrap_err();
+        let e = Error::Cluster(e);
+        assert_eq!(e.source_error().map(|s| (s.line, s.column)), Some((2, 5)));
+        let plain = report(&e, Terminal::default());
+        assert!(
+            plain.starts_with("error: Unexpected field named `corez`"),
+            "{plain}"
+        );
+        assert!(plain.contains("\n --> c.ron:2:5\n"), "{plain}");
+        assert!(
+            plain.ends_with("2 |     corez: 2,\n  |     ^^^^^"),
+            "{plain}"
+        );
+        // Colours only when stderr takes them; the location is there either way.
+        let styled = Terminal {
+            color_err: true,
+            ..Terminal::default()
+        };
+        let coloured = report(&e, styled);
+        assert!(coloured.contains('\u{1b}') && coloured.contains("c.ron:2:5"));
+        // The width reaches the renderer: a long line is cut at 30 columns.
+        let long = format!("({}corez: 2)", " ".repeat(100));
+        let e = Error::Ron(Box::new(SourceError::new("l.ron", &long, 1, 102, "bad")));
+        let narrow = Terminal {
+            width: Some(30),
+            ..Terminal::default()
+        };
+        assert!(report(&e, narrow).lines().all(|l| l.chars().count() <= 30));
+        // Without a width: the default, 100.
+        let wide = report(&e, Terminal::default());
+        let longest = wide.lines().map(|l| l.chars().count()).max();
+        assert!(
+            longest > Some(30) && longest <= Some(crate::diag::DEFAULT_WIDTH),
+            "{wide}"
+        );
+        // Any other error: one `error: ` line.
+        let e = Error::Mapping("no tile".into());
+        assert_eq!(report(&e, styled), "error: mapping: no tile");
     }
 }

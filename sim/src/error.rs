@@ -78,8 +78,8 @@ pub enum Error {
         /// Complete rows in results.jsonl.
         kept: usize,
     },
-    /// A RON file (scenario or schedule) could not be parsed: file, line, column, the line
-    /// itself with a caret under the column, and a hint.
+    /// A RON file (scenario or schedule) could not be parsed: file, line, column, message, the
+    /// line and a hint (the CLI shows the line with a caret under the column, [`crate::diag`]).
     #[error(transparent)]
     Ron(Box<SourceError>),
     /// A scenario is well-formed RON but a field's value cannot be used.
@@ -129,8 +129,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// The located error (file, line, column, the line's text) this error is or wraps, for the
+    /// CLI to show with its excerpt ([`crate::diag::render`]).
+    pub fn source_error(&self) -> Option<&SourceError> {
+        use hetsim_models::{aimc::AimcError, cluster::ClusterError};
+        match self {
+            Error::Ron(e)
+            | Error::Aimc(AimcError::Ron(e))
+            | Error::Cluster(ClusterError::Ron(e)) => Some(e),
+            _ => None,
+        }
+    }
+
     /// Wraps a RON parse error of `path` (whose text is `text`) with the position, the offending
-    /// line under a caret, and a hint.
+    /// line and a hint.
     pub fn ron(path: &Path, text: &str, e: ron::error::SpannedError) -> Self {
         use ron::error::Error as R;
         let hint = match &e.code {

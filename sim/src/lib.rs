@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod cli;
 pub mod cmd;
+pub mod diag;
 pub mod engine;
 pub mod error;
 pub mod fnv;

@@ -1,6 +1,7 @@
-//! RON errors end to end: the binary prints `file:line:column: message`, the offending line
-//! under a gutter and a caret under the column (docs/robustness.md). The expected excerpts
-//! are worked out by hand in the comments; `COLUMNS` fixes the width.
+//! RON errors end to end: the binary prints `hetsim: error: message`, ` --> file:line:column`,
+//! the offending line under a gutter and carets under the column, as rustc does (through
+//! annotate-snippets, `hetsim::diag`; docs/robustness.md). The expected excerpts are worked
+//! out by hand in the comments; `COLUMNS` fixes the width.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -35,8 +36,8 @@ fn error_of(name: &str, text: &str, args: &[&str], columns: usize) -> (String, V
 
 #[test]
 fn a_tile_config_with_tabs_and_crlf() {
-    // Line 3 is "\tcolz: 3," (CRLF): RON reports column 6, after the name; the caret goes to
-    // the `c` in column 2, shown 4 columns in (the tab is 4 spaces).
+    // Line 3 is "\tcolz: 3," (CRLF): RON reports column 6, after the name; the carets go
+    // under `colz` from column 2, shown 4 columns in (the tab is 4 spaces); no `\r` shown.
     let (f, lines) = error_of(
         "t.ron",
         "(\r\n\trows: 256,\r\n\tcolz: 3,\r\n)\r\n",
@@ -44,19 +45,24 @@ fn a_tile_config_with_tabs_and_crlf() {
         80,
     );
     assert!(
-        lines[0].starts_with(&format!(
-            "hetsim: error: {f}:3:2: Unexpected field named `colz` in `TileConfig`"
-        )),
+        lines[0].starts_with("hetsim: error: Unexpected field named `colz` in `TileConfig`"),
         "{lines:?}"
     );
-    assert_eq!(lines[1..], ["  |", "3 |     colz: 3,", "  |     ^"]);
+    assert_eq!(
+        lines[1..],
+        [
+            format!(" --> {f}:3:2"),
+            "  |".into(),
+            "3 |     colz: 3,".into(),
+            "  |     ^^^^".into(),
+        ]
+    );
 }
 
 #[test]
 fn a_long_cluster_config_line_is_cut_around_the_column() {
-    // 83 characters; `max_cyclez` starts in column 69 (caret 68 columns in). Width 40 leaves
-    // 36 columns after "1 | "; the caret is within 18 of the end, so the window is the last
-    // 32 columns (51..83) after "...", and the caret 3 + 68 - 51 = 20 columns in.
+    // 83 characters; `max_cyclez` starts in column 69. Width 40: the line is cut on the left
+    // with "...", and the carets stay under the name.
     let line =
         "(cores: 2, clock_ghz: 1.0, tcdm: (size: 65536), barrier_latency: 3, max_cyclez: 10)";
     assert_eq!(line.len(), 83);
@@ -67,19 +73,20 @@ fn a_long_cluster_config_line_is_cut_around_the_column() {
         40,
     );
     assert!(
-        lines[0].starts_with(&format!(
-            "hetsim: error: {f}:1:69: Unexpected field named `max_cyclez` in `ClusterConfig`"
-        )),
+        lines[0]
+            .starts_with("hetsim: error: Unexpected field named `max_cyclez` in `ClusterConfig`"),
         "{lines:?}"
     );
     assert_eq!(
         lines[1..],
         [
-            "  |".to_string(),
-            "1 | ...rier_latency: 3, max_cyclez: 10)".to_string(),
-            format!("  | {}^", " ".repeat(20)),
+            format!(" --> {f}:1:69"),
+            "  |".into(),
+            "1 | ...tency: 3, max_cyclez: 10)".into(),
+            format!("  | {}{}", " ".repeat(13), "^".repeat(10)),
         ]
     );
+    assert!(lines[3].len() <= 40);
 }
 
 #[test]
@@ -88,32 +95,33 @@ fn an_empty_scenario_and_one_cut_short() {
     assert_eq!(
         lines,
         [
-            format!("hetsim: error: {f}:1:1: Expected opening `(` for struct `Scenario`"),
+            "hetsim: error: Expected opening `(` for struct `Scenario`".to_string(),
+            format!(" --> {f}:1:1"),
             "  |".into(),
             "1 |".into(),
             "  | ^".into(),
+            "  |".into(),
             "  = hint: check the syntax near this position against docs/scenarios.md".into(),
         ]
     );
     // The file ends after 10 characters where a comma should come: column 11, one past the
     // end of the line, the caret 10 columns in.
     let (f, lines) = error_of("cut.ron", "(name: \"x\"", &["validate", "{}"], 80);
-    assert_eq!(lines[0], format!("hetsim: error: {f}:1:11: Expected comma"));
+    assert_eq!(lines[0], "hetsim: error: Expected comma");
     assert_eq!(
-        lines[1..4],
+        lines[1..5],
         [
-            "  |".to_string(),
-            "1 | (name: \"x\"".to_string(),
+            format!(" --> {f}:1:11"),
+            "  |".into(),
+            "1 | (name: \"x\"".into(),
             format!("  | {}^", " ".repeat(10))
         ]
     );
     // A string left open: "Expected end of string" at its first character (column 9).
-    let (_, lines) = error_of("open.ron", "(name: \"unfinished", &["validate", "{}"], 80);
-    assert!(
-        lines[0].ends_with(":1:9: Expected end of string"),
-        "{lines:?}"
-    );
-    assert_eq!(lines[3], format!("  | {}^", " ".repeat(8)), "{lines:?}");
+    let (f, lines) = error_of("open.ron", "(name: \"unfinished", &["validate", "{}"], 80);
+    assert_eq!(lines[0], "hetsim: error: Expected end of string");
+    assert_eq!(lines[1], format!(" --> {f}:1:9"));
+    assert_eq!(lines[4], format!("  | {}^", " ".repeat(8)), "{lines:?}");
 }
 
 #[test]
@@ -122,15 +130,44 @@ fn an_unknown_enum_variant_in_a_scenario() {
     let text = "(name: \"x\", workload: (schedule: Model(\"mobilebert\")), sweep: (strategy: [Pipelined, Foo]))";
     let (f, lines) = error_of("s.ron", text, &["validate", "{}"], 200);
     assert!(
-        lines[0].starts_with(&format!(
-            "hetsim: error: {f}:1:86: Unexpected variant named `Foo`"
-        )),
+        lines[0].starts_with("hetsim: error: Unexpected variant named `Foo`"),
         "{lines:?}"
     );
-    assert_eq!(lines[2], format!("1 | {text}"));
-    assert_eq!(lines[3], format!("  | {}^", " ".repeat(85)));
+    assert_eq!(lines[1], format!(" --> {f}:1:86"));
+    assert_eq!(lines[3], format!("1 | {text}"));
+    assert_eq!(lines[4], format!("  | {}^^^", " ".repeat(85)));
     assert_eq!(
-        lines[4],
+        lines[6],
         "  = hint: use one of: Sequential, Pipelined, ParallelBranch, MultiCluster"
     );
+}
+
+#[test]
+fn control_characters_do_not_reach_the_terminal() {
+    // An ESC sequence that would clear the screen, a C1 CSI and a right-to-left override in
+    // a misspelled field's line: shown as `␛`, U+FFFD, U+FFFD; the carets stay under `colz`
+    // (column 22, shown 21 columns in: each replacement is one column).
+    let (f, lines) = error_of(
+        "t.ron",
+        "(rows: 1, /*\u{1b}[2J\u{9b}\u{202e}*/ colz: 3)",
+        &["tile", "--config", "{}"],
+        80,
+    );
+    assert_eq!(lines[1], format!(" --> {f}:1:22"));
+    assert_eq!(lines[3], "1 | (rows: 1, /*␛[2J\u{fffd}\u{fffd}*/ colz: 3)");
+    assert_eq!(lines[4], format!("  | {}^^^^", " ".repeat(21)));
+}
+
+#[test]
+fn wide_characters_keep_the_carets_aligned() {
+    // `漢字` take 2 columns each: `colz` (column 18) is shown 19 columns in.
+    let (f, lines) = error_of(
+        "t.ron",
+        "(rows: 1, /*漢字*/ colz: 3)",
+        &["tile", "--config", "{}"],
+        80,
+    );
+    assert_eq!(lines[1], format!(" --> {f}:1:18"));
+    assert_eq!(lines[3], "1 | (rows: 1, /*漢字*/ colz: 3)");
+    assert_eq!(lines[4], format!("  | {}^^^^", " ".repeat(19)));
 }

@@ -121,7 +121,8 @@ fn fifos_do_not_hang() {
     let (code, err) = hetsim(&["validate", &f], 20);
     assert_eq!(code, 125, "{err}");
     assert!(
-        err.contains("s.ron:1:1: Expected opening `(` for struct `Scenario`"),
+        err.starts_with("hetsim: error: Expected opening `(` for struct `Scenario`")
+            && err.contains(&format!(" --> {f}:1:1\n")),
         "{err}"
     );
     // Endless: a writer filling the FIFO with spaces until the reader goes away.

@@ -8,11 +8,12 @@ use hetsim_isa::disasm::Disasm;
 use hetsim_isa::elf::Segment;
 use hetsim_isa::{decode, execute, Bus, Hart, Memory, Misaligned, Privilege, Size};
 use hetsim_isa::{Machine, MachineConfig, Program};
-use hetsim_models::aimc::{read_npy_bytes, AnalogMatrix, Matrix, TileConfig};
+use hetsim_models::aimc::{read_npy_bytes, AimcError, AnalogMatrix, Matrix, TileConfig};
 use hetsim_models::cluster::config::{
     ICacheConfig, IsaExtensions, L2Config, MisalignedAccess, SsrConfig, TcdmConfig, TrapPolicy,
 };
-use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport};
+use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
+use hetsim_models::diag::SourceError;
 use std::path::Path;
 
 /// `exec`: where the RAM starts and how large it is.
@@ -315,6 +316,9 @@ pub fn ron_tile(data: &[u8]) {
     let cfg = match TileConfig::from_ron_str(text) {
         Ok(c) => c,
         Err(e) => {
+            if let AimcError::Ron(s) = &e {
+                check_located(s);
+            }
             let _ = e.to_string();
             return;
         }
@@ -341,6 +345,9 @@ pub fn ron_cluster(data: &[u8]) {
     let cfg = match ClusterConfig::from_ron_str(text, "fuzz.ron") {
         Ok(c) => c,
         Err(e) => {
+            if let ClusterError::Ron(s) = &e {
+                check_located(s);
+            }
             let _ = e.to_string();
             return;
         }
@@ -385,6 +392,9 @@ pub fn scenario(data: &[u8]) {
     let loaded = match hetsim::scenario::load_str(&anchor, text) {
         Ok(l) => l,
         Err(e) => {
+            if let Some(s) = e.source_error() {
+                check_located(s);
+            }
             let _ = e.to_string();
             return;
         }
@@ -392,6 +402,25 @@ pub fn scenario(data: &[u8]) {
     let _ = loaded.combinations();
     if let Err(e) = hetsim::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1) {
         let _ = e.to_string();
+    }
+}
+
+/// A RON error names its file, line and column: in its text (`file:line:column: message`) and
+/// in the CLI's excerpt (` --> file:line:column`, at the terminal widths 80 and 20, which
+/// shows no control character but line breaks).
+pub fn check_located(e: &SourceError) {
+    let at = format!("{}:{}:{}", e.origin, e.line, e.column);
+    assert!(e.to_string().starts_with(&format!("{at}: ")), "{e}");
+    for width in [80, 20] {
+        let shown = hetsim::diag::render(e, width, false);
+        assert!(
+            shown.lines().any(|l| l.trim_start() == format!("--> {at}")),
+            "{e:?} at width {width}: {shown}"
+        );
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{e:?}: {shown:?}"
+        );
     }
 }
 
@@ -416,8 +445,9 @@ pub fn cli(data: &[u8]) {
 /// input files it names, and stops before simulating, generating or writing anything
 /// ([`hetsim::cli::Mode::Check`]). Asserts that it returns (no panic), with status 0 and
 /// nothing on stderr, 2 (usage) with clap's message, or 125 with a `hetsim: error: ...`
-/// message. Every `@/` in an argument becomes the workspace root, so inputs can name the
-/// shipped scenarios, presets, kernels and `tests/fixtures/cli/` portably. Arguments
+/// message whose source excerpt, if any, names `file:line:column` after `-->`. Every `@/` in
+/// an argument becomes the workspace root, so inputs can name the shipped scenarios, presets,
+/// kernels and `tests/fixtures/cli/` portably. Arguments
 /// mentioning `dev`, `proc` or `sys` are skipped: every reader stops at its size limit
 /// (`hetsim_isa::input`), but `/dev/zero` as a `.npy` file still means reading 512 MiB, far too
 /// slow for a fuzz execution (`sim/tests/special_files.rs` tests those paths instead).
@@ -460,10 +490,27 @@ pub fn cli_args(args: Vec<std::ffi::OsString>) {
             msg.contains("error:") || msg.contains("Usage:"),
             "{argv:?}: usage status without clap's message: {msg:?}"
         ),
-        125 => assert!(
-            msg.starts_with("hetsim: error: ") && msg.trim_end().len() > "hetsim: error: ".len(),
-            "{argv:?}: error status without a message: {msg:?}"
-        ),
+        125 => {
+            assert!(
+                msg.starts_with("hetsim: error: ")
+                    && msg.trim_end().len() > "hetsim: error: ".len(),
+                "{argv:?}: error status without a message: {msg:?}"
+            );
+            // A source excerpt's header names the file, line and column.
+            for l in msg.lines().filter(|l| l.trim_start().starts_with("--> ")) {
+                let mut parts = l.rsplitn(3, ':');
+                let numbers = [parts.next(), parts.next()];
+                assert!(
+                    numbers
+                        .iter()
+                        .all(|n| n.is_some_and(|n| n.parse::<usize>().is_ok()))
+                        && parts
+                            .next()
+                            .is_some_and(|f| f.trim_start().len() > "--> ".len()),
+                    "{argv:?}: an excerpt without file:line:column: {msg:?}"
+                );
+            }
+        }
         c => panic!("{argv:?}: unexpected status {c}; stderr {msg:?}"),
     }
 }

@@ -113,6 +113,7 @@ const VALUES: &[&str] = &[
     "@/traces/mobilebert.ron",
     "@/tests/fixtures/cli/w.npy",
     "@/tests/fixtures/cli/sweep.ron",
+    "@/tests/fixtures/cli/misspelled.ron",
     "@/tests/fixtures/cli/shard-0",
     "@/tests/fixtures/cli/shard-0/results.csv",
     "@/scenarios",
@@ -281,4 +282,43 @@ fn help_version_and_usage_errors() {
     );
     assert_eq!(code, 2, "{}", String::from_utf8_lossy(&err));
     assert!(String::from_utf8_lossy(&err).contains("invalid UTF-8"));
+}
+
+/// A RON error names the file, line and column in its excerpt's header, shows the line (a tab
+/// as 4 columns, wide characters as 2) and puts carets under the misspelled name.
+#[test]
+fn a_ron_error_names_file_line_and_column() {
+    let f = workspace_root().join("tests/fixtures/cli/misspelled.ron");
+    let f = f.display().to_string();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = hetsim::cli::run(
+        ["hetsim", "validate", &f],
+        hetsim::cli::Mode::Check,
+        &mut out,
+        &mut err,
+    );
+    let err = String::from_utf8(err).unwrap();
+    assert_eq!(code, 125, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].starts_with("hetsim: error: Unexpected field named `seqlen` in `Workload`"),
+        "{err}"
+    );
+    // `seqlen` is character 53 of line 5; shown after a 4-column tab and two wide characters.
+    let before = "\tworkload: (schedule: Model(\"mobilebert\"), /* 長さ */ ";
+    let column = before.chars().count() + 1;
+    assert_eq!(column, 53);
+    assert_eq!(lines[1], format!(" --> {f}:5:{column}"));
+    assert_eq!(
+        lines[3],
+        "5 |     workload: (schedule: Model(\"mobilebert\"), /* 長さ */ seqlen: Some(16)),"
+    );
+    assert_eq!(
+        lines[4],
+        format!("  | {}^^^^^^", " ".repeat(column - 1 + 3 + 2))
+    );
+    assert!(
+        lines[6].starts_with("  = hint: remove or rename the field"),
+        "{err}"
+    );
 }

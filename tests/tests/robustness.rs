@@ -143,6 +143,33 @@ fn committed_seeds_run() {
     }
 }
 
+/// The RON harnesses check that a parse error names its file, line and column, in its text
+/// and in the CLI's excerpt (`fuzzing::check_located`); these inputs reach that check with an
+/// empty file, a misspelled field, tabs and CRLF, wide, control and bidi characters, and a
+/// line longer than the terminal.
+#[test]
+fn ron_errors_name_file_line_and_column() {
+    let long = format!("(rows: 1, {} colz: 2)", "/* long */ ".repeat(20));
+    let texts = [
+        "",
+        "(colz: 1)",
+        "(\r\n\trows: 1,\r\n\tcolz: 2,\r\n)",
+        "(/*\u{1b}[2J\u{9b}漢😀\u{202e}*/ colz: 2)",
+        &long,
+        "(rows: 1",
+    ];
+    for text in texts {
+        let e = hetsim_models::aimc::TileConfig::from_ron_str(text).unwrap_err();
+        assert!(
+            matches!(e, hetsim_models::aimc::AimcError::Ron(_)),
+            "{text:?}: {e}"
+        );
+        fuzzing::ron_tile(text.as_bytes());
+        fuzzing::ron_cluster(text.as_bytes());
+        fuzzing::scenario(text.as_bytes());
+    }
+}
+
 /// The SSR seed really streams: its FREP block multiplies 16 elements of streams 0 and 1 into
 /// stream 2 and exits; one repetition more reads past the jobs' end, which only streaming can
 /// notice.

@@ -64,7 +64,7 @@ pub enum AimcError {
         reason: &'static str,
     },
     /// A RON tile configuration could not be parsed: file (or `<tile config>`), line, column,
-    /// the line itself and a caret.
+    /// message and the line (the CLI shows it with a caret under the column).
     #[error(transparent)]
     Ron(Box<crate::diag::SourceError>),
     /// A tile configuration could not be rendered as RON.

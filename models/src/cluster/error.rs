@@ -13,8 +13,8 @@ pub enum ClusterError {
         /// The parser's message, with line and column.
         message: String,
     },
-    /// A RON configuration could not be parsed: file, line, column, the line itself and a
-    /// caret.
+    /// A RON configuration could not be parsed: file, line, column, message and the line (the
+    /// CLI shows it with a caret under the column).
     #[error(transparent)]
     Ron(Box<crate::diag::SourceError>),
     /// A configuration field is out of range.
