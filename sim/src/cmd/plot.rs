@@ -4,7 +4,7 @@
 use super::{emit, note};
 use crate::cli::Mode;
 use crate::error::Error;
-use crate::plot::{self, Kind, Spec};
+use crate::plot::{self, Kind, Scale, Spec};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -45,6 +45,13 @@ pub struct PlotArgs {
     /// (cluster vs tile time with the balance line).
     #[arg(long, value_enum, default_value = "line")]
     pub kind: Kind,
+    /// The x axis: auto is logarithmic when every x is positive and the largest is at least
+    /// 10 times the smallest (ratio: x and y decide together), else linear.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub x_scale: Scale,
+    /// The y axis, as --x-scale (stacked: always linear).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub y_scale: Scale,
     /// Output file, .svg or .png. Default: plot-KIND.svg in the current directory.
     #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub out: Option<PathBuf>,
@@ -67,6 +74,8 @@ pub fn run(args: &PlotArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
         series: args.series.clone(),
         filters: args.filters.clone(),
         kind: args.kind,
+        x_scale: args.x_scale,
+        y_scale: args.y_scale,
         out: args
             .out
             .clone()
@@ -81,10 +90,11 @@ pub fn run(args: &PlotArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
     for n in &d.notes {
         note(format_args!("note: {n}"));
     }
+    let scale = |log| if log { "log" } else { "linear" };
     emit(
         out,
         format_args!(
-            "{}: {} row(s), {} {}\n",
+            "{}: {} row(s), {} {}; x {}, y {}\n",
             d.out.display(),
             d.rows,
             d.groups,
@@ -92,7 +102,13 @@ pub fn run(args: &PlotArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
                 "bar(s)"
             } else {
                 "series"
-            }
+            },
+            if d.categorical {
+                "categories"
+            } else {
+                scale(d.x_log)
+            },
+            scale(d.y_log)
         ),
     )?;
     Ok(0)
