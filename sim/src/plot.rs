@@ -582,7 +582,8 @@ impl Axis {
         let fwd = |v: f64| if log { v.log10() } else { v };
         let inv = |c: f64| if log { 10f64.powf(c) } else { c };
         let (a, b) = (fwd(lo), fwd(hi));
-        let range = if !(b - a > 0.0) || !(b - a).is_finite() {
+        let span = b - a;
+        let range = if span.is_nan() || span <= 0.0 || !span.is_finite() {
             if log {
                 (a - 0.2, b + 0.2)
             } else {
@@ -591,7 +592,14 @@ impl Axis {
             }
         } else {
             let pad = 0.04 * (b - a);
-            (if from_zero && !log && a == 0.0 { a } else { a - pad }, b + pad)
+            (
+                if from_zero && !log && a == 0.0 {
+                    a
+                } else {
+                    a - pad
+                },
+                b + pad,
+            )
         };
         let (vlo, vhi) = (inv(range.0), inv(range.1));
         let min_gap = gap * (range.1 - range.0);
@@ -604,7 +612,8 @@ impl Axis {
         } else {
             linear_ticks(vlo, vhi)
         };
-        let ticks = from_data.unwrap_or_else(|| thin(&major.iter().map(|&v| fwd(v)).collect::<Vec<_>>(), min_gap));
+        let ticks = from_data
+            .unwrap_or_else(|| thin(&major.iter().map(|&v| fwd(v)).collect::<Vec<_>>(), min_gap));
         let unit = if log {
             None
         } else {
@@ -1027,15 +1036,7 @@ fn prepare(spec: &Spec, and_draw: bool) -> Result<Drawn, Error> {
                     }
                 };
                 let lohi = bounds(both.iter().map(|p| p.0));
-                let xa = Axis::numeric(
-                    &xcol,
-                    quantity(&xcol),
-                    xlog,
-                    lohi,
-                    !xlog,
-                    None,
-                    TICK_GAP.0,
-                );
+                let xa = Axis::numeric(&xcol, quantity(&xcol), xlog, lohi, !xlog, None, TICK_GAP.0);
                 let ya = Axis::numeric(
                     &ycols[0],
                     quantity(&ycols[0]),
@@ -1330,7 +1331,10 @@ fn draw<DB: DrawingBackend>(
     // Category labels are rotated when they do not fit side by side.
     let cats = &v.x.categories;
     let longest = cats.iter().map(|c| c.chars().count()).max().unwrap_or(0) as u32;
-    let plot_w = plot_area.dim_in_pixel().0.saturating_sub(2 * margin + ylabels);
+    let plot_w = plot_area
+        .dim_in_pixel()
+        .0
+        .saturating_sub(2 * margin + ylabels);
     let rotate = !cats.is_empty() && (longest * 8 + 12) * cats.len() as u32 > plot_w;
     let xarea = if rotate {
         (longest * 8 + 40).min(260)
@@ -1455,7 +1459,11 @@ fn draw<DB: DrawingBackend>(
                 let c = colour(k);
                 let rects = values.iter().enumerate().map(|(i, vals)| {
                     let below: f64 = vals.iter().take(k).filter(|x| x.is_finite()).sum();
-                    let h = vals.get(k).copied().filter(|x| x.is_finite()).unwrap_or(0.0);
+                    let h = vals
+                        .get(k)
+                        .copied()
+                        .filter(|x| x.is_finite())
+                        .unwrap_or(0.0);
                     let x = i as f64;
                     Rectangle::new([(x + 0.1, below), (x + 0.9, below + h)], c.filled())
                 });
@@ -1482,7 +1490,8 @@ fn draw_legend<DB: DrawingBackend>(
         [(4, top), (w as i32 - 12, bottom)],
         ShapeStyle::from(&BLACK).stroke_width(1),
     ))?;
-    let text = TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let text =
+        TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     for (k, (label, marker)) in entries.iter().enumerate() {
         let y = top + 5 + row / 2 + row * k as i32;
         let (x0, x1) = (14, 38);
@@ -1500,10 +1509,16 @@ fn draw_legend<DB: DrawingBackend>(
                 area.draw(&Circle::new(((x0 + x1) / 2, y), r, style))?;
             }
             Marker::Block(c) => {
-                area.draw(&Rectangle::new([(x0 + 4, y - 6), (x1 - 4, y + 6)], c.filled()))?;
+                area.draw(&Rectangle::new(
+                    [(x0 + 4, y - 6), (x1 - 4, y + 6)],
+                    c.filled(),
+                ))?;
             }
             Marker::Balance => {
-                area.draw(&PathElement::new(vec![(x0, y), (x1, y)], BALANCE.stroke_width(2)))?;
+                area.draw(&PathElement::new(
+                    vec![(x0, y), (x1, y)],
+                    BALANCE.stroke_width(2),
+                ))?;
             }
         }
         area.draw_text(label, &text, (x1 + 8, y))?;
@@ -1528,8 +1543,196 @@ mod tests {
     fn labels_carry_units_and_aliases_resolve() {
         assert_eq!(axis_label("tile_ns"), "tile_ns (ns)");
         assert_eq!(axis_label("tokens_per_batch"), "tokens_per_batch (tokens)");
+        assert_eq!(axis_label("tcdm_peak_bytes"), "tcdm_peak_bytes (bytes)");
         assert_eq!(axis_label("layer"), "layer");
         assert_eq!(alias("t"), "tokens_per_batch");
         assert_eq!(alias("integration_time"), "integration_time_ns");
+    }
+
+    #[test]
+    fn auto_is_log_from_a_decade_of_positive_values() {
+        assert!(auto_log([8.0, 16.0, 32.0, 64.0, 128.0]));
+        assert!(auto_log([40_960.0, 2_457_600.0]));
+        assert!(!auto_log([128.0, 256.0, 512.0]));
+        assert!(!auto_log([1.0, 1.24]));
+        // a value <= 0 keeps the axis linear
+        assert!(!auto_log([0.0, 1e3, 1e6]));
+        assert!(!auto_log([-1.0, 100.0]));
+        assert!(!auto_log([]));
+    }
+
+    #[test]
+    fn units_follow_the_magnitude() {
+        assert_eq!(unit_for(Quantity::Time, 25e6), Some((1e6, "ms")));
+        assert_eq!(unit_for(Quantity::Time, 999.0), Some((1.0, "ns")));
+        assert_eq!(unit_for(Quantity::Time, 40_960.0), Some((1e3, "µs")));
+        assert_eq!(unit_for(Quantity::Time, 1.5e9), Some((1e9, "s")));
+        assert_eq!(unit_for(Quantity::Time, 0.0), Some((1.0, "ns")));
+        assert_eq!(unit_for(Quantity::Bytes, 43_136.0), Some((1e3, "kB")));
+        assert_eq!(unit_for(Quantity::Other, 1e6), None);
+        assert_eq!(quantity("cluster_startup_ns"), Quantity::Time);
+        assert_eq!(quantity("t"), Quantity::Other);
+        assert_eq!(quantity("tokens_per_batch"), Quantity::Tokens);
+        assert_eq!(key_text("128.0"), "128");
+        assert_eq!(key_text("0.5"), "0.5");
+        assert_eq!(key_text("pipelined"), "pipelined");
+    }
+
+    fn labels(a: &Axis) -> Vec<String> {
+        a.ticks.iter().map(|&t| a.tick_label(t)).collect()
+    }
+
+    #[test]
+    fn a_linear_time_axis_names_its_unit_and_labels_every_tick_in_it() {
+        let a = Axis::numeric(
+            "hybrid_ns",
+            Quantity::Time,
+            false,
+            (0.0, 25e6),
+            true,
+            None,
+            TICK_GAP.1,
+        );
+        assert_eq!(a.label, "hybrid_ns (ms)");
+        let l = labels(&a);
+        assert!(
+            l.contains(&"25".to_string()) && l.contains(&"0".to_string()),
+            "{l:?}"
+        );
+        assert!(l.iter().all(|t| t.parse::<f64>().is_ok()), "{l:?}");
+        assert!(a.ticks.iter().all(|&t| t >= a.range.0 && t <= a.range.1));
+    }
+
+    #[test]
+    fn a_log_time_axis_labels_each_tick_with_its_unit() {
+        let a = Axis::numeric(
+            "tile_ns",
+            Quantity::Time,
+            true,
+            (40_960.0, 3_882_720.0),
+            false,
+            None,
+            TICK_GAP.0,
+        );
+        assert_eq!(a.label, "tile_ns (log scale)");
+        let l = labels(&a);
+        for want in ["50 µs", "100 µs", "500 µs", "1 ms", "2 ms"] {
+            assert!(l.contains(&want.to_string()), "no {want:?} in {l:?}");
+        }
+        assert!(a.ticks.iter().all(|&t| t >= a.range.0 && t <= a.range.1));
+        // A narrow log range still gets several labelled ticks.
+        let a = Axis::numeric(
+            "tile_ns",
+            Quantity::Time,
+            true,
+            (400.0, 900.0),
+            false,
+            None,
+            0.07,
+        );
+        assert!(a.ticks.len() >= 3, "{:?}", labels(&a));
+    }
+
+    #[test]
+    fn few_x_values_are_the_ticks() {
+        let t = [8.0, 16.0, 32.0, 64.0, 128.0];
+        let a = Axis::numeric(
+            "tokens_per_batch",
+            Quantity::Tokens,
+            true,
+            (8.0, 128.0),
+            false,
+            Some(&t),
+            TICK_GAP.0,
+        );
+        assert_eq!(labels(&a), ["8", "16", "32", "64", "128"]);
+        assert_eq!(a.label, "tokens_per_batch (tokens, log scale)");
+        // Too close together on a linear axis: nice ticks instead.
+        let t = [1.0, 2.0, 100.0];
+        let a = Axis::numeric(
+            "x",
+            Quantity::Other,
+            false,
+            (1.0, 100.0),
+            false,
+            Some(&t),
+            0.07,
+        );
+        assert!(!labels(&a).contains(&"2".to_string()), "{:?}", labels(&a));
+    }
+
+    /// A report CSV (the `hetsim run --csv` columns) with `rows` setting some columns.
+    fn report(name: &str, rows: &[&[(&str, &str)]]) -> PathBuf {
+        let cols = crate::report::row_columns();
+        let mut text = cols.join(",") + "\n";
+        for r in rows {
+            let cells: Vec<&str> = cols
+                .iter()
+                .map(|c| {
+                    r.iter().find(|(k, _)| k == c).map_or(
+                        match c.as_str() {
+                            "strategy" => "pipelined",
+                            "scope" => "op",
+                            "layer" => "encoder.layer.0",
+                            _ => "1",
+                        },
+                        |(_, v)| *v,
+                    )
+                })
+                .collect();
+            text += &(cells.join(",") + "\n");
+        }
+        let dir = std::env::temp_dir().join(format!("hetsim-plot-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn spec(input: PathBuf, kind: Kind, x: &str, y: &str) -> Spec {
+        Spec {
+            input,
+            x: Some(x.into()),
+            y: Some(y.into()),
+            series: None,
+            filters: Vec::new(),
+            kind,
+            x_scale: Scale::Auto,
+            y_scale: Scale::Auto,
+            out: PathBuf::from("unused.svg"),
+            title: None,
+        }
+    }
+
+    #[test]
+    fn scales_are_decided_per_view() {
+        let p = report(
+            "scales.csv",
+            &[
+                &[
+                    ("tile_ns", "1000"),
+                    ("cluster_ns", "900"),
+                    ("strategy", "sequential"),
+                ],
+                &[("tile_ns", "100000"), ("cluster_ns", "150000")],
+            ],
+        );
+        // ratio: x and y together
+        let d = check(&spec(p.clone(), Kind::Ratio, "tile_ns", "cluster_ns")).unwrap();
+        assert!(d.x_log && d.y_log && !d.categorical);
+        // one forced axis carries the other along
+        let mut s = spec(p.clone(), Kind::Ratio, "tile_ns", "cluster_ns");
+        s.x_scale = Scale::Linear;
+        let d = check(&s).unwrap();
+        assert!(!d.x_log && !d.y_log);
+        // a text x column: categories, no error
+        let d = check(&spec(p.clone(), Kind::Line, "strategy", "tile_ns")).unwrap();
+        assert!(d.categorical && d.y_log);
+        // a forced log axis with a 0 names the column and the line
+        let z = report("zero.csv", &[&[("tile_ns", "10")], &[("tile_ns", "0")]]);
+        let mut s = spec(z, Kind::Line, "tile_ns", "cluster_ns");
+        s.x_scale = Scale::Log;
+        let e = check(&s).unwrap_err().to_string();
+        assert!(e.contains("column tile_ns is 0 on line 3"), "{e}");
     }
 }
