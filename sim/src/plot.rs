@@ -53,7 +53,8 @@ pub enum Kind {
 /// The scale of an axis (`--x-scale`, `--y-scale`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Scale {
-    /// Logarithmic when every value is positive and max/min >= [`LOG_RATIO`], else linear.
+    /// Logarithmic when every value is positive and the largest is at least 10 times the
+    /// smallest, else linear.
     #[default]
     Auto,
     /// Linear.
@@ -1324,7 +1325,19 @@ fn draw<DB: DrawingBackend>(
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let font = "sans-serif";
     root.fill(&WHITE).map_err(e)?;
-    let area = root.titled(&v.title, (font, 24)).map_err(e)?;
+    // A long title (many filters) gets a smaller font rather than losing its ends.
+    let room = root.dim_in_pixel().0.saturating_sub(24);
+    let mut size = 24;
+    while size > 12
+        && root
+            .estimate_text_size(&v.title, &(font, size).into_font().into())
+            .map_err(e)?
+            .0
+            > room
+    {
+        size -= 1;
+    }
+    let area = root.titled(&v.title, (font, size)).map_err(e)?;
     let (plot_area, legend_area) =
         area.split_horizontally(area.dim_in_pixel().0 as i32 - v.legend_width() as i32);
     let (margin, ylabels) = (16u32, 90u32);

@@ -691,3 +691,29 @@ fn scale_errors_name_the_column_and_line() {
         "{e}"
     );
 }
+
+/// A title longer than the image (many filters) is set smaller instead of losing its ends.
+#[test]
+fn a_long_title_is_set_smaller() {
+    let csv = report_csv("title.csv", &[vec![("tile_ns", "5".to_string())]]);
+    let size = |title: &str| {
+        let out = scratch().join("title.svg");
+        let (_, svg) = svg_plot(
+            &[
+                &csv,
+                "--x",
+                "tile_ns",
+                "--y",
+                "cluster_ns",
+                "--title",
+                title,
+            ],
+            out.to_str().unwrap(),
+        );
+        let first = elements(&svg, "text")[0];
+        num_attr(first, "font-size")
+    };
+    let short = size("short");
+    let long = size(&"a long title with many filters ".repeat(5));
+    assert!(long < 0.7 * short, "{long} vs {short}");
+}

@@ -12,22 +12,25 @@ use std::path::PathBuf;
 pub const EXAMPLES: &str = "Examples:\n  \
     hetsim plot out.csv --x t --y overhead --series integration_time \
     --filter scope=model --filter strategy=pipelined --out overhead.svg\n  \
+    hetsim plot out.csv --x strategy --y overhead --series t \
+    --filter scope=model --filter integration_time=128 --out strategies.svg\n  \
     hetsim plot out.csv --kind stacked --x layer --filter scope=layer \
     --filter strategy=pipelined --filter t=32 --filter integration_time=128 --out breakdown.png\n  \
-    hetsim plot out.csv --kind ratio --series strategy --filter scope=op \
-    --filter kind=linear --out ratio.svg\n  \
-    hetsim plot sweeps/main --x t --y overhead --series integration_time\n\n\
+    hetsim plot out.csv --kind ratio --series strategy --filter scope=layer --filter t=32 \
+    --out ratio.svg\n  \
+    hetsim plot sweeps/main --x t --y overhead --series integration_time --x-scale linear\n\n\
     Columns: those of the CSV header (aliases: t = tokens_per_batch, integration_time = \
-    integration_time_ns); rows of a sweep whose status is not ok are skipped. \
-    See docs/traces-and-plots.md.";
+    integration_time_ns); rows of a sweep whose status is not ok are skipped. Axes whose \
+    values are all positive and span a decade or more are logarithmic (--x-scale/--y-scale override); \
+    *_ns columns are shown in ns, µs, ms or s. See docs/traces-and-plots.md.";
 
 /// Options of `hetsim plot`.
 #[derive(clap::Args, Debug)]
 pub struct PlotArgs {
     /// A sweep directory (its results.csv is read) or a CSV file from `hetsim run --csv`.
     pub input: PathBuf,
-    /// The x column: numeric for line and ratio (ratio default: tile_ns), the bar labels for
-    /// stacked (e.g. layer, op).
+    /// The x column (ratio default: tile_ns): numbers for a line plot, text (strategy, layer,
+    /// op, ...) for grouped bars per category; the bar labels for stacked (e.g. layer, op).
     #[arg(long)]
     pub x: Option<String>,
     /// The y column (ratio default: cluster_ns); for stacked, the comma-separated columns to
