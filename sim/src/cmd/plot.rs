@@ -4,7 +4,7 @@
 use super::{emit, note};
 use crate::cli::Mode;
 use crate::error::Error;
-use crate::plot::{self, Kind, Spec};
+use crate::plot::{self, Kind, Scale, Spec};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -12,22 +12,25 @@ use std::path::PathBuf;
 pub const EXAMPLES: &str = "Examples:\n  \
     hetsim plot out.csv --x t --y overhead --series integration_time \
     --filter scope=model --filter strategy=pipelined --out overhead.svg\n  \
+    hetsim plot out.csv --x strategy --y overhead --series t \
+    --filter scope=model --filter integration_time=128 --out strategies.svg\n  \
     hetsim plot out.csv --kind stacked --x layer --filter scope=layer \
     --filter strategy=pipelined --filter t=32 --filter integration_time=128 --out breakdown.png\n  \
-    hetsim plot out.csv --kind ratio --series strategy --filter scope=op \
-    --filter kind=linear --out ratio.svg\n  \
-    hetsim plot sweeps/main --x t --y overhead --series integration_time\n\n\
+    hetsim plot out.csv --kind ratio --series strategy --filter scope=layer --filter t=32 \
+    --out ratio.svg\n  \
+    hetsim plot sweeps/main --x t --y overhead --series integration_time --x-scale linear\n\n\
     Columns: those of the CSV header (aliases: t = tokens_per_batch, integration_time = \
-    integration_time_ns); rows of a sweep whose status is not ok are skipped. \
-    See docs/traces-and-plots.md.";
+    integration_time_ns); rows of a sweep whose status is not ok are skipped. Axes whose \
+    values are all positive and span a decade or more are logarithmic (--x-scale/--y-scale override); \
+    *_ns columns are shown in ns, µs, ms or s. See docs/traces-and-plots.md.";
 
 /// Options of `hetsim plot`.
 #[derive(clap::Args, Debug)]
 pub struct PlotArgs {
     /// A sweep directory (its results.csv is read) or a CSV file from `hetsim run --csv`.
     pub input: PathBuf,
-    /// The x column: numeric for line and ratio (ratio default: tile_ns), the bar labels for
-    /// stacked (e.g. layer, op).
+    /// The x column (ratio default: tile_ns): numbers for a line plot, text (strategy, layer,
+    /// op, ...) for grouped bars per category; the bar labels for stacked (e.g. layer, op).
     #[arg(long)]
     pub x: Option<String>,
     /// The y column (ratio default: cluster_ns); for stacked, the comma-separated columns to
@@ -45,6 +48,13 @@ pub struct PlotArgs {
     /// (cluster vs tile time with the balance line).
     #[arg(long, value_enum, default_value = "line")]
     pub kind: Kind,
+    /// The x axis: auto is logarithmic when every x is positive and the largest is at least
+    /// 10 times the smallest (ratio: x and y decide together), else linear.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub x_scale: Scale,
+    /// The y axis, as --x-scale (stacked: always linear).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub y_scale: Scale,
     /// Output file, .svg or .png. Default: plot-KIND.svg in the current directory.
     #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub out: Option<PathBuf>,
@@ -67,6 +77,8 @@ pub fn run(args: &PlotArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
         series: args.series.clone(),
         filters: args.filters.clone(),
         kind: args.kind,
+        x_scale: args.x_scale,
+        y_scale: args.y_scale,
         out: args
             .out
             .clone()
@@ -81,10 +93,11 @@ pub fn run(args: &PlotArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
     for n in &d.notes {
         note(format_args!("note: {n}"));
     }
+    let scale = |log| if log { "log" } else { "linear" };
     emit(
         out,
         format_args!(
-            "{}: {} row(s), {} {}\n",
+            "{}: {} row(s), {} {}; x {}, y {}\n",
             d.out.display(),
             d.rows,
             d.groups,
@@ -92,7 +105,13 @@ pub fn run(args: &PlotArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
                 "bar(s)"
             } else {
                 "series"
-            }
+            },
+            if d.categorical {
+                "categories"
+            } else {
+                scale(d.x_log)
+            },
+            scale(d.y_log)
         ),
     )?;
     Ok(0)
