@@ -82,6 +82,10 @@ pub enum Command {
     /// Plot a sweep directory's results.csv or a `hetsim run --csv` file (SVG or PNG).
     #[command(after_help = cmd::plot::EXAMPLES)]
     Plot(cmd::plot::PlotArgs),
+    /// Write one self-contained HTML page (summary, sortable tables, plots, scenario,
+    /// versions) from a sweep directory or a `hetsim run --json` file.
+    #[command(after_help = cmd::report::EXAMPLES)]
+    Report(cmd::report::ReportArgs),
 }
 
 /// Sets up `tracing` output on stderr from -v/-q, or RUST_LOG when it is set.
@@ -233,6 +237,7 @@ where
         Command::Sweep(args) => cmd::sweep::run(args, mode, out),
         Command::Merge(args) => cmd::sweep::merge(args, mode, out),
         Command::Plot(args) => cmd::plot::run(args, mode, out),
+        Command::Report(args) => cmd::report::run(args, mode, out),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(Error::Stdout));
     match result {

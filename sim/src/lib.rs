@@ -11,6 +11,7 @@ pub mod diag;
 pub mod engine;
 pub mod error;
 pub mod fnv;
+pub mod html;
 pub mod lora_f16_kernel;
 pub mod lora_kernel;
 pub mod mapping;

@@ -403,13 +403,24 @@ impl Report {
 
     /// Pretty JSON text: the report's fields and `summary` ([`crate::summary::best`]).
     pub fn json(&self) -> Result<String, Error> {
+        self.json_with(Vec::new())
+    }
+
+    /// [`Report::json`] with more top-level fields (`hetsim run --json` adds the scenario's
+    /// path and text, which `hetsim report` shows).
+    pub fn json_with(&self, extra: Vec<(&str, serde_json::Value)>) -> Result<String, Error> {
         let e = |e: serde_json::Error| Error::Serialise(e.to_string());
         let mut v = serde_json::to_value(self).map_err(e)?;
         if let serde_json::Value::Object(m) = &mut v {
+            let best = crate::summary::best(self);
             m.insert(
-                "summary".into(),
-                serde_json::to_value(crate::summary::best(self)).map_err(e)?,
+                "headline".into(),
+                serde_json::to_value(crate::summary::headline(&best)).map_err(e)?,
             );
+            m.insert("summary".into(), serde_json::to_value(best).map_err(e)?);
+            for (k, x) in extra {
+                m.insert(k.into(), x);
+            }
         }
         serde_json::to_string_pretty(&v).map_err(e)
     }

@@ -8,6 +8,7 @@
 pub mod exec;
 pub mod kernel;
 pub mod plot;
+pub mod report;
 pub mod run;
 pub mod sweep;
 pub mod tile;

@@ -195,7 +195,13 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
         Report::write(p, &report.csv()?)?;
     }
     if let Some(p) = &args.json {
-        Report::write(p, &report.json()?)?;
+        // the scenario as it was run, for `hetsim report` (it was read moments ago)
+        let text = hetsim_models::diag::read_text(&loaded.path, "a scenario").ok();
+        let json = report.json_with(vec![
+            ("scenario_path", loaded.path.display().to_string().into()),
+            ("scenario_text", text.into()),
+        ])?;
+        Report::write(p, &json)?;
     }
     if let Some(p) = &args.trace {
         let trace = crate::trace_event::system::trace_with_numerics(

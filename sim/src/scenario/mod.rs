@@ -106,7 +106,6 @@ impl Scenario {
     }
 }
 
-
 /// Where the layer schedule comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ScheduleSource {
