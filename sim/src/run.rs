@@ -277,6 +277,7 @@ struct Measured {
     events: u64,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn measure(
     loaded: &Loaded,
     mapping: &Mapping,
@@ -285,7 +286,8 @@ fn measure(
     t: usize,
     num: Option<&NumericsResult>,
     backend: &mut dyn ClusterBackend,
-) -> Result<(Measured, Vec<OpRec>), Error> {
+    keep: bool,
+) -> Result<Measurement, Error> {
     let mut costs = Costs::new(backend);
     let Built { mut graph, ops } = build(loaded, mapping, strategy, tile_cfg, t, num, &mut costs)?;
     let mut ic = Interconnect::new(&loaded.scenario.hardware.interconnect)?;
@@ -321,15 +323,17 @@ fn measure(
             }
         }
     }
-    Ok((
-        Measured {
-            ops: aggs,
-            makespan: tm.makespan,
-            events: tm.events,
-        },
-        ops,
-    ))
+    let measured = Measured {
+        ops: aggs,
+        makespan: tm.makespan,
+        events: tm.events,
+    };
+    Ok((measured, ops, keep.then_some((graph, tm))))
 }
+
+/// What [`measure`] gives: the aggregates, the operation records and, when asked to keep them,
+/// the replayed graph and its timing.
+type Measurement = (Measured, Vec<OpRec>, Option<(Graph, Timing)>);
 
 fn bound(a: &Agg, rec: &OpRec) -> &'static str {
     let b = rec.batches.max(1) as f64;
@@ -556,6 +560,22 @@ pub fn run_combinations_with(
     num: Option<&NumericsResult>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, Error> {
+    run_observed(loaded, combinations, num, progress, &[]).map(|(r, _)| r)
+}
+
+/// [`run_combinations_with`], also keeping the hybrid graph and timing of the combinations
+/// numbered `keep` (indices into `combinations`) as they were replayed for the report's rows,
+/// for a trace that observes the run rather than replaying it again
+/// (`crate::trace_event::system::trace_replayed`). Returned in `keep`'s order; an index
+/// beyond `combinations` is left out.
+pub fn run_observed(
+    loaded: &Loaded,
+    combinations: &[Combination],
+    num: Option<&NumericsResult>,
+    progress: &mut dyn FnMut(usize, usize),
+    keep: &[usize],
+) -> Result<(Report, Vec<(usize, Replayed)>), Error> {
+    let mut kept: BTreeMap<usize, Replayed> = BTreeMap::new();
     let mut backend = backend::build(
         &loaded.scenario.hardware.cluster_backend,
         loaded.path.parent().unwrap_or(std::path::Path::new(".")),
@@ -605,14 +625,23 @@ pub fn run_combinations_with(
         };
         let key = (it.to_bits(), t);
         if let std::collections::btree_map::Entry::Vacant(e) = baselines.entry(key) {
-            let b = measure(loaded, &base_map, None, &tile_cfg, t, num, backend.as_mut())?;
-            events += b.0.events;
-            e.insert(b);
+            let (m, recs, _) = measure(
+                loaded,
+                &base_map,
+                None,
+                &tile_cfg,
+                t,
+                num,
+                backend.as_mut(),
+                false,
+            )?;
+            events += m.events;
+            e.insert((m, recs));
         }
         let (base, base_recs) = baselines
             .get(&key)
             .ok_or_else(|| Error::Mapping("internal: baseline cache".into()))?;
-        let (hyb, recs) = measure(
+        let (hyb, recs, replayed) = measure(
             loaded,
             mapping,
             Some(strat.as_ref()),
@@ -620,9 +649,22 @@ pub fn run_combinations_with(
             t,
             num,
             backend.as_mut(),
+            keep.contains(&done),
         )?;
         events += hyb.events;
         let name = strat.name();
+        if let Some((graph, timing)) = replayed {
+            kept.insert(
+                done,
+                Replayed {
+                    graph,
+                    timing,
+                    ops: recs.iter().map(|r| (r.inst, r.op, r.tcdm)).collect(),
+                    mapping: mapping.clone(),
+                    strategy: name.clone(),
+                },
+            );
+        }
         let mk = |scope: &str, layer: &str, op: &str, kind: &str, shape: String| Row {
             strategy: name.clone(),
             integration_time_ns: it,
@@ -755,7 +797,7 @@ pub fn run_combinations_with(
             ));
         }
     }
-    Ok(Report {
+    let report = Report {
         scenario: loaded.scenario.name.clone(),
         cluster_model: label,
         sample_tokens: num.as_ref().map(|n| n.tokens),
@@ -765,7 +807,12 @@ pub fn run_combinations_with(
         rows,
         warnings,
         events,
-    })
+    };
+    let kept = keep
+        .iter()
+        .filter_map(|k| kept.get(k).map(|r| (*k, r.clone())))
+        .collect();
+    Ok((report, kept))
 }
 
 /// What the model-level error means, in one sentence with the numbers behind it (the chained
@@ -815,8 +862,9 @@ pub struct Replayed {
 
 /// Builds and replays the hybrid task graph of one combination (no baseline), exactly as
 /// [`run`] does for its rows given the same numerics result (its tile pass counts are charged;
-/// `None` charges one pass per MVM); `hetsim run --trace` draws the result. [`run`] never calls
-/// this, so the untraced path is unchanged.
+/// `None` charges one pass per MVM), for a trace without a run (`crate::trace_event::system::
+/// trace`). `hetsim run --trace` does not call it: it keeps the run's own replay
+/// ([`run_observed`]), which a test proves equal to this.
 pub fn replay_combination(
     loaded: &Loaded,
     combo: &Combination,

@@ -199,6 +199,30 @@ fn kernel_instruction_trace_has_one_track_per_core() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// `hetsim run --trace` observes the run: the graphs the run replayed for its rows, kept by
+/// `run_observed`, give the same trace as replaying the combinations on their own (so keeping
+/// them changes nothing, and the report's rows and the timeline come from one replay).
+#[test]
+fn the_run_keeps_the_replays_it_traces() {
+    let loaded = load_str(&root().join("scenarios/test.ron"), SMALL).unwrap();
+    let num = hetsim::run::evaluate_numerics(&loaded).unwrap();
+    let all = loaded.combinations();
+    let keep = [0, all.len() - 1];
+    let (report, kept) =
+        hetsim::run::run_observed(&loaded, &all, num.as_ref(), &mut |_, _| (), &keep).unwrap();
+    assert_eq!(kept.iter().map(|k| k.0).collect::<Vec<_>>(), keep);
+    let plain = hetsim::run::run_combinations(&loaded, &all, num.as_ref()).unwrap();
+    assert_eq!(
+        report.csv().unwrap(),
+        plain.csv().unwrap(),
+        "keeping changes no row"
+    );
+    let filter = TraceFilter::default();
+    let observed = system::trace_replayed(&loaded, &kept, &filter);
+    let replayed = system::trace_with_numerics(&loaded, &keep, &filter, num.as_ref()).unwrap();
+    assert_eq!(observed.to_json().unwrap(), replayed.to_json().unwrap());
+}
+
 #[test]
 fn library_trace_matches_a_small_run() {
     // The traced combination is the one the report measures: the model row's hybrid latency

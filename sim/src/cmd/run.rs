@@ -176,16 +176,18 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
     bar.set_length(combos_all.len() as u64);
     bar.set_message("");
     let report = num.and_then(|num| {
-        let r = crate::run::run_combinations_with(
+        // the traced combinations' replays are kept from the run itself (not replayed again)
+        let keep: &[usize] = if args.trace.is_some() { &combos } else { &[] };
+        crate::run::run_observed(
             &loaded,
             &combos_all,
             num.as_ref(),
             &mut |done, _| bar.set_position(done as u64),
-        );
-        r.map(|r| (r, num))
+            keep,
+        )
     });
     bar.finish_and_clear();
-    let (report, num) = report?;
+    let (report, replayed) = report?;
     let opts = crate::report::TableOptions {
         rows: args.rows,
         wide: args.wide,
@@ -204,12 +206,7 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
         Report::write(p, &json)?;
     }
     if let Some(p) = &args.trace {
-        let trace = crate::trace_event::system::trace_with_numerics(
-            &loaded,
-            &combos,
-            &filter,
-            num.as_ref(),
-        )?;
+        let trace = crate::trace_event::system::trace_replayed(&loaded, &replayed, &filter);
         trace.write(p)?;
         note(format_args!(
             "trace: {} event(s) of {} combination(s) written to {}",

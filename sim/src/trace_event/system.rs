@@ -54,7 +54,7 @@ pub fn trace_with_numerics(
     num: Option<&NumericsResult>,
 ) -> Result<Trace, Error> {
     let all = loaded.combinations();
-    let mut trace = Trace::new();
+    let mut replayed = Vec::with_capacity(combos.len());
     for &k in combos {
         let combo = all.get(k).ok_or_else(|| Error::Usage {
             option: "--trace-combination".into(),
@@ -64,14 +64,29 @@ pub fn trace_with_numerics(
                 all.len().saturating_sub(1)
             ),
         })?;
-        let r = replay_combination(loaded, combo, num)?;
-        let name = format!(
-            "#{k} {} · {} ns · t = {}",
-            r.strategy, combo.integration_time_ns, combo.tokens_per_batch
-        );
-        add_combination(&mut trace, k as Pid + 1, &name, loaded, &r, filter);
+        replayed.push((k, replay_combination(loaded, combo, num)?));
     }
-    Ok(trace)
+    Ok(trace_replayed(loaded, &replayed, filter))
+}
+
+/// The trace of combinations already replayed, each numbered by its index in
+/// `Loaded::combinations` (`hetsim run --trace` passes the ones its run kept,
+/// `crate::run::run_observed`, so the timeline shows the run itself).
+pub fn trace_replayed(
+    loaded: &Loaded,
+    replayed: &[(usize, Replayed)],
+    filter: &TraceFilter,
+) -> Trace {
+    let all = loaded.combinations();
+    let mut trace = Trace::new();
+    for (k, r) in replayed {
+        let (it, t) = all.get(*k).map_or((f64::NAN, 0), |c| {
+            (c.integration_time_ns, c.tokens_per_batch)
+        });
+        let name = format!("#{k} {} · {it} ns · t = {t}", r.strategy);
+        add_combination(&mut trace, *k as Pid + 1, &name, loaded, r, filter);
+    }
+    trace
 }
 
 /// What a task belongs to, for names and the filter.
