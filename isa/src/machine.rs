@@ -515,6 +515,7 @@ mod tests {
                 write: true,
             }],
             symbols: Default::default(),
+            symbolizer: Default::default(),
         };
         let config = MachineConfig {
             ram_size: 1 << 16,

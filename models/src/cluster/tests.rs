@@ -40,6 +40,7 @@ fn program(words: &[u32]) -> Program {
             write: false,
         }],
         symbols: Default::default(),
+        symbolizer: Default::default(),
     }
 }
 
