@@ -155,6 +155,25 @@ impl Symbolizer {
         s
     }
 
+    /// A symbolizer for a program assembled in memory (no ELF sections, no DWARF): names
+    /// addresses from `symbols` (name, address, size in bytes; size 0 for a label).
+    pub fn from_symbols<'a>(symbols: impl IntoIterator<Item = (&'a str, u32, u32)>) -> Symbolizer {
+        let mut syms: Vec<Sym> = symbols
+            .into_iter()
+            .map(|(name, addr, size)| Sym {
+                addr,
+                size,
+                name: name.to_string(),
+                section_end: 1 << 32,
+            })
+            .collect();
+        sort_syms(&mut syms);
+        Symbolizer {
+            syms,
+            ..Symbolizer::default()
+        }
+    }
+
     /// Reads DWARF line rows for every executable section; on any DWARF error keeps what
     /// was read before it.
     fn read_lines(&mut self, elf: &Elf, bytes: &[u8]) {

@@ -87,12 +87,14 @@ pub enum ClusterError {
         cycle: u64,
     },
     /// A DMA transfer or register access was invalid.
-    #[error("core {core}: DMA: {message} (pc {pc:#010x}, cycle {cycle})")]
+    #[error("core {core}: DMA: {message} (pc {pc:#010x}{place}, cycle {cycle})")]
     Dma {
         /// The core that started the transfer.
         core: usize,
         /// pc of the access.
         pc: u32,
+        /// ` in symbol+0xoff (file:line)` of the pc, or empty.
+        place: String,
         /// What is wrong.
         message: String,
         /// Cycle.
@@ -100,12 +102,14 @@ pub enum ClusterError {
     },
     /// A stream semantic register was misused in a way the hardware would hang on or that
     /// hetsim does not model.
-    #[error("core {core}: SSR: {message} (pc {pc:#010x}, cycle {cycle})")]
+    #[error("core {core}: SSR: {message} (pc {pc:#010x}{place}, cycle {cycle})")]
     Stream {
         /// Core index.
         core: usize,
         /// pc of the instruction.
         pc: u32,
+        /// ` in symbol+0xoff (file:line)` of the pc, or empty.
+        place: String,
         /// What is wrong.
         message: String,
         /// Cycle.

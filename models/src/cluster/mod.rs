@@ -959,6 +959,7 @@ impl Cluster {
         ClusterError::Stream {
             core: i,
             pc,
+            place: self.symbolizer.at(pc),
             message,
             cycle: now,
         }
@@ -1727,6 +1728,7 @@ impl Cluster {
                             return Err(ClusterError::Dma {
                                 core: i,
                                 pc: self.cores[i].hart.pc.wrapping_sub(4),
+                                place: self.symbolizer.at(self.cores[i].hart.pc.wrapping_sub(4)),
                                 message: format!(
                                     "{what} row {r} at {a:#010x} ({size} bytes) is not inside \
                                      L2 or TCDM"
@@ -1741,6 +1743,7 @@ impl Cluster {
                 return Err(ClusterError::Dma {
                     core: i,
                     pc: self.cores[i].hart.pc.wrapping_sub(4),
+                    place: self.symbolizer.at(self.cores[i].hart.pc.wrapping_sub(4)),
                     message: format!(
                         "START with the queue full ({} transfers); wait on DONE_ID first",
                         self.cfg.dma.queue_depth

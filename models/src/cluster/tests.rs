@@ -912,3 +912,45 @@ fn reading_past_a_symbol_is_refused() {
         "{e}"
     );
 }
+
+/// Issue 15: DMA errors name the symbol of the pc that started the transfer, as traps do.
+#[test]
+fn dma_and_trap_reports_name_the_symbol() {
+    use map::dma as d;
+    // Source 0x0 (unmapped): the START is refused.
+    let p = [
+        periph_t2(),
+        sw(0, T2, (0x400 + d::SRC) as i32),
+        addi(T3, 0, 4),
+        sw(T3, T2, (0x400 + d::SIZE) as i32),
+        sw(0, T2, (0x400 + d::START) as i32),
+        exit_store(),
+    ];
+    let mut prog = program(&p);
+    prog.symbolizer = Arc::new(Symbolizer::from_symbols([(
+        "kernel_main",
+        map::L2_BASE,
+        32,
+    )]));
+    let e = Cluster::new(&cfg(1), &prog)
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("DMA: source row 0 at 0x00000000")
+            && e.contains("(pc 0x80000010 in kernel_main+0x10, cycle"),
+        "{e}"
+    );
+    let mut prog = program(&[addi(T0, 0, 1), 0xffff_ffff]);
+    prog.symbolizer = Arc::new(Symbolizer::from_symbols([("kernel_main", map::L2_BASE, 8)]));
+    let e = Cluster::new(&cfg(1), &prog)
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("illegal instruction 0xffffffff (mcause 2, mtval 0xffffffff) at pc 0x80000004 in kernel_main+0x4 ("),
+        "{e}"
+    );
+}
