@@ -15,7 +15,7 @@ pub struct ExecArgs {
     /// Stop with an error after this many instructions (the watchdog for hung programs; the
     /// functional machine runs one instruction per cycle, so `--max-cycles` is the same
     /// limit). The error names the pc, symbol and source line where the program was.
-    #[arg(long, alias = "max-cycles", default_value_t = 1_000_000_000)]
+    #[arg(long, visible_alias = "max-cycles", default_value_t = 1_000_000_000)]
     pub max_instructions: u64,
     /// Print one line per instruction to stderr: pc, encoding, symbol+offset, disassembly,
     /// register written (FP registers also as numbers), and file:line when the ELF has DWARF.
