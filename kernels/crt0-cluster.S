@@ -84,7 +84,10 @@ _start:
     .size _start, . - _start
 
     /* Trap: ecall with a7 = 93 -> exit(a0); anything else -> exit(128 + mcause). Whichever
-     * core traps ends the run. mtvec must be 4-byte aligned (direct mode). */
+     * core traps ends the run. mtvec must be 4-byte aligned (direct mode). hetsim's cluster
+     * stops at the trap by default (traps: Stop) and, with traps: Architectural, treats this
+     * handler (found by its symbol) as none: the trap is reported with cause, mtval, pc,
+     * symbol and line instead of becoming an exit code (docs/debugging.md). */
     .text
     .balign 4
     .globl __hetsim_trap

@@ -15,6 +15,9 @@
  * that ecall itself only while mtvec = 0, so the handler here must do it). Any other trap
  * (illegal instruction, misaligned access, other ecalls, ...) ends the run with exit code
  * 128 + mcause (for example 130 = illegal instruction) so a broken kernel never looks like a pass.
+ * hetsim recognises this handler by its symbol (__hetsim_trap) and reports such a trap itself
+ * (cause, mtval, pc, symbol and source line) instead of vectoring here; other simulators (QEMU)
+ * still see the exit code (docs/debugging.md).
  *
  * tohost / fromhost are defined here, 64-byte aligned, 8 bytes each, in section .tohost (the
  * RISC-V HTIF convention: the host watches the low word of tohost; the high word stays 0).

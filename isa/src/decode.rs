@@ -338,6 +338,13 @@ impl Op {
         )
     }
 
+    /// True for Xfvec operations whose FP result holds two binary16 lanes (`vf*.h`,
+    /// `vfcpka.h.s`), not one value (`vfdotpex.s.h` and `vfsumex.s.h` give binary32).
+    pub fn is_packed_f16(self) -> bool {
+        let m = self.mnemonic();
+        m.starts_with("vf") && !m.contains(".s.")
+    }
+
     /// True when the destination `rd` is an FP register.
     #[inline]
     pub fn writes_f(self) -> bool {

@@ -122,3 +122,60 @@ mod tests {
         assert_eq!(dis(0, 0), "illegal 0x00000000");
     }
 }
+
+/// A register write as instruction traces print it: `a0=0x0000002a` for an integer register;
+/// for an FP register the bits and the value, `fa0=0x3fc00000 (f32 1.5)`, or for a NaN-boxed
+/// binary16 (upper half all ones) `fa0=0xffff3e00 (f16 1.5)`, or, for a packed-SIMD result
+/// (`packed`), both binary16 lanes, low first: `ft3=0x40003c00 (f16x2 1.0, 2.0)`.
+pub struct RegWrite {
+    /// ABI name of the register (FP register names start with `f`).
+    pub name: &'static str,
+    /// The new value.
+    pub value: u32,
+    /// The instruction is a packed-SIMD binary16 operation.
+    pub packed: bool,
+}
+
+impl fmt::Display for RegWrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (r, v) = (self.name, self.value);
+        write!(f, "{r}={v:#010x}")?;
+        if !r.starts_with('f') {
+            return Ok(());
+        }
+        let h = |x: u32| crate::fp16::to_f32_value(x as u16);
+        if self.packed {
+            write!(f, " (f16x2 {:?}, {:?})", h(v), h(v >> 16))
+        } else if v >> 16 == 0xffff {
+            write!(f, " (f16 {:?})", h(v))
+        } else {
+            write!(f, " (f32 {:?})", f32::from_bits(v))
+        }
+    }
+}
+
+#[cfg(test)]
+mod reg_write_tests {
+    use super::RegWrite;
+
+    #[test]
+    fn fp_writes_show_their_values() {
+        let w = |name, value, packed| {
+            RegWrite {
+                name,
+                value,
+                packed,
+            }
+            .to_string()
+        };
+        assert_eq!(w("a0", 42, false), "a0=0x0000002a");
+        assert_eq!(w("fa0", 0x3fc0_0000, false), "fa0=0x3fc00000 (f32 1.5)");
+        assert_eq!(w("fa0", 0xffff_3e00, false), "fa0=0xffff3e00 (f16 1.5)");
+        assert_eq!(
+            w("ft3", 0x4000_3c00, true),
+            "ft3=0x40003c00 (f16x2 1.0, 2.0)"
+        );
+        assert_eq!(w("ft0", 0x7fc0_0000, false), "ft0=0x7fc00000 (f32 NaN)");
+        assert_eq!(w("ft0", 0xff80_0000, false), "ft0=0xff800000 (f32 -inf)");
+    }
+}

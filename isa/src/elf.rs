@@ -5,11 +5,13 @@
 //! [`Error::Elf`] naming the file and what is wrong.
 
 use crate::error::Error;
+use crate::symbols::Symbolizer;
 use goblin::elf::header::{EM_RISCV, ET_EXEC};
 use goblin::elf::program_header::PT_LOAD;
 use goblin::elf::Elf;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// e_flags: the code uses compressed instructions.
 const EF_RISCV_RVC: u32 = 0x1;
@@ -53,6 +55,8 @@ pub struct Program {
     pub segments: Vec<Segment>,
     /// Global and local data/function symbols by name.
     pub symbols: BTreeMap<String, Symbol>,
+    /// Names addresses (`symbol+0xoff`, `file:line` with DWARF) for reports and traces.
+    pub symbolizer: Arc<Symbolizer>,
 }
 
 /// The largest ELF file hetsim reads: 256 MiB. A cluster program's loaded image must fit its L2,
@@ -203,17 +207,27 @@ impl Program {
                 symbols.insert(sym_name.to_string(), entry);
             }
         }
+        let symbolizer = Arc::new(Symbolizer::from_elf(&elf, bytes));
         Ok(Program {
             name: name.to_string(),
             entry,
             segments,
             symbols,
+            symbolizer,
         })
     }
 
     /// The address of symbol `name`, if present.
     pub fn symbol(&self, name: &str) -> Option<u32> {
         self.symbols.get(name).map(|s| s.addr)
+    }
+
+    /// The range `[__bss_start, __bss_end)` that the hetsim start-up code (crt0.S,
+    /// crt0-cluster.S) zeroes before `main`, when the program defines both symbols and the
+    /// range is not empty.
+    pub fn zeroed_at_startup(&self) -> Option<(u32, u32)> {
+        let (start, end) = (self.symbol("__bss_start")?, self.symbol("__bss_end")?);
+        (start < end).then_some((start, end))
     }
 }
 

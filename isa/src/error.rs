@@ -25,8 +25,15 @@ pub enum Error {
     /// The memory map could not be built (overlapping or out-of-range regions).
     #[error("memory map: {0}")]
     MemoryMap(String),
-    /// An exception was raised while no trap handler was installed (mtvec = 0).
-    #[error("hart {hart}: {exception} at pc {pc:#010x} ({disasm}) with no trap handler installed (mtvec = 0)")]
+    /// An exception was raised while no trap handler was installed (mtvec = 0) or only the
+    /// hetsim crt0's default handler (`__hetsim_trap`, which would only turn it into an exit
+    /// code).
+    #[error(
+        "hart {hart}: {exception} (mcause {}, mtval {:#010x}) at pc {pc:#010x}{place} \
+         ({disasm}){notes}; {handler}",
+        .exception.cause(),
+        .exception.tval()
+    )]
     Trap {
         /// Hart id.
         hart: u32,
@@ -36,9 +43,15 @@ pub enum Error {
         pc: u32,
         /// Its disassembly.
         disasm: String,
+        /// ` in symbol+0xoff (file:line)` of the pc, or empty.
+        place: String,
+        /// Where a bad jump came from, which object a bad address lies in (or empty).
+        notes: String,
+        /// Which handler was (not) installed.
+        handler: String,
     },
     /// The instruction limit (watchdog) was reached.
-    #[error("hart {hart}: instruction limit of {limit} reached at pc {pc:#010x} ({disasm}); raise it with --max-instructions if the program is not hung")]
+    #[error("hart {hart}: instruction limit of {limit} reached at pc {pc:#010x}{place} ({disasm}); raise it with --max-instructions if the program is not hung")]
     InstructionLimit {
         /// Hart id.
         hart: u32,
@@ -48,6 +61,22 @@ pub enum Error {
         pc: u32,
         /// Its disassembly.
         disasm: String,
+        /// ` in symbol+0xoff (file:line)` of the pc, or empty.
+        place: String,
+    },
+    /// The run was stopped from outside (Ctrl-C).
+    #[error("interrupted after {instructions} instructions: hart {hart} at pc {pc:#010x}{place} ({disasm})")]
+    Interrupted {
+        /// Hart id.
+        hart: u32,
+        /// Instructions executed by then.
+        instructions: u64,
+        /// pc of the next instruction.
+        pc: u32,
+        /// Its disassembly.
+        disasm: String,
+        /// ` in symbol+0xoff (file:line)` of the pc, or empty.
+        place: String,
     },
     /// An `ecall` asked the host for a service it does not provide.
     #[error("hart {hart}: ecall at pc {pc:#010x} asks for host service a7 = {a7}; hetsim provides 93 (exit) and 64 (write to fd 1 or 2) when no trap handler is installed")]

@@ -877,6 +877,7 @@ fn machine_runs_a_packed_fp16_kernel() {
             write: true,
         }],
         symbols: Default::default(),
+        symbolizer: Default::default(),
     };
     let config = MachineConfig {
         ram_size: 1 << 16,

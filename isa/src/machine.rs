@@ -6,20 +6,27 @@
 //! - while no trap handler is installed (mtvec = 0), `ecall` is a host call: a7 = 93 exits
 //!   with code a0, a7 = 64 writes a2 bytes at a1 to the console (fd a0 = 1 or 2) and returns
 //!   a2; any other exception with mtvec = 0 stops the run with an error naming the exception,
-//!   pc and instruction. With a handler installed every exception traps architecturally.
+//!   mcause, mtval, pc, instruction, symbol and source line. With a handler installed every
+//!   exception traps architecturally, except when the handler is the hetsim crt0's
+//!   `__hetsim_trap`: that one only turns a trap into exit code 128 + mcause, so the machine
+//!   treats it as no handler (host calls are served, other exceptions are reported) and the
+//!   cause, pc and address are not lost.
 //!
 //! Decoded instructions of executable segments are cached; `fence.i` empties the cache, so
 //! code written by stores runs once a `fence.i` has executed (as the ISA requires).
 
 use crate::decode::{decode_with, Inst, Op};
-use crate::disasm::{Disasm, F_NAMES, X_NAMES};
+use crate::disasm::{Disasm, RegWrite, F_NAMES, X_NAMES};
 use crate::elf::Program;
 use crate::error::Error;
 use crate::exec::{execute, execute_fast, Retired, Step};
 use crate::ext::Extensions;
 use crate::hart::{Hart, Misaligned};
 use crate::mem::{Bus, Memory, Size};
+use crate::symbols::Symbolizer;
 use crate::trap::Exception;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// How the functional machine is built.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,19 +85,63 @@ pub struct TraceRecord {
     pub trap: Option<Exception>,
 }
 
+impl TraceRecord {
+    /// The record with its pc named: a `symbol+0xoff` column after the pc and, when the
+    /// program has DWARF, `; file:line` at the end of the line.
+    pub fn symbolized<'a>(&'a self, symbols: &'a Symbolizer) -> impl std::fmt::Display + 'a {
+        Symbolized {
+            rec: self,
+            symbols: Some(symbols),
+        }
+    }
+}
+
 impl std::fmt::Display for TraceRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Symbolized {
+            rec: self,
+            symbols: None,
+        }
+        .fmt(f)
+    }
+}
+
+/// A [`TraceRecord`] with or without symbol names.
+struct Symbolized<'a> {
+    rec: &'a TraceRecord,
+    symbols: Option<&'a Symbolizer>,
+}
+
+impl std::fmt::Display for Symbolized<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.rec;
         let d = Disasm {
-            inst: &self.inst,
-            pc: self.pc,
+            inst: &r.inst,
+            pc: r.pc,
         }
         .to_string();
-        write!(f, "{:#010x}: {:08x}  {d:<32}", self.pc, self.inst.raw)?;
-        if let Some((r, v)) = self.write {
-            write!(f, " {r}={v:#010x}")?;
+        write!(f, "{:#010x}: {:08x}  ", r.pc, r.inst.raw)?;
+        if let Some(s) = self.symbols {
+            write!(f, "{:<24} ", s.column(r.pc))?;
         }
-        if let Some(e) = self.trap {
+        write!(f, "{d:<32}")?;
+        if let Some((name, value)) = r.write {
+            let packed = r.inst.op.is_packed_f16();
+            write!(
+                f,
+                " {}",
+                RegWrite {
+                    name,
+                    value,
+                    packed
+                }
+            )?;
+        }
+        if let Some(e) = r.trap {
             write!(f, " trap: {e}")?;
+        }
+        if let Some((file, line)) = self.symbols.and_then(|s| s.line(r.pc)) {
+            write!(f, " ; {file}:{line}")?;
         }
         Ok(())
     }
@@ -118,6 +169,26 @@ pub struct Machine {
     /// Use the fast path ([`execute_fast`]); off only in tests that compare it with the
     /// general path.
     fast: bool,
+    /// Names pcs in reports.
+    symbolizer: Arc<Symbolizer>,
+    /// The address of crt0's `__hetsim_trap`, if the program has one.
+    default_handler: Option<u32>,
+    /// pc of the last instruction executed (for "reached from" in fetch-fault reports).
+    prev_pc: Option<u32>,
+    /// When set (by a Ctrl-C handler), the run stops with [`Error::Interrupted`].
+    stop: Option<Arc<AtomicBool>>,
+}
+
+/// How often (in instructions) the run looks at the stop flag: every few milliseconds.
+const STOP_POLL: u64 = 1 << 20;
+
+/// The message naming crt0's default trap handler, when it is the one installed.
+fn crt0_handler_note(addr: u32, cause: u32) -> String {
+    format!(
+        "the only handler installed is crt0's __hetsim_trap ({addr:#010x}), which would end \
+         the run with exit code {} (128 + mcause): hetsim reports the trap instead",
+        128 + cause
+    )
 }
 
 impl Machine {
@@ -161,7 +232,41 @@ impl Machine {
             caches,
             frep: None,
             fast: true,
+            symbolizer: program.symbolizer.clone(),
+            default_handler: program.symbol("__hetsim_trap"),
+            prev_pc: None,
+            stop: None,
         })
+    }
+
+    /// Makes the run stop with [`Error::Interrupted`] soon after `flag` becomes true (checked
+    /// every few thousand instructions).
+    pub fn set_stop_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.stop = Some(flag);
+    }
+
+    /// True when no handler of the program's own is installed: mtvec = 0 or crt0's default.
+    fn unhandled(&self) -> bool {
+        let v = self.hart.mtvec & !3;
+        v == 0 || Some(v) == self.default_handler
+    }
+
+    /// The error for exception `e` at `pc` that no handler takes.
+    fn trap_error(&self, e: Exception, pc: u32, disasm: String) -> Error {
+        let v = self.hart.mtvec & !3;
+        Error::Trap {
+            hart: self.hart.hart_id,
+            exception: e,
+            pc,
+            disasm,
+            place: self.symbolizer.at(pc),
+            notes: self.symbolizer.trap_notes(e, self.prev_pc),
+            handler: if v == 0 {
+                "no trap handler installed (mtvec = 0)".to_string()
+            } else {
+                crt0_handler_note(v, e.cause())
+            },
+        }
     }
 
     /// Enables the optional extensions `ext` on the hart (Zfh, packed FP16) and empties the
@@ -237,6 +342,25 @@ impl Machine {
         }
     }
 
+    /// The error of a run stopped through the stop flag.
+    fn interrupted(&mut self) -> Error {
+        let pc = self.hart.pc;
+        Error::Interrupted {
+            hart: self.hart.hart_id,
+            instructions: self.hart.instret,
+            pc,
+            disasm: self.disasm_at(pc),
+            place: self.symbolizer.at(pc),
+        }
+    }
+
+    /// True when the stop flag is set.
+    fn stop_requested(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
     fn run_inner<const TRACE: bool>(
         &mut self,
         limit: u64,
@@ -247,7 +371,12 @@ impl Machine {
         while done < limit {
             // The fast path runs as far as it can; then one instruction the general way.
             if self.fast && self.frep.is_none() && self.mem.tohost_written.is_none() {
-                let (n, tohost_pc) = self.run_fast::<TRACE>(limit - done, sink);
+                let budget = if self.stop.is_some() {
+                    (limit - done).min(STOP_POLL)
+                } else {
+                    limit - done
+                };
+                let (n, tohost_pc) = self.run_fast::<TRACE>(budget, sink);
                 done += n;
                 if let Some(pc) = tohost_pc {
                     let v = self.mem.tohost_written.take().unwrap_or_default();
@@ -256,6 +385,11 @@ impl Machine {
                 if done >= limit {
                     break;
                 }
+                if self.stop_requested() {
+                    return Err(self.interrupted());
+                }
+            } else if done % STOP_POLL == 0 && self.stop_requested() {
+                return Err(self.interrupted());
             }
             done += 1;
             let pc = self.hart.pc;
@@ -265,6 +399,10 @@ impl Machine {
                 Err(e) => Err(e),
             };
             let inst = fetched.unwrap_or_else(|_| Inst::illegal(0));
+            let disasm = |inst: &Inst| match fetched {
+                Ok(_) => Disasm { inst, pc }.to_string(),
+                Err(_) => "nothing is mapped there".to_string(),
+            };
             match result {
                 Ok(r) => {
                     self.hart.instret = self.hart.instret.wrapping_add(1);
@@ -277,16 +415,15 @@ impl Machine {
                     } else if let Some(cap) = self.frep.as_mut() {
                         match cap.push(inst) {
                             Err(bad) => {
-                                return Err(Error::Trap {
-                                    hart: hart_id,
-                                    exception: Exception::IllegalInstruction(bad.raw),
+                                return Err(self.trap_error(
+                                    Exception::IllegalInstruction(bad.raw),
                                     pc,
-                                    disasm: format!(
+                                    format!(
                                         "{} inside an frep block (only FP computations may \
                                          stand there)",
                                         Disasm { inst: &bad, pc }
                                     ),
-                                })
+                                ))
                             }
                             Ok(true) => self.frep_replay(pc)?,
                             Ok(false) => {}
@@ -300,12 +437,13 @@ impl Machine {
                             trap: None,
                         });
                     }
+                    self.prev_pc = Some(pc);
                     if let Some(v) = self.mem.tohost_written.take() {
                         return tohost_exit(hart_id, v, pc);
                     }
                 }
                 Err(e) => {
-                    if self.hart.mtvec == 0 {
+                    if self.unhandled() {
                         if inst.op == Op::Ecall {
                             if let Some(exit) = self.host_call(pc)? {
                                 return Ok(exit);
@@ -319,14 +457,10 @@ impl Machine {
                                     trap: None,
                                 });
                             }
+                            self.prev_pc = Some(pc);
                             continue;
                         }
-                        return Err(Error::Trap {
-                            hart: hart_id,
-                            exception: e,
-                            pc,
-                            disasm: Disasm { inst: &inst, pc }.to_string(),
-                        });
+                        return Err(self.trap_error(e, pc, disasm(&inst)));
                     }
                     if TRACE {
                         sink(&TraceRecord {
@@ -337,6 +471,7 @@ impl Machine {
                         });
                     }
                     self.frep = None;
+                    self.prev_pc = Some(pc);
                     self.hart.take_trap(e);
                 }
             }
@@ -347,6 +482,7 @@ impl Machine {
             limit,
             pc,
             disasm: self.disasm_at(pc),
+            place: self.symbolizer.at(pc),
         })
     }
 
@@ -370,6 +506,7 @@ impl Machine {
         let mut pc = hart.pc;
         let mut n: u64 = 0;
         let mut tohost_pc = None;
+        let mut prev = self.prev_pc;
         while n < budget {
             // The same lookup as `fetch`'s fast path.
             let Some(Some(inst)) = insts.get((pc.wrapping_sub(base) / 4) as usize) else {
@@ -386,6 +523,7 @@ impl Machine {
                 Step::Fallback => break,
             };
             n += 1;
+            prev = Some(pc);
             if TRACE {
                 sink(&TraceRecord {
                     pc,
@@ -400,6 +538,7 @@ impl Machine {
             }
         }
         hart.pc = pc;
+        self.prev_pc = prev;
         hart.instret = hart.instret.wrapping_add(n);
         hart.cycle = hart.cycle.wrapping_add(n);
         (n, tohost_pc)
@@ -413,12 +552,8 @@ impl Machine {
         let next = self.hart.pc;
         for inst in cap.replays() {
             if let Err(e) = execute(&inst, &mut self.hart, &mut self.mem) {
-                return Err(Error::Trap {
-                    hart: self.hart.hart_id,
-                    exception: e,
-                    pc,
-                    disasm: format!("{} (frep repetition)", Disasm { inst: &inst, pc }),
-                });
+                let disasm = format!("{} (frep repetition)", Disasm { inst: &inst, pc });
+                return Err(self.trap_error(e, pc, disasm));
             }
             self.hart.pc = next;
         }
@@ -435,12 +570,18 @@ impl Machine {
                 kind: ExitKind::Ecall,
             })),
             64 if a0 == 1 || a0 == 2 => {
-                let bytes = self.mem.read_bytes(a1, a2).map_err(|f| Error::Trap {
-                    hart: h.hart_id,
-                    exception: Exception::LoadAccessFault(f.addr),
-                    pc,
-                    disasm: format!("ecall write({a0}, {a1:#x}, {a2})"),
-                })?;
+                let bytes = match self.mem.read_bytes(a1, a2) {
+                    Ok(b) => b,
+                    Err(f) => {
+                        let disasm = format!("ecall write({a0}, {a1:#x}, {a2})");
+                        return Err(self.trap_error(
+                            Exception::LoadAccessFault(f.addr),
+                            pc,
+                            disasm,
+                        ));
+                    }
+                };
+                let h = &mut self.hart;
                 self.console.extend_from_slice(&bytes);
                 h.x[10] = a2;
                 h.pc = pc.wrapping_add(4);
@@ -515,6 +656,7 @@ mod tests {
                 write: true,
             }],
             symbols: Default::default(),
+            symbolizer: Default::default(),
         };
         let config = MachineConfig {
             ram_size: 1 << 16,
@@ -875,5 +1017,95 @@ mod tests {
         let (m, r) = run(&with_handler(&[i(0x002, 5, 5, 0, 0x73), fadd_dyn]));
         assert_eq!(r.unwrap().code, 2);
         assert_eq!(m.hart.mtval, fadd_dyn);
+    }
+
+    /// A machine whose program defines crt0's `__hetsim_trap` at the word `handler_at`.
+    fn machine_with_crt0_handler(words: &[u32], handler_at: u32) -> Machine {
+        let mut m = machine(words, Misaligned::Trap);
+        m.default_handler = Some(BASE + 4 * handler_at);
+        m
+    }
+
+    /// Issue 15: crt0's default handler turns every trap into exit code 128 + mcause; the
+    /// machine reports the trap (cause, mtval, pc) instead of vectoring there. Before, the
+    /// run "exited with code 130" and the cause was lost.
+    #[test]
+    fn a_trap_into_crt0s_default_handler_is_reported() {
+        // t0 = BASE + 16 (the handler); mtvec = t0; illegal; handler: exit(7)
+        let mut p = crt0_prelude();
+        p.push(ILLEGAL);
+        p.extend([addi(A0, 0, 7), addi(A7, 0, 93), ECALL]);
+        let mut m = machine_with_crt0_handler(&p, 4);
+        let e = m.run(100).unwrap_err();
+        match &e {
+            Error::Trap { exception, pc, .. } => {
+                assert_eq!(*exception, Exception::IllegalInstruction(ILLEGAL));
+                assert_eq!(*pc, BASE + 12);
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = e.to_string();
+        assert!(
+            text.contains("(mcause 2, mtval 0xffffffff)")
+                && text.contains("crt0's __hetsim_trap")
+                && text.contains("exit code 130"),
+            "{text}"
+        );
+        // An ecall under crt0's handler is a host call (exit with a0), as with mtvec = 0.
+        let mut p = crt0_prelude();
+        p.extend([addi(A0, 0, 5), addi(A7, 0, 93), ECALL, 0]);
+        let mut m = machine_with_crt0_handler(&p, 4);
+        assert_eq!(m.run(100).unwrap().code, 5);
+        // A handler of the program's own still takes the trap: after the prelude and the
+        // illegal instruction, the pc is at the handler.
+        let mut p = crt0_prelude();
+        p.push(ILLEGAL);
+        p.extend([addi(A0, 0, 7), addi(A7, 0, 93), ECALL]);
+        let mut m = machine(&p, Misaligned::Trap);
+        assert!(matches!(m.run(4), Err(Error::InstructionLimit { .. })));
+        assert_eq!(m.hart.pc, BASE + 16);
+    }
+
+    /// `t0 = BASE + 16; csrw mtvec, t0; nop` (three words, then the program).
+    fn crt0_prelude() -> Vec<u32> {
+        vec![lui(T0, BASE >> 12), addi(T0, T0, 16), csrrw(0, 0x305, T0)]
+    }
+
+    /// Issue 15: a jump to an unmapped address is an instruction access fault naming the
+    /// address and the pc the jump came from (the report used to read "illegal instruction
+    /// 0x00000000" in the cluster, and gave no origin).
+    #[test]
+    fn a_jump_to_nowhere_names_the_address_and_where_it_came_from() {
+        // t1 = 0x12345678; jalr zero, 0(t1)
+        let mut p = crate::asm::li(T1, 0x1234_5678).to_vec();
+        p.push(i(0, T1, 0, 0, 0x67)); // jalr zero, 0(t1)
+        let (_, r) = run(&p);
+        let e = r.unwrap_err();
+        match &e {
+            Error::Trap { exception, pc, .. } => {
+                assert_eq!(*exception, Exception::InstructionAccessFault(0x1234_5678));
+                assert_eq!(*pc, 0x1234_5678);
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = e.to_string();
+        assert!(
+            text.contains("instruction fetch from unmapped address 0x12345678")
+                && text.contains("nothing is mapped there")
+                && text.contains("reached from pc 0x80000008"),
+            "{text}"
+        );
+    }
+
+    /// Ctrl-C: a set stop flag ends an endless loop with an error naming where it was.
+    #[test]
+    fn the_stop_flag_interrupts_a_run() {
+        let mut m = machine(&[crate::asm::jal(0, 0)], Misaligned::Trap);
+        let flag = Arc::new(AtomicBool::new(false));
+        m.set_stop_flag(flag.clone());
+        flag.store(true, Ordering::Relaxed);
+        let e = m.run(u64::MAX).unwrap_err();
+        assert!(matches!(e, Error::Interrupted { pc: BASE, .. }), "{e:?}");
+        assert!(e.to_string().starts_with("interrupted after "), "{e}");
     }
 }

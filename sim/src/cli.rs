@@ -250,7 +250,7 @@ where
             }
         }
         Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_BROKEN_PIPE,
-        Err(e @ Error::Interrupted { .. }) => {
+        Err(e) if e.is_interrupt() => {
             let _ = writeln!(err, "hetsim: {e}");
             let _ = err.flush();
             EXIT_INTERRUPTED

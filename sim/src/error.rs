@@ -141,6 +141,17 @@ impl Error {
         }
     }
 
+    /// True when the run was stopped by Ctrl-C (a sweep, or an `exec`/`kernel` run): the
+    /// CLI exits with status 130 and prints the message without "error:".
+    pub fn is_interrupt(&self) -> bool {
+        matches!(
+            self,
+            Error::Interrupted { .. }
+                | Error::Isa(hetsim_isa::Error::Interrupted { .. })
+                | Error::Cluster(hetsim_models::cluster::ClusterError::Interrupted { .. })
+        )
+    }
+
     /// Wraps a RON parse error of `path` (whose text is `text`) with the position, the offending
     /// line and a hint.
     pub fn ron(path: &Path, text: &str, e: ron::error::SpannedError) -> Self {

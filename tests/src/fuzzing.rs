@@ -243,6 +243,7 @@ pub fn cluster_run(data: &[u8]) -> Option<hetsim_models::cluster::Result<Cluster
             write: true,
         }],
         symbols: Default::default(),
+        symbolizer: Default::default(),
     };
     let cfg = ClusterConfig {
         cores: 1 + usize::from(flags & 3),
@@ -370,6 +371,7 @@ pub fn ron_cluster(data: &[u8]) {
             write: false,
         }],
         symbols: Default::default(),
+        symbolizer: Default::default(),
     };
     let cfg = ClusterConfig {
         max_cycles: cfg.max_cycles.min(1000),

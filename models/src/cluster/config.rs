@@ -53,6 +53,13 @@ pub struct ClusterConfig {
     pub redmule: Option<super::redmule::RedmuleConfig>,
     /// Stream semantic register timing (used when `extensions.xssr` is on).
     pub ssr: SsrConfig,
+    /// Per-core stack guard (default: none). `Some(bytes)`: core i's stack is the `bytes`
+    /// below `TCDM_END - i * bytes`, the layout crt0-cluster.S sets up with
+    /// `HETSIM_STACK_PER_HART` = 1024; any write of `sp` that leaves that range (an overflow
+    /// into the next core's stack, or below the last one into TCDM data) stops the run with an
+    /// error naming the core, pc, symbol and the address. Off by default because a kernel
+    /// with its own start-up code may place its stacks elsewhere.
+    pub stack_guard: Option<u32>,
 }
 
 /// Timing of the stream semantic registers (docs/cluster.md, "SSR").
@@ -126,7 +133,8 @@ pub enum TrapPolicy {
     #[default]
     Stop,
     /// Take the trap architecturally (jump to mtvec), as the RISC-V test environment expects;
-    /// with mtvec = 0 the run stops as with `Stop`.
+    /// with mtvec = 0, or mtvec = crt0's `__hetsim_trap` (which would only turn the trap into
+    /// exit code 128 + mcause), the run stops as with `Stop`.
     Architectural,
 }
 
@@ -276,6 +284,7 @@ impl Default for ClusterConfig {
             extensions: IsaExtensions::default(),
             redmule: None,
             ssr: SsrConfig::default(),
+            stack_guard: None,
         }
     }
 }
@@ -482,6 +491,16 @@ impl ClusterConfig {
         }
         if t.latency == 0 {
             return bad("tcdm.latency", "0".into(), "must be at least 1");
+        }
+        if let Some(g) = self.stack_guard {
+            if g == 0 || g % 16 != 0 || u64::from(g) * self.cores as u64 > u64::from(t.size) {
+                return bad(
+                    "stack_guard",
+                    format!("Some({g})"),
+                    "must be a non-zero multiple of 16 bytes, and cores * stack_guard must fit \
+                     the TCDM (crt0-cluster.S uses 1024)",
+                );
+            }
         }
         if !(1..=64).contains(&self.ssr.fifo_depth) {
             return bad(

@@ -48,14 +48,17 @@ pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause};
 use crate::aimc::AimcMmio;
 use config::{MisalignedAccess, TrapPolicy};
 use dma::Dma;
-use hetsim_isa::disasm::{Disasm, F_NAMES, X_NAMES};
+use hetsim_isa::disasm::{Disasm, RegWrite, F_NAMES, X_NAMES};
 use hetsim_isa::ssr::SsrEvent;
+use hetsim_isa::Symbolizer;
 use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
 use hetsim_isa::{DmaRequest, Misaligned, Retired, Size};
 use icache::ICache;
 use redmule::{Redmule, RedmuleMemory};
 use ssr::{BankOf, BankReservations, SsrTiming};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// RedMulE's view of the TCDM: grants a beat when none of its banks is taken this cycle,
 /// claiming them (so the cores lose them), and copies bytes.
@@ -391,6 +394,8 @@ struct Core {
     frep: Option<hetsim_isa::frep::FrepCapture>,
     /// Stream timing (Xssr cores; boxed to keep `Core` small for the issue loop).
     ssr: Option<Box<SsrTiming>>,
+    /// pc of the last instruction issued (for "reached from" in fetch-fault reports).
+    prev_pc: Option<u32>,
 }
 
 /// A decoded instruction with the timing facts the issue logic needs, computed once per
@@ -404,6 +409,8 @@ struct Decoded {
     /// Integer destination (0 when none or x0).
     xd: u8,
     fs: [u8; 3],
+    /// Nothing is mapped at the pc: fetching it is an instruction access fault.
+    unmapped: bool,
 }
 
 impl Decoded {
@@ -416,6 +423,7 @@ impl Decoded {
             xd: if inst.op.writes_x() { inst.rd } else { 0 },
             fs: [f.unwrap_or(32), g.unwrap_or(32), h.unwrap_or(32)],
             inst,
+            unmapped: false,
         }
     }
 }
@@ -441,20 +449,60 @@ pub struct TraceEvent {
     pub write: Option<(&'static str, u32)>,
 }
 
+impl TraceEvent {
+    /// The event with its pc named: a `symbol+0xoff` column after the pc and, when the
+    /// program has DWARF, `; file:line` at the end of the line.
+    pub fn symbolized<'a>(&'a self, symbols: &'a Symbolizer) -> impl std::fmt::Display + 'a {
+        SymbolizedEvent {
+            e: self,
+            symbols: Some(symbols),
+        }
+    }
+}
+
 impl std::fmt::Display for TraceEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        SymbolizedEvent {
+            e: self,
+            symbols: None,
+        }
+        .fmt(f)
+    }
+}
+
+/// A [`TraceEvent`] with or without symbol names.
+struct SymbolizedEvent<'a> {
+    e: &'a TraceEvent,
+    symbols: Option<&'a Symbolizer>,
+}
+
+impl std::fmt::Display for SymbolizedEvent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = self.e;
         let d = Disasm {
-            inst: &self.inst,
-            pc: self.pc,
+            inst: &e.inst,
+            pc: e.pc,
         }
         .to_string();
-        write!(
-            f,
-            "{:>10} core {:<2} {:#010x}: {d:<32}",
-            self.cycle, self.core, self.pc
-        )?;
-        if let Some((r, v)) = self.write {
-            write!(f, " {r}={v:#010x}")?;
+        write!(f, "{:>10} core {:<2} {:#010x}: ", e.cycle, e.core, e.pc)?;
+        if let Some(s) = self.symbols {
+            write!(f, "{:<24} ", s.column(e.pc))?;
+        }
+        write!(f, "{d:<32}")?;
+        if let Some((name, value)) = e.write {
+            let packed = e.inst.op.is_packed_f16();
+            write!(
+                f,
+                " {}",
+                RegWrite {
+                    name,
+                    value,
+                    packed
+                }
+            )?;
+        }
+        if let Some((file, line)) = self.symbols.and_then(|s| s.line(e.pc)) {
+            write!(f, " ; {file}:{line}")?;
         }
         Ok(())
     }
@@ -505,7 +553,16 @@ pub struct Cluster {
     ssr_resv: BankReservations,
     /// Scratch: the SSR events of the instruction being timed.
     ssr_events: Vec<SsrEvent>,
+    /// Names pcs and addresses in reports.
+    symbolizer: Arc<Symbolizer>,
+    /// The address of crt0's `__hetsim_trap`, if the program has one.
+    default_handler: Option<u32>,
+    /// When set (by a Ctrl-C handler), the run stops with [`ClusterError::Interrupted`].
+    stop: Option<Arc<AtomicBool>>,
 }
+
+/// How often (in simulated cycles with activity) the run looks at the stop flag.
+const STOP_POLL: u64 = 1 << 14;
 
 /// The TCDM's bank mapping, for stream requests.
 #[derive(Clone, Copy)]
@@ -591,6 +648,7 @@ impl Cluster {
                         .extensions
                         .xssr
                         .then(|| Box::new(SsrTiming::new(&cfg.ssr, cfg.tcdm.latency))),
+                    prev_pc: None,
                 }
             })
             .collect();
@@ -636,6 +694,9 @@ impl Cluster {
             exit: None,
             ssr_resv: BankReservations::new(cfg.tcdm.banks),
             ssr_events: Vec::new(),
+            symbolizer: program.symbolizer.clone(),
+            default_handler: program.symbol("__hetsim_trap"),
+            stop: None,
         })
     }
 
@@ -671,6 +732,17 @@ impl Cluster {
         self.trace = Some(sink);
     }
 
+    /// Makes [`Cluster::run`] stop with [`ClusterError::Interrupted`] (cycle and every core's
+    /// pc and symbol) soon after `flag` becomes true.
+    pub fn set_stop_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.stop = Some(flag);
+    }
+
+    /// The program's symbols and source lines.
+    pub fn symbolizer(&self) -> &Symbolizer {
+        &self.symbolizer
+    }
+
     fn symbol_range(&self, name: &str) -> Result<(u32, u32)> {
         let s = self.symbols.get(name).ok_or_else(|| ClusterError::Symbol {
             program: self.program.clone(),
@@ -702,11 +774,22 @@ impl Cluster {
         Ok(())
     }
 
-    /// The bytes of the object at symbol `name` (its ELF size), or `len` bytes if given.
+    /// The bytes of the object at symbol `name` (its ELF size), or its first `len` bytes if
+    /// given; more than the symbol's size is refused (it would read neighbouring objects).
     pub fn read_symbol(&mut self, name: &str, len: Option<u32>) -> Result<Vec<u8>> {
         let (addr, size) = self.symbol_range(name)?;
         let n = len.unwrap_or(size);
         let program = self.program.clone();
+        if n > size {
+            return Err(ClusterError::Symbol {
+                program,
+                symbol: name.to_string(),
+                message: format!(
+                    "{n} bytes asked for, but the symbol is {size} bytes long (reading past it \
+                     would return neighbouring objects)"
+                ),
+            });
+        }
         self.mem
             .slice(addr, n)
             .map(|s| s.to_vec())
@@ -732,7 +815,11 @@ impl Cluster {
                     CoreState::Barrier => "at barrier",
                     CoreState::Asleep => "asleep (wfi)",
                 };
-                format!("core {i} {state} at pc {:#010x}", c.hart.pc)
+                let pc = c.hart.pc;
+                format!(
+                    "core {i} {state} at pc {pc:#010x}{}",
+                    self.symbolizer.at(pc)
+                )
             })
             .collect::<Vec<_>>()
             .join("; ")
@@ -742,8 +829,21 @@ impl Cluster {
     /// watchdog.
     pub fn run(&mut self) -> Result<ClusterReport> {
         let n = self.cores.len();
+        let mut polls: u64 = 0;
         loop {
             let now = self.now;
+            polls += 1;
+            if polls % STOP_POLL == 0
+                && self
+                    .stop
+                    .as_ref()
+                    .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                return Err(ClusterError::Interrupted {
+                    cycle: now,
+                    cores: self.describe_cores(),
+                });
+            }
             if now >= self.cfg.max_cycles {
                 return Err(ClusterError::Watchdog {
                     max_cycles: self.cfg.max_cycles,
@@ -859,6 +959,7 @@ impl Cluster {
         ClusterError::Stream {
             core: i,
             pc,
+            place: self.symbolizer.at(pc),
             message,
             cycle: now,
         }
@@ -1055,7 +1156,14 @@ impl Cluster {
             .slice(pc, 4)
             .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
         let ext = self.cfg.extensions.to_isa();
-        let d = Decoded::new(raw.map_or(Inst::illegal(0), |w| decode_with(w, ext)));
+        let Some(raw) = raw else {
+            // Not cached: nothing mapped here is not in a code segment.
+            return Decoded {
+                unmapped: true,
+                ..Decoded::new(Inst::illegal(0))
+            };
+        };
+        let d = Decoded::new(decode_with(raw, ext));
         for c in &mut self.code {
             let idx = (pc.wrapping_sub(c.base) / 4) as usize;
             if pc >= c.base && idx < c.insts.len() {
@@ -1083,9 +1191,24 @@ impl Cluster {
     }
 
     fn trap_error(&self, i: usize, e: Exception, inst: &Inst, now: u64) -> ClusterError {
+        self.trap_error_at(i, e, inst, self.cores[i].hart.pc, now)
+    }
+
+    /// The error for exception `e` of core `i`'s instruction `inst` at `pc`.
+    fn trap_error_at(
+        &self,
+        i: usize,
+        e: Exception,
+        inst: &Inst,
+        pc: u32,
+        now: u64,
+    ) -> ClusterError {
         let hart = &self.cores[i].hart;
-        let pc = hart.pc;
-        let mut disasm = Disasm { inst, pc }.to_string();
+        let mut disasm = if matches!(e, Exception::InstructionAccessFault(a) if a == pc) {
+            "nothing is mapped there".to_string()
+        } else {
+            Disasm { inst, pc }.to_string()
+        };
         if let Some(why) = hart.ssr.as_ref().and_then(|s| s.fault.as_ref()) {
             disasm = format!("{disasm}: {why}");
         }
@@ -1094,8 +1217,34 @@ impl Cluster {
             exception: e,
             pc,
             disasm,
+            place: self.symbolizer.at(pc),
+            notes: self.symbolizer.trap_notes(e, self.cores[i].prev_pc),
             cycle: now,
         }
+    }
+
+    /// With a `stack_guard`, checks core `i`'s new stack pointer against its stack.
+    fn check_stack(&self, i: usize, inst: &Inst, pc: u32, now: u64) -> Result<()> {
+        let Some(size) = self.cfg.stack_guard else {
+            return Ok(());
+        };
+        let sp = self.cores[i].hart.x[2];
+        let end = u64::from(map::TCDM_BASE) + u64::from(self.cfg.tcdm.size);
+        let top = end - i as u64 * u64::from(size);
+        let bottom = top - u64::from(size);
+        if (bottom..=top).contains(&u64::from(sp)) {
+            return Ok(());
+        }
+        Err(ClusterError::StackOverflow {
+            core: i,
+            sp,
+            bottom: bottom as u32,
+            top: top as u32,
+            pc,
+            disasm: Disasm { inst, pc }.to_string(),
+            place: self.symbolizer.at(pc),
+            cycle: now,
+        })
     }
 
     /// The TCDM bank core `i` will request if it issues at `now`: it is ready, its line is in
@@ -1171,6 +1320,9 @@ impl Cluster {
             self.cores[i].line = Some(line);
         }
         let d = self.fetch(pc);
+        if d.unmapped {
+            return self.exception(i, Exception::InstructionAccessFault(pc), &d.inst, now);
+        }
         let inst = d.inst;
         let op = inst.op;
         let class = d.class;
@@ -1301,6 +1453,10 @@ impl Cluster {
             Ok(r) => r,
             Err(e) => return self.exception(i, e, &inst, now),
         };
+        self.cores[i].prev_pc = Some(pc);
+        if d.xd == 2 {
+            self.check_stack(i, &inst, pc, now)?;
+        }
         if self.cfg.extensions.xssr {
             self.take_ssr_events(i);
             if !self.ssr_events.is_empty() {
@@ -1365,13 +1521,14 @@ impl Cluster {
             match cap.push(inst) {
                 Err(bad) => {
                     self.cores[i].frep = None;
-                    let mut e =
-                        self.trap_error(i, Exception::IllegalInstruction(bad.raw), &bad, now);
-                    if let ClusterError::Trap {
-                        disasm, pc: epc, ..
-                    } = &mut e
-                    {
-                        *epc = pc;
+                    let mut e = self.trap_error_at(
+                        i,
+                        Exception::IllegalInstruction(bad.raw),
+                        &bad,
+                        pc,
+                        now,
+                    );
+                    if let ClusterError::Trap { disasm, .. } = &mut e {
                         disasm.push_str(
                             " inside an frep block (only FP computations may stand there)",
                         );
@@ -1487,16 +1644,21 @@ impl Cluster {
         let hart = &self.cores[i].hart;
         if matches!(e, Exception::EcallFromM | Exception::EcallFromU)
             && hart.x[17] == 93
-            && (self.cfg.traps == TrapPolicy::Stop || hart.mtvec == 0)
+            && (self.cfg.traps == TrapPolicy::Stop
+                || hart.mtvec & !3 == 0
+                || Some(hart.mtvec & !3) == self.default_handler)
         {
             let code = hart.x[10] as i32;
             self.exit.get_or_insert(code);
             return Ok(());
         }
-        if self.cfg.traps == TrapPolicy::Stop || hart.mtvec == 0 {
+        // crt0's default handler only turns the trap into exit code 128 + mcause: report it.
+        let unhandled = hart.mtvec & !3 == 0 || Some(hart.mtvec & !3) == self.default_handler;
+        if self.cfg.traps == TrapPolicy::Stop || unhandled {
             return Err(self.trap_error(i, e, inst, now));
         }
         let c = &mut self.cores[i];
+        c.prev_pc = Some(c.hart.pc);
         c.frep = None;
         if let Some(s) = c.hart.ssr.as_deref_mut() {
             s.fault = None;
@@ -1566,6 +1728,7 @@ impl Cluster {
                             return Err(ClusterError::Dma {
                                 core: i,
                                 pc: self.cores[i].hart.pc.wrapping_sub(4),
+                                place: self.symbolizer.at(self.cores[i].hart.pc.wrapping_sub(4)),
                                 message: format!(
                                     "{what} row {r} at {a:#010x} ({size} bytes) is not inside \
                                      L2 or TCDM"
@@ -1580,6 +1743,7 @@ impl Cluster {
                 return Err(ClusterError::Dma {
                     core: i,
                     pc: self.cores[i].hart.pc.wrapping_sub(4),
+                    place: self.symbolizer.at(self.cores[i].hart.pc.wrapping_sub(4)),
                     message: format!(
                         "START with the queue full ({} transfers); wait on DONE_ID first",
                         self.cfg.dma.queue_depth

@@ -40,6 +40,7 @@ fn program(words: &[u32]) -> Program {
             write: false,
         }],
         symbols: Default::default(),
+        symbolizer: Default::default(),
     }
 }
 
@@ -817,4 +818,139 @@ fn stream_misuse_stops_the_run_with_the_reason() {
     ];
     let err = run_err(&c, &p);
     assert!(err.contains("would wait forever"), "{err}");
+}
+
+/// Issue 15: a jump to an unmapped address is an instruction access fault naming the address
+/// and the jump's pc (it was "illegal instruction 0x00000000", the word read from nowhere).
+#[test]
+fn a_fetch_from_an_unmapped_address_is_an_access_fault() {
+    let mut p = li(T0, 0x1234_5678).to_vec();
+    p.push(i(0, T0, 0, 0, 0x67)); // jalr zero, 0(t0)
+    let mut c = Cluster::new(&cfg(1), &program(&p)).unwrap();
+    match c.run() {
+        Err(e @ ClusterError::Trap { .. }) => {
+            let ClusterError::Trap { exception, pc, .. } = &e else {
+                unreachable!()
+            };
+            assert_eq!(*exception, Exception::InstructionAccessFault(0x1234_5678));
+            assert_eq!(*pc, 0x1234_5678);
+            let text = e.to_string();
+            assert!(
+                text.contains("(mcause 1, mtval 0x12345678)")
+                    && text.contains("nothing is mapped there")
+                    && text.contains("reached from pc 0x80000008"),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Issue 15: with `stack_guard`, a core whose sp leaves its stack (the `stack_guard` bytes
+/// below TCDM_END - core * stack_guard) stops the run naming the core, sp and the stack;
+/// without it the same program runs (the overflow is silent).
+#[test]
+fn the_stack_guard_catches_an_overflow_into_the_next_cores_stack() {
+    let end = map::TCDM_BASE + 128 * 1024;
+    // Core 0: sp = TCDM_END (its stack top); sp -= 1040 (one frame too many); exit.
+    let mut p = li(2, end).to_vec();
+    p.push(addi(2, 2, -1040));
+    p.extend([periph_t2(), exit_store()]);
+    let mut guarded = cfg(1);
+    guarded.stack_guard = Some(1024);
+    let e = run_err(&guarded, &p);
+    assert!(
+        e.starts_with("core 0: stack overflow: sp = 0x1001fbf0 leaves the core's stack 0x1001fc00..0x10020000 (1024 bytes")
+            && e.contains("pc 0x80000008"),
+        "{e}"
+    );
+    run(&cfg(1), &p);
+    // Inside the stack: no error.
+    let mut p = li(2, end).to_vec();
+    p.push(addi(2, 2, -1024));
+    p.extend([periph_t2(), exit_store()]);
+    run(&guarded, &p);
+    // A guard larger than the TCDM per core is refused, naming the field.
+    guarded.stack_guard = Some(1 << 20);
+    let e = Cluster::new(&guarded, &program(&p))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("`stack_guard` = Some(1048576)"), "{e}");
+}
+
+/// Ctrl-C: a set stop flag ends an endless loop with the cycle and each core's pc.
+#[test]
+fn the_stop_flag_interrupts_a_run() {
+    let mut c = Cluster::new(&cfg(2), &program(&[jal(0, 0)])).unwrap();
+    let flag = Arc::new(AtomicBool::new(true));
+    c.set_stop_flag(flag);
+    let e = c.run().unwrap_err().to_string();
+    assert!(
+        e.starts_with("interrupted at cycle ")
+            && e.contains("core 0 running at pc 0x80000000; core 1 running at pc 0x80000000"),
+        "{e}"
+    );
+}
+
+/// Issue 15: reading more bytes than a symbol holds is refused (it returned the neighbours).
+#[test]
+fn reading_past_a_symbol_is_refused() {
+    let mut prog = program(&[periph_t2(), exit_store()]);
+    prog.symbols.insert(
+        "buf".into(),
+        hetsim_isa::elf::Symbol {
+            addr: map::L2_BASE,
+            size: 4,
+        },
+    );
+    let mut c = Cluster::new(&cfg(1), &prog).unwrap();
+    assert_eq!(c.read_symbol("buf", Some(4)).unwrap().len(), 4);
+    let e = c.read_symbol("buf", Some(9999)).unwrap_err().to_string();
+    assert!(
+        e.contains("9999 bytes asked for, but the symbol is 4 bytes long"),
+        "{e}"
+    );
+}
+
+/// Issue 15: DMA errors name the symbol of the pc that started the transfer, as traps do.
+#[test]
+fn dma_and_trap_reports_name_the_symbol() {
+    use map::dma as d;
+    // Source 0x0 (unmapped): the START is refused.
+    let p = [
+        periph_t2(),
+        sw(0, T2, (0x400 + d::SRC) as i32),
+        addi(T3, 0, 4),
+        sw(T3, T2, (0x400 + d::SIZE) as i32),
+        sw(0, T2, (0x400 + d::START) as i32),
+        exit_store(),
+    ];
+    let mut prog = program(&p);
+    prog.symbolizer = Arc::new(Symbolizer::from_symbols([(
+        "kernel_main",
+        map::L2_BASE,
+        32,
+    )]));
+    let e = Cluster::new(&cfg(1), &prog)
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("DMA: source row 0 at 0x00000000")
+            && e.contains("(pc 0x80000010 in kernel_main+0x10, cycle"),
+        "{e}"
+    );
+    let mut prog = program(&[addi(T0, 0, 1), 0xffff_ffff]);
+    prog.symbolizer = Arc::new(Symbolizer::from_symbols([("kernel_main", map::L2_BASE, 8)]));
+    let e = Cluster::new(&cfg(1), &prog)
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("illegal instruction 0xffffffff (mcause 2, mtval 0xffffffff) at pc 0x80000004 in kernel_main+0x4 ("),
+        "{e}"
+    );
 }

@@ -12,10 +12,13 @@ use std::path::PathBuf;
 pub struct ExecArgs {
     /// The RV32IMF ELF executable to run.
     pub file: PathBuf,
-    /// Stop with an error after this many instructions (the watchdog for hung programs).
-    #[arg(long, default_value_t = 1_000_000_000)]
+    /// Stop with an error after this many instructions (the watchdog for hung programs; the
+    /// functional machine runs one instruction per cycle, so `--max-cycles` is the same
+    /// limit). The error names the pc, symbol and source line where the program was.
+    #[arg(long, visible_alias = "max-cycles", default_value_t = 1_000_000_000)]
     pub max_instructions: u64,
-    /// Print one line per instruction to stderr: pc, encoding, disassembly, register written.
+    /// Print one line per instruction to stderr: pc, encoding, symbol+offset, disassembly,
+    /// register written (FP registers also as numbers), and file:line when the ELF has DWARF.
     #[arg(long)]
     pub trace: bool,
     /// Misaligned loads and stores: `trap` (architected exceptions) or `allow` (done in
@@ -83,6 +86,7 @@ pub fn run(args: &ExecArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
         return Ok(0);
     }
     let mut machine = Machine::new(&program, &config)?;
+    machine.set_stop_flag(super::stop_flag_on_ctrl_c());
     machine.set_extensions(hetsim_isa::Extensions {
         zfh: args.ext.iter().any(|e| e == "zfh"),
         xfvec: args.ext.iter().any(|e| e == "xfvec"),
@@ -94,9 +98,10 @@ pub fn run(args: &ExecArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
         let stderr = std::io::stderr();
         let mut out = std::io::BufWriter::new(stderr.lock());
         let mut io_err = None;
+        let symbols = program.symbolizer.clone();
         let r = machine.run_traced(args.max_instructions, &mut |rec| {
             if io_err.is_none() {
-                if let Err(e) = writeln!(out, "{rec}") {
+                if let Err(e) = writeln!(out, "{}", rec.symbolized(&symbols)) {
                     io_err = Some(e);
                 }
             }

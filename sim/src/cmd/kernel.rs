@@ -21,10 +21,12 @@ pub struct KernelArgs {
     pub cluster: Option<PathBuf>,
     /// Load a data file into an ELF symbol before the run: SYMBOL=FILE. `.npy` files are read
     /// as f32 (any shape, row-major); other files are copied as raw bytes (little-endian).
+    /// A symbol in `.bss` is refused: crt0 zeroes it before `main` (docs/kernels.md).
     #[arg(long = "input", value_name = "SYMBOL=FILE")]
     pub inputs: Vec<String>,
     /// Write an ELF symbol's bytes after the run: SYMBOL=FILE (`.npy`: a 1-D f32 array of the
-    /// symbol's size; otherwise raw bytes). SYMBOL:N=FILE writes only the first N bytes.
+    /// symbol's size; otherwise raw bytes). SYMBOL:N=FILE writes only the first N bytes (N at
+    /// most the symbol's size).
     #[arg(long = "output", value_name = "SYMBOL=FILE")]
     pub outputs: Vec<String>,
     /// Attach an AIMC tile at the cluster's AIMC window (0x1003_0000, registers in
@@ -38,10 +40,16 @@ pub struct KernelArgs {
     /// Time after programming at which the tile is read (e.g. 0s, 1d, 1y).
     #[arg(long, default_value = "0s", requires = "tile_weights")]
     pub t_inf: String,
-    /// Print one line per issued instruction to stderr: issue cycle, core, pc, disassembly,
-    /// register written.
+    /// Print one line per issued instruction to stderr: issue cycle, core, pc, symbol+offset,
+    /// disassembly, register written (FP registers also as numbers), and file:line when the
+    /// ELF has DWARF.
     #[arg(long)]
     pub trace: bool,
+    /// Stop with an error after this many cycles (the watchdog for hung kernels; replaces the
+    /// cluster configuration's `max_cycles`, 10^9 in the presets, for this run). The error
+    /// names every core's pc, symbol and source line.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_cycles: Option<u64>,
     /// Write every issued instruction as Chrome trace-event JSON (open in ui.perfetto.dev):
     /// one track per core, one 1-cycle slice per instruction named by its mnemonic, with pc,
     /// disassembly and enclosing symbol in its args (docs/traces-and-plots.md).
@@ -123,14 +131,41 @@ fn parse_output(b: &str) -> Result<OutputBinding<'_>, Error> {
     })
 }
 
+/// Refuses `--input` into a symbol that crt0 zeroes before `main` (`.bss`, between
+/// `__bss_start` and `__bss_end`): the data would be cleared and the kernel run on zeros.
+fn check_not_zeroed(program: &Program, sym: &str, binding: &str) -> Result<(), Error> {
+    let (Some(s), Some((start, end))) = (program.symbols.get(sym), program.zeroed_at_startup())
+    else {
+        return Ok(());
+    };
+    let s_end = u64::from(s.addr) + u64::from(s.size.max(1));
+    if u64::from(s.addr) < u64::from(end) && s_end > u64::from(start) {
+        return Err(Error::Usage {
+            option: "--input".into(),
+            message: format!(
+                "{binding:?}: `{sym}` ({:#010x}, {} bytes) lies in .bss of {} \
+                 (__bss_start {start:#010x} .. __bss_end {end:#010x}), which crt0 zeroes \
+                 before main, so the kernel would run on zeros; give the variable an \
+                 initialiser (it then lives in .data) or put it in .l2_noinit \
+                 (__attribute__((section(\".l2_noinit\")))), which crt0 does not clear",
+                s.addr, s.size, program.name
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Runs the command; returns the kernel's exit code. Every option, binding and input file is
 /// checked before the cluster runs; [`Mode::Check`] stops there (before the cluster's memories
 /// are allocated).
 pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error> {
-    let cfg = match &args.cluster {
+    let mut cfg = match &args.cluster {
         Some(p) => ClusterConfig::from_ron_file(p)?,
         None => ClusterConfig::default(),
     };
+    if let Some(n) = args.max_cycles {
+        cfg.max_cycles = n;
+    }
     let program = Program::load(&args.file)?;
     let tile = match &args.tile_weights {
         Some(w) => {
@@ -153,6 +188,7 @@ pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Er
             .symbols
             .get(sym)
             .map_or(hetsim_isa::elf::ELF_LIMIT, |s| u64::from(s.size));
+        check_not_zeroed(&program, sym, b)?;
         inputs.push((sym, read_data(Path::new(file), max)?));
     }
     let outputs = args
@@ -160,10 +196,25 @@ pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Er
         .iter()
         .map(|b| parse_output(b))
         .collect::<Result<Vec<_>, _>>()?;
+    for o in &outputs {
+        if let (Some(n), Some(s)) = (o.len, program.symbols.get(o.symbol)) {
+            if n > s.size {
+                return Err(Error::Usage {
+                    option: "--output".into(),
+                    message: format!(
+                        "{n} bytes of `{}` asked for, but the symbol is {} bytes long in {} \
+                         (more would write neighbouring objects); use at most {}",
+                        o.symbol, s.size, program.name, s.size
+                    ),
+                });
+            }
+        }
+    }
     if mode == Mode::Check {
         return Ok(0);
     }
     let mut cluster = Cluster::new(&cfg, &program)?;
+    cluster.set_stop_flag(super::stop_flag_on_ctrl_c());
     if let Some((tile_cfg, weights, t_inf)) = tile {
         let matrix = aimc::AnalogMatrix::program(&tile_cfg, &weights)?;
         let mut dev = aimc::AimcMmio::new(matrix, cfg.clock_ghz)?;
@@ -176,9 +227,10 @@ pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Er
     let mut text_sink: Option<hetsim_models::cluster::TraceSink> = None;
     if args.trace {
         let mut out = std::io::BufWriter::new(std::io::stderr());
+        let symbols = program.symbolizer.clone();
         text_sink = Some(Box::new(move |e| {
             // A closed stderr must not stop the simulation; the report still follows.
-            let _ = writeln!(out, "{e}");
+            let _ = writeln!(out, "{}", e.symbolized(&symbols));
         }));
     }
     let recorder = args

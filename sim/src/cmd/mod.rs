@@ -26,6 +26,25 @@ pub(crate) fn show_progress() -> bool {
     !QUIET.load(Ordering::Relaxed) && std::io::stderr().is_terminal()
 }
 
+/// The flag a Ctrl-C sets for `exec` and `kernel`: the run stops at its next poll and reports
+/// where every core was. A second Ctrl-C exits at once with status 130. The handler is
+/// installed on the first call (later calls return the same flag).
+pub(crate) fn stop_flag_on_ctrl_c() -> std::sync::Arc<AtomicBool> {
+    static FLAG: std::sync::OnceLock<std::sync::Arc<AtomicBool>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = std::sync::Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        // Another handler already installed (a library caller's) leaves Ctrl-C to it.
+        let _ = ctrlc::set_handler(move || {
+            if f.swap(true, Ordering::SeqCst) {
+                std::process::exit(crate::cli::EXIT_INTERRUPTED);
+            }
+        });
+        flag
+    })
+    .clone()
+}
+
 /// Writes command output; a failure (full disk, closed pipe) is [`Error::Stdout`].
 pub(crate) fn emit(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<(), Error> {
     out.write_fmt(text).map_err(Error::Stdout)
