@@ -25,6 +25,13 @@ use crate::scenario::{ClusterPairing, Scenario};
 use crate::workload::{OpKind, Schedule, BLOCK_INPUT};
 use hetsim_models::interconnect::{Endpoint, Interconnect, Topology};
 
+/// Columns of slice `j` when `out` columns are split over `n` clusters (the first
+/// `out mod n` slices get one more): how the mapping lists a tile's n clusters.
+pub fn slice_cols(out: usize, n: usize, j: usize) -> usize {
+    let n = n.max(1);
+    out / n + usize::from(j < out % n)
+}
+
 /// Endpoint of the shared L2 memory (where the model input comes from).
 pub const L2: Endpoint = 0;
 
@@ -164,11 +171,7 @@ impl Mapping {
                                 ClusterPairing::Shared(_) => 1,
                             };
                             for j in 0..per {
-                                let cols = crate::strategy::multi_cluster::slice_cols(
-                                    block_cols,
-                                    per as usize,
-                                    j as usize,
-                                );
+                                let cols = slice_cols(block_cols, per as usize, j as usize);
                                 if cols > 0 {
                                     slices.push(Slice {
                                         tile: tile_id as u32,

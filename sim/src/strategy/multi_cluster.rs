@@ -18,13 +18,6 @@ pub struct MultiCluster {
     pub clusters: usize,
 }
 
-/// Columns of slice `j` when `out` columns are split over `n` clusters (the first
-/// `out mod n` slices get one more): how the mapping lists a tile's n clusters.
-pub fn slice_cols(out: usize, n: usize, j: usize) -> usize {
-    let n = n.max(1);
-    out / n + usize::from(j < out % n)
-}
-
 /// The clusters of each column block (the mapping's slices of one tile, in order), each with
 /// the block's whole columns: the work units of a token split.
 pub fn token_groups(slices: &[JobSlice]) -> Vec<Vec<JobSlice>> {

@@ -72,7 +72,7 @@ fn latency_ns(strategy: &dyn Strategy, tile_ns: u64, lora: bool) -> u64 {
             tile_ep: 1,
             cluster: j as u32,
             cluster_ep: 10 + j as u32,
-            cols: multi_cluster::slice_cols(128, n, j),
+            cols: crate::mapping::slice_cols(128, n, j),
         })
         .collect();
     latency_with(strategy, tile_ns, lora, &slices)
@@ -194,8 +194,8 @@ fn multi_cluster_deals_the_batches_over_the_clusters() {
         latency_ns(&multi_cluster::MultiCluster { clusters: 4 }, 100, true),
         650
     );
-    assert_eq!(multi_cluster::slice_cols(129, 2, 0), 65);
-    assert_eq!(multi_cluster::slice_cols(129, 2, 1), 64);
+    assert_eq!(crate::mapping::slice_cols(129, 2, 0), 65);
+    assert_eq!(crate::mapping::slice_cols(129, 2, 1), 64);
 }
 
 #[test]
