@@ -6,9 +6,9 @@
 //! read from the path the manifest records) or the JSON file of `hetsim run --json` (its
 //! `rows`, `summary`, `headline`, `numerics`, `warnings` and `scenario_text`). The plots are
 //! drawn by [`crate::plot`] from the same CSV columns `hetsim plot` reads: the overhead
-//! against t per strategy, one plot per integration time (of the whole model for a run, of
-//! each point's recorded row for a sweep, averaged over other axes with a note), and (for a
-//! run) the
+//! against t per strategy, one plot per integration time (of the whole model for a run; of
+//! each point's recorded row for a sweep, one plot per swept axis values too, at most
+//! [`MAX_OVERHEAD_PLOTS`]), and (for a run) the
 //! latency breakdown by operation of the lowest-overhead combination's first layer instance
 //! with the most operations.
 //!
@@ -226,7 +226,7 @@ fn load_run(path: &Path) -> Result<Page, Error> {
         page.tables
             .push((title.to_string(), t.headers.clone(), t.rows.clone()));
     }
-    overhead_plots(&mut page, &csv.0, &table, Some("model"))?;
+    overhead_plots(&mut page, &csv.0, &table, Some("model"), &[])?;
     // The latency breakdown by operation of the best combination's first layer instance with
     // the most operations (e.g. `encoder.layer.0`, not a one-operation embedding).
     if let Some(best) = best_of(&page.summary) {
@@ -295,7 +295,11 @@ fn best_of(summary: &[Map<String, Value>]) -> Option<(String, String, String)> {
         .map(|(_, k)| k)
 }
 
-/// One plot per integration time of the overhead against t, a line per strategy: of the
+/// Most overhead plots on one page (combinations of swept values and integration time).
+const MAX_OVERHEAD_PLOTS: usize = 12;
+
+/// One plot per swept axis values and integration time of the overhead against t, a line per
+/// strategy: of the
 /// whole model for a run (`scope` `Some("model")`), of each point's recorded row for a sweep
 /// (`None`).
 fn overhead_plots(
@@ -303,25 +307,50 @@ fn overhead_plots(
     csv: &Path,
     table: &Table,
     scope: Option<&str>,
+    axes: &[String],
 ) -> Result<(), Error> {
     let scoped: Vec<String> = scope.map(|s| format!("scope={s}")).into_iter().collect();
     let mut model = table.clone();
     model.filter(&scoped)?;
-    let it = model.column("integration_time_ns")?;
-    let mut times: Vec<String> = Vec::new();
+    // one plot per (swept axis values, integration time), in row order
+    let mut cols: Vec<(String, usize)> = Vec::new();
+    for a in axes {
+        cols.push((a.clone(), model.column(a)?));
+    }
+    cols.push((
+        "integration_time_ns".into(),
+        model.column("integration_time_ns")?,
+    ));
+    let mut keys: Vec<Vec<String>> = Vec::new();
     for r in &model.rows {
-        if !times.contains(&r[it]) {
-            times.push(r[it].clone());
+        let k: Vec<String> = cols.iter().map(|(_, i)| r[*i].clone()).collect();
+        if !keys.contains(&k) {
+            keys.push(k);
         }
+    }
+    if keys.len() > MAX_OVERHEAD_PLOTS {
+        page.notes.push(format!(
+            "the first {MAX_OVERHEAD_PLOTS} of {} combinations of swept values and integration \
+             time are plotted; `hetsim plot --filter` draws the others",
+            keys.len()
+        ));
+        keys.truncate(MAX_OVERHEAD_PLOTS);
     }
     let what = if scope == Some("model") {
         "Whole-model overhead"
     } else {
         "Overhead"
     };
-    for t in times {
-        let title = format!("{what} against t at {t} ns integration time");
+    for key in keys {
+        let (t, axis_values) = key
+            .split_last()
+            .map_or((String::new(), &[][..]), |(t, a)| (t.clone(), a));
+        let mut title = format!("{what} against t at {t} ns integration time");
         let mut filters = scoped.clone();
+        for ((name, _), v) in cols.iter().zip(axis_values) {
+            title.push_str(&format!(", {name} = {v}"));
+            filters.push(format!("{name}={v}"));
+        }
         filters.push(format!("integration_time_ns={t}"));
         let svg = draw(
             csv,
@@ -432,7 +461,18 @@ fn load_sweep(dir: &Path) -> Result<Page, Error> {
         table.rows.clone(),
     ));
     if table.column("integration_time_ns").is_ok() && !table.rows.is_empty() {
-        overhead_plots(&mut page, &results, &table, None)?;
+        let axes: Vec<String> = manifest
+            .as_ref()
+            .and_then(|m| m.get("axes"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        overhead_plots(&mut page, &results, &table, None, &axes)?;
     }
     Ok(page)
 }

@@ -137,6 +137,32 @@ fn a_sweep_directory_gives_a_page_too() {
     );
 }
 
+/// A swept axis gets its own plots (one per value and integration time), not an average over
+/// its values.
+#[test]
+fn a_swept_axis_gets_a_plot_per_value() {
+    let d = dir().join("axes");
+    std::fs::create_dir_all(&d).unwrap();
+    let s = d.join("axes.ron");
+    std::fs::write(
+        &s,
+        SCENARIO.replace(
+            "strategy: [Pipelined, MultiCluster(2)]),",
+            "strategy: [Pipelined, MultiCluster(2)],\n axes: [(path: \"hardware.tile.adc.bits\", values: List([6, 8]))]),",
+        ),
+    )
+    .unwrap();
+    let out = d.join("sweep");
+    ok(&hetsim(&["sweep", "-q", s.to_str().unwrap(), "--out", out.to_str().unwrap()]));
+    let h = d.join("axes.html");
+    let said = ok(&hetsim(&["report", out.to_str().unwrap(), "--out", h.to_str().unwrap()]));
+    assert!(said.contains("4 plot(s), 16 table row(s)"), "{said}");
+    let h = std::fs::read_to_string(h).unwrap();
+    assert!(h.contains("128.0 ns integration time, hardware.tile.adc.bits = 6"));
+    assert!(h.contains("512.0 ns integration time, hardware.tile.adc.bits = 8"));
+    assert!(!h.contains("average several rows"), "no averaging over the axis");
+}
+
 #[test]
 fn bad_inputs_are_named_errors() {
     let d = dir();
