@@ -1,30 +1,28 @@
 //! hetsim: the system level of the heterogeneous AIMC + RISC-V simulator.
 //!
-//! This crate owns the command-line interface and (as it grows) the discrete-event engine,
-//! scenario loading, schedule replay, pipeline strategies and reports. Components come from
+//! This crate owns the command-line interface, the discrete-event engine, scenario loading,
+//! schedule replay, pipeline strategies, reports and their outputs (folders: `input`, `plan`,
+//! `simulate`, `results`, `output`, and `cli`/`cmd`). Components come from
 //! `hetsim-models`, instruction semantics from `hetsim-isa`.
 
-pub mod backend;
+// The source tree follows the flow of a run: what it reads, how it is laid out, what
+// simulates it, what it answers, how that is shown, and the command line. The re-exports keep
+// one short path per module (`hetsim::run`, `hetsim::report`, ...) for users of the library.
+pub mod input;
+pub mod output;
+pub mod plan;
+pub mod results;
+pub mod simulate;
+
 pub mod cli;
 pub mod cmd;
-pub mod diag;
-pub mod engine;
 pub mod error;
 pub mod fnv;
-pub mod html;
-pub mod lora_f16_kernel;
-pub mod lora_kernel;
-pub mod mapping;
-pub mod numerics;
-pub mod plot;
-pub mod replay;
-pub mod report;
-pub mod run;
-pub mod scenario;
-pub mod strategy;
-pub mod summary;
-pub mod sweep;
-pub mod trace_event;
-pub mod workload;
+
+pub use input::{scenario, workload};
+pub use output::{diag, html, plot, trace_event};
+pub use plan::{mapping, strategy};
+pub use results::{report, run, summary, sweep};
+pub use simulate::{backend, engine, lora_f16_kernel, lora_kernel, numerics, replay};
 
 pub use error::Error;

@@ -153,14 +153,28 @@ fn a_swept_axis_gets_a_plot_per_value() {
     )
     .unwrap();
     let out = d.join("sweep");
-    ok(&hetsim(&["sweep", "-q", s.to_str().unwrap(), "--out", out.to_str().unwrap()]));
+    ok(&hetsim(&[
+        "sweep",
+        "-q",
+        s.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
     let h = d.join("axes.html");
-    let said = ok(&hetsim(&["report", out.to_str().unwrap(), "--out", h.to_str().unwrap()]));
+    let said = ok(&hetsim(&[
+        "report",
+        out.to_str().unwrap(),
+        "--out",
+        h.to_str().unwrap(),
+    ]));
     assert!(said.contains("4 plot(s), 16 table row(s)"), "{said}");
     let h = std::fs::read_to_string(h).unwrap();
     assert!(h.contains("128.0 ns integration time, hardware.tile.adc.bits = 6"));
     assert!(h.contains("512.0 ns integration time, hardware.tile.adc.bits = 8"));
-    assert!(!h.contains("average several rows"), "no averaging over the axis");
+    assert!(
+        !h.contains("average several rows"),
+        "no averaging over the axis"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! drawn by [`crate::plot`] from the same CSV columns `hetsim plot` reads: the overhead
 //! against t per strategy, one plot per integration time (of the whole model for a run; of
 //! each point's recorded row for a sweep, one plot per swept axis values too, at most
-//! [`MAX_OVERHEAD_PLOTS`]), and (for a run) the
+//! 12), and (for a run) the
 //! latency breakdown by operation of the lowest-overhead combination's first layer instance
 //! with the most operations.
 //!
@@ -641,7 +641,7 @@ pub fn render(page: &Page) -> String {
     h
 }
 
-/// What [`write`] produced.
+/// What [`write()`] produced.
 #[derive(Debug, Clone)]
 pub struct Written {
     /// The page file.

@@ -1,0 +1,8 @@
+//! What a run answers: `run` (every combination of a scenario measured against the pure-AIMC
+//! baseline), its `report` rows, the `summary` (best t per integration time and strategy, the
+//! headline) and resumable, sharded `sweep`s.
+
+pub mod report;
+pub mod run;
+pub mod summary;
+pub mod sweep;

@@ -1,0 +1,10 @@
+//! What produces times and numbers: the cluster `backend`s (analytic model, kernels on the
+//! cycle-level cluster, `lora_kernel`, `lora_f16_kernel`), the discrete-event `engine`, the task
+//! graph `replay` and the `numerics` (the analog tiles and clusters on data).
+
+pub mod backend;
+pub mod engine;
+pub mod lora_f16_kernel;
+pub mod lora_kernel;
+pub mod numerics;
+pub mod replay;
