@@ -154,6 +154,56 @@ impl fmt::Display for RegWrite {
     }
 }
 
+/// The part of an instruction-trace line after its prefix (the functional trace's
+/// `pc: raw`, the cluster's `cycle core pc:`): the symbol column when `symbols` are given, the
+/// disassembly, the register write ([`RegWrite`]), the trap if any, and `; file:line` when the
+/// ELF has line information. Both traces print their lines through this.
+pub struct TraceBody<'a> {
+    /// The instruction's address.
+    pub pc: u32,
+    /// The instruction.
+    pub inst: &'a Inst,
+    /// The register it wrote and the new value.
+    pub write: Option<(&'static str, u32)>,
+    /// The trap it raised, shown as `trap: ...`.
+    pub trap: Option<&'a dyn fmt::Display>,
+    /// Symbol and line information of the program.
+    pub symbols: Option<&'a crate::Symbolizer>,
+}
+
+impl fmt::Display for TraceBody<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = self.symbols {
+            write!(f, "{:<24} ", s.column(self.pc))?;
+        }
+        let d = Disasm {
+            inst: self.inst,
+            pc: self.pc,
+        }
+        .to_string();
+        write!(f, "{d:<32}")?;
+        if let Some((name, value)) = self.write {
+            let packed = self.inst.op.is_packed_f16();
+            write!(
+                f,
+                " {}",
+                RegWrite {
+                    name,
+                    value,
+                    packed
+                }
+            )?;
+        }
+        if let Some(e) = self.trap {
+            write!(f, " trap: {e}")?;
+        }
+        if let Some((file, line)) = self.symbols.and_then(|s| s.line(self.pc)) {
+            write!(f, " ; {file}:{line}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod reg_write_tests {
     use super::RegWrite;

@@ -16,7 +16,7 @@
 //! code written by stores runs once a `fence.i` has executed (as the ISA requires).
 
 use crate::decode::{decode_with, Inst, Op};
-use crate::disasm::{Disasm, RegWrite, F_NAMES, X_NAMES};
+use crate::disasm::{Disasm, TraceBody, F_NAMES, X_NAMES};
 use crate::elf::Program;
 use crate::error::Error;
 use crate::exec::{execute, execute_fast, Retired, Step};
@@ -115,35 +115,16 @@ struct Symbolized<'a> {
 impl std::fmt::Display for Symbolized<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let r = self.rec;
-        let d = Disasm {
-            inst: &r.inst,
-            pc: r.pc,
-        }
-        .to_string();
         write!(f, "{:#010x}: {:08x}  ", r.pc, r.inst.raw)?;
-        if let Some(s) = self.symbols {
-            write!(f, "{:<24} ", s.column(r.pc))?;
+        let trap = r.trap.as_ref().map(|e| e as &dyn std::fmt::Display);
+        TraceBody {
+            pc: r.pc,
+            inst: &r.inst,
+            write: r.write,
+            trap,
+            symbols: self.symbols,
         }
-        write!(f, "{d:<32}")?;
-        if let Some((name, value)) = r.write {
-            let packed = r.inst.op.is_packed_f16();
-            write!(
-                f,
-                " {}",
-                RegWrite {
-                    name,
-                    value,
-                    packed
-                }
-            )?;
-        }
-        if let Some(e) = r.trap {
-            write!(f, " trap: {e}")?;
-        }
-        if let Some((file, line)) = self.symbols.and_then(|s| s.line(r.pc)) {
-            write!(f, " ; {file}:{line}")?;
-        }
-        Ok(())
+        .fmt(f)
     }
 }
 

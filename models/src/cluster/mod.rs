@@ -48,7 +48,7 @@ pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause};
 use crate::aimc::AimcMmio;
 use config::{MisalignedAccess, TrapPolicy};
 use dma::Dma;
-use hetsim_isa::disasm::{Disasm, RegWrite, F_NAMES, X_NAMES};
+use hetsim_isa::disasm::{Disasm, TraceBody, F_NAMES, X_NAMES};
 use hetsim_isa::ssr::SsrEvent;
 use hetsim_isa::Symbolizer;
 use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
@@ -479,32 +479,15 @@ struct SymbolizedEvent<'a> {
 impl std::fmt::Display for SymbolizedEvent<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let e = self.e;
-        let d = Disasm {
-            inst: &e.inst,
-            pc: e.pc,
-        }
-        .to_string();
         write!(f, "{:>10} core {:<2} {:#010x}: ", e.cycle, e.core, e.pc)?;
-        if let Some(s) = self.symbols {
-            write!(f, "{:<24} ", s.column(e.pc))?;
+        TraceBody {
+            pc: e.pc,
+            inst: &e.inst,
+            write: e.write,
+            trap: None,
+            symbols: self.symbols,
         }
-        write!(f, "{d:<32}")?;
-        if let Some((name, value)) = e.write {
-            let packed = e.inst.op.is_packed_f16();
-            write!(
-                f,
-                " {}",
-                RegWrite {
-                    name,
-                    value,
-                    packed
-                }
-            )?;
-        }
-        if let Some((file, line)) = self.symbols.and_then(|s| s.line(e.pc)) {
-            write!(f, " ; {file}:{line}")?;
-        }
-        Ok(())
+        .fmt(f)
     }
 }
 
