@@ -11,8 +11,8 @@
  *
  * %f is exact for binary32 values: it prints the decimal expansion of the value rounded to the
  * requested decimals, ties to even (as glibc does); doubles are first cut to binary32 precision
- * (hetsim's cores have no double-precision unit); values beyond the binary32 range print as
- * "inf"; NaN as "nan". Only 32-bit integer division is used (no libgcc/compiler-rt calls).
+ * (hetsim's cores have no double-precision unit); values of 2^160 or more print as "inf", NaN
+ * as "nan". Only 32-bit integer division is used (no libgcc/compiler-rt calls).
  *
  * Output goes through the `write` host call (ecall with a7 = 64, a0 = fd 1, a1 = buffer,
  * a2 = length), buffered per call in 128 bytes: served by `hetsim exec` and by the cluster of
