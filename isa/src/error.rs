@@ -88,14 +88,19 @@ pub enum Error {
         /// The service number.
         a7: u32,
     },
-    /// `tohost` received an even non-zero value (an HTIF device request hetsim does not serve).
-    #[error("hart {hart}: tohost written with {value:#x} at pc {pc:#010x}: even values are HTIF device requests, which hetsim does not serve (exit with tohost = (code << 1) | 1)")]
+    /// `tohost` received an even non-zero value (the address of an HTIF syscall block) that
+    /// could not be served.
+    #[error("hart {hart}: tohost written with {value:#x} at pc {pc:#010x}{place}: {error}")]
     Htif {
         /// Hart id.
         hart: u32,
-        /// The value written.
+        /// The value written (the block's address).
         value: u32,
         /// pc of the storing instruction.
         pc: u32,
+        /// ` in symbol+0xoff (file:line)` of the pc, or empty.
+        place: String,
+        /// What was wrong with the call.
+        error: crate::htif::HtifError,
     },
 }

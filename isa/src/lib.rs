@@ -24,6 +24,7 @@ pub mod fp;
 pub mod fp16;
 pub mod frep;
 pub mod hart;
+pub mod htif;
 pub mod input;
 pub mod machine;
 pub mod mem;

@@ -1,10 +1,13 @@
 //! A functional single-hart machine: a [`Program`] loaded into [`Memory`], run to its exit.
 //!
 //! Host conventions (the same as Spike's bare-metal ones):
-//! - a non-zero store to the `tohost` symbol ends the run: 1 is exit code 0, an odd value v is
+//! - an odd store to the `tohost` symbol ends the run: 1 is exit code 0, an odd value v is
 //!   exit code v >> 1 (the ISA-test convention: a failing test case n gives code n);
+//! - an even non-zero store to `tohost` is the address of an HTIF syscall block (riscv-tests'
+//!   `syscalls.c`), served by [`crate::htif`]: `write` to fd 1/2 and `exit`; then `fromhost`
+//!   becomes 1 and `tohost` 0;
 //! - while no trap handler is installed (mtvec = 0), `ecall` is a host call: a7 = 93 exits
-//!   with code a0, a7 = 64 writes a2 bytes at a1 to the console (fd a0 = 1 or 2) and returns
+//!   with code a0, a7 = 64 writes a2 bytes at a1 to fd a0 = 1 (stdout) or 2 (stderr) and returns
 //!   a2; any other exception with mtvec = 0 stops the run with an error naming the exception,
 //!   mcause, mtval, pc, instruction, symbol and source line. With a handler installed every
 //!   exception traps architecturally, except when the handler is the hetsim crt0's
@@ -22,6 +25,7 @@ use crate::error::Error;
 use crate::exec::{execute, execute_fast, Retired, Step};
 use crate::ext::Extensions;
 use crate::hart::{Hart, Misaligned};
+use crate::htif::{self, HtifError, Syscall};
 use crate::mem::{Bus, Memory, Size};
 use crate::symbols::Symbolizer;
 use crate::trap::Exception;
@@ -61,6 +65,8 @@ pub enum ExitKind {
     Tohost(u32),
     /// `ecall` with a7 = 93.
     Ecall,
+    /// The HTIF `exit` syscall (93) through a syscall block written to `tohost`.
+    HtifExit,
 }
 
 /// The end of a run.
@@ -142,8 +148,12 @@ pub struct Machine {
     pub hart: Hart,
     /// The memory.
     pub mem: Memory,
-    /// Bytes written through the console host call.
+    /// Bytes written to fd 1 (stdout) through the `ecall` or HTIF `write` host call.
     pub console: Vec<u8>,
+    /// Bytes written to fd 2 (stderr) through the same calls.
+    pub stderr: Vec<u8>,
+    /// Address of the `fromhost` word (HTIF syscall answers), if the program has one.
+    fromhost: Option<u32>,
     caches: Vec<CodeCache>,
     /// An FREP block being captured (after a frep.o).
     frep: Option<crate::frep::FrepCapture>,
@@ -210,6 +220,8 @@ impl Machine {
             hart,
             mem,
             console: Vec::new(),
+            stderr: Vec::new(),
+            fromhost: program.symbol("fromhost"),
             caches,
             frep: None,
             fast: true,
@@ -361,7 +373,9 @@ impl Machine {
                 done += n;
                 if let Some(pc) = tohost_pc {
                     let v = self.mem.tohost_written.take().unwrap_or_default();
-                    return tohost_exit(hart_id, v, pc);
+                    if let Some(exit) = self.on_tohost(v, pc)? {
+                        return Ok(exit);
+                    }
                 }
                 if done >= limit {
                     break;
@@ -420,7 +434,9 @@ impl Machine {
                     }
                     self.prev_pc = Some(pc);
                     if let Some(v) = self.mem.tohost_written.take() {
-                        return tohost_exit(hart_id, v, pc);
+                        if let Some(exit) = self.on_tohost(v, pc)? {
+                            return Ok(exit);
+                        }
                     }
                 }
                 Err(e) => {
@@ -541,6 +557,51 @@ impl Machine {
         Ok(())
     }
 
+    /// Acts on a non-zero store `v` to `tohost` by the instruction at `pc`: an odd value ends
+    /// the run with exit code `v >> 1`; an even one is the address of an HTIF syscall block,
+    /// served here (`write` goes to the console, `exit` ends the run; otherwise `fromhost`
+    /// becomes 1, `tohost` 0 and the run goes on).
+    fn on_tohost(&mut self, v: u32, pc: u32) -> Result<Option<Exit>, Error> {
+        if v & 1 == 1 {
+            return Ok(Some(Exit {
+                code: (v >> 1) as i32,
+                kind: ExitKind::Tohost(v),
+            }));
+        }
+        let fail = |m: &Self, error| Error::Htif {
+            hart: m.hart.hart_id,
+            value: v,
+            pc,
+            place: m.symbolizer.at(pc),
+            error,
+        };
+        let Some(fromhost) = self.fromhost else {
+            return Err(fail(self, HtifError::NoFromhost));
+        };
+        match htif::serve(&mut self.mem, v) {
+            Ok(Syscall::Exit(code)) => {
+                return Ok(Some(Exit {
+                    code,
+                    kind: ExitKind::HtifExit,
+                }))
+            }
+            Ok(Syscall::Write { fd, bytes }) => {
+                let to = if fd == 2 {
+                    &mut self.stderr
+                } else {
+                    &mut self.console
+                };
+                to.extend_from_slice(&bytes);
+            }
+            Err(e) => return Err(fail(self, e)),
+        }
+        let tohost = self.mem.tohost.unwrap_or_default();
+        if !htif::acknowledge(&mut self.mem, tohost, fromhost) {
+            return Err(fail(self, HtifError::FromhostOutside { addr: fromhost }));
+        }
+        Ok(None)
+    }
+
     /// Serves an `ecall` made with no trap handler: exit or console write.
     fn host_call(&mut self, pc: u32) -> Result<Option<Exit>, Error> {
         let h = &mut self.hart;
@@ -563,7 +624,11 @@ impl Machine {
                     }
                 };
                 let h = &mut self.hart;
-                self.console.extend_from_slice(&bytes);
+                if a0 == 2 {
+                    self.stderr.extend_from_slice(&bytes);
+                } else {
+                    self.console.extend_from_slice(&bytes);
+                }
                 h.x[10] = a2;
                 h.pc = pc.wrapping_add(4);
                 h.instret = h.instret.wrapping_add(1);
@@ -588,17 +653,6 @@ fn written(inst: &Inst, hart: &Hart) -> Option<(&'static str, u32)> {
     } else {
         None
     }
-}
-
-/// The end of a run after a non-zero store `v` to `tohost` by the instruction at `pc`.
-fn tohost_exit(hart: u32, v: u32, pc: u32) -> Result<Exit, Error> {
-    if v & 1 == 0 {
-        return Err(Error::Htif { hart, value: v, pc });
-    }
-    Ok(Exit {
-        code: (v >> 1) as i32,
-        kind: ExitKind::Tohost(v),
-    })
 }
 
 #[cfg(test)]
@@ -870,7 +924,68 @@ mod tests {
         p[1] = addi(T1, 0, 4);
         let mut m = machine(&p, Misaligned::Trap);
         m.mem.tohost = Some(BASE + 0x2000);
-        assert!(matches!(m.run(100), Err(Error::Htif { value: 4, .. })));
+        assert!(matches!(
+            m.run(100),
+            Err(Error::Htif {
+                value: 4,
+                error: HtifError::NoFromhost,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn htif_syscalls_write_then_exit() {
+        // tohost at BASE + 0x2000, fromhost 64 bytes above; a write block at BASE + 0x3000,
+        // an exit block at BASE + 0x4000.
+        let p = vec![
+            lui(T0, (BASE + 0x2000) >> 12),
+            lui(T1, (BASE + 0x3000) >> 12),
+            sw(T1, T0, 0),
+            lw(A0, T0, 0x40),
+            lui(T1, (BASE + 0x4000) >> 12),
+            sw(T1, T0, 0),
+        ];
+        let mut m = machine(&p, Misaligned::Trap);
+        m.mem.tohost = Some(BASE + 0x2000);
+        m.fromhost = Some(BASE + 0x2040);
+        let block =
+            |words: [u64; 4]| -> Vec<u8> { words.iter().flat_map(|w| w.to_le_bytes()).collect() };
+        m.mem
+            .write_bytes(BASE + 0x3000, &block([64, 2, u64::from(BASE) + 0x3100, 3]))
+            .unwrap();
+        m.mem.write_bytes(BASE + 0x3100, b"hi\n").unwrap();
+        m.mem
+            .write_bytes(BASE + 0x4000, &block([93, 7, 0, 0]))
+            .unwrap();
+        assert_eq!(
+            m.run(100).unwrap(),
+            Exit {
+                code: 7,
+                kind: ExitKind::HtifExit
+            }
+        );
+        assert_eq!(m.stderr, b"hi\n");
+        assert!(m.console.is_empty());
+        // The answer: the length in the block, fromhost = 1 (seen by the lw), tohost cleared.
+        assert_eq!(
+            m.mem.read_bytes(BASE + 0x3000, 8).unwrap(),
+            3u64.to_le_bytes()
+        );
+        assert_eq!(m.hart.x[A0 as usize], 1);
+        // An unknown syscall names its number and the pc.
+        let mut m = machine(&p, Misaligned::Trap);
+        m.mem.tohost = Some(BASE + 0x2000);
+        m.fromhost = Some(BASE + 0x2040);
+        m.mem
+            .write_bytes(BASE + 0x3000, &block([1234, 0, 0, 0]))
+            .unwrap();
+        let e = m.run(100).unwrap_err().to_string();
+        assert!(
+            e.contains("HTIF syscall 1234 (block at 0x80003000) is not served"),
+            "{e}"
+        );
+        assert!(e.contains("pc 0x80000008"), "{e}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Runs every committed single-hart kernel and ISA self-test ELF (`kernels/build/*.elf`
 //! except the cluster kernels, recognised by the `__tcdm_data_start` symbol of
 //! link-cluster.ld: they need the cluster's peripherals and are tested in cluster_lora*.rs,
-//! cluster_ubench.rs and cluster_gemm_*.rs, and the debugging fixtures `debug_demo*.elf`, which
-//! fail on purpose and are tested in sim/tests/firmware.rs) on the functional
-//! machine: each must exit with code 0 through `tohost`. `rv32mi-misaligned`
+//! cluster_ubench.rs and cluster_gemm_*.rs, and the fixtures that fail on purpose: the
+//! debugging ones `debug_demo*.elf`, tested in sim/tests/firmware.rs, and `htif_unknown.elf`
+//! and `htif_badblock.elf`, tested in sim/tests/htif.rs) on the functional machine: each must
+//! exit with code 0 through `tohost` (or, for `htif_hello.elf`, through the HTIF exit syscall). `rv32mi-misaligned`
 //! runs under both misaligned-access policies (it accepts either a hardware result or the
 //! architected trap).
 
@@ -20,6 +21,7 @@ fn run(path: &std::path::Path, misaligned: Misaligned) -> Result<(), String> {
     let exit = m.run(10_000_000).map_err(|e| e.to_string())?;
     match exit.kind {
         ExitKind::Tohost(1) => Ok(()),
+        ExitKind::HtifExit if exit.code == 0 => Ok(()),
         _ => Err(format!(
             "exit code {} ({:?}); an ISA test's code is the failing test case",
             exit.code, exit.kind
@@ -38,7 +40,12 @@ fn every_committed_elf_passes() {
             let program = Program::load(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             let fixture = p
                 .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("debug_demo"));
+                .map(|n| n.to_string_lossy().to_string())
+                .is_some_and(|n| {
+                    n.starts_with("debug_demo")
+                        || n == "htif_unknown.elf"
+                        || n == "htif_badblock.elf"
+                });
             program.symbol("__tcdm_data_start").is_none() && !fixture
         })
         .collect();

@@ -86,6 +86,21 @@ pub enum ClusterError {
         /// Cycle.
         cycle: u64,
     },
+    /// A host call (an HTIF syscall block written to `tohost`, or an `ecall` write) could not
+    /// be served.
+    #[error("core {core}: {message} (pc {pc:#010x}{place}, cycle {cycle})")]
+    Host {
+        /// The calling core.
+        core: usize,
+        /// pc of the storing instruction or the ecall.
+        pc: u32,
+        /// ` in symbol+0xoff (file:line)` of the pc, or empty.
+        place: String,
+        /// What is wrong, naming the syscall number or address.
+        message: String,
+        /// Cycle.
+        cycle: u64,
+    },
     /// A DMA transfer or register access was invalid.
     #[error("core {core}: DMA: {message} (pc {pc:#010x}{place}, cycle {cycle})")]
     Dma {

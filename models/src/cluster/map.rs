@@ -22,7 +22,7 @@
 //! | 0x0C | CYCLE | R | the cluster cycle counter (low 32 bits) |
 //! | 0x10 | REGION_BEGIN | W | start of a marked region: write its id (1..=255) |
 //! | 0x14 | REGION_END | W | end of the marked region with that id |
-//! | 0x18 | CONSOLE | W | low byte goes to the console |
+//! | 0x18 | CONSOLE | W | low byte goes to the console (per core, lines prefixed `[core N] `) |
 //! | 0x1C | EXIT | W | ends the run with this exit code |
 //!
 //! DMA registers (offsets from `DMA_BASE`): SRC 0x00, DST 0x04, SIZE 0x08 (bytes per row),

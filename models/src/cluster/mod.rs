@@ -31,6 +31,7 @@
 //! reserve TCDM bank cycles ([`ssr`]). Every latency is a [`config::ClusterConfig`] field.
 
 pub mod config;
+mod console;
 pub mod dma;
 pub mod error;
 pub mod icache;
@@ -47,8 +48,10 @@ pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause};
 
 use crate::aimc::AimcMmio;
 use config::{MisalignedAccess, TrapPolicy};
+use console::Console;
 use dma::Dma;
 use hetsim_isa::disasm::{Disasm, TraceBody, F_NAMES, X_NAMES};
+use hetsim_isa::htif::{self, HtifError, HtifMemory, Syscall};
 use hetsim_isa::ssr::SsrEvent;
 use hetsim_isa::Symbolizer;
 use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
@@ -113,6 +116,7 @@ enum Effect {
     Barrier,
     Exit(i32),
     Tohost(u32),
+    Console(u8),
     RegionBegin(u8),
     RegionEnd(u8),
     DmaStarted(dma::Transfer),
@@ -133,8 +137,27 @@ struct Memory {
     tcdm: Vec<u8>,
     l2: Vec<u8>,
     tohost: Option<u32>,
-    console: Vec<u8>,
+    fromhost: Option<u32>,
+    console: Console,
     ncores: u32,
+}
+
+impl HtifMemory for Memory {
+    fn read(&mut self, addr: u32, len: u32) -> Option<Vec<u8>> {
+        self.slice(addr, len).map(|s| s.to_vec())
+    }
+    fn write(&mut self, addr: u32, bytes: &[u8]) -> bool {
+        let Ok(n) = u32::try_from(bytes.len()) else {
+            return false;
+        };
+        match self.slice(addr, n) {
+            Some(s) => {
+                s.copy_from_slice(bytes);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Memory {
@@ -340,7 +363,7 @@ impl Bus for CoreBus<'_> {
         match off {
             p::REGION_BEGIN => self.effect = Effect::RegionBegin(value as u8),
             p::REGION_END => self.effect = Effect::RegionEnd(value as u8),
-            p::CONSOLE => self.mem.console.push(value as u8),
+            p::CONSOLE => self.effect = Effect::Console(value as u8),
             p::EXIT => self.effect = Effect::Exit(value as i32),
             _ if dma_off < d::START => self.dma.regs[(dma_off / 4) as usize] = value,
             _ if dma_off == d::START => {
@@ -571,7 +594,8 @@ impl Cluster {
             tcdm: vec![0; cfg.tcdm.size as usize],
             l2: vec![0; cfg.l2.size as usize],
             tohost: program.symbol("tohost"),
-            console: Vec::new(),
+            fromhost: program.symbol("fromhost"),
+            console: Console::new(cfg.cores),
             ncores: cfg.cores as u32,
         };
         let mut code = Vec::new();
@@ -1635,6 +1659,14 @@ impl Cluster {
             self.exit.get_or_insert(code);
             return Ok(());
         }
+        if matches!(e, Exception::EcallFromM | Exception::EcallFromU)
+            && hart.x[17] == 64
+            && (self.cfg.traps == TrapPolicy::Stop
+                || hart.mtvec & !3 == 0
+                || Some(hart.mtvec & !3) == self.default_handler)
+        {
+            return self.ecall_write(i, now);
+        }
         // crt0's default handler only turns the trap into exit code 128 + mcause: report it.
         let unhandled = hart.mtvec & !3 == 0 || Some(hart.mtvec & !3) == self.default_handler;
         if self.cfg.traps == TrapPolicy::Stop || unhandled {
@@ -1652,21 +1684,83 @@ impl Cluster {
         Ok(())
     }
 
+    /// The error of a host call by core `i` at `pc` that cannot be served.
+    fn host_error(&self, i: usize, pc: u32, message: String, now: u64) -> ClusterError {
+        ClusterError::Host {
+            core: i,
+            pc,
+            place: self.symbolizer.at(pc),
+            message,
+            cycle: now,
+        }
+    }
+
+    /// Serves core `i`'s `ecall` with a7 = 64 (write a2 bytes at a1 to fd a0 = 1 or 2; no
+    /// trap handler of the program's own): the bytes go to the console, a0 = a2, and the core
+    /// goes on at the next instruction one cycle later, as after any ALU instruction.
+    fn ecall_write(&mut self, i: usize, now: u64) -> Result<()> {
+        let h = &self.cores[i].hart;
+        let (pc, fd, buf, len) = (h.pc, h.x[10], h.x[11], h.x[12]);
+        if fd != 1 && fd != 2 {
+            let m = format!("ecall write to fd {fd}: hetsim writes to fd 1 and 2 only");
+            return Err(self.host_error(i, pc, m, now));
+        }
+        let Some(bytes) = HtifMemory::read(&mut self.mem, buf, len) else {
+            let m = format!(
+                "ecall write({fd}, {buf:#010x}, {len}): the buffer is not inside L2 or TCDM"
+            );
+            return Err(self.host_error(i, pc, m, now));
+        };
+        self.mem.console.write(i, &bytes);
+        let c = &mut self.cores[i];
+        c.hart.x[10] = len;
+        c.hart.pc = pc.wrapping_add(4);
+        c.prev_pc = Some(pc);
+        c.counters.instructions += 1;
+        c.hart.instret = c.hart.instret.wrapping_add(1);
+        c.next_issue = now + 1;
+        c.ready_x[10] = now + 1;
+        Ok(())
+    }
+
+    /// Serves the HTIF syscall block at `addr` that core `i` stored to `tohost` (riscv-tests'
+    /// `syscalls.c` convention, [`hetsim_isa::htif`]): `write` prints on the core's console
+    /// lines, `exit` ends the run; then `fromhost` = 1 and `tohost` = 0. The protocol has one
+    /// `fromhost` word for the whole program, so cores must not make calls at the same time.
+    fn htif_syscall(&mut self, i: usize, addr: u32, now: u64) -> Result<()> {
+        let pc = self.cores[i].prev_pc.unwrap_or(self.cores[i].hart.pc);
+        let fail = |c: &Self, e: HtifError| {
+            c.host_error(i, pc, format!("tohost written with {addr:#x}: {e}"), now)
+        };
+        let Some(fromhost) = self.mem.fromhost else {
+            return Err(fail(self, HtifError::NoFromhost));
+        };
+        match htif::serve(&mut self.mem, addr) {
+            Ok(Syscall::Exit(code)) => {
+                self.exit.get_or_insert(code);
+                return Ok(());
+            }
+            Ok(Syscall::Write { bytes, .. }) => self.mem.console.write(i, &bytes),
+            Err(e) => return Err(fail(self, e)),
+        }
+        let tohost = self.mem.tohost.unwrap_or_default();
+        if !htif::acknowledge(&mut self.mem, tohost, fromhost) {
+            return Err(fail(self, HtifError::FromhostOutside { addr: fromhost }));
+        }
+        Ok(())
+    }
+
     fn effect(&mut self, i: usize, effect: Effect, now: u64) -> Result<()> {
         match effect {
             Effect::None => {}
             Effect::Tohost(v) => {
-                if v & 1 == 0 {
-                    return Err(ClusterError::Layout {
-                        program: self.program.clone(),
-                        message: format!(
-                            "core {i} wrote {v:#x} to tohost: even values are HTIF requests, \
-                             which hetsim does not serve"
-                        ),
-                    });
+                if v & 1 == 1 {
+                    self.exit.get_or_insert((v >> 1) as i32);
+                } else {
+                    self.htif_syscall(i, v, now)?;
                 }
-                self.exit.get_or_insert((v >> 1) as i32);
             }
+            Effect::Console(b) => self.mem.console.write(i, &[b]),
             Effect::Exit(code) => {
                 self.exit.get_or_insert(code);
             }
@@ -1780,7 +1874,7 @@ impl Cluster {
             icache_misses: self.icache.misses,
             redmule: self.redmule.as_ref().map(|r| r.stats()),
             redmule_fmas: self.redmule.as_ref().map_or(0, |r| r.config().fmas()),
-            console: std::mem::take(&mut self.mem.console),
+            console: self.mem.console.take(),
         }
     }
 }

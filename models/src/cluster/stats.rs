@@ -178,7 +178,8 @@ pub struct ClusterReport {
     pub redmule: Option<super::redmule::RedmuleStats>,
     /// RedMulE's FMA count (its peak MACs per cycle), 0 without an engine.
     pub redmule_fmas: u32,
-    /// Console output.
+    /// Console output: every line a core printed (CONSOLE byte port, ecall or HTIF `write`),
+    /// prefixed `[core N] `, in the order the lines were finished; unfinished lines last.
     pub console: Vec<u8>,
 }
 

@@ -954,3 +954,103 @@ fn dma_and_trap_reports_name_the_symbol() {
         "{e}"
     );
 }
+
+/// A program with `words` at L2_BASE, `tohost`/`fromhost` at L2 + 0x1000/0x1040 and `data`
+/// placed at L2 + 0x2000.
+fn htif_program(words: &[u32], data: Vec<u8>) -> Program {
+    let mut prog = program(words);
+    prog.segments.push(Segment {
+        addr: map::L2_BASE + 0x1000,
+        mem_size: 0x1000 + data.len() as u32,
+        data: [vec![0; 0x1000], data].concat(),
+        exec: false,
+        write: true,
+    });
+    for (name, off) in [("tohost", 0x1000), ("fromhost", 0x1040)] {
+        prog.symbols.insert(
+            name.into(),
+            hetsim_isa::elf::Symbol {
+                addr: map::L2_BASE + off,
+                size: 8,
+            },
+        );
+    }
+    prog
+}
+
+fn block(words: [u64; 4]) -> Vec<u8> {
+    let mut b: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    b.resize(64, 0);
+    b
+}
+
+/// Issue 15: HTIF syscalls (riscv-tests' syscalls.c) are served on the cluster: a write block
+/// prints on the core's console lines and answers through fromhost, an exit block ends the run.
+#[test]
+fn htif_syscalls_write_and_exit() {
+    let l2 = u64::from(map::L2_BASE);
+    // 0x2000: write(1, 0x2100, 3); 0x2040: exit(7); 0x2100: "hi\n".
+    let mut data = block([64, 1, l2 + 0x2100, 3]);
+    data.extend(block([93, 7, 0, 0]));
+    data.resize(0x100, 0);
+    data.extend(b"hi\n");
+    let p = [
+        lui(T0, (map::L2_BASE + 0x1000) >> 12),
+        lui(T1, (map::L2_BASE + 0x2000) >> 12),
+        sw(T1, T0, 0),
+        lw(A0, T0, 0x40), // fromhost = 1
+        addi(T1, T1, 0x40),
+        sw(T1, T0, 0),
+    ];
+    let mut c = Cluster::new(&cfg(1), &htif_program(&p, data.clone())).unwrap();
+    let r = c.run().unwrap();
+    assert_eq!(r.exit_code, 7);
+    assert_eq!(String::from_utf8_lossy(&r.console), "[core 0] hi\n");
+    assert_eq!(c.cores[0].hart.x[A0 as usize], 1);
+    assert_eq!(
+        c.read_symbol("fromhost", Some(8)).unwrap(),
+        1u64.to_le_bytes()
+    );
+    // An unknown syscall is an error naming its number, the core and the pc.
+    data[..8].copy_from_slice(&1234u64.to_le_bytes());
+    let e = Cluster::new(&cfg(1), &htif_program(&p, data))
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("core 0: tohost written with 0x80002000: HTIF syscall 1234")
+            && e.contains("(pc 0x80000008"),
+        "{e}"
+    );
+}
+
+/// Issue 15: `ecall` write (a7 = 64) is served on the cluster as under exec, and console
+/// output (ecall or the CONSOLE byte port) is collected per core, each line prefixed.
+#[test]
+fn ecall_write_and_console_lines_are_per_core() {
+    let mut p = vec![periph_t2(), addi(T3, 0, b'>' as i32)];
+    p.push(sw(T3, T2, map::periph::CONSOLE as i32));
+    p.extend(li(A0, 1));
+    p.extend(li(A1, map::L2_BASE + 0x2000));
+    p.extend([addi(A2, 0, 3), addi(17, 0, 64), ECALL]);
+    p.push(sw(A0, T2, map::periph::CONSOLE as i32)); // a0 = 3 (bytes written): "\x03"
+    p.push(exit_store());
+    let r = Cluster::new(&cfg(1), &htif_program(&p, b"ok\n".to_vec()))
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(r.console, b"[core 0] >ok\n[core 0] \x03");
+    // A buffer outside memory names the call and the address.
+    let mut bad = p.clone();
+    bad[5..7].copy_from_slice(&li(A1, 0x40));
+    let e = Cluster::new(&cfg(1), &htif_program(&bad, vec![]))
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("core 0: ecall write(1, 0x00000040, 3): the buffer is not inside L2 or TCDM"),
+        "{e}"
+    );
+}

@@ -118,10 +118,15 @@ pub fn run(args: &ExecArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
     out.write_all(&machine.console)
         .and_then(|()| out.flush())
         .map_err(Error::Stdout)?;
+    if !machine.stderr.is_empty() {
+        // fd 2 of the program; a failing stderr has nowhere to be reported.
+        let _ = std::io::stderr().write_all(&machine.stderr);
+    }
     let exit = result?;
     let how = match exit.kind {
         ExitKind::Tohost(v) => format!("tohost = {v:#x}"),
         ExitKind::Ecall => "ecall exit".to_string(),
+        ExitKind::HtifExit => "HTIF exit syscall".to_string(),
     };
     note(format_args!(
         "hetsim: {} exited with code {} ({how}) after {} instructions",
