@@ -601,7 +601,7 @@ pub fn render(page: &Page) -> String {
     h
 }
 
-/// What [`write`] produced.
+/// What [`write()`] produced.
 #[derive(Debug, Clone)]
 pub struct Written {
     /// The page file.
