@@ -406,10 +406,12 @@ pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u
     }
 }
 
-/// The FP computations of [`execute_fast`] (out of line: they call into [`fp`] anyway, and
-/// keeping them apart leaves the integer dispatch loop its registers). The caller has checked
-/// that the FPU is on and that no operand is streamed.
-#[inline(never)]
+/// The FP computations of [`execute_fast`]. The caller has checked that the FPU is on and that
+/// no operand is streamed. Inlined into the run loop together with [`fp::fma`]'s host fast
+/// path: on the FMA-heavy side-by-side benchmark (docs/performance.md) the two calls per
+/// `fmadd.s` cost more than the registers the integer dispatch gives up (about 5 % host CPU
+/// time); the exact integer fallbacks stay out of line.
+#[inline(always)]
 fn fast_fp(inst: &Inst, hart: &mut Hart, rs1: u32, next: u32) -> Step {
     let rd = inst.rd as usize & 31;
     let fa = || hart.f[inst.rs1 as usize & 31];

@@ -170,7 +170,10 @@ pub enum FmaOp {
     Nmadd,
 }
 
-/// Fused multiply-add with a single rounding.
+/// Fused multiply-add with a single rounding. Inlined into its callers (the functional fast
+/// path and `execute_fp`): the host fast path is a few f64 operations, and the call itself cost
+/// as much; the exact integer path ([`fma_soft`]) stays out of line.
+#[inline]
 pub fn fma(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
     if rm == Rounding::Rne && finite(a) && finite(b) && finite(c) {
         let x = f64::from(f32::from_bits(a));
@@ -221,6 +224,7 @@ pub(crate) fn fma_any(
 }
 
 /// Fused multiply-add through the exact integer path only.
+#[inline(never)]
 pub fn fma_soft(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
     fma_any(B32, op, a, b, c, rm)
 }
