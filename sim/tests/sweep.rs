@@ -373,3 +373,44 @@ fn quiet_sweeps_print_only_their_summary() {
     assert_eq!(c, 0, "{e}");
     assert_eq!(e.matches("hetsim sweep: ").count(), 48 + 1, "{e}");
 }
+
+/// Issue 17: a sweep stores each point group's numerics in `DIR/numerics-G.json` before its
+/// points run, and a resumed sweep reads them instead of evaluating them again (the tampered
+/// model error shows up in the resumed rows); an unreadable file is evaluated again.
+#[test]
+fn a_resumed_sweep_reuses_its_stored_numerics() {
+    let (sc, tmp) = setup("numerics");
+    let out = tmp.0.join("out");
+    let (sc, out_s) = (sc.to_str().unwrap(), out.to_str().unwrap());
+    assert_eq!(hetsim(&["sweep", "-q", sc, "--out", out_s]).0, 0);
+    let before = files(&out);
+    for g in 0..3 {
+        assert!(
+            out.join(format!("numerics-{g}.json")).is_file(),
+            "group {g}"
+        );
+    }
+    // tamper with group 0's model error, forget every point, resume
+    let p = out.join("numerics-0.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v["model_err"] = serde_json::json!(0.125);
+    std::fs::write(&p, v.to_string()).unwrap();
+    std::fs::write(out.join("results.jsonl"), "").unwrap();
+    assert_eq!(hetsim(&["sweep", "-q", sc, "--out", out_s]).0, 0);
+    let jsonl = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert!(
+        jsonl.contains("\"rel_err\":0.125"),
+        "the stored numerics were not reused"
+    );
+    // an unreadable file is evaluated again: the results are the first run's
+    std::fs::write(&p, "{ not json").unwrap();
+    std::fs::write(out.join("results.jsonl"), "").unwrap();
+    let (code, err) = hetsim(&["sweep", "-q", sc, "--out", out_s]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("numerics-0.json") && err.contains("evaluating the numerics again"),
+        "{err}"
+    );
+    assert_same(&before, &files(&out), "after re-evaluating the numerics");
+}

@@ -513,6 +513,35 @@ fn finalize(
     Ok(())
 }
 
+/// The numerics of point group `g` (one per combination of axis values): read from
+/// `DIR/numerics-G.json` when an earlier run of this sweep stored them (the manifest check has
+/// already matched the scenario), else evaluated and stored there before any point runs, so a
+/// sweep stopped after its numerics never evaluates them again. The file holds the result
+/// exactly (floats round-trip); an unreadable one is evaluated again, with a note.
+fn stored_numerics(
+    dir: &Path,
+    g: usize,
+    loaded: &Loaded,
+) -> Result<Option<crate::numerics::NumericsResult>, Error> {
+    let path = dir.join(format!("numerics-{g}.json"));
+    if path.is_file() {
+        match read_text(&path, "stored numerics")
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(n) => return Ok(n),
+            Err(e) => crate::cmd::note(format_args!(
+                "note: {}: {e}; evaluating the numerics again",
+                path.display()
+            )),
+        }
+    }
+    let num = run::evaluate_numerics(loaded)?;
+    let text = serde_json::to_string(&num).map_err(|e| Error::Serialise(e.to_string()))?;
+    write_atomic(&path, &text).map_err(|e| io_err(&path, e))?;
+    Ok(num)
+}
+
 /// The sweep's answer (`summary.md`, `summary.json`): per axis values, integration time and
 /// strategy (in point order), the finished point whose recorded row has the lowest hybrid
 /// latency (the smaller t on a tie: `crate::summary::faster`), with its t, latency, overhead
@@ -814,7 +843,7 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
             if points.is_empty() || stop.load(Ordering::SeqCst) || interrupted() {
                 continue;
             }
-            let num = run::evaluate_numerics(loaded);
+            let num = stored_numerics(dir, g, loaded);
             points.par_iter().for_each(|p| {
                 if stop.load(Ordering::SeqCst) || interrupted() {
                     return;

@@ -61,13 +61,36 @@ use hetsim_models::aimc::{derive_seed, read_npy, AnalogMatrix, Matrix};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Maps keyed by (instance, op index) as a list of `[key, value]` pairs (JSON keys are strings),
+/// for a sweep's stored numerics (`crate::sweep`).
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<V: Serialize, S: Serializer>(
+        m: &BTreeMap<(usize, usize), V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<'de, V: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<(usize, usize), V>, D::Error> {
+        Ok(Vec::<((usize, usize), V)>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
+}
+
 /// Most weights the numerics program in one run (MobileBERT has about 20 M).
 pub const MAX_WEIGHTS: u64 = 100_000_000;
 
 /// Errors found.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NumericsResult {
     /// Relative L2 error of each linear operation, by (instance, op index).
+    #[serde(with = "pairs")]
     pub op_err: BTreeMap<(usize, usize), f64>,
     /// Relative L2 error of each evaluated instance's output.
     pub layer_err: Vec<f64>,
@@ -75,6 +98,7 @@ pub struct NumericsResult {
     pub model_err: Option<f64>,
     /// Analog MVMs and passes of each linear operation's tiles in the chained pass (the model
     /// input through the hybrid layers, the data the hardware sees), by (instance, op index).
+    #[serde(with = "pairs")]
     pub op_passes: BTreeMap<(usize, usize), TilePasses>,
     /// Relative L2 error of each evaluated instance's output, chained from the model input (the
     /// last one is `model_err`).
@@ -92,7 +116,7 @@ pub struct NumericsResult {
 
 /// The MVMs a linear operation's tiles ran and the analog passes they took (each MVM takes one
 /// pass plus one per bound-management repetition; `Latency::passes` of the tile model).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TilePasses {
     /// MVMs (one per token).
     pub mvms: u64,
