@@ -44,7 +44,7 @@ mod tests;
 
 pub use config::ClusterConfig;
 pub use error::{ClusterError, Result};
-pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause};
+pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause, N_CAUSES};
 
 use crate::aimc::AimcMmio;
 use config::{MisalignedAccess, TrapPolicy};
@@ -470,6 +470,11 @@ pub struct TraceEvent {
     /// Name and new value of the register written, if any (FP results are traced at
     /// offload: the value is exact, its ready cycle comes later).
     pub write: Option<(&'static str, u32)>,
+    /// The core's stall cycles by cause counted before this issue (index = position in
+    /// [`StallCause::ALL`]; the same counters as the run's report): the difference between two
+    /// consecutive events of a core is what it stalled on between the two issues, which is
+    /// what exact profiles (`hetsim kernel --profile`) attribute to the earlier instruction.
+    pub stalls: [u64; N_CAUSES],
 }
 
 impl TraceEvent {
@@ -1491,6 +1496,7 @@ impl Cluster {
                 pc,
                 inst,
                 write,
+                stalls: self.cores[i].counters.stalls,
             });
         }
 
@@ -1665,7 +1671,7 @@ impl Cluster {
                 || hart.mtvec & !3 == 0
                 || Some(hart.mtvec & !3) == self.default_handler)
         {
-            return self.ecall_write(i, now);
+            return self.ecall_write(i, *inst, now);
         }
         // crt0's default handler only turns the trap into exit code 128 + mcause: report it.
         let unhandled = hart.mtvec & !3 == 0 || Some(hart.mtvec & !3) == self.default_handler;
@@ -1697,8 +1703,9 @@ impl Cluster {
 
     /// Serves core `i`'s `ecall` with a7 = 64 (write a2 bytes at a1 to fd a0 = 1 or 2; no
     /// trap handler of the program's own): the bytes go to the console, a0 = a2, and the core
-    /// goes on at the next instruction one cycle later, as after any ALU instruction.
-    fn ecall_write(&mut self, i: usize, now: u64) -> Result<()> {
+    /// goes on at the next instruction one cycle later, as after any ALU instruction (and the
+    /// `ecall` is traced like any retired instruction).
+    fn ecall_write(&mut self, i: usize, inst: Inst, now: u64) -> Result<()> {
         let h = &self.cores[i].hart;
         let (pc, fd, buf, len) = (h.pc, h.x[10], h.x[11], h.x[12]);
         if fd != 1 && fd != 2 {
@@ -1720,6 +1727,16 @@ impl Cluster {
         c.hart.instret = c.hart.instret.wrapping_add(1);
         c.next_issue = now + 1;
         c.ready_x[10] = now + 1;
+        if let Some(sink) = self.trace.as_mut() {
+            sink(&TraceEvent {
+                cycle: now,
+                core: i,
+                pc,
+                inst,
+                write: Some((X_NAMES[10], len)),
+                stalls: self.cores[i].counters.stalls,
+            });
+        }
         Ok(())
     }
 

@@ -55,6 +55,19 @@ pub struct KernelArgs {
     /// disassembly and enclosing symbol in its args (docs/traces-and-plots.md).
     #[arg(long, value_name = "FILE.json")]
     pub trace_instructions: Option<PathBuf>,
+    /// After the report, print an exact flat profile for all cores together: per function
+    /// (ELF symbol), the cycles its instructions own (each issued instruction owns its core's
+    /// cycles up to the core's next issue), their share, instructions, IPC and stall cycles
+    /// by cause (docs/kernels.md, "Profiles").
+    #[arg(long)]
+    pub profile: bool,
+    /// Like --profile, and also print one profile table per core.
+    #[arg(long)]
+    pub profile_per_core: bool,
+    /// Write the profile as folded stacks (`core3;function cycles` lines, stack depth 1) for
+    /// flamegraph.pl, inferno or speedscope.
+    #[arg(long, value_name = "FILE")]
+    pub profile_folded: Option<PathBuf>,
 }
 
 fn split_binding<'a>(option: &str, s: &'a str) -> Result<(&'a str, &'a str), Error> {
@@ -237,15 +250,20 @@ pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Er
         .trace_instructions
         .as_ref()
         .map(|_| crate::trace_event::instructions::Recorder::new());
-    match &recorder {
-        Some(r) => cluster.set_trace(r.sink(text_sink)),
-        None => {
-            if let Some(s) = text_sink {
-                cluster.set_trace(s);
-            }
-        }
+    let mut sink = match &recorder {
+        Some(r) => Some(r.sink(text_sink)),
+        None => text_sink,
+    };
+    let profiler = (args.profile || args.profile_per_core || args.profile_folded.is_some())
+        .then(super::profile::Profiler::new);
+    if let Some(p) = &profiler {
+        sink = Some(p.sink(sink));
+    }
+    if let Some(s) = sink {
+        cluster.set_trace(s);
     }
     let report = cluster.run()?;
+    let profile = profiler.map(|p| p.finish(&report, &program.symbolizer));
     if let (Some(r), Some(path)) = (recorder, &args.trace_instructions) {
         r.into_trace(&program, cfg.cores, cfg.clock_ghz)
             .write(path)?;
@@ -261,5 +279,13 @@ pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Er
         write_data(o.file, &bytes)?;
     }
     emit(out, format_args!("{report}\n"))?;
+    if let Some(p) = &profile {
+        if let Some(path) = &args.profile_folded {
+            p.write_folded(path)?;
+        }
+        if args.profile || args.profile_per_core {
+            emit(out, format_args!("{}", p.render(args.profile_per_core)))?;
+        }
+    }
     Ok(report.exit_code)
 }
