@@ -20,7 +20,7 @@ pub mod error;
 pub mod fnv;
 
 pub use input::{scenario, workload};
-pub use output::{diag, html, plot, trace_event};
+pub use output::{diag, html, plot, profile, trace_event};
 pub use plan::{mapping, strategy};
 pub use results::{report, run, summary, sweep};
 pub use simulate::{backend, engine, lora_f16_kernel, lora_kernel, numerics, replay};

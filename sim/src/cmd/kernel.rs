@@ -255,7 +255,7 @@ pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Er
         None => text_sink,
     };
     let profiler = (args.profile || args.profile_per_core || args.profile_folded.is_some())
-        .then(super::profile::Profiler::new);
+        .then(crate::profile::Profiler::new);
     if let Some(p) = &profiler {
         sink = Some(p.sink(sink));
     }

@@ -8,7 +8,6 @@
 pub mod exec;
 pub mod kernel;
 pub mod plot;
-pub mod profile;
 pub mod report;
 pub mod run;
 pub mod sweep;
