@@ -1,21 +1,7 @@
 //! The `hetsim` binary end to end: exit statuses, summaries and error messages.
 
-use std::process::Command;
-
 mod common;
-
-fn hetsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("run hetsim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::hetsim;
 
 #[test]
 fn exec_reports_the_exit_code_and_instruction_count() {

@@ -7,25 +7,15 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::hetsim;
+
 const DEMO: &str = "kernels/build/debug_demo.elf";
 const JUMP: &str = "kernels/build/debug_demo_jump.elf";
 const HANG: &str = "kernels/build/debug_demo_hang.elf";
 
 fn root() -> &'static str {
     concat!(env!("CARGO_MANIFEST_DIR"), "/..")
-}
-
-fn hetsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run hetsim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A file holding the 4-byte little-endian `v` (for `--input fault_mode=FILE`).

@@ -5,20 +5,8 @@
 //! every conversion identically under `exec` and, line by line with a `[core N] ` prefix,
 //! under `kernel`.
 
-use std::process::Command;
-
-fn hetsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("run hetsim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::hetsim;
 
 const HELLO: &str = "hello from a Spike-style program: 42\n";
 

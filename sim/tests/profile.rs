@@ -3,20 +3,9 @@
 //! stalls to the report's stalls by cause; the folded output carries the same cycles.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
-fn hetsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("run hetsim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::hetsim;
 
 /// The per-core rows of the run's report: core -> (cycles, instructions, stalls by column).
 fn report_rows(text: &str) -> BTreeMap<usize, (u64, u64, BTreeMap<String, u64>)> {

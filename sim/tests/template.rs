@@ -7,23 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::hetsim;
+
 const ELF: &str = "kernels/template/build/my_kernel.elf";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn hetsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run hetsim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A fresh temporary directory for one test.
