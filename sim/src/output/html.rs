@@ -47,24 +47,6 @@ pub struct Page {
     pub versions: Vec<(String, String)>,
 }
 
-/// A short-lived file under the system's temporary directory, removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(ext: &str) -> Self {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        Self(std::env::temp_dir().join(format!("hetsim-report-{}-{n}.{ext}", std::process::id())))
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
@@ -177,22 +159,21 @@ fn load_run(path: &Path) -> Result<Page, Error> {
             )
         })?;
     let columns = crate::report::row_columns();
-    let csv = TempFile::new("csv");
-    {
-        let e = |e: csv::Error| data(&csv.0, e.to_string());
-        let mut w = csv::Writer::from_path(&csv.0).map_err(e)?;
-        w.write_record(columns).map_err(e)?;
-        for r in rows {
-            w.write_record(
+    let table = Table {
+        path: path.to_path_buf(),
+        headers: columns.iter().map(|c| c.to_string()).collect(),
+        rows: rows
+            .iter()
+            .map(|r| {
                 columns
                     .iter()
-                    .map(|c| r.get(c).map(cell).unwrap_or_default()),
-            )
-            .map_err(e)?;
-        }
-        w.flush().map_err(io(&csv.0))?;
-    }
-    let table = Table::read(&csv.0)?;
+                    .map(|c| r.get(c).map(cell).unwrap_or_default())
+                    .collect()
+            })
+            .collect(),
+        lines: (1..=rows.len() as u64).collect(),
+        skipped: 0,
+    };
     let name = v.get("scenario").map(cell).unwrap_or_default();
     let mut page = Page {
         title: name,
@@ -226,7 +207,7 @@ fn load_run(path: &Path) -> Result<Page, Error> {
         page.tables
             .push((title.to_string(), t.headers.clone(), t.rows.clone()));
     }
-    overhead_plots(&mut page, &csv.0, &table, Some("model"), &[])?;
+    overhead_plots(&mut page, &table, Some("model"), &[])?;
     // The latency breakdown by operation of the best combination's first layer instance with
     // the most operations (e.g. `encoder.layer.0`, not a one-operation embedding).
     if let Some(best) = best_of(&page.summary) {
@@ -261,7 +242,7 @@ fn load_run(path: &Path) -> Result<Page, Error> {
             page.plots.push((
                 title.clone(),
                 draw(
-                    &csv.0,
+                    &table,
                     Kind::Stacked,
                     Some("op"),
                     None,
@@ -304,7 +285,6 @@ const MAX_OVERHEAD_PLOTS: usize = 12;
 /// (`None`).
 fn overhead_plots(
     page: &mut Page,
-    csv: &Path,
     table: &Table,
     scope: Option<&str>,
     axes: &[String],
@@ -353,7 +333,7 @@ fn overhead_plots(
         }
         filters.push(format!("integration_time_ns={t}"));
         let svg = draw(
-            csv,
+            table,
             Kind::Line,
             Some("tokens_per_batch"),
             Some("overhead"),
@@ -367,10 +347,10 @@ fn overhead_plots(
     Ok(())
 }
 
-/// Draws one plot of `csv` into SVG text (notes of the drawing go to `notes`).
+/// Draws one plot of `table` into SVG text (notes of the drawing go to `notes`).
 #[allow(clippy::too_many_arguments)]
 fn draw(
-    csv: &Path,
+    table: &Table,
     kind: Kind,
     x: Option<&str>,
     y: Option<&str>,
@@ -379,9 +359,8 @@ fn draw(
     title: &str,
     notes: &mut Vec<String>,
 ) -> Result<String, Error> {
-    let out = TempFile::new("svg");
     let spec = Spec {
-        input: csv.to_path_buf(),
+        input: table.path.clone(),
         x: x.map(String::from),
         y: y.map(String::from),
         series: series.map(String::from),
@@ -389,12 +368,11 @@ fn draw(
         kind,
         x_scale: Default::default(),
         y_scale: Default::default(),
-        out: out.0.clone(),
+        out: table.path.with_extension("svg"),
         title: Some(title.to_string()),
     };
-    let drawn = plot::plot(&spec)?;
+    let (svg, drawn) = plot::svg(&spec, table.clone())?;
     notes.extend(drawn.notes.iter().map(|n| format!("{title}: {n}")));
-    let svg = std::fs::read_to_string(&out.0).map_err(io(&out.0))?;
     // inline: drop an XML declaration if the backend wrote one
     Ok(match svg.find("<svg") {
         Some(i) => svg[i..].to_string(),
@@ -472,7 +450,7 @@ fn load_sweep(dir: &Path) -> Result<Page, Error> {
                     .collect()
             })
             .unwrap_or_default();
-        overhead_plots(&mut page, &results, &table, None, &axes)?;
+        overhead_plots(&mut page, &table, None, &axes)?;
     }
     Ok(page)
 }

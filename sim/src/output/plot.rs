@@ -103,7 +103,8 @@ pub struct Table {
     pub headers: Vec<String>,
     /// Rows (all fields as text), `status` != `ok` already skipped.
     pub rows: Vec<Vec<String>>,
-    /// The file line of each row (the header is line 1), for messages.
+    /// The file line of each row (the header is line 1; for a table built in memory, the
+    /// row's position from 1), for messages.
     pub lines: Vec<u64>,
     /// Rows skipped for their status.
     pub skipped: usize,
@@ -780,12 +781,56 @@ fn sort_keys(keys: &mut [String]) {
 
 /// Reads, filters and checks the data, then draws the view into `spec.out`.
 pub fn plot(spec: &Spec) -> Result<Drawn, Error> {
-    prepare(spec, true)
+    let png = out_is_png(spec)?;
+    let target = if png { Target::Png } else { Target::SvgFile };
+    prepare(spec, Table::read(&spec.input)?, target)
 }
 
 /// Reads, filters and checks the data as [`plot`] does, without drawing or writing anything.
 pub fn check(spec: &Spec) -> Result<Drawn, Error> {
-    prepare(spec, false)
+    out_is_png(spec)?;
+    prepare(spec, Table::read(&spec.input)?, Target::Check)
+}
+
+/// Filters, checks and draws `table` (already read; `spec.input` and `spec.out` are not used)
+/// as [`plot`] would, returning the SVG text (for pages that inline their plots,
+/// `crate::html`).
+pub fn svg(spec: &Spec, table: Table) -> Result<(String, Drawn), Error> {
+    let mut text = String::new();
+    let drawn = prepare(spec, table, Target::Svg(&mut text))?;
+    Ok((text, drawn))
+}
+
+/// Where [`prepare`] draws.
+enum Target<'a> {
+    /// Nowhere ([`check`]).
+    Check,
+    /// The PNG file `spec.out`.
+    Png,
+    /// The SVG file `spec.out`.
+    SvgFile,
+    /// SVG text into the string.
+    Svg(&'a mut String),
+}
+
+/// Whether `spec.out` names a PNG (else an SVG); any other extension is a usage error.
+fn out_is_png(spec: &Spec) -> Result<bool, Error> {
+    let ext = spec
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("svg") => Ok(false),
+        Some("png") => Ok(true),
+        _ => Err(Error::Usage {
+            option: "--out".into(),
+            message: format!(
+                "{}: the file name must end in .svg or .png",
+                spec.out.display()
+            ),
+        }),
+    }
 }
 
 /// The smallest and largest of the values.
@@ -804,26 +849,7 @@ fn series_label(scol: Option<&String>, key: &str, y: &str) -> String {
     }
 }
 
-fn prepare(spec: &Spec, and_draw: bool) -> Result<Drawn, Error> {
-    let ext = spec
-        .out
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let png = match ext.as_deref() {
-        Some("svg") => false,
-        Some("png") => true,
-        _ => {
-            return Err(Error::Usage {
-                option: "--out".into(),
-                message: format!(
-                    "{}: the file name must end in .svg or .png",
-                    spec.out.display()
-                ),
-            })
-        }
-    };
-    let mut table = Table::read(&spec.input)?;
+fn prepare(spec: &Spec, mut table: Table, target: Target) -> Result<Drawn, Error> {
     let mut notes = Vec::new();
     if table.skipped > 0 {
         notes.push(format!(
@@ -1212,7 +1238,7 @@ fn prepare(spec: &Spec, and_draw: bool) -> Result<Drawn, Error> {
         categorical,
         notes,
     };
-    if !and_draw {
+    if let Target::Check = target {
         return Ok(drawn);
     }
     fonts()?;
@@ -1223,12 +1249,20 @@ fn prepare(spec: &Spec, and_draw: bool) -> Result<Drawn, Error> {
         y: yaxis,
         legend,
     };
-    let r = if png {
-        let root = BitMapBackend::new(&spec.out, view.size()).into_drawing_area();
-        draw(&root, &view, &prepared).and_then(|()| root.present().map_err(|e| e.to_string()))
-    } else {
-        let root = SVGBackend::new(&spec.out, view.size()).into_drawing_area();
-        draw(&root, &view, &prepared).and_then(|()| root.present().map_err(|e| e.to_string()))
+    let r = match target {
+        Target::Check => Ok(()),
+        Target::Png => {
+            let root = BitMapBackend::new(&spec.out, view.size()).into_drawing_area();
+            draw(&root, &view, &prepared).and_then(|()| root.present().map_err(|e| e.to_string()))
+        }
+        Target::SvgFile => {
+            let root = SVGBackend::new(&spec.out, view.size()).into_drawing_area();
+            draw(&root, &view, &prepared).and_then(|()| root.present().map_err(|e| e.to_string()))
+        }
+        Target::Svg(text) => {
+            let root = SVGBackend::with_string(text, view.size()).into_drawing_area();
+            draw(&root, &view, &prepared).and_then(|()| root.present().map_err(|e| e.to_string()))
+        }
     };
     r.map_err(|e| Error::Plot(format!("drawing {}: {e}", spec.out.display())))?;
     Ok(drawn)
