@@ -573,23 +573,22 @@ fn reduce_xa(
     };
     let zero = Matrix::new(t, r, vec![0.0; t * r]).map_err(err)?;
     let blocks: Vec<_> = (0..n).step_by(rows.max(1)).collect();
+    let identity = eye(1).map_err(err)?;
     // the partials side by side: H_k in columns k r .. (k + 1) r
-    let mut hs = vec![0.0; t * r * blocks.len()];
+    let w = r * blocks.len();
+    let mut hs = vec![0.0; t * w];
     for (k, &k0) in blocks.iter().enumerate() {
         let ins = k0..(k0 + rows.max(1)).min(n);
         let xk = Matrix::new(t, ins.len(), block(x.as_slice(), n, &(0..t), &ins)).map_err(err)?;
         let ak = Matrix::new(ins.len(), r, block(a.as_slice(), r, &ins, &(0..r))).map_err(err)?;
         let shape = crate::strategy::partial_shape(t, ins.len(), r);
-        let h = backend
-            .lora(&shape, scale, &xk, &zero, &ak, &eye(1).map_err(err)?)?
-            .y;
+        let h = backend.lora(&shape, scale, &xk, &zero, &ak, &identity)?.y;
         for i in 0..t {
-            let w = r * blocks.len();
             hs[i * w + k * r..i * w + (k + 1) * r]
                 .copy_from_slice(&h.as_slice()[i * r..(i + 1) * r]);
         }
     }
-    let hs = Matrix::new(t, r * blocks.len(), hs).map_err(err)?;
+    let hs = Matrix::new(t, w, hs).map_err(err)?;
     let shape = crate::strategy::final_shape(t, xw.cols(), r, blocks.len());
     Ok(backend
         .lora(&shape, 1.0, &hs, &xw, &eye(blocks.len()).map_err(err)?, b)?

@@ -736,5 +736,14 @@ pub fn batches(tokens: usize, t: usize) -> Vec<usize> {
         .collect()
 }
 
+/// The tasks of batch `k - back` recorded in `done` (none for the first `back` batches): the
+/// tasks whose buffers batch `k` reuses when `back` batches are in flight per buffer set.
+fn freed_by(done: &[Vec<TaskId>], k: usize, back: usize) -> Vec<TaskId> {
+    k.checked_sub(back)
+        .and_then(|j| done.get(j))
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests;

@@ -77,11 +77,7 @@ impl Strategy for MultiCluster {
         for (k, &t) in job.batches.iter().enumerate() {
             // Each cluster double-buffers its own batches: batch k reuses the buffers of
             // batch k - 2n, on the same cluster.
-            let free: Vec<TaskId> = k
-                .checked_sub(2 * n)
-                .and_then(|j| done.get(j))
-                .cloned()
-                .unwrap_or_default();
+            let free: Vec<TaskId> = super::freed_by(&done, k, 2 * n);
             let tile = job.tile_batch(g, t, &free);
             let mut this = Vec::with_capacity(groups.len());
             let mut offset = 0;

@@ -41,11 +41,7 @@ impl Strategy for ParallelBranch {
         let mut finals = Vec::new();
         let startups = job.startups(g, costs)?;
         for (k, &t) in job.batches.iter().enumerate() {
-            let free: Vec<TaskId> = k
-                .checked_sub(2)
-                .and_then(|j| adds.get(j))
-                .cloned()
-                .unwrap_or_default();
+            let free: Vec<TaskId> = super::freed_by(&adds, k, 2);
             // per slice, per segment of its chain: (cluster, endpoint, branch task, cost)
             let mut branches = Vec::with_capacity(n);
             for (i, s) in job.slices.iter().enumerate() {
@@ -115,11 +111,7 @@ fn expand_reduced(
     let mut adds: Vec<Vec<TaskId>> = Vec::with_capacity(job.batches.len());
     let mut finals = Vec::new();
     for (k, &t) in job.batches.iter().enumerate() {
-        let free: Vec<TaskId> = k
-            .checked_sub(2)
-            .and_then(|j| adds.get(j))
-            .cloned()
-            .unwrap_or_default();
+        let free: Vec<TaskId> = super::freed_by(&adds, k, 2);
         let mut branches = Vec::with_capacity(job.slices.len());
         for (i, s) in job.slices.iter().enumerate() {
             let p = job.position(i);

@@ -23,11 +23,7 @@ pub fn expand_pipelined(
     let startups = job.startups(g, costs)?;
     for (k, &t) in job.batches.iter().enumerate() {
         // Double buffering: batch k reuses the buffers of batch k-2.
-        let free: Vec<TaskId> = k
-            .checked_sub(2)
-            .and_then(|j| done.get(j))
-            .cloned()
-            .unwrap_or_default();
+        let free: Vec<TaskId> = super::freed_by(&done, k, 2);
         let tile = job.tile_batch(g, t, &free);
         let mut this = Vec::with_capacity(job.slices.len());
         for (i, s) in job.slices.iter().enumerate() {
