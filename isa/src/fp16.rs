@@ -129,8 +129,78 @@ pub fn dotp_ex(acc: u32, a: [u16; 2], b: [u16; 2], rm: Rounding) -> (u32, u8) {
 
 /// A binary16 fused multiply-add `a * b + c` with one rounding in mode `rm`, without flags:
 /// the primitive of engines (RedMulE) and host references that accumulate in binary16.
+///
+/// Fast path (round to nearest even, finite operands): the product of two halves is exact in
+/// `f64` (11 x 11 significand bits), the sum is checked exact with TwoSum, and the exact value
+/// is rounded once ([`round_exact_f64`]); anything else takes the integer path of [`fma`].
+/// `fast_paths_equal_the_integer_path` checks both paths agree.
+#[inline]
 pub fn mul_add(a: u16, b: u16, c: u16, rm: Rounding) -> u16 {
+    if rm == Rounding::Rne && finite(a) && finite(b) && finite(c) {
+        let p = value(a) * value(b);
+        let z = value(c);
+        let s = p + z;
+        let bb = s - p;
+        if (p - (s - bb)) + (z - bb) == 0.0 {
+            return round_exact_f64(s);
+        }
+    }
     fma(FmaOp::Madd, a, b, c, rm).0
+}
+
+/// Whether a half is finite (not an infinity or NaN).
+#[inline]
+fn finite(h: u16) -> bool {
+    h & 0x7c00 != 0x7c00
+}
+
+/// The value of a finite half, exactly (every half is an `f64`).
+#[inline]
+fn value(h: u16) -> f64 {
+    let exp = i32::from((h >> 10) & 0x1f);
+    let frac = f64::from(h & 0x3ff);
+    // (the hidden bit + fraction) x 2^(exponent - 25); subnormals: fraction x 2^-24
+    let mag = if exp == 0 {
+        frac * pow2(-24)
+    } else {
+        (1024.0 + frac) * pow2(exp - 25)
+    };
+    if h & SIGN != 0 {
+        -mag
+    } else {
+        mag
+    }
+}
+
+/// 2^e as an `f64`, for the normal range of `f64` (|e| < 1022).
+#[inline]
+fn pow2(e: i32) -> f64 {
+    f64::from_bits(((e + 1023) as u64) << 52)
+}
+
+/// The half nearest to a finite `f64` that is the exact result of an operation (round to
+/// nearest, ties to even; overflow to infinity; tiny results to a subnormal or a zero of the
+/// value's sign), without flags. Rounds in one step, so it is correct for any exact `s`.
+#[inline]
+fn round_exact_f64(s: f64) -> u16 {
+    let sign = if s.is_sign_negative() { SIGN } else { 0 };
+    let a = s.abs();
+    if a >= 65536.0 {
+        return sign | 0x7c00;
+    }
+    // at most half of the smallest subnormal (2^-25, a tie with 0): zero
+    if a <= pow2(-25) {
+        return sign;
+    }
+    // the binade's exponent, subnormals sharing 2^-14's quantum 2^-24
+    let e = (((a.to_bits() >> 52) & 0x7ff) as i32 - 1023).max(-14);
+    // a / quantum < 2^11 (exact: a power-of-two scaling); adding and removing 2^52 rounds it
+    // to an integer, ties to even, in the host's default rounding mode
+    let m = a * pow2(10 - e);
+    let r = (m + 4_503_599_627_370_496.0) - 4_503_599_627_370_496.0;
+    // r in [1024, 2048] for normals (2048: the next binade, or infinity past 65504), [0, 1024]
+    // below: the field arithmetic carries into the exponent by itself
+    sign | ((((e + 14) as u32) << 10) + r as u32) as u16
 }
 
 /// The binary16 value nearest to a signed integer (round to nearest even).
@@ -140,11 +210,17 @@ pub fn from_i32(v: i32) -> u16 {
 
 /// A binary16 value widened to `f32` (exact; NaNs become the canonical NaN).
 pub fn to_f32_value(a: u16) -> f32 {
+    if finite(a) {
+        return value(a) as f32; // exact: every half is an f32
+    }
     f32::from_bits(to_f32(a).0)
 }
 
 /// An `f32` rounded to binary16 (round to nearest even).
 pub fn from_f32_value(v: f32) -> u16 {
+    if v.is_finite() {
+        return round_exact_f64(f64::from(v));
+    }
     from_f32(v.to_bits(), Rounding::Rne).0
 }
 
@@ -167,6 +243,71 @@ mod tests {
     const NZERO: u16 = 0x8000;
     const ULP1: u16 = 0x1400; // 2^-10, one ulp of 1.0
     const HALF_ULP1: u16 = 0x1000; // 2^-11
+
+    /// The fast paths of [`mul_add`], [`to_f32_value`] and [`from_f32_value`] give the bits of
+    /// the integer path ([`fma`], [`to_f32`], [`from_f32`]) on every half, on 2^20 random f32
+    /// and on 2^21 random triples (a quarter of them with the product near the addend, where
+    /// cancellation and ties happen), plus hand-picked ties.
+    #[test]
+    fn fast_paths_equal_the_integer_path() {
+        use rand::{Rng, SeedableRng};
+        for h in 0..=u16::MAX {
+            let (bits, _) = to_f32(h);
+            let want = f32::from_bits(bits);
+            let got = to_f32_value(h);
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "to_f32_value({h:#06x}): {got} != {want}"
+            );
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(16);
+        for _ in 0..1 << 20 {
+            let v = f32::from_bits(rng.random());
+            assert_eq!(
+                from_f32_value(v),
+                from_f32(v.to_bits(), Rounding::Rne).0,
+                "from_f32_value({v:e})"
+            );
+        }
+        // halves in the range a product near the addend needs: exponents 0x0c..0x14
+        let near = |rng: &mut rand_chacha::ChaCha8Rng| -> u16 {
+            let e: u16 = rng.random_range(0x0c..0x14);
+            (e << 10) | rng.random_range(0..0x400) | (rng.random::<u16>() & SIGN)
+        };
+        let check = |a: u16, b: u16, c: u16| {
+            let want = fma(FmaOp::Madd, a, b, c, Rounding::Rne).0;
+            assert_eq!(
+                mul_add(a, b, c, Rounding::Rne),
+                want,
+                "mul_add({a:#06x}, {b:#06x}, {c:#06x})"
+            );
+        };
+        for i in 0..1u32 << 21 {
+            if i % 4 == 0 {
+                let (a, b) = (near(&mut rng), near(&mut rng));
+                let c = near(&mut rng) ^ SIGN;
+                check(a, b, c);
+            } else {
+                check(rng.random(), rng.random(), rng.random());
+            }
+        }
+        // ties: 1 + 2^-11 (halfway between 1 and 1 + 2^-10) as product + addend, both signs;
+        // (1 + 2^-10) + 2^-11 (odd lower neighbour); the overflow tie 65504 + 16; the
+        // subnormal tie 2^-25 (= 2^-13 x 2^-12) with a zero addend; exact cancellation
+        for (a, b, c) in [
+            (ONE, ONE, HALF_ULP1),
+            (ONE | SIGN, ONE, HALF_ULP1 | SIGN),
+            (ONE + 1, ONE, HALF_ULP1),
+            (MAXH, ONE, 0x4c00),
+            (0x0800, 0x0c00, 0),
+            (0x0800, 0x0c00, NZERO),
+            (ONE, ONE, ONE | SIGN),
+            (NZERO, ONE, NZERO),
+            (MINSUB, MINSUB, MINSUB),
+        ] {
+            check(a, b, c);
+        }
+    }
 
     #[test]
     fn boxing() {

@@ -28,10 +28,16 @@ impl Quantizer {
     /// Round half to even to the grid `k * bound / levels` and saturate at `+-bound`.
     #[inline]
     pub(crate) fn quantize(self, v: f32) -> f32 {
-        let k = (v * self.levels / self.bound)
-            .round_ties_even()
-            .clamp(-self.levels, self.levels);
-        k * self.bound / self.levels
+        let x = v * self.levels / self.bound;
+        // Below 2^22, adding and removing 1.5 x 2^23 rounds to an integer, ties to even (the
+        // host's default mode), as `round_ties_even` does but without its libm call on
+        // baseline x86-64; `copysign` keeps the sign of a result rounded to zero.
+        let r = if x.abs() < 4_194_304.0 {
+            ((x + 12_582_912.0) - 12_582_912.0).copysign(x)
+        } else {
+            x.round_ties_even()
+        };
+        r.clamp(-self.levels, self.levels) * self.bound / self.levels
     }
 }
 
@@ -484,6 +490,42 @@ mod tests {
     //! devices and fixed seeds, so the tests are deterministic.
     use super::*;
     use crate::aimc::config::{Clipping, MappingConfig, PcmConfig};
+
+    /// The converter's rounding gives exactly `round_ties_even` then the clamp, sign of zero
+    /// included: on ties (k + 1/2) of both parities, values just beside them, tiny values of
+    /// both signs, the 2^22 boundary, saturation, a non-integer level count and NaN.
+    #[test]
+    fn quantize_rounds_ties_to_even_bit_exactly() {
+        let want = |q: Quantizer, v: f32| {
+            (v * q.levels / q.bound)
+                .round_ties_even()
+                .clamp(-q.levels, q.levels)
+                * q.bound
+                / q.levels
+        };
+        let mut vals: Vec<f32> = vec![0.0, -0.0, 1e-30, -1e-30, 0.3, -0.3, f32::NAN];
+        for k in -300..300 {
+            let t = k as f32 + 0.5;
+            vals.extend([t, -t, t.next_up(), t.next_down()]);
+        }
+        for e in [21, 22, 23, 24, 30] {
+            let x = (1u64 << e) as f32;
+            vals.extend([x, x + 0.5, x - 0.5, -x - 0.5, x.next_up(), x.next_down()]);
+        }
+        for levels in [127.0f32, 255.5, 4_194_303.0, 1e9] {
+            let q = Quantizer {
+                levels,
+                bound: levels,
+            };
+            for &v in &vals {
+                let (got, w) = (q.quantize(v), want(q, v));
+                assert!(
+                    got.to_bits() == w.to_bits() || (got.is_nan() && w.is_nan()),
+                    "levels {levels}, v {v:e}: {got:e} != {w:e}"
+                );
+            }
+        }
+    }
 
     // Expectations are written from the reference text (shared/reference/aimc-noise.md) with
     // literal constants, independently of `pcm.rs`, and computed in f64.

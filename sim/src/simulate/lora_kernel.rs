@@ -39,6 +39,7 @@ use hetsim_isa::fp::Rounding;
 use hetsim_isa::fp16;
 use hetsim_isa::Program;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -607,22 +608,24 @@ pub fn host_lora_redmule(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
     let half = |v: &[f32]| -> Vec<u16> { v.iter().map(|&x| f32_to_f16(x)).collect() };
     let (x, a, b) = (half(d.x), half(d.a), half(d.b));
     let mut y = half(d.xw);
-    let mut h = vec![0u16; r];
     let fma = |p: u16, q: u16, acc: u16| fp16::mul_add(p, q, acc, Rounding::Rne);
-    for tok in 0..s.tokens {
-        for (k, hk) in h.iter_mut().enumerate() {
-            *hk = 0;
-            for i in 0..n {
-                *hk = fma(x[tok * n + i], a[i * r + k], *hk);
+    // Tokens are independent: each is evaluated in the kernel's order on some thread.
+    y.par_chunks_mut(o.max(1))
+        .zip(x.par_chunks(n.max(1)))
+        .take(s.tokens)
+        .for_each(|(yt, xt)| {
+            let mut h = vec![0u16; r];
+            for (k, hk) in h.iter_mut().enumerate() {
+                for (i, &xi) in xt.iter().enumerate() {
+                    *hk = fma(xi, a[i * r + k], *hk);
+                }
             }
-        }
-        for j in 0..o {
-            let yj = &mut y[tok * o + j];
-            for (k, &hk) in h.iter().enumerate() {
-                *yj = fma(hk, b[k * o + j], *yj);
+            for (j, yj) in yt.iter_mut().enumerate() {
+                for (k, &hk) in h.iter().enumerate() {
+                    *yj = fma(hk, b[k * o + j], *yj);
+                }
             }
-        }
-    }
+        });
     y.iter().map(|&v| f16_to_f32(v)).collect()
 }
 

@@ -58,6 +58,7 @@ use crate::mapping::Mapping;
 use crate::scenario::{Loaded, RowBlocks};
 use crate::workload::{Lora, NormKind, OpKind, BLOCK_INPUT};
 use hetsim_models::aimc::{derive_seed, read_npy, AnalogMatrix, Matrix};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -282,17 +283,16 @@ pub fn evaluate(
         let Some(block) = sched.blocks.get(inst.block) else {
             break;
         };
-        // Program this instance's matrices.
-        let mut weights: Vec<Option<LinearWeights>> = Vec::with_capacity(block.ops.len());
-        for (oi, op) in block.ops.iter().enumerate() {
+        // Program this instance's matrices, in parallel (each tile draws from its own seeded
+        // streams, so the result does not depend on the order or the thread count).
+        let program = |(oi, op): (usize, &crate::workload::Op)| -> Result<_, Error> {
             let OpKind::Linear {
                 in_features: n,
                 out_features: m,
                 lora,
             } = op.kind
             else {
-                weights.push(None);
-                continue;
+                return Ok(None);
             };
             let key = ((ii as u64) << 20) | ((oi as u64) << 4);
             let stem = format!("{}.{}", inst.name, op.name);
@@ -347,13 +347,19 @@ pub fn evaluate(
             };
             let first = inst.ops.get(oi).map_or(0, |p| u64::from(p.first_tile));
             let analog = AnalogMatrix::program_at(tile, &w, first)?;
-            weights.push(Some(LinearWeights {
+            Ok(Some(LinearWeights {
                 analog,
                 w,
                 lora,
                 row_blocks: loaded.scenario.mapping.row_blocks,
-            }));
-        }
+            }))
+        };
+        let mut weights: Vec<Option<LinearWeights>> = block
+            .ops
+            .par_iter()
+            .enumerate()
+            .map(program)
+            .collect::<Result<_, _>>()?;
         let mut errs = BTreeMap::new();
         // The first pass (from the ideal model's input) calibrates the NoNorm gains; the chained
         // pass reuses them.
