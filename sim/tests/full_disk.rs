@@ -335,9 +335,10 @@ fn full_disk_inside_a_namespace() {
     let (c, _, e) = hetsim(&["sweep", s(&sc), "--out", s(&full), "--jobs", "2"]);
     assert_eq!(c, 0, "{e}");
 
-    // 1. The disk fills up partway: 16 KiB free hold the manifest, the CSV header and some
-    //    rows (tmpfs gives out whole 4 KiB pages).
-    let filler = fill(&mnt, "filler", 16 << 10);
+    // 1. The disk fills up partway: 28 KiB free hold the manifest, up to three stored
+    //    numerics files (groups run in parallel), the CSV header and some rows (tmpfs gives
+    //    out whole 4 KiB pages; the full sweep needs about 60 KiB).
+    let filler = fill(&mnt, "filler", 28 << 10);
     let out = mnt.join("out");
     let r = hetsim(&["sweep", s(&sc), "--out", s(&out), "--jobs", "2"]);
     let named = ["results.jsonl", "results.csv"].iter().find(|n| {

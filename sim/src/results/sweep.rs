@@ -837,11 +837,14 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
         .build()
         .map_err(|e| Error::Sweep(format!("thread pool: {e}")))?;
     pool.install(|| {
-        // Points of one group share the numerics evaluation; groups run one after another.
-        for (g, loaded) in plan.groups.iter().enumerate() {
+        // Points of one group share the numerics evaluation. Groups run in parallel too, so a
+        // group's numerics overlap other groups' points (rows are keyed by point index and the
+        // files are rewritten in point order at the end, so the output does not depend on the
+        // order in which points finish).
+        plan.groups.par_iter().enumerate().for_each(|(g, loaded)| {
             let points: Vec<&Point> = todo.iter().copied().filter(|p| p.group == g).collect();
             if points.is_empty() || stop.load(Ordering::SeqCst) || interrupted() {
-                continue;
+                return;
             }
             let num = stored_numerics(dir, g, loaded);
             points.par_iter().for_each(|p| {
@@ -896,7 +899,7 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
                 });
                 (opts.progress)(n.unwrap_or(0), total, p, status);
             });
-        }
+        });
     });
     if let Some(e) = write_failure.into_inner().ok().flatten() {
         return Err(e);
