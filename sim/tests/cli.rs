@@ -55,6 +55,78 @@ fn tile_prints_the_error_table_and_rejects_bad_times() {
     assert_eq!(code, 125, "{err}");
 }
 
+/// Weight files: a square matrix needs `--layout`; `out-in` is the transpose of `in-out` (same
+/// numbers for W^T read as out-in as for W read as in-out); a mismatch with the inputs
+/// suggests the other layout; all-zero weights get a warning and absolute errors.
+#[test]
+fn tile_weight_files_state_their_orientation() {
+    use hetsim_models::aimc::{write_npy, Matrix};
+    let dir = std::env::temp_dir().join(format!("hetsim-cli-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = |n: &str| dir.join(n).display().to_string();
+    let (i, o) = (24, 8);
+    let w = Matrix::random_normal(i, o, 0.05, 7);
+    let wt: Vec<f32> = (0..o)
+        .flat_map(|c| (0..i).map(move |r| (r, c)))
+        .map(|(r, c)| w.as_slice()[r * o + c])
+        .collect();
+    write_npy(&dir.join("w.npy"), &w).unwrap();
+    write_npy(&dir.join("wt.npy"), &Matrix::new(o, i, wt).unwrap()).unwrap();
+    write_npy(&dir.join("sq.npy"), &Matrix::random_normal(16, 16, 0.05, 3)).unwrap();
+    write_npy(
+        &dir.join("zero.npy"),
+        &Matrix::new(i, o, vec![0.0; i * o]).unwrap(),
+    )
+    .unwrap();
+    write_npy(&dir.join("x.npy"), &Matrix::random_normal(3, i, 1.0, 5)).unwrap();
+    let base = ["tile", "--t-inf", "0", "--draws", "1"];
+    let run = |extra: &[&str]| hetsim(&[&base[..], extra].concat());
+
+    let (code, _, err) = run(&["--weights", &p("sq.npy")]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("--layout in-out") && err.contains("square 16 x 16"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["--weights", &p("sq.npy"), "--layout", "in-out"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("read as in x out"), "{out}");
+
+    let (code, a, err) = run(&["--weights", &p("w.npy"), "--inputs", &p("x.npy")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(a.contains("24 x 8, read as in x out"), "{a}");
+    let args = [
+        "--weights",
+        &p("wt.npy"),
+        "--inputs",
+        &p("x.npy"),
+        "--layout",
+        "out-in",
+    ];
+    let (code, b, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(b.contains("8 x 24, read as out x in"), "{b}");
+    let table = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        table(&a),
+        table(&b),
+        "W in-out and W^T out-in must give the same errors"
+    );
+
+    let (code, _, err) = run(&["--weights", &p("wt.npy"), "--inputs", &p("x.npy")]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("give --layout out-in"), "{err}");
+
+    let (code, out, err) = run(&["--weights", &p("zero.npy")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: every weight is zero"), "{err}");
+    assert!(
+        out.contains("abs L2 err") && !out.contains("rel L2 err"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn kernel_runs_on_both_presets_and_binds_symbols() {
     let dir = std::env::temp_dir().join(format!("hetsim-cli-{}", std::process::id()));

@@ -46,6 +46,9 @@ pub struct AccuracyReport {
     pub mvm_latency: Latency,
     /// One row per requested time, in the order given.
     pub rows: Vec<AccuracyRow>,
+    /// The ideal output is all zero (zero weights or zero inputs): the errors are then absolute
+    /// L2 norms of the output (the noise alone), not relative, and the SNR is -inf.
+    pub zero_signal: bool,
 }
 
 /// Renders seconds in the largest unit that divides them evenly (s, h, d, mo, y).
@@ -73,10 +76,19 @@ impl fmt::Display for AccuracyReport {
             self.draws,
             self.mvm_latency.total_ns()
         )?;
+        let err = if self.zero_signal {
+            writeln!(
+                f,
+                "the ideal output is zero: errors are absolute L2 norms (the noise alone)"
+            )?;
+            "abs L2 err"
+        } else {
+            "rel L2 err"
+        };
         writeln!(
             f,
             "{:>8}  {:>12}  {:>12}  {:>9}",
-            "t_inf", "rel L2 err", "std", "SNR dB"
+            "t_inf", err, "std", "SNR dB"
         )?;
         for r in &self.rows {
             writeln!(
@@ -207,6 +219,7 @@ pub fn accuracy_report(
         mapping,
         mvm_latency,
         rows,
+        zero_signal: signal == 0.0,
     })
 }
 
