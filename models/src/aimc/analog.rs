@@ -625,6 +625,49 @@ mod tests {
         }
     }
 
+    /// `quantise: false` removes the grid only: outputs keep full resolution, still saturate
+    /// at the ADC bound, and bound management still repeats the pass (hand-derived: 64 ones
+    /// with the DAC unquantised limit the factor to max_factor = 1000, so the input is halved
+    /// while the output exceeds 12: 64, 32, 16 saturate, 8 does not -> 4 passes, exact 64).
+    #[test]
+    fn an_unquantised_adc_keeps_its_bound_and_bound_management() {
+        let ones = Matrix::from_fn(64, 1, |_, _| 1.0);
+        let x = vec![1.0f32; 64];
+        let mut cfg = periphery_only(false, true);
+        cfg.adc.quantise = false;
+        let mut m = AnalogMatrix::program(&cfg, &ones).unwrap();
+        let (y, lat) = m.mvm(&x, 0.0).unwrap();
+        assert_eq!(
+            (y[0], lat.passes),
+            (12.0, 1),
+            "saturated at the bound, no grid"
+        );
+        // 8 inputs of 1/3 (normalised to 1 by the input scaling): the output 8 lies below the
+        // bound and between grid points (8 / (12/127) = 84.7 steps), so 8/3 comes back exact
+        let third: Vec<f32> = (0..64)
+            .map(|i| if i < 8 { 1.0 / 3.0 } else { 0.0 })
+            .collect();
+        let (y, _) = m.mvm(&third, 0.0).unwrap();
+        assert!(
+            (y[0] - 8.0 / 3.0).abs() <= 1e-6,
+            "{y:?}: full resolution below the bound"
+        );
+        cfg.dac.enabled = true;
+        cfg.dac.quantise = false;
+        cfg.bound_management = BoundManagement::default();
+        let mut m = AnalogMatrix::program(&cfg, &ones).unwrap();
+        let (y, lat) = m.mvm(&x, 0.0).unwrap();
+        assert_eq!(lat.passes, 4);
+        assert!((y[0] - 64.0).abs() <= 64.0 * 1e-6, "{y:?}");
+        // a disabled ADC with bound management is refused rather than silently unbounded
+        cfg.adc.enabled = false;
+        let e = AnalogMatrix::program(&cfg, &ones).unwrap_err().to_string();
+        assert!(
+            e.contains("adc.enabled") && e.contains("quantise: false"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn outputs_and_inputs_saturate_at_the_bounds() {
         // 64 ones: the normalised output is 64, above the ADC bound 12.

@@ -160,17 +160,30 @@ pub enum DriftCompensation {
 }
 
 /// A DAC or ADC: `bits` give `2^(bits-1) - 1` levels per sign, i.e. resolution
-/// `1 / (2^bits - 2)` of the full range `2 * bound` (kit convention). In RON all three fields
-/// must be given (a DAC and an ADC have different default bounds).
+/// `1 / (2^bits - 2)` of the full range `2 * bound` (kit convention). In RON `enabled`, `bits`
+/// and `bound` must be given (a DAC and an ADC have different default bounds); `quantise`
+/// defaults to `true`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConverterConfig {
-    /// Quantise and saturate (`true`) or pass values through unchanged (`false`).
+    /// The converter is in the path (`true`): it saturates at `bound` and, with `quantise`,
+    /// rounds to `bits`; `false` passes values through unchanged (no bound either, so an ADC
+    /// that is not enabled leaves bound management nothing to detect: `validate` refuses that
+    /// combination).
     pub enabled: bool,
     /// Resolution in bits, 2..=16.
     pub bits: u32,
     /// Saturation bound in normalised units (> 0).
     pub bound: f32,
+    /// Round to the `bits` grid (`true`, default) or keep full resolution while still
+    /// saturating at `bound` (`false`: "no quantisation" without losing the output bound and
+    /// bound management, the kit's `out_res = -1` with `out_bound` kept).
+    #[serde(default = "quantise_default")]
+    pub quantise: bool,
+}
+
+fn quantise_default() -> bool {
+    true
 }
 
 /// What happens when an ADC output saturates.
@@ -199,15 +212,10 @@ impl Default for TileConfig {
             mapping: MappingConfig::default(),
             noise: NoiseModel::Pcm(PcmConfig::default()),
             drift_compensation: DriftCompensation::Global,
-            dac: ConverterConfig {
-                enabled: true,
-                bits: 8,
-                bound: 1.0,
-            },
+            dac: ConverterConfig::default(),
             adc: ConverterConfig {
-                enabled: true,
-                bits: 8,
                 bound: 12.0,
+                ..ConverterConfig::default()
             },
             output_noise: 0.04,
             bound_management: BoundManagement::default(),
@@ -266,6 +274,7 @@ impl Default for ConverterConfig {
             enabled: true,
             bits: 8,
             bound: 1.0,
+            quantise: true,
         }
     }
 }
@@ -330,6 +339,7 @@ impl TileConfig {
                 enabled: false,
                 bits: 8,
                 bound: 12.0,
+                quantise: true,
             },
             output_noise: 0.0,
             bound_management: BoundManagement::Off,
@@ -463,6 +473,15 @@ impl TileConfig {
                 ));
             }
             check_pos("bound_management.Iterative.max_res", f64::from(max_res))?;
+            if !self.adc.enabled {
+                return Err(invalid(
+                    "adc.enabled",
+                    false,
+                    "an ADC that is not enabled has no output bound, so bound management would \
+                     never trigger; keep the bound without rounding (adc.quantise: false) or \
+                     set bound_management: Off",
+                ));
+            }
         }
         Ok(())
     }
@@ -625,6 +644,16 @@ mod tests {
                     ..TileConfig::default()
                 },
                 "adc.bound",
+            ),
+            (
+                TileConfig {
+                    adc: ConverterConfig {
+                        enabled: false,
+                        ..ConverterConfig::default()
+                    },
+                    ..TileConfig::default()
+                },
+                "adc.enabled",
             ),
             (
                 TileConfig {

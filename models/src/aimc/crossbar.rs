@@ -17,7 +17,8 @@ use super::config::{
 use super::pcm;
 use super::rng::{stream, Purpose};
 
-/// A quantising converter: `levels` steps per sign up to `bound`.
+/// A converter: `levels` steps per sign up to `bound`, or no grid (`levels` = 0: saturation
+/// only, `ConverterConfig::quantise` false).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Quantizer {
     pub(crate) levels: f32,
@@ -25,9 +26,13 @@ pub(crate) struct Quantizer {
 }
 
 impl Quantizer {
-    /// Round half to even to the grid `k * bound / levels` and saturate at `+-bound`.
+    /// Round half to even to the grid `k * bound / levels` and saturate at `+-bound` (without
+    /// a grid: saturate only).
     #[inline]
     pub(crate) fn quantize(self, v: f32) -> f32 {
+        if self.levels == 0.0 {
+            return v.clamp(-self.bound, self.bound);
+        }
         let x = v * self.levels / self.bound;
         // Below 2^22, adding and removing 1.5 x 2^23 rounds to an integer, ties to even (the
         // host's default mode), as `round_ties_even` does but without its libm call on
@@ -57,7 +62,7 @@ impl Periphery {
     pub(crate) fn new(cfg: &TileConfig) -> Self {
         let q = |c: &super::config::ConverterConfig| {
             c.enabled.then(|| Quantizer {
-                levels: c.levels(),
+                levels: if c.quantise { c.levels() } else { 0.0 },
                 bound: c.bound,
             })
         };
@@ -66,7 +71,7 @@ impl Periphery {
             BoundManagement::Iterative {
                 max_factor,
                 max_res,
-            } => Some(if cfg.dac.enabled {
+            } => Some(if cfg.dac.enabled && cfg.dac.quantise {
                 max_factor.min(max_res / (cfg.dac.resolution() * 2.0 * cfg.dac.bound))
             } else {
                 max_factor
