@@ -193,6 +193,32 @@ fn clip(w: &mut Matrix, clipping: Clipping) -> usize {
     let bounds: Vec<f32> = match clipping {
         Clipping::Off => return 0,
         Clipping::Fixed(b) => vec![b; cols],
+        Clipping::LayerGaussian(k) => {
+            // Column maxima, then the unbiased standard deviation of the whole normalised
+            // layer (all-zero columns contribute zeros), in f64.
+            let mut max = vec![0.0f32; cols];
+            for row in w.as_slice().chunks_exact(cols) {
+                for (m, v) in max.iter_mut().zip(row) {
+                    *m = m.max(v.abs());
+                }
+            }
+            let n = (rows * cols) as f64;
+            let (mut sum, mut sq) = (0.0f64, 0.0f64);
+            for row in w.as_slice().chunks_exact(cols) {
+                for (v, m) in row.iter().zip(&max) {
+                    let x = if *m > 0.0 { f64::from(v / m) } else { 0.0 };
+                    sum += x;
+                    sq += x * x;
+                }
+            }
+            let var = if n > 1.0 {
+                ((sq - sum * sum / n) / (n - 1.0)).max(0.0)
+            } else {
+                0.0
+            };
+            let alpha = k as f64 * var.sqrt();
+            max.iter().map(|m| (alpha * f64::from(*m)) as f32).collect()
+        }
         Clipping::KSigma(k) => {
             // Population standard deviation of each column, in f64.
             let mut sum = vec![0.0f64; cols];
@@ -887,6 +913,16 @@ mod tests {
         assert_eq!(clip(&mut f, Clipping::Fixed(0.75)), 100);
         assert_eq!(f.get(0, 0), Some(0.75));
         assert_eq!(f.get(5, 1), Some(0.5));
+        // LayerGaussian(1): columns [4, -2, 1, 0] and [1, 1, 1, -1] normalise by 4 and 1 to
+        // 1, -0.5, 0.25, 0, 1, 1, 1, -1: sum 2.75, sum of squares 5.3125, unbiased variance
+        // (5.3125 - 2.75^2 / 8) / 7 = 0.623884, sigma 0.789863; five values exceed it and are
+        // clipped to +-0.789863 times their column's max (3.159453 in column 0).
+        let mut g = Matrix::new(4, 2, vec![4.0, 1.0, -2.0, 1.0, 1.0, 1.0, 0.0, -1.0]).unwrap();
+        assert_eq!(clip(&mut g, Clipping::LayerGaussian(1.0)), 5);
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-5;
+        assert!(close(g.get(0, 0).unwrap(), 3.159_453), "{g:?}");
+        assert!(close(g.get(3, 1).unwrap(), -0.789_863), "{g:?}");
+        assert_eq!((g.get(1, 0), g.get(2, 0)), (Some(-2.0), Some(1.0)));
         let cfg = TileConfig {
             rows: 100,
             cols: 2,

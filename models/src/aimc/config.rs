@@ -100,6 +100,12 @@ pub enum Clipping {
     KSigma(f32),
     /// Clip every weight at +-bound (in weight units).
     Fixed(f32),
+    /// The kit's `LAYER_GAUSSIAN` clip followed by its `CHANNELWISE_SYMMETRIC` remap
+    /// (aihwkit 1.1.0 hardware-aware training): each column (output channel) is divided by
+    /// its max |W|, the whole normalised layer is clipped at +-k times its standard deviation
+    /// (torch's `std()`: about the mean, over n - 1), and the column scale is re-applied. One
+    /// bound for the whole layer in normalised units, where `KSigma` has one per column.
+    LayerGaussian(f32),
 }
 
 /// Noise model of the stored weights.
@@ -433,6 +439,9 @@ impl TileConfig {
             Clipping::Off => {}
             Clipping::KSigma(k) => check_pos("mapping.clipping.KSigma", f64::from(k))?,
             Clipping::Fixed(b) => check_pos("mapping.clipping.Fixed", f64::from(b))?,
+            Clipping::LayerGaussian(k) => {
+                check_pos("mapping.clipping.LayerGaussian", f64::from(k))?
+            }
         }
         match &self.noise {
             NoiseModel::Off => {}
