@@ -135,6 +135,24 @@ pub struct PcmConfig {
     pub t_read_s: f64,
     /// When a fresh read-noise sample is drawn (default once per evaluation time, kit).
     pub read_noise_redraw: ReadNoiseRedraw,
+    /// What drift and read noise act on (default `Devices`).
+    pub realise: Realise,
+}
+
+/// What drift and read noise act on when the tile is read at an inference time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Realise {
+    /// Both devices of each pair keep their programmed conductances (the one programmed to
+    /// `g_min` included, with its programming noise) and each drifts and reads on its own:
+    /// the devices as programmed.
+    #[default]
+    Devices,
+    /// The reference kit's flow one to one (aihwkit 1.1.0 `drift_weights` after
+    /// `program_weights`): the net programmed weight of each cell is converted back to
+    /// conductances, one device per sign at `g_min` on the other, with a new scale from the
+    /// tile's largest |programmed weight|; those drift (with the exponents drawn at
+    /// programming) and read (Q_s of the re-converted conductance), and are converted back.
+    AihwkitReconvert,
 }
 
 /// When the 1/f read noise is re-drawn.
@@ -261,6 +279,7 @@ impl Default for PcmConfig {
             t0_s: 20.0,
             t_read_s: 250e-9,
             read_noise_redraw: ReadNoiseRedraw::PerEvaluationTime,
+            realise: Realise::Devices,
         }
     }
 }

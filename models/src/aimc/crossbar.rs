@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use super::config::{
-    BoundManagement, DriftCompensation, NoiseModel, ReadNoiseRedraw, Scaling, TileConfig,
+    BoundManagement, DriftCompensation, NoiseModel, ReadNoiseRedraw, Realise, Scaling, TileConfig,
 };
 use super::pcm;
 use super::rng::{stream, Purpose};
@@ -386,21 +386,36 @@ impl Crossbar {
                     g_d
                 }
             };
-            for (k, w) in self.w_eff.iter_mut().enumerate() {
-                // All six arrays have length rows * cols, the length of w_eff.
-                let (Some(&g0), Some(&g1), Some(&n0), Some(&n1), Some(&s0), Some(&s1)) = (
-                    gp0.get(k),
-                    gp1.get(k),
-                    nu0.get(k),
-                    nu1.get(k),
-                    q0.get(k),
-                    q1.get(k),
-                ) else {
-                    break;
-                };
-                let gpos = realise_dev(g0, n0, s0);
-                let gneg = realise_dev(g1, n1, s1);
-                *w = (gpos - gneg) / g_range;
+            if pc.realise == Realise::AihwkitReconvert {
+                let (gpos_t, gneg_t, scale) = reconvert(gp0, gp1, self.g_min, self.g_max);
+                let q = |g: f32| pcm::read_noise_q(g, self.g_max) * pc.read_noise_scale;
+                for (k, w) in self.w_eff.iter_mut().enumerate() {
+                    let (Some(&g0), Some(&g1), Some(&n0), Some(&n1)) =
+                        (gpos_t.get(k), gneg_t.get(k), nu0.get(k), nu1.get(k))
+                    else {
+                        break;
+                    };
+                    let gpos = realise_dev(g0, n0, q(g0));
+                    let gneg = realise_dev(g1, n1, q(g1));
+                    *w = (gpos - gneg) / scale;
+                }
+            } else {
+                for (k, w) in self.w_eff.iter_mut().enumerate() {
+                    // All six arrays have length rows * cols, the length of w_eff.
+                    let (Some(&g0), Some(&g1), Some(&n0), Some(&n1), Some(&s0), Some(&s1)) = (
+                        gp0.get(k),
+                        gp1.get(k),
+                        nu0.get(k),
+                        nu1.get(k),
+                        q0.get(k),
+                        q1.get(k),
+                    ) else {
+                        break;
+                    };
+                    let gpos = realise_dev(g0, n0, s0);
+                    let gneg = realise_dev(g1, n1, s1);
+                    *w = (gpos - gneg) / g_range;
+                }
             }
         }
         if self.drift_comp != DriftCompensation::Off {
@@ -482,6 +497,36 @@ impl Crossbar {
         }
         passes
     }
+}
+
+/// The reference kit's re-conversion of programmed pairs (`Realise::AihwkitReconvert`): the
+/// net weights `(g+ - g-) / (g_max - g_min)` are mapped back to one device per sign with the
+/// scale `(g_max - g_min) / max |net weight|` (the kit's `SinglePairConductanceConverter`,
+/// largest magnitude floored at 1e-7 as there): `g = clamp(w * scale, 0, g_max) + g_min`.
+/// Returns the positive and negative conductances and the scale (uS per normalised weight).
+pub(crate) fn reconvert(
+    g_pos: &[f32],
+    g_neg: &[f32],
+    g_min: f32,
+    g_max: f32,
+) -> (Vec<f32>, Vec<f32>, f32) {
+    let g_range = g_max - g_min;
+    let net: Vec<f32> = g_pos
+        .iter()
+        .zip(g_neg)
+        .map(|(p, n)| (p - n) / g_range)
+        .collect();
+    let max = net.iter().fold(0.0f32, |m, w| m.max(w.abs())).max(1e-7);
+    let scale = g_range / max;
+    let pos = net
+        .iter()
+        .map(|w| (w * scale).clamp(0.0, g_max) + g_min)
+        .collect();
+    let neg = net
+        .iter()
+        .map(|w| (-w * scale).clamp(0.0, g_max) + g_min)
+        .collect();
+    (pos, neg, scale)
 }
 
 #[cfg(test)]
@@ -575,6 +620,65 @@ mod tests {
             seed: 1234,
             ..TileConfig::default()
         }
+    }
+
+    /// The kit's re-conversion by hand: pairs (20, 1), (3, 8), (0.5, 0.5) uS with g in
+    /// [0, 25] have net weights 0.76, -0.2, 0; the scale is 25 / 0.76 = 32.894737 uS per unit,
+    /// so the pairs become (25, 0), (0, 6.578947), (0, 0). With g_min = 1 (range 24): nets
+    /// 19/24, -5/24, 0, scale 24 / (19/24) = 30.315789, pairs (25, 1), (1, 7.315789), (1, 1).
+    #[test]
+    fn reconvert_maps_net_weights_to_one_device_per_sign() {
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4);
+        let (p, n, s) = reconvert(&[20.0, 3.0, 0.5], &[1.0, 8.0, 0.5], 0.0, 25.0);
+        assert!((s - 32.894_737).abs() < 1e-3, "{s}");
+        assert!(
+            close(&p, &[25.0, 0.0, 0.0]) && close(&n, &[0.0, 6.578_947, 0.0]),
+            "{p:?} {n:?}"
+        );
+        let (p, n, s) = reconvert(&[20.0, 3.0, 0.5], &[1.0, 8.0, 0.5], 1.0, 25.0);
+        assert!((s - 30.315_789).abs() < 1e-3, "{s}");
+        assert!(
+            close(&p, &[25.0, 1.0, 1.0]) && close(&n, &[1.0, 7.315_789, 1.0]),
+            "{p:?} {n:?}"
+        );
+    }
+
+    /// `AihwkitReconvert` against `Devices` on the same programmed tile: right after
+    /// programming with read noise off both give the programmed weights; a year later, in the
+    /// kit's flow a cell with a positive programmed weight has its negative device at 0 uS, so
+    /// drift and read noise can never flip its sign, while the devices as programmed (the
+    /// negative one carries programming noise around 0 uS) flip many of the small weights.
+    #[test]
+    fn kit_reconversion_keeps_one_device_per_sign() {
+        let realised = |mode: Realise, read: f32, t: f64| {
+            let mut cfg = pcm_cfg(1.0, 1.0, read);
+            if let NoiseModel::Pcm(p) = &mut cfg.noise {
+                p.realise = mode;
+            }
+            let mut xb = program_level(&cfg, 0.01);
+            let programmed = xb.w_eff.clone();
+            xb.realise(t);
+            (programmed, xb.w_eff.clone())
+        };
+        let (prog, dev0) = realised(Realise::Devices, 0.0, 0.0);
+        let (_, kit0) = realised(Realise::AihwkitReconvert, 0.0, 0.0);
+        for ((p, d), k) in prog.iter().zip(&dev0).zip(&kit0) {
+            assert!(
+                (p - d).abs() <= 1e-6 && (p - k).abs() <= 1e-6,
+                "{p} {d} {k}"
+            );
+        }
+        let year = 365.0 * 86400.0;
+        let flips = |w: &[f32]| {
+            prog.iter()
+                .zip(w)
+                .filter(|(p, w)| **p > 0.0 && **w < 0.0)
+                .count()
+        };
+        let (_, dev) = realised(Realise::Devices, 1.0, year);
+        let (_, kit) = realised(Realise::AihwkitReconvert, 1.0, year);
+        assert_eq!(flips(&kit), 0, "one device per sign cannot flip");
+        assert!(flips(&dev) > N / 100, "{} flips of {N}", flips(&dev));
     }
 
     /// Weight 0 is 1.0 (sets the per-tile scale so that 1.0 maps to g_max); all others are

@@ -28,7 +28,8 @@ mod rng;
 pub use analog::{mvm_latency, AnalogMatrix, Latency, MappingReport, TileUse};
 pub use config::{
     BoundManagement, Clipping, ConverterConfig, DriftCompensation, MappingConfig, NoiseModel,
-    PcmConfig, ReadNoiseRedraw, Scaling, TileConfig, TransferConfig, WeightNoiseConfig, MAX_DIM,
+    PcmConfig, ReadNoiseRedraw, Realise, Scaling, TileConfig, TransferConfig, WeightNoiseConfig,
+    MAX_DIM,
 };
 pub use error::{AimcError, Result};
 pub use matrix::{reference_mvm, Matrix};
