@@ -517,29 +517,38 @@ fn finalize(
 /// `DIR/numerics-G.json` when an earlier run of this sweep stored them (the manifest check has
 /// already matched the scenario), else evaluated and stored there before any point runs, so a
 /// sweep stopped after its numerics never evaluates them again. The file holds the result
-/// exactly (floats round-trip); an unreadable one is evaluated again, with a note.
+/// exactly (floats round-trip); an unreadable one is evaluated again, with a note. The outer
+/// error is a failure to store them (a disk problem: the sweep stops and keeps its points), the
+/// inner one a failure to evaluate them (the group's points fail with it).
+#[allow(clippy::type_complexity)]
 fn stored_numerics(
     dir: &Path,
     g: usize,
     loaded: &Loaded,
-) -> Result<Option<crate::numerics::NumericsResult>, Error> {
+) -> Result<Result<Option<crate::numerics::NumericsResult>, Error>, (PathBuf, std::io::Error)> {
     let path = dir.join(format!("numerics-{g}.json"));
     if path.is_file() {
         match read_text(&path, "stored numerics")
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
         {
-            Ok(n) => return Ok(n),
+            Ok(n) => return Ok(Ok(n)),
             Err(e) => crate::cmd::note(format_args!(
                 "note: {}: {e}; evaluating the numerics again",
                 path.display()
             )),
         }
     }
-    let num = run::evaluate_numerics(loaded)?;
-    let text = serde_json::to_string(&num).map_err(|e| Error::Serialise(e.to_string()))?;
-    write_atomic(&path, &text).map_err(|e| io_err(&path, e))?;
-    Ok(num)
+    let num = match run::evaluate_numerics(loaded) {
+        Ok(n) => n,
+        Err(e) => return Ok(Err(e)),
+    };
+    let text = match serde_json::to_string(&num) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(Error::Serialise(e.to_string()))),
+    };
+    write_atomic(&path, &text).map_err(|e| (path, e))?;
+    Ok(Ok(num))
 }
 
 /// The sweep's answer (`summary.md`, `summary.json`): per axis values, integration time and
@@ -846,7 +855,18 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
             if points.is_empty() || stop.load(Ordering::SeqCst) || interrupted() {
                 return;
             }
-            let num = stored_numerics(dir, g, loaded);
+            let num = match stored_numerics(dir, g, loaded) {
+                Ok(n) => n,
+                Err((path, e)) => {
+                    // A disk problem, not the points': stop and keep what is finished.
+                    stop.store(true, Ordering::SeqCst);
+                    let kept = sink.lock().map(|s| s.kept).unwrap_or(0);
+                    if let Ok(mut w) = write_failure.lock() {
+                        w.get_or_insert(write_err(&path, e, kept));
+                    }
+                    return;
+                }
+            };
             points.par_iter().for_each(|p| {
                 if stop.load(Ordering::SeqCst) || interrupted() {
                     return;
