@@ -15,18 +15,20 @@
 //!   treats it as no handler (host calls are served, other exceptions are reported) and the
 //!   cause, pc and address are not lost.
 //!
-//! Decoded instructions of executable segments are cached; `fence.i` empties the cache, so
-//! code written by stores runs once a `fence.i` has executed (as the ISA requires).
+//! Decoded instructions of executable segments are cached. A write into a cached segment (a
+//! store, on either path, or [`Memory::write_bytes`]) invalidates the decoded instructions it
+//! overwrites, so self-modifying code runs as written, with or without `fence.i`; `fence.i`
+//! also empties the cache.
 
 use crate::decode::{decode_with, Inst, Op};
 use crate::disasm::{Disasm, TraceBody, F_NAMES, X_NAMES};
 use crate::elf::Program;
 use crate::error::Error;
-use crate::exec::{execute, execute_fast, Retired, Step};
+use crate::exec::{execute, execute_at, Retired};
 use crate::ext::Extensions;
 use crate::hart::{Hart, Misaligned};
 use crate::htif::{self, HtifError, Syscall};
-use crate::mem::{Bus, Memory, Size};
+use crate::mem::{Bus, FastBus, Memory, Size};
 use crate::symbols::Symbolizer;
 use crate::trap::Exception;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -213,6 +215,13 @@ impl Machine {
                 });
             }
         }
+        // Writes into cached code are noted, so the decoded instructions there are dropped.
+        let lo = caches.iter().map(|c| c.base).min();
+        let hi = caches
+            .iter()
+            .map(|c| u64::from(c.base) + 4 * c.insts.len() as u64)
+            .max();
+        mem.code_watch = lo.zip(hi);
         mem.tohost = program.symbol("tohost");
         let mut hart = Hart::new(config.hart_id, program.entry);
         hart.misaligned = config.misaligned;
@@ -322,6 +331,23 @@ impl Machine {
         Ok(decode_with(raw, self.hart.ext))
     }
 
+    /// Drops the decoded instructions that writes since the last call overwrote (noted by
+    /// the memory's code watch).
+    #[inline]
+    fn sync_code(&mut self) {
+        let Some((lo, hi)) = self.mem.code_written.take() else {
+            return;
+        };
+        for c in &mut self.caches {
+            let first = (lo.saturating_sub(c.base) / 4) as usize;
+            let last = (u64::from(hi.saturating_sub(c.base)) / 4) as usize;
+            if hi >= c.base && first < c.insts.len() {
+                let end = (last + 1).min(c.insts.len());
+                c.insts[first..end].fill(None);
+            }
+        }
+    }
+
     fn flush_decode_cache(&mut self) {
         for c in &mut self.caches {
             c.insts.fill(None);
@@ -362,6 +388,7 @@ impl Machine {
         let hart_id = self.hart.hart_id;
         let mut done: u64 = 0;
         while done < limit {
+            self.sync_code();
             // The fast path runs as far as it can; then one instruction the general way.
             if self.fast && self.frep.is_none() && self.mem.tohost_written.is_none() {
                 let budget = if self.stop.is_some() {
@@ -483,58 +510,82 @@ impl Machine {
         })
     }
 
-    /// Runs instructions of the first cached segment through [`execute_fast`] until one needs
-    /// the general path (not cached yet, an operation or case without a fast handler), `budget`
-    /// instructions have run, or a store wrote `tohost`. Returns the number executed and, in
-    /// the last case, the storing instruction's pc. Leaves `hart.pc` at the next instruction
-    /// and counts the retired instructions in `instret` and `cycle`, as the general path does.
+    /// Runs decoded instructions of the first cached segment through [`execute`] on a
+    /// [`FastBus`] until one is not decoded yet, raises an exception (state unchanged: the
+    /// general path executes it again and takes the trap or serves the host call), starts an
+    /// FREP block, `budget` instructions have run, or a store wrote `tohost`. Returns the
+    /// number executed and, in the last case, the storing instruction's pc. Leaves `hart.pc`
+    /// at the next instruction and counts the retired instructions in `instret` and `cycle`,
+    /// as the general path does.
     #[inline(always)]
     fn run_fast<const TRACE: bool>(
         &mut self,
         budget: u64,
         sink: &mut dyn FnMut(&TraceRecord),
     ) -> (u64, Option<u32>) {
-        let Some(cache) = self.caches.first() else {
+        let Some((cache, others)) = self.caches.split_first_mut() else {
             return (0, None);
         };
-        let (base, insts) = (cache.base, &cache.insts[..]);
+        let base = cache.base;
         let hart = &mut self.hart;
-        let mem = &mut self.mem;
-        let mut pc = hart.pc;
+        let mut bus = FastBus::new(&mut self.mem, &mut cache.insts, base);
         let mut n: u64 = 0;
         let mut tohost_pc = None;
         let mut prev = self.prev_pc;
+        let mut fence_i = false;
+        let mut frep = false;
+        let mut pc = hart.pc;
         while n < budget {
             // The same lookup as `fetch`'s fast path.
-            let Some(Some(inst)) = insts.get((pc.wrapping_sub(base) / 4) as usize) else {
+            let Some(Some(inst)) = bus.code.get((pc.wrapping_sub(base) / 4) as usize).copied()
+            else {
                 break;
             };
-            let next = match execute_fast(inst, hart, mem, pc) {
-                Step::Next(next) => next,
-                Step::Stored(next) => {
-                    if mem.tohost_written.is_some() {
-                        tohost_pc = Some(pc);
-                    }
+            // The pc stays in a register (hart.pc is written when the loop ends).
+            let next = match execute_at(inst, hart, &mut bus, pc) {
+                Ok((Retired::Normal | Retired::Taken | Retired::Wfi, next)) => next,
+                Ok((Retired::FenceI, next)) => {
+                    bus.code.fill(None);
+                    fence_i = true;
                     next
                 }
-                Step::Fallback => break,
+                Ok((Retired::Frep(spec), next)) => {
+                    self.frep = Some(crate::frep::FrepCapture::new(spec));
+                    frep = true;
+                    next
+                }
+                Err(_) => break,
             };
             n += 1;
             prev = Some(pc);
             if TRACE {
                 sink(&TraceRecord {
                     pc,
-                    inst: *inst,
-                    write: written(inst, hart),
+                    inst,
+                    write: written(&inst, hart),
                     trap: None,
                 });
             }
+            let at = pc;
             pc = next;
-            if tohost_pc.is_some() {
+            if bus.tohost_touched {
+                if bus.mem_tohost_written() {
+                    tohost_pc = Some(at);
+                    break;
+                }
+                bus.tohost_touched = false;
+            }
+            if frep {
                 break;
             }
         }
         hart.pc = pc;
+        drop(bus);
+        if fence_i {
+            for c in others {
+                c.insts.fill(None);
+            }
+        }
         self.prev_pc = prev;
         hart.instret = hart.instret.wrapping_add(n);
         hart.cycle = hart.cycle.wrapping_add(n);
