@@ -616,6 +616,103 @@ mod tests {
         }
     }
 
+    /// Special values, subnormals, the smallest normal and its neighbours, values near 1 and
+    /// NaNs (quiet, signalling, negative), for the exhaustive FMA grid below.
+    const GRID: [u32; 24] = [
+        0,
+        NZERO,
+        ONE,
+        ONE | SIGN,
+        TWO,
+        THREE | SIGN,
+        0x3f80_0001,
+        0x3f7f_ffff,
+        INF,
+        INF | SIGN,
+        QNAN,
+        SNAN,
+        QNAN | SIGN,
+        MINSUB,
+        MINSUB | SIGN,
+        0x007f_ffff,
+        0x0080_0000,
+        0x8080_0000,
+        0x0080_0001,
+        0x7f7f_ffff,
+        0xff7f_ffff,
+        0x1f80_0001,
+        0x2000_0001 | SIGN,
+        0x5f80_0001,
+    ];
+
+    /// Every FMA form over the grid, in every rounding mode: the dispatching `fma` (host
+    /// fast path, hardware FMA where the CPU has it) is bit-identical to the exact integer
+    /// path, flags included. 24^3 x 4 x 5 = 276,480 cases.
+    #[test]
+    fn fma_matches_exact_path_on_special_values_in_every_rounding_mode() {
+        let modes = [
+            Rounding::Rne,
+            Rounding::Rtz,
+            Rounding::Rdn,
+            Rounding::Rup,
+            Rounding::Rmm,
+        ];
+        let ops = [FmaOp::Madd, FmaOp::Msub, FmaOp::Nmsub, FmaOp::Nmadd];
+        for &a in &GRID {
+            for &b in &GRID {
+                for &c in &GRID {
+                    for op in ops {
+                        for rm in modes {
+                            assert_eq!(
+                                fma(op, a, b, c, rm),
+                                fma_soft(op, a, b, c, rm),
+                                "{op:?} {a:#x} {b:#x} {c:#x} {rm:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An addend far below the product makes the f64 sum inexact: the hardware FMA (when the
+    /// CPU has one) decides, and agrees with the exact path. (1 + 2^-23)^2 + 2^-60.
+    #[test]
+    fn an_inexact_f64_sum_takes_the_hardware_fma_where_there_is_one() {
+        let (a, c) = (0x3f80_0001, 0x2180_0000);
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            hw_fma_rne(a, a, c).is_some(),
+            std::arch::is_x86_feature_detected!("fma")
+        );
+        let x = f64::from(f32::from_bits(a));
+        let (_, exact) = two_sum_exact(x * x, f64::from(f32::from_bits(c)));
+        assert!(!exact);
+        let r = fma(FmaOp::Madd, a, a, c, Rounding::Rne);
+        assert_eq!(r, fma_soft(FmaOp::Madd, a, a, c, Rounding::Rne));
+        // 1 + 2^-22 + 2^-46 + 2^-60 rounds to 1 + 2^-22 (0x3f800002), inexact.
+        assert_eq!(r, (0x3f80_0002, NX));
+    }
+
+    /// Operands whose product and addend are far apart (the f64 sum inexact: the hardware
+    /// FMA path) or close (the f64 path), with random signs and mantissas.
+    fn fma_far_apart() -> impl Strategy<Value = (u32, u32, u32)> {
+        let near = |lo: u32, hi: u32| {
+            (any::<u32>(), lo..hi).prop_map(|(m, e)| (m & 0x807f_ffff) | (e << 23))
+        };
+        (near(120, 135), near(120, 135), near(1, 254))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(50_000))]
+
+        #[test]
+        fn fma_far_apart_matches_exact_path((a, b, c) in fma_far_apart(), k in 0usize..4) {
+            let op = [FmaOp::Madd, FmaOp::Msub, FmaOp::Nmsub, FmaOp::Nmadd][k];
+            prop_assert_eq!(fma(op, a, b, c, Rounding::Rne), fma_soft(op, a, b, c, Rounding::Rne));
+        }
+    }
+
     #[test]
     fn reserved_rounding_modes() {
         assert_eq!(Rounding::resolve(7, 3), Some(Rounding::Rup));

@@ -955,6 +955,61 @@ mod tests {
         assert_eq!(m.run(100).unwrap().code, 2);
     }
 
+    /// Self-modifying code without fence.i: a store over an instruction that already ran
+    /// (so it is decoded) invalidates it, and the new instruction runs the next time, on the
+    /// fast path and on the general one alike; so does a byte store into the middle of the
+    /// word, and a debugger-style `write_bytes` between two runs.
+    #[test]
+    fn stores_into_decoded_code_invalidate_it() {
+        use crate::asm::{bne, jal};
+        const T2: u32 = 7;
+        let new = addi(A0, 0, 2);
+        let mut p = vec![
+            lui(T0, BASE >> 12),
+            lui(T1, (new >> 12) + ((new >> 11) & 1)),
+            addi(T1, T1, ((new & 0xfff) as i32) << 20 >> 20),
+            addi(T2, 0, 0),
+            addi(A0, 0, 1), // index 4: runs once as written, then as overwritten
+            bne(T2, 0, 16), // second pass: to the exit
+            addi(T2, 0, 1),
+            sw(T1, T0, 16), // overwrite index 4 (no fence.i)
+            jal(0, -16),
+        ];
+        p.extend(exit_seq());
+        for fast in [true, false] {
+            let mut m = machine(&p, Misaligned::Trap);
+            m.fast = fast;
+            assert_eq!(m.run(100).unwrap().code, 2, "fast path {fast}");
+        }
+        // A byte store changing only the immediate's low bits (addi a0, zero, 1 -> 3):
+        // imm[3:0] sit in bits 23:20, the third byte of the word. sb t1, 18(t0) with t1 = 0x30.
+        let sb = crate::asm::s(18, T1, T0, 0, 0x23);
+        let mut q = p.clone();
+        q[1] = addi(T1, 0, 0x30);
+        q[2] = addi(0, 0, 0);
+        q[7] = sb;
+        for fast in [true, false] {
+            let mut m = machine(&q, Misaligned::Trap);
+            m.fast = fast;
+            assert_eq!(m.run(100).unwrap().code, 3, "fast path {fast}");
+        }
+        // A debugger writes the word between two runs (the loop is at index 4 by then).
+        let mut r = vec![
+            addi(A0, 0, 1),
+            jal(0, 8),
+            ILLEGAL,
+            addi(A0, A0, 0),
+            jal(0, -4),
+        ];
+        r.extend(exit_seq());
+        let mut m = machine(&r, Misaligned::Trap);
+        assert!(matches!(m.run(50), Err(Error::InstructionLimit { .. })));
+        m.mem
+            .write_bytes(BASE + 16, &jal(0, 4).to_le_bytes())
+            .unwrap();
+        assert_eq!(m.run(50).unwrap().code, 1);
+    }
+
     #[test]
     fn tohost_conventions() {
         let mut p = vec![
