@@ -568,24 +568,34 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
 }
 
 /// A load with the hart's misaligned-access policy and access-fault mapping.
-#[inline]
+#[inline(always)]
 fn load<B: Bus + ?Sized>(
     hart: &Hart,
     bus: &mut B,
     addr: u32,
     size: Size,
 ) -> Result<u32, Exception> {
-    let n = size.bytes();
-    if addr & (n - 1) == 0 {
+    if addr & (size.bytes() - 1) == 0 {
         return bus
             .load(addr, size)
             .map_err(|f| Exception::LoadAccessFault(f.addr));
     }
+    load_misaligned(hart, bus, addr, size)
+}
+
+/// The misaligned case of [`load`]: a trap, or byte by byte.
+#[inline(never)]
+fn load_misaligned<B: Bus + ?Sized>(
+    hart: &Hart,
+    bus: &mut B,
+    addr: u32,
+    size: Size,
+) -> Result<u32, Exception> {
     if hart.misaligned == Misaligned::Trap {
         return Err(Exception::LoadAddressMisaligned(addr));
     }
     let mut v = 0;
-    for i in 0..n {
+    for i in 0..size.bytes() {
         let a = addr.wrapping_add(i);
         let b = bus
             .load(a, Size::Byte)
@@ -597,7 +607,7 @@ fn load<B: Bus + ?Sized>(
 
 /// A store with the hart's misaligned-access policy and access-fault mapping. A misaligned
 /// store checks every byte before writing any, so a fault leaves memory untouched.
-#[inline]
+#[inline(always)]
 fn store<B: Bus + ?Sized>(
     hart: &Hart,
     bus: &mut B,
@@ -605,12 +615,24 @@ fn store<B: Bus + ?Sized>(
     size: Size,
     value: u32,
 ) -> Result<(), Exception> {
-    let n = size.bytes();
-    if addr & (n - 1) == 0 {
+    if addr & (size.bytes() - 1) == 0 {
         return bus
             .store(addr, size, value)
             .map_err(|f| Exception::StoreAccessFault(f.addr));
     }
+    store_misaligned(hart, bus, addr, size, value)
+}
+
+/// The misaligned case of [`store`]: a trap, or byte by byte after checking every byte.
+#[inline(never)]
+fn store_misaligned<B: Bus + ?Sized>(
+    hart: &Hart,
+    bus: &mut B,
+    addr: u32,
+    size: Size,
+    value: u32,
+) -> Result<(), Exception> {
+    let n = size.bytes();
     if hart.misaligned == Misaligned::Trap {
         return Err(Exception::StoreAddressMisaligned(addr));
     }
