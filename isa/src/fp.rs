@@ -174,7 +174,7 @@ pub enum FmaOp {
 ///
 /// The fast path (round to nearest even only): the f64 product of two f32 is exact, TwoSum
 /// tells whether the f64 sum is, and then one rounding to f32 is the correct result
-/// ([`host_round`]). When the sum is not exact in f64 (addend and product far apart), the
+/// (`host_round`). When the sum is not exact in f64 (addend and product far apart), the
 /// host's fused multiply-add instruction, where the CPU has one (detected at run time), rounds
 /// the exact value once; the result is inexact (a value that f64 cannot hold, f32 cannot
 /// either) and, when normal above the smallest normal, raises NX only. Everything else takes
