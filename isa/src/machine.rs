@@ -529,13 +529,13 @@ impl Machine {
         let base = cache.base;
         let hart = &mut self.hart;
         let mut bus = FastBus::new(&mut self.mem, &mut cache.insts, base);
-        let mut n: u64 = 0;
+        let mut left = budget;
         let mut tohost_pc = None;
-        let mut prev = self.prev_pc;
+        let mut last = None;
         let mut fence_i = false;
-        let mut frep = false;
+        let mut stop = false;
         let mut pc = hart.pc;
-        while n < budget {
+        while left > 0 {
             // The same lookup as `fetch`'s fast path.
             let Some(Some(inst)) = bus.code.get((pc.wrapping_sub(base) / 4) as usize).copied()
             else {
@@ -551,13 +551,13 @@ impl Machine {
                 }
                 Ok((Retired::Frep(spec), next)) => {
                     self.frep = Some(crate::frep::FrepCapture::new(spec));
-                    frep = true;
+                    stop = true;
                     next
                 }
                 Err(_) => break,
             };
-            n += 1;
-            prev = Some(pc);
+            left -= 1;
+            last = Some(pc);
             if TRACE {
                 sink(&TraceRecord {
                     pc,
@@ -568,16 +568,20 @@ impl Machine {
             }
             let at = pc;
             pc = next;
-            if bus.tohost_touched {
+            if bus.tohost_touched || stop {
+                bus.tohost_touched = false;
                 if bus.mem_tohost_written() {
                     tohost_pc = Some(at);
                     break;
                 }
-                bus.tohost_touched = false;
+                if stop {
+                    break;
+                }
             }
-            if frep {
-                break;
-            }
+        }
+        let n = budget - left;
+        if last.is_some() {
+            self.prev_pc = last;
         }
         hart.pc = pc;
         drop(bus);
@@ -586,7 +590,6 @@ impl Machine {
                 c.insts.fill(None);
             }
         }
-        self.prev_pc = prev;
         hart.instret = hart.instret.wrapping_add(n);
         hart.cycle = hart.cycle.wrapping_add(n);
         (n, tohost_pc)
