@@ -1013,6 +1013,52 @@ mod tests {
         assert_eq!(m.run(50).unwrap().code, 1);
     }
 
+    /// The same with the code in a second executable segment (the run loop executes the
+    /// first one; the store into the second is noted and its decoded slot dropped).
+    #[test]
+    fn stores_into_a_second_code_segment_invalidate_it() {
+        use crate::asm::jal;
+        const RA: u32 = 1;
+        let jalr_ra = i(0, RA, 0, 0, 0x67); // jalr zero, 0(ra)
+        let new = addi(A0, 0, 2);
+        let mut main = vec![
+            lui(T0, (BASE + 0x1000) >> 12),
+            lui(T1, (new >> 12) + ((new >> 11) & 1)),
+            addi(T1, T1, ((new & 0xfff) as i32) << 20 >> 20),
+            jal(RA, 0x1000 - 12), // call the function at BASE + 0x1000: a0 = 1
+            sw(T1, T0, 0),        // patch it: a0 = 2
+            jal(RA, 0x1000 - 20), // call it again
+        ];
+        main.extend(exit_seq());
+        let bytes = |w: &[u32]| -> Vec<u8> { w.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let segment = |addr: u32, data: Vec<u8>| Segment {
+            addr,
+            mem_size: data.len() as u32,
+            data,
+            exec: true,
+            write: true,
+        };
+        let program = Program {
+            name: "two segments".into(),
+            entry: BASE,
+            segments: vec![
+                segment(BASE, bytes(&main)),
+                segment(BASE + 0x1000, bytes(&[addi(A0, 0, 1), jalr_ra])),
+            ],
+            symbols: Default::default(),
+            symbolizer: Default::default(),
+        };
+        let config = MachineConfig {
+            ram_size: 1 << 16,
+            ..MachineConfig::default()
+        };
+        for fast in [true, false] {
+            let mut m = Machine::new(&program, &config).unwrap();
+            m.fast = fast;
+            assert_eq!(m.run(100).unwrap().code, 2, "fast path {fast}");
+        }
+    }
+
     #[test]
     fn tohost_conventions() {
         let mut p = vec![

@@ -359,6 +359,9 @@ impl Bus for FastBus<'_> {
         let slot = (addr.wrapping_sub(self.code_base) / 4) as usize;
         if let Some(s) = self.code.get_mut(slot) {
             *s = None;
+        } else if self.mem.code_watch.is_some() {
+            // Another cached segment, perhaps: the runner invalidates it after the loop.
+            self.mem.note_write(addr, n);
         }
         if let Some(t) = self.mem.tohost {
             if touches(addr, n, t) {
