@@ -41,8 +41,9 @@ pub fn execute<B: Bus + ?Sized>(
 
 /// [`execute`] for an instruction at `pc`, returning the next pc instead of writing it to
 /// `hart.pc` (the functional runner keeps the pc in a register): `hart.pc` need not hold `pc`
-/// on entry and holds either on return. On an exception nothing but `hart.pc` (then `pc`) has
-/// changed. The hot operations are here; the others are in [`execute_cold`].
+/// on entry and holds either on return. On an exception nothing has changed, except that
+/// `hart.pc` may now hold `pc`. The hot operations are here; the others are in
+/// [`execute_cold`].
 #[inline(always)]
 pub(crate) fn execute_at<B: Bus + ?Sized>(
     inst: Inst,
