@@ -6,10 +6,12 @@
 //! Anything that is not a legal RV32IMF + Zicsr + Zifencei encoding decodes to [`Op::Illegal`],
 //! which raises an illegal-instruction exception when executed.
 //!
-//! The opcode table (the `ops!` macro) is the single place that names every instruction, its assembly
-//! format and its timing [`Class`]; disassembly and timing models read it.
+//! The opcode table (the `ops!` macro) is the single place that names every instruction and
+//! states its facts: assembly format, timing [`Class`], extension, whether it needs the FPU
+//! and whether it takes a rounding mode; decoding, execution, disassembly and timing models
+//! read them from there.
 
-use crate::ext::Extensions;
+use crate::ext::{Extension, Extensions};
 use riscv_decode::Instruction as R;
 
 /// How an instruction's operands are written in assembly (used by the disassembler and by
@@ -137,8 +139,34 @@ pub enum Class {
     Illegal,
 }
 
+/// Whether a row's flag list holds `fp`, `rm` or `pk` (the opcode table's per-operation
+/// facts).
+macro_rules! flag {
+    (fp; fp $($rest:ident)*) => { true };
+    (rm; rm $($rest:ident)*) => { true };
+    (pk; pk $($rest:ident)*) => { true };
+    ($want:ident; $other:ident $($rest:ident)*) => { flag!($want; $($rest)*) };
+    ($want:ident;) => { false };
+}
+
+/// A row's extension column as an `Option<Extension>` (`Base`: RV32IMF + Zicsr + Zifencei).
+macro_rules! extension {
+    (Base) => {
+        None
+    };
+    ($ext:ident) => {
+        Some(Extension::$ext)
+    };
+}
+
+/// The opcode table: one row per operation with its mnemonic, assembly [`Format`], timing
+/// [`Class`], extension (`Base` or an [`Extension`]) and flags (`fp`: needs the FPU enabled;
+/// `rm`: takes a rounding-mode field; `pk`: its FP result is two packed binary16 lanes).
+/// Every per-operation fact is read from here; the
+/// semantics of each operation is one arm of [`crate::exec::execute`] (or of the functions
+/// it calls), which every runner shares.
 macro_rules! ops {
-    ($($name:ident => $mn:literal, $fmt:ident, $class:ident;)*) => {
+    ($($name:ident => $mn:literal, $fmt:ident, $class:ident, $ext:ident, [$($flag:ident)*];)*) => {
         /// Every RV32IMF + Zicsr + Zifencei operation hetsim executes, plus the optional Zfh
         /// and packed-FP16 (Xfvec) operations (see [`crate::ext`]).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -166,185 +194,184 @@ macro_rules! ops {
             pub fn class(self) -> Class {
                 match self { $(Op::$name => Class::$class,)* }
             }
+
+            /// The optional extension the operation belongs to (None for RV32IMF + Zicsr +
+            /// Zifencei).
+            #[inline]
+            pub fn extension(self) -> Option<Extension> {
+                match self { $(Op::$name => extension!($ext),)* }
+            }
+
+            /// True for instructions that need the FP unit enabled (mstatus.FS != Off).
+            #[inline]
+            pub fn is_fp(self) -> bool {
+                match self { $(Op::$name => flag!(fp; $($flag)*),)* }
+            }
+
+            /// True when the instruction takes a rounding-mode field (`rm`).
+            #[inline]
+            pub fn uses_rm(self) -> bool {
+                match self { $(Op::$name => flag!(rm; $($flag)*),)* }
+            }
+
+            /// True for Xfvec operations whose FP result holds two binary16 lanes (`vf*.h`,
+            /// `vfcpka.h.s`), not one value (`vfdotpex.s.h` and `vfsumex.s.h` give binary32).
+            #[inline]
+            pub fn is_packed_f16(self) -> bool {
+                match self { $(Op::$name => flag!(pk; $($flag)*),)* }
+            }
         }
     };
 }
 
 ops! {
-    Lui => "lui", U, Alu;
-    Auipc => "auipc", U, Alu;
-    Jal => "jal", Jal, Jump;
-    Jalr => "jalr", Jalr, Jump;
-    Beq => "beq", Branch, Branch;
-    Bne => "bne", Branch, Branch;
-    Blt => "blt", Branch, Branch;
-    Bge => "bge", Branch, Branch;
-    Bltu => "bltu", Branch, Branch;
-    Bgeu => "bgeu", Branch, Branch;
-    Lb => "lb", Load, Load;
-    Lh => "lh", Load, Load;
-    Lw => "lw", Load, Load;
-    Lbu => "lbu", Load, Load;
-    Lhu => "lhu", Load, Load;
-    Sb => "sb", Store, Store;
-    Sh => "sh", Store, Store;
-    Sw => "sw", Store, Store;
-    Addi => "addi", I, Alu;
-    Slti => "slti", I, Alu;
-    Sltiu => "sltiu", I, Alu;
-    Xori => "xori", I, Alu;
-    Ori => "ori", I, Alu;
-    Andi => "andi", I, Alu;
-    Slli => "slli", Shift, Alu;
-    Srli => "srli", Shift, Alu;
-    Srai => "srai", Shift, Alu;
-    Add => "add", R, Alu;
-    Sub => "sub", R, Alu;
-    Sll => "sll", R, Alu;
-    Slt => "slt", R, Alu;
-    Sltu => "sltu", R, Alu;
-    Xor => "xor", R, Alu;
-    Srl => "srl", R, Alu;
-    Sra => "sra", R, Alu;
-    Or => "or", R, Alu;
-    And => "and", R, Alu;
-    Fence => "fence", None, Fence;
-    FenceI => "fence.i", None, Fence;
-    Ecall => "ecall", None, System;
-    Ebreak => "ebreak", None, System;
-    Mret => "mret", None, System;
-    Wfi => "wfi", None, System;
-    Csrrw => "csrrw", Csr, Csr;
-    Csrrs => "csrrs", Csr, Csr;
-    Csrrc => "csrrc", Csr, Csr;
-    Csrrwi => "csrrwi", CsrI, Csr;
-    Csrrsi => "csrrsi", CsrI, Csr;
-    Csrrci => "csrrci", CsrI, Csr;
-    Mul => "mul", R, Mul;
-    Mulh => "mulh", R, Mul;
-    Mulhsu => "mulhsu", R, Mul;
-    Mulhu => "mulhu", R, Mul;
-    Div => "div", R, Div;
-    Divu => "divu", R, Div;
-    Rem => "rem", R, Div;
-    Remu => "remu", R, Div;
-    Flw => "flw", FLoad, FpLoad;
-    Fsw => "fsw", FStore, FpStore;
-    FmaddS => "fmadd.s", F4, FpFma;
-    FmsubS => "fmsub.s", F4, FpFma;
-    FnmsubS => "fnmsub.s", F4, FpFma;
-    FnmaddS => "fnmadd.s", F4, FpFma;
-    FaddS => "fadd.s", F3, FpAdd;
-    FsubS => "fsub.s", F3, FpAdd;
-    FmulS => "fmul.s", F3, FpMul;
-    FdivS => "fdiv.s", F3, FpDiv;
-    FsqrtS => "fsqrt.s", F2, FpSqrt;
-    FsgnjS => "fsgnj.s", F3, FpNonComp;
-    FsgnjnS => "fsgnjn.s", F3, FpNonComp;
-    FsgnjxS => "fsgnjx.s", F3, FpNonComp;
-    FminS => "fmin.s", F3, FpNonComp;
-    FmaxS => "fmax.s", F3, FpNonComp;
-    FcvtWS => "fcvt.w.s", FToX, FpConv;
-    FcvtWuS => "fcvt.wu.s", FToX, FpConv;
-    FmvXW => "fmv.x.w", FToX, FpMove;
-    FeqS => "feq.s", FCmp, FpNonComp;
-    FltS => "flt.s", FCmp, FpNonComp;
-    FleS => "fle.s", FCmp, FpNonComp;
-    FclassS => "fclass.s", FToX, FpNonComp;
-    FcvtSW => "fcvt.s.w", XToF, FpConv;
-    FcvtSWu => "fcvt.s.wu", XToF, FpConv;
-    FmvWX => "fmv.w.x", XToF, FpMove;
+    Lui => "lui", U, Alu, Base, [];
+    Auipc => "auipc", U, Alu, Base, [];
+    Jal => "jal", Jal, Jump, Base, [];
+    Jalr => "jalr", Jalr, Jump, Base, [];
+    Beq => "beq", Branch, Branch, Base, [];
+    Bne => "bne", Branch, Branch, Base, [];
+    Blt => "blt", Branch, Branch, Base, [];
+    Bge => "bge", Branch, Branch, Base, [];
+    Bltu => "bltu", Branch, Branch, Base, [];
+    Bgeu => "bgeu", Branch, Branch, Base, [];
+    Lb => "lb", Load, Load, Base, [];
+    Lh => "lh", Load, Load, Base, [];
+    Lw => "lw", Load, Load, Base, [];
+    Lbu => "lbu", Load, Load, Base, [];
+    Lhu => "lhu", Load, Load, Base, [];
+    Sb => "sb", Store, Store, Base, [];
+    Sh => "sh", Store, Store, Base, [];
+    Sw => "sw", Store, Store, Base, [];
+    Addi => "addi", I, Alu, Base, [];
+    Slti => "slti", I, Alu, Base, [];
+    Sltiu => "sltiu", I, Alu, Base, [];
+    Xori => "xori", I, Alu, Base, [];
+    Ori => "ori", I, Alu, Base, [];
+    Andi => "andi", I, Alu, Base, [];
+    Slli => "slli", Shift, Alu, Base, [];
+    Srli => "srli", Shift, Alu, Base, [];
+    Srai => "srai", Shift, Alu, Base, [];
+    Add => "add", R, Alu, Base, [];
+    Sub => "sub", R, Alu, Base, [];
+    Sll => "sll", R, Alu, Base, [];
+    Slt => "slt", R, Alu, Base, [];
+    Sltu => "sltu", R, Alu, Base, [];
+    Xor => "xor", R, Alu, Base, [];
+    Srl => "srl", R, Alu, Base, [];
+    Sra => "sra", R, Alu, Base, [];
+    Or => "or", R, Alu, Base, [];
+    And => "and", R, Alu, Base, [];
+    Fence => "fence", None, Fence, Base, [];
+    FenceI => "fence.i", None, Fence, Base, [];
+    Ecall => "ecall", None, System, Base, [];
+    Ebreak => "ebreak", None, System, Base, [];
+    Mret => "mret", None, System, Base, [];
+    Wfi => "wfi", None, System, Base, [];
+    Csrrw => "csrrw", Csr, Csr, Base, [];
+    Csrrs => "csrrs", Csr, Csr, Base, [];
+    Csrrc => "csrrc", Csr, Csr, Base, [];
+    Csrrwi => "csrrwi", CsrI, Csr, Base, [];
+    Csrrsi => "csrrsi", CsrI, Csr, Base, [];
+    Csrrci => "csrrci", CsrI, Csr, Base, [];
+    Mul => "mul", R, Mul, Base, [];
+    Mulh => "mulh", R, Mul, Base, [];
+    Mulhsu => "mulhsu", R, Mul, Base, [];
+    Mulhu => "mulhu", R, Mul, Base, [];
+    Div => "div", R, Div, Base, [];
+    Divu => "divu", R, Div, Base, [];
+    Rem => "rem", R, Div, Base, [];
+    Remu => "remu", R, Div, Base, [];
+    Flw => "flw", FLoad, FpLoad, Base, [fp];
+    Fsw => "fsw", FStore, FpStore, Base, [fp];
+    FmaddS => "fmadd.s", F4, FpFma, Base, [fp rm];
+    FmsubS => "fmsub.s", F4, FpFma, Base, [fp rm];
+    FnmsubS => "fnmsub.s", F4, FpFma, Base, [fp rm];
+    FnmaddS => "fnmadd.s", F4, FpFma, Base, [fp rm];
+    FaddS => "fadd.s", F3, FpAdd, Base, [fp rm];
+    FsubS => "fsub.s", F3, FpAdd, Base, [fp rm];
+    FmulS => "fmul.s", F3, FpMul, Base, [fp rm];
+    FdivS => "fdiv.s", F3, FpDiv, Base, [fp rm];
+    FsqrtS => "fsqrt.s", F2, FpSqrt, Base, [fp rm];
+    FsgnjS => "fsgnj.s", F3, FpNonComp, Base, [fp];
+    FsgnjnS => "fsgnjn.s", F3, FpNonComp, Base, [fp];
+    FsgnjxS => "fsgnjx.s", F3, FpNonComp, Base, [fp];
+    FminS => "fmin.s", F3, FpNonComp, Base, [fp];
+    FmaxS => "fmax.s", F3, FpNonComp, Base, [fp];
+    FcvtWS => "fcvt.w.s", FToX, FpConv, Base, [fp rm];
+    FcvtWuS => "fcvt.wu.s", FToX, FpConv, Base, [fp rm];
+    FmvXW => "fmv.x.w", FToX, FpMove, Base, [fp];
+    FeqS => "feq.s", FCmp, FpNonComp, Base, [fp];
+    FltS => "flt.s", FCmp, FpNonComp, Base, [fp];
+    FleS => "fle.s", FCmp, FpNonComp, Base, [fp];
+    FclassS => "fclass.s", FToX, FpNonComp, Base, [fp];
+    FcvtSW => "fcvt.s.w", XToF, FpConv, Base, [fp rm];
+    FcvtSWu => "fcvt.s.wu", XToF, FpConv, Base, [fp rm];
+    FmvWX => "fmv.w.x", XToF, FpMove, Base, [fp];
     // Zfh (scalar half precision; see crate::ext).
-    Flh => "flh", FLoad, FpLoad;
-    Fsh => "fsh", FStore, FpStore;
-    FmaddH => "fmadd.h", F4, FpFma;
-    FmsubH => "fmsub.h", F4, FpFma;
-    FnmsubH => "fnmsub.h", F4, FpFma;
-    FnmaddH => "fnmadd.h", F4, FpFma;
-    FaddH => "fadd.h", F3, FpAdd;
-    FsubH => "fsub.h", F3, FpAdd;
-    FmulH => "fmul.h", F3, FpMul;
-    FdivH => "fdiv.h", F3, FpDiv;
-    FsqrtH => "fsqrt.h", F2, FpSqrt;
-    FsgnjH => "fsgnj.h", F3, FpNonComp;
-    FsgnjnH => "fsgnjn.h", F3, FpNonComp;
-    FsgnjxH => "fsgnjx.h", F3, FpNonComp;
-    FminH => "fmin.h", F3, FpNonComp;
-    FmaxH => "fmax.h", F3, FpNonComp;
-    FcvtWH => "fcvt.w.h", FToX, FpConv;
-    FcvtWuH => "fcvt.wu.h", FToX, FpConv;
-    FmvXH => "fmv.x.h", FToX, FpMove;
-    FeqH => "feq.h", FCmp, FpNonComp;
-    FltH => "flt.h", FCmp, FpNonComp;
-    FleH => "fle.h", FCmp, FpNonComp;
-    FclassH => "fclass.h", FToX, FpNonComp;
-    FcvtHW => "fcvt.h.w", XToF, FpConv;
-    FcvtHWu => "fcvt.h.wu", XToF, FpConv;
-    FmvHX => "fmv.h.x", XToF, FpMove;
-    FcvtSH => "fcvt.s.h", F2, FpConv;
-    FcvtHS => "fcvt.h.s", F2, FpConv;
+    Flh => "flh", FLoad, FpLoad, Zfh, [fp];
+    Fsh => "fsh", FStore, FpStore, Zfh, [fp];
+    FmaddH => "fmadd.h", F4, FpFma, Zfh, [fp rm];
+    FmsubH => "fmsub.h", F4, FpFma, Zfh, [fp rm];
+    FnmsubH => "fnmsub.h", F4, FpFma, Zfh, [fp rm];
+    FnmaddH => "fnmadd.h", F4, FpFma, Zfh, [fp rm];
+    FaddH => "fadd.h", F3, FpAdd, Zfh, [fp rm];
+    FsubH => "fsub.h", F3, FpAdd, Zfh, [fp rm];
+    FmulH => "fmul.h", F3, FpMul, Zfh, [fp rm];
+    FdivH => "fdiv.h", F3, FpDiv, Zfh, [fp rm];
+    FsqrtH => "fsqrt.h", F2, FpSqrt, Zfh, [fp rm];
+    FsgnjH => "fsgnj.h", F3, FpNonComp, Zfh, [fp];
+    FsgnjnH => "fsgnjn.h", F3, FpNonComp, Zfh, [fp];
+    FsgnjxH => "fsgnjx.h", F3, FpNonComp, Zfh, [fp];
+    FminH => "fmin.h", F3, FpNonComp, Zfh, [fp];
+    FmaxH => "fmax.h", F3, FpNonComp, Zfh, [fp];
+    FcvtWH => "fcvt.w.h", FToX, FpConv, Zfh, [fp rm];
+    FcvtWuH => "fcvt.wu.h", FToX, FpConv, Zfh, [fp rm];
+    FmvXH => "fmv.x.h", FToX, FpMove, Zfh, [fp];
+    FeqH => "feq.h", FCmp, FpNonComp, Zfh, [fp];
+    FltH => "flt.h", FCmp, FpNonComp, Zfh, [fp];
+    FleH => "fle.h", FCmp, FpNonComp, Zfh, [fp];
+    FclassH => "fclass.h", FToX, FpNonComp, Zfh, [fp];
+    FcvtHW => "fcvt.h.w", XToF, FpConv, Zfh, [fp rm];
+    FcvtHWu => "fcvt.h.wu", XToF, FpConv, Zfh, [fp rm];
+    FmvHX => "fmv.h.x", XToF, FpMove, Zfh, [fp];
+    FcvtSH => "fcvt.s.h", F2, FpConv, Zfh, [fp rm];
+    FcvtHS => "fcvt.h.s", F2, FpConv, Zfh, [fp rm];
     // Xfvec: Snitch packed-SIMD fp16, two lanes per 32-bit register (see crate::ext).
-    VfaddH => "vfadd.h", F3, FpSimd;
-    VfaddRH => "vfadd.r.h", F3, FpSimd;
-    VfsubH => "vfsub.h", F3, FpSimd;
-    VfsubRH => "vfsub.r.h", F3, FpSimd;
-    VfmulH => "vfmul.h", F3, FpSimd;
-    VfmulRH => "vfmul.r.h", F3, FpSimd;
-    VfmacH => "vfmac.h", F3Acc, FpSimd;
-    VfmacRH => "vfmac.r.h", F3Acc, FpSimd;
-    VfminH => "vfmin.h", F3, FpNonComp;
-    VfminRH => "vfmin.r.h", F3, FpNonComp;
-    VfmaxH => "vfmax.h", F3, FpNonComp;
-    VfmaxRH => "vfmax.r.h", F3, FpNonComp;
-    VfcpkaHS => "vfcpka.h.s", F3, FpConv;
-    VfcvtSH => "vfcvt.s.h", F2, FpConv;
-    VfcvtuSH => "vfcvtu.s.h", F2, FpConv;
-    VfdotpexSH => "vfdotpex.s.h", F3Acc, FpDotp;
-    VfsumexSH => "vfsumex.s.h", F2Acc, FpDotp;
-    DmSrc => "dmsrc", R, Dma;
-    DmDst => "dmdst", R, Dma;
-    DmCpyi => "dmcpyi", DmaImm, Dma;
-    DmCpy => "dmcpy", R, Dma;
-    DmStati => "dmstati", DmaImm, Dma;
-    DmStat => "dmstat", R, Dma;
-    DmStr => "dmstr", R, Dma;
-    DmRep => "dmrep", R, Dma;
-    FrepO => "frep.o", Frep, Frep;
-    ScfgRi => "scfgri", CfgRi, Ssr;
-    ScfgWi => "scfgwi", CfgWi, Ssr;
-    ScfgR => "scfgr", CfgR, Ssr;
-    ScfgW => "scfgw", CfgW, Ssr;
-    Illegal => "illegal", Illegal, Illegal;
+    VfaddH => "vfadd.h", F3, FpSimd, Xfvec, [fp pk];
+    VfaddRH => "vfadd.r.h", F3, FpSimd, Xfvec, [fp pk];
+    VfsubH => "vfsub.h", F3, FpSimd, Xfvec, [fp pk];
+    VfsubRH => "vfsub.r.h", F3, FpSimd, Xfvec, [fp pk];
+    VfmulH => "vfmul.h", F3, FpSimd, Xfvec, [fp pk];
+    VfmulRH => "vfmul.r.h", F3, FpSimd, Xfvec, [fp pk];
+    VfmacH => "vfmac.h", F3Acc, FpSimd, Xfvec, [fp pk];
+    VfmacRH => "vfmac.r.h", F3Acc, FpSimd, Xfvec, [fp pk];
+    VfminH => "vfmin.h", F3, FpNonComp, Xfvec, [fp pk];
+    VfminRH => "vfmin.r.h", F3, FpNonComp, Xfvec, [fp pk];
+    VfmaxH => "vfmax.h", F3, FpNonComp, Xfvec, [fp pk];
+    VfmaxRH => "vfmax.r.h", F3, FpNonComp, Xfvec, [fp pk];
+    VfcpkaHS => "vfcpka.h.s", F3, FpConv, Xfvec, [fp pk];
+    VfcvtSH => "vfcvt.s.h", F2, FpConv, Xfvec, [fp];
+    VfcvtuSH => "vfcvtu.s.h", F2, FpConv, Xfvec, [fp];
+    VfdotpexSH => "vfdotpex.s.h", F3Acc, FpDotp, Xfvec, [fp];
+    VfsumexSH => "vfsumex.s.h", F2Acc, FpDotp, Xfvec, [fp];
+    DmSrc => "dmsrc", R, Dma, Xdma, [];
+    DmDst => "dmdst", R, Dma, Xdma, [];
+    DmCpyi => "dmcpyi", DmaImm, Dma, Xdma, [];
+    DmCpy => "dmcpy", R, Dma, Xdma, [];
+    DmStati => "dmstati", DmaImm, Dma, Xdma, [];
+    DmStat => "dmstat", R, Dma, Xdma, [];
+    DmStr => "dmstr", R, Dma, Xdma, [];
+    DmRep => "dmrep", R, Dma, Xdma, [];
+    FrepO => "frep.o", Frep, Frep, Xfrep, [];
+    ScfgRi => "scfgri", CfgRi, Ssr, Xssr, [];
+    ScfgWi => "scfgwi", CfgWi, Ssr, Xssr, [];
+    ScfgR => "scfgr", CfgR, Ssr, Xssr, [];
+    ScfgW => "scfgw", CfgW, Ssr, Xssr, [];
+    Illegal => "illegal", Illegal, Illegal, Base, [];
 }
 
 impl Op {
-    /// True for instructions that need the FP unit enabled (mstatus.FS != Off).
-    #[inline]
-    pub fn is_fp(self) -> bool {
-        matches!(
-            self.class(),
-            Class::FpLoad
-                | Class::FpStore
-                | Class::FpFma
-                | Class::FpAdd
-                | Class::FpMul
-                | Class::FpDiv
-                | Class::FpSqrt
-                | Class::FpNonComp
-                | Class::FpConv
-                | Class::FpMove
-                | Class::FpSimd
-                | Class::FpDotp
-        )
-    }
-
-    /// True for Xfvec operations whose FP result holds two binary16 lanes (`vf*.h`,
-    /// `vfcpka.h.s`), not one value (`vfdotpex.s.h` and `vfsumex.s.h` give binary32).
-    pub fn is_packed_f16(self) -> bool {
-        let m = self.mnemonic();
-        m.starts_with("vf") && !m.contains(".s.")
-    }
-
     /// True when the destination `rd` is an FP register.
     #[inline]
     pub fn writes_f(self) -> bool {
@@ -379,42 +406,6 @@ impl Op {
                 | Format::DmaImm
                 | Format::CfgRi
                 | Format::CfgR
-        )
-    }
-
-    /// True when the instruction takes a rounding-mode field (`rm`).
-    #[inline]
-    pub fn uses_rm(self) -> bool {
-        matches!(
-            self,
-            Op::FmaddS
-                | Op::FmsubS
-                | Op::FnmsubS
-                | Op::FnmaddS
-                | Op::FaddS
-                | Op::FsubS
-                | Op::FmulS
-                | Op::FdivS
-                | Op::FsqrtS
-                | Op::FcvtWS
-                | Op::FcvtWuS
-                | Op::FcvtSW
-                | Op::FcvtSWu
-                | Op::FmaddH
-                | Op::FmsubH
-                | Op::FnmsubH
-                | Op::FnmaddH
-                | Op::FaddH
-                | Op::FsubH
-                | Op::FmulH
-                | Op::FdivH
-                | Op::FsqrtH
-                | Op::FcvtWH
-                | Op::FcvtWuH
-                | Op::FcvtHW
-                | Op::FcvtHWu
-                | Op::FcvtSH
-                | Op::FcvtHS
         )
     }
 }
@@ -776,7 +767,36 @@ mod tests {
             assert!(!op.mnemonic().is_empty());
             // An op never writes both register files.
             assert!(!(op.writes_f() && op.writes_x()), "{op:?}");
+            // The flags agree with the other columns: `fp` exactly for the FP timing
+            // classes, `rm` and `pk` only on FP operations, `pk` only in Xfvec.
+            let fp_class = matches!(
+                op.class(),
+                Class::FpLoad
+                    | Class::FpStore
+                    | Class::FpFma
+                    | Class::FpAdd
+                    | Class::FpMul
+                    | Class::FpDiv
+                    | Class::FpSqrt
+                    | Class::FpNonComp
+                    | Class::FpConv
+                    | Class::FpMove
+                    | Class::FpSimd
+                    | Class::FpDotp
+            );
+            assert_eq!(op.is_fp(), fp_class, "{op:?}");
+            assert!(!op.uses_rm() || op.is_fp(), "{op:?}");
+            assert!(
+                !op.is_packed_f16() || op.extension() == Some(Extension::Xfvec),
+                "{op:?}"
+            );
         }
+        // Spot checks of the facts columns.
+        assert!(Op::FmaddS.uses_rm() && Op::FmaddS.is_fp() && Op::FmaddS.extension().is_none());
+        assert!(!Op::FsgnjS.uses_rm() && !Op::Add.is_fp());
+        assert_eq!(Op::FmaddH.extension(), Some(Extension::Zfh));
+        assert_eq!(Op::DmCpy.extension(), Some(Extension::Xdma));
+        assert!(Op::VfaddH.is_packed_f16() && !Op::VfdotpexSH.is_packed_f16());
         assert_eq!(decode(0x0000_0073).op, Op::Ecall);
         assert_eq!(decode(0x0010_0073).op, Op::Ebreak);
         assert_eq!(decode(0x3020_0073).op, Op::Mret);

@@ -7,7 +7,7 @@ use crate::decode::{Inst, Op};
 use crate::fp::{self, BinOp, CmpOp, FmaOp, Rounding};
 use crate::fp16;
 use crate::hart::{Hart, Misaligned, Privilege};
-use crate::mem::{Bus, DmaRequest, Memory, Size};
+use crate::mem::{Bus, DmaRequest, Size};
 use crate::trap::Exception;
 
 /// What a successfully retired instruction did that a runner or timing model cares about.
@@ -25,18 +25,38 @@ pub enum Retired {
     Frep(crate::frep::FrepSpec),
 }
 
-/// Executes `inst` (fetched from `hart.pc`) on `hart` with memory `bus`.
-#[inline]
+/// Executes `inst` (fetched from `hart.pc`) on `hart` with memory `bus`. This is the one
+/// definition of every instruction's semantics: the functional runner's inner loop (over a
+/// [`crate::mem::FastBus`]), its general path and the cluster's cores all call it.
+#[inline(always)]
 pub fn execute<B: Bus + ?Sized>(
     inst: &Inst,
     hart: &mut Hart,
     bus: &mut B,
 ) -> Result<Retired, Exception> {
+    let (retired, next) = execute_at(*inst, hart, bus, hart.pc)?;
+    hart.pc = next;
+    Ok(retired)
+}
+
+/// [`execute`] for an instruction at `pc`, returning the next pc instead of writing it to
+/// `hart.pc` (the functional runner keeps the pc in a register): `hart.pc` need not hold `pc`
+/// on entry and holds either on return. On an exception nothing has changed, except that
+/// `hart.pc` may now hold `pc`. The hot operations are here; the others are in
+/// [`execute_cold`].
+#[inline(always)]
+pub(crate) fn execute_at<B: Bus + ?Sized>(
+    inst: Inst,
+    hart: &mut Hart,
+    bus: &mut B,
+    pc: u32,
+) -> Result<(Retired, u32), Exception> {
     // Xssr: with streaming on, ft0-ft2 operands of FP instructions are streams.
-    if hart.streaming() && inst.op.is_fp() && touches_streams(inst) {
-        return execute_streamed(inst, hart, bus);
+    if hart.streaming() && inst.op.is_fp() && touches_streams(&inst) {
+        hart.pc = pc;
+        let retired = execute_streamed(inst, hart, bus)?;
+        return Ok((retired, hart.pc));
     }
-    let pc = hart.pc;
     // Register fields are 5 bits; the masks let the compiler drop bounds checks.
     let rs1 = hart.x[inst.rs1 as usize & 31];
     let rs2 = hart.x[inst.rs2 as usize & 31];
@@ -126,6 +146,101 @@ pub fn execute<B: Bus + ?Sized>(
                 store(hart, bus, addr, Size::Word, hart.f[inst.rs2 as usize & 31])?;
             }
         }
+        // The hot F computations stay on the main path (inlined into the run loop); the
+        // others are in `execute_fp`.
+        Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
+            let rm = fp_rm(&inst, hart)?;
+            let op = match inst.op {
+                Op::FmaddS => FmaOp::Madd,
+                Op::FmsubS => FmaOp::Msub,
+                Op::FnmsubS => FmaOp::Nmsub,
+                _ => FmaOp::Nmadd,
+            };
+            let f = &hart.f;
+            let (a, b, c) = (
+                f[inst.rs1 as usize & 31],
+                f[inst.rs2 as usize & 31],
+                f[inst.rs3 as usize & 31],
+            );
+            let (v, flags) = fp::fma(op, a, b, c, rm);
+            write_f(hart, rd, v, flags);
+        }
+        Op::FaddS | Op::FsubS | Op::FmulS => {
+            let rm = fp_rm(&inst, hart)?;
+            let op = match inst.op {
+                Op::FaddS => BinOp::Add,
+                Op::FsubS => BinOp::Sub,
+                _ => BinOp::Mul,
+            };
+            let (a, b) = (
+                hart.f[inst.rs1 as usize & 31],
+                hart.f[inst.rs2 as usize & 31],
+            );
+            let (v, flags) = fp::binary(op, a, b, rm);
+            write_f(hart, rd, v, flags);
+        }
+        Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
+            if !hart.fp_enabled() {
+                return Err(illegal);
+            }
+            let kind = match inst.op {
+                Op::FsgnjS => 0,
+                Op::FsgnjnS => 1,
+                _ => 2,
+            };
+            let (a, b) = (
+                hart.f[inst.rs1 as usize & 31],
+                hart.f[inst.rs2 as usize & 31],
+            );
+            write_f(hart, rd, fp::sign_inject(a, b, kind), 0);
+        }
+        Op::FmvXW => {
+            if !hart.fp_enabled() {
+                return Err(illegal);
+            }
+            wx!(hart.f[inst.rs1 as usize & 31]);
+        }
+        Op::FmvWX => {
+            if !hart.fp_enabled() {
+                return Err(illegal);
+            }
+            write_f(hart, rd, rs1, 0);
+        }
+        int_ops!() => wx!(int_op(inst.op, rs1, rs2, imm)),
+        _ => {
+            hart.pc = pc;
+            let retired = execute_cold(inst, hart, bus, rs1, rs2)?;
+            return Ok((retired, hart.pc));
+        }
+    }
+    Ok((retired, next))
+}
+
+/// The operations off the hot path of [`execute_at`] (system, CSR, divide, the Snitch
+/// extensions' integer side, and the F and Zfh operations [`execute_fp`] computes), kept out
+/// of line so the run loop's registers serve the hot ones. Writes `hart.pc`.
+#[inline(never)]
+fn execute_cold<B: Bus + ?Sized>(
+    inst: Inst,
+    hart: &mut Hart,
+    bus: &mut B,
+    rs1: u32,
+    rs2: u32,
+) -> Result<Retired, Exception> {
+    let pc = hart.pc;
+    let imm = inst.imm as u32;
+    let rd = inst.rd as usize & 31;
+    let illegal = Exception::IllegalInstruction(inst.raw);
+    macro_rules! wx {
+        ($v:expr) => {{
+            let v = $v;
+            if rd != 0 {
+                hart.x[rd] = v;
+            }
+        }};
+    }
+    let mut retired = Retired::Normal;
+    match inst.op {
         // Zfh half-precision loads and stores: the loaded half is NaN-boxed, the stored one is
         // the register's raw low 16 bits.
         Op::Flh | Op::Fsh => {
@@ -140,7 +255,6 @@ pub fn execute<B: Bus + ?Sized>(
                 store(hart, bus, addr, Size::Half, hart.f[inst.rs2 as usize & 31])?;
             }
         }
-        int_ops!() => wx!(int_op(inst.op, rs1, rs2, imm)),
         Op::Div => wx!(if rs2 == 0 {
             u32::MAX
         } else {
@@ -223,7 +337,7 @@ pub fn execute<B: Bus + ?Sized>(
             if !hart.ext.xfrep || !hart.fp_enabled() {
                 return Err(illegal);
             }
-            retired = Retired::Frep(crate::frep::FrepSpec::of(inst, rs1));
+            retired = Retired::Frep(crate::frep::FrepSpec::of(&inst, rs1));
         }
         Op::ScfgRi | Op::ScfgR => {
             let word = if inst.op == Op::ScfgRi { imm } else { rs2 };
@@ -239,244 +353,29 @@ pub fn execute<B: Bus + ?Sized>(
             }
         }
         Op::Illegal => return Err(illegal),
-        _ => return execute_fp(inst, hart, rs1),
+        _ => return execute_fp(&inst, hart, rs1),
     }
-    hart.pc = next;
+    hart.pc = pc.wrapping_add(4);
     Ok(retired)
 }
 
-/// What [`execute_fast`] did with an instruction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// It retired normally (no trap, no runner action needed); the next pc. `hart.pc` is not
-    /// written: the caller keeps the pc.
-    Next(u32),
-    /// A store retired (the caller checks `tohost`); the next pc.
-    Stored(u32),
-    /// Nothing changed: the instruction needs [`execute`] (an operation without a fast
-    /// handler, or a case that traps, streams or takes a rarely used path).
-    Fallback,
+/// The rounding mode of an F computation, after the FPU-enabled check: illegal when the FPU
+/// is off or the mode (static, or dynamic from frm) is reserved.
+#[inline(always)]
+fn fp_rm(inst: &Inst, hart: &Hart) -> Result<Rounding, Exception> {
+    if !hart.fp_enabled() {
+        return Err(Exception::IllegalInstruction(inst.raw));
+    }
+    Rounding::resolve(inst.rm, hart.frm).ok_or(Exception::IllegalInstruction(inst.raw))
 }
 
-/// The functional runner's fast path: the hot RV32IMF operations on a [`Memory`], with the
-/// architectural effects of [`execute`] for every case it handles. Anything else (other
-/// operations, every case that raises an exception, FP instructions while SSR streaming is
-/// on and they touch ft0-ft2, misaligned accesses) returns [`Step::Fallback`] before
-/// changing any state, so the caller then runs [`execute`] on the same instruction.
-///
-/// Differences from [`execute`] that the caller must make up for: `hart.pc` is not written
-/// (the next pc is returned) and [`Retired`] is not reported (these operations retire as
-/// `Normal` or `Taken`, neither of which needs runner action).
+/// Writes an FP result and its exception flags (the FP state becomes dirty).
 #[inline(always)]
-pub(crate) fn execute_fast(inst: &Inst, hart: &mut Hart, mem: &mut Memory, pc: u32) -> Step {
-    let rs1 = hart.x[inst.rs1 as usize & 31];
-    let rs2 = hart.x[inst.rs2 as usize & 31];
-    let imm = inst.imm as u32;
-    let rd = inst.rd as usize & 31;
-    let next = pc.wrapping_add(4);
-
-    // An integer result (x0 stays zero).
-    macro_rules! wx {
-        ($v:expr) => {{
-            let v = $v;
-            if rd != 0 {
-                hart.x[rd] = v;
-            }
-            Step::Next(next)
-        }};
-    }
-    // A conditional branch: a misaligned taken target traps (generic path).
-    macro_rules! branch {
-        ($taken:expr) => {{
-            if $taken {
-                let target = pc.wrapping_add(imm);
-                if target & 3 != 0 {
-                    return Step::Fallback;
-                }
-                Step::Next(target)
-            } else {
-                Step::Next(next)
-            }
-        }};
-    }
-    // An aligned integer load that hits memory (anything else traps: generic path).
-    macro_rules! load {
-        ($size:expr, $ext:expr) => {{
-            let addr = rs1.wrapping_add(imm);
-            if addr & ($size.bytes() - 1) != 0 {
-                return Step::Fallback;
-            }
-            match mem.load(addr, $size) {
-                Ok(v) => wx!($ext(v)),
-                Err(_) => Step::Fallback,
-            }
-        }};
-    }
-    // An aligned store that hits memory.
-    macro_rules! store {
-        ($size:expr, $v:expr) => {{
-            let addr = rs1.wrapping_add(imm);
-            if addr & ($size.bytes() - 1) != 0 {
-                return Step::Fallback;
-            }
-            match mem.store(addr, $size, $v) {
-                Ok(()) => Step::Stored(next),
-                Err(_) => Step::Fallback,
-            }
-        }};
-    }
-    // FP instructions: the FPU must be on, and with streaming on an instruction that touches
-    // ft0-ft2 takes the streamed path.
-    macro_rules! fp_guard {
-        () => {
-            if !hart.fp_enabled() || (hart.streaming() && touches_streams(inst)) {
-                return Step::Fallback;
-            }
-        };
-    }
-
-    match inst.op {
-        Op::Lui => wx!(imm),
-        Op::Auipc => wx!(pc.wrapping_add(imm)),
-        Op::Jal | Op::Jalr => {
-            let target = if inst.op == Op::Jal {
-                pc.wrapping_add(imm)
-            } else {
-                rs1.wrapping_add(imm) & !1
-            };
-            if target & 3 != 0 {
-                return Step::Fallback;
-            }
-            if rd != 0 {
-                hart.x[rd] = next;
-            }
-            Step::Next(target)
-        }
-        Op::Beq => branch!(rs1 == rs2),
-        Op::Bne => branch!(rs1 != rs2),
-        Op::Blt => branch!((rs1 as i32) < (rs2 as i32)),
-        Op::Bge => branch!((rs1 as i32) >= (rs2 as i32)),
-        Op::Bltu => branch!(rs1 < rs2),
-        Op::Bgeu => branch!(rs1 >= rs2),
-        Op::Lb => load!(Size::Byte, |v: u32| v as u8 as i8 as i32 as u32),
-        Op::Lh => load!(Size::Half, |v: u32| v as u16 as i16 as i32 as u32),
-        Op::Lw => load!(Size::Word, |v: u32| v),
-        Op::Lbu => load!(Size::Byte, |v: u32| v),
-        Op::Lhu => load!(Size::Half, |v: u32| v),
-        Op::Sb => store!(Size::Byte, rs2),
-        Op::Sh => store!(Size::Half, rs2),
-        Op::Sw => store!(Size::Word, rs2),
-        int_ops!() => wx!(int_op(inst.op, rs1, rs2, imm)),
-        Op::Fence => Step::Next(next),
-        Op::Flw => {
-            fp_guard!();
-            let addr = rs1.wrapping_add(imm);
-            if addr & 3 != 0 {
-                return Step::Fallback;
-            }
-            match mem.load(addr, Size::Word) {
-                Ok(v) => {
-                    hart.f[rd] = v;
-                    hart.set_fs_dirty();
-                    Step::Next(next)
-                }
-                Err(_) => Step::Fallback,
-            }
-        }
-        Op::Fsw => {
-            fp_guard!();
-            store!(Size::Word, hart.f[inst.rs2 as usize & 31])
-        }
-        Op::FmaddS
-        | Op::FmsubS
-        | Op::FnmsubS
-        | Op::FnmaddS
-        | Op::FaddS
-        | Op::FsubS
-        | Op::FmulS
-        | Op::FsgnjS
-        | Op::FsgnjnS
-        | Op::FsgnjxS
-        | Op::FmvWX
-        | Op::FmvXW => {
-            fp_guard!();
-            fast_fp(inst, hart, rs1, next)
-        }
-        _ => Step::Fallback,
-    }
-}
-
-/// The FP computations of [`execute_fast`]. The caller has checked that the FPU is on and that
-/// no operand is streamed. Inlined into the run loop together with [`fp::fma`]'s host fast
-/// path: on the FMA-heavy side-by-side benchmark (docs/performance.md) the two calls per
-/// `fmadd.s` cost more than the registers the integer dispatch gives up (about 5 % host CPU
-/// time); the exact integer fallbacks stay out of line.
-#[inline(always)]
-fn fast_fp(inst: &Inst, hart: &mut Hart, rs1: u32, next: u32) -> Step {
-    let rd = inst.rd as usize & 31;
-    let fa = || hart.f[inst.rs1 as usize & 31];
-    let fb = || hart.f[inst.rs2 as usize & 31];
-    let fc = || hart.f[inst.rs3 as usize & 31];
-    // An FP result with its flags (as execute_fp writes it).
-    macro_rules! wf {
-        ($r:expr) => {{
-            let (v, flags): (u32, u8) = $r;
-            hart.f[rd] = v;
-            hart.set_fs_dirty();
-            if flags != 0 {
-                hart.fflags |= flags;
-            }
-            Step::Next(next)
-        }};
-    }
-    // The instruction's rounding mode; a reserved one is illegal (generic path).
-    macro_rules! rm {
-        () => {
-            match Rounding::resolve(inst.rm, hart.frm) {
-                Some(r) => r,
-                None => return Step::Fallback,
-            }
-        };
-    }
-    match inst.op {
-        Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
-            let op = match inst.op {
-                Op::FmaddS => FmaOp::Madd,
-                Op::FmsubS => FmaOp::Msub,
-                Op::FnmsubS => FmaOp::Nmsub,
-                _ => FmaOp::Nmadd,
-            };
-            let r = rm!();
-            wf!(fp::fma(op, fa(), fb(), fc(), r))
-        }
-        Op::FaddS | Op::FsubS | Op::FmulS => {
-            let op = match inst.op {
-                Op::FaddS => BinOp::Add,
-                Op::FsubS => BinOp::Sub,
-                _ => BinOp::Mul,
-            };
-            let r = rm!();
-            wf!(fp::binary(op, fa(), fb(), r))
-        }
-        Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
-            let kind = match inst.op {
-                Op::FsgnjS => 0,
-                Op::FsgnjnS => 1,
-                _ => 2,
-            };
-            wf!((fp::sign_inject(fa(), fb(), kind), 0))
-        }
-        Op::FmvWX => {
-            wf!((rs1, 0))
-        }
-        Op::FmvXW => {
-            let v = fa();
-            if rd != 0 {
-                hart.x[rd] = v;
-            }
-            Step::Next(next)
-        }
-        _ => Step::Fallback,
+fn write_f(hart: &mut Hart, rd: usize, value: u32, flags: u8) {
+    hart.f[rd & 31] = value;
+    hart.set_fs_dirty();
+    if flags != 0 {
+        hart.fflags |= flags;
     }
 }
 
@@ -511,8 +410,8 @@ macro_rules! int_ops {
 use int_ops;
 
 /// Result of an integer ALU or multiply instruction (register-immediate forms take `imm`,
-/// shift amounts included, in place of `rs2`); shared by [`execute`] and the runner's fast
-/// path so the two cannot disagree. Other operations give 0 (never called for them).
+/// shift amounts included, in place of `rs2`). Other operations give 0 (never called for
+/// them).
 #[inline(always)]
 fn int_op(op: Op, rs1: u32, rs2: u32, imm: u32) -> u32 {
     match op {
@@ -559,7 +458,7 @@ fn touches_streams(inst: &Inst) -> bool {
 /// reason in [`crate::ssr::Ssr::fault`].
 #[cold]
 fn execute_streamed<B: Bus + ?Sized>(
-    inst: &Inst,
+    inst: Inst,
     hart: &mut Hart,
     bus: &mut B,
 ) -> Result<Retired, Exception> {
@@ -586,7 +485,7 @@ fn execute_streamed<B: Bus + ?Sized>(
         } else {
             None
         };
-        let retired = execute(inst, hart, bus)?;
+        let retired = execute(&inst, hart, bus)?;
         if let Some(addr) = write {
             store(hart, bus, addr, Size::Word, hart.f[rd])?;
         }
@@ -617,39 +516,19 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
     }
     let a = hart.f[inst.rs1 as usize & 31];
     let b = hart.f[inst.rs2 as usize & 31];
-    let c = hart.f[inst.rs3 as usize & 31];
     let rd = inst.rd as usize & 31;
     let rm = || Rounding::resolve(inst.rm, hart.frm).ok_or(illegal);
 
     // (value, flags, destination is an FP register)
     let (value, flags, to_f) = match inst.op {
-        Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
-            let op = match inst.op {
-                Op::FmaddS => FmaOp::Madd,
-                Op::FmsubS => FmaOp::Msub,
-                Op::FnmsubS => FmaOp::Nmsub,
-                _ => FmaOp::Nmadd,
-            };
-            let (v, fl) = fp::fma(op, a, b, c, rm()?);
-            (v, fl, true)
-        }
-        Op::FaddS | Op::FsubS | Op::FmulS | Op::FdivS => {
-            let op = match inst.op {
-                Op::FaddS => BinOp::Add,
-                Op::FsubS => BinOp::Sub,
-                Op::FmulS => BinOp::Mul,
-                _ => BinOp::Div,
-            };
-            let (v, fl) = fp::binary(op, a, b, rm()?);
+        Op::FdivS => {
+            let (v, fl) = fp::binary(BinOp::Div, a, b, rm()?);
             (v, fl, true)
         }
         Op::FsqrtS => {
             let (v, fl) = fp::sqrt(a, rm()?);
             (v, fl, true)
         }
-        Op::FsgnjS => (fp::sign_inject(a, b, 0), 0, true),
-        Op::FsgnjnS => (fp::sign_inject(a, b, 1), 0, true),
-        Op::FsgnjxS => (fp::sign_inject(a, b, 2), 0, true),
         Op::FminS | Op::FmaxS => {
             let (v, fl) = fp::min_max(a, b, inst.op == Op::FmaxS);
             (v, fl, true)
@@ -658,7 +537,6 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
             let (v, fl) = fp::to_int(a, inst.op == Op::FcvtWS, rm()?);
             (v, fl, false)
         }
-        Op::FmvXW => (a, 0, false),
         Op::FeqS | Op::FltS | Op::FleS => {
             let op = match inst.op {
                 Op::FeqS => CmpOp::Eq,
@@ -673,7 +551,6 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
             let (v, fl) = fp::from_int(rs1, inst.op == Op::FcvtSW, rm()?);
             (v, fl, true)
         }
-        Op::FmvWX => (rs1, 0, true),
         // Zfh and packed FP16 (gated by hart.ext).
         _ => crate::ext::compute(inst, hart, rs1)?,
     };
@@ -692,24 +569,34 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
 }
 
 /// A load with the hart's misaligned-access policy and access-fault mapping.
-#[inline]
+#[inline(always)]
 fn load<B: Bus + ?Sized>(
     hart: &Hart,
     bus: &mut B,
     addr: u32,
     size: Size,
 ) -> Result<u32, Exception> {
-    let n = size.bytes();
-    if addr & (n - 1) == 0 {
+    if addr & (size.bytes() - 1) == 0 {
         return bus
             .load(addr, size)
             .map_err(|f| Exception::LoadAccessFault(f.addr));
     }
+    load_misaligned(hart, bus, addr, size)
+}
+
+/// The misaligned case of [`load`]: a trap, or byte by byte.
+#[inline(never)]
+fn load_misaligned<B: Bus + ?Sized>(
+    hart: &Hart,
+    bus: &mut B,
+    addr: u32,
+    size: Size,
+) -> Result<u32, Exception> {
     if hart.misaligned == Misaligned::Trap {
         return Err(Exception::LoadAddressMisaligned(addr));
     }
     let mut v = 0;
-    for i in 0..n {
+    for i in 0..size.bytes() {
         let a = addr.wrapping_add(i);
         let b = bus
             .load(a, Size::Byte)
@@ -721,7 +608,7 @@ fn load<B: Bus + ?Sized>(
 
 /// A store with the hart's misaligned-access policy and access-fault mapping. A misaligned
 /// store checks every byte before writing any, so a fault leaves memory untouched.
-#[inline]
+#[inline(always)]
 fn store<B: Bus + ?Sized>(
     hart: &Hart,
     bus: &mut B,
@@ -729,12 +616,24 @@ fn store<B: Bus + ?Sized>(
     size: Size,
     value: u32,
 ) -> Result<(), Exception> {
-    let n = size.bytes();
-    if addr & (n - 1) == 0 {
+    if addr & (size.bytes() - 1) == 0 {
         return bus
             .store(addr, size, value)
             .map_err(|f| Exception::StoreAccessFault(f.addr));
     }
+    store_misaligned(hart, bus, addr, size, value)
+}
+
+/// The misaligned case of [`store`]: a trap, or byte by byte after checking every byte.
+#[inline(never)]
+fn store_misaligned<B: Bus + ?Sized>(
+    hart: &Hart,
+    bus: &mut B,
+    addr: u32,
+    size: Size,
+    value: u32,
+) -> Result<(), Exception> {
+    let n = size.bytes();
     if hart.misaligned == Misaligned::Trap {
         return Err(Exception::StoreAddressMisaligned(addr));
     }

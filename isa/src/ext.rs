@@ -89,31 +89,6 @@ impl Extensions {
     }
 }
 
-impl Op {
-    /// The optional extension the operation belongs to (None for RV32IMF + Zicsr +
-    /// Zifencei).
-    #[inline]
-    pub fn extension(self) -> Option<Extension> {
-        use Op::*;
-        match self {
-            Flh | Fsh | FmaddH | FmsubH | FnmsubH | FnmaddH | FaddH | FsubH | FmulH | FdivH
-            | FsqrtH | FsgnjH | FsgnjnH | FsgnjxH | FminH | FmaxH | FcvtWH | FcvtWuH | FmvXH
-            | FeqH | FltH | FleH | FclassH | FcvtHW | FcvtHWu | FmvHX | FcvtSH | FcvtHS => {
-                Some(Extension::Zfh)
-            }
-            VfaddH | VfaddRH | VfsubH | VfsubRH | VfmulH | VfmulRH | VfmacH | VfmacRH | VfminH
-            | VfminRH | VfmaxH | VfmaxRH | VfcpkaHS | VfcvtSH | VfcvtuSH | VfdotpexSH
-            | VfsumexSH => Some(Extension::Xfvec),
-            DmSrc | DmDst | DmCpyi | DmCpy | DmStati | DmStat | DmStr | DmRep => {
-                Some(Extension::Xdma)
-            }
-            FrepO => Some(Extension::Xfrep),
-            ScfgRi | ScfgWi | ScfgR | ScfgW => Some(Extension::Xssr),
-            _ => None,
-        }
-    }
-}
-
 /// Identifies an extension encoding enabled in `ext`: (operation, immediate), or None when
 /// `raw` is not one (the base decoder then takes over).
 pub(crate) fn identify(raw: u32, ext: Extensions) -> Option<(Op, i32)> {

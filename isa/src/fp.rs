@@ -68,33 +68,34 @@ pub enum BinOp {
     Div,
 }
 
-/// The host fast path: when the rounding mode is RNE, every input is finite, the exact
-/// result `sum` (computed in f64, `exact` telling whether it is) rounds to a normal f32 above
-/// the smallest normal magnitude or is an exact zero, the f32 rounding of the f64 value is the correctly rounded result and the
-/// only possible flag is NX. Returns None when any condition fails (the exact integer path
-/// of [`crate::softfp`] then decides).
-#[inline]
+/// The host fast path: when the rounding mode is RNE and the exact result `sum` (computed in
+/// f64, `exact` telling whether it is) rounds to a normal f32 above the smallest normal
+/// magnitude or is an exact zero, the f32 rounding of the f64 value is the correctly rounded
+/// result and the only possible flag is NX. Returns None when any condition fails (the exact
+/// integer path of [`crate::softfp`] then decides). A NaN or infinite operand makes `sum` NaN
+/// or infinite (or `exact` false), so it never passes.
+#[inline(always)]
 fn host_round(sum: f64, exact: bool) -> Option<(u32, u8)> {
-    if !exact {
-        return None;
-    }
     let r = sum as f32;
-    if sum == 0.0 {
+    if exact && normal_above_min(r) {
+        return Some((r.to_bits(), u8::from(f64::from(r) != sum)));
+    }
+    if exact && sum == 0.0 {
         return Some((r.to_bits(), 0));
     }
-    // Overflow, underflow or a subnormal result: the exact path sets the flags. So does a
-    // result of exactly the smallest normal magnitude: an inexact value just below it can
-    // round up to it and still be tiny after rounding (UF), which the host cannot tell.
-    if !r.is_normal() || r.abs() == f32::MIN_POSITIVE {
-        return None;
-    }
-    Some((r.to_bits(), if f64::from(r) == sum { 0 } else { NX }))
+    None
 }
 
-/// f32 bits that are finite (not NaN or infinity).
-#[inline]
-fn finite(a: u32) -> bool {
-    a & 0x7f80_0000 != 0x7f80_0000
+/// True when `r` is a normal number of magnitude above the smallest normal: such a result of
+/// one rounding neither overflowed nor was tiny (before or after rounding). Overflow,
+/// underflow and subnormal results are left to the exact path, and so is a result of exactly
+/// the smallest normal magnitude: an inexact value just below it can round up to it and
+/// still be tiny after rounding (UF), which the host cannot tell.
+#[inline(always)]
+fn normal_above_min(r: f32) -> bool {
+    const LOW: u32 = 0x0080_0001; // just above f32::MIN_POSITIVE
+    const INF: u32 = 0x7f80_0000;
+    (r.to_bits() & !SIGN).wrapping_sub(LOW) < INF - LOW
 }
 
 /// a + b in f64 with an exactness check (Knuth's TwoSum: the rounding error is zero).
@@ -108,11 +109,8 @@ fn two_sum_exact(a: f64, b: f64) -> (f64, bool) {
 
 /// Fast path of add/sub/mul: see [`host_round`]. Products of two f32 are exact in f64; sums
 /// are checked with TwoSum.
-#[inline]
+#[inline(always)]
 fn binary_fast(op: BinOp, a: u32, b: u32) -> Option<(u32, u8)> {
-    if !(finite(a) && finite(b)) {
-        return None;
-    }
     let (x, y) = (f64::from(f32::from_bits(a)), f64::from(f32::from_bits(b)));
     match op {
         BinOp::Add => {
@@ -170,28 +168,73 @@ pub enum FmaOp {
     Nmadd,
 }
 
-/// Fused multiply-add with a single rounding. Inlined into its callers (the functional fast
-/// path and `execute_fp`): the host fast path is a few f64 operations, and the call itself cost
-/// as much; the exact integer path ([`fma_soft`]) stays out of line.
+/// Fused multiply-add with a single rounding. Inlined into its callers (the run loop and the
+/// cluster's cores): the host fast path is a few f64 operations; the exact integer path
+/// ([`fma_soft`]) stays out of line.
+///
+/// The fast path (round to nearest even only): the f64 product of two f32 is exact, TwoSum
+/// tells whether the f64 sum is, and then one rounding to f32 is the correct result
+/// (`host_round`). When the sum is not exact in f64 (addend and product far apart), the
+/// host's fused multiply-add instruction, where the CPU has one (detected at run time), rounds
+/// the exact value once; the result is inexact (a value that f64 cannot hold, f32 cannot
+/// either) and, when normal above the smallest normal, raises NX only. Everything else takes
+/// [`fma_soft`].
 #[inline]
 pub fn fma(op: FmaOp, a: u32, b: u32, c: u32, rm: Rounding) -> (u32, u8) {
-    if rm == Rounding::Rne && finite(a) && finite(b) && finite(c) {
+    if rm == Rounding::Rne {
+        let (a, b, c) = fma_signs(op, a, b, c);
         let x = f64::from(f32::from_bits(a));
         let y = f64::from(f32::from_bits(b));
         let z = f64::from(f32::from_bits(c));
-        let p = x * y; // exact: 24 x 24 bits fit in 53
-        let (p, z) = match op {
-            FmaOp::Madd => (p, z),
-            FmaOp::Msub => (p, -z),
-            FmaOp::Nmsub => (-p, z),
-            FmaOp::Nmadd => (-p, -z),
-        };
-        let (s, exact) = two_sum_exact(p, z);
+        let (s, exact) = two_sum_exact(x * y, z); // the product is exact: 24 x 24 bits fit in 53
         if let Some(r) = host_round(s, exact) {
             return r;
         }
+        if !exact && s.is_finite() {
+            if let Some(r) = hw_fma_rne(a, b, c) {
+                if normal_above_min(r) {
+                    return (r.to_bits(), NX);
+                }
+            }
+        }
     }
     fma_soft(op, a, b, c, rm)
+}
+
+/// The operands of `op` as a plain a*b + c: Msub negates c, Nmsub a, Nmadd both (exact sign
+/// flips, so the one rounding of a*b + c is the instruction's result, NaNs aside).
+#[inline(always)]
+fn fma_signs(op: FmaOp, a: u32, b: u32, c: u32) -> (u32, u32, u32) {
+    match op {
+        FmaOp::Madd => (a, b, c),
+        FmaOp::Msub => (a, b, c ^ SIGN),
+        FmaOp::Nmsub => (a ^ SIGN, b, c),
+        FmaOp::Nmadd => (a ^ SIGN, b, c ^ SIGN),
+    }
+}
+
+/// a*b + c rounded once to nearest even by the host CPU's fused multiply-add instruction,
+/// when it has one (checked at run time); None otherwise.
+#[inline(never)]
+pub fn hw_fma_rne(a: u32, b: u32, c: u32) -> Option<f32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports FMA (checked just above), the only requirement of
+            // calling a function compiled with `target_feature(enable = "fma")`.
+            return Some(unsafe { fma_x86(a, b, c) });
+        }
+    }
+    let _ = (a, b, c);
+    None
+}
+
+/// `f32::mul_add` compiled with the FMA instruction set: one `vfmadd` (Rust's
+/// floating-point environment is always round to nearest even).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn fma_x86(a: u32, b: u32, c: u32) -> f32 {
+    f32::from_bits(a).mul_add(f32::from_bits(b), f32::from_bits(c))
 }
 
 /// The four fused multiply-add forms on bits of any format, one rounding (shared by binary32
@@ -568,6 +611,103 @@ mod tests {
 
         #[test]
         fn fast_fma_matches_exact_path(a in f32_bits(), b in f32_bits(), c in f32_bits(), k in 0usize..4) {
+            let op = [FmaOp::Madd, FmaOp::Msub, FmaOp::Nmsub, FmaOp::Nmadd][k];
+            prop_assert_eq!(fma(op, a, b, c, Rounding::Rne), fma_soft(op, a, b, c, Rounding::Rne));
+        }
+    }
+
+    /// Special values, subnormals, the smallest normal and its neighbours, values near 1 and
+    /// NaNs (quiet, signalling, negative), for the exhaustive FMA grid below.
+    const GRID: [u32; 24] = [
+        0,
+        NZERO,
+        ONE,
+        ONE | SIGN,
+        TWO,
+        THREE | SIGN,
+        0x3f80_0001,
+        0x3f7f_ffff,
+        INF,
+        INF | SIGN,
+        QNAN,
+        SNAN,
+        QNAN | SIGN,
+        MINSUB,
+        MINSUB | SIGN,
+        0x007f_ffff,
+        0x0080_0000,
+        0x8080_0000,
+        0x0080_0001,
+        0x7f7f_ffff,
+        0xff7f_ffff,
+        0x1f80_0001,
+        0x2000_0001 | SIGN,
+        0x5f80_0001,
+    ];
+
+    /// Every FMA form over the grid, in every rounding mode: the dispatching `fma` (host
+    /// fast path, hardware FMA where the CPU has it) is bit-identical to the exact integer
+    /// path, flags included. 24^3 x 4 x 5 = 276,480 cases.
+    #[test]
+    fn fma_matches_exact_path_on_special_values_in_every_rounding_mode() {
+        let modes = [
+            Rounding::Rne,
+            Rounding::Rtz,
+            Rounding::Rdn,
+            Rounding::Rup,
+            Rounding::Rmm,
+        ];
+        let ops = [FmaOp::Madd, FmaOp::Msub, FmaOp::Nmsub, FmaOp::Nmadd];
+        for &a in &GRID {
+            for &b in &GRID {
+                for &c in &GRID {
+                    for op in ops {
+                        for rm in modes {
+                            assert_eq!(
+                                fma(op, a, b, c, rm),
+                                fma_soft(op, a, b, c, rm),
+                                "{op:?} {a:#x} {b:#x} {c:#x} {rm:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An addend far below the product makes the f64 sum inexact: the hardware FMA (when the
+    /// CPU has one) decides, and agrees with the exact path. (1 + 2^-23)^2 + 2^-60.
+    #[test]
+    fn an_inexact_f64_sum_takes_the_hardware_fma_where_there_is_one() {
+        let (a, c) = (0x3f80_0001, 0x2180_0000);
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            hw_fma_rne(a, a, c).is_some(),
+            std::arch::is_x86_feature_detected!("fma")
+        );
+        let x = f64::from(f32::from_bits(a));
+        let (_, exact) = two_sum_exact(x * x, f64::from(f32::from_bits(c)));
+        assert!(!exact);
+        let r = fma(FmaOp::Madd, a, a, c, Rounding::Rne);
+        assert_eq!(r, fma_soft(FmaOp::Madd, a, a, c, Rounding::Rne));
+        // 1 + 2^-22 + 2^-46 + 2^-60 rounds to 1 + 2^-22 (0x3f800002), inexact.
+        assert_eq!(r, (0x3f80_0002, NX));
+    }
+
+    /// Operands whose product and addend are far apart (the f64 sum inexact: the hardware
+    /// FMA path) or close (the f64 path), with random signs and mantissas.
+    fn fma_far_apart() -> impl Strategy<Value = (u32, u32, u32)> {
+        let near = |lo: u32, hi: u32| {
+            (any::<u32>(), lo..hi).prop_map(|(m, e)| (m & 0x807f_ffff) | (e << 23))
+        };
+        (near(120, 135), near(120, 135), near(1, 254))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(50_000))]
+
+        #[test]
+        fn fma_far_apart_matches_exact_path((a, b, c) in fma_far_apart(), k in 0usize..4) {
             let op = [FmaOp::Madd, FmaOp::Msub, FmaOp::Nmsub, FmaOp::Nmadd][k];
             prop_assert_eq!(fma(op, a, b, c, Rounding::Rne), fma_soft(op, a, b, c, Rounding::Rne));
         }

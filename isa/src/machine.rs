@@ -15,18 +15,20 @@
 //!   treats it as no handler (host calls are served, other exceptions are reported) and the
 //!   cause, pc and address are not lost.
 //!
-//! Decoded instructions of executable segments are cached; `fence.i` empties the cache, so
-//! code written by stores runs once a `fence.i` has executed (as the ISA requires).
+//! Decoded instructions of executable segments are cached. A write into a cached segment (a
+//! store, on either path, or [`Memory::write_bytes`]) invalidates the decoded instructions it
+//! overwrites, so self-modifying code runs as written, with or without `fence.i`; `fence.i`
+//! also empties the cache.
 
 use crate::decode::{decode_with, Inst, Op};
 use crate::disasm::{Disasm, TraceBody, F_NAMES, X_NAMES};
 use crate::elf::Program;
 use crate::error::Error;
-use crate::exec::{execute, execute_fast, Retired, Step};
+use crate::exec::{execute, execute_at, Retired};
 use crate::ext::Extensions;
 use crate::hart::{Hart, Misaligned};
 use crate::htif::{self, HtifError, Syscall};
-use crate::mem::{Bus, Memory, Size};
+use crate::mem::{Bus, FastBus, Memory, Size};
 use crate::symbols::Symbolizer;
 use crate::trap::Exception;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -213,6 +215,13 @@ impl Machine {
                 });
             }
         }
+        // Writes into cached code are noted, so the decoded instructions there are dropped.
+        let lo = caches.iter().map(|c| c.base).min();
+        let hi = caches
+            .iter()
+            .map(|c| u64::from(c.base) + 4 * c.insts.len() as u64)
+            .max();
+        mem.code_watch = lo.zip(hi);
         mem.tohost = program.symbol("tohost");
         let mut hart = Hart::new(config.hart_id, program.entry);
         hart.misaligned = config.misaligned;
@@ -322,6 +331,23 @@ impl Machine {
         Ok(decode_with(raw, self.hart.ext))
     }
 
+    /// Drops the decoded instructions that writes since the last call overwrote (noted by
+    /// the memory's code watch).
+    #[inline]
+    fn sync_code(&mut self) {
+        let Some((lo, hi)) = self.mem.code_written.take() else {
+            return;
+        };
+        for c in &mut self.caches {
+            let first = (lo.saturating_sub(c.base) / 4) as usize;
+            let last = (u64::from(hi.saturating_sub(c.base)) / 4) as usize;
+            if hi >= c.base && first < c.insts.len() {
+                let end = (last + 1).min(c.insts.len());
+                c.insts[first..end].fill(None);
+            }
+        }
+    }
+
     fn flush_decode_cache(&mut self) {
         for c in &mut self.caches {
             c.insts.fill(None);
@@ -362,6 +388,7 @@ impl Machine {
         let hart_id = self.hart.hart_id;
         let mut done: u64 = 0;
         while done < limit {
+            self.sync_code();
             // The fast path runs as far as it can; then one instruction the general way.
             if self.fast && self.frep.is_none() && self.mem.tohost_written.is_none() {
                 let budget = if self.stop.is_some() {
@@ -483,59 +510,86 @@ impl Machine {
         })
     }
 
-    /// Runs instructions of the first cached segment through [`execute_fast`] until one needs
-    /// the general path (not cached yet, an operation or case without a fast handler), `budget`
-    /// instructions have run, or a store wrote `tohost`. Returns the number executed and, in
-    /// the last case, the storing instruction's pc. Leaves `hart.pc` at the next instruction
-    /// and counts the retired instructions in `instret` and `cycle`, as the general path does.
+    /// Runs decoded instructions of the first cached segment through [`execute`] on a
+    /// [`FastBus`] until one is not decoded yet, raises an exception (state unchanged: the
+    /// general path executes it again and takes the trap or serves the host call), starts an
+    /// FREP block, `budget` instructions have run, or a store wrote `tohost`. Returns the
+    /// number executed and, in the last case, the storing instruction's pc. Leaves `hart.pc`
+    /// at the next instruction and counts the retired instructions in `instret` and `cycle`,
+    /// as the general path does.
     #[inline(always)]
     fn run_fast<const TRACE: bool>(
         &mut self,
         budget: u64,
         sink: &mut dyn FnMut(&TraceRecord),
     ) -> (u64, Option<u32>) {
-        let Some(cache) = self.caches.first() else {
+        let Some((cache, others)) = self.caches.split_first_mut() else {
             return (0, None);
         };
-        let (base, insts) = (cache.base, &cache.insts[..]);
+        let base = cache.base;
         let hart = &mut self.hart;
-        let mem = &mut self.mem;
-        let mut pc = hart.pc;
-        let mut n: u64 = 0;
+        let mut bus = FastBus::new(&mut self.mem, &mut cache.insts, base);
+        let mut left = budget;
         let mut tohost_pc = None;
-        let mut prev = self.prev_pc;
-        while n < budget {
+        let mut last = None;
+        let mut fence_i = false;
+        let mut stop = false;
+        let mut pc = hart.pc;
+        while left > 0 {
             // The same lookup as `fetch`'s fast path.
-            let Some(Some(inst)) = insts.get((pc.wrapping_sub(base) / 4) as usize) else {
+            let Some(Some(inst)) = bus.code.get((pc.wrapping_sub(base) / 4) as usize).copied()
+            else {
                 break;
             };
-            let next = match execute_fast(inst, hart, mem, pc) {
-                Step::Next(next) => next,
-                Step::Stored(next) => {
-                    if mem.tohost_written.is_some() {
-                        tohost_pc = Some(pc);
-                    }
+            // The pc stays in a register (hart.pc is written when the loop ends).
+            let next = match execute_at(inst, hart, &mut bus, pc) {
+                Ok((Retired::Normal | Retired::Taken | Retired::Wfi, next)) => next,
+                Ok((Retired::FenceI, next)) => {
+                    bus.code.fill(None);
+                    fence_i = true;
                     next
                 }
-                Step::Fallback => break,
+                Ok((Retired::Frep(spec), next)) => {
+                    self.frep = Some(crate::frep::FrepCapture::new(spec));
+                    stop = true;
+                    next
+                }
+                Err(_) => break,
             };
-            n += 1;
-            prev = Some(pc);
+            left -= 1;
+            last = Some(pc);
             if TRACE {
                 sink(&TraceRecord {
                     pc,
-                    inst: *inst,
-                    write: written(inst, hart),
+                    inst,
+                    write: written(&inst, hart),
                     trap: None,
                 });
             }
+            let at = pc;
             pc = next;
-            if tohost_pc.is_some() {
-                break;
+            if bus.tohost_touched || stop {
+                bus.tohost_touched = false;
+                if bus.mem_tohost_written() {
+                    tohost_pc = Some(at);
+                    break;
+                }
+                if stop {
+                    break;
+                }
             }
         }
+        let n = budget - left;
+        if last.is_some() {
+            self.prev_pc = last;
+        }
         hart.pc = pc;
-        self.prev_pc = prev;
+        drop(bus);
+        if fence_i {
+            for c in others {
+                c.insts.fill(None);
+            }
+        }
         hart.instret = hart.instret.wrapping_add(n);
         hart.cycle = hart.cycle.wrapping_add(n);
         (n, tohost_pc)
@@ -902,6 +956,107 @@ mod tests {
         let mut m = machine(&p, Misaligned::Trap);
         m.fetch(BASE + 24).unwrap();
         assert_eq!(m.run(100).unwrap().code, 2);
+    }
+
+    /// Self-modifying code without fence.i: a store over an instruction that already ran
+    /// (so it is decoded) invalidates it, and the new instruction runs the next time, on the
+    /// fast path and on the general one alike; so does a byte store into the middle of the
+    /// word, and a debugger-style `write_bytes` between two runs.
+    #[test]
+    fn stores_into_decoded_code_invalidate_it() {
+        use crate::asm::{bne, jal};
+        const T2: u32 = 7;
+        let new = addi(A0, 0, 2);
+        let mut p = vec![
+            lui(T0, BASE >> 12),
+            lui(T1, (new >> 12) + ((new >> 11) & 1)),
+            addi(T1, T1, ((new & 0xfff) as i32) << 20 >> 20),
+            addi(T2, 0, 0),
+            addi(A0, 0, 1), // index 4: runs once as written, then as overwritten
+            bne(T2, 0, 16), // second pass: to the exit
+            addi(T2, 0, 1),
+            sw(T1, T0, 16), // overwrite index 4 (no fence.i)
+            jal(0, -16),
+        ];
+        p.extend(exit_seq());
+        for fast in [true, false] {
+            let mut m = machine(&p, Misaligned::Trap);
+            m.fast = fast;
+            assert_eq!(m.run(100).unwrap().code, 2, "fast path {fast}");
+        }
+        // A byte store changing only the immediate's low bits (addi a0, zero, 1 -> 3):
+        // imm[3:0] sit in bits 23:20, the third byte of the word. sb t1, 18(t0) with t1 = 0x30.
+        let sb = crate::asm::s(18, T1, T0, 0, 0x23);
+        let mut q = p.clone();
+        q[1] = addi(T1, 0, 0x30);
+        q[2] = addi(0, 0, 0);
+        q[7] = sb;
+        for fast in [true, false] {
+            let mut m = machine(&q, Misaligned::Trap);
+            m.fast = fast;
+            assert_eq!(m.run(100).unwrap().code, 3, "fast path {fast}");
+        }
+        // A debugger writes the word between two runs (the loop is at index 4 by then).
+        let mut r = vec![
+            addi(A0, 0, 1),
+            jal(0, 8),
+            ILLEGAL,
+            addi(A0, A0, 0),
+            jal(0, -4),
+        ];
+        r.extend(exit_seq());
+        let mut m = machine(&r, Misaligned::Trap);
+        assert!(matches!(m.run(50), Err(Error::InstructionLimit { .. })));
+        m.mem
+            .write_bytes(BASE + 16, &jal(0, 4).to_le_bytes())
+            .unwrap();
+        assert_eq!(m.run(50).unwrap().code, 1);
+    }
+
+    /// The same with the code in a second executable segment (the run loop executes the
+    /// first one; the store into the second is noted and its decoded slot dropped).
+    #[test]
+    fn stores_into_a_second_code_segment_invalidate_it() {
+        use crate::asm::jal;
+        const RA: u32 = 1;
+        let jalr_ra = i(0, RA, 0, 0, 0x67); // jalr zero, 0(ra)
+        let new = addi(A0, 0, 2);
+        let mut main = vec![
+            lui(T0, (BASE + 0x1000) >> 12),
+            lui(T1, (new >> 12) + ((new >> 11) & 1)),
+            addi(T1, T1, ((new & 0xfff) as i32) << 20 >> 20),
+            jal(RA, 0x1000 - 12), // call the function at BASE + 0x1000: a0 = 1
+            sw(T1, T0, 0),        // patch it: a0 = 2
+            jal(RA, 0x1000 - 20), // call it again
+        ];
+        main.extend(exit_seq());
+        let bytes = |w: &[u32]| -> Vec<u8> { w.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let segment = |addr: u32, data: Vec<u8>| Segment {
+            addr,
+            mem_size: data.len() as u32,
+            data,
+            exec: true,
+            write: true,
+        };
+        let program = Program {
+            name: "two segments".into(),
+            entry: BASE,
+            segments: vec![
+                segment(BASE, bytes(&main)),
+                segment(BASE + 0x1000, bytes(&[addi(A0, 0, 1), jalr_ra])),
+            ],
+            symbols: Default::default(),
+            symbolizer: Default::default(),
+        };
+        let config = MachineConfig {
+            ram_size: 1 << 16,
+            ..MachineConfig::default()
+        };
+        for fast in [true, false] {
+            let mut m = Machine::new(&program, &config).unwrap();
+            m.fast = fast;
+            assert_eq!(m.run(100).unwrap().code, 2, "fast path {fast}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The memory interface the executor talks to ([`Bus`]) and a flat, region-based memory
-//! ([`Memory`]) for single-hart functional runs.
+//! The memory interface the executor talks to ([`Bus`]), a flat, region-based memory
+//! ([`Memory`]) for single-hart functional runs, and the view of it the functional runner's
+//! inner loop uses ([`FastBus`]).
 
+use crate::decode::Inst;
 use std::fmt;
 
 /// Width of a memory access.
@@ -109,6 +111,11 @@ pub struct Memory {
     pub tohost: Option<u32>,
     /// The last non-zero value written to `tohost` and not yet taken by the runner.
     pub tohost_written: Option<u32>,
+    /// Addresses `lo..hi` of decoded code: writes there are noted in `code_written`.
+    pub(crate) code_watch: Option<(u32, u64)>,
+    /// The lowest and highest address written inside `code_watch` since the runner last
+    /// looked (it then invalidates the decoded instructions there).
+    pub(crate) code_written: Option<(u32, u32)>,
 }
 
 impl Memory {
@@ -198,7 +205,37 @@ impl Memory {
         let len = u32::try_from(bytes.len()).map_err(|_| BusFault { addr })?;
         let (i, off) = self.find(addr, len).ok_or(BusFault { addr })?;
         self.regions[i].data[off..off + bytes.len()].copy_from_slice(bytes);
+        self.note_write(addr, len);
         Ok(())
+    }
+
+    /// Notes a write of `len` (>= 1) bytes at `addr` if it touches watched code.
+    #[inline]
+    fn note_write(&mut self, addr: u32, len: u32) {
+        if let Some((lo, hi)) = self.code_watch {
+            let last = u64::from(addr) + u64::from(len) - 1;
+            if u64::from(addr) < hi && last >= u64::from(lo) {
+                let last = last.min(u64::from(u32::MAX)) as u32;
+                self.code_written = Some(match self.code_written {
+                    Some((a, b)) => (a.min(addr), b.max(last)),
+                    None => (addr, last),
+                });
+            }
+        }
+    }
+
+    /// Moves the data of the region used last out of the memory, for a [`FastBus`]: (index,
+    /// base, data). [`Memory::put_back`] returns it.
+    fn take_last(&mut self) -> Option<(usize, u32, Vec<u8>)> {
+        let r = self.regions.get_mut(self.last)?;
+        Some((self.last, r.base, std::mem::take(&mut r.data)))
+    }
+
+    /// Returns region `index`'s data taken by [`Memory::take_last`].
+    fn put_back(&mut self, index: usize, data: Vec<u8>) {
+        if let Some(r) = self.regions.get_mut(index) {
+            r.data = data;
+        }
     }
 
     /// Reads `len` bytes at `addr`; fails with the first unmapped address.
@@ -233,16 +270,134 @@ impl Bus for Memory {
         let n = size.bytes();
         let d = self.bytes_mut(addr, n as usize).ok_or(BusFault { addr })?;
         d.copy_from_slice(&value.to_le_bytes()[..n as usize]);
+        self.note_write(addr, n);
         if let Some(t) = self.tohost {
-            // Any store touching the low tohost word: report the whole word once it is
-            // non-zero (riscv-tests write it with a single sw).
-            if addr <= t && u64::from(addr) + u64::from(n) > u64::from(t) {
+            if touches(addr, n, t) {
                 let d = self.bytes_mut(t, 4).ok_or(BusFault { addr: t })?;
                 let v = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
                 if v != 0 {
                     self.tohost_written = Some(v);
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+/// True when a store of `n` bytes at `addr` touches the low byte of the `tohost` word at `t`:
+/// the whole word is then reported once it is non-zero (riscv-tests write it with one sw).
+#[inline(always)]
+fn touches(addr: u32, n: u32, t: u32) -> bool {
+    addr <= t && u64::from(addr) + u64::from(n) > u64::from(t)
+}
+
+/// The functional runner's view of a [`Memory`] while its inner loop runs: the data of the
+/// region used last is moved into the view (and back when the view is dropped), so an access
+/// there costs one bounds check; other accesses go to the memory. Stores behave exactly as
+/// [`Memory`]'s (the `tohost` watch included) and also invalidate the decoded instructions
+/// they overwrite in `code`, the decode cache of the segment the loop executes.
+pub struct FastBus<'a> {
+    mem: &'a mut Memory,
+    index: usize,
+    base: u32,
+    data: Vec<u8>,
+    /// Decoded instructions of the segment at `code_base`, one per word (None: not decoded).
+    pub(crate) code: &'a mut [Option<Inst>],
+    code_base: u32,
+    /// Set when a store touched the `tohost` word.
+    pub(crate) tohost_touched: bool,
+}
+
+impl<'a> FastBus<'a> {
+    /// The view of `mem` for a loop executing the decoded instructions `code` of the segment
+    /// at `code_base`.
+    pub(crate) fn new(mem: &'a mut Memory, code: &'a mut [Option<Inst>], code_base: u32) -> Self {
+        let (index, base, data) = mem.take_last().unwrap_or((usize::MAX, 0, Vec::new()));
+        FastBus {
+            mem,
+            index,
+            base,
+            data,
+            code,
+            code_base,
+            tohost_touched: false,
+        }
+    }
+}
+
+impl Drop for FastBus<'_> {
+    fn drop(&mut self) {
+        let data = std::mem::take(&mut self.data);
+        self.mem.put_back(self.index, data);
+    }
+}
+
+impl Bus for FastBus<'_> {
+    #[inline(always)]
+    fn load(&mut self, addr: u32, size: Size) -> Result<u32, BusFault> {
+        let off = addr.wrapping_sub(self.base) as usize;
+        let Some(d) = self.data.get(off..off + size.bytes() as usize) else {
+            return self.mem.load(addr, size);
+        };
+        Ok(match size {
+            Size::Byte => u32::from(d[0]),
+            Size::Half => u32::from(u16::from_le_bytes([d[0], d[1]])),
+            Size::Word => u32::from_le_bytes([d[0], d[1], d[2], d[3]]),
+        })
+    }
+
+    #[inline(always)]
+    fn store(&mut self, addr: u32, size: Size, value: u32) -> Result<(), BusFault> {
+        let n = size.bytes();
+        let off = addr.wrapping_sub(self.base) as usize;
+        match self.data.get_mut(off..off + n as usize) {
+            Some(d) => d.copy_from_slice(&value.to_le_bytes()[..n as usize]),
+            // Another region (it notes code writes and the tohost word itself).
+            None => return self.store_elsewhere(addr, size, value),
+        }
+        // Accesses reaching a bus are aligned: a store stays within one word.
+        let slot = (addr.wrapping_sub(self.code_base) / 4) as usize;
+        if let Some(s) = self.code.get_mut(slot) {
+            *s = None;
+        } else if self.mem.code_watch.is_some() {
+            // Another cached segment, perhaps: the runner invalidates it after the loop.
+            self.mem.note_write(addr, n);
+        }
+        if let Some(t) = self.mem.tohost {
+            if touches(addr, n, t) {
+                self.tohost_touched = true;
+                let off = t.wrapping_sub(self.base) as usize;
+                let d = self.data.get(off..off + 4).ok_or(BusFault { addr: t })?;
+                let v = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+                if v != 0 {
+                    self.mem.tohost_written = Some(v);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FastBus<'_> {
+    /// True when the memory holds a `tohost` value the runner has not taken yet.
+    pub(crate) fn mem_tohost_written(&self) -> bool {
+        self.mem.tohost_written.is_some()
+    }
+
+    /// A store outside the region held by the view.
+    #[inline(never)]
+    fn store_elsewhere(&mut self, addr: u32, size: Size, value: u32) -> Result<(), BusFault> {
+        self.mem.store(addr, size, value)?;
+        let slot = (addr.wrapping_sub(self.code_base) / 4) as usize;
+        if let Some(s) = self.code.get_mut(slot) {
+            *s = None;
+        }
+        if self
+            .mem
+            .tohost
+            .is_some_and(|t| touches(addr, size.bytes(), t))
+        {
+            self.tohost_touched = true;
         }
         Ok(())
     }
