@@ -286,6 +286,25 @@ impl Machine {
         self.run_inner::<true>(limit, sink)
     }
 
+    /// Executes one instruction (a debugger's single step): `Ok(Some(exit))` when it ended
+    /// the program, `Ok(None)` when the program goes on. An `ecall` served as a host call and
+    /// an FREP block's repetitions count as the one instruction that started them.
+    pub fn step(&mut self) -> Result<Option<Exit>, Error> {
+        match self.run_inner::<false>(1, &mut |_| {}) {
+            Ok(exit) => Ok(Some(exit)),
+            Err(Error::InstructionLimit { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `bytes` at `addr` (a debugger's memory write) and forgets the decoded
+    /// instructions, so patched code runs as written.
+    pub fn write_memory(&mut self, addr: u32, bytes: &[u8]) -> Result<(), crate::mem::BusFault> {
+        self.mem.write_bytes(addr, bytes)?;
+        self.flush_decode_cache();
+        Ok(())
+    }
+
     /// The instruction at `pc`, from the decode cache when `pc` is in an executable segment.
     #[inline(always)]
     fn fetch(&mut self, pc: u32) -> Result<Inst, Exception> {

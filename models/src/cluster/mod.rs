@@ -840,10 +840,8 @@ impl Cluster {
     /// Runs until a core exits (tohost or the EXIT register), an error, a deadlock or the
     /// watchdog.
     pub fn run(&mut self) -> Result<ClusterReport> {
-        let n = self.cores.len();
         let mut polls: u64 = 0;
         loop {
-            let now = self.now;
             polls += 1;
             if polls % STOP_POLL == 0
                 && self
@@ -852,56 +850,144 @@ impl Cluster {
                     .is_some_and(|s| s.load(Ordering::Relaxed))
             {
                 return Err(ClusterError::Interrupted {
-                    cycle: now,
+                    cycle: self.now,
                     cores: self.describe_cores(),
                 });
             }
-            if now >= self.cfg.max_cycles {
-                return Err(ClusterError::Watchdog {
-                    max_cycles: self.cfg.max_cycles,
-                    cores: self.describe_cores(),
-                });
+            if let Some(report) = self.cycle()? {
+                return Ok(report);
             }
-            self.dma_step(now);
-            self.redmule_step(now);
-            self.ssr_step(now);
-            self.arbitrate_banks(now);
-            let mut i = (now % n as u64) as usize;
-            for _ in 0..n {
-                if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
-                    self.step_core(i, now)?;
-                }
-                i += 1;
-                if i == n {
-                    i = 0;
-                }
-            }
-            // An exit ends the run after the cycle in which it happened (every core had its
-            // turn in that cycle). The first exit in core order wins.
-            if let Some(code) = self.exit {
-                return Ok(self.finish(code, now + 1));
-            }
-            // Next cycle with something to do.
-            let mut next = u64::MAX;
-            for c in &self.cores {
-                if c.state == CoreState::Running {
-                    next = next.min(c.next_issue);
-                }
-            }
-            if let Some(t) = self.dma.next_event(now + 1) {
-                next = next.min(t);
-            }
-            if let Some(t) = self.redmule.as_ref().and_then(|r| r.next_event(now + 1)) {
-                next = next.min(t);
-            }
-            if next == u64::MAX {
-                return Err(ClusterError::Deadlock {
-                    cycle: now,
-                    cores: self.describe_cores(),
-                });
-            }
-            self.now = next.max(now + 1);
         }
+    }
+
+    /// Simulates one cycle with activity (a debugger's step: [`Cluster::run`] is these
+    /// cycles in a loop, with the stop flag polled). Then the clock moves to the next cycle
+    /// in which something happens. `Ok(Some(report))` when a core exited in it.
+    pub fn step_cycle(&mut self) -> Result<Option<ClusterReport>> {
+        self.cycle()
+    }
+
+    /// One iteration of [`Cluster::run`]'s loop.
+    #[inline(always)]
+    fn cycle(&mut self) -> Result<Option<ClusterReport>> {
+        let n = self.cores.len();
+        let now = self.now;
+        if now >= self.cfg.max_cycles {
+            return Err(ClusterError::Watchdog {
+                max_cycles: self.cfg.max_cycles,
+                cores: self.describe_cores(),
+            });
+        }
+        self.dma_step(now);
+        self.redmule_step(now);
+        self.ssr_step(now);
+        self.arbitrate_banks(now);
+        let mut i = (now % n as u64) as usize;
+        for _ in 0..n {
+            if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
+                self.step_core(i, now)?;
+            }
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+        }
+        // An exit ends the run after the cycle in which it happened (every core had its
+        // turn in that cycle). The first exit in core order wins.
+        if let Some(code) = self.exit {
+            return Ok(Some(self.finish(code, now + 1)));
+        }
+        // Next cycle with something to do.
+        let mut next = u64::MAX;
+        for c in &self.cores {
+            if c.state == CoreState::Running {
+                next = next.min(c.next_issue);
+            }
+        }
+        if let Some(t) = self.dma.next_event(now + 1) {
+            next = next.min(t);
+        }
+        if let Some(t) = self.redmule.as_ref().and_then(|r| r.next_event(now + 1)) {
+            next = next.min(t);
+        }
+        if next == u64::MAX {
+            return Err(ClusterError::Deadlock {
+                cycle: now,
+                cores: self.describe_cores(),
+            });
+        }
+        self.now = next.max(now + 1);
+        Ok(None)
+    }
+
+    /// The cycle the cluster is at (the next one to simulate).
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The number of cores.
+    pub fn cores(&self) -> usize {
+        self.cores.len()
+    }
+
+    /// Core `i`'s architectural state (registers, pc, CSRs). Panics if `i` is not a core.
+    pub fn hart(&self, i: usize) -> &Hart {
+        &self.cores[i].hart
+    }
+
+    /// Core `i`'s architectural state, for a debugger to change. Panics if `i` is not a core.
+    pub fn hart_mut(&mut self, i: usize) -> &mut Hart {
+        &mut self.cores[i].hart
+    }
+
+    /// Core `i`'s state in words: `running`, `at barrier` or `asleep (wfi)`.
+    pub fn core_state(&self, i: usize) -> &'static str {
+        match self.cores[i].state {
+            CoreState::Running => "running",
+            CoreState::Barrier => "at barrier",
+            CoreState::Asleep => "asleep (wfi)",
+        }
+    }
+
+    /// True when core `i` is running (not waiting at a barrier nor asleep).
+    pub fn core_running(&self, i: usize) -> bool {
+        self.cores[i].state == CoreState::Running
+    }
+
+    /// Copies TCDM or L2 bytes at `addr` into `buf` (a debugger's read, no timing); returns
+    /// how many bytes from the start could be read (they stop at the end of a memory).
+    pub fn peek(&mut self, addr: u32, buf: &mut [u8]) -> usize {
+        let whole = u32::try_from(buf.len())
+            .ok()
+            .and_then(|n| self.mem.slice(addr, n));
+        if let Some(s) = whole {
+            buf.copy_from_slice(s);
+            return buf.len();
+        }
+        for (k, b) in buf.iter_mut().enumerate() {
+            match self.mem.slice(addr.wrapping_add(k as u32), 1) {
+                Some(s) if addr.checked_add(k as u32).is_some() => *b = s[0],
+                _ => return k,
+            }
+        }
+        buf.len()
+    }
+
+    /// Writes `data` at `addr` in TCDM or L2 (a debugger's write, no timing) and forgets the
+    /// decoded instructions so patched code runs as written. False (nothing written) when
+    /// the bytes are not all in one memory.
+    pub fn poke(&mut self, addr: u32, data: &[u8]) -> bool {
+        let Ok(n) = u32::try_from(data.len()) else {
+            return false;
+        };
+        match self.mem.slice(addr, n) {
+            Some(s) => s.copy_from_slice(data),
+            None => return false,
+        }
+        for cc in &mut self.code {
+            cc.insts.fill(None);
+        }
+        true
     }
 
     fn dma_step(&mut self, now: u64) {
