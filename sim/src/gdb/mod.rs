@@ -14,8 +14,11 @@
 //! - a watchpoint stops the thread right after a load or store instruction that accessed
 //!   a watched byte (write, read or access kind);
 //! - stepping one thread runs the whole target until that thread has retired (or trapped on)
-//!   one instruction: in the cluster every other core advances by the same cycles, and their
-//!   breakpoints and watchpoints still stop the run;
+//!   one instruction: in the cluster every other core advances by the same cycles;
+//! - a resume that names only some threads (GDB steps one thread over a breakpoint that way,
+//!   and `set scheduler-locking on` does it always) cannot hold the others (the cores share
+//!   one clock): they advance too, but only the named threads' breakpoints and watchpoints
+//!   stop the run, since GDB takes the others as stopped;
 //! - continue runs until any thread hits a breakpoint or watchpoint, the program exits or an
 //!   error stops it (reported as a signal: SIGSEGV for access faults, SIGILL for illegal
 //!   instructions, SIGTRAP for `ebreak`, SIGXCPU for the watchdog, SIGABRT otherwise, with
@@ -128,6 +131,10 @@ pub struct Stub<D: Debuggee> {
     breakpoints: Vec<u32>,
     watchpoints: Vec<Watch>,
     mode: Mode,
+    /// Per thread: resumed by GDB (its breakpoints and watchpoints are reported).
+    resumed: Vec<bool>,
+    /// GDB named the threads to resume (scheduler locking): the others are not resumed.
+    locked: bool,
     /// Per thread: passes the breakpoint it stands on until it makes progress.
     skip: Vec<bool>,
     /// The thread named by the last stop reply.
@@ -148,6 +155,8 @@ impl<D: Debuggee> Stub<D> {
             breakpoints: Vec::new(),
             watchpoints: Vec::new(),
             mode: Mode::Continue,
+            resumed: vec![true; n],
+            locked: false,
             skip: vec![false; n],
             last_stop: None,
             ctrl_c: None,
@@ -247,6 +256,7 @@ impl<D: Debuggee> Stub<D> {
             if !self.breakpoints.is_empty() {
                 for t in 0..n {
                     if !self.skip[t]
+                        && self.resumed[t]
                         && self.target.running(t)
                         && self.breakpoints.contains(&self.target.hart(t).pc)
                     {
@@ -269,7 +279,7 @@ impl<D: Debuggee> Stub<D> {
             for (t, b) in before.iter_mut().enumerate() {
                 let h = self.target.hart(t);
                 *b = (h.pc, h.instret, None);
-                if watching && self.target.running(t) {
+                if watching && self.resumed[t] && self.target.running(t) {
                     b.2 = self.pending_access(t);
                 }
             }
@@ -485,6 +495,9 @@ impl<D: Debuggee> SingleRegisterAccess<Tid> for Stub<D> {
 
 impl<D: Debuggee> MultiThreadResume for Stub<D> {
     fn resume(&mut self) -> Result<(), Self::Error> {
+        if !self.locked {
+            self.resumed.fill(true);
+        }
         for t in 0..self.target.threads() {
             let here = self.breakpoints.contains(&self.target.hart(t).pc);
             self.skip[t] = here && (self.last_stop == Some(t) || self.mode == Mode::Step(t));
@@ -494,6 +507,8 @@ impl<D: Debuggee> MultiThreadResume for Stub<D> {
 
     fn clear_resume_actions(&mut self) -> Result<(), Self::Error> {
         self.mode = Mode::Continue;
+        self.resumed.fill(false);
+        self.locked = false;
         Ok(())
     }
 
@@ -503,7 +518,8 @@ impl<D: Debuggee> MultiThreadResume for Stub<D> {
         _signal: Option<Signal>,
     ) -> Result<(), Self::Error> {
         // Signals are not delivered (the simulated harts have no signal handlers).
-        self.thread(tid)?;
+        let t = self.thread(tid)?;
+        self.resumed[t] = true;
         Ok(())
     }
 
@@ -518,8 +534,10 @@ impl<D: Debuggee> MultiThreadResume for Stub<D> {
 
 impl<D: Debuggee> MultiThreadSchedulerLocking for Stub<D> {
     fn set_resume_action_scheduler_lock(&mut self) -> Result<(), Self::Error> {
-        // Threads GDB leaves out of a resume still run: the cores share one clock, so none
-        // can stand still while another advances (docs/debugging.md, "GDB").
+        // Threads GDB leaves out of a resume still run (the cores share one clock, so none
+        // can stand still while another advances), but their breakpoints and watchpoints are
+        // not reported: GDB takes them as stopped (docs/debugging.md, "GDB").
+        self.locked = true;
         Ok(())
     }
 }
@@ -530,7 +548,9 @@ impl<D: Debuggee> MultiThreadSingleStep for Stub<D> {
         tid: Tid,
         _signal: Option<Signal>,
     ) -> Result<(), Self::Error> {
-        self.mode = Mode::Step(self.thread(tid)?);
+        let t = self.thread(tid)?;
+        self.mode = Mode::Step(t);
+        self.resumed[t] = true;
         Ok(())
     }
 }
