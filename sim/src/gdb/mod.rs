@@ -180,7 +180,7 @@ impl<D: Debuggee> Stub<D> {
 
     /// The load or store the instruction at thread `t`'s pc would make: (address, bytes,
     /// is a store).
-    fn pending_access(&mut self, t: usize) -> Option<(u32, u32, bool)> {
+    fn pending_access(&mut self, t: usize) -> Option<Access> {
         let pc = self.target.hart(t).pc;
         let mut raw = [0u8; 4];
         if self.target.read_mem(pc, &mut raw) < 4 {
@@ -236,7 +236,7 @@ impl<D: Debuggee> Stub<D> {
     /// data (checked every [`POLL_STEPS`] steps).
     fn run(&mut self, incoming: &mut dyn FnMut() -> bool) -> Outcome {
         let n = self.target.threads();
-        let mut before: Vec<(u32, u64, Option<(u32, u32, bool)>)> = vec![(0, 0, None); n];
+        let mut before: Vec<Before> = vec![(0, 0, None); n];
         let mut since_poll = 0;
         loop {
             since_poll += 1;
@@ -395,6 +395,13 @@ fn set_csr(h: &mut Hart, addr: u16, v: u32) -> bool {
     }
     true
 }
+
+/// A load or store an instruction makes: address, bytes, whether it is a store.
+type Access = (u32, u32, bool);
+
+/// A thread before a step: pc, retired instructions and the access its next instruction makes
+/// (when watchpoints are set).
+type Before = (u32, u64, Option<Access>);
 
 /// What [`Stub::run`] ended with.
 enum Outcome {
