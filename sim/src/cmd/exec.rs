@@ -36,7 +36,7 @@ pub struct ExecArgs {
     pub ram: String,
     /// Wait for GDB on 127.0.0.1:PORT before the first instruction and run under its control
     /// (0 picks a free port; the address is printed on stderr). docs/debugging.md, "GDB".
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", conflicts_with = "trace")]
     pub gdb: Option<u16>,
 }
 
