@@ -60,6 +60,26 @@ def npy(version, descr, fortran, shape, data):
     return b"\x93NUMPY" + bytes([version, 0]) + hl + h.encode() + data
 
 
+def rsp(body):
+    """One GDB remote-protocol packet: $body#checksum."""
+    return b"$" + body + b"#" + b"%02x" % (sum(body) & 0xff)
+
+
+def gdb_session(cmds):
+    """Packets, each followed by the client's acknowledgement of the reply."""
+    return b"".join(rsp(c) + b"+" for c in cmds)
+
+
+def htif_seed(off, words, extra=b"", extra_at=0x200):
+    """The htif harness's input: the block's offset in RAM, then a 1 KiB RAM image with the
+    block (eight 64-bit words) at that offset and `extra` at `extra_at`."""
+    img = bytearray(0x400)
+    blk = b"".join(struct.pack("<Q", w) for w in words + [0] * (8 - len(words)))
+    img[off:off + 64] = blk
+    img[extra_at:extra_at + len(extra)] = extra
+    return struct.pack("<I", off) + bytes(img)
+
+
 def main():
     root = "fuzz/corpus"
     seeds = {}
@@ -88,6 +108,36 @@ def main():
     head = bytes([0x11, 0, 3, 2, 0, 3, 5, 6, 0])
     code = struct.pack("<4I", 0x0062a023, 0x0003a503, 0x0083a583, 0x0003ae23)
     seeds["cluster/seed-exit"] = head + code
+    # gdb_packets: GDB sessions against the harness's program (code at 0x80000000, data at
+    # 0x80000800; register 0x20 is pc, 0x42 fflags, 0x341 mstatus, 0xf55 mhartid).
+    seeds["gdb_packets/seed-handshake"] = gdb_session([
+        b"qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;vfork-events+;"
+        b"exec-events+;vContSupported+;QThreadEvents+;no-resumed+;xmlRegisters=i386",
+        b"vMustReplyEmpty", b"QStartNoAckMode", b"Hgp0.0",
+        b"qXfer:features:read:target.xml:0,ffb", b"qXfer:features:read:target.xml:ffb,ffb",
+        b"qTStatus", b"?", b"qfThreadInfo", b"qsThreadInfo", b"qAttached", b"Hc-1", b"qC", b"g",
+        b"qOffsets", b"qSymbol::", b"D"])
+    seeds["gdb_packets/seed-break-step"] = gdb_session([
+        b"?", b"Z0,80000014,4", b"vCont?", b"vCont;c", b"g", b"p20", b"p42", b"p341", b"pf55",
+        b"P5=78563412", b"m80000800,10", b"M80000800,4:01020304", b"vCont;s:1",
+        b"z0,80000014,4", b"vCont;s:1;c", b"k"])
+    seeds["gdb_packets/seed-watch"] = gdb_session([
+        b"?", b"Z2,80000800,4", b"vCont;c", b"z2,80000800,4", b"Z3,80000804,4", b"c",
+        b"z3,80000804,4", b"Z4,80000808,4", b"vCont;c:1", b"z4,80000808,4", b"c"])
+    seeds["gdb_packets/seed-threads"] = gdb_session([
+        b"qfThreadInfo", b"qThreadExtraInfo,1", b"T1", b"Hg1", b"Hc1", b"G" + b"00" * 328, b"s",
+        b"vCont;s:p1.1", b"X80000900,4:abcd", b"qRcmd,68656c70", b"vKill;1"])
+    seeds["gdb_packets/seed-interrupt"] = (
+        rsp(b"QStartNoAckMode") + b"+" + rsp(b"vCont;c") + b"\x03" + rsp(b"g") + rsp(b"D"))
+    # htif: blocks for every outcome of htif::serve.
+    ram = 0x80000000
+    seeds["htif/seed-write"] = htif_seed(0x40, [64, 1, ram + 0x200, 13], b"hello, world\n")
+    seeds["htif/seed-write-stderr"] = htif_seed(0x40, [64, 2, ram + 0x200, 5], b"oops\n")
+    seeds["htif/seed-exit"] = htif_seed(0x80, [93, 3])
+    seeds["htif/seed-unknown"] = htif_seed(0x80, [1234, 0, 0, 0])
+    seeds["htif/seed-bad-fd"] = htif_seed(0x80, [64, 7, ram + 0x200, 4], b"abcd")
+    seeds["htif/seed-buffer-outside"] = htif_seed(0x80, [64, 1, ram + 0xff0, 0x100])
+    seeds["htif/seed-block-outside"] = struct.pack("<I", 0xffc) + bytes(64)
     for path, data in seeds.items():
         os.makedirs(os.path.dirname(f"{root}/{path}"), exist_ok=True)
         open(f"{root}/{path}", "wb").write(data)

@@ -295,6 +295,25 @@ impl Machine {
         self.run_inner::<true>(limit, sink)
     }
 
+    /// Executes one instruction (a debugger's single step): `Ok(Some(exit))` when it ended
+    /// the program, `Ok(None)` when the program goes on. An `ecall` served as a host call and
+    /// an FREP block's repetitions count as the one instruction that started them.
+    pub fn step(&mut self) -> Result<Option<Exit>, Error> {
+        match self.run_inner::<false>(1, &mut |_| {}) {
+            Ok(exit) => Ok(Some(exit)),
+            Err(Error::InstructionLimit { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `bytes` at `addr` (a debugger's memory write) and forgets the decoded
+    /// instructions, so patched code runs as written.
+    pub fn write_memory(&mut self, addr: u32, bytes: &[u8]) -> Result<(), crate::mem::BusFault> {
+        self.mem.write_bytes(addr, bytes)?;
+        self.flush_decode_cache();
+        Ok(())
+    }
+
     /// The instruction at `pc`, from the decode cache when `pc` is in an executable segment.
     #[inline(always)]
     fn fetch(&mut self, pc: u32) -> Result<Inst, Exception> {
@@ -1358,5 +1377,32 @@ mod tests {
         let e = m.run(u64::MAX).unwrap_err();
         assert!(matches!(e, Error::Interrupted { pc: BASE, .. }), "{e:?}");
         assert!(e.to_string().starts_with("interrupted after "), "{e}");
+    }
+
+    /// The debugger's entry points: `step` executes exactly one instruction (the exit on the
+    /// one that exits), and `write_memory` patches code that already ran (decoded and cached).
+    #[test]
+    fn step_runs_one_instruction_and_patched_code_runs_as_written() {
+        let [e0, e1] = exit_seq();
+        let mut m = machine(&[addi(A0, 0, 5), addi(A0, A0, 1), e0, e1], Misaligned::Trap);
+        assert_eq!(m.step().unwrap(), None);
+        assert_eq!(
+            (m.hart.pc, m.hart.x[A0 as usize], m.hart.instret),
+            (BASE + 4, 5, 1)
+        );
+        // Back to the start, with the first instruction replaced: a0 = 40.
+        m.write_memory(BASE, &addi(A0, 0, 40).to_le_bytes())
+            .unwrap();
+        m.hart.pc = BASE;
+        assert_eq!(m.step().unwrap(), None);
+        assert_eq!(m.hart.x[A0 as usize], 40);
+        assert_eq!(m.step().unwrap(), None);
+        assert_eq!(m.step().unwrap(), None);
+        let exit = m.step().unwrap().expect("the ecall exits");
+        assert_eq!(exit.code, 41);
+        assert!(
+            m.write_memory(0x10, &[0]).is_err(),
+            "nothing is mapped at 0x10"
+        );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Exit status: a command's own result (for `exec` and `kernel`, the program's exit code,
 //! truncated to 8 bits, with non-zero codes that truncate to 0 reported as 1; for `sweep`, 1
-//! when a point failed); 2 for a command-line usage error; 125 when the simulator stops with an
+//! when a point failed; 137 when GDB killed the program under `--gdb`); 2 for a command-line
+//! usage error; 125 when the simulator stops with an
 //! error (one paragraph on stderr, never a backtrace); 141, silently, when standard output is a
 //! pipe that was closed (`| head`).
 //!
@@ -116,6 +117,10 @@ pub const EXIT_BROKEN_PIPE: i32 = 141;
 /// Exit status of a sweep stopped by Ctrl-C (128 + SIGINT, as a shell reports it); the finished
 /// points are kept and the same command resumes.
 pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Exit status of `exec` and `kernel` when GDB killed the program (`kill` in gdb; 128 +
+/// SIGKILL, as a shell reports a killed process).
+pub const EXIT_KILLED: i32 = 137;
 
 /// How far [`run`] goes once the command line is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -126,6 +126,9 @@ pub enum Error {
     /// Drawing a plot failed.
     #[error("plot: {0}")]
     Plot(String),
+    /// The GDB stub could not listen, or its connection failed.
+    #[error("gdb: {0}")]
+    Gdb(String),
 }
 
 impl Error {

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod fnv;
+pub mod gdb;
 
 pub use input::{scenario, workload};
 pub use output::{diag, html, plot, profile, trace_event};

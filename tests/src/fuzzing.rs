@@ -516,3 +516,98 @@ pub fn cli_args(args: Vec<std::ffi::OsString>) {
         c => panic!("{argv:?}: unexpected status {c}; stderr {msg:?}"),
     }
 }
+
+/// `gdb_packets`: the program the GDB stub debugs, at 0x8000_0000 in a 4 KiB RAM: 50 rounds
+/// of a load, add, store, FP load and FP store on data at 0x8000_0800, then `exit(0)`.
+fn gdb_program() -> Program {
+    use hetsim_isa::asm::{addi, bne, flw, fsw, li, lw, sw, ECALL};
+    let (a0, a1, a7, t0) = (10, 11, 17, 5);
+    let mut w = Vec::new();
+    w.extend(li(a0, RAM + 0x800));
+    w.push(addi(a1, 0, 50));
+    let top = w.len();
+    w.push(lw(t0, a0, 0));
+    w.push(addi(t0, t0, 1));
+    w.push(sw(t0, a0, 0));
+    w.push(flw(0, a0, 4));
+    w.push(fsw(0, a0, 8));
+    w.push(addi(a1, a1, -1));
+    w.push(bne(a1, 0, -4 * (w.len() - top) as i32));
+    w.push(addi(a7, 0, 93));
+    w.push(addi(a0, 0, 0));
+    w.push(ECALL);
+    let data: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+    Program {
+        name: "gdb-fuzz".into(),
+        entry: RAM,
+        segments: vec![Segment {
+            addr: RAM,
+            mem_size: data.len() as u32,
+            data,
+            exec: true,
+            write: true,
+        }],
+        symbols: Default::default(),
+        symbolizer: Default::default(),
+    }
+}
+
+/// GDB remote protocol input: arbitrary bytes are the stream a debugger sends to the
+/// `--gdb` stub (over an in-memory connection), debugging a small program on the functional
+/// machine. The session must end (the stream runs out, or a detach, kill or exit) without a
+/// panic; work is bounded by the 2000-instruction watchdog (after it every resume stops at
+/// once with SIGXCPU), the stub's packet buffer and its limits on breakpoints and watchpoints.
+pub fn gdb_packets(data: &[u8]) {
+    use hetsim::gdb::targets::MachineTarget;
+    use hetsim::gdb::{serve, MemoryLink, Stub};
+    let config = MachineConfig {
+        ram_size: RAM_SIZE,
+        ..MachineConfig::default()
+    };
+    let machine = Machine::new(&gdb_program(), &config).expect("the fixed program loads");
+    let mut stub = Stub::new(MachineTarget::new(machine, 2000, false), false);
+    let _ = serve(&mut stub, MemoryLink::new(data));
+}
+
+/// HTIF syscall blocks: `hetsim_isa::htif::serve` on arbitrary memory. Input layout: bytes 0..4
+/// are the block's address as an offset from the 4 KiB RAM at 0x8000_0000 (little-endian,
+/// wrapping, so small values land in RAM and large ones anywhere), the rest is the RAM's
+/// contents. A served `write` must return exactly the bytes its block names, with their
+/// count in the block's result word; an `exit` leaves memory untouched.
+pub fn htif(data: &[u8]) {
+    use hetsim_isa::htif::{acknowledge, serve, HtifMemory, Syscall};
+    let mut w = [0u8; 4];
+    let n = data.len().min(4);
+    w[..n].copy_from_slice(&data[..n]);
+    let addr = RAM.wrapping_add(u32::from_le_bytes(w));
+    let mut mem = Memory::new();
+    mem.add_region("ram", RAM, RAM_SIZE).unwrap();
+    let image = data.get(4..).unwrap_or_default();
+    let image = &image[..image.len().min(RAM_SIZE as usize)];
+    mem.write_bytes(RAM, image).unwrap();
+    let before = mem.read_bytes(RAM, RAM_SIZE).unwrap();
+    match serve(&mut mem, addr) {
+        Ok(Syscall::Write { fd, bytes }) => {
+            assert!(fd == 1 || fd == 2);
+            let block = mem.read(addr, 32).expect("a served block is in memory");
+            let word = |i: usize| u64::from_le_bytes(block[i * 8..i * 8 + 8].try_into().unwrap());
+            assert_eq!(word(0), bytes.len() as u64, "result word = bytes written");
+            let len = u32::try_from(bytes.len()).unwrap();
+            if len > 0 {
+                let buf = u32::try_from(word(2)).unwrap();
+                // The buffer may overlap the block (whose first word now holds the count):
+                // compare with memory as it was.
+                let off = (buf - RAM) as usize;
+                assert_eq!(bytes, before[off..off + bytes.len()]);
+            }
+        }
+        Ok(Syscall::Exit(_)) => {
+            assert_eq!(mem.read_bytes(RAM, RAM_SIZE).unwrap(), before);
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+    // tohost and fromhost: the block's address word and the next, wherever they are.
+    let _ = acknowledge(&mut mem, addr, addr.wrapping_add(8));
+}

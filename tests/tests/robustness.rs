@@ -117,6 +117,19 @@ proptest! {
     fn cluster_runs_never_panic(data in inputs("cluster")) {
         fuzzing::cluster(&data);
     }
+
+    #[test]
+    fn gdb_packets_never_panic(data in inputs("gdb_packets")) {
+        fuzzing::gdb_packets(&data);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(200_000))]
+    #[test]
+    fn htif_blocks_never_panic(data in inputs("htif")) {
+        fuzzing::htif(&data);
+    }
 }
 
 /// A fuzzing harness.
@@ -127,7 +140,7 @@ type Harness = fn(&[u8]);
 /// next to the code they broke.)
 #[test]
 fn committed_seeds_run() {
-    let targets: [(&str, Harness); 7] = [
+    let targets: [(&str, Harness); 9] = [
         ("elf", fuzzing::elf),
         ("exec", fuzzing::exec),
         ("machine", fuzzing::machine),
@@ -135,6 +148,8 @@ fn committed_seeds_run() {
         ("npy", fuzzing::npy),
         ("ron_tile", fuzzing::ron_tile),
         ("ron_cluster", fuzzing::ron_cluster),
+        ("gdb_packets", fuzzing::gdb_packets),
+        ("htif", fuzzing::htif),
     ];
     for (target, harness) in targets {
         for s in seeds(target) {

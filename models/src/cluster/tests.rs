@@ -1054,3 +1054,44 @@ fn ecall_write_and_console_lines_are_per_core() {
         "{e}"
     );
 }
+
+/// The debugger's stepping entry point is the run loop's body: stepping cycle by cycle
+/// (`step_cycle`, what `--gdb` does) ends in the same report as `run` (cycles, stalls, bank
+/// conflicts, I-cache misses), the clock only moves forward, and cycles without activity are
+/// skipped as in `run`.
+#[test]
+fn step_cycle_reproduces_run() {
+    let words = [
+        periph_t2(),
+        lui(T0, map::TCDM_BASE >> 12),
+        lw(T1, T0, 0),
+        mul(T3, T1, T1),
+        sw(T3, T0, 4),
+        lw(A0, T2, map::periph::BARRIER as i32),
+        lw(A1, T0, 4),
+        div(A2, A1, T1),
+        exit_store(),
+    ];
+    let cfg = ClusterConfig {
+        cores: 4,
+        ..ClusterConfig::default()
+    };
+    let expected = Cluster::new(&cfg, &program(&words)).unwrap().run().unwrap();
+    let mut c = Cluster::new(&cfg, &program(&words)).unwrap();
+    let (mut steps, mut last) = (0u64, 0u64);
+    let report = loop {
+        steps += 1;
+        if let Some(r) = c.step_cycle().unwrap() {
+            break r;
+        }
+        assert!(c.now() > last, "the clock moves forward");
+        last = c.now();
+    };
+    assert_eq!(report, expected);
+    // The I-cache misses and the divide leave idle cycles, which a step skips.
+    assert!(
+        steps < expected.cycles,
+        "{steps} steps, {} cycles",
+        expected.cycles
+    );
+}

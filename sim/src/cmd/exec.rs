@@ -3,6 +3,8 @@
 use super::note;
 use crate::cli::Mode;
 use crate::error::Error;
+use crate::gdb::targets::MachineTarget;
+use crate::gdb::{Ending, Stub};
 use hetsim_isa::{ExitKind, Machine, MachineConfig, Misaligned, Program};
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +34,10 @@ pub struct ExecArgs {
     /// Main RAM as BASE:SIZE (hex or decimal; SIZE may end in K or M), e.g. 0x80000000:64M.
     #[arg(long, default_value = "0x80000000:64M")]
     pub ram: String,
+    /// Wait for GDB on 127.0.0.1:PORT before the first instruction and run under its control
+    /// (0 picks a free port; the address is printed on stderr). docs/debugging.md, "GDB".
+    #[arg(long, value_name = "PORT", conflicts_with = "trace")]
+    pub gdb: Option<u16>,
 }
 
 fn parse_num(s: &str) -> Option<u64> {
@@ -86,7 +92,10 @@ pub fn run(args: &ExecArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
         return Ok(0);
     }
     let mut machine = Machine::new(&program, &config)?;
-    machine.set_stop_flag(super::stop_flag_on_ctrl_c());
+    if args.gdb.is_none() {
+        // Under GDB the stub watches Ctrl-C (it stops the run as GDB's interrupt does).
+        machine.set_stop_flag(super::stop_flag_on_ctrl_c());
+    }
     machine.set_extensions(hetsim_isa::Extensions {
         zfh: args.ext.iter().any(|e| e == "zfh"),
         xfvec: args.ext.iter().any(|e| e == "xfvec"),
@@ -94,7 +103,44 @@ pub fn run(args: &ExecArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
         xfrep: args.ext.iter().any(|e| e == "xfrep"),
         xssr: args.ext.iter().any(|e| e == "xssr"),
     });
-    let result = if args.trace {
+    // Console bytes already written (under GDB they are written at every stop).
+    let mut printed = (0, 0);
+    let result = if let Some(port) = args.gdb {
+        let link = crate::gdb::accept(port)
+            .map_err(|e| Error::Gdb(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+        let target = MachineTarget::new(machine, args.max_instructions, true);
+        let mut stub = Stub::new(target, true);
+        stub.set_ctrl_c_flag(super::stop_flag_on_ctrl_c());
+        let ending = crate::gdb::serve(&mut stub, link).map_err(Error::Gdb);
+        let mut target = stub.target;
+        target.flush_output();
+        let left = target.instructions_left();
+        machine = target.machine;
+        printed = (machine.console.len(), machine.stderr.len());
+        match ending? {
+            Ending::Exited(code) => {
+                note(format_args!(
+                    "hetsim: {} exited with code {code} under gdb after {} instructions",
+                    args.file.display(),
+                    machine.hart.instret
+                ));
+                return Ok(code);
+            }
+            Ending::Killed => {
+                note(format_args!(
+                    "hetsim: {} killed from gdb after {} instructions",
+                    args.file.display(),
+                    machine.hart.instret
+                ));
+                return Ok(crate::cli::EXIT_KILLED);
+            }
+            Ending::Detached => {
+                note(format_args!("hetsim: gdb detached; the run goes on"));
+                machine.set_stop_flag(super::stop_flag_on_ctrl_c());
+                machine.run(left)
+            }
+        }
+    } else if args.trace {
         let stderr = std::io::stderr();
         let mut out = std::io::BufWriter::new(stderr.lock());
         let mut io_err = None;
@@ -115,12 +161,12 @@ pub fn run(args: &ExecArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
         machine.run(args.max_instructions)
     };
     // Whatever happened, show what the program printed.
-    out.write_all(&machine.console)
+    out.write_all(&machine.console[printed.0..])
         .and_then(|()| out.flush())
         .map_err(Error::Stdout)?;
-    if !machine.stderr.is_empty() {
+    if machine.stderr.len() > printed.1 {
         // fd 2 of the program; a failing stderr has nowhere to be reported.
-        let _ = std::io::stderr().write_all(&machine.stderr);
+        let _ = std::io::stderr().write_all(&machine.stderr[printed.1..]);
     }
     let exit = result?;
     let how = match exit.kind {

@@ -4,6 +4,8 @@
 use super::emit;
 use crate::cli::Mode;
 use crate::error::Error;
+use crate::gdb::targets::ClusterTarget;
+use crate::gdb::{Ending, Stub};
 use hetsim_isa::Program;
 use hetsim_models::aimc::{self, Matrix};
 use hetsim_models::cluster::{Cluster, ClusterConfig};
@@ -68,6 +70,12 @@ pub struct KernelArgs {
     /// flamegraph.pl, inferno or speedscope.
     #[arg(long, value_name = "FILE")]
     pub profile_folded: Option<PathBuf>,
+    /// Wait for GDB on 127.0.0.1:PORT before the first cycle and run under its control, one
+    /// thread per core (0 picks a free port; the address is printed on stderr). Stepping a
+    /// core advances the whole cluster cycle by cycle until that core retires an
+    /// instruction (docs/debugging.md, "GDB").
+    #[arg(long, value_name = "PORT")]
+    pub gdb: Option<u16>,
 }
 
 fn split_binding<'a>(option: &str, s: &'a str) -> Result<(&'a str, &'a str), Error> {
@@ -262,7 +270,35 @@ pub fn run(args: &KernelArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Er
     if let Some(s) = sink {
         cluster.set_trace(s);
     }
-    let report = cluster.run()?;
+    let report = match args.gdb {
+        Some(port) => {
+            let link = crate::gdb::accept(port)
+                .map_err(|e| Error::Gdb(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+            let mut stub = Stub::new(ClusterTarget::new(cluster), true);
+            stub.set_ctrl_c_flag(super::stop_flag_on_ctrl_c());
+            let ending = crate::gdb::serve(&mut stub, link).map_err(Error::Gdb);
+            let target = stub.target;
+            cluster = target.cluster;
+            match ending? {
+                Ending::Exited(_) => target.report.ok_or_else(|| {
+                    Error::Gdb("the program exited but the cluster has no report".into())
+                })?,
+                Ending::Killed => {
+                    super::note(format_args!(
+                        "hetsim: {} killed from gdb at cycle {}",
+                        args.file.display(),
+                        cluster.now()
+                    ));
+                    return Ok(crate::cli::EXIT_KILLED);
+                }
+                Ending::Detached => {
+                    super::note(format_args!("hetsim: gdb detached; the run goes on"));
+                    cluster.run()?
+                }
+            }
+        }
+        None => cluster.run()?,
+    };
     let profile = profiler.map(|p| p.finish(&report, &program.symbolizer));
     if let (Some(r), Some(path)) = (recorder, &args.trace_instructions) {
         r.into_trace(&program, cfg.cores, cfg.clock_ghz)
