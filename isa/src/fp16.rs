@@ -132,7 +132,7 @@ pub fn dotp_ex(acc: u32, a: [u16; 2], b: [u16; 2], rm: Rounding) -> (u32, u8) {
 ///
 /// Fast path (round to nearest even, finite operands): the product of two halves is exact in
 /// `f64` (11 x 11 significand bits), the sum is checked exact with TwoSum, and the exact value
-/// is rounded once ([`round_exact_f64`]); anything else takes the integer path of [`fma`].
+/// is rounded once (`round_exact_f64`); anything else takes the integer path of [`fma`].
 /// `fast_paths_equal_the_integer_path` checks both paths agree.
 #[inline]
 pub fn mul_add(a: u16, b: u16, c: u16, rm: Rounding) -> u16 {
