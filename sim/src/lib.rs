@@ -19,10 +19,10 @@ pub mod cmd;
 pub mod error;
 pub mod fnv;
 
-pub use input::{scenario, workload};
+pub use input::{checkpoint, scenario, workload};
 pub use output::{diag, html, plot, profile, trace_event};
 pub use plan::{mapping, strategy};
 pub use results::{report, run, summary, sweep};
-pub use simulate::{backend, engine, lora_f16_kernel, lora_kernel, numerics, replay};
+pub use simulate::{accuracy, backend, engine, lora_f16_kernel, lora_kernel, numerics, replay};
 
 pub use error::Error;

@@ -42,6 +42,33 @@ pub fn lora(x: &Matrix, xw: &Matrix, a: &Matrix, b: &Matrix, scale: f32) -> Opti
     Matrix::new(xw.rows(), xw.cols(), data).ok()
 }
 
+/// The error function, in f64, from the Chebyshev fit of erfc in Numerical Recipes (`erfcc`:
+/// fractional error of erfc below 1.2e-7 everywhere), enough for f32 results.
+pub fn erf(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    if x >= 0.0 {
+        1.0 - erfc
+    } else {
+        erfc - 1.0
+    }
+}
+
+/// Exact GELU `x (1 + erf(x / sqrt 2)) / 2` of one value (erf in f64).
+pub fn gelu_erf(v: f32) -> f32 {
+    let x = f64::from(v);
+    (0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2))) as f32
+}
+
 fn map(x: &Matrix, f: impl Fn(f32) -> f32) -> Matrix {
     let d = x.as_slice().iter().map(|&v| f(v)).collect();
     Matrix::new(x.rows(), x.cols(), d).unwrap_or_else(|_| Matrix::zeros(x.rows(), x.cols()))
@@ -76,6 +103,7 @@ pub fn eval(kind: &OpKind, ins: &[&Matrix]) -> Option<Matrix> {
                 Activation::Gelu => map(x, |v| {
                     0.5 * v * (1.0 + (0.797_884_6 * (v + 0.044_715 * v * v * v)).tanh())
                 }),
+                Activation::GeluErf => map(x, gelu_erf),
                 Activation::Silu => map(x, |v| v / (1.0 + (-v).exp())),
             })
         }

@@ -1,0 +1,228 @@
+//! Checkpoints: transformer weights from a Hugging Face model directory (`model.safetensors`
+//! and `config.json`), mapped onto a layer schedule's operations.
+//!
+//! This module owns reading the safetensors file (F32, F16, BF16 and F64 tensors, converted to
+//! f32; integer tensors such as `embeddings.position_ids` are skipped), the few `config.json`
+//! fields the forward pass needs, and the name mapping of the BERT family: the weight of the
+//! schedule's operation `<op>` in repetition `<rep>` of block `<block>` is the tensor
+//! `<prefix><block>.<rep>.<op>.weight` (or `<prefix><op>.weight` when the operation's name
+//! already starts with its block's name, as `embeddings.LayerNorm` does), where `<prefix>` is empty for
+//! a `BertModel` file and `bert.` for a task model (`BertForMaskedLM`, ...). Linear weights are
+//! stored `out x in` (PyTorch) and returned `in x out` (the schedule's `x W`). Every error names
+//! the file, the tensor and the expected and found shapes.
+
+use crate::error::Error;
+use hetsim_models::aimc::Matrix;
+use safetensors::{Dtype, SafeTensors};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The checkpoint file in a model directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The model configuration in a model directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// Largest checkpoint read, in bytes (a 100 M-parameter f32 model is 400 MB).
+pub const MAX_BYTES: u64 = 2_000_000_000;
+
+/// One tensor, in f32, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub data: Vec<f32>,
+}
+
+/// The fields of a BERT `config.json` the forward pass uses.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct BertConfig {
+    /// Hidden size.
+    pub hidden_size: usize,
+    /// Attention heads.
+    pub num_attention_heads: usize,
+    /// Encoder layers.
+    pub num_hidden_layers: usize,
+    /// FFN size.
+    pub intermediate_size: usize,
+    /// `gelu` (erf), `gelu_new` / `gelu_pytorch_tanh` (tanh approximation) or `relu`.
+    pub hidden_act: String,
+    /// LayerNorm epsilon.
+    pub layer_norm_eps: f32,
+    /// Rows of the position-embedding table (the longest sequence).
+    pub max_position_embeddings: usize,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+}
+
+/// A loaded model directory.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Its configuration.
+    pub config: BertConfig,
+    /// Floating-point tensors by name (the prefix removed).
+    pub tensors: BTreeMap<String, Tensor>,
+    /// The prefix removed from every tensor name (`""` or e.g. `"bert."`).
+    pub prefix: String,
+}
+
+fn data_err(path: &Path, message: String) -> Error {
+    Error::Data {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    Some(match dtype {
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F64 => bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|b| hetsim_isa::fp16::to_f32_value(u16::from_le_bytes([b[0], b[1]])))
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
+            .collect(),
+        _ => return None,
+    })
+}
+
+impl Checkpoint {
+    /// Reads `dir/model.safetensors` and `dir/config.json`.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let cfg_path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&cfg_path).map_err(|e| {
+            data_err(
+                &cfg_path,
+                format!("{e} (a checkpoint directory holds {WEIGHTS_FILE} and {CONFIG_FILE})"),
+            )
+        })?;
+        let config: BertConfig = serde_json::from_str(&text)
+            .map_err(|e| data_err(&cfg_path, format!("not a BERT configuration: {e}")))?;
+        let path = dir.join(WEIGHTS_FILE);
+        let len = std::fs::metadata(&path)
+            .map_err(|e| data_err(&path, e.to_string()))?
+            .len();
+        if len > MAX_BYTES {
+            return Err(data_err(
+                &path,
+                format!("{len} bytes, more than the {MAX_BYTES} hetsim reads"),
+            ));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| data_err(&path, e.to_string()))?;
+        let mut ck = Self::from_bytes(&path, &bytes, config)?;
+        ck.dir = dir.to_path_buf();
+        Ok(ck)
+    }
+
+    /// Parses safetensors `bytes` (`path` names them in errors) with configuration `config`.
+    pub fn from_bytes(path: &Path, bytes: &[u8], config: BertConfig) -> Result<Self, Error> {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| data_err(path, format!("not a safetensors file: {e}")))?;
+        let anchor = "embeddings.word_embeddings.weight";
+        let prefix = st
+            .names()
+            .into_iter()
+            .filter_map(|n| n.strip_suffix(anchor))
+            .min()
+            .ok_or_else(|| {
+                data_err(
+                    path,
+                    format!("no tensor {anchor}: not a BERT checkpoint (or an unknown naming)"),
+                )
+            })?
+            .to_string();
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.iter() {
+            let Some(short) = name.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            let Some(data) = to_f32(view.dtype(), view.data()) else {
+                continue;
+            };
+            tensors.insert(
+                short.to_string(),
+                Tensor {
+                    shape: view.shape().to_vec(),
+                    data,
+                },
+            );
+        }
+        Ok(Self {
+            dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            config,
+            tensors,
+            prefix,
+        })
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.join(WEIGHTS_FILE)
+    }
+
+    /// The tensor `name` (without the prefix) with exactly `shape`.
+    pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<&Tensor, Error> {
+        let t = self.tensors.get(name).ok_or_else(|| {
+            data_err(
+                &self.file(),
+                format!("no tensor {}{name} (expected shape {shape:?})", self.prefix),
+            )
+        })?;
+        if t.shape != shape {
+            return Err(data_err(
+                &self.file(),
+                format!(
+                    "tensor {}{name}: expected shape {shape:?}, the file holds {:?}",
+                    self.prefix, t.shape
+                ),
+            ));
+        }
+        Ok(t)
+    }
+
+    /// A vector tensor of `n` values.
+    pub fn vector(&self, name: &str, n: usize) -> Result<Vec<f32>, Error> {
+        Ok(self.tensor(name, &[n])?.data.clone())
+    }
+
+    /// The weight of a linear layer `in_features -> out_features`, stored `out x in`, returned
+    /// `in x out`.
+    pub fn linear(
+        &self,
+        name: &str,
+        in_features: usize,
+        out_features: usize,
+    ) -> Result<Matrix, Error> {
+        let t = self.tensor(name, &[out_features, in_features])?;
+        let d = &t.data;
+        Ok(Matrix::from_fn(in_features, out_features, |i, o| {
+            d[o * in_features + i]
+        }))
+    }
+
+    /// A table of `rows x cols` (an embedding).
+    pub fn table(&self, name: &str, rows: usize, cols: usize) -> Result<Matrix, Error> {
+        let t = self.tensor(name, &[rows, cols])?;
+        Matrix::new(rows, cols, t.data.clone()).map_err(|e| data_err(&self.file(), e.to_string()))
+    }
+}
+
+/// The tensor-name stem of operation `op` of repetition `rep` of block `block` (module docs):
+/// `op` when it already starts with the block's name, else `<block>.<rep>.<op>` (a Hugging Face
+/// layer list is numbered even when it has one layer).
+pub fn stem(block: &str, rep: usize, op: &str) -> String {
+    if op.starts_with(&format!("{block}.")) {
+        op.to_string()
+    } else {
+        format!("{block}.{rep}.{op}")
+    }
+}
