@@ -100,25 +100,18 @@ impl Checkpoint {
     /// Reads `dir/model.safetensors` and `dir/config.json`.
     pub fn load(dir: &Path) -> Result<Self, Error> {
         let cfg_path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&cfg_path).map_err(|e| {
-            data_err(
-                &cfg_path,
-                format!("{e} (a checkpoint directory holds {WEIGHTS_FILE} and {CONFIG_FILE})"),
-            )
-        })?;
+        let text =
+            hetsim_models::diag::read_text(&cfg_path, "a model configuration").map_err(|e| {
+                data_err(
+                    &cfg_path,
+                    format!("{e} (a checkpoint directory holds {WEIGHTS_FILE} and {CONFIG_FILE})"),
+                )
+            })?;
         let config: BertConfig = serde_json::from_str(&text)
             .map_err(|e| data_err(&cfg_path, format!("not a BERT configuration: {e}")))?;
         let path = dir.join(WEIGHTS_FILE);
-        let len = std::fs::metadata(&path)
-            .map_err(|e| data_err(&path, e.to_string()))?
-            .len();
-        if len > MAX_BYTES {
-            return Err(data_err(
-                &path,
-                format!("{len} bytes, more than the {MAX_BYTES} hetsim reads"),
-            ));
-        }
-        let bytes = std::fs::read(&path).map_err(|e| data_err(&path, e.to_string()))?;
+        let bytes = hetsim_isa::input::read_limited(&path, MAX_BYTES, "a safetensors checkpoint")
+            .map_err(|e| data_err(&path, e.to_string()))?;
         let mut ck = Self::from_bytes(&path, &bytes, config)?;
         ck.dir = dir.to_path_buf();
         Ok(ck)

@@ -71,7 +71,8 @@ impl Sentences {
             path: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let text = hetsim_models::diag::read_text(path, "a sentence file")
+            .map_err(|e| err(e.to_string()))?;
         let s: Self = serde_json::from_str(&text).map_err(|e| {
             err(format!(
                 "{e}; expected {{\"sentences\": [{{\"text\": \"...\", \"ids\": [101, ..., 102]}}]}}"

@@ -312,6 +312,23 @@ mod tests {
     }
 
     #[test]
+    fn exact_gelu_by_hand() {
+        // erf(0.5) = 0.520499877813, erf(-1) = -0.842700792950 (tables); Phi(1) = 0.841344746,
+        // so GELU(1) = 0.841344746 and GELU(-1) = -1 + 0.841344746 = -0.158655254.
+        assert!((erf(0.5) - 0.520_499_877_813).abs() < 2e-7);
+        assert!((erf(-1.0) + 0.842_700_792_950).abs() < 2e-7);
+        assert!(erf(0.0).abs() < 1e-7);
+        assert!((f64::from(gelu_erf(1.0)) - 0.841_344_746).abs() < 1e-6);
+        assert!((f64::from(gelu_erf(-1.0)) + 0.158_655_254).abs() < 1e-6);
+        let y = eval(
+            &OpKind::Activation(Activation::GeluErf),
+            &[&m(1, 2, &[1.0, -1.0])],
+        )
+        .unwrap();
+        assert_eq!(y.as_slice(), &[gelu_erf(1.0), gelu_erf(-1.0)]);
+    }
+
+    #[test]
     fn rel_l2_by_hand() {
         // ||[3,4] - [0,0]|| / ||[0,0]|| is infinite; ||[1,1]-[1,0]|| / ||[1,0]|| = 1.
         assert_eq!(rel_l2(&m(1, 2, &[1.0, 1.0]), &m(1, 2, &[1.0, 0.0])), 1.0);
