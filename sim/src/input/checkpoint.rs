@@ -219,3 +219,135 @@ pub fn stem(block: &str, rep: usize, op: &str) -> String {
         format!("{block}.{rep}.{op}")
     }
 }
+
+/// The adapter file in a PEFT adapter directory.
+pub const ADAPTER_FILE: &str = "adapter_model.safetensors";
+/// The adapter configuration in a PEFT adapter directory.
+pub const ADAPTER_CONFIG_FILE: &str = "adapter_config.json";
+
+/// The fields of a PEFT `adapter_config.json` hetsim uses.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct AdapterConfig {
+    /// LoRA rank.
+    pub r: usize,
+    /// LoRA alpha (the branch is scaled by `lora_alpha / r`).
+    pub lora_alpha: f32,
+    /// Module names adapted: a module whose name is one of them or ends with `.` and one of
+    /// them (PEFT's rule).
+    pub target_modules: Vec<String>,
+}
+
+impl AdapterConfig {
+    /// Reads `dir/adapter_config.json`.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let path = dir.join(ADAPTER_CONFIG_FILE);
+        let text = hetsim_models::diag::read_text(&path, "an adapter configuration")
+            .map_err(|e| data_err(&path, e.to_string()))?;
+        let c: Self = serde_json::from_str(&text)
+            .map_err(|e| data_err(&path, format!("not a PEFT LoRA configuration: {e}")))?;
+        if c.r == 0 || !c.lora_alpha.is_finite() || c.target_modules.is_empty() {
+            return Err(data_err(
+                &path,
+                format!(
+                    "r {} lora_alpha {} with {} target module(s): need r >= 1, a finite alpha \
+                     and at least one target (a list of module names)",
+                    c.r,
+                    c.lora_alpha,
+                    c.target_modules.len()
+                ),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// Whether the operation (module) `name` is adapted.
+    pub fn targets(&self, name: &str) -> bool {
+        self.target_modules
+            .iter()
+            .any(|t| name == t || name.ends_with(&format!(".{t}")))
+    }
+}
+
+/// A loaded PEFT LoRA adapter: its configuration and tensors.
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Its configuration.
+    pub config: AdapterConfig,
+    /// Floating-point tensors by full name (e.g.
+    /// `base_model.model.encoder.layer.0.attention.self.query.lora_A.weight`).
+    pub tensors: BTreeMap<String, Tensor>,
+}
+
+fn read_tensors(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Tensor>, Error> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| data_err(path, format!("not a safetensors file: {e}")))?;
+    Ok(st
+        .iter()
+        .filter_map(|(name, view)| {
+            to_f32(view.dtype(), view.data()).map(|data| {
+                (
+                    name.to_string(),
+                    Tensor {
+                        shape: view.shape().to_vec(),
+                        data,
+                    },
+                )
+            })
+        })
+        .collect())
+}
+
+impl Adapter {
+    /// Reads `dir/adapter_model.safetensors` and `dir/adapter_config.json`.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let config = AdapterConfig::load(dir)?;
+        let path = dir.join(ADAPTER_FILE);
+        let bytes = hetsim_isa::input::read_limited(&path, MAX_BYTES, "a safetensors adapter")
+            .map_err(|e| data_err(&path, e.to_string()))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            config,
+            tensors: read_tensors(&path, &bytes)?,
+        })
+    }
+
+    /// A and B of the module with tensor-name stem `stem` (`in x rank`, `rank x out`, from
+    /// PEFT's `lora_A.weight` (`rank x in`) and `lora_B.weight` (`out x rank`)), found as the
+    /// one tensor pair whose name ends with `<stem>.lora_A.weight` / `.lora_B.weight`.
+    pub fn lora(&self, stem: &str, n: usize, m: usize) -> Result<(Matrix, Matrix), Error> {
+        let path = self.dir.join(ADAPTER_FILE);
+        let r = self.config.r;
+        let get = |part: &str, shape: [usize; 2]| -> Result<Matrix, Error> {
+            let suffix = format!("{stem}.{part}.weight");
+            let found: Vec<(&String, &Tensor)> = self
+                .tensors
+                .iter()
+                .filter(|(k, _)| *k == &suffix || k.ends_with(&format!(".{suffix}")))
+                .collect();
+            let [(name, t)] = found[..] else {
+                return Err(data_err(
+                    &path,
+                    format!(
+                        "{} tensors named ...{suffix} (expected one, shape {shape:?})",
+                        found.len()
+                    ),
+                ));
+            };
+            if t.shape != shape {
+                return Err(data_err(
+                    &path,
+                    format!(
+                        "tensor {name}: expected shape {shape:?}, the file holds {:?}",
+                        t.shape
+                    ),
+                ));
+            }
+            // stored [rows x cols], returned transposed
+            let (rows, cols) = (shape[0], shape[1]);
+            Ok(Matrix::from_fn(cols, rows, |i, o| t.data[o * cols + i]))
+        };
+        Ok((get("lora_A", [r, n])?, get("lora_B", [m, r])?))
+    }
+}

@@ -21,9 +21,10 @@
 //! GELU, residual adds) have no kernel: both backends compute them in f32 on the host (their
 //! `dynamic`), so the hybrid uses the reference's arithmetic for them and they add no error.
 //!
-//! A checkpoint without adapters gets seeded synthetic LoRA matrices A ~ N(0, 1/in) and B = 0
-//! (PEFT's initialisation): the adapted model equals the checkpoint, and the LoRA kernel still
-//! runs on every token with its own rounding.
+//! LoRA matrices come from the scenario's PEFT adapter (`workload.adapter`, whose rank, alpha
+//! and targets also set the schedule's LoRA); without one, every LoRA gets seeded synthetic
+//! A ~ N(0, 1/in) and B = 0 (PEFT's initialisation): the adapted model equals the checkpoint,
+//! and the LoRA kernel still runs on every token with its own rounding.
 //!
 //! Tiles of each (drift compensation) setting are programmed once (with the mapping's tile
 //! numbers, so each tile has its own noise streams) and copied for each inference time; the
@@ -323,6 +324,17 @@ impl ModelParams {
     /// The parameters of every operation of `schedule` from `ck`, checked against the
     /// schedule's shapes and kinds; LoRA A is seeded from `seed` (module docs).
     pub fn new(ck: &Checkpoint, schedule: &Schedule, seed: u64) -> Result<Self, Error> {
+        Self::with_adapter(ck, None, schedule, seed)
+    }
+
+    /// As [`Self::new`], with the LoRA matrices of `adapter` (when given) on the operations
+    /// the schedule gives LoRA.
+    pub fn with_adapter(
+        ck: &Checkpoint,
+        adapter: Option<&checkpoint::Adapter>,
+        schedule: &Schedule,
+        seed: u64,
+    ) -> Result<Self, Error> {
         let c = &ck.config;
         let h = c.hidden_size;
         let file = ck.dir.join(checkpoint::CONFIG_FILE);
@@ -395,18 +407,26 @@ impl ModelParams {
                             lora,
                         } => {
                             let key = ((ii as u64) << 20) | ((oi as u64) << 4);
-                            OpParams::Linear {
-                                w: ck.linear(&format!("{stem}.weight"), *n, *m)?,
-                                bias: ck.vector(&format!("{stem}.bias"), *m)?,
-                                lora: lora.map(|l| {
+                            let lora = match (lora, adapter) {
+                                (None, _) => None,
+                                (Some(l), Some(ad)) => {
+                                    let (a, b) = ad.lora(&stem, *n, *m)?;
+                                    Some((*l, a, b))
+                                }
+                                (Some(l), None) => {
                                     let a = Matrix::random_normal(
                                         *n,
                                         l.rank,
                                         1.0 / (*n as f32).sqrt(),
                                         derive_seed(seed, key + 1),
                                     );
-                                    (l, a, Matrix::zeros(l.rank, *m))
-                                }),
+                                    Some((*l, a, Matrix::zeros(l.rank, *m)))
+                                }
+                            };
+                            OpParams::Linear {
+                                w: ck.linear(&format!("{stem}.weight"), *n, *m)?,
+                                bias: ck.vector(&format!("{stem}.bias"), *m)?,
+                                lora,
                             }
                         }
                         OpKind::Norm(NormKind::LayerNorm) => OpParams::Norm {
@@ -665,7 +685,16 @@ pub fn prepare(loaded: &Loaded) -> Result<Option<Prepared>, Error> {
         return Ok(None);
     };
     let ck = Checkpoint::load(dir)?;
-    let params = ModelParams::new(&ck, &loaded.schedule, loaded.scenario.seed)?;
+    let adapter = match &loaded.adapter {
+        Some(d) => Some(checkpoint::Adapter::load(d)?),
+        None => None,
+    };
+    let params = ModelParams::with_adapter(
+        &ck,
+        adapter.as_ref(),
+        &loaded.schedule,
+        loaded.scenario.seed,
+    )?;
     let base = loaded.path.parent().unwrap_or(Path::new("."));
     let file = base.join(&cfg.sentences);
     let mut s = Sentences::read(&file)?.sentences;
@@ -1279,5 +1308,172 @@ mod tests {
             .unwrap();
         let again = one.install(|| evaluate(&loaded, &map).unwrap().unwrap());
         assert_eq!(again, res);
+    }
+
+    /// Writes a PEFT adapter (rank 2, alpha 4, `targets`) for the tiny model's query and value
+    /// with seeded A and B (`b_shape` replaces B's shape); returns its directory and the
+    /// tensors as PyTorch stores them, by module.
+    #[allow(clippy::type_complexity)]
+    fn write_adapter(
+        tag: &str,
+        targets: &[&str],
+        b_shape: [usize; 2],
+    ) -> (PathBuf, Vec<(String, Vec<f32>, Vec<f32>)>) {
+        let dir = std::env::temp_dir().join(format!("hetsim-adapter-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut raw = Vec::new();
+        let mut mods = Vec::new();
+        for (k, module) in ["attention.self.query", "attention.self.value"]
+            .iter()
+            .enumerate()
+        {
+            let a = Matrix::random_normal(1, 16, 0.5, 200 + k as u64).into_vec();
+            let b = Matrix::random_normal(1, 16, 0.5, 300 + k as u64).into_vec();
+            let bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+            let stem = format!("base_model.model.encoder.layer.0.{module}");
+            raw.push((format!("{stem}.lora_A.weight"), vec![2, 8], bytes(&a)));
+            raw.push((format!("{stem}.lora_B.weight"), b_shape.to_vec(), bytes(&b)));
+            mods.push((module.to_string(), a, b));
+        }
+        let views: Vec<(String, TensorView)> = raw
+            .iter()
+            .map(|(n, s, b)| {
+                (
+                    n.clone(),
+                    TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+                )
+            })
+            .collect();
+        let file = safetensors::serialize(views, None).unwrap();
+        std::fs::write(dir.join(checkpoint::ADAPTER_FILE), file).unwrap();
+        let cfg = serde_json::json!({"r": 2, "lora_alpha": 4.0, "target_modules": targets,
+            "peft_type": "LORA"});
+        std::fs::write(dir.join(checkpoint::ADAPTER_CONFIG_FILE), cfg.to_string()).unwrap();
+        (dir, mods)
+    }
+
+    #[test]
+    fn a_peft_adapter_computes_its_merged_model() {
+        // y = x W + b + (alpha / r) (x A) B with the adapter's A and B equals the checkpoint
+        // whose W (out x in) is merged: W + (alpha / r) B A, as PEFT's merge does.
+        let base = tiny_tensors(None);
+        let dir = write_tiny("peft", "", &base);
+        let (ad_dir, mods) = write_adapter("merge", &["query", "value"], [8, 2]);
+        let ck = Checkpoint::load(&dir).unwrap();
+        let adapter = checkpoint::Adapter::load(&ad_dir).unwrap();
+        let lora = Lora {
+            rank: 2,
+            alpha: 4.0,
+        };
+        let mut sched = models::generate(&TINY, 8, None);
+        for op in &mut sched.blocks[1].ops {
+            if let OpKind::Linear { lora: l, .. } = &mut op.kind {
+                *l = adapter.config.targets(&op.name).then_some(lora);
+            }
+        }
+        let p = ModelParams::with_adapter(&ck, Some(&adapter), &sched, 0).unwrap();
+        let mut merged = ck.clone();
+        for (module, a, b) in &mods {
+            let w = merged
+                .tensors
+                .get_mut(&format!("encoder.layer.0.{module}.weight"))
+                .unwrap();
+            for o in 0..8 {
+                for i in 0..8 {
+                    let ba: f32 = (0..2).map(|k| b[o * 2 + k] * a[k * 8 + i]).sum();
+                    w.data[o * 8 + i] += 2.0 * ba;
+                }
+            }
+        }
+        let plain = models::generate(&TINY, 8, None);
+        let pm = ModelParams::new(&merged, &plain, 0).unwrap();
+        for ids in [vec![1u32, 4, 9, 2], vec![1, 3, 3, 6, 11, 10, 5, 2]] {
+            let with = reference(&sched, &p, &ids).unwrap();
+            let want = reference(&plain, &pm, &ids).unwrap();
+            let unadapted =
+                reference(&plain, &ModelParams::new(&ck, &plain, 0).unwrap(), &ids).unwrap();
+            let (x, y, z) = (
+                with.last().unwrap(),
+                want.last().unwrap(),
+                unadapted.last().unwrap(),
+            );
+            assert!(host::rel_l2(x, y) < 1e-5, "{}", host::rel_l2(x, y));
+            assert!(host::rel_l2(z, y) > 1e-2, "the adapter changes the model");
+        }
+        // a B of the wrong shape names the file, the tensor and both shapes
+        let (bad, _) = write_adapter("shape", &["query", "value"], [2, 8]);
+        let e = ModelParams::with_adapter(
+            &ck,
+            Some(&checkpoint::Adapter::load(&bad).unwrap()),
+            &sched,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("adapter_model.safetensors") && e.contains("query.lora_B.weight"),
+            "{e}"
+        );
+        assert!(e.contains("[8, 2]") && e.contains("[2, 8]"), "{e}");
+        for d in [dir, ad_dir, bad] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+
+    #[test]
+    fn a_scenario_adapter_sets_the_schedules_lora() {
+        // The adapter's rank, alpha and targets replace the scenario's LoRA; conflicts are
+        // errors naming the field. (The checkpoint directory only has to exist at load time.)
+        let dir = write_tiny("scn", "", &tiny_tensors(None));
+        let (ad, _) = write_adapter("scn", &["query", "value"], [8, 2]);
+        let (none, _) = write_adapter("none", &["nothing"], [8, 2]);
+        let scen = |extra: &str, adapter: &Path| {
+            let text = format!(
+                r#"(name: "a", workload: (schedule: Model("all-minilm-l6-v2"), seq_len: Some(16),
+                    weights: Checkpoint("{}"), adapter: Some("{}"){extra}), numerics: None)"#,
+                dir.display(),
+                adapter.display()
+            );
+            crate::scenario::load_str(Path::new("/tmp/a.ron"), &text)
+        };
+        let loaded = scen("", &ad).unwrap();
+        let loras: Vec<(String, Option<Lora>)> = loaded.schedule.blocks[1]
+            .ops
+            .iter()
+            .filter_map(|o| match o.kind {
+                OpKind::Linear { lora, .. } => Some((o.name.clone(), lora)),
+                _ => None,
+            })
+            .collect();
+        let two = Some(Lora {
+            rank: 2,
+            alpha: 4.0,
+        });
+        assert_eq!(
+            loras.iter().filter(|(_, l)| *l == two).count(),
+            2,
+            "{loras:?}"
+        );
+        assert_eq!(
+            loras.iter().filter(|(_, l)| l.is_none()).count(),
+            4,
+            "{loras:?}"
+        );
+        assert_eq!(loaded.adapter.as_deref(), Some(ad.as_path()));
+        let err = |extra: &str, adapter: &Path| scen(extra, adapter).unwrap_err().to_string();
+        let e = err(", lora: Rank((rank: 4, alpha: 8.0))", &ad);
+        assert!(e.contains("workload.lora") && e.contains("rank 2"), "{e}");
+        let e = err(", lora_targets: Some([\"attention.self.query\"])", &ad);
+        assert!(e.contains("workload.lora_targets"), "{e}");
+        let e = err("", &none);
+        assert!(
+            e.contains("workload.adapter") && e.contains("nothing"),
+            "{e}"
+        );
+        let e = err("", &dir);
+        assert!(e.contains("adapter_config.json"), "{e}");
+        for d in [dir, ad, none] {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }

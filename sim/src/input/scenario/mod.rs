@@ -177,6 +177,12 @@ pub struct Workload {
     /// Weights (default `Synthetic`).
     #[serde(default)]
     pub weights: Weights,
+    /// A PEFT LoRA adapter directory (`adapter_model.safetensors`, `adapter_config.json`),
+    /// relative to the scenario file (default `None`). Needs `weights: Checkpoint(..)`; its
+    /// rank, alpha and target modules set the schedule's LoRA, and the accuracy evaluation uses
+    /// its A and B.
+    #[serde(default)]
+    pub adapter: Option<String>,
 }
 
 fn default_lora() -> LoraChoice {
@@ -384,6 +390,8 @@ pub struct Loaded {
     pub npy_dir: Option<PathBuf>,
     /// Checkpoint directory, resolved.
     pub checkpoint: Option<PathBuf>,
+    /// PEFT adapter directory, resolved.
+    pub adapter: Option<PathBuf>,
 }
 
 impl Loaded {
@@ -690,6 +698,30 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
             checkpoint = Some(p);
         }
     }
+    let adapter = match &sc.workload.adapter {
+        None => None,
+        Some(d) => {
+            let p = dir.join(d);
+            if checkpoint.is_none() {
+                return Err(f(
+                    "workload.adapter",
+                    "an adapter needs the model it adapts".into(),
+                    "set workload.weights: Checkpoint(\"dir\")",
+                ));
+            }
+            let cfg = crate::checkpoint::AdapterConfig::load(&p).map_err(|e| {
+                f(
+                    "workload.adapter",
+                    e.to_string(),
+                    "a PEFT LoRA adapter directory holds adapter_config.json and \
+                     adapter_model.safetensors",
+                )
+            })?;
+            apply_adapter(&mut schedule, &sc.workload, &cfg)
+                .map_err(|(field, message, hint)| f(field, message, hint))?;
+            Some(p)
+        }
+    };
     if let Some(a) = &sc.accuracy {
         if checkpoint.is_none() {
             return Err(f(
@@ -733,6 +765,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
         schedule,
         npy_dir,
         checkpoint,
+        adapter,
     };
     crate::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1).map_err(|e| {
         f(
@@ -745,6 +778,61 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
 }
 
 type FieldError = (&'static str, String, &'static str);
+
+/// Sets the schedule's LoRA from a PEFT adapter's configuration: its rank and alpha on every
+/// linear operation it targets, none elsewhere. `workload.lora` may only repeat the adapter's
+/// rank and alpha (or keep its default) and `workload.lora_targets` must be unset.
+fn apply_adapter(
+    s: &mut Schedule,
+    w: &Workload,
+    cfg: &crate::checkpoint::AdapterConfig,
+) -> Result<(), FieldError> {
+    let own = Lora {
+        rank: cfg.r,
+        alpha: cfg.lora_alpha,
+    };
+    match w.lora {
+        LoraChoice::Rank(l) if l == DEFAULT_LORA || l == own => {}
+        LoraChoice::FromSchedule => {}
+        _ => {
+            return Err((
+                "workload.lora",
+                format!(
+                    "{:?} conflicts with the adapter's rank {} and alpha {}",
+                    w.lora, cfg.r, cfg.lora_alpha
+                ),
+                "remove workload.lora: the adapter sets rank and alpha",
+            ))
+        }
+    }
+    if w.lora_targets.is_some() {
+        return Err((
+            "workload.lora_targets",
+            "set together with an adapter".into(),
+            "remove it: the adapter's target_modules say which operations carry LoRA",
+        ));
+    }
+    let mut any = false;
+    for b in &mut s.blocks {
+        for op in &mut b.ops {
+            if let OpKind::Linear { lora, .. } = &mut op.kind {
+                *lora = cfg.targets(&op.name).then_some(own);
+                any |= lora.is_some();
+            }
+        }
+    }
+    if !any {
+        return Err((
+            "workload.adapter",
+            format!(
+                "target_modules {:?} name no linear operation of the schedule",
+                cfg.target_modules
+            ),
+            "PEFT matches a module whose name ends with a target, e.g. \"query\"",
+        ));
+    }
+    Ok(())
+}
 
 fn apply_lora(s: &mut Schedule, w: &Workload) -> Result<(), FieldError> {
     if let Some(targets) = &w.lora_targets {
