@@ -1,7 +1,7 @@
 //! `hetsim tile`: program one AIMC tile (or a tiled matrix) and report its accuracy against
 //! the ideal f32 product over time after programming.
 
-use super::emit;
+use super::{emit, note};
 use crate::cli::Mode;
 use crate::error::Error;
 use hetsim_models::aimc::{self, Matrix, TileConfig};
@@ -15,10 +15,15 @@ pub struct TileArgs {
     /// (models/presets/aimc-ahwa-512.ron).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Weights, in x out, as a 2-D f32/f64 .npy file; default: N(0, 0.05) weights of
-    /// --shape drawn from --seed.
+    /// Weights as a 2-D f32/f64 .npy file, in x out (rows are inputs, y = x W) unless
+    /// --layout out-in says otherwise; a square matrix needs --layout. Default: N(0, 0.05)
+    /// weights of --shape drawn from --seed.
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Orientation of --weights: in-out (rows are inputs) or out-in (rows are outputs, as
+    /// PyTorch's nn.Linear.weight and safetensors checkpoints store it; transposed here).
+    #[arg(long, value_enum, requires = "weights")]
+    pub layout: Option<Layout>,
     /// Inputs, tokens x in, as a 1-D or 2-D .npy file; default: --tokens N(0, 1) vectors.
     #[arg(long)]
     pub inputs: Option<PathBuf>,
@@ -38,6 +43,38 @@ pub struct TileArgs {
     /// Number of independent programming draws to average.
     #[arg(long, default_value_t = 10)]
     pub draws: usize,
+}
+
+/// Orientation of a weight file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// Rows are inputs: `in x out`, y = x W.
+    InOut,
+    /// Rows are outputs: `out x in` (PyTorch `nn.Linear.weight`).
+    OutIn,
+}
+
+/// `w` as `in x out`: as it is for [`Layout::InOut`], transposed for [`Layout::OutIn`]; a
+/// square matrix without a layout is a usage error (the orientation cannot be told).
+fn oriented(w: Matrix, layout: Option<Layout>, file: &std::path::Path) -> Result<Matrix, Error> {
+    match layout {
+        Some(Layout::OutIn) => Ok(Matrix::from_fn(w.cols(), w.rows(), |i, o| {
+            w.get(o, i).unwrap_or(0.0)
+        })),
+        Some(Layout::InOut) => Ok(w),
+        None if w.rows() == w.cols() => Err(Error::Usage {
+            option: "--weights".into(),
+            message: format!(
+                "{} is {} x {} (square), so its orientation cannot be told; give --layout \
+                 in-out (rows are inputs, y = x W) or --layout out-in (rows are outputs, as \
+                 PyTorch's nn.Linear.weight)",
+                file.display(),
+                w.rows(),
+                w.cols()
+            ),
+        }),
+        None => Ok(w),
+    }
 }
 
 fn parse_shape(s: &str) -> Result<(usize, usize), String> {
@@ -78,7 +115,10 @@ pub fn run(args: &TileArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
         Some(p) => TileConfig::from_ron_file(p)?,
         None => TileConfig::default(),
     };
-    let weights = args.weights.as_deref().map(aimc::read_npy).transpose()?;
+    let weights = match &args.weights {
+        Some(p) => Some(oriented(aimc::read_npy(p)?, args.layout, p)?),
+        None => None,
+    };
     let inputs = args.inputs.as_deref().map(aimc::read_npy).transpose()?;
     let rows = weights.as_ref().map_or(args.shape.0, Matrix::rows);
     if weights.is_none() {
@@ -111,6 +151,26 @@ pub fn run(args: &TileArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
     let inputs = inputs.unwrap_or_else(|| {
         Matrix::random_normal(args.tokens, rows, 1.0, aimc::derive_seed(args.seed, 1))
     });
+    if let Some(p) = &args.weights {
+        note(format_args!(
+            "weights {}: {} inputs x {} outputs (y = x W{})",
+            p.display(),
+            weights.rows(),
+            weights.cols(),
+            match args.layout {
+                Some(Layout::OutIn) => "; the file's out x in rows transposed",
+                Some(Layout::InOut) => "",
+                None => "; rows are inputs: --layout out-in for a PyTorch weight",
+            }
+        ));
+    }
+    if weights.as_slice().iter().all(|&v| v == 0.0) {
+        note(format_args!(
+            "warning: every weight is 0: the ideal product is 0, so relative errors say \
+             nothing; no accuracy table"
+        ));
+        return Ok(0);
+    }
     let report = aimc::accuracy_report(&cfg, &weights, &inputs, &times, args.draws)?;
     emit(out, format_args!("{report}\n"))?;
     Ok(0)
@@ -129,5 +189,26 @@ mod tests {
         assert!(generated_size("--shape", 8192, 8192).is_ok());
         assert!(generated_size("--shape", 8193, 8192).is_err());
         assert!(generated_size("--tokens", usize::MAX, 2).is_err());
+    }
+
+    #[test]
+    fn layouts() {
+        let f = std::path::Path::new("w.npy");
+        // 2 x 3 in-out stays; out-in [[1 2 3] [4 5 6]] (2 outputs of 3 inputs) becomes 3 x 2
+        let w = Matrix::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        assert_eq!(oriented(w.clone(), None, f).unwrap(), w);
+        let t = oriented(w, Some(Layout::OutIn), f).unwrap();
+        assert_eq!((t.rows(), t.cols()), (3, 2));
+        assert_eq!(t.as_slice(), &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        // square: refused without a layout, kept or transposed with one
+        let sq = Matrix::new(2, 2, vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let e = oriented(sq.clone(), None, f).unwrap_err().to_string();
+        assert!(
+            e.contains("--weights") && e.contains("--layout in-out"),
+            "{e}"
+        );
+        assert_eq!(oriented(sq.clone(), Some(Layout::InOut), f).unwrap(), sq);
+        let t = oriented(sq, Some(Layout::OutIn), f).unwrap();
+        assert_eq!(t.as_slice(), &[1.0, 3.0, 2.0, 4.0]);
     }
 }
