@@ -60,6 +60,41 @@ def npy(version, descr, fortran, shape, data):
     return b"\x93NUMPY" + bytes([version, 0]) + hl + h.encode() + data
 
 
+def safetensors(tensors):
+    """A safetensors file of (name, shape, f32 values) plus an I64 position_ids tensor."""
+    import json
+    header, data = {}, b""
+    for name, shape, values in tensors:
+        blob = struct.pack(f"<{len(values)}f", *values)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + len(blob)]}
+        data += blob
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def tiny_bert():
+    """The tiny BERT of hetsim_tests::fuzzing (hidden 8, FFN 16, vocabulary 12, 8 positions)."""
+    shapes = [("embeddings.word_embeddings.weight", [12, 8]),
+              ("embeddings.position_embeddings.weight", [8, 8]),
+              ("embeddings.token_type_embeddings.weight", [2, 8]),
+              ("embeddings.LayerNorm.weight", [8]), ("embeddings.LayerNorm.bias", [8])]
+    for mod, shape in [("attention.self.query", [8, 8]), ("attention.self.key", [8, 8]),
+                       ("attention.self.value", [8, 8]), ("attention.output.dense", [8, 8]),
+                       ("attention.output.LayerNorm", [8]), ("intermediate.dense", [16, 8]),
+                       ("output.dense", [8, 16]), ("output.LayerNorm", [8])]:
+        shapes.append((f"encoder.layer.0.{mod}.weight", shape))
+        shapes.append((f"encoder.layer.0.{mod}.bias", [shape[0]]))
+    out = []
+    for k, (name, shape) in enumerate(shapes):
+        n = 1
+        for d in shape:
+            n *= d
+        gain = name.endswith("LayerNorm.weight")
+        out.append((name, shape, [1.0 if gain else ((i * 7 + k) % 13 - 6) / 12 for i in range(n)]))
+    return out
+
+
 def main():
     root = "fuzz/corpus"
     seeds = {}
@@ -88,6 +123,25 @@ def main():
     head = bytes([0x11, 0, 3, 2, 0, 3, 5, 6, 0])
     code = struct.pack("<4I", 0x0062a023, 0x0003a503, 0x0083a583, 0x0003ae23)
     seeds["cluster/seed-exit"] = head + code
+    # checkpoint, adapter, tokens: the accuracy evaluation's inputs (hetsim_tests::fuzzing).
+    seeds["checkpoint/seed-tiny-bert"] = safetensors(tiny_bert())
+    seeds["checkpoint/seed-prefixed"] = safetensors(
+        [(f"bert.{n}", s, v) for n, s, v in tiny_bert()][:5])
+    lora = []
+    for mod in ("query", "value"):
+        stem = f"base_model.model.encoder.layer.0.attention.self.{mod}"
+        lora.append((f"{stem}.lora_A.weight", [2, 8], [i / 16 for i in range(16)]))
+        lora.append((f"{stem}.lora_B.weight", [8, 2], [-i / 16 for i in range(16)]))
+    seeds["adapter/seed-query-value"] = safetensors(lora)
+    seeds["tokens/seed-sentences"] = (
+        b'{"tokenizer_sha256": "0", "sentences": [\n {"text": "a b", "ids": [101, 1037, 102]},\n'
+        b' {"text": "caf\xc3\xa9", "ids": [101, 7668, 102]}\n]}\n')
+    seeds["tokens/seed-config"] = (
+        b'{"hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1, '
+        b'"intermediate_size": 16, "hidden_act": "gelu", "layer_norm_eps": 1e-12, '
+        b'"max_position_embeddings": 8, "vocab_size": 12}')
+    seeds["tokens/seed-adapter-config"] = (
+        b'{"r": 2, "lora_alpha": 4.0, "target_modules": ["query", "value"], "peft_type": "LORA"}')
     for path, data in seeds.items():
         os.makedirs(os.path.dirname(f"{root}/{path}"), exist_ok=True)
         open(f"{root}/{path}", "wb").write(data)

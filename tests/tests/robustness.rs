@@ -109,6 +109,21 @@ proptest! {
     fn cluster_configs_never_panic(data in inputs("ron_cluster")) {
         fuzzing::ron_cluster(&data);
     }
+
+    #[test]
+    fn checkpoints_never_panic(data in inputs("checkpoint")) {
+        fuzzing::checkpoint(&data);
+    }
+
+    #[test]
+    fn adapters_never_panic(data in inputs("adapter")) {
+        fuzzing::adapter(&data);
+    }
+
+    #[test]
+    fn accuracy_json_inputs_never_panic(data in inputs("tokens")) {
+        fuzzing::tokens(&data);
+    }
 }
 
 proptest! {
@@ -127,7 +142,7 @@ type Harness = fn(&[u8]);
 /// next to the code they broke.)
 #[test]
 fn committed_seeds_run() {
-    let targets: [(&str, Harness); 7] = [
+    let targets: [(&str, Harness); 10] = [
         ("elf", fuzzing::elf),
         ("exec", fuzzing::exec),
         ("machine", fuzzing::machine),
@@ -135,6 +150,9 @@ fn committed_seeds_run() {
         ("npy", fuzzing::npy),
         ("ron_tile", fuzzing::ron_tile),
         ("ron_cluster", fuzzing::ron_cluster),
+        ("checkpoint", fuzzing::checkpoint),
+        ("adapter", fuzzing::adapter),
+        ("tokens", fuzzing::tokens),
     ];
     for (target, harness) in targets {
         for s in seeds(target) {

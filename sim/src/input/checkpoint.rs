@@ -54,6 +54,13 @@ pub struct BertConfig {
     pub vocab_size: usize,
 }
 
+impl BertConfig {
+    /// Parses a `config.json` text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("not a BERT configuration: {e}"))
+    }
+}
+
 /// A loaded model directory.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
@@ -72,6 +79,15 @@ fn data_err(path: &Path, message: String) -> Error {
         path: path.to_path_buf(),
         message,
     }
+}
+
+/// The values of a floating-point tensor of `shape`, in f32; `None` for other dtypes or when
+/// the bytes do not hold exactly the shape's values (the safetensors crate checks this already;
+/// kept as the guard of every index into the data).
+fn tensor_f32(dtype: Dtype, shape: &[usize], bytes: &[u8]) -> Option<Vec<f32>> {
+    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+    to_f32(dtype, bytes)
+        .filter(|v| v.len() == n && Some(bytes.len()) == n.checked_mul(dtype.bitsize() / 8))
 }
 
 fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
@@ -107,8 +123,7 @@ impl Checkpoint {
                     format!("{e} (a checkpoint directory holds {WEIGHTS_FILE} and {CONFIG_FILE})"),
                 )
             })?;
-        let config: BertConfig = serde_json::from_str(&text)
-            .map_err(|e| data_err(&cfg_path, format!("not a BERT configuration: {e}")))?;
+        let config = BertConfig::parse(&text).map_err(|e| data_err(&cfg_path, e))?;
         let path = dir.join(WEIGHTS_FILE);
         let bytes = hetsim_isa::input::read_limited(&path, MAX_BYTES, "a safetensors checkpoint")
             .map_err(|e| data_err(&path, e.to_string()))?;
@@ -139,7 +154,7 @@ impl Checkpoint {
             let Some(short) = name.strip_prefix(prefix.as_str()) else {
                 continue;
             };
-            let Some(data) = to_f32(view.dtype(), view.data()) else {
+            let Some(data) = tensor_f32(view.dtype(), view.shape(), view.data()) else {
                 continue;
             };
             tensors.insert(
@@ -243,11 +258,16 @@ impl AdapterConfig {
         let path = dir.join(ADAPTER_CONFIG_FILE);
         let text = hetsim_models::diag::read_text(&path, "an adapter configuration")
             .map_err(|e| data_err(&path, e.to_string()))?;
-        let c: Self = serde_json::from_str(&text)
+        Self::parse(&path, &text)
+    }
+
+    /// Parses an `adapter_config.json` text (`path` names it in errors) and checks it.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
+        let c: Self = serde_json::from_str(text)
             .map_err(|e| data_err(&path, format!("not a PEFT LoRA configuration: {e}")))?;
         if c.r == 0 || !c.lora_alpha.is_finite() || c.target_modules.is_empty() {
             return Err(data_err(
-                &path,
+                path,
                 format!(
                     "r {} lora_alpha {} with {} target module(s): need r >= 1, a finite alpha \
                      and at least one target (a list of module names)",
@@ -286,7 +306,7 @@ fn read_tensors(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Tensor>, E
     Ok(st
         .iter()
         .filter_map(|(name, view)| {
-            to_f32(view.dtype(), view.data()).map(|data| {
+            tensor_f32(view.dtype(), view.shape(), view.data()).map(|data| {
                 (
                     name.to_string(),
                     Tensor {
@@ -306,10 +326,15 @@ impl Adapter {
         let path = dir.join(ADAPTER_FILE);
         let bytes = hetsim_isa::input::read_limited(&path, MAX_BYTES, "a safetensors adapter")
             .map_err(|e| data_err(&path, e.to_string()))?;
+        Self::from_bytes(dir, &bytes, config)
+    }
+
+    /// Parses the safetensors `bytes` of the adapter in `dir` with configuration `config`.
+    pub fn from_bytes(dir: &Path, bytes: &[u8], config: AdapterConfig) -> Result<Self, Error> {
         Ok(Self {
             dir: dir.to_path_buf(),
             config,
-            tensors: read_tensors(&path, &bytes)?,
+            tensors: read_tensors(&dir.join(ADAPTER_FILE), bytes)?,
         })
     }
 

@@ -68,13 +68,21 @@ pub struct Sentences {
 impl Sentences {
     /// Reads a sentence file; errors name the file.
     pub fn read(path: &Path) -> Result<Self, Error> {
+        let text =
+            hetsim_models::diag::read_text(path, "a sentence file").map_err(|e| Error::Data {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses a sentence file's text (`path` names it in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
         let err = |message: String| Error::Data {
             path: path.to_path_buf(),
             message,
         };
-        let text = hetsim_models::diag::read_text(path, "a sentence file")
-            .map_err(|e| err(e.to_string()))?;
-        let s: Self = serde_json::from_str(&text).map_err(|e| {
+        let s: Self = serde_json::from_str(text).map_err(|e| {
             err(format!(
                 "{e}; expected {{\"sentences\": [{{\"text\": \"...\", \"ids\": [101, ..., 102]}}]}}"
             ))
