@@ -264,7 +264,7 @@ impl AdapterConfig {
     /// Parses an `adapter_config.json` text (`path` names it in errors) and checks it.
     pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
         let c: Self = serde_json::from_str(text)
-            .map_err(|e| data_err(&path, format!("not a PEFT LoRA configuration: {e}")))?;
+            .map_err(|e| data_err(path, format!("not a PEFT LoRA configuration: {e}")))?;
         if c.r == 0 || !c.lora_alpha.is_finite() || c.target_modules.is_empty() {
             return Err(data_err(
                 path,
