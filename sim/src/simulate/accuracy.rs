@@ -1316,6 +1316,46 @@ mod tests {
             .unwrap();
         let again = one.install(|| evaluate(&loaded, &map).unwrap().unwrap());
         assert_eq!(again, res);
+        // The scenario's numerics find the checkpoint's W for every instance (a wrong one is
+        // refused: next test); exact tiles and the f32 analytic cluster give op errors at f32
+        // rounding only.
+        loaded.scenario.hardware.cluster_backend = crate::backend::BackendConfig::default();
+        loaded.scenario.numerics = Some(crate::scenario::Numerics {
+            sample_tokens: 4,
+            t_inf_s: 0.0,
+            max_instances: Some(2),
+        });
+        loaded.scenario.hardware.tile = hetsim_models::aimc::TileConfig {
+            rows: 512,
+            cols: 512,
+            ..hetsim_models::aimc::TileConfig::ideal()
+        };
+        let num = crate::run::evaluate_numerics(&loaded).unwrap().unwrap();
+        assert_eq!(num.instances, 2);
+        assert_eq!(num.op_err.len(), 6, "{:?}", num.op_err);
+        assert!(num.op_err.values().all(|&e| e < 1e-5), "{:?}", num.op_err);
+    }
+
+    #[test]
+    fn numerics_take_w_from_the_checkpoint() {
+        // A checkpoint of another model is refused by the numerics, naming the tensor.
+        let dir = write_tiny("num", "", &tiny_tensors(None));
+        let text = format!(
+            r#"(name: "n", workload: (schedule: Model("all-minilm-l6-v2"), seq_len: Some(16),
+                weights: Checkpoint("{}")), numerics: Some((sample_tokens: 2, max_instances: Some(2))))"#,
+            dir.display()
+        );
+        let loaded = crate::scenario::load_str(Path::new("/tmp/n.ron"), &text).unwrap();
+        let e = crate::run::evaluate_numerics(&loaded)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("model.safetensors")
+                && e.contains("encoder.layer.0.attention.self.query.weight"),
+            "{e}"
+        );
+        assert!(e.contains("[384, 384]") && e.contains("[8, 8]"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// Writes a PEFT adapter (rank 2, alpha 4, `targets`) for the tiny model's query and value
