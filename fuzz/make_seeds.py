@@ -80,6 +80,41 @@ def htif_seed(off, words, extra=b"", extra_at=0x200):
     return struct.pack("<I", off) + bytes(img)
 
 
+def safetensors(tensors):
+    """A safetensors file of (name, shape, f32 values) plus an I64 position_ids tensor."""
+    import json
+    header, data = {}, b""
+    for name, shape, values in tensors:
+        blob = struct.pack(f"<{len(values)}f", *values)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + len(blob)]}
+        data += blob
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def tiny_bert():
+    """The tiny BERT of hetsim_tests::fuzzing (hidden 8, FFN 16, vocabulary 12, 8 positions)."""
+    shapes = [("embeddings.word_embeddings.weight", [12, 8]),
+              ("embeddings.position_embeddings.weight", [8, 8]),
+              ("embeddings.token_type_embeddings.weight", [2, 8]),
+              ("embeddings.LayerNorm.weight", [8]), ("embeddings.LayerNorm.bias", [8])]
+    for mod, shape in [("attention.self.query", [8, 8]), ("attention.self.key", [8, 8]),
+                       ("attention.self.value", [8, 8]), ("attention.output.dense", [8, 8]),
+                       ("attention.output.LayerNorm", [8]), ("intermediate.dense", [16, 8]),
+                       ("output.dense", [8, 16]), ("output.LayerNorm", [8])]:
+        shapes.append((f"encoder.layer.0.{mod}.weight", shape))
+        shapes.append((f"encoder.layer.0.{mod}.bias", [shape[0]]))
+    out = []
+    for k, (name, shape) in enumerate(shapes):
+        n = 1
+        for d in shape:
+            n *= d
+        gain = name.endswith("LayerNorm.weight")
+        out.append((name, shape, [1.0 if gain else ((i * 7 + k) % 13 - 6) / 12 for i in range(n)]))
+    return out
+
+
 def main():
     root = "fuzz/corpus"
     seeds = {}
@@ -138,6 +173,27 @@ def main():
     seeds["htif/seed-bad-fd"] = htif_seed(0x80, [64, 7, ram + 0x200, 4], b"abcd")
     seeds["htif/seed-buffer-outside"] = htif_seed(0x80, [64, 1, ram + 0xff0, 0x100])
     seeds["htif/seed-block-outside"] = struct.pack("<I", 0xffc) + bytes(64)
+
+
+    # checkpoint, adapter, tokens: the accuracy evaluation's inputs (hetsim_tests::fuzzing).
+    seeds["checkpoint/seed-tiny-bert"] = safetensors(tiny_bert())
+    seeds["checkpoint/seed-prefixed"] = safetensors(
+        [(f"bert.{n}", s, v) for n, s, v in tiny_bert()][:5])
+    lora = []
+    for mod in ("query", "value"):
+        stem = f"base_model.model.encoder.layer.0.attention.self.{mod}"
+        lora.append((f"{stem}.lora_A.weight", [2, 8], [i / 16 for i in range(16)]))
+        lora.append((f"{stem}.lora_B.weight", [8, 2], [-i / 16 for i in range(16)]))
+    seeds["adapter/seed-query-value"] = safetensors(lora)
+    seeds["tokens/seed-sentences"] = (
+        b'{"tokenizer_sha256": "0", "sentences": [\n {"text": "a b", "ids": [101, 1037, 102]},\n'
+        b' {"text": "caf\xc3\xa9", "ids": [101, 7668, 102]}\n]}\n')
+    seeds["tokens/seed-config"] = (
+        b'{"hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1, '
+        b'"intermediate_size": 16, "hidden_act": "gelu", "layer_norm_eps": 1e-12, '
+        b'"max_position_embeddings": 8, "vocab_size": 12}')
+    seeds["tokens/seed-adapter-config"] = (
+        b'{"r": 2, "lora_alpha": 4.0, "target_modules": ["query", "value"], "peft_type": "LORA"}')
     for path, data in seeds.items():
         os.makedirs(os.path.dirname(f"{root}/{path}"), exist_ok=True)
         open(f"{root}/{path}", "wb").write(data)

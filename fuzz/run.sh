@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(elf exec machine cluster npy ron_tile ron_cluster scenario cli gdb_packets htif)
+[ ${#targets[@]} -gt 0 ] || targets=(elf exec machine cluster npy ron_tile ron_cluster scenario cli gdb_packets htif checkpoint adapter tokens)
 export RUSTC_BOOTSTRAP=1
 mkdir -p logs
 for t in "${targets[@]}"; do

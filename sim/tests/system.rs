@@ -378,8 +378,18 @@ fn shipped_f16_ssr_scenario_runs() {
 
 #[test]
 fn every_shipped_scenario_validates() {
+    // scenarios/minilm.ron reads the model tools/fetch-minilm caches: skipped with a NOTICE
+    // when the cache is absent, unless HETSIM_REQUIRE_MINILM=1 (CI).
+    let cached = root()
+        .join(".cache/minilm/model/model.safetensors")
+        .is_file()
+        || std::env::var("HETSIM_REQUIRE_MINILM").as_deref() == Ok("1");
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let p = entry.unwrap().path();
+        if p.file_name().is_some_and(|n| n == "minilm.ron") && !cached {
+            eprintln!("NOTICE: skipped {}: run tools/fetch-minilm", p.display());
+            continue;
+        }
         if p.extension().is_some_and(|e| e == "ron") {
             load(&p).unwrap_or_else(|e| panic!("{e}"));
         }
@@ -584,22 +594,26 @@ fn oversized_runs_are_refused_not_attempted() {
 
 #[test]
 fn trace_gen_writes_the_committed_schedule() {
+    // Every committed trace is its model's generated schedule (at the model's default SL).
     let out = std::env::temp_dir().join(format!("hetsim-trace-{}.ron", std::process::id()));
-    let st = Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args([
-            "trace",
-            "gen",
-            "--model",
-            "mobilebert",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let generated = std::fs::read_to_string(&out).unwrap();
-    let committed = std::fs::read_to_string(root().join("traces/mobilebert.ron")).unwrap();
-    assert_eq!(generated, committed);
+    for model in hetsim::workload::models::MODELS.map(|m| m.name) {
+        let st = Command::new(env!("CARGO_BIN_EXE_hetsim"))
+            .args([
+                "trace",
+                "gen",
+                "--model",
+                model,
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let generated = std::fs::read_to_string(&out).unwrap();
+        let committed = std::fs::read_to_string(root().join(format!("traces/{model}.ron")))
+            .unwrap_or_else(|e| panic!("traces/{model}.ron: {e}"));
+        assert_eq!(generated, committed, "traces/{model}.ron");
+    }
     let _ = std::fs::remove_file(&out);
     let o = Command::new(env!("CARGO_BIN_EXE_hetsim"))
         .args(["trace", "gen", "--model", "gpt-2"])

@@ -611,3 +611,107 @@ pub fn htif(data: &[u8]) {
     // tohost and fromhost: the block's address word and the next, wherever they are.
     let _ = acknowledge(&mut mem, addr, addr.wrapping_add(8));
 }
+
+/// A one-layer BERT the checkpoint harnesses load against: hidden 8, 2 heads, FFN 16,
+/// vocabulary 12, 8 positions, exact GELU.
+fn tiny_bert() -> (hetsim::checkpoint::BertConfig, hetsim::workload::Schedule) {
+    use hetsim::workload::models::{generate, Family, ModelDims};
+    use hetsim::workload::{Activation, Lora};
+    let dims = ModelDims {
+        name: "tiny-bert",
+        layers: 1,
+        hidden: 8,
+        heads: 2,
+        kv_heads: 2,
+        ffn: 16,
+        vocab: 12,
+        default_seq_len: 8,
+        family: Family::Bert {
+            act: Activation::GeluErf,
+            qa_head: false,
+        },
+    };
+    let cfg = hetsim::checkpoint::BertConfig {
+        hidden_size: 8,
+        num_attention_heads: 2,
+        num_hidden_layers: 1,
+        intermediate_size: 16,
+        hidden_act: "gelu".into(),
+        layer_norm_eps: 1e-12,
+        max_position_embeddings: 8,
+        vocab_size: 12,
+    };
+    let lora = Lora {
+        rank: 2,
+        alpha: 4.0,
+    };
+    (cfg, generate(&dims, 8, Some(lora)))
+}
+
+/// Checkpoint loader: `Checkpoint::from_bytes` on arbitrary bytes as `model.safetensors` of a
+/// tiny BERT; when it parses, its parameters are laid on the tiny schedule and, when they fit,
+/// one sentence (ids 1, 5, 11, 2, padded to 8) runs through the f32 reference. `Ok` or `Err`
+/// everywhere, never a panic.
+pub fn checkpoint(data: &[u8]) {
+    use hetsim::accuracy::{reference, ModelParams};
+    let (cfg, sched) = tiny_bert();
+    let Ok(ck) =
+        hetsim::checkpoint::Checkpoint::from_bytes(Path::new("fuzz.safetensors"), data, cfg)
+            .map_err(|e| e.to_string())
+    else {
+        return;
+    };
+    for (name, t) in &ck.tensors {
+        assert_eq!(t.data.len(), t.shape.iter().product::<usize>(), "{name}");
+    }
+    if let Ok(p) = ModelParams::new(&ck, &sched, 1) {
+        let _ = reference(&sched, &p, &[1, 5, 11, 2]).map_err(|e| e.to_string());
+    }
+}
+
+/// PEFT adapter loader: `Adapter::from_bytes` on arbitrary bytes as `adapter_model.safetensors`
+/// (rank 2, alpha 4, targets query and value), then the A and B lookup of the tiny model's
+/// query and value (8 x 8). `Ok` or `Err`, never a panic.
+pub fn adapter(data: &[u8]) {
+    use hetsim::checkpoint::{Adapter, AdapterConfig};
+    let cfg = AdapterConfig {
+        r: 2,
+        lora_alpha: 4.0,
+        target_modules: vec!["query".into(), "value".into()],
+    };
+    let Ok(ad) = Adapter::from_bytes(Path::new("fuzz"), data, cfg) else {
+        return;
+    };
+    for stem in [
+        "encoder.layer.0.attention.self.query",
+        "encoder.layer.0.attention.self.value",
+    ] {
+        if let Ok((a, b)) = ad.lora(stem, 8, 8) {
+            assert_eq!((a.rows(), a.cols(), b.rows(), b.cols()), (8, 2, 2, 8));
+        }
+    }
+}
+
+/// The JSON inputs of the accuracy evaluation on arbitrary text: a sentence file
+/// (`Sentences::parse`: at least one sentence, each with token ids), `config.json`
+/// (`BertConfig::parse`) and `adapter_config.json` (`AdapterConfig::parse`). `Ok` or `Err`,
+/// never a panic. (Ids beyond the vocabulary are refused by the embedding: `checkpoint`.)
+pub fn tokens(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = serde_json_config(text);
+    let _ = hetsim::checkpoint::AdapterConfig::parse(Path::new("adapter_config.json"), text)
+        .map(|c| c.targets("encoder.layer.0.attention.self.query"));
+    let Ok(s) = hetsim::accuracy::Sentences::parse(Path::new("tokens.json"), text) else {
+        return;
+    };
+    assert!(!s.sentences.is_empty());
+    assert!(s.sentences.iter().all(|x| !x.ids.is_empty()));
+}
+
+fn serde_json_config(text: &str) -> Option<usize> {
+    hetsim::checkpoint::BertConfig::parse(text)
+        .ok()
+        .map(|c| c.hidden_size)
+}

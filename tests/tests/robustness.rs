@@ -109,6 +109,21 @@ proptest! {
     fn cluster_configs_never_panic(data in inputs("ron_cluster")) {
         fuzzing::ron_cluster(&data);
     }
+
+    #[test]
+    fn checkpoints_never_panic(data in inputs("checkpoint")) {
+        fuzzing::checkpoint(&data);
+    }
+
+    #[test]
+    fn adapters_never_panic(data in inputs("adapter")) {
+        fuzzing::adapter(&data);
+    }
+
+    #[test]
+    fn accuracy_json_inputs_never_panic(data in inputs("tokens")) {
+        fuzzing::tokens(&data);
+    }
 }
 
 proptest! {
@@ -140,7 +155,7 @@ type Harness = fn(&[u8]);
 /// next to the code they broke.)
 #[test]
 fn committed_seeds_run() {
-    let targets: [(&str, Harness); 9] = [
+    let targets: [(&str, Harness); 12] = [
         ("elf", fuzzing::elf),
         ("exec", fuzzing::exec),
         ("machine", fuzzing::machine),
@@ -150,6 +165,9 @@ fn committed_seeds_run() {
         ("ron_cluster", fuzzing::ron_cluster),
         ("gdb_packets", fuzzing::gdb_packets),
         ("htif", fuzzing::htif),
+        ("checkpoint", fuzzing::checkpoint),
+        ("adapter", fuzzing::adapter),
+        ("tokens", fuzzing::tokens),
     ];
     for (target, harness) in targets {
         for s in seeds(target) {

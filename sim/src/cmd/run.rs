@@ -19,6 +19,11 @@ pub struct RunArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Also write the accuracy rows (scenarios with an `accuracy` section: per inference time
+    /// and drift compensation, each layer's error and the embeddings' cosine similarity) as
+    /// CSV to this file, for `hetsim plot`.
+    #[arg(long, value_name = "FILE.csv")]
+    pub accuracy_csv: Option<PathBuf>,
     /// Rows of the table: the model, plus the representative layer instance (default), plus
     /// its linear operations, or every row.
     #[arg(long, value_enum, default_value_t)]
@@ -112,6 +117,7 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
     for (option, path) in [
         ("--csv", &args.csv),
         ("--json", &args.json),
+        ("--accuracy-csv", &args.accuracy_csv),
         ("--trace", &args.trace),
     ] {
         if let Some(p) = path {
@@ -186,6 +192,14 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
             keep,
         )
     });
+    let report = report.and_then(|(mut report, replayed)| {
+        if loaded.scenario.accuracy.is_some() {
+            bar.disable_steady_tick();
+            bar.set_message("accuracy: the real model at every inference time");
+            report.accuracy = crate::run::evaluate_accuracy(&loaded)?;
+        }
+        Ok((report, replayed))
+    });
     bar.finish_and_clear();
     let (report, replayed) = report?;
     let opts = crate::report::TableOptions {
@@ -195,6 +209,15 @@ pub fn run(args: &RunArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Error
     emit(out, format_args!("{}", report.table_with(opts)))?;
     if let Some(p) = &args.csv {
         Report::write(p, &report.csv()?)?;
+    }
+    if let Some(p) = &args.accuracy_csv {
+        match &report.accuracy {
+            Some(a) => Report::write(p, &a.csv()?)?,
+            None => note(format_args!(
+                "note: --accuracy-csv: the scenario has no accuracy section; {} not written",
+                p.display()
+            )),
+        }
     }
     if let Some(p) = &args.json {
         // the scenario as it was run, for `hetsim report` (it was read moments ago)

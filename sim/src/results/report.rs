@@ -104,6 +104,10 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Engine events delivered over the whole run.
     pub events: u64,
+    /// The accuracy of the real model versus inference time (scenarios with an `accuracy`
+    /// section).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<crate::accuracy::AccuracyResult>,
 }
 
 fn us(ns: f64) -> String {
@@ -377,6 +381,9 @@ impl Report {
         s.push_str(&crate::summary::text(self));
         if let Some(n) = &self.numerics {
             let _ = writeln!(s, "numerics: {n}");
+        }
+        if let Some(a) = &self.accuracy {
+            s.push_str(&a.text());
         }
         for w in &self.warnings {
             let _ = writeln!(s, "warning: {w}");

@@ -528,7 +528,21 @@ pub fn check_lora_shapes(loaded: &Loaded, backend: &dyn ClusterBackend) -> Resul
 /// Runs every combination of the scenario; returns the report.
 pub fn run(loaded: &Loaded) -> Result<Report, Error> {
     let num = evaluate_numerics(loaded)?;
-    run_combinations(loaded, &loaded.combinations(), num.as_ref())
+    let mut report = run_combinations(loaded, &loaded.combinations(), num.as_ref())?;
+    report.accuracy = evaluate_accuracy(loaded)?;
+    Ok(report)
+}
+
+/// The accuracy evaluation of a scenario (None without its `accuracy` section;
+/// `crate::accuracy`).
+pub fn evaluate_accuracy(
+    loaded: &Loaded,
+) -> Result<Option<crate::accuracy::AccuracyResult>, Error> {
+    if loaded.scenario.accuracy.is_none() {
+        return Ok(None);
+    }
+    let base_map = Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
+    crate::accuracy::evaluate(loaded, &base_map)
 }
 
 /// The numerical-error evaluation of a scenario (None when its `numerics` is off). It does not
@@ -801,12 +815,13 @@ pub fn run_observed(
         scenario: loaded.scenario.name.clone(),
         cluster_model: label,
         sample_tokens: num.as_ref().map(|n| n.tokens),
-        numerics: num
-            .as_ref()
-            .and_then(|n| numerics_summary(n, loaded.npy_dir.is_none())),
+        numerics: num.as_ref().and_then(|n| {
+            numerics_summary(n, loaded.npy_dir.is_none() && loaded.checkpoint.is_none())
+        }),
         rows,
         warnings,
         events,
+        accuracy: None,
     };
     let kept = keep
         .iter()

@@ -1,7 +1,9 @@
 //! What produces times and numbers: the cluster `backend`s (analytic model, kernels on the
 //! cycle-level cluster, `lora_kernel`, `lora_f16_kernel`), the discrete-event `engine`, the task
-//! graph `replay` and the `numerics` (the analog tiles and clusters on data).
+//! graph `replay`, the `numerics` (the analog tiles and clusters on data) and the `accuracy` of a
+//! real model on them.
 
+pub mod accuracy;
 pub mod backend;
 pub mod engine;
 pub mod lora_f16_kernel;

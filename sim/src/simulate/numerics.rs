@@ -47,8 +47,9 @@
 //! form from the variances alone is not used: the attention term depends on the softmax's
 //! spread (the data), and a per-layer misprediction by a factor c compounds as c^24 through the
 //! residual path. The rule is deterministic (a function of the seed, the schedule and
-//! `sample_tokens`). It applies to `Weights::Synthetic` only; with `Weights::Npy` every norm
-//! keeps gain 1 and bias 0 (norm parameters are not loaded). LayerNorm and RMSNorm normalise
+//! `sample_tokens`). It applies to `Weights::Synthetic` only; with `Weights::Npy` or
+//! `Weights::Checkpoint` (W from the checkpoint; biases and norm parameters are not loaded here,
+//! the `accuracy` evaluation runs the whole real model) every norm keeps gain 1 and bias 0. LayerNorm and RMSNorm normalise
 //! already and are unchanged.
 
 use crate::backend::chunks::block;
@@ -277,6 +278,11 @@ pub fn evaluate(
         tokens: s,
         ..Default::default()
     };
+    // A checkpoint's W (the numerics' other parameters stay as documented above).
+    let ckpt = match &loaded.checkpoint {
+        Some(d) => Some(crate::checkpoint::Checkpoint::load(d)?),
+        None => None,
+    };
     let mut ideal_in = Matrix::random_normal(s, sched.input_features, 1.0, derive_seed(seed, 1));
     let mut chain_in = ideal_in.clone();
     for (ii, inst) in mapping.instances.iter().enumerate().take(limit) {
@@ -296,8 +302,13 @@ pub fn evaluate(
             };
             let key = ((ii as u64) << 20) | ((oi as u64) << 4);
             let stem = format!("{}.{}", inst.name, op.name);
-            let w = match &loaded.npy_dir {
-                Some(d) => {
+            let w = match (&loaded.npy_dir, &ckpt) {
+                (_, Some(ck)) => {
+                    let b = &block.name;
+                    let stem = crate::checkpoint::stem(b, inst.rep, &op.name);
+                    ck.linear(&format!("{stem}.weight"), n, m)?
+                }
+                (Some(d), None) => {
                     let w = npy(d, &format!("{stem}.W.npy"))?.ok_or_else(|| Error::Scenario {
                         path: loaded.path.clone(),
                         field: "workload.weights".into(),
@@ -307,7 +318,7 @@ pub fn evaluate(
                     check_shape(&w, n, m, &format!("{stem}.W.npy"))?;
                     w
                 }
-                None => {
+                (None, None) => {
                     Matrix::random_normal(n, m, 1.0 / (n as f32).sqrt(), derive_seed(seed, key))
                 }
             };
@@ -364,7 +375,7 @@ pub fn evaluate(
         // The first pass (from the ideal model's input) calibrates the NoNorm gains; the chained
         // pass reuses them.
         let mut gains = NoNormGains {
-            calibrate: loaded.npy_dir.is_none(),
+            calibrate: loaded.npy_dir.is_none() && ckpt.is_none(),
             by_op: BTreeMap::new(),
         };
         let iso = forward(
@@ -510,7 +521,7 @@ fn forward(
 /// (`strategy::LinearJob::lora_chain`) Y starts as XW and each row block adds
 /// `(X_k s A_k) B`; with `ReduceXA` ([`reduce_xa`]) H is summed over the row blocks first.
 #[allow(clippy::too_many_arguments)]
-fn lora_by_row_blocks(
+pub(crate) fn lora_by_row_blocks(
     backend: &mut dyn ClusterBackend,
     split: RowBlocks,
     rows: usize,

@@ -9,7 +9,7 @@ use crate::backend::{AnalyticClusterConfig, BackendConfig};
 use crate::error::Error;
 use crate::workload::models::{self, DEFAULT_LORA};
 use crate::workload::{Lora, OpKind, Schedule};
-use hetsim_models::aimc::TileConfig;
+use hetsim_models::aimc::{DriftCompensation, TileConfig};
 use hetsim_models::diag::read_text;
 use hetsim_models::interconnect::InterconnectConfig;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,37 @@ pub struct Scenario {
     /// The numerical-error evaluation (`None`: off).
     #[serde(default = "default_numerics")]
     pub numerics: Option<Numerics>,
+    /// The accuracy of a real model on tokenised sentences versus inference time (default
+    /// `None`: off; needs `workload.weights: Checkpoint(..)`; `crate::accuracy`).
+    #[serde(default)]
+    pub accuracy: Option<Accuracy>,
+}
+
+/// The accuracy evaluation (docs/accuracy.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accuracy {
+    /// Tokenised sentences (JSON, `tools/minilm/tokenize.py`'s format), relative to the
+    /// scenario file.
+    pub sentences: String,
+    /// Evaluate only the first this many sentences (default `None`: all).
+    #[serde(default)]
+    pub max_sentences: Option<usize>,
+    /// Inference times, s after programming (default 0 s, 1 h, 1 d, 1 y, 10 y).
+    #[serde(default = "default_times")]
+    pub t_inf_s: Vec<f64>,
+    /// Drift-compensation settings compared (default `[Off, Global]`); each replaces the
+    /// tile's `drift_compensation` for its points.
+    #[serde(default = "default_compensation")]
+    pub drift_compensation: Vec<DriftCompensation>,
+}
+
+fn default_times() -> Vec<f64> {
+    vec![0.0, 3600.0, 86400.0, 31_536_000.0, 315_360_000.0]
+}
+
+fn default_compensation() -> Vec<DriftCompensation> {
+    vec![DriftCompensation::Off, DriftCompensation::Global]
 }
 
 fn default_numerics() -> Option<Numerics> {
@@ -146,6 +177,12 @@ pub struct Workload {
     /// Weights (default `Synthetic`).
     #[serde(default)]
     pub weights: Weights,
+    /// A PEFT LoRA adapter directory (`adapter_model.safetensors`, `adapter_config.json`),
+    /// relative to the scenario file (default `None`). Needs `weights: Checkpoint(..)`; its
+    /// rank, alpha and target modules set the schedule's LoRA, and the accuracy evaluation uses
+    /// its A and B.
+    #[serde(default)]
+    pub adapter: Option<String>,
 }
 
 fn default_lora() -> LoraChoice {
@@ -163,6 +200,10 @@ pub enum Weights {
     /// `<block>.<repetition>.<op>.{W,A,B}.npy` (W in x out, A in x r, B r x out); a missing A or B
     /// falls back to synthetic, a missing W is an error.
     Npy(String),
+    /// A Hugging Face model directory (relative to the scenario file) holding
+    /// `model.safetensors` and `config.json` (BERT family; `crate::checkpoint` maps the names).
+    /// The numerics take W from it; the `accuracy` section runs the whole model.
+    Checkpoint(String),
 }
 
 /// How tiles are paired with clusters.
@@ -347,6 +388,10 @@ pub struct Loaded {
     pub schedule: Schedule,
     /// Directory of `.npy` weights, resolved.
     pub npy_dir: Option<PathBuf>,
+    /// Checkpoint directory, resolved.
+    pub checkpoint: Option<PathBuf>,
+    /// PEFT adapter directory, resolved.
+    pub adapter: Option<PathBuf>,
 }
 
 impl Loaded {
@@ -621,8 +666,9 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
         .map_err(|(field, message, hint)| f(field, message, hint))?;
     schedule.validate()?;
 
-    let npy_dir = match &sc.workload.weights {
-        Weights::Synthetic => None,
+    let (mut npy_dir, mut checkpoint) = (None, None);
+    match &sc.workload.weights {
+        Weights::Synthetic => {}
         Weights::Npy(d) => {
             let p = dir.join(d);
             if !p.is_dir() {
@@ -632,14 +678,94 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
                     "paths are relative to the scenario file",
                 ));
             }
+            npy_dir = Some(p);
+        }
+        Weights::Checkpoint(d) => {
+            let p = dir.join(d);
+            for file in [
+                crate::checkpoint::WEIGHTS_FILE,
+                crate::checkpoint::CONFIG_FILE,
+            ] {
+                if !p.join(file).is_file() {
+                    return Err(f(
+                        "workload.weights",
+                        format!("{} has no {file}", p.display()),
+                        "paths are relative to the scenario file; for all-MiniLM-L6-v2 run \
+                         tools/fetch-minilm first (it fills .cache/minilm/model)",
+                    ));
+                }
+            }
+            checkpoint = Some(p);
+        }
+    }
+    let adapter = match &sc.workload.adapter {
+        None => None,
+        Some(d) => {
+            let p = dir.join(d);
+            if checkpoint.is_none() {
+                return Err(f(
+                    "workload.adapter",
+                    "an adapter needs the model it adapts".into(),
+                    "set workload.weights: Checkpoint(\"dir\")",
+                ));
+            }
+            let cfg = crate::checkpoint::AdapterConfig::load(&p).map_err(|e| {
+                f(
+                    "workload.adapter",
+                    e.to_string(),
+                    "a PEFT LoRA adapter directory holds adapter_config.json and \
+                     adapter_model.safetensors",
+                )
+            })?;
+            apply_adapter(&mut schedule, &sc.workload, &cfg)
+                .map_err(|(field, message, hint)| f(field, message, hint))?;
             Some(p)
         }
     };
+    if let Some(a) = &sc.accuracy {
+        if checkpoint.is_none() {
+            return Err(f(
+                "accuracy",
+                "the accuracy evaluation needs a real model".into(),
+                "set workload.weights: Checkpoint(\"dir\") (synthetic weights are for timing)",
+            ));
+        }
+        if !dir.join(&a.sentences).is_file() {
+            return Err(f(
+                "accuracy.sentences",
+                format!("{} does not exist", dir.join(&a.sentences).display()),
+                "paths are relative to the scenario file (scenarios/minilm/tokens.json)",
+            ));
+        }
+        if a.t_inf_s.is_empty() || a.drift_compensation.is_empty() {
+            return Err(f(
+                "accuracy",
+                "an empty list".into(),
+                "give at least one inference time and one drift-compensation setting",
+            ));
+        }
+        if let Some(t) = a.t_inf_s.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
+            return Err(f(
+                "accuracy.t_inf_s",
+                format!("{t}"),
+                "seconds after programming, >= 0",
+            ));
+        }
+        if a.max_sentences == Some(0) {
+            return Err(f(
+                "accuracy.max_sentences",
+                "0 sentences".into(),
+                "give at least 1 (or None for all)",
+            ));
+        }
+    }
     let loaded = Loaded {
         scenario: sc,
         path: path.to_path_buf(),
         schedule,
         npy_dir,
+        checkpoint,
+        adapter,
     };
     crate::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1).map_err(|e| {
         f(
@@ -652,6 +778,61 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
 }
 
 type FieldError = (&'static str, String, &'static str);
+
+/// Sets the schedule's LoRA from a PEFT adapter's configuration: its rank and alpha on every
+/// linear operation it targets, none elsewhere. `workload.lora` may only repeat the adapter's
+/// rank and alpha (or keep its default) and `workload.lora_targets` must be unset.
+fn apply_adapter(
+    s: &mut Schedule,
+    w: &Workload,
+    cfg: &crate::checkpoint::AdapterConfig,
+) -> Result<(), FieldError> {
+    let own = Lora {
+        rank: cfg.r,
+        alpha: cfg.lora_alpha,
+    };
+    match w.lora {
+        LoraChoice::Rank(l) if l == DEFAULT_LORA || l == own => {}
+        LoraChoice::FromSchedule => {}
+        _ => {
+            return Err((
+                "workload.lora",
+                format!(
+                    "{:?} conflicts with the adapter's rank {} and alpha {}",
+                    w.lora, cfg.r, cfg.lora_alpha
+                ),
+                "remove workload.lora: the adapter sets rank and alpha",
+            ))
+        }
+    }
+    if w.lora_targets.is_some() {
+        return Err((
+            "workload.lora_targets",
+            "set together with an adapter".into(),
+            "remove it: the adapter's target_modules say which operations carry LoRA",
+        ));
+    }
+    let mut any = false;
+    for b in &mut s.blocks {
+        for op in &mut b.ops {
+            if let OpKind::Linear { lora, .. } = &mut op.kind {
+                *lora = cfg.targets(&op.name).then_some(own);
+                any |= lora.is_some();
+            }
+        }
+    }
+    if !any {
+        return Err((
+            "workload.adapter",
+            format!(
+                "target_modules {:?} name no linear operation of the schedule",
+                cfg.target_modules
+            ),
+            "PEFT matches a module whose name ends with a target, e.g. \"query\"",
+        ));
+    }
+    Ok(())
+}
 
 fn apply_lora(s: &mut Schedule, w: &Workload) -> Result<(), FieldError> {
     if let Some(targets) = &w.lora_targets {

@@ -80,6 +80,9 @@ pub enum Activation {
     Relu,
     /// Gaussian error linear unit, tanh approximation (BERT).
     Gelu,
+    /// Gaussian error linear unit, exact: `x Phi(x) = x (1 + erf(x / sqrt 2)) / 2` (Hugging
+    /// Face `gelu`; all-MiniLM-L6-v2). Costs as much as `Gelu`.
+    GeluErf,
     /// x * sigmoid(x) (LLaMA's gate).
     Silu,
 }

@@ -16,7 +16,15 @@ pub enum Family {
         embedding_in: usize,
     },
     /// BERT encoder: post-norm, LayerNorm, GELU.
-    Bert,
+    Bert {
+        /// The FFN's activation: `Gelu` (tanh approximation) or `GeluErf` (Hugging Face
+        /// `gelu`, the exact form).
+        act: Activation,
+        /// Ends with the SQuAD question-answering head (`qa_outputs`, hidden -> 2); without it
+        /// the schedule ends with the last encoder layer (a sentence encoder, whose mean pooling
+        /// is not a scheduled operation).
+        qa_head: bool,
+    },
     /// LLaMA decoder: pre-norm RMSNorm, grouped-query attention, RoPE, SiLU-gated FFN.
     Llama,
 }
@@ -72,7 +80,10 @@ pub const BERT_BASE: ModelDims = ModelDims {
     ffn: 3072,
     vocab: 30522,
     default_seq_len: 384,
-    family: Family::Bert,
+    family: Family::Bert {
+        act: Activation::Gelu,
+        qa_head: true,
+    },
 };
 
 /// BERT-large: 24 layers, hidden 1024, 16 heads, FFN 4096; SL 384.
@@ -85,7 +96,28 @@ pub const BERT_LARGE: ModelDims = ModelDims {
     ffn: 4096,
     vocab: 30522,
     default_seq_len: 384,
-    family: Family::Bert,
+    family: Family::Bert {
+        act: Activation::Gelu,
+        qa_head: true,
+    },
+};
+
+/// all-MiniLM-L6-v2 (sentence-transformers, `BertModel` of `nreimers/MiniLM-L6-H384-uncased`
+/// fine-tuned for sentence embeddings): 6 layers, hidden 384, 12 heads, FFN 1536, exact GELU,
+/// mean pooling (no head); SL 128 (its tokenizer's truncation).
+pub const ALL_MINILM_L6_V2: ModelDims = ModelDims {
+    name: "all-minilm-l6-v2",
+    layers: 6,
+    hidden: 384,
+    heads: 12,
+    kv_heads: 12,
+    ffn: 1536,
+    vocab: 30522,
+    default_seq_len: 128,
+    family: Family::Bert {
+        act: Activation::GeluErf,
+        qa_head: false,
+    },
 };
 
 /// LLaMA-3.1-8B: 32 layers, hidden 4096, 32 heads (8 KV heads, head dim 128), FFN 14336;
@@ -103,7 +135,13 @@ pub const LLAMA_3_1_8B: ModelDims = ModelDims {
 };
 
 /// Every model the generator knows.
-pub const MODELS: [ModelDims; 4] = [MOBILEBERT, BERT_BASE, BERT_LARGE, LLAMA_3_1_8B];
+pub const MODELS: [ModelDims; 5] = [
+    MOBILEBERT,
+    BERT_BASE,
+    BERT_LARGE,
+    LLAMA_3_1_8B,
+    ALL_MINILM_L6_V2,
+];
 
 /// The model called `name`, if known.
 pub fn find(name: &str) -> Option<ModelDims> {
@@ -280,7 +318,7 @@ pub fn generate(m: &ModelDims, seq_len: usize, lora: Option<Lora>) -> Schedule {
                 ops: q.ops,
             });
         }
-        Family::Bert => {
+        Family::Bert { act, qa_head } => {
             input_features = h;
             // Embeddings: lookup plus position/type embeddings happen in memory; their
             // LayerNorm runs on a cluster.
@@ -316,12 +354,7 @@ pub fn generate(m: &ModelDims, seq_len: usize, lora: Option<Lora>) -> Schedule {
             let o = l.binary("attention.output.add", OpKind::Add, &o, x, h);
             let a = l.unary("attention.output.LayerNorm", ln.clone(), &o, h);
             let i = l.linear("intermediate.dense", &a, h, m.ffn);
-            let i = l.unary(
-                "intermediate.act",
-                OpKind::Activation(Activation::Gelu),
-                &i,
-                m.ffn,
-            );
+            let i = l.unary("intermediate.act", OpKind::Activation(act), &i, m.ffn);
             let d = l.linear("output.dense", &i, m.ffn, h);
             let d = l.binary("output.add", OpKind::Add, &d, &a, h);
             l.unary("output.LayerNorm", ln, &d, h);
@@ -330,13 +363,15 @@ pub fn generate(m: &ModelDims, seq_len: usize, lora: Option<Lora>) -> Schedule {
                 repeat: m.layers,
                 ops: l.ops,
             });
-            let mut q = new(m);
-            q.linear("qa_outputs", BLOCK_INPUT, h, 2);
-            blocks.push(Block {
-                name: "qa_head".into(),
-                repeat: 1,
-                ops: q.ops,
-            });
+            if qa_head {
+                let mut q = new(m);
+                q.linear("qa_outputs", BLOCK_INPUT, h, 2);
+                blocks.push(Block {
+                    name: "qa_head".into(),
+                    repeat: 1,
+                    ops: q.ops,
+                });
+            }
         }
         Family::Llama => {
             input_features = h;

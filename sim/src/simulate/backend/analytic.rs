@@ -246,7 +246,9 @@ impl AnalyticCluster {
             OpKind::Norm(NormKind::RmsNorm) => self.elementwise(elems, ec.rms_norm),
             OpKind::Norm(NormKind::NoNorm) => self.elementwise(elems, ec.no_norm),
             OpKind::Activation(Activation::Relu) => self.elementwise(elems, ec.relu),
-            OpKind::Activation(Activation::Gelu) => self.elementwise(elems, ec.gelu),
+            OpKind::Activation(Activation::Gelu | Activation::GeluErf) => {
+                self.elementwise(elems, ec.gelu)
+            }
             OpKind::Activation(Activation::Silu) => self.elementwise(elems, ec.silu),
             OpKind::Rope { .. } => self.elementwise(elems, ec.rope),
             OpKind::Add | OpKind::Mul => self.elementwise(elems, ec.add),

@@ -42,6 +42,33 @@ pub fn lora(x: &Matrix, xw: &Matrix, a: &Matrix, b: &Matrix, scale: f32) -> Opti
     Matrix::new(xw.rows(), xw.cols(), data).ok()
 }
 
+/// The error function, in f64, from the Chebyshev fit of erfc in Numerical Recipes (`erfcc`:
+/// fractional error of erfc below 1.2e-7 everywhere), enough for f32 results.
+pub fn erf(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    if x >= 0.0 {
+        1.0 - erfc
+    } else {
+        erfc - 1.0
+    }
+}
+
+/// Exact GELU `x (1 + erf(x / sqrt 2)) / 2` of one value (erf in f64).
+pub fn gelu_erf(v: f32) -> f32 {
+    let x = f64::from(v);
+    (0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2))) as f32
+}
+
 fn map(x: &Matrix, f: impl Fn(f32) -> f32) -> Matrix {
     let d = x.as_slice().iter().map(|&v| f(v)).collect();
     Matrix::new(x.rows(), x.cols(), d).unwrap_or_else(|_| Matrix::zeros(x.rows(), x.cols()))
@@ -76,6 +103,7 @@ pub fn eval(kind: &OpKind, ins: &[&Matrix]) -> Option<Matrix> {
                 Activation::Gelu => map(x, |v| {
                     0.5 * v * (1.0 + (0.797_884_6 * (v + 0.044_715 * v * v * v)).tanh())
                 }),
+                Activation::GeluErf => map(x, gelu_erf),
                 Activation::Silu => map(x, |v| v / (1.0 + (-v).exp())),
             })
         }
@@ -281,6 +309,23 @@ mod tests {
         .unwrap();
         let p = eval(&OpKind::Softmax { heads: 1 }, &[&s]).unwrap();
         assert_eq!(p.as_slice(), &[1.0, 0.0, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn exact_gelu_by_hand() {
+        // erf(0.5) = 0.520499877813, erf(-1) = -0.842700792950 (tables); Phi(1) = 0.841344746,
+        // so GELU(1) = 0.841344746 and GELU(-1) = -1 + 0.841344746 = -0.158655254.
+        assert!((erf(0.5) - 0.520_499_877_813).abs() < 2e-7);
+        assert!((erf(-1.0) + 0.842_700_792_950).abs() < 2e-7);
+        assert!(erf(0.0).abs() < 1e-7);
+        assert!((f64::from(gelu_erf(1.0)) - 0.841_344_746).abs() < 1e-6);
+        assert!((f64::from(gelu_erf(-1.0)) + 0.158_655_254).abs() < 1e-6);
+        let y = eval(
+            &OpKind::Activation(Activation::GeluErf),
+            &[&m(1, 2, &[1.0, -1.0])],
+        )
+        .unwrap();
+        assert_eq!(y.as_slice(), &[gelu_erf(1.0), gelu_erf(-1.0)]);
     }
 
     #[test]
