@@ -68,6 +68,44 @@ pub struct Row {
     pub cluster_model: String,
 }
 
+/// `cells` (the first row is the header) as columns two spaces apart with a rule under the
+/// header; column `c` is left-aligned when `left(c)`, else right-aligned. Every line ends in a
+/// newline.
+pub fn aligned_table(cells: &[Vec<String>], left: impl Fn(usize) -> bool) -> String {
+    let cols = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            cells
+                .iter()
+                .filter_map(|r| r.get(c))
+                .map(String::len)
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut s = String::new();
+    for (i, row) in cells.iter().enumerate() {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (v, w))| {
+                if left(c) {
+                    format!("{v:<w$}")
+                } else {
+                    format!("{v:>w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "{}", line.join("  ").trim_end());
+        if i == 0 {
+            let total = widths.iter().sum::<usize>() + 2 * cols.saturating_sub(1);
+            let _ = writeln!(s, "{}", "-".repeat(total));
+        }
+    }
+    s
+}
+
 /// The columns of a [`Row`] in CSV order: its serialised field names (the one place the
 /// report's schema is written is the struct).
 pub fn row_columns() -> &'static [String] {
@@ -333,9 +371,6 @@ impl Report {
         for r in rows {
             cells.push(cols.iter().map(|c| (c.cell)(r)).collect());
         }
-        let widths: Vec<usize> = (0..cols.len())
-            .map(|c| cells.iter().map(|r| r[c].len()).max().unwrap_or(0))
-            .collect();
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -349,25 +384,9 @@ impl Report {
                 )
             )
         );
-        for (i, row) in cells.iter().enumerate() {
-            let line: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .zip(&cols)
-                .map(|((v, w), c)| {
-                    if c.left {
-                        format!("{v:<w$}")
-                    } else {
-                        format!("{v:>w$}")
-                    }
-                })
-                .collect();
-            let _ = writeln!(s, "{}", line.join("  ").trim_end());
-            if i == 0 {
-                let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
-                let _ = writeln!(s, "{}", "-".repeat(total));
-            }
-        }
+        s.push_str(&aligned_table(&cells, |c| {
+            cols.get(c).is_some_and(|c| c.left)
+        }));
         let tcdm = if cols.iter().any(|c| c.head == "TCDM KiB") {
             "TCDM \"!\": exceeds the cluster's TCDM. "
         } else {

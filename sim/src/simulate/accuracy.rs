@@ -250,17 +250,6 @@ impl AccuracyResult {
             r.extend(p.layer_err.iter().map(|e| format!("{e:.4}")));
             cells.push(r);
         }
-        let cols = cells.first().map_or(0, Vec::len);
-        let widths: Vec<usize> = (0..cols)
-            .map(|c| {
-                cells
-                    .iter()
-                    .filter_map(|r| r.get(c))
-                    .map(String::len)
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -269,25 +258,7 @@ impl AccuracyResult {
              relative L2 error of each layer's output (docs/accuracy.md)",
             self.checkpoint, self.sentences, self.tokens, self.seq_len
         );
-        for (i, row) in cells.iter().enumerate() {
-            let line: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(c, (v, w))| {
-                    if c < 2 {
-                        format!("{v:<w$}")
-                    } else {
-                        format!("{v:>w$}")
-                    }
-                })
-                .collect();
-            let _ = writeln!(s, "{}", line.join("  ").trim_end());
-            if i == 0 {
-                let total = widths.iter().sum::<usize>() + 2 * cols.saturating_sub(1);
-                let _ = writeln!(s, "{}", "-".repeat(total));
-            }
-        }
+        s.push_str(&crate::report::aligned_table(&cells, |c| c < 2));
         s
     }
 }
