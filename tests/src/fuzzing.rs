@@ -615,22 +615,9 @@ pub fn htif(data: &[u8]) {
 /// A one-layer BERT the checkpoint harnesses load against: hidden 8, 2 heads, FFN 16,
 /// vocabulary 12, 8 positions, exact GELU.
 fn tiny_bert() -> (hetsim::checkpoint::BertConfig, hetsim::workload::Schedule) {
-    use hetsim::workload::models::{generate, Family, ModelDims};
-    use hetsim::workload::{Activation, Lora};
-    let dims = ModelDims {
-        name: "tiny-bert",
-        layers: 1,
-        hidden: 8,
-        heads: 2,
-        kv_heads: 2,
-        ffn: 16,
-        vocab: 12,
-        default_seq_len: 8,
-        family: Family::Bert {
-            act: Activation::GeluErf,
-            qa_head: false,
-        },
-    };
+    use hetsim::workload::models::{generate, TINY_BERT};
+    use hetsim::workload::Lora;
+    let dims = TINY_BERT;
     let cfg = hetsim::checkpoint::BertConfig {
         hidden_size: 8,
         num_attention_heads: 2,

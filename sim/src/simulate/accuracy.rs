@@ -854,7 +854,7 @@ fn hybrid_point(
 mod tests {
     use super::*;
     use crate::checkpoint::BertConfig;
-    use crate::workload::models::{self, Family, ModelDims};
+    use crate::workload::models::{self, ModelDims};
     use safetensors::tensor::TensorView;
     use safetensors::Dtype;
 
@@ -954,21 +954,8 @@ mod tests {
         assert!(cosine(&p[11], &p[2]) > cosine(&p[11], &p[4]));
     }
 
-    /// A one-layer BERT (hidden 8, 2 heads, FFN 16, vocabulary 12, 8 positions), exact GELU.
-    const TINY: ModelDims = ModelDims {
-        name: "tiny-bert",
-        layers: 1,
-        hidden: 8,
-        heads: 2,
-        kv_heads: 2,
-        ffn: 16,
-        vocab: 12,
-        default_seq_len: 8,
-        family: Family::Bert {
-            act: Activation::GeluErf,
-            qa_head: false,
-        },
-    };
+    /// The tests' one-layer BERT.
+    const TINY: ModelDims = models::TINY_BERT;
 
     fn tiny_config() -> BertConfig {
         BertConfig {

@@ -134,6 +134,24 @@ pub const LLAMA_3_1_8B: ModelDims = ModelDims {
     family: Family::Llama,
 };
 
+/// A one-layer BERT (hidden 8, 2 heads, FFN 16, vocabulary 12, 8 positions, exact GELU, no
+/// head): not a model anyone deploys (not in [`MODELS`]), the smallest checkpoint the tests
+/// and fuzzing harnesses write and load.
+pub const TINY_BERT: ModelDims = ModelDims {
+    name: "tiny-bert",
+    layers: 1,
+    hidden: 8,
+    heads: 2,
+    kv_heads: 2,
+    ffn: 16,
+    vocab: 12,
+    default_seq_len: 8,
+    family: Family::Bert {
+        act: Activation::GeluErf,
+        qa_head: false,
+    },
+};
+
 /// Every model the generator knows.
 pub const MODELS: [ModelDims; 5] = [
     MOBILEBERT,
