@@ -111,8 +111,9 @@ pub struct ClusterRun {
 }
 
 /// A source of cluster cycles and results. Implementations must be deterministic: equal
-/// arguments give equal results.
-pub trait ClusterBackend {
+/// arguments give equal results, whichever instance answers (the numerics run passes on two
+/// backends at once, so a backend is `Send`).
+pub trait ClusterBackend: Send {
     /// Label shown in every report row that uses this backend (e.g. `analytic model`).
     fn label(&self) -> String;
     /// The cluster clock.
