@@ -10,7 +10,7 @@
 //! each point's recorded row for a sweep, one plot per swept axis values too, at most
 //! 12), and (for a run) the
 //! latency breakdown by operation of the lowest-overhead combination's first layer instance
-//! with the most operations.
+//! with the most operations. A run with real weights adds its accuracy (a table and two plots).
 //!
 //! The page's script sorts a table by a column when its header is clicked (numerically when
 //! both cells are numbers) and marks `body[data-ready]` when it has run, which the browser
@@ -208,6 +208,7 @@ fn load_run(path: &Path) -> Result<Page, Error> {
             .push((title.to_string(), t.headers.clone(), t.rows.clone()));
     }
     overhead_plots(&mut page, &table, Some("model"), &[])?;
+    accuracy_section(&mut page, path, &v)?;
     // The latency breakdown by operation of the best combination's first layer instance with
     // the most operations (e.g. `encoder.layer.0`, not a one-operation embedding).
     if let Some(best) = best_of(&page.summary) {
@@ -255,6 +256,109 @@ fn load_run(path: &Path) -> Result<Page, Error> {
         }
     }
     Ok(page)
+}
+
+/// The accuracy of a run with real weights (its JSON's `accuracy`, docs/accuracy.md): a table
+/// with one row per inference time and drift-compensation setting (the embeddings' cosine
+/// similarity and each layer's error, as `hetsim run` prints it) and the two plots the docs
+/// draw from `--accuracy-csv`: the mean cosine similarity against the inference time per
+/// compensation setting, and each layer's error against it (with global compensation when the
+/// run has it, else the first setting).
+fn accuracy_section(page: &mut Page, path: &Path, v: &Value) -> Result<(), Error> {
+    let Some(a) = v.get("accuracy").filter(|a| !a.is_null()) else {
+        return Ok(());
+    };
+    let acc: crate::accuracy::AccuracyResult = serde_json::from_value(a.clone()).map_err(|e| {
+        data(
+            path,
+            format!("its `accuracy` is not an accuracy result: {e}"),
+        )
+    })?;
+    let short = |n: &str| n.strip_prefix("encoder.layer.").unwrap_or(n).to_string();
+    let mut headers: Vec<String> = ["t_inf", "drift compensation", "cos mean", "cos min"]
+        .map(String::from)
+        .into();
+    headers.push("worst sentence".into());
+    headers.extend(acc.layers.iter().map(|l| format!("err {}", short(l))));
+    let rows: Vec<Vec<String>> = acc
+        .points
+        .iter()
+        .map(|p| {
+            let mut r = vec![
+                crate::accuracy::time_label(p.t_inf_s),
+                p.drift_compensation.clone(),
+                format!("{:.5}", p.cosine_mean),
+                format!("{:.5}", p.cosine_min),
+                p.worst_sentence.to_string(),
+            ];
+            r.extend(p.layer_err.iter().map(|e| format!("{e:.4}")));
+            r
+        })
+        .collect();
+    page.tables.push((
+        format!(
+            "Accuracy of {} on {} sentence(s) against the f32 reference",
+            acc.checkpoint, acc.sentences
+        ),
+        headers,
+        rows,
+    ));
+    // The plots read the rows `--accuracy-csv` writes.
+    let text = acc.csv()?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let bad = |e: csv::Error| data(path, format!("accuracy rows: {e}"));
+    let headers = reader
+        .headers()
+        .map_err(bad)?
+        .iter()
+        .map(String::from)
+        .collect();
+    let mut rows = Vec::new();
+    for r in reader.records() {
+        rows.push(r.map_err(bad)?.iter().map(String::from).collect());
+    }
+    let table = Table {
+        path: path.with_extension("accuracy.csv"),
+        headers,
+        lines: (1..=rows.len() as u64).collect(),
+        rows,
+        skipped: 0,
+    };
+    let title = "Sentence-embedding cosine similarity against inference time".to_string();
+    let svg = draw(
+        &table,
+        Kind::Line,
+        Some("t_inf"),
+        Some("cosine_mean"),
+        Some("drift_compensation"),
+        vec!["scope=model".into()],
+        &title,
+        &mut page.notes,
+    )?;
+    page.plots.push((title, svg));
+    let comp = acc
+        .points
+        .iter()
+        .map(|p| p.drift_compensation.as_str())
+        .find(|c| *c == "Global")
+        .or_else(|| acc.points.first().map(|p| p.drift_compensation.as_str()));
+    if let Some(comp) = comp {
+        let title = format!(
+            "Each layer's relative error against inference time, {comp} drift compensation"
+        );
+        let svg = draw(
+            &table,
+            Kind::Line,
+            Some("t_inf"),
+            Some("rel_err"),
+            Some("layer"),
+            vec!["scope=layer".into(), format!("drift_compensation={comp}")],
+            &title,
+            &mut page.notes,
+        )?;
+        page.plots.push((title, svg));
+    }
+    Ok(())
 }
 
 /// The summary entry with the lowest overhead: (strategy, integration time, t).
@@ -662,6 +766,59 @@ mod tests {
         assert_eq!(format_number(128.0), "128");
         assert_eq!(format_number(1.0394999), "1.0395");
         assert_eq!(format_number(0.5), "0.5");
+    }
+
+    #[test]
+    fn a_run_with_real_weights_shows_its_accuracy() {
+        use crate::accuracy::{AccuracyPoint, AccuracyResult};
+        let point = |t: f64, comp: &str, cos: f64| AccuracyPoint {
+            t_inf_s: t,
+            drift_compensation: comp.into(),
+            layer_err: vec![0.01 * cos, 0.02 * cos],
+            cosine_mean: cos,
+            cosine_min: cos - 0.1,
+            worst_sentence: 3,
+        };
+        let year = 365.0 * 86400.0;
+        let acc = AccuracyResult {
+            checkpoint: "ckpt".into(),
+            sentences: 4,
+            seq_len: 16,
+            tokens: 40,
+            layers: vec!["encoder.layer.0".into(), "encoder.layer.1".into()],
+            points: vec![
+                point(0.0, "Off", 0.9),
+                point(year, "Off", 0.4),
+                point(0.0, "Global", 0.9),
+                point(year, "Global", 0.75),
+            ],
+        };
+        let v = serde_json::json!({ "accuracy": acc });
+        let mut page = Page::default();
+        accuracy_section(&mut page, Path::new("run.json"), &v).unwrap();
+        let (title, headers, rows) = &page.tables[0];
+        assert!(title.contains("ckpt on 4 sentence(s)"), "{title}");
+        assert_eq!(headers[5..], ["err 0", "err 1"]);
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[1][..4], ["1 y", "Off", "0.40000", "0.30000"]);
+        assert_eq!(rows[3][6], "0.0150");
+        // the cosine per compensation setting, and the layers with global compensation
+        assert_eq!(page.plots.len(), 2);
+        assert!(page.plots[1].0.ends_with("Global drift compensation"));
+        for (t, svg) in &page.plots {
+            assert!(svg.starts_with("<svg"), "{t}");
+        }
+        assert!(page.notes.is_empty(), "{:?}", page.notes);
+        // without accuracy nothing is added; a malformed one is a named error
+        let mut empty = Page::default();
+        accuracy_section(&mut empty, Path::new("run.json"), &serde_json::json!({})).unwrap();
+        assert!(empty.tables.is_empty() && empty.plots.is_empty());
+        let bad = serde_json::json!({ "accuracy": { "points": 3 } });
+        let e = accuracy_section(&mut empty, Path::new("run.json"), &bad).unwrap_err();
+        assert!(
+            e.to_string().contains("run.json") && e.to_string().contains("accuracy"),
+            "{e}"
+        );
     }
 
     #[test]
