@@ -148,6 +148,92 @@ pub fn mul_add(a: u16, b: u16, c: u16, rm: Rounding) -> u16 {
     fma(FmaOp::Madd, a, b, c, rm).0
 }
 
+/// A binary16 accumulator for a chain of fused multiply-adds in round-to-nearest-even, as
+/// RedMulE and the host references run them: each step equals
+/// `acc = mul_add(a, b, acc, Rne)` bit for bit, but the accumulator stays an exact `f64`
+/// value and the operands come with their values ([`Half::new`]), so a step converts nothing
+/// and rounds once. A step the fast path cannot take exactly (an inexact sum, an overflow, a
+/// non-finite operand or accumulator) goes through [`mul_add`].
+#[derive(Debug, Clone, Copy)]
+pub struct Accumulator {
+    /// The exact value while finite.
+    val: f64,
+    /// The bits once non-finite (`val` is then NaN).
+    bits: u16,
+}
+
+/// A binary16 operand with its exact value (NaN for a non-finite half), for [`Accumulator`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Half {
+    /// The half's bits.
+    pub bits: u16,
+    /// Its exact value, NaN when the half is an infinity or a NaN.
+    pub value: f64,
+}
+
+impl Half {
+    /// The operand `bits` with its value.
+    #[inline]
+    pub fn new(bits: u16) -> Self {
+        let value = if finite(bits) { value(bits) } else { f64::NAN };
+        Self { bits, value }
+    }
+}
+
+impl Accumulator {
+    /// An accumulator holding the half `bits`.
+    #[inline]
+    pub fn new(bits: u16) -> Self {
+        let val = if finite(bits) { value(bits) } else { f64::NAN };
+        Self { val, bits }
+    }
+
+    /// `acc = a * b + acc` with one rounding to binary16, nearest even.
+    #[inline]
+    pub fn mul_add(&mut self, a: Half, b: Half) {
+        let p = a.value * b.value;
+        let z = self.val;
+        let s = p + z;
+        let bb = s - p;
+        // TwoSum: the sum is exact (and every value finite: NaN compares unequal)
+        if (p - (s - bb)) + (z - bb) == 0.0 {
+            if let Some(v) = round_exact_value(s) {
+                self.val = v;
+                return;
+            }
+        }
+        *self = Self::new(mul_add(a.bits, b.bits, self.bits(), Rounding::Rne));
+    }
+
+    /// The accumulator's half.
+    #[inline]
+    pub fn bits(self) -> u16 {
+        if self.val.is_nan() {
+            self.bits
+        } else {
+            round_exact_f64(self.val)
+        }
+    }
+}
+
+/// The value of the half nearest to a finite exact `s` (as [`round_exact_f64`]), or None when
+/// that half is an infinity.
+#[inline]
+fn round_exact_value(s: f64) -> Option<f64> {
+    let a = s.abs();
+    if a >= 65520.0 {
+        // 65520 is the tie between 65504 and 2^16, which rounds to even: infinity
+        return None;
+    }
+    if a <= pow2(-25) {
+        return Some(0.0f64.copysign(s));
+    }
+    let e = (((a.to_bits() >> 52) & 0x7ff) as i32 - 1023).max(-14);
+    let m = a * pow2(10 - e);
+    let r = (m + 4_503_599_627_370_496.0) - 4_503_599_627_370_496.0;
+    Some((r * pow2(e - 10)).copysign(s))
+}
+
 /// Whether a half is finite (not an infinity or NaN).
 #[inline]
 fn finite(h: u16) -> bool {
@@ -290,6 +376,36 @@ mod tests {
             } else {
                 check(rng.random(), rng.random(), rng.random());
             }
+        }
+        // the accumulator takes the same steps as mul_add, on chains that overflow, cancel
+        // to zeros of both signs, pass through subnormals and meet NaN and infinity operands
+        for chain in 0..1u32 << 12 {
+            let start: u16 = if chain % 3 == 0 {
+                near(&mut rng)
+            } else {
+                rng.random()
+            };
+            let (mut acc, mut want) = (Accumulator::new(start), start);
+            for step in 0..64 {
+                let (a, b) = match (chain + step) % 4 {
+                    0 => (near(&mut rng), near(&mut rng) ^ SIGN),
+                    1 => (rng.random(), rng.random()),
+                    _ => (
+                        rng.random_range(0..0x7c00) | (rng.random::<u16>() & SIGN),
+                        rng.random_range(0..0x7c00),
+                    ),
+                };
+                acc.mul_add(Half::new(a), Half::new(b));
+                want = fma(FmaOp::Madd, a, b, want, Rounding::Rne).0;
+                assert_eq!(
+                    acc.bits(),
+                    want,
+                    "chain {chain} step {step}: {a:#06x} {b:#06x}"
+                );
+            }
+        }
+        for h in 0..=u16::MAX {
+            assert_eq!(Accumulator::new(h).bits(), h);
         }
         // ties: 1 + 2^-11 (halfway between 1 and 1 + 2^-10) as product + addend, both signs;
         // (1 + 2^-10) + 2^-11 (odd lower neighbour); the overflow tie 65504 + 16; the

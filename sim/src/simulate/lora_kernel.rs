@@ -35,7 +35,6 @@ pub use crate::backend::LoraShape;
 use crate::backend::{ShapePart, ShapeRefusal};
 use crate::fnv;
 use crate::lora_f16_kernel;
-use hetsim_isa::fp::Rounding;
 use hetsim_isa::fp16;
 use hetsim_isa::Program;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
@@ -605,25 +604,33 @@ pub fn host_lora(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
 /// GEMM job). Y is returned as f32 (exact).
 pub fn host_lora_redmule(s: LoraShape, d: LoraData<'_>) -> Vec<f32> {
     let (n, o, r) = (s.in_features, s.out_features, s.rank);
-    let half = |v: &[f32]| -> Vec<u16> { v.iter().map(|&x| f32_to_f16(x)).collect() };
+    // Each fused multiply-add is `fp16::mul_add` (RNE); the chains run on
+    // `fp16::Accumulator`, which takes the same steps without converting the accumulator.
+    let half = |v: &[f32]| -> Vec<fp16::Half> {
+        v.iter().map(|&x| fp16::Half::new(f32_to_f16(x))).collect()
+    };
     let (x, a, b) = (half(d.x), half(d.a), half(d.b));
-    let mut y = half(d.xw);
-    let fma = |p: u16, q: u16, acc: u16| fp16::mul_add(p, q, acc, Rounding::Rne);
+    let mut y: Vec<u16> = d.xw.iter().map(|&v| f32_to_f16(v)).collect();
     // Tokens are independent: each is evaluated in the kernel's order on some thread.
     y.par_chunks_mut(o.max(1))
         .zip(x.par_chunks(n.max(1)))
         .take(s.tokens)
         .for_each(|(yt, xt)| {
-            let mut h = vec![0u16; r];
-            for (k, hk) in h.iter_mut().enumerate() {
-                for (i, &xi) in xt.iter().enumerate() {
-                    *hk = fma(xi, a[i * r + k], *hk);
-                }
-            }
+            let h: Vec<fp16::Half> = (0..r)
+                .map(|k| {
+                    let mut hk = fp16::Accumulator::new(0);
+                    for (i, &xi) in xt.iter().enumerate() {
+                        hk.mul_add(xi, a[i * r + k]);
+                    }
+                    fp16::Half::new(hk.bits())
+                })
+                .collect();
             for (j, yj) in yt.iter_mut().enumerate() {
+                let mut acc = fp16::Accumulator::new(*yj);
                 for (k, &hk) in h.iter().enumerate() {
-                    *yj = fma(hk, b[k * o + j], *yj);
+                    acc.mul_add(hk, b[k * o + j]);
                 }
+                *yj = acc.bits();
             }
         });
     y.iter().map(|&v| f16_to_f32(v)).collect()
