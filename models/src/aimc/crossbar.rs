@@ -681,6 +681,54 @@ mod tests {
         assert!(flips(&dev) > N / 100, "{} flips of {N}", flips(&dev));
     }
 
+    /// The statistics of `AihwkitReconvert` (the kit's flow) against the formulas: with
+    /// programming noise and drift on (read noise off), every weight at 0.5 (g_T = 12.5 uS;
+    /// the negative devices target 0 uS and carry programming noise) is re-converted to one
+    /// positive device holding its net programmed weight, so its value a year later is that
+    /// weight times exp(-nu L) with nu ~ N(mu, sigma^2) of g_T (mu 0.049 and sigma 0.008,
+    /// both at their clamps; L = ln((t + 20) / 20) = 14.27 for a year): the mean ratio
+    /// w(t) / w(0) is exp(-mu L + sigma^2 L^2 / 2) = 0.5002 (standard deviation 0.0573,
+    /// standard error 1.8e-4 over 102,399 weights). The devices as programmed (`Devices`) keep
+    /// the negative device's conductance (about 0.105 uS), which drifts faster (mu 0.1, sigma
+    /// 0.045 at 0 uS: E[exp(-nu L)] = 0.295): their ratio is higher by about
+    /// 0.105 / 12.5 x (0.500 - 0.295) = 0.0017, about 10 standard errors, so the test tells the
+    /// two flows apart.
+    #[test]
+    fn kit_reconversion_drifts_the_net_weight_as_the_formula_says() {
+        let ratio = |mode: Realise| {
+            let mut cfg = pcm_cfg(1.0, 1.0, 0.0);
+            if let NoiseModel::Pcm(p) = &mut cfg.noise {
+                p.realise = mode;
+            }
+            let mut xb = program_level(&cfg, 0.5);
+            xb.realise(0.0);
+            let w0 = xb.w_eff.clone();
+            let year = 365.0 * 86400.0;
+            xb.realise(year);
+            assert!(w0.iter().all(|&w| w > 0.0), "every net weight is positive");
+            mean_std(
+                xb.w_eff
+                    .iter()
+                    .zip(&w0)
+                    .skip(1)
+                    .map(|(&w, &w0)| f64::from(w) / f64::from(w0)),
+            )
+        };
+        let (mu, sigma) = ref_drift_params(12.5);
+        let l = ((365.0 * 86400.0 + 20.0) / 20.0f64).ln();
+        let want = (-mu * l + sigma * sigma * l * l / 2.0).exp();
+        let (mean, std, n) = ratio(Realise::AihwkitReconvert);
+        let sd = want * ((sigma * sigma * l * l).exp() - 1.0).sqrt();
+        let tol = 5.0 * sd / (n as f64).sqrt();
+        assert_close("kit: mean w(t)/w(0)", mean, want, tol);
+        assert_close("kit: std", std, sd, 5.0 * sd / (2.0 * n as f64).sqrt());
+        let (devices, _, _) = ratio(Realise::Devices);
+        assert!(
+            devices - want > tol,
+            "the device model's ratio {devices} should exceed the kit's {want} by more than {tol}"
+        );
+    }
+
     /// Weight 0 is 1.0 (sets the per-tile scale so that 1.0 maps to g_max); all others are
     /// `r`, so their positive devices target `r * g_max` and their negative devices 0 uS.
     fn program_level(cfg: &TileConfig, r: f32) -> Crossbar {
