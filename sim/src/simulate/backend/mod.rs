@@ -7,11 +7,10 @@
 //! - a dynamic operation (attention, softmax, norms, activations, residual adds)
 //!   ([`ClusterBackend::dynamic_cost`], [`ClusterBackend::dynamic`]).
 //!
-//! One implementation exists: [`AnalyticCluster`], a documented analytic cost model (labelled
-//! "analytic model" in every report row) that computes Y on the host in f32. The kernel-backed
-//! backend (the `lora` kernel on the cycle-level cluster) plugs in behind the same trait; the
-//! scenario selects it with `cluster_backend: Kernel(..)`, which until then fails with a clear
-//! error ([`build`]).
+//! Two implementations: [`AnalyticCluster`], a documented analytic cost model (labelled
+//! "analytic model" in every report row) that computes Y on the host in f32, and
+//! [`KernelCluster`], which runs a real LoRA kernel on the cycle-level cluster (selected with
+//! `cluster_backend: Kernel(..)`; [`build`] makes either from the scenario).
 
 mod analytic;
 pub mod chunks;
