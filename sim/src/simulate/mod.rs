@@ -5,6 +5,7 @@
 
 pub mod accuracy;
 pub mod backend;
+pub mod dyn_kernel;
 pub mod engine;
 pub mod lora_f16_kernel;
 pub mod lora_kernel;
