@@ -25,7 +25,7 @@
  *              mean = ((s0 + s1) + (s2 + s3)) * (1 / cols); d_j = x_j - mean;
  *              v[j % 4] = fma(d_j, d_j, v[j % 4]); var = ((v0 + v1) + (v2 + v3)) * (1 / cols);
  *              r = 1 / sqrt(var + eps); y_j = fp16(fma(d_j * r, g_j, b_j))
- *   SOFTMAX  per row: m = max_j x_j (fmax.s in increasing j, from -inf);
+ *   SOFTMAX  per row: m = max_j x_j (fmax.s from -inf; any grouping gives the same m);
  *              e_j = exp2(max((x_j - m) * log2 e, -127)); E_j = fp16(e_j);
  *              sum = sum_j e_j (f32, increasing j); r = 1 / sum; y_j = fp16(E_j * r)
  *   exp2(t), t in [-127, 127]: n = floor(t) (fcvt.w.s, rdn), f = t - n in [0, 1),
@@ -35,10 +35,11 @@
  * sim/src/simulate/dyn_kernel.rs reproduces each bit for bit.
  *
  * Parallelism: the DMA core (the last hart) double-buffers row tiles of R rows from L2 into
- * TCDM (R: about 4096 elements per tile, a multiple of the compute cores when possible, fewer
- * when TCDM is short); Y overwrites X in the tile and goes back to L2 while the next tile is
- * computed. The compute cores split a tile's words (ADD, RELU), elements (GELU) or rows (the
- * row-wise ops and NONORM, whose gain depends on the column).
+ * TCDM (R: about 4096 elements per tile but at least one row per compute core, a multiple of
+ * the compute cores when possible, fewer when TCDM is short); Y overwrites X in the tile and goes back to L2 while the next tile is
+ * computed. The compute cores split a tile's words (ADD, RELU: contiguous shares), groups of
+ * 4 elements (GELU: round-robin) or rows (the row-wise ops and NONORM, whose gain depends on
+ * the column; LAYERNORM and SOFTMAX rows padded in TCDM by a word against bank conflicts).
  *
  * Limits: 1 <= rows, 1 <= cols <= 4096, rows * cols <= DYN_MAX_ELEMS; cols even for ADD and
  * RELU, a multiple of 8 for NONORM.
@@ -94,6 +95,7 @@ static const struct lora_kernel K = {"dyn_f16", "dyn_op", "1 compute + 1 DMA",
 
 struct plan {
     uint32_t op, rows, cols, R, ntiles, tcdm_bytes;
+    uint32_t pitch; /* row pitch of the tiles in TCDM, in elements */
     float eps;
     uint16_t *gb;       /* NONORM: gain and bias interleaved by 4 words; LAYERNORM: G then B */
     uint16_t *x[2];     /* the tiles (Y overwrites X) */
@@ -102,6 +104,10 @@ struct plan {
 
 static int has_z(uint32_t op) { return op == DYN_ADD; }
 static int has_gb(uint32_t op) { return op == DYN_NONORM || op == DYN_LAYERNORM; }
+/* The scalar row-wise ops pad their rows in TCDM to cols rounded up to even plus one word, so that the compute cores, each on its own row in lock
+ * step, start in different TCDM banks (a row of 384 or 320 halves is a multiple of 32 words:
+ * unpadded, every core would hit the same bank). */
+static int padded(uint32_t op) { return op == DYN_LAYERNORM || op == DYN_SOFTMAX; }
 
 /* Same on every core (a pure function of the descriptor and the cluster). */
 static int make_plan(struct plan *p, uint32_t ncores)
@@ -127,12 +133,13 @@ static int make_plan(struct plan *p, uint32_t ncores)
         return ERR_KERNEL;
     if (p->op == DYN_NONORM && p->cols % 8)
         return ERR_KERNEL;
-    const uint32_t P = ncores - 1, row_bytes = 2 * p->cols;
+    p->pitch = padded(p->op) ? p->cols + p->cols % 2 + 2 : p->cols;
+    const uint32_t P = ncores - 1, row_bytes = 2 * p->pitch;
     const uint32_t gb = has_gb(p->op) ? round64(2 * row_bytes) : 0;
     const uint32_t per_row_sets = has_z(p->op) ? 2 : 1;
     uint32_t R = TILE_ELEMS / p->cols;
-    if (R == 0)
-        R = 1;
+    if (R < P)
+        R = P; /* a row for every compute core (the row-wise ops split rows) */
     if (R > p->rows)
         R = p->rows;
     if (R > P && R < p->rows)
@@ -169,7 +176,9 @@ static uint32_t tile_rows(const struct plan *p, uint32_t q)
 
 static uint32_t load_tile(const struct plan *p, uint32_t q)
 {
-    const uint32_t off = q * p->R * p->cols, bytes = 2 * tile_rows(p, q) * p->cols;
+    const uint32_t off = q * p->R * p->cols, n = tile_rows(p, q), bytes = 2 * n * p->cols;
+    if (p->pitch != p->cols)
+        return hetsim_dma_2d(p->x[q & 1], dyn_X + off, 2 * p->cols, 2 * p->pitch, 2 * p->cols, n);
     uint32_t id = hetsim_dma_1d(p->x[q & 1], dyn_X + off, bytes);
     if (has_z(p->op))
         id = hetsim_dma_1d(p->z[q & 1], dyn_Z + off, bytes);
@@ -178,7 +187,11 @@ static uint32_t load_tile(const struct plan *p, uint32_t q)
 
 static uint32_t store_tile(const struct plan *p, uint32_t q)
 {
-    return hetsim_dma_1d(dyn_Y + q * p->R * p->cols, p->x[q & 1], 2 * tile_rows(p, q) * p->cols);
+    uint16_t *dst = dyn_Y + q * p->R * p->cols;
+    const uint32_t n = tile_rows(p, q);
+    if (p->pitch != p->cols)
+        return hetsim_dma_2d(dst, p->x[q & 1], 2 * p->cols, 2 * p->cols, 2 * p->pitch, n);
+    return hetsim_dma_1d(dst, p->x[q & 1], 2 * n * p->cols);
 }
 
 static void dma_core(const struct plan *p)
@@ -290,40 +303,101 @@ static inline float exp2_approx(float t)
     return p * s.f;
 }
 
-static void gelu_elems(f16 *x, uint32_t n)
+/* 2^t of four values, step by step over the four: the core is in order and clang has no
+ * pipeline model for it, so four elements' dependency chains only overlap when the source
+ * interleaves them (one element's chain alone is ~75 cycles of FPU latency in GELU). Each
+ * element's operations and roundings are exp2_approx's. */
+static inline void exp2_x4(const float t[4], float e[4])
 {
-    for (uint32_t i = 0; i < n; i++) {
-        float v = (float)x[i];
-        float k = __builtin_fmaf(v * v, GELU_C, 1.0f);
-        float t = (v * k) * GELU_K2;
-        t = __builtin_fminf(__builtin_fmaxf(t, -127.0f), 127.0f);
-        x[i] = (f16)(v / (1.0f + exp2_approx(t)));
+    int32_t n[4];
+    float f[4], p[4];
+    for (int k = 0; k < 4; k++)
+        __asm__("fcvt.w.s %0, %1, rdn" : "=r"(n[k]) : "f"(t[k]));
+    for (int k = 0; k < 4; k++)
+        f[k] = t[k] - (float)n[k];
+    for (int k = 0; k < 4; k++)
+        p[k] = __builtin_fmaf(f[k], EXP2_C3, EXP2_C2);
+    for (int k = 0; k < 4; k++)
+        p[k] = __builtin_fmaf(f[k], p[k], EXP2_C1);
+    for (int k = 0; k < 4; k++)
+        p[k] = __builtin_fmaf(f[k], p[k], 1.0f);
+    for (int k = 0; k < 4; k++) {
+        union {
+            uint32_t u;
+            float f;
+        } sc = {(uint32_t)(n[k] + 127) << 23};
+        e[k] = p[k] * sc.f;
     }
 }
 
-static void layernorm_rows(f16 *x, const f16 *g, const f16 *b, uint32_t cols, uint32_t n,
-                           float inv_n, float eps)
+static inline float gelu_t(float v)
 {
-    for (uint32_t r = 0; r < n; r++, x += cols) {
+    float k = __builtin_fmaf(v * v, GELU_C, 1.0f);
+    float t = (v * k) * GELU_K2;
+    return __builtin_fminf(__builtin_fmaxf(t, -127.0f), 127.0f);
+}
+
+/* Four elements at a time, each step over the four (see exp2_x4); same operations as gelu_t
+ * and the tail's loop. */
+static void gelu_elems(f16 *x, uint32_t n, uint32_t w, uint32_t P)
+{
+    /* groups of 4 elements dealt round-robin to the cores (neighbouring cores on neighbouring
+     * words, so lock-step cores hit different banks); core 0 takes the last n % 4 */
+    for (uint32_t i = 4 * w; i + 4 <= n; i += 4 * P) {
+        float v[4], a[4], t[4], e[4];
+        for (int k = 0; k < 4; k++)
+            v[k] = (float)x[i + k];
+        for (int k = 0; k < 4; k++)
+            a[k] = v[k] * v[k];
+        for (int k = 0; k < 4; k++)
+            a[k] = __builtin_fmaf(a[k], GELU_C, 1.0f);
+        for (int k = 0; k < 4; k++)
+            t[k] = v[k] * a[k];
+        for (int k = 0; k < 4; k++)
+            t[k] = t[k] * GELU_K2;
+        for (int k = 0; k < 4; k++)
+            t[k] = __builtin_fmaxf(t[k], -127.0f);
+        for (int k = 0; k < 4; k++)
+            t[k] = __builtin_fminf(t[k], 127.0f);
+        exp2_x4(t, e);
+        for (int k = 0; k < 4; k++)
+            e[k] = 1.0f + e[k];
+        for (int k = 0; k < 4; k++)
+            e[k] = v[k] / e[k];
+        for (int k = 0; k < 4; k++)
+            x[i + k] = (f16)e[k];
+    }
+    for (uint32_t i = w == 0 ? n - n % 4 : n; i < n; i++) {
+        float v = (float)x[i];
+        x[i] = (f16)(v / (1.0f + exp2_approx(gelu_t(v))));
+    }
+}
+
+static void layernorm_rows(f16 *x, const f16 *g, const f16 *b, uint32_t cols, uint32_t pitch,
+                           uint32_t n, float inv_n, float eps)
+{
+    for (uint32_t r = 0; r < n; r++, x += pitch) {
         float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         uint32_t j = 0;
         for (; j + 4 <= cols; j += 4) {
-            s[0] += (float)x[j];
-            s[1] += (float)x[j + 1];
-            s[2] += (float)x[j + 2];
-            s[3] += (float)x[j + 3];
+            float v[4];
+            for (int k = 0; k < 4; k++)
+                v[k] = (float)x[j + k];
+            for (int k = 0; k < 4; k++)
+                s[k] += v[k];
         }
         for (uint32_t k = 0; j < cols; j++, k++)
             s[k] += (float)x[j];
         const float mean = ((s[0] + s[1]) + (s[2] + s[3])) * inv_n;
         float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         for (j = 0; j + 4 <= cols; j += 4) {
-            float d0 = (float)x[j] - mean, d1 = (float)x[j + 1] - mean;
-            float d2 = (float)x[j + 2] - mean, d3 = (float)x[j + 3] - mean;
-            v[0] = __builtin_fmaf(d0, d0, v[0]);
-            v[1] = __builtin_fmaf(d1, d1, v[1]);
-            v[2] = __builtin_fmaf(d2, d2, v[2]);
-            v[3] = __builtin_fmaf(d3, d3, v[3]);
+            float d[4];
+            for (int k = 0; k < 4; k++)
+                d[k] = (float)x[j + k];
+            for (int k = 0; k < 4; k++)
+                d[k] = d[k] - mean;
+            for (int k = 0; k < 4; k++)
+                v[k] = __builtin_fmaf(d[k], d[k], v[k]);
         }
         for (uint32_t k = 0; j < cols; j++, k++) {
             float d = (float)x[j] - mean;
@@ -331,28 +405,83 @@ static void layernorm_rows(f16 *x, const f16 *g, const f16 *b, uint32_t cols, ui
         }
         const float var = ((v[0] + v[1]) + (v[2] + v[3])) * inv_n;
         const float rs = 1.0f / __builtin_sqrtf(var + eps);
-        for (j = 0; j < cols; j++) {
+        for (j = 0; j + 4 <= cols; j += 4) {
+            float d[4], gg[4], bb[4];
+            for (int k = 0; k < 4; k++)
+                d[k] = (float)x[j + k];
+            for (int k = 0; k < 4; k++)
+                gg[k] = (float)g[j + k];
+            for (int k = 0; k < 4; k++)
+                bb[k] = (float)b[j + k];
+            for (int k = 0; k < 4; k++)
+                d[k] = d[k] - mean;
+            for (int k = 0; k < 4; k++)
+                d[k] = d[k] * rs;
+            for (int k = 0; k < 4; k++)
+                d[k] = __builtin_fmaf(d[k], gg[k], bb[k]);
+            for (int k = 0; k < 4; k++)
+                x[j + k] = (f16)d[k];
+        }
+        for (; j < cols; j++) {
             float d = (float)x[j] - mean;
             x[j] = (f16)__builtin_fmaf(d * rs, (float)g[j], (float)b[j]);
         }
     }
 }
 
-static void softmax_rows(f16 *x, uint32_t cols, uint32_t n)
+static void softmax_rows(f16 *x, uint32_t cols, uint32_t pitch, uint32_t n)
 {
-    for (uint32_t r = 0; r < n; r++, x += cols) {
-        float m = -__builtin_inff();
-        for (uint32_t j = 0; j < cols; j++)
-            m = __builtin_fmaxf(m, (float)x[j]);
+    for (uint32_t r = 0; r < n; r++, x += pitch) {
+        /* four partial maxima: fmax.s is a total order on non-NaN values (-0 < +0) and ignores
+         * NaNs, so any grouping gives the same m */
+        float mm[4] = {-__builtin_inff(), -__builtin_inff(), -__builtin_inff(),
+                       -__builtin_inff()};
+        uint32_t j = 0;
+        for (; j + 4 <= cols; j += 4) {
+            float v[4];
+            for (int k = 0; k < 4; k++)
+                v[k] = (float)x[j + k];
+            for (int k = 0; k < 4; k++)
+                mm[k] = __builtin_fmaxf(mm[k], v[k]);
+        }
+        for (; j < cols; j++)
+            mm[0] = __builtin_fmaxf(mm[0], (float)x[j]);
+        const float m = __builtin_fmaxf(__builtin_fmaxf(mm[0], mm[1]), __builtin_fmaxf(mm[2], mm[3]));
         float sum = 0.0f;
-        for (uint32_t j = 0; j < cols; j++) {
-            float t = __builtin_fmaxf(((float)x[j] - m) * LOG2E, -127.0f);
-            float e = exp2_approx(t);
+        for (j = 0; j + 4 <= cols; j += 4) {
+            float t[4], e[4];
+            for (int k = 0; k < 4; k++)
+                t[k] = (float)x[j + k];
+            for (int k = 0; k < 4; k++)
+                t[k] = t[k] - m;
+            for (int k = 0; k < 4; k++)
+                t[k] = t[k] * LOG2E;
+            for (int k = 0; k < 4; k++)
+                t[k] = __builtin_fmaxf(t[k], -127.0f);
+            exp2_x4(t, e);
+            for (int k = 0; k < 4; k++)
+                x[j + k] = (f16)e[k];
+            sum += e[0];
+            sum += e[1];
+            sum += e[2];
+            sum += e[3];
+        }
+        for (; j < cols; j++) {
+            float e = exp2_approx(__builtin_fmaxf(((float)x[j] - m) * LOG2E, -127.0f));
             x[j] = (f16)e;
             sum += e;
         }
         const float rs = 1.0f / sum;
-        for (uint32_t j = 0; j < cols; j++)
+        for (j = 0; j + 4 <= cols; j += 4) {
+            float e[4];
+            for (int k = 0; k < 4; k++)
+                e[k] = (float)x[j + k];
+            for (int k = 0; k < 4; k++)
+                e[k] = e[k] * rs;
+            for (int k = 0; k < 4; k++)
+                x[j + k] = (f16)e[k];
+        }
+        for (; j < cols; j++)
             x[j] = (f16)((float)x[j] * rs);
     }
 }
@@ -376,8 +505,7 @@ static void compute_tile(const struct plan *p, uint32_t q, uint32_t w, uint32_t 
             relu_words(p->x[b] + 2 * lo, hi - lo);
         return;
     case DYN_GELU:
-        split(n * cols, w, P, &lo, &hi);
-        gelu_elems((f16 *)p->x[b] + lo, hi - lo);
+        gelu_elems((f16 *)p->x[b], n * cols, w, P);
         return;
     default:
         break;
@@ -385,14 +513,14 @@ static void compute_tile(const struct plan *p, uint32_t q, uint32_t w, uint32_t 
     split(n, w, P, &lo, &hi);
     if (lo == hi)
         return;
-    f16 *x = (f16 *)p->x[b] + lo * cols;
+    f16 *x = (f16 *)p->x[b] + lo * p->pitch;
     if (p->op == DYN_NONORM)
         nonorm_rows((uint16_t *)x, p->gb, cols, hi - lo);
     else if (p->op == DYN_LAYERNORM)
-        layernorm_rows(x, (const f16 *)p->gb, (const f16 *)p->gb + cols, cols, hi - lo, inv_n,
-                       p->eps);
+        layernorm_rows(x, (const f16 *)p->gb, (const f16 *)p->gb + cols, cols, p->pitch, hi - lo,
+                       inv_n, p->eps);
     else
-        softmax_rows(x, cols, hi - lo);
+        softmax_rows(x, cols, p->pitch, hi - lo);
 }
 
 static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
