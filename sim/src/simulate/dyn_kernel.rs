@@ -1,6 +1,6 @@
 //! The dynamic-operation kernel `kernels/build/dyn_f16.elf` (binary16 on the study cluster:
 //! residual add, ReLU, GELU, NoNorm, LayerNorm, softmax): how it is loaded and run with data
-//! bound to its symbols, its bit-exact host reference ([`reference`]) and its per-shape cycle
+//! bound to its symbols, its bit-exact host reference ([`reference()`]) and its per-shape cycle
 //! cache ([`DynKernel::cycles`]).
 //!
 //! Kernel ABI (docs/kernels.md, "dyn_f16"): `dyn_op` = {op, rows, cols, eps bits} as u32
@@ -9,7 +9,7 @@
 //! binary16; `dyn_check` != 0 makes the kernel compare Y bit for bit with `dyn_expected`;
 //! `dyn_used_rows` / `dyn_used_tcdm` report its tile plan. One operation per run.
 //!
-//! Numerics: [`reference`] evaluates each operation in the kernel's order with its roundings
+//! Numerics: [`reference()`] evaluates each operation in the kernel's order with its roundings
 //! (binary16 lane operations through `hetsim_isa::fp16`, the scalar parts in IEEE binary32,
 //! which Rust's `f32` arithmetic and `mul_add` are); the file header of kernels/dyn_f16.c
 //! states the order.
@@ -664,5 +664,71 @@ mod tests {
             .join(SHIPPED_ELF);
         let e = DynKernel::load(&path, &cfg, false).err().unwrap();
         assert!(e.contains("xssr"), "{e}");
+    }
+
+    /// Each operation's cycles lie between bounds derived by hand from the study cluster's
+    /// parameters (models/presets/cluster-snitch-study.ron: 8 compute cores, DMA 64 bytes per
+    /// cycle after a 10-cycle set-up, FPU latencies add/mul/fma 4, div/sqrt 11, min/max 2,
+    /// conversions 3, moves 2, TCDM loads 2) and the kernel's instructions per element (one
+    /// per C operation: -ffp-contract=off; kernels/dyn_f16.c):
+    /// - lower: the busiest resource alone: the DMA's bytes (binary16: X in, Z in for add,
+    ///   Y out), the FPU's two SIMD lanes per core per cycle (add, ReLU: 1 op per word; NoNorm:
+    ///   2), or, for the scalar kernels, one instruction per cycle per core: GELU 22 per element
+    ///   (flh, fcvt.s.h, fmul, fmadd, fmul, fmul, fmax, fmin, fcvt.w.s, fcvt.s.w, fsub, 3 fmadd,
+    ///   slli, add, fmv.w.x, fmul, fadd, fdiv, fcvt.h.s, fsh), LayerNorm 18 (3 + 4 + 11 over
+    ///   its three passes), softmax 26 (3 + 18 + 5);
+    /// - upper: nothing overlapped: 5,000 cycles of start-up (boot, plan, a cold 16 KiB
+    ///   I-cache: at most 230 lines of 10 cycles), then per tile of n elements its DMA in and
+    ///   out with their set-ups, 200 cycles of tile overhead (split's divide 34, SSR set-up,
+    ///   drain, barrier), and the compute with every instruction waiting for the previous one's
+    ///   result (sum of latencies per element: GELU 77, LayerNorm 54 + 60 per row, softmax 75,
+    ///   each + 2 for the loop), or for the SIMD kernels one cycle per operation plus the
+    ///   FPU's 4-cycle latency per FREP.
+    #[test]
+    fn cycles_within_hand_derived_bounds() {
+        let k = kernel(true);
+        let (cores, dma_bpc) = (8.0, 64.0);
+        for (op, rows, cols) in [
+            (DynOp::Add, 256, 512),
+            (DynOp::Relu, 256, 512),
+            (DynOp::NoNorm, 256, 512),
+            (DynOp::Gelu, 128, 1024),
+            (DynOp::LayerNorm, 128, 768),
+            (DynOp::Softmax, 512, 128),
+        ] {
+            let s = DynShape { op, rows, cols };
+            let cycles = k.cycles(s).unwrap() as f64;
+            let e = (rows * cols) as f64;
+            // tile rows as the kernel plans them: 4096 elements, at least 8 rows, a multiple
+            // of 8 (all shapes here fit TCDM)
+            let r = ((4096 / cols).max(8).min(rows) / 8 * 8) as f64;
+            let tiles = (rows as f64 / r).ceil();
+            let n = r * cols as f64; // elements per tile
+            let (ins, outs) = if op == DynOp::Add {
+                (2.0, 1.0)
+            } else {
+                (1.0, 1.0)
+            };
+            let dma_total = (ins + outs) * 2.0 * e / dma_bpc;
+            let dma_tile = (ins + outs) * (2.0 * n / dma_bpc + 10.0);
+            let (lower, per_tile_compute) = match op {
+                DynOp::Add | DynOp::Relu => (dma_total.max(e / 2.0 / cores), n / 2.0 / cores + 4.0),
+                DynOp::NoNorm => (dma_total.max(e / cores), n / cores + 8.0),
+                DynOp::Gelu => (e * 22.0 / cores, n * 79.0 / cores),
+                DynOp::LayerNorm => (
+                    e * 18.0 / cores,
+                    n * 56.0 / cores + (r / cores).ceil() * 60.0,
+                ),
+                DynOp::Softmax => (
+                    e * 26.0 / cores,
+                    n * 77.0 / cores + (r / cores).ceil() * 30.0,
+                ),
+            };
+            let upper = 5000.0 + tiles * (dma_tile + 200.0 + per_tile_compute);
+            assert!(
+                lower <= cycles && cycles <= upper,
+                "{s}: {cycles} cycles outside [{lower:.0}, {upper:.0}]"
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! real model on them.
 
 pub mod accuracy;
+pub mod attn_kernel;
 pub mod backend;
 pub mod dyn_kernel;
 pub mod engine;

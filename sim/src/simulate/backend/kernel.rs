@@ -32,10 +32,15 @@
 //!   says which. Without `dynamic_elf` every dynamic operation uses the analytic model. Y of a
 //!   dynamic operation on data is still the host's f32 evaluation (the numerics of the kernels
 //!   in the hybrid forward pass are a later step).
+//! - Attention scores: with `attention_elf` (`kernels/build/attn_f16.elf`), `Scores` take the
+//!   cycles of that kernel's run ([`crate::attn_kernel`], cached per shape); a product beyond
+//!   its L2 buffers runs as blocks of query rows (each with its local causal mask), one run
+//!   each; keys beyond its buffers or TCDM fall back to the analytic model.
 
 use super::chunks::{self, block, ChunkPlan};
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
 use super::{LoraShape, ShapeRefusal};
+use crate::attn_kernel::{AttnKernel, AttnShape};
 use crate::dyn_kernel::{DynKernel, DynOp, DynShape};
 use crate::engine::ClockDomain;
 use crate::error::Error;
@@ -71,6 +76,11 @@ pub struct KernelBackendConfig {
     /// the analytic model `dynamic`.
     #[serde(default)]
     pub dynamic_elf: Option<String>,
+    /// The attention-scores kernel (`"../kernels/build/attn_f16.elf"`, relative to the scenario
+    /// file): `Scores` operations run it on `cluster` (zfh, xfvec, xfrep, xssr); None (default):
+    /// the analytic model.
+    #[serde(default)]
+    pub attention_elf: Option<String>,
     /// The analytic model used for dynamic operations without a kernel; its clock and TCDM size are the
     /// cluster's (`cluster.clock_ghz`, `cluster.tcdm.size`) and its element size the kernel's
     /// format; setting them here is an error at load time.
@@ -86,6 +96,7 @@ fn yes() -> bool {
 pub struct KernelCluster {
     kernel: LoraKernel,
     dyn_kernel: Option<DynKernel>,
+    attn_kernel: Option<AttnKernel>,
     dynamic: AnalyticCluster,
     clock: ClockDomain,
     label: String,
@@ -121,23 +132,87 @@ impl KernelCluster {
                 })?,
             ),
         };
-        let dynamic_label = match &cfg.dynamic_elf {
-            None => "dynamic ops: analytic model".to_string(),
-            Some(f) => format!(
-                "dynamic ops: {} for add, ReLU, GELU, NoNorm, LayerNorm, softmax; analytic \
-                 model for attention products, RMSNorm, SiLU, RoPE, mul and refused shapes",
-                Path::new(f)
-                    .file_name()
-                    .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
+        let attn_kernel = match &cfg.attention_elf {
+            None => None,
+            Some(f) => Some(
+                AttnKernel::load(&base.join(f), &cfg.cluster, cfg.cache_cycles).map_err(|e| {
+                    Error::Backend(format!("hardware.cluster_backend.attention_elf: {e}"))
+                })?,
             ),
+        };
+        let name = |f: &String| {
+            Path::new(f)
+                .file_name()
+                .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
+        };
+        let mut kernels = Vec::new();
+        if let Some(f) = &cfg.dynamic_elf {
+            kernels.push(format!(
+                "{} for add, ReLU, GELU, NoNorm, LayerNorm, softmax",
+                name(f)
+            ));
+        }
+        if let Some(f) = &cfg.attention_elf {
+            kernels.push(format!("{} for attention scores", name(f)));
+        }
+        let dynamic_label = if kernels.is_empty() {
+            "dynamic ops: analytic model".to_string()
+        } else {
+            format!(
+                "dynamic ops: {}; analytic model for the other kinds and refused shapes",
+                kernels.join(", ")
+            )
         };
         Ok(KernelCluster {
             kernel,
             dyn_kernel,
+            attn_kernel,
             dynamic,
             clock,
             label: format!("{file} on the cycle-level cluster ({dynamic_label})"),
         })
+    }
+
+    /// The attention kernel's cost of scores of shape `s`, when `attention_elf` is set and the
+    /// kernel takes it: blocks of query rows small enough for its buffers, one run each.
+    fn attn_kernel_cost(
+        &self,
+        s: AttnShape,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> Result<Option<ClusterCost>, Error> {
+        let Some(k) = &self.attn_kernel else {
+            return Ok(None);
+        };
+        let block = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
+            .min(crate::attn_kernel::MAX_OUT / (s.heads * s.seq_k).max(1))
+            .min(s.seq);
+        if block == 0 || (AttnShape { seq: block, ..s }).error().is_some() {
+            return Ok(None);
+        }
+        let (full, rest) = (s.seq / block, s.seq % block);
+        let run = |rows| match k.cycles(AttnShape { seq: rows, ..s }) {
+            Ok(c) => Ok(Some(c)),
+            // the keys do not fit TCDM (exit code 5): the analytic model
+            Err(e) if e.contains("exited with code 5") => Ok(None),
+            Err(e) => Err(Error::Backend(format!("attention scores ({s}): {e}"))),
+        };
+        let Some(c_full) = run(block)? else {
+            return Ok(None);
+        };
+        let mut cycles = full as u64 * c_full;
+        if rest > 0 {
+            match run(rest)? {
+                Some(c) => cycles += c,
+                None => return Ok(None),
+            }
+        }
+        let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * 2).sum();
+        Ok(Some(ClusterCost {
+            cycles,
+            batch_bytes: bytes_in + (out.0 * out.1) as u64 * 2,
+            ..ClusterCost::default()
+        }))
     }
 
     /// The kernel cost of a dynamic operation, when `dynamic_elf` is set and the kernel takes
@@ -149,6 +224,26 @@ impl KernelCluster {
         ins: &[(usize, usize)],
         out: (usize, usize),
     ) -> Result<Option<ClusterCost>, Error> {
+        if let OpKind::Scores {
+            heads,
+            kv_heads,
+            head_dim,
+            causal,
+        } = *kind
+        {
+            return self.attn_kernel_cost(
+                AttnShape {
+                    seq: out.0,
+                    seq_k: ins.get(1).map_or(0, |k| k.0),
+                    heads,
+                    kv_heads,
+                    head_dim,
+                    causal,
+                },
+                ins,
+                out,
+            );
+        }
         let Some(k) = &self.dyn_kernel else {
             return Ok(None);
         };
@@ -406,6 +501,7 @@ mod tests {
             cluster: ClusterConfig::default(),
             cache_cycles: true,
             dynamic_elf: None,
+            attention_elf: None,
             dynamic: AnalyticClusterConfig::default(),
         };
         KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
@@ -458,6 +554,7 @@ mod tests {
             cluster,
             cache_cycles: true,
             dynamic_elf: None,
+            attention_elf: None,
             dynamic: AnalyticClusterConfig::default(),
         };
         KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
@@ -578,6 +675,7 @@ mod tests {
             cluster: ClusterConfig::default(),
             cache_cycles: true,
             dynamic_elf: None,
+            attention_elf: None,
             dynamic: AnalyticClusterConfig::default(),
         };
         let e = KernelCluster::new(&cfg, Path::new("/tmp"))
@@ -597,6 +695,7 @@ mod tests {
             cluster: ClusterConfig::snitch_study(),
             cache_cycles: true,
             dynamic_elf: None,
+            attention_elf: None,
             dynamic: AnalyticClusterConfig::default(),
         };
         let base = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -643,6 +742,7 @@ mod tests {
             cluster: ClusterConfig::snitch_study(),
             cache_cycles: true,
             dynamic_elf: Some(crate::dyn_kernel::SHIPPED_ELF.into()),
+            attention_elf: Some(crate::attn_kernel::SHIPPED_ELF.into()),
             dynamic: AnalyticClusterConfig::default(),
         };
         KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
@@ -655,6 +755,11 @@ mod tests {
     fn dynamic_ops_cost_their_kernel_runs() {
         let mut k = study_with_dyn();
         assert!(k.label().contains("dyn_f16.elf for add"), "{}", k.label());
+        assert!(
+            k.label().contains("attn_f16.elf for attention scores"),
+            "{}",
+            k.label()
+        );
         let dk = k.dyn_kernel.clone().unwrap();
         let mut analytic = AnalyticCluster::new(AnalyticClusterConfig {
             clock_ghz: 1.0,
@@ -681,7 +786,7 @@ mod tests {
             run.y.as_slice(),
             super::super::host::eval(&sm, &[&x]).unwrap().as_slice()
         );
-        // no kernel for attention products: the analytic model
+        // scores: the attention kernel's run (q 16 x 2*16, k 16 x 2*16, 2 heads)
         let s = OpKind::Scores {
             heads: 2,
             kv_heads: 2,
@@ -689,9 +794,28 @@ mod tests {
             causal: false,
         };
         let ins = [(16, 32), (16, 32)];
+        let ak = k.attn_kernel.clone().unwrap();
+        let want = ak
+            .cycles(AttnShape {
+                seq: 16,
+                seq_k: 16,
+                heads: 2,
+                kv_heads: 2,
+                head_dim: 16,
+                causal: false,
+            })
+            .unwrap();
+        assert_eq!(k.dynamic_cost(&s, &ins, (16, 32)).unwrap().cycles, want);
+        // no kernel for the context product: the analytic model
+        let c = OpKind::Context {
+            heads: 2,
+            kv_heads: 2,
+            head_dim: 16,
+        };
+        let ins = [(16, 32), (16, 32)];
         assert_eq!(
-            k.dynamic_cost(&s, &ins, (16, 32)).unwrap(),
-            analytic.dynamic_cost(&s, &ins, (16, 32)).unwrap()
+            k.dynamic_cost(&c, &ins, (16, 32)).unwrap(),
+            analytic.dynamic_cost(&c, &ins, (16, 32)).unwrap()
         );
         // an odd-width add is refused by the kernel: the analytic model
         let add = OpKind::Add;
