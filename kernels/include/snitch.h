@@ -124,6 +124,7 @@ static inline uint32_t hetsim_dm_busy(void)
 #define VFMAC_H(rd, rs1, rs2) ".insn r 0x33, 2, 0x48, " rd ", " rs1 ", " rs2 "\n"
 #define VFMUL_H(rd, rs1, rs2) ".insn r 0x33, 2, 0x43, " rd ", " rs1 ", " rs2 "\n"
 #define VFADD_H(rd, rs1, rs2) ".insn r 0x33, 2, 0x41, " rd ", " rs1 ", " rs2 "\n"
+#define VFMAX_H(rd, rs1, rs2) ".insn r 0x33, 2, 0x46, " rd ", " rs1 ", " rs2 "\n"
 #define VFSUMEX_S_H(rd, rs1) ".insn r 0x33, 0, 0x47, " rd ", " rs1 ", x22\n" /* rs2 = 10110 */
 #define VFCPKA_H_S(rd, rs1, rs2) ".insn r 0x33, 2, 0x58, " rd ", " rs1 ", " rs2 "\n"
 #define VFCVT_S_H(rd, rs1) ".insn r 0x33, 0, 0x4c, " rd ", " rs1 ", x6\n"   /* rs2 = 00110 */

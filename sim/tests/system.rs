@@ -664,6 +664,13 @@ fn main_scenario_runs_every_combination_with_the_kernel() {
                 && x.scope == "model"));
         }
     }
+    // the dynamic operations with a kernel (adds, ReLU, NoNorm, softmax) run dyn_f16, and the
+    // label says so
+    assert!(r
+        .rows
+        .iter()
+        .filter(|x| x.cluster_model.contains("lora_redmule.elf"))
+        .all(|x| x.cluster_model.contains("dyn_f16.elf for add")));
     let again = hetsim::run::run(&loaded).unwrap();
     assert_eq!(r.csv().unwrap(), again.csv().unwrap());
 }

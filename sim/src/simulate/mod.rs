@@ -4,7 +4,9 @@
 //! real model on them.
 
 pub mod accuracy;
+pub mod attn_kernel;
 pub mod backend;
+pub mod dyn_kernel;
 pub mod engine;
 pub mod lora_f16_kernel;
 pub mod lora_kernel;

@@ -21,16 +21,31 @@
 //!   the rest.
 //! - TCDM: the kernel reports the bytes its buffers needed (`lora_used_tcdm`, including its own
 //!   double buffering), reported as resident with no per-batch part.
-//! - Dynamic operations (attention, softmax, norms, activations, residual adds) have no kernel
-//!   yet: they use the analytic model, and the backend's label says so.
+//! - Dynamic operations: with `dynamic_elf` (`kernels/build/dyn_f16.elf`, binary16 on a
+//!   cluster with zfh, xfvec, xfrep and xssr), residual adds, ReLU, GELU (both forms), NoNorm,
+//!   LayerNorm and softmax take the cycles of that kernel run on the cycle-level cluster for
+//!   the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
+//!   on data). An operation beyond one run's L2 buffers runs as row blocks one after another
+//!   (the sum of their runs). Attention scores and context, RMSNorm, SiLU, rotary embeddings,
+//!   gating multiplies and shapes the kernel refuses (odd columns for add/ReLU, NoNorm columns
+//!   not a multiple of 8, more than 4096 columns) use the analytic model, and the backend's label
+//!   says which. Without `dynamic_elf` every dynamic operation uses the analytic model. Y of a
+//!   dynamic operation on data is still the host's f32 evaluation (the numerics of the kernels
+//!   in the hybrid forward pass are a later step).
+//! - Attention scores: with `attention_elf` (`kernels/build/attn_f16.elf`), `Scores` take the
+//!   cycles of that kernel's run ([`crate::attn_kernel`], cached per shape); a product beyond
+//!   its L2 buffers runs as blocks of query rows (each with its local causal mask), one run
+//!   each; keys beyond its buffers or TCDM fall back to the analytic model.
 
 use super::chunks::{self, block, ChunkPlan};
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
 use super::{LoraShape, ShapeRefusal};
+use crate::attn_kernel::{AttnKernel, AttnShape};
+use crate::dyn_kernel::{DynKernel, DynOp, DynShape};
 use crate::engine::ClockDomain;
 use crate::error::Error;
 use crate::lora_kernel::{LoraData, LoraKernel, LoraKernelKind};
-use crate::workload::OpKind;
+use crate::workload::{Activation, NormKind, OpKind};
 use hetsim_models::aimc::Matrix;
 use hetsim_models::cluster::ClusterConfig;
 use serde::{Deserialize, Serialize};
@@ -55,7 +70,18 @@ pub struct KernelBackendConfig {
     /// Cache cycle counts per shape (default true; equal to full runs, see `lora_kernel`).
     #[serde(default = "yes")]
     pub cache_cycles: bool,
-    /// The analytic model used for dynamic operations; its clock and TCDM size are the
+    /// The dynamic-operation kernel (`"../kernels/build/dyn_f16.elf"`, relative to the scenario
+    /// file): residual adds, activations, NoNorm, LayerNorm and softmax run it on `cluster`
+    /// (which needs zfh, xfvec, xfrep and xssr); None (default): every dynamic operation uses
+    /// the analytic model `dynamic`.
+    #[serde(default)]
+    pub dynamic_elf: Option<String>,
+    /// The attention-scores kernel (`"../kernels/build/attn_f16.elf"`, relative to the scenario
+    /// file): `Scores` operations run it on `cluster` (zfh, xfvec, xfrep, xssr); None (default):
+    /// the analytic model.
+    #[serde(default)]
+    pub attention_elf: Option<String>,
+    /// The analytic model used for dynamic operations without a kernel; its clock and TCDM size are the
     /// cluster's (`cluster.clock_ghz`, `cluster.tcdm.size`) and its element size the kernel's
     /// format; setting them here is an error at load time.
     #[serde(default)]
@@ -69,6 +95,8 @@ fn yes() -> bool {
 /// The backend.
 pub struct KernelCluster {
     kernel: LoraKernel,
+    dyn_kernel: Option<DynKernel>,
+    attn_kernel: Option<AttnKernel>,
     dynamic: AnalyticCluster,
     clock: ClockDomain,
     label: String,
@@ -96,12 +124,152 @@ impl KernelCluster {
             || cfg.lora_elf.clone(),
             |f| f.to_string_lossy().into_owned(),
         );
+        let dyn_kernel = match &cfg.dynamic_elf {
+            None => None,
+            Some(f) => Some(
+                DynKernel::load(&base.join(f), &cfg.cluster, cfg.cache_cycles).map_err(|e| {
+                    Error::Backend(format!("hardware.cluster_backend.dynamic_elf: {e}"))
+                })?,
+            ),
+        };
+        let attn_kernel = match &cfg.attention_elf {
+            None => None,
+            Some(f) => Some(
+                AttnKernel::load(&base.join(f), &cfg.cluster, cfg.cache_cycles).map_err(|e| {
+                    Error::Backend(format!("hardware.cluster_backend.attention_elf: {e}"))
+                })?,
+            ),
+        };
+        let name = |f: &String| {
+            Path::new(f)
+                .file_name()
+                .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
+        };
+        let mut kernels = Vec::new();
+        if let Some(f) = &cfg.dynamic_elf {
+            kernels.push(format!(
+                "{} for add, ReLU, GELU, NoNorm, LayerNorm, softmax",
+                name(f)
+            ));
+        }
+        if let Some(f) = &cfg.attention_elf {
+            kernels.push(format!("{} for attention scores", name(f)));
+        }
+        let dynamic_label = if kernels.is_empty() {
+            "dynamic ops: analytic model".to_string()
+        } else {
+            format!(
+                "dynamic ops: {}; analytic model for the other kinds and refused shapes",
+                kernels.join(", ")
+            )
+        };
         Ok(KernelCluster {
             kernel,
+            dyn_kernel,
+            attn_kernel,
             dynamic,
             clock,
-            label: format!("{file} on the cycle-level cluster (dynamic ops: analytic model)"),
+            label: format!("{file} on the cycle-level cluster ({dynamic_label})"),
         })
+    }
+
+    /// The attention kernel's cost of scores of shape `s`, when `attention_elf` is set and the
+    /// kernel takes it: blocks of query rows small enough for its buffers, one run each.
+    fn attn_kernel_cost(
+        &self,
+        s: AttnShape,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> Result<Option<ClusterCost>, Error> {
+        let Some(k) = &self.attn_kernel else {
+            return Ok(None);
+        };
+        let block = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
+            .min(crate::attn_kernel::MAX_OUT / (s.heads * s.seq_k).max(1))
+            .min(s.seq);
+        if block == 0 || (AttnShape { seq: block, ..s }).error().is_some() {
+            return Ok(None);
+        }
+        let (full, rest) = (s.seq / block, s.seq % block);
+        let run = |rows| match k.cycles(AttnShape { seq: rows, ..s }) {
+            Ok(c) => Ok(Some(c)),
+            // the keys do not fit TCDM (exit code 5): the analytic model
+            Err(e) if e.contains("exited with code 5") => Ok(None),
+            Err(e) => Err(Error::Backend(format!("attention scores ({s}): {e}"))),
+        };
+        let Some(c_full) = run(block)? else {
+            return Ok(None);
+        };
+        let mut cycles = full as u64 * c_full;
+        if rest > 0 {
+            match run(rest)? {
+                Some(c) => cycles += c,
+                None => return Ok(None),
+            }
+        }
+        let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * 2).sum();
+        Ok(Some(ClusterCost {
+            cycles,
+            batch_bytes: bytes_in + (out.0 * out.1) as u64 * 2,
+            ..ClusterCost::default()
+        }))
+    }
+
+    /// The kernel cost of a dynamic operation, when `dynamic_elf` is set and the kernel takes
+    /// the kind and shape (None: the analytic model's). An output of rows x cols larger than
+    /// one run's buffers runs as blocks of whole rows, one run each, back to back.
+    fn dyn_kernel_cost(
+        &self,
+        kind: &OpKind,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> Result<Option<ClusterCost>, Error> {
+        if let OpKind::Scores {
+            heads,
+            kv_heads,
+            head_dim,
+            causal,
+        } = *kind
+        {
+            return self.attn_kernel_cost(
+                AttnShape {
+                    seq: out.0,
+                    seq_k: ins.get(1).map_or(0, |k| k.0),
+                    heads,
+                    kv_heads,
+                    head_dim,
+                    causal,
+                },
+                ins,
+                out,
+            );
+        }
+        let Some(k) = &self.dyn_kernel else {
+            return Ok(None);
+        };
+        let Some((op, rows, cols)) = dyn_shape(kind, out) else {
+            return Ok(None);
+        };
+        let block = (crate::dyn_kernel::MAX_ELEMS / cols.max(1)).min(rows);
+        if block == 0 || op.shape_error(block, cols).is_some() {
+            return Ok(None);
+        }
+        let (full, rest) = (rows / block, rows % block);
+        let run = |r| {
+            k.cycles(DynShape { op, rows: r, cols })
+                .map_err(|e| Error::Backend(format!("{} ({rows} x {cols}): {e}", kind.label())))
+        };
+        let mut cycles = full as u64 * run(block)?;
+        if rest > 0 {
+            cycles += run(rest)?;
+        }
+        let e = 2u64; // binary16
+        let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * e).sum();
+        Ok(Some(ClusterCost {
+            cycles,
+            batch_bytes: bytes_in + (out.0 * out.1) as u64 * e,
+            ..ClusterCost::default()
+        }))
     }
 
     /// A binary16 kernel cannot hold values beyond 65504: an input that would round to
@@ -287,12 +455,39 @@ impl ClusterBackend for KernelCluster {
         ins: &[(usize, usize)],
         out: (usize, usize),
     ) -> Result<ClusterCost, Error> {
-        self.dynamic.dynamic_cost(kind, ins, out)
+        match self.dyn_kernel_cost(kind, ins, out)? {
+            Some(c) => Ok(c),
+            None => self.dynamic.dynamic_cost(kind, ins, out),
+        }
     }
 
     fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error> {
-        self.dynamic.dynamic(kind, ins)
+        let mut run = self.dynamic.dynamic(kind, ins)?;
+        let shapes: Vec<_> = ins.iter().map(|m| (m.rows(), m.cols())).collect();
+        if let Some(c) = self.dyn_kernel_cost(kind, &shapes, (run.y.rows(), run.y.cols()))? {
+            run.cost = c;
+        }
+        Ok(run)
     }
+}
+
+/// The kernel operation and its rows x cols for a dynamic operation with output `out`, when
+/// `dyn_f16` has one: softmax over `heads` segments per row runs as `rows x heads` rows of
+/// `cols / heads` (the same memory); GELU's exact (erf) form runs the tanh-form kernel.
+pub fn dyn_shape(kind: &OpKind, out: (usize, usize)) -> Option<(DynOp, usize, usize)> {
+    let (rows, cols) = out;
+    let op = match *kind {
+        OpKind::Add => DynOp::Add,
+        OpKind::Activation(Activation::Relu) => DynOp::Relu,
+        OpKind::Activation(Activation::Gelu | Activation::GeluErf) => DynOp::Gelu,
+        OpKind::Norm(NormKind::NoNorm) => DynOp::NoNorm,
+        OpKind::Norm(NormKind::LayerNorm) => DynOp::LayerNorm,
+        OpKind::Softmax { heads } if heads > 0 && cols % heads == 0 => {
+            return Some((DynOp::Softmax, rows * heads, cols / heads));
+        }
+        _ => return None,
+    };
+    Some((op, rows, cols))
 }
 
 #[cfg(test)]
@@ -305,6 +500,8 @@ mod tests {
             lora_elf: "kernels/build/lora.elf".into(),
             cluster: ClusterConfig::default(),
             cache_cycles: true,
+            dynamic_elf: None,
+            attention_elf: None,
             dynamic: AnalyticClusterConfig::default(),
         };
         KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
@@ -356,6 +553,8 @@ mod tests {
             lora_elf: "kernels/build/lora_redmule.elf".into(),
             cluster,
             cache_cycles: true,
+            dynamic_elf: None,
+            attention_elf: None,
             dynamic: AnalyticClusterConfig::default(),
         };
         KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
@@ -475,6 +674,8 @@ mod tests {
             lora_elf: "no/such/lora.elf".into(),
             cluster: ClusterConfig::default(),
             cache_cycles: true,
+            dynamic_elf: None,
+            attention_elf: None,
             dynamic: AnalyticClusterConfig::default(),
         };
         let e = KernelCluster::new(&cfg, Path::new("/tmp"))
@@ -493,6 +694,8 @@ mod tests {
             lora_elf: "kernels/build/lora_redmule.elf".into(),
             cluster: ClusterConfig::snitch_study(),
             cache_cycles: true,
+            dynamic_elf: None,
+            attention_elf: None,
             dynamic: AnalyticClusterConfig::default(),
         };
         let base = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -530,5 +733,116 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("Y[0][0]") && e.contains("overflowed F16"), "{e}");
+    }
+
+    fn study_with_dyn() -> KernelCluster {
+        let cfg = KernelBackendConfig {
+            kernel: LoraKernelKind::Redmule,
+            lora_elf: "kernels/build/lora_redmule.elf".into(),
+            cluster: ClusterConfig::snitch_study(),
+            cache_cycles: true,
+            dynamic_elf: Some(crate::dyn_kernel::SHIPPED_ELF.into()),
+            attention_elf: Some(crate::attn_kernel::SHIPPED_ELF.into()),
+            dynamic: AnalyticClusterConfig::default(),
+        };
+        KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
+    }
+
+    /// With `dynamic_elf`, the kinds the kernel has cost its run for the shape (softmax as
+    /// rows x heads rows of one head's columns); the others, and refused shapes, the analytic
+    /// model's; data runs cost the same as cost-only queries and keep the host's Y.
+    #[test]
+    fn dynamic_ops_cost_their_kernel_runs() {
+        let mut k = study_with_dyn();
+        assert!(k.label().contains("dyn_f16.elf for add"), "{}", k.label());
+        assert!(
+            k.label().contains("attn_f16.elf for attention scores"),
+            "{}",
+            k.label()
+        );
+        let dk = k.dyn_kernel.clone().unwrap();
+        let mut analytic = AnalyticCluster::new(AnalyticClusterConfig {
+            clock_ghz: 1.0,
+            tcdm_bytes: 128 * 1024,
+            element_bytes: 2,
+            ..AnalyticClusterConfig::default()
+        })
+        .unwrap();
+        let sm = OpKind::Softmax { heads: 4 };
+        let c = k.dynamic_cost(&sm, &[(16, 64)], (16, 64)).unwrap();
+        let want = dk
+            .cycles(DynShape {
+                op: DynOp::Softmax,
+                rows: 64,
+                cols: 16,
+            })
+            .unwrap();
+        assert_eq!(c.cycles, want);
+        assert_eq!(c.batch_bytes, 2 * 2 * 16 * 64);
+        let x = matrix(16, 64, 5);
+        let run = k.dynamic(&sm, &[&x]).unwrap();
+        assert_eq!(run.cost, c);
+        assert_eq!(
+            run.y.as_slice(),
+            super::super::host::eval(&sm, &[&x]).unwrap().as_slice()
+        );
+        // scores: the attention kernel's run (q 16 x 2*16, k 16 x 2*16, 2 heads)
+        let s = OpKind::Scores {
+            heads: 2,
+            kv_heads: 2,
+            head_dim: 16,
+            causal: false,
+        };
+        let ins = [(16, 32), (16, 32)];
+        let ak = k.attn_kernel.clone().unwrap();
+        let want = ak
+            .cycles(AttnShape {
+                seq: 16,
+                seq_k: 16,
+                heads: 2,
+                kv_heads: 2,
+                head_dim: 16,
+                causal: false,
+            })
+            .unwrap();
+        assert_eq!(k.dynamic_cost(&s, &ins, (16, 32)).unwrap().cycles, want);
+        // no kernel for the context product: the analytic model
+        let c = OpKind::Context {
+            heads: 2,
+            kv_heads: 2,
+            head_dim: 16,
+        };
+        let ins = [(16, 32), (16, 32)];
+        assert_eq!(
+            k.dynamic_cost(&c, &ins, (16, 32)).unwrap(),
+            analytic.dynamic_cost(&c, &ins, (16, 32)).unwrap()
+        );
+        // an odd-width add is refused by the kernel: the analytic model
+        let add = OpKind::Add;
+        let ins = [(4, 7), (4, 7)];
+        assert_eq!(
+            k.dynamic_cost(&add, &ins, (4, 7)).unwrap(),
+            analytic.dynamic_cost(&add, &ins, (4, 7)).unwrap()
+        );
+    }
+
+    /// An output beyond one run's L2 buffers (200 x 4096 > 458,752 elements) runs as row blocks:
+    /// 112 rows (458,752 / 4096) then 88, their cycles summed.
+    #[test]
+    fn large_dynamic_ops_run_as_row_blocks() {
+        let mut k = study_with_dyn();
+        let dk = k.dyn_kernel.clone().unwrap();
+        let c = k
+            .dynamic_cost(&OpKind::Add, &[(200, 4096), (200, 4096)], (200, 4096))
+            .unwrap();
+        let run = |rows| {
+            dk.cycles(DynShape {
+                op: DynOp::Add,
+                rows,
+                cols: 4096,
+            })
+            .unwrap()
+        };
+        assert_eq!(c.cycles, run(112) + run(88));
     }
 }

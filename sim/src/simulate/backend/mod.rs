@@ -18,7 +18,7 @@ pub mod host;
 mod kernel;
 
 pub use analytic::{AnalyticCluster, AnalyticClusterConfig, ElementCosts};
-pub use kernel::{KernelBackendConfig, KernelCluster};
+pub use kernel::{dyn_shape, KernelBackendConfig, KernelCluster};
 
 use crate::engine::ClockDomain;
 use crate::error::Error;
