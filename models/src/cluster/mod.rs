@@ -434,17 +434,33 @@ struct Decoded {
     fs: [u8; 3],
     /// Nothing is mapped at the pc: fetching it is an instruction access fault.
     unmapped: bool,
+    /// A load or store (integer or FP): it goes through bank arbitration or the L2 port.
+    mem: bool,
+    /// An FP operation offloaded to the FPU (FP but not an FP load or store).
+    offloaded: bool,
+    /// An instruction with a rarely taken issue check: a CSR access (FP CSRs wait for the
+    /// FP subsystem), an SSR configuration write or an Xdma `dmcpy` (queue back-pressure).
+    rare: bool,
 }
 
 impl Decoded {
     fn new(inst: Inst) -> Decoded {
         let [a, b] = inst.x_sources();
         let [f, g, h] = inst.f_sources();
+        let class = inst.op.class();
+        let mem = matches!(
+            class,
+            Class::Load | Class::Store | Class::FpLoad | Class::FpStore
+        );
         Decoded {
-            class: inst.op.class(),
+            class,
             xs: [a.unwrap_or(0), b.unwrap_or(0)],
             xd: if inst.op.writes_x() { inst.rd } else { 0 },
             fs: [f.unwrap_or(32), g.unwrap_or(32), h.unwrap_or(32)],
+            mem,
+            offloaded: inst.op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore),
+            rare: class == Class::Csr
+                || matches!(inst.op, Op::ScfgWi | Op::ScfgW | Op::DmCpy | Op::DmCpyi),
             inst,
             unmapped: false,
         }
@@ -1128,8 +1144,8 @@ impl Cluster {
     /// entry for its result (`self.ssr_events`). Reserves the FPU and releases and stores
     /// the stream elements.
     #[inline]
-    fn fp_issue(&mut self, i: usize, op: Op, ready: u64, pc: u32, now: u64) -> Result<u64> {
-        let (lat, occ) = self.fp_latency(op);
+    fn fp_issue(&mut self, i: usize, class: Class, ready: u64, pc: u32, now: u64) -> Result<u64> {
+        let (lat, occ) = self.fp_latency(class);
         let streamed = !self.ssr_events.is_empty();
         let ready = if streamed {
             self.stream_ready(i, ready, lat)
@@ -1290,9 +1306,9 @@ impl Cluster {
         d
     }
 
-    fn fp_latency(&self, op: Op) -> (u64, u64) {
+    fn fp_latency(&self, class: Class) -> (u64, u64) {
         let f = &self.cfg.fpu;
-        let (lat, occ) = match op.class() {
+        let (lat, occ) = match class {
             Class::FpFma => (f.fma, 1),
             Class::FpAdd => (f.add, 1),
             Class::FpMul => (f.mul, 1),
@@ -1411,13 +1427,33 @@ impl Cluster {
                 }
             }
         }
-        requests.sort_unstable_by_key(|&(b, i)| (b, (i + n - self.bank_rr[b as usize]) % n));
-        let mut last_bank = u32::MAX;
-        for &(b, i) in &requests {
-            if b != last_bank {
-                last_bank = b;
-                self.bank_grant[i] = now;
-                self.bank_rr[b as usize] = (i + 1) % n;
+        // Per bank, the requester closest at or after the bank's pointer wins (requests are
+        // few: a quadratic scan is cheaper than sorting them). Winners are chosen against the
+        // pointers as they were at the start of the cycle, then the pointers move.
+        let k = requests.len();
+        if k == 1 {
+            let (b, i) = requests[0];
+            self.bank_grant[i] = now;
+            self.bank_rr[b as usize] = (i + 1) % n;
+        } else if k > 1 {
+            let mut winners = [usize::MAX; 64];
+            let mut w = 0;
+            for &(b, i) in &requests {
+                let rr = self.bank_rr[b as usize];
+                let dist = (i + n - rr) % n;
+                if requests
+                    .iter()
+                    .all(|&(b2, i2)| b2 != b || (i2 + n - rr) % n >= dist)
+                {
+                    winners[w] = i;
+                    w += 1;
+                }
+            }
+            for &(b, i) in &requests {
+                if winners[..w].contains(&i) {
+                    self.bank_grant[i] = now;
+                    self.bank_rr[b as usize] = (i + 1) % n;
+                }
             }
         }
         self.requests = requests;
@@ -1463,29 +1499,27 @@ impl Cluster {
                 return Ok(());
             }
         }
-        if class == Class::Csr
-            && (matches!(inst.imm, 1..=3) || inst.imm == i32::from(hetsim_isa::ssr::CSR_SSR))
-        {
-            let t = self.cores[i].fpu.drained_at;
-            if t > now {
-                self.stall(i, StallCause::FpDependency, now, t);
-                return Ok(());
+        if d.rare {
+            if class == Class::Csr
+                && (matches!(inst.imm, 1..=3) || inst.imm == i32::from(hetsim_isa::ssr::CSR_SSR))
+            {
+                let t = self.cores[i].fpu.drained_at;
+                if t > now {
+                    self.stall(i, StallCause::FpDependency, now, t);
+                    return Ok(());
+                }
             }
-        }
-        if matches!(op, Op::ScfgWi | Op::ScfgW) {
-            let t = self.ssr_config_ready(i, &inst, pc, now)?;
-            if t > now {
-                self.stall(i, StallCause::SsrConfig, now, t);
-                return Ok(());
+            if matches!(op, Op::ScfgWi | Op::ScfgW) {
+                let t = self.ssr_config_ready(i, &inst, pc, now)?;
+                if t > now {
+                    self.stall(i, StallCause::SsrConfig, now, t);
+                    return Ok(());
+                }
             }
         }
         // Structural hazards.
         let mut latency = u64::from(self.cfg.core.alu_latency);
-        let is_mem = matches!(
-            class,
-            Class::Load | Class::Store | Class::FpLoad | Class::FpStore
-        );
-        if is_mem {
+        if d.mem {
             let addr = self.cores[i].hart.x[inst.rs1 as usize & 31].wrapping_add(inst.imm as u32);
             match self.mem.target(addr) {
                 Target::Tcdm => {
@@ -1515,7 +1549,8 @@ impl Cluster {
                 Target::Unmapped => {} // the access faults below
             }
         }
-        if matches!(op, Op::DmCpy | Op::DmCpyi)
+        if d.rare
+            && matches!(op, Op::DmCpy | Op::DmCpyi)
             && self.dma.outstanding() >= self.cfg.dma.queue_depth
         {
             // Back-pressure: wait for the oldest transfer to leave the queue.
@@ -1545,7 +1580,7 @@ impl Cluster {
             Class::Csr | Class::Ssr => latency = u64::from(self.cfg.core.csr_latency),
             _ => {}
         }
-        let offloaded = op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore);
+        let offloaded = d.offloaded;
         let mut fp_ready = 0;
         if offloaded {
             let depth = self.cfg.fpu.queue_depth as usize;
@@ -1581,7 +1616,7 @@ impl Cluster {
             }
         }
         let fpu_issue = if offloaded {
-            self.fp_issue(i, op, fp_ready, pc, now)?
+            self.fp_issue(i, class, fp_ready, pc, now)?
         } else {
             0
         };
@@ -1611,7 +1646,7 @@ impl Cluster {
         c.hart.instret = c.hart.instret.wrapping_add(1);
         c.next_issue = now + 1;
         if offloaded {
-            let done = fpu_issue + self.fp_latency(op).0;
+            let done = fpu_issue + self.fp_latency(class).0;
             self.fp_result(i, &inst, done);
             let fpu = &mut self.cores[i].fpu;
             fpu.queue.push_back(fpu_issue);
@@ -1718,8 +1753,8 @@ impl Cluster {
             }
             self.cores[i].hart.pc = next_pc;
             self.take_ssr_events(i);
-            let issue = self.fp_issue(i, inst.op, ready, pc, now)?;
-            self.fp_result(i, &inst, issue + self.fp_latency(inst.op).0);
+            let issue = self.fp_issue(i, d.class, ready, pc, now)?;
+            self.fp_result(i, &inst, issue + self.fp_latency(d.class).0);
         }
         Ok(())
     }
