@@ -1742,8 +1742,16 @@ impl Cluster {
         };
         let next_pc = self.cores[i].hart.pc;
         let pc = next_pc.wrapping_sub(4);
-        for inst in cap.replays() {
-            let d = Decoded::new(inst);
+        // The repetitions' instructions are the body's, with register offset k % (max + 1)
+        // (`cap.replays()` order): each distinct one is decoded once.
+        let stride = u32::from(cap.spec.stagger_max) + 1;
+        let mut decoded: Vec<Option<Decoded>> = vec![None; cap.body.len() * stride as usize];
+        for (n, inst) in cap.replays().enumerate() {
+            let k = n / cap.body.len() + 1;
+            let slot = (k as u32 % stride) as usize * cap.body.len() + n % cap.body.len();
+            let d = *decoded[slot].get_or_insert_with(|| Decoded::new(inst));
+            debug_assert!(d.inst == inst);
+            let inst = d.inst;
             // In order behind the block's previous operation, also on a shared FPU.
             let from = self.cores[i].fpu.next_free.max(now + 1);
             let ready = self.fp_operands_ready(i, &d, from);
