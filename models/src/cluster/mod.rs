@@ -290,6 +290,13 @@ impl Bus for CoreBus<'_> {
     }
 
     fn load(&mut self, addr: u32, size: Size) -> std::result::Result<u32, BusFault> {
+        // The common case first: a TCDM word.
+        if size == Size::Word {
+            let off = addr.wrapping_sub(map::TCDM_BASE) as usize;
+            if let Some(b) = self.mem.tcdm.get(off..).and_then(|s| s.get(..4)) {
+                return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            }
+        }
         let n = size.bytes();
         if let Some(s) = self.mem.slice(addr, n) {
             let mut w = [0u8; 4];
@@ -333,6 +340,14 @@ impl Bus for CoreBus<'_> {
     }
 
     fn store(&mut self, addr: u32, size: Size, value: u32) -> std::result::Result<(), BusFault> {
+        // The common case first: a TCDM word (tohost may live there too).
+        if size == Size::Word && self.mem.tohost != Some(addr) {
+            let off = addr.wrapping_sub(map::TCDM_BASE) as usize;
+            if let Some(b) = self.mem.tcdm.get_mut(off..).and_then(|s| s.get_mut(..4)) {
+                b.copy_from_slice(&value.to_le_bytes());
+                return Ok(());
+            }
+        }
         let n = size.bytes();
         if let Some(s) = self.mem.slice(addr, n) {
             s.copy_from_slice(&value.to_le_bytes()[..n as usize]);
@@ -1436,8 +1451,8 @@ impl Cluster {
             self.bank_grant[i] = now;
             self.bank_rr[b as usize] = (i + 1) % n;
         } else if k > 1 {
-            let mut winners = [usize::MAX; 64];
-            let mut w = 0;
+            // Bit i: core i won its bank (cores <= 64, `ClusterConfig::validate`).
+            let mut winners = 0u64;
             for &(b, i) in &requests {
                 let rr = self.bank_rr[b as usize];
                 let dist = (i + n - rr) % n;
@@ -1445,12 +1460,11 @@ impl Cluster {
                     .iter()
                     .all(|&(b2, i2)| b2 != b || (i2 + n - rr) % n >= dist)
                 {
-                    winners[w] = i;
-                    w += 1;
+                    winners |= 1 << i;
                 }
             }
             for &(b, i) in &requests {
-                if winners[..w].contains(&i) {
+                if winners >> i & 1 != 0 {
                     self.bank_grant[i] = now;
                     self.bank_rr[b as usize] = (i + 1) % n;
                 }
@@ -1709,7 +1723,10 @@ impl Cluster {
             }
             _ => {}
         }
-        self.effect(i, effect, now)
+        if effect != Effect::None {
+            self.effect(i, effect, now)?;
+        }
+        Ok(())
     }
 
     /// The first cycle at or after `ready` from which the shared FPU is free for `occ` cycles
