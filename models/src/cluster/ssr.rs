@@ -65,8 +65,12 @@ impl BankReservations {
         }
     }
 
+    /// The first word of `cycle`'s bitset. The horizon is a power of two (it starts at 1024
+    /// and grows by powers of two up to `max_horizon`, itself one), so the ring index is a
+    /// mask, not a 64-bit division: this runs for every stream element.
     fn slot(&self, cycle: u64) -> usize {
-        (cycle % self.horizon) as usize * self.words
+        debug_assert!(self.horizon.is_power_of_two());
+        (cycle & (self.horizon - 1)) as usize * self.words
     }
 
     /// Forgets every cycle before `now`.
