@@ -1445,20 +1445,24 @@ impl Cluster {
         // Per bank, the requester closest at or after the bank's pointer wins (requests are
         // few: a quadratic scan is cheaper than sorting them). Winners are chosen against the
         // pointers as they were at the start of the cycle, then the pointers move.
+        // Core indices and pointers are below n: distances and the next pointer without a
+        // division.
+        let dist = |i: usize, rr: usize| if i >= rr { i - rr } else { i + n - rr };
+        let after = |i: usize| if i + 1 == n { 0 } else { i + 1 };
         let k = requests.len();
         if k == 1 {
             let (b, i) = requests[0];
             self.bank_grant[i] = now;
-            self.bank_rr[b as usize] = (i + 1) % n;
+            self.bank_rr[b as usize] = after(i);
         } else if k > 1 {
             // Bit i: core i won its bank (cores <= 64, `ClusterConfig::validate`).
             let mut winners = 0u64;
             for &(b, i) in &requests {
                 let rr = self.bank_rr[b as usize];
-                let dist = (i + n - rr) % n;
+                let d = dist(i, rr);
                 if requests
                     .iter()
-                    .all(|&(b2, i2)| b2 != b || (i2 + n - rr) % n >= dist)
+                    .all(|&(b2, i2)| b2 != b || dist(i2, rr) >= d)
                 {
                     winners |= 1 << i;
                 }
@@ -1466,7 +1470,7 @@ impl Cluster {
             for &(b, i) in &requests {
                 if winners >> i & 1 != 0 {
                     self.bank_grant[i] = now;
-                    self.bank_rr[b as usize] = (i + 1) % n;
+                    self.bank_rr[b as usize] = after(i);
                 }
             }
         }
