@@ -876,6 +876,9 @@ impl Cluster {
     pub fn run(&mut self) -> Result<ClusterReport> {
         let n = self.cores.len();
         let mut polls: u64 = 0;
+        // The core that tries to issue first in the current cycle: `now % n`, kept up to date
+        // without a 64-bit division per cycle (the clock mostly advances by one).
+        let mut first = (self.now % n as u64) as usize;
         loop {
             let now = self.now;
             polls += 1;
@@ -907,7 +910,8 @@ impl Cluster {
             self.redmule_step(now);
             self.ssr_step(now);
             self.arbitrate_banks(now);
-            let mut i = (now % n as u64) as usize;
+            debug_assert_eq!(first as u64, now % n as u64);
+            let mut i = first;
             for _ in 0..n {
                 if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
                     self.step_core(i, now)?;
@@ -942,6 +946,17 @@ impl Cluster {
                 });
             }
             self.now = next.max(now + 1);
+            let step = self.now - now;
+            first = if step < n as u64 {
+                let f = first + step as usize;
+                if f >= n {
+                    f - n
+                } else {
+                    f
+                }
+            } else {
+                (self.now % n as u64) as usize
+            };
         }
     }
 
