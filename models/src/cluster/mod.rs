@@ -290,6 +290,13 @@ impl Bus for CoreBus<'_> {
     }
 
     fn load(&mut self, addr: u32, size: Size) -> std::result::Result<u32, BusFault> {
+        // The common case first: a TCDM word.
+        if size == Size::Word {
+            let off = addr.wrapping_sub(map::TCDM_BASE) as usize;
+            if let Some(b) = self.mem.tcdm.get(off..).and_then(|s| s.get(..4)) {
+                return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            }
+        }
         let n = size.bytes();
         if let Some(s) = self.mem.slice(addr, n) {
             let mut w = [0u8; 4];
@@ -333,6 +340,14 @@ impl Bus for CoreBus<'_> {
     }
 
     fn store(&mut self, addr: u32, size: Size, value: u32) -> std::result::Result<(), BusFault> {
+        // The common case first: a TCDM word (tohost may live there too).
+        if size == Size::Word && self.mem.tohost != Some(addr) {
+            let off = addr.wrapping_sub(map::TCDM_BASE) as usize;
+            if let Some(b) = self.mem.tcdm.get_mut(off..).and_then(|s| s.get_mut(..4)) {
+                b.copy_from_slice(&value.to_le_bytes());
+                return Ok(());
+            }
+        }
         let n = size.bytes();
         if let Some(s) = self.mem.slice(addr, n) {
             s.copy_from_slice(&value.to_le_bytes()[..n as usize]);
@@ -434,17 +449,33 @@ struct Decoded {
     fs: [u8; 3],
     /// Nothing is mapped at the pc: fetching it is an instruction access fault.
     unmapped: bool,
+    /// A load or store (integer or FP): it goes through bank arbitration or the L2 port.
+    mem: bool,
+    /// An FP operation offloaded to the FPU (FP but not an FP load or store).
+    offloaded: bool,
+    /// An instruction with a rarely taken issue check: a CSR access (FP CSRs wait for the
+    /// FP subsystem), an SSR configuration write or an Xdma `dmcpy` (queue back-pressure).
+    rare: bool,
 }
 
 impl Decoded {
     fn new(inst: Inst) -> Decoded {
         let [a, b] = inst.x_sources();
         let [f, g, h] = inst.f_sources();
+        let class = inst.op.class();
+        let mem = matches!(
+            class,
+            Class::Load | Class::Store | Class::FpLoad | Class::FpStore
+        );
         Decoded {
-            class: inst.op.class(),
+            class,
             xs: [a.unwrap_or(0), b.unwrap_or(0)],
             xd: if inst.op.writes_x() { inst.rd } else { 0 },
             fs: [f.unwrap_or(32), g.unwrap_or(32), h.unwrap_or(32)],
+            mem,
+            offloaded: inst.op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore),
+            rare: class == Class::Csr
+                || matches!(inst.op, Op::ScfgWi | Op::ScfgW | Op::DmCpy | Op::DmCpyi),
             inst,
             unmapped: false,
         }
@@ -845,6 +876,9 @@ impl Cluster {
     pub fn run(&mut self) -> Result<ClusterReport> {
         let n = self.cores.len();
         let mut polls: u64 = 0;
+        // The core that tries to issue first in the current cycle: `now % n`, kept up to date
+        // without a 64-bit division per cycle (the clock mostly advances by one).
+        let mut first = (self.now % n as u64) as usize;
         loop {
             let now = self.now;
             polls += 1;
@@ -876,7 +910,8 @@ impl Cluster {
             self.redmule_step(now);
             self.ssr_step(now);
             self.arbitrate_banks(now);
-            let mut i = (now % n as u64) as usize;
+            debug_assert_eq!(first as u64, now % n as u64);
+            let mut i = first;
             for _ in 0..n {
                 if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
                     self.step_core(i, now)?;
@@ -911,6 +946,17 @@ impl Cluster {
                 });
             }
             self.now = next.max(now + 1);
+            let step = self.now - now;
+            first = if step < n as u64 {
+                let f = first + step as usize;
+                if f >= n {
+                    f - n
+                } else {
+                    f
+                }
+            } else {
+                (self.now % n as u64) as usize
+            };
         }
     }
 
@@ -1128,8 +1174,8 @@ impl Cluster {
     /// entry for its result (`self.ssr_events`). Reserves the FPU and releases and stores
     /// the stream elements.
     #[inline]
-    fn fp_issue(&mut self, i: usize, op: Op, ready: u64, pc: u32, now: u64) -> Result<u64> {
-        let (lat, occ) = self.fp_latency(op);
+    fn fp_issue(&mut self, i: usize, class: Class, ready: u64, pc: u32, now: u64) -> Result<u64> {
+        let (lat, occ) = self.fp_latency(class);
         let streamed = !self.ssr_events.is_empty();
         let ready = if streamed {
             self.stream_ready(i, ready, lat)
@@ -1290,9 +1336,9 @@ impl Cluster {
         d
     }
 
-    fn fp_latency(&self, op: Op) -> (u64, u64) {
+    fn fp_latency(&self, class: Class) -> (u64, u64) {
         let f = &self.cfg.fpu;
-        let (lat, occ) = match op.class() {
+        let (lat, occ) = match class {
             Class::FpFma => (f.fma, 1),
             Class::FpAdd => (f.add, 1),
             Class::FpMul => (f.mul, 1),
@@ -1411,13 +1457,36 @@ impl Cluster {
                 }
             }
         }
-        requests.sort_unstable_by_key(|&(b, i)| (b, (i + n - self.bank_rr[b as usize]) % n));
-        let mut last_bank = u32::MAX;
-        for &(b, i) in &requests {
-            if b != last_bank {
-                last_bank = b;
-                self.bank_grant[i] = now;
-                self.bank_rr[b as usize] = (i + 1) % n;
+        // Per bank, the requester closest at or after the bank's pointer wins (requests are
+        // few: a quadratic scan is cheaper than sorting them). Winners are chosen against the
+        // pointers as they were at the start of the cycle, then the pointers move.
+        // Core indices and pointers are below n: distances and the next pointer without a
+        // division.
+        let dist = |i: usize, rr: usize| if i >= rr { i - rr } else { i + n - rr };
+        let after = |i: usize| if i + 1 == n { 0 } else { i + 1 };
+        let k = requests.len();
+        if k == 1 {
+            let (b, i) = requests[0];
+            self.bank_grant[i] = now;
+            self.bank_rr[b as usize] = after(i);
+        } else if k > 1 {
+            // Bit i: core i won its bank (cores <= 64, `ClusterConfig::validate`).
+            let mut winners = 0u64;
+            for &(b, i) in &requests {
+                let rr = self.bank_rr[b as usize];
+                let d = dist(i, rr);
+                if requests
+                    .iter()
+                    .all(|&(b2, i2)| b2 != b || dist(i2, rr) >= d)
+                {
+                    winners |= 1 << i;
+                }
+            }
+            for &(b, i) in &requests {
+                if winners >> i & 1 != 0 {
+                    self.bank_grant[i] = now;
+                    self.bank_rr[b as usize] = after(i);
+                }
             }
         }
         self.requests = requests;
@@ -1463,29 +1532,27 @@ impl Cluster {
                 return Ok(());
             }
         }
-        if class == Class::Csr
-            && (matches!(inst.imm, 1..=3) || inst.imm == i32::from(hetsim_isa::ssr::CSR_SSR))
-        {
-            let t = self.cores[i].fpu.drained_at;
-            if t > now {
-                self.stall(i, StallCause::FpDependency, now, t);
-                return Ok(());
+        if d.rare {
+            if class == Class::Csr
+                && (matches!(inst.imm, 1..=3) || inst.imm == i32::from(hetsim_isa::ssr::CSR_SSR))
+            {
+                let t = self.cores[i].fpu.drained_at;
+                if t > now {
+                    self.stall(i, StallCause::FpDependency, now, t);
+                    return Ok(());
+                }
             }
-        }
-        if matches!(op, Op::ScfgWi | Op::ScfgW) {
-            let t = self.ssr_config_ready(i, &inst, pc, now)?;
-            if t > now {
-                self.stall(i, StallCause::SsrConfig, now, t);
-                return Ok(());
+            if matches!(op, Op::ScfgWi | Op::ScfgW) {
+                let t = self.ssr_config_ready(i, &inst, pc, now)?;
+                if t > now {
+                    self.stall(i, StallCause::SsrConfig, now, t);
+                    return Ok(());
+                }
             }
         }
         // Structural hazards.
         let mut latency = u64::from(self.cfg.core.alu_latency);
-        let is_mem = matches!(
-            class,
-            Class::Load | Class::Store | Class::FpLoad | Class::FpStore
-        );
-        if is_mem {
+        if d.mem {
             let addr = self.cores[i].hart.x[inst.rs1 as usize & 31].wrapping_add(inst.imm as u32);
             match self.mem.target(addr) {
                 Target::Tcdm => {
@@ -1515,7 +1582,8 @@ impl Cluster {
                 Target::Unmapped => {} // the access faults below
             }
         }
-        if matches!(op, Op::DmCpy | Op::DmCpyi)
+        if d.rare
+            && matches!(op, Op::DmCpy | Op::DmCpyi)
             && self.dma.outstanding() >= self.cfg.dma.queue_depth
         {
             // Back-pressure: wait for the oldest transfer to leave the queue.
@@ -1545,7 +1613,7 @@ impl Cluster {
             Class::Csr | Class::Ssr => latency = u64::from(self.cfg.core.csr_latency),
             _ => {}
         }
-        let offloaded = op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore);
+        let offloaded = d.offloaded;
         let mut fp_ready = 0;
         if offloaded {
             let depth = self.cfg.fpu.queue_depth as usize;
@@ -1581,7 +1649,7 @@ impl Cluster {
             }
         }
         let fpu_issue = if offloaded {
-            self.fp_issue(i, op, fp_ready, pc, now)?
+            self.fp_issue(i, class, fp_ready, pc, now)?
         } else {
             0
         };
@@ -1611,7 +1679,7 @@ impl Cluster {
         c.hart.instret = c.hart.instret.wrapping_add(1);
         c.next_issue = now + 1;
         if offloaded {
-            let done = fpu_issue + self.fp_latency(op).0;
+            let done = fpu_issue + self.fp_latency(class).0;
             self.fp_result(i, &inst, done);
             let fpu = &mut self.cores[i].fpu;
             fpu.queue.push_back(fpu_issue);
@@ -1674,7 +1742,10 @@ impl Cluster {
             }
             _ => {}
         }
-        self.effect(i, effect, now)
+        if effect != Effect::None {
+            self.effect(i, effect, now)?;
+        }
+        Ok(())
     }
 
     /// The first cycle at or after `ready` from which the shared FPU is free for `occ` cycles
@@ -1707,8 +1778,16 @@ impl Cluster {
         };
         let next_pc = self.cores[i].hart.pc;
         let pc = next_pc.wrapping_sub(4);
-        for inst in cap.replays() {
-            let d = Decoded::new(inst);
+        // The repetitions' instructions are the body's, with register offset k % (max + 1)
+        // (`cap.replays()` order): each distinct one is decoded once.
+        let stride = u32::from(cap.spec.stagger_max) + 1;
+        let mut decoded: Vec<Option<Decoded>> = vec![None; cap.body.len() * stride as usize];
+        for (n, inst) in cap.replays().enumerate() {
+            let k = n / cap.body.len() + 1;
+            let slot = (k as u32 % stride) as usize * cap.body.len() + n % cap.body.len();
+            let d = *decoded[slot].get_or_insert_with(|| Decoded::new(inst));
+            debug_assert!(d.inst == inst);
+            let inst = d.inst;
             // In order behind the block's previous operation, also on a shared FPU.
             let from = self.cores[i].fpu.next_free.max(now + 1);
             let ready = self.fp_operands_ready(i, &d, from);
@@ -1718,8 +1797,8 @@ impl Cluster {
             }
             self.cores[i].hart.pc = next_pc;
             self.take_ssr_events(i);
-            let issue = self.fp_issue(i, inst.op, ready, pc, now)?;
-            self.fp_result(i, &inst, issue + self.fp_latency(inst.op).0);
+            let issue = self.fp_issue(i, d.class, ready, pc, now)?;
+            self.fp_result(i, &inst, issue + self.fp_latency(d.class).0);
         }
         Ok(())
     }

@@ -65,8 +65,12 @@ impl BankReservations {
         }
     }
 
+    /// The first word of `cycle`'s bitset. The horizon is a power of two (it starts at 1024
+    /// and grows by powers of two up to `max_horizon`, itself one), so the ring index is a
+    /// mask, not a 64-bit division: this runs for every stream element.
     fn slot(&self, cycle: u64) -> usize {
-        (cycle % self.horizon) as usize * self.words
+        debug_assert!(self.horizon.is_power_of_two());
+        (cycle & (self.horizon - 1)) as usize * self.words
     }
 
     /// Forgets every cycle before `now`.
@@ -168,11 +172,64 @@ struct TJob {
     /// Cycle the job became active in the address generator (the previous job's last
     /// request issued), once known.
     started: Option<u64>,
+    /// Element number one past the job's last element (`first + job.len()`, computed once).
+    end: u64,
+    /// The address generator's position: element `cursor.0` (relative to `first`) is at
+    /// address `cursor.2`, with loop indices `cursor.1`; `None` before the first element.
+    cursor: Option<(u64, [u32; 4], u32)>,
 }
 
 impl TJob {
+    fn new(job: Job, launch: u64, first: u64, started: Option<u64>) -> TJob {
+        TJob {
+            end: first + job.len(),
+            job,
+            launch,
+            first,
+            started,
+            cursor: None,
+        }
+    }
+
     fn end(&self) -> u64 {
-        self.first + self.job.len()
+        self.end
+    }
+
+    /// The address of the job's element `k` (relative): one step of the loop nest from the
+    /// previous element when `k` follows it (the generator walks the elements in order), else
+    /// [`Job::addr`]. Both give the same address.
+    fn addr(&mut self, k: u64) -> u32 {
+        let job = &self.job;
+        let next = match self.cursor {
+            Some((prev, mut idx, addr)) if prev + 1 == k => {
+                // The innermost loop that has trips left advances; the ones inside it wrap.
+                let mut addr = addr;
+                let mut d = 0;
+                while d < job.loops as usize && idx[d] == job.bounds[d] {
+                    idx[d] = 0;
+                    d += 1;
+                }
+                if d < job.loops as usize {
+                    idx[d] += 1;
+                    addr = addr.wrapping_add(job.strides[d]);
+                    (k, idx, addr)
+                } else {
+                    (k, idx, job.addr(k))
+                }
+            }
+            _ => {
+                let mut idx = [0u32; 4];
+                let mut rest = k;
+                for (d, i) in idx.iter_mut().enumerate().take(job.loops as usize) {
+                    let trips = u64::from(job.bounds[d]) + 1;
+                    *i = (rest % trips) as u32;
+                    rest /= trips;
+                }
+                (k, idx, job.addr(k))
+            }
+        };
+        self.cursor = Some(next);
+        next.2
     }
 }
 
@@ -232,12 +289,12 @@ impl SsrTiming {
     ) -> Result<(), OutsideTcdm> {
         let st = &mut self.streams[stream];
         let idle = st.req == st.launched;
-        st.jobs.push_back(TJob {
+        st.jobs.push_back(TJob::new(
             job,
-            launch: now + self.launch_latency,
-            first: st.launched,
-            started: idle.then(|| now.max(st.next_req)),
-        });
+            now + self.launch_latency,
+            st.launched,
+            idle.then(|| now.max(st.next_req)),
+        ));
         st.launched += job.len();
         self.pump(stream, now + 1, resv, banks)
     }
@@ -256,11 +313,11 @@ impl SsrTiming {
             let Some(j) = st.jobs.iter().position(|j| st.req < j.end()) else {
                 break;
             };
-            let job = &st.jobs[j];
+            let job = &mut st.jobs[j];
             if job.job.write {
                 break; // write elements move when the FPU produces them
             }
-            let addr = job.job.addr(st.req - job.first);
+            let addr = job.addr(st.req - job.first);
             let bank = banks.bank_of(addr).ok_or(OutsideTcdm { stream, addr })?;
             let earliest = from
                 .max(st.next_req)
@@ -338,8 +395,8 @@ impl SsrTiming {
         let Some(j) = st.jobs.iter().position(|j| seq < j.end()) else {
             return Ok(data_at);
         };
-        let job = &st.jobs[j];
-        let addr = job.job.addr(seq - job.first);
+        let job = &mut st.jobs[j];
+        let addr = job.addr(seq - job.first);
         let bank = banks.bank_of(addr).ok_or(OutsideTcdm { stream, addr })?;
         let earliest = data_at.max(st.next_req).max(job.launch);
         let t = resv.reserve_first_free(bank, earliest);
@@ -394,6 +451,35 @@ mod tests {
         SsrConfig {
             fifo_depth: 4,
             launch_latency: 1,
+        }
+    }
+
+    /// The generator's stepped addresses equal `Job::addr` for every element of 1- to 4-level
+    /// jobs (with wrapping strides), walked in order and with jumps.
+    #[test]
+    fn stepped_addresses_equal_the_closed_form() {
+        let jobs = [
+            (1, [5, 0, 0, 0], [4, 0, 0, 0]),
+            (2, [3, 2, 0, 0], [8, 0xffff_fff4, 0, 0]),
+            (3, [1, 2, 3, 0], [4, 16, 0x8000_0000, 0]),
+            (4, [2, 0, 1, 2], [12, 7, 0xffff_ff00, 64]),
+        ];
+        for (loops, bounds, strides) in jobs {
+            let job = Job {
+                base: 0x1000_0100,
+                loops,
+                bounds,
+                strides,
+                repeat: 0,
+                write: false,
+            };
+            let mut t = TJob::new(job, 0, 0, None);
+            for k in 0..job.len() {
+                assert_eq!(t.addr(k), job.addr(k), "loops {loops}, element {k}");
+            }
+            for k in [3, 1, 2, 0, job.len() - 1] {
+                assert_eq!(t.addr(k), job.addr(k), "loops {loops}, jump to {k}");
+            }
         }
     }
 
