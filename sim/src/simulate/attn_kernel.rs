@@ -11,14 +11,12 @@
 //! Cycle caching: no data-dependent control flow, fixed FPU latencies: cycles are a function
 //! of (kernel bytes, cluster configuration, [`AttnShape`]) (`cycles_do_not_depend_on_data`).
 
-use crate::fnv;
+use crate::simulate::kernel_image::{bytes, cached_cycles, CycleCache, KernelImage};
 use hetsim_isa::fp::Rounding;
 use hetsim_isa::fp16;
-use hetsim_isa::Program;
 use hetsim_models::cluster::{Cluster, ClusterConfig};
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// The shipped ELF, relative to the repository root.
 pub const SHIPPED_ELF: &str = "kernels/build/attn_f16.elf";
@@ -116,21 +114,15 @@ pub fn reference(s: AttnShape, q: &[u16], k: &[u16], scale: f32) -> Vec<u16> {
     out
 }
 
-fn cycle_cache() -> &'static Mutex<HashMap<(u64, AttnShape), u64>> {
-    static C: OnceLock<Mutex<HashMap<(u64, AttnShape), u64>>> = OnceLock::new();
-    C.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-fn bytes(v: &[u16]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+fn cycle_cache() -> &'static CycleCache<AttnShape> {
+    static C: OnceLock<CycleCache<AttnShape>> = OnceLock::new();
+    C.get_or_init(Default::default)
 }
 
 /// The loaded kernel on one cluster configuration.
 #[derive(Clone)]
 pub struct AttnKernel {
-    program: Program,
-    config: ClusterConfig,
-    key: u64,
+    image: KernelImage,
     cache: bool,
 }
 
@@ -147,28 +139,14 @@ impl AttnKernel {
     /// Loads the kernel for `config` (it needs zfh, xfvec, xfrep and xssr); `cache` caches
     /// cycles per shape.
     pub fn load(path: &Path, config: &ClusterConfig, cache: bool) -> Result<Self, String> {
-        let name = path.display().to_string();
-        let raw = Program::read(path).map_err(|e| format!("{name}: {e}"))?;
-        let program = Program::parse(&name, &raw).map_err(|e| format!("{name}: {e}"))?;
-        config.validate().map_err(|e| format!("{name}: {e}"))?;
-        if !program.symbols.contains_key("attn_f16_abi") {
-            return Err(format!(
-                "{name} has no `attn_f16_abi` symbol: not the attention-scores kernel ({SHIPPED_ELF})"
-            ));
-        }
-        let e = config.extensions;
-        if !(e.zfh && e.xfvec && e.xfrep && e.xssr) {
-            return Err(format!(
-                "{name} needs the cluster extensions zfh, xfvec, xfrep and xssr"
-            ));
-        }
-        let key = fnv::fnv1a(fnv::hash(&raw), config.to_ron_string().as_bytes());
-        Ok(AttnKernel {
-            program,
-            config: config.clone(),
-            key,
-            cache,
-        })
+        let image = KernelImage::load(
+            path,
+            config,
+            "attn_f16_abi",
+            "attention-scores",
+            SHIPPED_ELF,
+        )?;
+        Ok(AttnKernel { image, cache })
     }
 
     /// Runs one product on a fresh cycle-level cluster (never cached); with `expected`, the
@@ -197,7 +175,7 @@ impl AttnKernel {
             ));
         }
         let err = |e: hetsim_models::cluster::ClusterError| format!("{s}: {e}");
-        let mut c = Cluster::new(&self.config, &self.program).map_err(err)?;
+        let mut c = Cluster::new(&self.image.config, &self.image.program).map_err(err)?;
         let desc: Vec<u8> = [
             s.seq as u32,
             s.seq_k as u32,
@@ -228,7 +206,7 @@ impl AttnKernel {
         if report.exit_code != 0 {
             return Err(format!(
                 "{s}: {} exited with code {}: {}",
-                self.program.name,
+                self.image.program.name,
                 report.exit_code,
                 String::from_utf8_lossy(&report.console).trim()
             ));
@@ -246,22 +224,12 @@ impl AttnKernel {
     /// Cycles of one run of `s` (zeros bound: the timing does not depend on the data),
     /// cached per (kernel, cluster, shape) when caching is on.
     pub fn cycles(&self, s: AttnShape) -> Result<u64, String> {
-        let key = (self.key, s);
-        if self.cache {
-            if let Some(c) = cycle_cache().lock().ok().and_then(|m| m.get(&key).copied()) {
-                return Ok(c);
-            }
-        }
-        let q = vec![0u16; s.seq * s.heads * s.head_dim];
-        let k = vec![0u16; s.seq_k * s.kv_heads * s.head_dim];
-        let scale = 1.0 / (s.head_dim as f32).sqrt();
-        let c = self.run(s, &q, &k, scale, None)?.cycles;
-        if self.cache {
-            if let Ok(mut m) = cycle_cache().lock() {
-                m.insert(key, c);
-            }
-        }
-        Ok(c)
+        cached_cycles(cycle_cache(), self.cache, &self.image, s, || {
+            let q = vec![0u16; s.seq * s.heads * s.head_dim];
+            let k = vec![0u16; s.seq_k * s.kv_heads * s.head_dim];
+            let scale = 1.0 / (s.head_dim as f32).sqrt();
+            Ok(self.run(s, &q, &k, scale, None)?.cycles)
+        })
     }
 }
 

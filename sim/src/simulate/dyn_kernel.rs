@@ -19,19 +19,15 @@
 //! [`DynShape`]); [`DynKernel::cycles`] runs each shape once with zeros and caches it
 //! (`cycles_do_not_depend_on_data` and `cached_cycles_equal_full_runs` prove both claims).
 
-use crate::fnv;
+use crate::simulate::kernel_image::{bytes, cached_cycles, CycleCache, KernelImage};
 use hetsim_isa::fp::{BinOp, Rounding};
 use hetsim_isa::fp16;
-use hetsim_isa::Program;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport};
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// The shipped ELF, relative to the repository root.
 pub const SHIPPED_ELF: &str = "kernels/build/dyn_f16.elf";
-/// Extensions the kernel needs, by their cluster-config names.
-pub const REQUIRED_EXTENSIONS: [&str; 4] = ["zfh", "xfvec", "xfrep", "xssr"];
 /// Elements of the kernel's L2 buffers (`DYN_MAX_ELEMS`): rows x cols of one run.
 pub const MAX_ELEMS: usize = 448 * 1024;
 /// Most columns of one run (`DYN_MAX_COLS`).
@@ -277,25 +273,16 @@ pub fn reference(s: DynShape, d: DynData<'_>, eps: f32) -> Vec<u16> {
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-/// (kernel bytes and cluster configuration, shape) -> cycles.
-type CacheKey = (u64, DynShape);
-
-fn cycle_cache() -> &'static Mutex<HashMap<CacheKey, u64>> {
-    static C: OnceLock<Mutex<HashMap<CacheKey, u64>>> = OnceLock::new();
-    C.get_or_init(|| Mutex::new(HashMap::new()))
+fn cycle_cache() -> &'static CycleCache<DynShape> {
+    static C: OnceLock<CycleCache<DynShape>> = OnceLock::new();
+    C.get_or_init(Default::default)
 }
 
 /// The loaded kernel on one cluster configuration.
 #[derive(Clone)]
 pub struct DynKernel {
-    program: Program,
-    config: ClusterConfig,
-    key: u64,
+    image: KernelImage,
     cache: bool,
-}
-
-fn bytes(v: &[u16]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn halves(b: &[u8]) -> Vec<u16> {
@@ -308,40 +295,19 @@ impl DynKernel {
     /// Loads the kernel for `config`; `cache` caches cycles per shape. Fails (naming the file
     /// and what is missing) if the ELF is not `dyn_f16` or the cluster lacks an extension.
     pub fn load(path: &Path, config: &ClusterConfig, cache: bool) -> Result<Self, String> {
-        let name = path.display().to_string();
-        let raw = Program::read(path).map_err(|e| format!("{name}: {e}"))?;
-        let program = Program::parse(&name, &raw).map_err(|e| format!("{name}: {e}"))?;
-        config.validate().map_err(|e| format!("{name}: {e}"))?;
-        if !program.symbols.contains_key("dyn_f16_abi") {
-            return Err(format!(
-                "{name} has no `dyn_f16_abi` symbol: not the dynamic-operation kernel ({SHIPPED_ELF})"
-            ));
-        }
-        let e = config.extensions;
-        let missing: Vec<&str> = [e.zfh, e.xfvec, e.xfrep, e.xssr]
-            .iter()
-            .zip(REQUIRED_EXTENSIONS)
-            .filter(|(on, _)| !**on)
-            .map(|(_, n)| n)
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "{name} needs the cluster extensions {}, which the cluster lacks",
-                missing.join(", ")
-            ));
-        }
-        let key = fnv::fnv1a(fnv::hash(&raw), config.to_ron_string().as_bytes());
-        Ok(DynKernel {
-            program,
-            config: config.clone(),
-            key,
-            cache,
-        })
+        let image = KernelImage::load(
+            path,
+            config,
+            "dyn_f16_abi",
+            "dynamic-operation",
+            SHIPPED_ELF,
+        )?;
+        Ok(DynKernel { image, cache })
     }
 
     /// The cluster configuration.
     pub fn config(&self) -> &ClusterConfig {
-        &self.config
+        &self.image.config
     }
 
     /// Runs one operation on a fresh cycle-level cluster (never cached). With `expected`, the
@@ -370,7 +336,7 @@ impl DynKernel {
             }
         }
         let err = |e: hetsim_models::cluster::ClusterError| format!("{s}: {e}");
-        let mut c = Cluster::new(&self.config, &self.program).map_err(err)?;
+        let mut c = Cluster::new(&self.image.config, &self.image.program).map_err(err)?;
         let desc: Vec<u8> = [s.op.code(), s.rows as u32, s.cols as u32, eps.to_bits()]
             .iter()
             .flat_map(|v| v.to_le_bytes())
@@ -397,7 +363,7 @@ impl DynKernel {
         if report.exit_code != 0 {
             return Err(format!(
                 "{s}: {} exited with code {}: {}",
-                self.program.name,
+                self.image.program.name,
                 report.exit_code,
                 String::from_utf8_lossy(&report.console).trim()
             ));
@@ -420,36 +386,19 @@ impl DynKernel {
     /// Cycles of one run of `s` (zeros bound; the timing does not depend on the data), cached
     /// per (kernel, cluster, shape) when caching is on.
     pub fn cycles(&self, s: DynShape) -> Result<u64, String> {
-        let key = (self.key, s);
-        if self.cache {
-            if let Some(c) = cycle_cache().lock().ok().and_then(|m| m.get(&key).copied()) {
-                return Ok(c);
-            }
-        }
-        let n = s.rows * s.cols;
-        let zeros = vec![0u16; n];
-        let gb = vec![0u16; s.cols];
-        let d = DynData {
-            x: &zeros,
-            z: if s.op == DynOp::Add { &zeros } else { &[] },
-            g: if matches!(s.op, DynOp::NoNorm | DynOp::LayerNorm) {
-                &gb
-            } else {
-                &[]
-            },
-            b: if matches!(s.op, DynOp::NoNorm | DynOp::LayerNorm) {
-                &gb
-            } else {
-                &[]
-            },
-        };
-        let c = self.run(s, d, LAYER_NORM_EPS, None)?.cycles;
-        if self.cache {
-            if let Ok(mut m) = cycle_cache().lock() {
-                m.insert(key, c);
-            }
-        }
-        Ok(c)
+        cached_cycles(cycle_cache(), self.cache, &self.image, s, || {
+            let n = s.rows * s.cols;
+            let zeros = vec![0u16; n];
+            let gb = vec![0u16; s.cols];
+            let norm = matches!(s.op, DynOp::NoNorm | DynOp::LayerNorm);
+            let d = DynData {
+                x: &zeros,
+                z: if s.op == DynOp::Add { &zeros } else { &[] },
+                g: if norm { &gb } else { &[] },
+                b: if norm { &gb } else { &[] },
+            };
+            Ok(self.run(s, d, LAYER_NORM_EPS, None)?.cycles)
+        })
     }
 }
 

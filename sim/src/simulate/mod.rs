@@ -8,6 +8,7 @@ pub mod attn_kernel;
 pub mod backend;
 pub mod dyn_kernel;
 pub mod engine;
+pub mod kernel_image;
 pub mod lora_f16_kernel;
 pub mod lora_kernel;
 pub mod numerics;

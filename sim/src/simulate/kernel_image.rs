@@ -1,0 +1,92 @@
+//! What the binary16 operation kernels (`dyn_kernel`, `attn_kernel`) share: loading an ELF for
+//! a cluster configuration with its checks (the kernel's ABI marker symbol, the cluster
+//! extensions it needs), the key its cycle counts are cached under, and the per-shape cycle
+//! cache itself.
+
+use crate::fnv;
+use hetsim_isa::Program;
+use hetsim_models::cluster::ClusterConfig;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A kernel ELF checked against a cluster configuration.
+#[derive(Clone)]
+pub struct KernelImage {
+    /// The parsed program.
+    pub program: Program,
+    /// The cluster it runs on.
+    pub config: ClusterConfig,
+    /// Hash of the ELF's bytes and the configuration: the cycle cache's key.
+    pub key: u64,
+}
+
+impl KernelImage {
+    /// Reads `path` for `config`; fails, naming the file and what is missing, when the ELF has
+    /// no `abi_marker` symbol (it is not `what`, shipped as `shipped`) or the cluster lacks one
+    /// of the binary16 kernels' extensions
+    /// ([`REQUIRED_EXTENSIONS`](crate::simulate::lora_f16_kernel::REQUIRED_EXTENSIONS)).
+    pub fn load(
+        path: &Path,
+        config: &ClusterConfig,
+        abi_marker: &str,
+        what: &str,
+        shipped: &str,
+    ) -> Result<Self, String> {
+        let name = path.display().to_string();
+        let raw = Program::read(path).map_err(|e| format!("{name}: {e}"))?;
+        let program = Program::parse(&name, &raw).map_err(|e| format!("{name}: {e}"))?;
+        config.validate().map_err(|e| format!("{name}: {e}"))?;
+        if !program.symbols.contains_key(abi_marker) {
+            return Err(format!(
+                "{name} has no `{abi_marker}` symbol: not the {what} kernel ({shipped})"
+            ));
+        }
+        let missing = crate::simulate::lora_f16_kernel::missing_extensions(config);
+        if !missing.is_empty() {
+            return Err(format!(
+                "{name} needs the cluster extensions {}, which the cluster lacks",
+                missing.join(", ")
+            ));
+        }
+        let key = fnv::fnv1a(fnv::hash(&raw), config.to_ron_string().as_bytes());
+        Ok(Self {
+            program,
+            config: config.clone(),
+            key,
+        })
+    }
+}
+
+/// A cycle cache keyed by (kernel image key, shape).
+pub type CycleCache<S> = Mutex<HashMap<(u64, S), u64>>;
+
+/// The cycles of `shape` on `image`: from `cache` when `on` and present, else `measure()`
+/// (stored when `on`).
+pub fn cached_cycles<S: Hash + Eq + Copy>(
+    cache: &CycleCache<S>,
+    on: bool,
+    image: &KernelImage,
+    shape: S,
+    measure: impl FnOnce() -> Result<u64, String>,
+) -> Result<u64, String> {
+    let key = (image.key, shape);
+    if on {
+        if let Some(c) = cache.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return Ok(c);
+        }
+    }
+    let c = measure()?;
+    if on {
+        if let Ok(mut m) = cache.lock() {
+            m.insert(key, c);
+        }
+    }
+    Ok(c)
+}
+
+/// Little-endian bytes of binary16 values.
+pub fn bytes(v: &[u16]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
