@@ -33,6 +33,7 @@ use crate::lora_kernel::{LoraData, LoraKernel, LoraKernelKind};
 use crate::workload::OpKind;
 use hetsim_models::aimc::Matrix;
 use hetsim_models::cluster::ClusterConfig;
+use hetsim_models::energy::ClusterActivity;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -171,6 +172,9 @@ impl KernelCluster {
         let mut c = ClusterCost::default();
         // (start-up, weight load) of the step with the largest start-up, and all loads
         let (mut first, mut loads) = ((0u64, 0u64), 0u64);
+        // the same for the energy model's counters
+        let mut first_act = (ClusterActivity::default(), ClusterActivity::default());
+        let mut loads_act = ClusterActivity::default();
         for step in &plan.steps {
             let s = step.shape();
             let t = self
@@ -179,17 +183,29 @@ impl KernelCluster {
                 .map_err(|e| Error::Backend(format!("LoRA task ({shape}), step ({s}): {e}")))?;
             let add = t.batch_phase2_cycles.min(t.batch_cycles);
             let load = self.kernel.weight_load_cycles(s);
+            let load_act = self.kernel.weight_load_activity(s);
             let reload = if plan.resident { 0 } else { load };
             c.cycles += t.batch_cycles + reload;
             c.branch_cycles += t.batch_cycles - add + reload;
             c.add_cycles += add;
             c.resident_bytes = u64::from(t.tcdm_bytes); // one step: what its run used
+            c.activity = c.activity.add(&t.batch_activity);
+            if !plan.resident {
+                c.activity = c.activity.add(&load_act);
+            }
             loads += load;
+            loads_act = loads_act.add(&load_act);
             if t.startup_cycles > first.0 {
                 first = (t.startup_cycles, load);
+                first_act = (t.startup_activity, load_act);
             }
         }
         c.startup_cycles = first.0 + if plan.resident { loads - first.1 } else { 0 };
+        c.startup_activity = if plan.resident {
+            first_act.0.add(&loads_act.minus(&first_act.1))
+        } else {
+            first_act.0
+        };
         if plan.steps.len() > 1 {
             c.resident_bytes = plan.tcdm_bytes; // the plan's footprint (chunks module doc)
         }
@@ -250,6 +266,11 @@ impl ClusterBackend for KernelCluster {
 
     fn tcdm_capacity(&self) -> u64 {
         u64::from(self.kernel.config().tcdm.size)
+    }
+
+    fn energy_shape(&self) -> (u64, bool) {
+        let c = self.kernel.config();
+        (c.cores as u64, c.redmule.is_some())
     }
 
     fn lora_cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error> {
