@@ -122,6 +122,34 @@ fn endpoint_name(r: &Replayed, e: Endpoint) -> String {
     }
 }
 
+/// Power of the tile group of operation record `op` while it integrates, W (0 for a dynamic
+/// operation): `crate::run::group_power_w` of its shape.
+fn tile_power_w(loaded: &Loaded, r: &Replayed, op: u32) -> f64 {
+    let Some(&(inst, oi, _)) = r.ops.get(op as usize) else {
+        return 0.0;
+    };
+    let kind = r
+        .mapping
+        .instances
+        .get(inst)
+        .and_then(|i| loaded.schedule.blocks.get(i.block))
+        .and_then(|b| b.ops.get(oi))
+        .map(|o| &o.kind);
+    match kind {
+        Some(crate::workload::OpKind::Linear {
+            in_features,
+            out_features,
+            ..
+        }) => crate::run::group_power_w(
+            &loaded.scenario.hardware.energy,
+            &loaded.scenario.hardware.tile,
+            *in_features,
+            *out_features,
+        ),
+        _ => 0.0,
+    }
+}
+
 /// Emits a counter from (time, delta) steps: one sample per distinct time, restricted to the
 /// window (with the value in force at the window's start).
 fn counter(
@@ -201,6 +229,8 @@ fn add_combination(
     let mut tcdm: BTreeMap<u32, BTreeMap<u32, (u64, u64, u64)>> = BTreeMap::new();
     let mut queues: BTreeMap<Tid, Vec<(u64, i64)>> = BTreeMap::new();
     let mut transfers: Vec<usize> = Vec::new();
+    // dynamic power steps (time, +/- microwatts) of the tiles and of the clusters
+    let mut power: [Vec<(u64, i64)>; 2] = [Vec::new(), Vec::new()];
     for (i, task) in r.graph.tasks.iter().enumerate() {
         let (Some(&ready), Some(&start), Some(&end)) =
             (tm.ready.get(i), tm.start.get(i), tm.end.get(i))
@@ -240,6 +270,17 @@ fn add_combination(
                 (CLUSTER_TID + cluster, n)
             }
         };
+        let watts = match task.work {
+            Work::Tile { .. } => tile_power_w(loaded, r, task.op),
+            _ if end > start => task.energy_j / ((end - start) as f64 * 1e-12),
+            _ => 0.0,
+        };
+        let uw = (watts * 1e6).round() as i64;
+        if uw > 0 {
+            let k = usize::from(tid >= CLUSTER_TID);
+            power[k].push((start, uw));
+            power[k].push((end, -uw));
+        }
         if start > ready {
             let q = queues.entry(tid).or_default();
             q.push((ready, 1));
@@ -374,6 +415,14 @@ fn add_combination(
             steps,
             filter,
         );
+    }
+    for (name, steps) in ["power tiles (dynamic)", "power clusters (dynamic)"]
+        .iter()
+        .zip(power)
+    {
+        if !steps.is_empty() {
+            counter(trace, pid, name, "uW", steps, filter);
+        }
     }
     for (tid, steps) in queues {
         if !used.contains(&tid) {
