@@ -97,18 +97,18 @@ impl Default for EnergyConfig {
 pub struct AimcEnergy {
     /// Power of a reference tile (`ref_rows` x `ref_cols`, 8-bit DAC and ADC) while it
     /// integrates, static and dynamic, in W (default 0.0985: the mean of HERMES-Core's 96 mW,
-    /// 1.008 TOPS / 10.5 TOPS/W [K1], and the HERMES chip's 101 mW per core, 63.1 TOPS /
-    /// 9.76 TOPS/W / 64 [L1]; 14 nm, 0.8-0.85 V; covers PCM array, ADCs and PWM DACs).
+    /// 1.008 TOPS / 10.5 TOPS/W \[K1\], and the HERMES chip's 101 mW per core, 63.1 TOPS /
+    /// 9.76 TOPS/W / 64 \[L1\]; 14 nm, 0.8-0.85 V; covers PCM array, ADCs and PWM DACs).
     pub mvm_power_w: f64,
     /// Rows of the reference tile (default 256, HERMES core).
     pub ref_rows: usize,
     /// Columns of the reference tile (default 256, HERMES core).
     pub ref_cols: usize,
     /// Share of the ADCs in `mvm_power_w` (default 0.58: ISAAC's ADCs are 58 % of its tile
-    /// power [I1], 32 nm; assumption that HERMES splits alike, no HERMES split is published).
+    /// power \[I1\], 32 nm; assumption that HERMES splits alike, no HERMES split is published).
     pub adc_share: f64,
     /// Share of the input DACs in `mvm_power_w` (default 0.145 = 0.58 x 4 mW / 16 mW, ISAAC's
-    /// DAC to ADC power ratio [I1]; assumption as `adc_share`). The rest,
+    /// DAC to ADC power ratio \[I1\]; assumption as `adc_share`). The rest,
     /// `1 - adc_share - dac_share`, is the array and its drivers.
     pub dac_share: f64,
     /// Power of an idle tile as a fraction of its MVM power (default 0.1; assumption: no idle
@@ -155,7 +155,7 @@ impl TilePower {
 impl AimcEnergy {
     /// Power of a `rows` x `cols` tile with `dac_bits` and `adc_bits` while it integrates:
     /// ADC share x (cols / ref_cols) x 2^(adc_bits - 8) (Walden: energy per conversion doubles
-    /// per bit [J1]), DAC share x (rows / ref_rows) x dac_bits / 8 (a PWM DAC's drive grows
+    /// per bit \[J1\]), DAC share x (rows / ref_rows) x dac_bits / 8 (a PWM DAC's drive grows
     /// with its bits; assumption), array share x rows cols / (ref_rows ref_cols).
     pub fn mvm_power(&self, rows: usize, cols: usize, dac_bits: u32, adc_bits: u32) -> TilePower {
         let r = rows as f64 / self.ref_rows.max(1) as f64;
@@ -204,20 +204,20 @@ impl AimcEnergy {
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterEnergy {
     /// Per retired integer (non-FP) instruction, in J (default 5.6e-12: MemPool's 180 GOPS/W,
-    /// 22FDX, 0.8 V [P3], read as one instruction per op; its TCDM accesses are charged on top,
+    /// 22FDX, 0.8 V \[P3\], read as one instruction per op; its TCDM accesses are charged on top,
     /// so integer-heavy code is slightly overcharged).
     pub int_instruction_j: f64,
     /// Per binary32 FP operation (every class charged as an FMA), in J (default 20.5e-12:
     /// calibrated so that a dense fp32 GEMM on 8 compute cores reaches 80 GFLOP/s/W, Manticore's
-    /// 80 DP-GFLOP/s/W per cluster, 22FDX [S3]: 25 pJ per FMA minus 2 TCDM reads of 1.93 pJ,
+    /// 80 DP-GFLOP/s/W per cluster, 22FDX \[S3\]: 25 pJ per FMA minus 2 TCDM reads of 1.93 pJ,
     /// 0.54 pJ of leakage and 0.07 pJ of the idle DMA core per FMA; assumption that a binary32
     /// FMA costs the cluster what a binary64 one does, no SP figure is published).
     pub fp32_op_j: f64,
     /// Per binary16 lane operation (a packed op has two lanes), in J (default 6.69e-12 =
-    /// `fp32_op_j` x 1.5 / 4.6, Horowitz's FP16 to FP32 add + multiply ratio at 45 nm [H1]).
+    /// `fp32_op_j` x 1.5 / 4.6, Horowitz's FP16 to FP32 add + multiply ratio at 45 nm \[H1\]).
     pub fp16_lane_j: f64,
     /// Per 32-bit TCDM word access by a core or an SSR stream, in J (default 1.93e-12:
-    /// Horowitz's 5 pJ per 32-bit read of an 8 KB SRAM at 45 nm [H1] x `memory.node_scale`).
+    /// Horowitz's 5 pJ per 32-bit read of an 8 KB SRAM at 45 nm \[H1\] x `memory.node_scale`).
     pub tcdm_access_j: f64,
     /// Per stalled core cycle (clock tree and pipeline registers), in J (default 1.12e-12 =
     /// 20 % of `int_instruction_j`; assumption).
@@ -226,7 +226,7 @@ pub struct ClusterEnergy {
     /// (default 0.56e-12 = 10 % of `int_instruction_j`; assumption).
     pub idle_core_cycle_j: f64,
     /// Leakage power of the cluster (cores, TCDM, I-cache), in W (default 4.35e-3: 10 % of the
-    /// 43.5 mW of RedMulE's PULP cluster [R1], 22 nm; the 10 % share is an assumption).
+    /// 43.5 mW of RedMulE's PULP cluster \[R1\], 22 nm; the 10 % share is an assumption).
     pub leakage_power_w: f64,
 }
 
@@ -249,12 +249,12 @@ impl Default for ClusterEnergy {
 #[serde(default, deny_unknown_fields)]
 pub struct RedmuleEnergy {
     /// Per MAC, including the engine's TCDM traffic, in J (default 2.436e-12: RedMulE's
-    /// cluster at 688 FP16 GFLOPS/W and 43.5 mW [R1] spends 2.910 pJ per MAC at 31.6 MAC/cycle
+    /// cluster at 688 FP16 GFLOPS/W and 43.5 mW \[R1\] spends 2.910 pJ per MAC at 31.6 MAC/cycle
     /// and 473 MHz; minus leakage (4.96 mW / 14.95 GMAC/s = 0.332 pJ) and 8 idle cores
     /// (8 x 0.56 pJ / 31.6 = 0.142 pJ)).
     pub mac_j: f64,
     /// Idle (leakage) power of the engine, in W (default 0.61e-3: its 14 % area share of the
-    /// cluster [R1] times the cluster leakage 4.35 mW; assumption as the leakage).
+    /// cluster \[R1\] times the cluster leakage 4.35 mW; assumption as the leakage).
     pub idle_power_w: f64,
 }
 
@@ -276,12 +276,12 @@ pub struct MemoryEnergy {
     /// size; assumption, the usual first-order rule).
     pub node_scale: f64,
     /// SRAM energy per byte at 45 nm, in J (default 1.25e-12: an 8 KB SRAM's 64-bit read of
-    /// 10 pJ / 8 [H1]). L2 and the DMA's TCDM side are charged `node_scale` x this per byte
+    /// 10 pJ / 8 \[H1\]). L2 and the DMA's TCDM side are charged `node_scale` x this per byte
     /// (an 8 KB array stands for the larger L2 too: Horowitz's 32 KB / 1 MB rows were not
     /// available, so L2 is underestimated).
     pub sram_byte_45nm_j: f64,
     /// DRAM energy per byte, in J (default 160e-12: 20 pJ/bit, the low end of Horowitz's
-    /// 1.3-2.6 nJ per 64-bit access [H1]; not node-scaled, interface-dominated).
+    /// 1.3-2.6 nJ per 64-bit access \[H1\]; not node-scaled, interface-dominated).
     pub dram_byte_j: f64,
 }
 
@@ -311,7 +311,7 @@ impl MemoryEnergy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NocEnergy {
-    /// Per byte per hop, in J (default 0.15e-12: FlooNoC, 12 nm, 0.8 V [F1]).
+    /// Per byte per hop, in J (default 0.15e-12: FlooNoC, 12 nm, 0.8 V \[F1\]).
     pub byte_hop_j: f64,
     /// Header bytes every transfer adds on each hop (default 8: one 64-bit header flit;
     /// assumption, FlooNoC's per-transfer overhead is not published).
@@ -334,28 +334,28 @@ impl NocEnergy {
     }
 }
 
-/// PCM program-and-verify (task switch by reprogramming the tiles) [L1] Methods.
+/// PCM program-and-verify (task switch by reprogramming the tiles) \[L1\] Methods.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProgrammingConfig {
-    /// RESET pulse width in ns (default 125 [L1]).
+    /// RESET pulse width in ns (default 125 \[L1\]).
     pub reset_ns: f64,
-    /// RESET current in uA (default 700 [L1]).
+    /// RESET current in uA (default 700 \[L1\]).
     pub reset_ua: f64,
-    /// SET pulse width including its trailing edge, in ns (default 300 = 250 + 50 [L1]).
+    /// SET pulse width including its trailing edge, in ns (default 300 = 250 + 50 \[L1\]).
     pub set_ns: f64,
-    /// SET current in uA (default 125 [L1]).
+    /// SET current in uA (default 125 \[L1\]).
     pub set_ua: f64,
-    /// Verify read time in ns (default 512 [L1]).
+    /// Verify read time in ns (default 512 \[L1\]).
     pub verify_ns: f64,
-    /// Verify read voltage in V (default 0.2 [L1]).
+    /// Verify read voltage in V (default 0.2 \[L1\]).
     pub verify_v: f64,
     /// Voltage across the programming path in V (default 1.5: the analog supply of IBM's PCM
-    /// tiles [A1]; assumption, the programming voltage is not published).
+    /// tiles \[A1\]; assumption, the programming voltage is not published).
     pub program_v: f64,
-    /// Program-and-verify iterations per device (default 30: the published upper bound [L1]).
+    /// Program-and-verify iterations per device (default 30: the published upper bound \[L1\]).
     pub iterations: u32,
-    /// Devices programmed in parallel per tile (default 32 source lines [L1]).
+    /// Devices programmed in parallel per tile (default 32 source lines \[L1\]).
     pub parallel_devices: u32,
     /// PCM devices per weight (default 2: the tile model's differential pair).
     pub devices_per_weight: u32,
@@ -422,13 +422,13 @@ impl ProgrammingConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AreaConfig {
     /// MVM area (array, ADCs, PWMs) of a reference 256 x 256 tile in mm² (default 0.635:
-    /// HERMES, 14 nm [L1] ED Table I); another size scales with rows x cols (assumption:
+    /// HERMES, 14 nm \[L1\] ED Table I); another size scales with rows x cols (assumption:
     /// array-dominated).
     pub tile_ref_mm2: f64,
     /// A cluster without RedMulE in mm² (default 0.43 = 0.5 - 0.07: RedMulE's 0.07 mm² is 14 %
-    /// of its 8-core PULP cluster [R1], 22 nm).
+    /// of its 8-core PULP cluster \[R1\], 22 nm).
     pub cluster_mm2: f64,
-    /// A RedMulE engine in mm² (default 0.07, 32 FMAs, 22 nm [R1]).
+    /// A RedMulE engine in mm² (default 0.07, 32 FMAs, 22 nm \[R1\]).
     pub redmule_mm2: f64,
 }
 
