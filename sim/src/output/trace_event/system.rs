@@ -13,8 +13,10 @@
 //!   extra lanes named `#2`, `#3`, ... since a track's slices must nest;
 //! - **counters**: `TCDM cluster N` (bytes resident for the LoRA operations in progress on the
 //!   cluster: A and B plus the strategy's batch buffers, from their first to their last cluster
-//!   task there) and `queue tile N` / `queue cluster N` (tasks ready but waiting for the
-//!   resource; only for resources that ever have a queue).
+//!   task there), `queue tile N` / `queue cluster N` (tasks ready but waiting for the
+//!   resource; only for resources that ever have a queue) and `power tiles (dynamic)` /
+//!   `power clusters (dynamic)` (µW: each tile task its group's MVM power, each cluster task
+//!   its dynamic energy over its duration; docs/energy.md).
 //!
 //! Every slice's args carry the layer, the operation, the stage, and the ready, start and end
 //! times, so waiting (a stall) is visible as `wait_ns`. A [`TraceFilter`] keeps only work whose
