@@ -11,4 +11,5 @@
 pub mod aimc;
 pub mod cluster;
 pub mod diag;
+pub mod energy;
 pub mod interconnect;

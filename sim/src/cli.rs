@@ -87,6 +87,10 @@ pub enum Command {
     /// versions) from a sweep directory or a `hetsim run --json` file.
     #[command(after_help = cmd::report::EXAMPLES)]
     Report(cmd::report::ReportArgs),
+    /// Compare adapting a scenario's model to a new task by reprogramming its tiles against
+    /// swapping its LoRA adapters: time and energy per model, tile and operation.
+    #[command(after_help = cmd::switch::EXAMPLES)]
+    Switch(cmd::switch::SwitchArgs),
 }
 
 /// Sets up `tracing` output on stderr from -v/-q, or RUST_LOG when it is set.
@@ -243,6 +247,7 @@ where
         Command::Merge(args) => cmd::sweep::merge(args, mode, out),
         Command::Plot(args) => cmd::plot::run(args, mode, out),
         Command::Report(args) => cmd::report::run(args, mode, out),
+        Command::Switch(args) => cmd::switch::run(args, mode, out),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(Error::Stdout));
     match result {

@@ -325,7 +325,7 @@ fn full_disk_inside_a_namespace() {
     };
     let mnt = dir.join("mnt");
     let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs", s(&mnt)])
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", s(&mnt)])
         .status()
         .unwrap();
     assert!(st.success(), "mount tmpfs");

@@ -83,6 +83,10 @@ fn small_scenario_trace_has_tiles_clusters_links_and_counters() {
     // Dynamic operations run on clusters too (softmax, layer norm, ...).
     assert!(s.slice_names.keys().any(|n| n.starts_with("softmax ")));
     assert!(s.counters.iter().any(|c| c.1.starts_with("TCDM cluster ")));
+    // Dynamic power of the tiles and clusters at work (docs/energy.md).
+    for c in ["power tiles (dynamic)", "power clusters (dynamic)"] {
+        assert!(s.counters.iter().any(|x| x.1 == c), "no {c:?} counter");
+    }
     // Every slice carries its layer and operation.
     assert!(slices(&doc).iter().all(|e| e["args"]["layer"].is_string()));
 

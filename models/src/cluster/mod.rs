@@ -593,6 +593,8 @@ pub struct Cluster {
     exit: Option<i32>,
     /// TCDM bank cycles reserved by stream requests.
     ssr_resv: BankReservations,
+    /// Stream element accesses of the TCDM so far (the energy model's counter).
+    ssr_tcdm_accesses: u64,
     /// Scratch: the SSR events of the instruction being timed.
     ssr_events: Vec<SsrEvent>,
     /// Names pcs and addresses in reports.
@@ -738,6 +740,7 @@ impl Cluster {
             now: 0,
             exit: None,
             ssr_resv: BankReservations::new(cfg.tcdm.banks),
+            ssr_tcdm_accesses: 0,
             ssr_events: Vec::new(),
             symbolizer: program.symbolizer.clone(),
             default_handler: program.symbol("__hetsim_trap"),
@@ -1107,7 +1110,12 @@ impl Cluster {
         }
         self.ssr_resv.advance(now);
         let busy = &mut self.bank_busy;
-        self.ssr_resv.for_each(now, |b| busy[b as usize] = now);
+        let mut n = 0;
+        self.ssr_resv.for_each(now, |b| {
+            busy[b as usize] = now;
+            n += 1;
+        });
+        self.ssr_tcdm_accesses += n;
     }
 
     fn tcdm_banks(&self) -> TcdmBanks {
@@ -1564,6 +1572,7 @@ impl Cluster {
                         return Ok(());
                     }
                     self.bank_busy[bank as usize] = now;
+                    self.cores[i].counters.tcdm_accesses += 1;
                     latency = u64::from(self.cfg.tcdm.latency);
                 }
                 Target::L2 => {
@@ -1834,6 +1843,9 @@ impl Cluster {
             c.ready_x[inst.rd as usize & 31] = done;
         }
         c.counters.fp_ops += 1;
+        let lanes = stats::f16_lanes(inst.op);
+        c.counters.fp16_ops += u64::from(lanes > 0);
+        c.counters.fp16_lanes += lanes;
         c.fpu.drained_at = c.fpu.drained_at.max(done);
     }
 
@@ -2071,6 +2083,7 @@ impl Cluster {
             regions: self.regions.clone(),
             dma_busy_cycles: self.dma.busy_cycles,
             dma_bytes: self.dma.bytes,
+            ssr_tcdm_accesses: self.ssr_tcdm_accesses,
             icache_accesses: self.icache.accesses,
             icache_misses: self.icache.misses,
             redmule: self.redmule.as_ref().map(|r| r.stats()),

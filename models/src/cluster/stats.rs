@@ -83,6 +83,37 @@ pub struct CoreCounters {
     pub fp_ops: u64,
     /// TCDM requests that lost arbitration (each costs one cycle).
     pub bank_conflicts: u64,
+    /// Loads and stores of the core granted a TCDM bank (one per word access; SSR stream
+    /// elements are counted per cluster in [`ClusterReport::ssr_tcdm_accesses`]).
+    pub tcdm_accesses: u64,
+    /// FP operations on binary16 data (scalar Zfh or packed Xfvec), a subset of `fp_ops`.
+    pub fp16_ops: u64,
+    /// binary16 lanes those operations processed ([`f16_lanes`]: 1 per scalar, 2 per packed
+    /// or expanding operation).
+    pub fp16_lanes: u64,
+}
+
+/// binary16 lanes an FP operation processes: 2 for packed Xfvec operations and the
+/// expanding ones (`vfdotpex.s.h`, `vfsumex.s.h`, `vfcvt.s.h`), 1 for scalar Zfh, 0 otherwise
+/// (binary32). Looked up in a table built once from the opcode table.
+#[inline]
+pub fn f16_lanes(op: hetsim_isa::Op) -> u64 {
+    static LANES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let t = LANES.get_or_init(|| {
+        let mut t = vec![0u8; hetsim_isa::Op::ALL.len()];
+        for &o in hetsim_isa::Op::ALL {
+            let m = o.mnemonic();
+            t[o as usize] = if o.is_packed_f16() || (m.starts_with('v') && m.contains(".h")) {
+                2
+            } else if o.is_fp() && (m.ends_with(".h") || m.contains(".h.")) {
+                1
+            } else {
+                0
+            };
+        }
+        t
+    });
+    u64::from(t[op as usize])
 }
 
 impl CoreCounters {
@@ -121,6 +152,9 @@ impl CoreCounters {
             stalls,
             fp_ops: self.fp_ops - earlier.fp_ops,
             bank_conflicts: self.bank_conflicts - earlier.bank_conflicts,
+            tcdm_accesses: self.tcdm_accesses - earlier.tcdm_accesses,
+            fp16_ops: self.fp16_ops - earlier.fp16_ops,
+            fp16_lanes: self.fp16_lanes - earlier.fp16_lanes,
         }
     }
 
@@ -132,6 +166,9 @@ impl CoreCounters {
         }
         self.fp_ops += o.fp_ops;
         self.bank_conflicts += o.bank_conflicts;
+        self.tcdm_accesses += o.tcdm_accesses;
+        self.fp16_ops += o.fp16_ops;
+        self.fp16_lanes += o.fp16_lanes;
     }
 }
 
@@ -170,6 +207,8 @@ pub struct ClusterReport {
     pub dma_busy_cycles: u64,
     /// DMA bytes moved.
     pub dma_bytes: u64,
+    /// TCDM word accesses of the SSR streams (one per element a stream read or wrote).
+    pub ssr_tcdm_accesses: u64,
     /// Instruction-cache lookups and misses.
     pub icache_accesses: u64,
     /// Instruction-cache misses.

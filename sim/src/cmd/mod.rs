@@ -11,6 +11,7 @@ pub mod plot;
 pub mod report;
 pub mod run;
 pub mod sweep;
+pub mod switch;
 pub mod tile;
 pub mod trace;
 

@@ -209,6 +209,7 @@ fn load_run(path: &Path) -> Result<Page, Error> {
     }
     overhead_plots(&mut page, &table, Some("model"), &[])?;
     accuracy_section(&mut page, path, &v)?;
+    pareto_plots(&mut page, &table)?;
     // The latency breakdown by operation of the best combination's first layer instance with
     // the most operations (e.g. `encoder.layer.0`, not a one-operation embedding).
     if let Some(best) = best_of(&page.summary) {
@@ -443,6 +444,41 @@ fn overhead_plots(
             Some("overhead"),
             Some("strategy"),
             filters,
+            &title,
+            &mut page.notes,
+        )?;
+        page.plots.push((title, svg));
+    }
+    Ok(())
+}
+
+/// One energy-against-latency plot (the Pareto view, docs/energy.md) per integration time of a
+/// run's model rows, a line per strategy through its t; none for a JSON without energies
+/// (written by an older hetsim).
+fn pareto_plots(page: &mut Page, table: &Table) -> Result<(), Error> {
+    let mut model = table.clone();
+    model.filter(&["scope=model".to_string()])?;
+    let (Ok(_), Ok(it)) = (
+        model.column("energy_j"),
+        model.column("integration_time_ns"),
+    ) else {
+        return Ok(());
+    };
+    let mut times: Vec<String> = Vec::new();
+    for r in &model.rows {
+        if !times.contains(&r[it]) {
+            times.push(r[it].clone());
+        }
+    }
+    for t in times.into_iter().take(MAX_OVERHEAD_PLOTS) {
+        let title = format!("Energy against latency at {t} ns integration time (a point per t)");
+        let svg = draw(
+            table,
+            Kind::Line,
+            Some("hybrid_ns"),
+            Some("energy_j"),
+            Some("strategy"),
+            vec!["scope=model".into(), format!("integration_time_ns={t}")],
             &title,
             &mut page.notes,
         )?;

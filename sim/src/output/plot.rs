@@ -128,6 +128,8 @@ pub enum Quantity {
     Bytes,
     /// Tokens: shown in tokens or k tokens.
     Tokens,
+    /// Joules (`*_j`): shown in J, mJ, µJ or nJ.
+    Energy,
     /// Anything else: plain numbers, k/M/G on large ticks.
     Other,
 }
@@ -138,6 +140,7 @@ pub fn quantity(col: &str) -> Quantity {
         "tokens_per_batch" => Quantity::Tokens,
         c if c.ends_with("_bytes") => Quantity::Bytes,
         c if c.ends_with("_ns") => Quantity::Time,
+        c if c.ends_with("_j") => Quantity::Energy,
         _ => Quantity::Other,
     }
 }
@@ -160,6 +163,7 @@ fn description(col: &str) -> Option<&'static str> {
             Quantity::Time => Some("ns"),
             Quantity::Bytes => Some("bytes"),
             Quantity::Tokens => Some("tokens"),
+            Quantity::Energy => Some("J"),
             Quantity::Other => None,
         },
     }
@@ -171,6 +175,7 @@ fn units(q: Quantity) -> &'static [(f64, &'static str)] {
         Quantity::Time => &[(1e9, "s"), (1e6, "ms"), (1e3, "µs"), (1.0, "ns")],
         Quantity::Bytes => &[(1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1.0, "bytes")],
         Quantity::Tokens => &[(1e6, "M tokens"), (1e3, "k tokens"), (1.0, "tokens")],
+        Quantity::Energy => &[(1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ")],
         Quantity::Other => &[],
     }
 }
@@ -1618,6 +1623,9 @@ mod tests {
         assert_eq!(unit_for(Quantity::Bytes, 43_136.0), Some((1e3, "kB")));
         assert_eq!(unit_for(Quantity::Other, 1e6), None);
         assert_eq!(quantity("cluster_startup_ns"), Quantity::Time);
+        assert_eq!(quantity("energy_j"), Quantity::Energy);
+        assert_eq!(unit_for(Quantity::Energy, 0.0108), Some((1e-3, "mJ")));
+        assert_eq!(unit_for(Quantity::Energy, 2.3e-6), Some((1e-6, "µJ")));
         assert_eq!(quantity("t"), Quantity::Other);
         assert_eq!(quantity("tokens_per_batch"), Quantity::Tokens);
         assert_eq!(key_text("128.0"), "128");

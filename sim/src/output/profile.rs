@@ -306,6 +306,7 @@ mod tests {
             regions: BTreeMap::new(),
             dma_busy_cycles: 0,
             dma_bytes: 0,
+            ssr_tcdm_accesses: 0,
             icache_accesses: 0,
             icache_misses: 0,
             redmule: None,

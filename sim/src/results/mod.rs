@@ -1,8 +1,9 @@
 //! What a run answers: `run` (every combination of a scenario measured against the pure-AIMC
 //! baseline), its `report` rows, the `summary` (best t per integration time and strategy, the
-//! headline) and resumable, sharded `sweep`s.
+//! headline), resumable, sharded `sweep`s and the task-`switch` comparison.
 
 pub mod report;
 pub mod run;
 pub mod summary;
 pub mod sweep;
+pub mod switch;

@@ -66,6 +66,41 @@ pub struct Row {
     pub rel_err: Option<f64>,
     /// Where cluster times come from, e.g. `analytic model`.
     pub cluster_model: String,
+    /// Energy of the hybrid design, J (docs/energy.md): op and layer rows the energy of their
+    /// tasks (tile MVMs, cluster tasks, transfers); the model row also the static energy.
+    pub energy_j: f64,
+    /// Energy of the pure-AIMC baseline in the same scope, J.
+    pub baseline_energy_j: f64,
+    /// energy_j / baseline_energy_j: the energy overhead of LoRA.
+    pub energy_overhead: f64,
+    /// Part of `energy_j` spent by the tiles' MVMs, J.
+    pub tile_energy_j: f64,
+    /// Part of `energy_j` spent by cluster tasks (dynamic energy; from the kernel's counters
+    /// for kernel-run LoRA tasks, from operation counts where `cluster_model` or the operation
+    /// is analytic), J.
+    pub cluster_energy_j: f64,
+    /// Part of `energy_j` spent moving data (links per byte and hop, L2 per byte), J.
+    pub transfer_energy_j: f64,
+    /// Model rows: idle tiles, idle cluster cores and cluster leakage over the whole run, J
+    /// (0 on op and layer rows).
+    pub static_energy_j: f64,
+    /// Energy-delay product of the hybrid design: energy_j x hybrid latency, J s.
+    pub edp_js: f64,
+    /// Energy-delay product of the baseline, J s.
+    pub baseline_edp_js: f64,
+    /// Average power of the hybrid design: energy_j / hybrid latency, W.
+    pub power_w: f64,
+    /// Achieved efficiency: the linear layers' operations (2 per MAC: the analog MVMs, plus
+    /// the LoRA branches) over energy_j, TOPS/W.
+    pub tops_per_w: f64,
+    /// The baseline's analog operations over its energy, TOPS/W.
+    pub baseline_tops_per_w: f64,
+    /// LoRA flops (2 per MAC) over the energy of the LoRA cluster tasks, GFLOPS/W (0 without
+    /// LoRA work in scope).
+    pub lora_gflops_per_w: f64,
+    /// Model rows: silicon area of the hybrid system (tiles and clusters), mm² (0 on other
+    /// rows).
+    pub area_mm2: f64,
 }
 
 /// `cells` (the first row is the header) as columns two spaces apart with a rule under the
@@ -190,7 +225,7 @@ struct Column {
 }
 
 /// The table's columns, in order.
-const COLUMNS: [Column; 18] = [
+const COLUMNS: [Column; 23] = [
     Column {
         head: "strategy",
         wide_only: false,
@@ -296,6 +331,36 @@ const COLUMNS: [Column; 18] = [
                 if r.tcdm_over { " !" } else { "" }
             )
         },
+    },
+    Column {
+        head: "energy uJ",
+        wide_only: true,
+        left: false,
+        cell: |r| format!("{:.2}", r.energy_j * 1e6),
+    },
+    Column {
+        head: "E ovh",
+        wide_only: true,
+        left: false,
+        cell: |r| format!("{:.3}", r.energy_overhead),
+    },
+    Column {
+        head: "EDP nJs",
+        wide_only: true,
+        left: false,
+        cell: |r| format!("{:.3}", r.edp_js * 1e9),
+    },
+    Column {
+        head: "power mW",
+        wide_only: true,
+        left: false,
+        cell: |r| format!("{:.1}", r.power_w * 1e3),
+    },
+    Column {
+        head: "TOPS/W",
+        wide_only: true,
+        left: false,
+        cell: |r| format!("{:.2}", r.tops_per_w),
     },
     Column {
         head: "rel err",
@@ -464,15 +529,15 @@ impl Report {
 mod tests {
     use super::*;
 
-    /// The schema comes from the struct: its 23 fields, in declaration order (a field the csv
+    /// The schema comes from the struct: its 37 fields, in declaration order (a field the csv
     /// crate cannot write flat, e.g. a nested struct, would empty this list).
     #[test]
     fn row_columns_are_the_struct_fields() {
         let c = row_columns();
-        assert_eq!(c.len(), 23, "{c:?}");
+        assert_eq!(c.len(), 37, "{c:?}");
         assert_eq!(
-            (c[0].as_str(), c[3].as_str(), c[22].as_str()),
-            ("strategy", "scope", "cluster_model")
+            (c[0].as_str(), c[3].as_str(), c[22].as_str(), c[36].as_str()),
+            ("strategy", "scope", "cluster_model", "area_mm2")
         );
         let csv = Report::default().csv().unwrap();
         assert_eq!(csv.trim_end(), c.join(","));

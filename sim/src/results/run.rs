@@ -40,6 +40,29 @@ pub fn tile_ns_per_token(
     mvm_latency(cfg, in_features, out_features, c.mvms, c.passes).total_ns() / c.mvms as f64
 }
 
+/// Power of the tile group of a linear operation of `in_features x out_features` while it
+/// integrates, W: each tile block's power at the rows and columns the operation uses
+/// (`hetsim_models::energy::AimcEnergy::mvm_power`; unused converters and rows draw nothing).
+pub fn group_power_w(
+    energy: &hetsim_models::energy::EnergyConfig,
+    tile: &TileConfig,
+    in_features: usize,
+    out_features: usize,
+) -> f64 {
+    let (rows, cols) = (tile.rows.max(1), tile.cols.max(1));
+    let mut w = 0.0;
+    for r0 in (0..in_features).step_by(rows) {
+        for c0 in (0..out_features).step_by(cols) {
+            let (r, c) = (rows.min(in_features - r0), cols.min(out_features - c0));
+            w += energy
+                .aimc
+                .mvm_power(r, c, tile.dac.bits, tile.adc.bits)
+                .total_w();
+        }
+    }
+    w
+}
+
 /// An operation instance in a built graph.
 #[derive(Debug, Clone)]
 struct OpRec {
@@ -50,6 +73,10 @@ struct OpRec {
     tcdm: u64,
     /// Mean analog passes per MVM charged to a linear operation's tiles (`None`: dynamic).
     passes: Option<f64>,
+    /// Power of the operation's tile group while it integrates, W (0 for dynamic operations).
+    tile_w: f64,
+    /// Tiles in the operation's group.
+    tiles: u32,
 }
 
 /// Operation tag of the final write-back to L2 (no operation record).
@@ -74,12 +101,24 @@ struct Agg {
     startup: Time,
     transfer: Time,
     out_transfer: Time,
+    /// Energy of the tiles' MVMs, J.
+    tile_j: f64,
+    /// Dynamic energy of the cluster tasks, J.
+    cluster_j: f64,
+    /// Energy of the transfers (links and L2 accesses), J.
+    noc_j: f64,
+    /// Part of `cluster_j` of LoRA tasks (every cluster stage but `Dynamic`), J.
+    lora_j: f64,
     seen: bool,
 }
 
 impl Agg {
     fn latency(&self) -> Time {
         self.end.saturating_sub(self.begin)
+    }
+    /// Energy of the tasks in scope (tiles, cluster tasks, transfers), J.
+    fn energy_j(&self) -> f64 {
+        self.tile_j + self.cluster_j + self.noc_j
     }
     fn merge(&mut self, o: &Agg) {
         if !o.seen {
@@ -97,6 +136,10 @@ impl Agg {
         self.startup += o.startup;
         self.transfer += o.transfer;
         self.out_transfer += o.out_transfer;
+        self.tile_j += o.tile_j;
+        self.cluster_j += o.cluster_j;
+        self.noc_j += o.noc_j;
+        self.lora_j += o.lora_j;
         self.seen = true;
     }
 }
@@ -141,6 +184,7 @@ fn build(
             }
             let home_ep = mapping.cluster_ep(place.home);
             let mut passes = None;
+            let mut tile_w = 0.0;
             let (finals, tcdm) = match op.kind {
                 OpKind::Linear {
                     in_features,
@@ -165,6 +209,12 @@ fn build(
                         .collect();
                     let counted = num.and_then(|n| n.op_passes.get(&(ii, oi)).copied());
                     passes = Some(counted.map_or(1.0, |c| c.mean()));
+                    tile_w = group_power_w(
+                        &loaded.scenario.hardware.energy,
+                        tile_cfg,
+                        in_features,
+                        out_features,
+                    );
                     let tile_ps = ns_to_ps(tile_ns_per_token(
                         tile_cfg,
                         in_features,
@@ -234,6 +284,7 @@ fn build(
                         Stage::Dynamic,
                         &ready,
                     );
+                    g.set_energy(task, costs.energy_j(&c.activity, c.cycles));
                     (vec![task], 0)
                 }
             };
@@ -247,6 +298,8 @@ fn build(
                 batches: batches.len(),
                 tcdm,
                 passes,
+                tile_w,
+                tiles: place.tile_count,
             });
         }
         if let Some((f, loc)) = last {
@@ -271,10 +324,51 @@ fn build(
     })
 }
 
+/// When a tile group or cluster was powered and busy (for the static energy).
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    first: Option<Time>,
+    last: Time,
+    /// Busy time in ps, times the tiles of the group.
+    busy: f64,
+    /// Tiles of the group (1 for a cluster).
+    units: u32,
+}
+
+impl Window {
+    fn add(&mut self, start: Time, end: Time, ps: Time, units: u32) {
+        self.first = Some(self.first.map_or(start, |f| f.min(start)));
+        self.last = self.last.max(end);
+        self.busy += ps as f64 * f64::from(units);
+        self.units = self.units.max(units);
+    }
+
+    /// Powered unit-time in ps: from the first task's start to the last task's end with
+    /// power gating (none without a task), the whole `span` without.
+    fn powered(&self, gate: bool, span: Time) -> f64 {
+        let t = if gate {
+            self.first.map_or(0, |f| self.last.saturating_sub(f))
+        } else {
+            span
+        };
+        t as f64 * f64::from(self.units.max(1))
+    }
+
+    /// Powered but idle unit-time in ps.
+    fn idle(&self, gate: bool, span: Time) -> f64 {
+        (self.powered(gate, span) - self.busy).max(0.0)
+    }
+}
+
 struct Measured {
     ops: Vec<Agg>,
     makespan: Time,
     events: u64,
+    /// Energy outside the tasks over the makespan: idle tiles, idle cluster cores and the
+    /// clusters' leakage, J.
+    static_j: f64,
+    /// Energy of the final write-back (no operation record), J.
+    write_back_j: f64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -288,16 +382,55 @@ fn measure(
     backend: &mut dyn ClusterBackend,
     keep: bool,
 ) -> Result<Measurement, Error> {
-    let mut costs = Costs::new(backend);
+    let energy = &loaded.scenario.hardware.energy;
+    let (cores, redmule) = backend.energy_shape();
+    let clock_ghz = backend.clock().ghz();
+    let mut costs = Costs::with_energy(backend, energy);
     let Built { mut graph, ops } = build(loaded, mapping, strategy, tile_cfg, t, num, &mut costs)?;
     let mut ic = Interconnect::new(&loaded.scenario.hardware.interconnect)?;
     mapping.place(&mut ic)?;
     let tm = execute(&mut graph, &mut ic, mapping.tiles, mapping.clusters)?;
     let mut aggs = vec![Agg::default(); ops.len()];
+    // per tile group and cluster: powered window and busy time, for the static energy
+    let mut tile_win = vec![Window::default(); mapping.tiles as usize];
+    let mut cluster_win = vec![Window::default(); mapping.clusters as usize];
+    let mut write_back_j = 0.0;
     for (i, task) in graph.tasks.iter().enumerate() {
+        let rec = ops.get(task.op as usize);
+        let task_j = match task.work {
+            Work::Tile { ps, tile } => {
+                let (w, n) = rec.map_or((0.0, 1), |r| (r.tile_w, r.tiles.max(1)));
+                if let Some(win) = tile_win.get_mut(tile as usize) {
+                    win.add(tm.start[i], tm.end[i], ps, n);
+                }
+                w * ps as f64 * 1e-12
+            }
+            Work::Cluster { ps, cluster } => {
+                if let Some(win) = cluster_win.get_mut(cluster as usize) {
+                    win.add(tm.start[i], tm.end[i], ps, 1);
+                }
+                task.energy_j
+            }
+            Work::Transfer { src, dst, bytes } => {
+                let l2 = u64::from(src == L2) + u64::from(dst == L2);
+                energy.noc.transfer_j(bytes, tm.hops[i])
+                    + (l2 * bytes) as f64 * energy.memory.sram_byte_j()
+            }
+        };
         let Some(a) = aggs.get_mut(task.op as usize) else {
+            write_back_j += task_j;
             continue;
         };
+        match task.work {
+            Work::Tile { .. } => a.tile_j += task_j,
+            Work::Cluster { .. } => {
+                a.cluster_j += task_j;
+                if task.stage != Stage::Dynamic {
+                    a.lora_j += task_j;
+                }
+            }
+            Work::Transfer { .. } => a.noc_j += task_j,
+        }
         let (r, s, e) = (tm.ready[i], tm.start[i], tm.end[i]);
         if a.seen {
             a.begin = a.begin.min(r);
@@ -323,10 +456,25 @@ fn measure(
             }
         }
     }
+    let gate = energy.power_gating;
+    let tile_idle_w = energy.aimc.idle_power_w(tile_cfg);
+    let leak_w = energy.cluster_leakage_w(redmule);
+    let core_idle_w = energy.cluster_idle_power_w(cores, clock_ghz, redmule) - leak_w;
+    let mut static_ps_w = 0.0;
+    for w in &tile_win {
+        static_ps_w += tile_idle_w * w.idle(gate, tm.makespan);
+    }
+    for w in &cluster_win {
+        static_ps_w +=
+            leak_w * w.powered(gate, tm.makespan) + core_idle_w * w.idle(gate, tm.makespan);
+    }
+    let static_j = static_ps_w * 1e-12;
     let measured = Measured {
         ops: aggs,
         makespan: tm.makespan,
         events: tm.events,
+        static_j,
+        write_back_j,
     };
     Ok((measured, ops, keep.then_some((graph, tm))))
 }
@@ -710,6 +858,8 @@ pub fn run_observed(
             })
             .collect();
         let mut over = 0usize;
+        let mut inst_work = vec![Work2::default(); mapping.instances.len()];
+        let mut model_work = Work2::default();
         for (k, rec) in recs.iter().enumerate() {
             let (Some(h), Some(b), Some(brec)) =
                 (hyb.ops.get(k), base.ops.get(k), base_recs.get(k))
@@ -734,7 +884,13 @@ pub fn run_observed(
                 } => format!("{in_features}x{out_features}"),
                 _ => format!("{}x{}", op.out.0, op.out.1),
             };
+            let work = op_work(&op.kind, sched.seq_len);
+            if let Some(w) = inst_work.get_mut(rec.inst) {
+                *w = w.add(&work);
+            }
+            model_work = model_work.add(&work);
             let mut row = mk("op", &inst.name, &op.name, op.kind.label(), shape);
+            fill_energy(&mut row, h, b, &work);
             let lat = h.latency().max(1);
             row.tile_ns = ps_to_ns(h.tile);
             row.tile_passes = rec.passes;
@@ -764,6 +920,7 @@ pub fn run_observed(
             let mut row = mk("layer", &inst.name, "(all)", "layer", String::new());
             let (lin, cl) = scope.get(ii).copied().unwrap_or((1, 1));
             fill_total(&mut row, h, b, *tcdm, tcdm_cap, (lin, cl));
+            fill_energy(&mut row, h, b, &inst_work[ii]);
             row.rel_err = num.as_ref().and_then(|n| n.layer_err.get(ii).copied());
             rows.push(row);
         }
@@ -787,6 +944,20 @@ pub fn run_observed(
             peak,
             tcdm_cap,
             (lin, u64::from(mapping.clusters)),
+        );
+        th.noc_j += hyb.write_back_j;
+        tb.noc_j += base.write_back_j;
+        fill_energy(&mut m, &th, &tb, &model_work);
+        m.static_energy_j = hyb.static_j;
+        m.energy_j += hyb.static_j;
+        m.baseline_energy_j += base.static_j;
+        finish_energy(&mut m, &th, &tb, &model_work);
+        m.area_mm2 = area_mm2(
+            &loaded.scenario.hardware.energy,
+            &loaded.scenario.hardware.tile,
+            mapping.tiles,
+            mapping.clusters,
+            backend.energy_shape().1,
         );
         m.rel_err = num.as_ref().and_then(|n| n.model_err);
         rows.push(m);
@@ -924,6 +1095,86 @@ pub fn replay_combination(
         mapping,
         strategy: strat.name(),
     })
+}
+
+/// Operations of a scope for the efficiency figures.
+#[derive(Debug, Clone, Copy, Default)]
+struct Work2 {
+    /// Analog MVM operations (2 per MAC).
+    analog_ops: f64,
+    /// LoRA flops (2 per MAC).
+    lora_flops: f64,
+}
+
+impl Work2 {
+    fn add(&self, o: &Work2) -> Work2 {
+        Work2 {
+            analog_ops: self.analog_ops + o.analog_ops,
+            lora_flops: self.lora_flops + o.lora_flops,
+        }
+    }
+}
+
+/// The operations of one operation over `seq` tokens: a linear layer's MVMs (2 in out per
+/// token) and its LoRA branch if it has one (2 r (in + out) per token, which every strategy
+/// runs and the baseline does not); dynamic operations count none (the efficiency figures are
+/// the linear layers').
+fn op_work(kind: &OpKind, seq: usize) -> Work2 {
+    match kind {
+        OpKind::Linear {
+            in_features,
+            out_features,
+            lora: l,
+        } => Work2 {
+            analog_ops: 2.0 * (in_features * out_features * seq) as f64,
+            lora_flops: match l {
+                Some(l) => 2.0 * (l.rank * (in_features + out_features) * seq) as f64,
+                None => 0.0,
+            },
+        },
+        _ => Work2::default(),
+    }
+}
+
+/// Fills the energy columns of a row from its hybrid and baseline aggregates (the tasks'
+/// energies) and its operations.
+fn fill_energy(row: &mut Row, h: &Agg, b: &Agg, w: &Work2) {
+    row.tile_energy_j = h.tile_j;
+    row.cluster_energy_j = h.cluster_j;
+    row.transfer_energy_j = h.noc_j;
+    row.energy_j = h.energy_j();
+    row.baseline_energy_j = b.energy_j();
+    finish_energy(row, h, b, w);
+}
+
+/// The derived energy columns (overhead, EDP, power, efficiencies) from `energy_j` and
+/// `baseline_energy_j` as set.
+fn finish_energy(row: &mut Row, h: &Agg, b: &Agg, w: &Work2) {
+    use hetsim_models::energy::ops_per_joule;
+    let (lh, lb) = (ps_to_ns(h.latency()) * 1e-9, ps_to_ns(b.latency()) * 1e-9);
+    row.energy_overhead = if row.baseline_energy_j > 0.0 {
+        row.energy_j / row.baseline_energy_j
+    } else {
+        1.0
+    };
+    row.edp_js = row.energy_j * lh;
+    row.baseline_edp_js = row.baseline_energy_j * lb;
+    row.power_w = if lh > 0.0 { row.energy_j / lh } else { 0.0 };
+    row.tops_per_w = ops_per_joule(w.analog_ops + w.lora_flops, row.energy_j) / 1e12;
+    row.baseline_tops_per_w = ops_per_joule(w.analog_ops, row.baseline_energy_j) / 1e12;
+    row.lora_gflops_per_w = ops_per_joule(w.lora_flops, h.lora_j) / 1e9;
+}
+
+/// Silicon area of `tiles` tiles and `clusters` clusters, mm² (docs/energy.md, "Area").
+pub fn area_mm2(
+    energy: &hetsim_models::energy::EnergyConfig,
+    tile: &TileConfig,
+    tiles: u32,
+    clusters: u32,
+    redmule: bool,
+) -> f64 {
+    f64::from(tiles) * energy.area.tile_mm2(tile.rows, tile.cols)
+        + f64::from(clusters) * energy.area.cluster_mm2(redmule)
 }
 
 /// Fills a layer or model row; utilisations are busy time over latency times the number of

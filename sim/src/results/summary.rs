@@ -30,6 +30,12 @@ pub struct Best {
     /// model's hybrid time at that t (their times summed per bound; dynamic operations do not
     /// count).
     pub bound: String,
+    /// Energy of the whole model at that t, J.
+    pub energy_j: f64,
+    /// Its energy against pure AIMC (the energy overhead of LoRA).
+    pub energy_overhead: f64,
+    /// Its energy-delay product, J s.
+    pub edp_js: f64,
 }
 
 /// Whether (latency, t) `a` beats `b`: lower latency, or equal latency and a smaller t.
@@ -88,6 +94,9 @@ pub fn best(report: &Report) -> Vec<Best> {
                 worst_layer: worst.map_or("-".into(), |r| r.layer.clone()),
                 worst_layer_overhead: worst.map(|r| r.overhead),
                 bound: bound.to_string(),
+                energy_j: m.energy_j,
+                energy_overhead: m.energy_overhead,
+                edp_js: m.edp_js,
             }
         })
         .collect();
@@ -146,6 +155,9 @@ pub fn text(report: &Report) -> String {
         "worst layer",
         "its overhead",
         "bound",
+        "energy mJ",
+        "E ovh",
+        "EDP uJs",
     ];
     let mut cells: Vec<Vec<String>> = vec![head.iter().map(|h| h.to_string()).collect()];
     for b in &rows {
@@ -158,6 +170,9 @@ pub fn text(report: &Report) -> String {
             b.worst_layer_overhead
                 .map_or("-".into(), |o| format!("{o:.3}")),
             b.bound.clone(),
+            format!("{:.3}", b.energy_j * 1e3),
+            format!("{:.3}", b.energy_overhead),
+            format!("{:.3}", b.edp_js * 1e6),
         ]);
     }
     let widths: Vec<usize> = (0..head.len())
@@ -182,7 +197,51 @@ pub fn text(report: &Report) -> String {
     if let Some(h) = headline(&rows) {
         let _ = writeln!(s, "{h}");
     }
+    if let Some(h) = energy_headline(report) {
+        let _ = writeln!(s, "{h}");
+    }
     s
+}
+
+/// One sentence: per integration time, the combination (strategy and t) with the lowest
+/// whole-model energy-delay product, its energy and its energy against pure AIMC (None without
+/// model rows or energies).
+pub fn energy_headline(report: &Report) -> Option<String> {
+    let mut best: Vec<&Row> = Vec::new();
+    for r in report
+        .rows
+        .iter()
+        .filter(|r| r.scope == "model" && r.energy_j > 0.0)
+    {
+        match best
+            .iter_mut()
+            .find(|b| b.integration_time_ns == r.integration_time_ns)
+        {
+            Some(b) if r.edp_js < b.edp_js => *b = r,
+            Some(_) => {}
+            None => best.push(r),
+        }
+    }
+    let parts: Vec<String> = best
+        .iter()
+        .map(|b| {
+            format!(
+                "at {} ns, {} with t = {} ({:.3} mJ, {:.3}x the energy of pure AIMC, {:.1} mW)",
+                b.integration_time_ns,
+                b.strategy,
+                b.tokens_per_batch,
+                b.energy_j * 1e3,
+                b.energy_overhead,
+                b.power_w * 1e3
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Lowest energy-delay product (docs/energy.md): {}.",
+            parts.join("; ")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -199,6 +258,11 @@ mod tests {
             hybrid_ns: hybrid,
             // a 1000 ns baseline at every t
             overhead: hybrid / 1000.0,
+            // 1 mJ per us of latency: EDP = hybrid^2 x 1e-15 J s, power 1000 W
+            energy_j: hybrid * 1e-6,
+            energy_overhead: hybrid / 1000.0,
+            edp_js: hybrid * hybrid * 1e-15,
+            power_w: 1000.0,
             ..Row::default()
         }
     }
@@ -274,12 +338,32 @@ mod tests {
         let t = text(&report);
         assert!(t.contains("summary: per integration time"), "{t}");
         assert!(t.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
-            == ["128", "pipelined", "8", "1.200", "l.0", "1.500", "cluster"]));
+            == [
+                "128",
+                "pipelined",
+                "8",
+                "1.200",
+                "l.0",
+                "1.500",
+                "cluster",
+                "1.200",
+                "1.200",
+                "0.001"
+            ]));
+        // the lowest EDP per integration time: the fastest model rows here
+        assert_eq!(
+            energy_headline(&report).unwrap(),
+            "Lowest energy-delay product (docs/energy.md): at 128 ns, pipelined with t = 8 \
+             (1.200 mJ, 1.200x the energy of pure AIMC, 1000000.0 mW); at 512 ns, sequential \
+             with t = 8 (1.001 mJ, 1.001x the energy of pure AIMC, 1000000.0 mW)."
+        );
+        assert!(t.contains("Lowest energy-delay product"), "{t}");
     }
 
     #[test]
     fn a_report_without_model_rows_has_no_summary() {
         assert!(text(&Report::default()).is_empty());
         assert_eq!(headline(&[]), None);
+        assert_eq!(energy_headline(&Report::default()), None);
     }
 }

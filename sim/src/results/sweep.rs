@@ -1132,10 +1132,11 @@ mod tests {
     #[test]
     fn csv_quotes_and_orders_columns() {
         let rec = json!({"point": 3, "point_id": "ab", "status": "ok", "error": null,
-            "params": {"a.b": 2}, "row": {"strategy": "pipelined", "cluster_model": "x, y"}});
+            "params": {"a.b": 2}, "row": {"strategy": "pipelined", "cluster_model": "x, y",
+            "area_mm2": 1.5}});
         let line = csv_line(&rec, &["a.b".to_string()]);
         assert!(line.starts_with("3,ab,ok,,2,pipelined,"), "{line}");
-        assert!(line.ends_with(",\"x, y\""), "{line}");
+        assert!(line.ends_with(",\"x, y\",,,,,,,,,,,,,,1.5"), "{line}");
         assert_eq!(
             csv_header(&["a.b".into()]).split(',').count(),
             4 + 1 + row_columns().len()

@@ -11,10 +11,11 @@
 //! Cycle caching: no data-dependent control flow, fixed FPU latencies: cycles are a function
 //! of (kernel bytes, cluster configuration, [`AttnShape`]) (`cycles_do_not_depend_on_data`).
 
-use crate::simulate::kernel_image::{bytes, cached_cycles, CycleCache, KernelImage};
+use crate::simulate::kernel_image::{bytes, cached_cost, CycleCache, KernelImage};
 use hetsim_isa::fp::Rounding;
 use hetsim_isa::fp16;
 use hetsim_models::cluster::{Cluster, ClusterConfig};
+use hetsim_models::energy::ClusterActivity;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -133,6 +134,8 @@ pub struct AttnRun {
     pub s: Vec<u16>,
     /// Cycles of the run (boot to exit).
     pub cycles: u64,
+    /// What the cluster did in them (the energy model's counters).
+    pub activity: ClusterActivity,
 }
 
 impl AttnKernel {
@@ -218,17 +221,25 @@ impl AttnKernel {
                 .map(|w| u16::from_le_bytes([w[0], w[1]]))
                 .collect(),
             cycles: report.cycles,
+            activity: ClusterActivity::from_report(&report),
         })
     }
 
     /// Cycles of one run of `s` (zeros bound: the timing does not depend on the data),
     /// cached per (kernel, cluster, shape) when caching is on.
     pub fn cycles(&self, s: AttnShape) -> Result<u64, String> {
-        cached_cycles(cycle_cache(), self.cache, &self.image, s, || {
+        self.cost(s).map(|c| c.0)
+    }
+
+    /// Cycles and cluster activity (the energy model's counters) of one run of `s`, zeros
+    /// bound, cached like [`Self::cycles`].
+    pub fn cost(&self, s: AttnShape) -> Result<(u64, ClusterActivity), String> {
+        cached_cost(cycle_cache(), self.cache, &self.image, s, || {
             let q = vec![0u16; s.seq * s.heads * s.head_dim];
             let k = vec![0u16; s.seq_k * s.kv_heads * s.head_dim];
             let scale = 1.0 / (s.head_dim as f32).sqrt();
-            Ok(self.run(s, &q, &k, scale, None)?.cycles)
+            let r = self.run(s, &q, &k, scale, None)?;
+            Ok((r.cycles, r.activity))
         })
     }
 }

@@ -19,10 +19,11 @@
 //! [`DynShape`]); [`DynKernel::cycles`] runs each shape once with zeros and caches it
 //! (`cycles_do_not_depend_on_data` and `cached_cycles_equal_full_runs` prove both claims).
 
-use crate::simulate::kernel_image::{bytes, cached_cycles, CycleCache, KernelImage};
+use crate::simulate::kernel_image::{bytes, cached_cost, CycleCache, KernelImage};
 use hetsim_isa::fp::{BinOp, Rounding};
 use hetsim_isa::fp16;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport};
+use hetsim_models::energy::ClusterActivity;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -386,7 +387,13 @@ impl DynKernel {
     /// Cycles of one run of `s` (zeros bound; the timing does not depend on the data), cached
     /// per (kernel, cluster, shape) when caching is on.
     pub fn cycles(&self, s: DynShape) -> Result<u64, String> {
-        cached_cycles(cycle_cache(), self.cache, &self.image, s, || {
+        self.cost(s).map(|c| c.0)
+    }
+
+    /// Cycles and cluster activity (the energy model's counters) of one run of `s`, zeros
+    /// bound, cached like [`Self::cycles`].
+    pub fn cost(&self, s: DynShape) -> Result<(u64, ClusterActivity), String> {
+        cached_cost(cycle_cache(), self.cache, &self.image, s, || {
             let n = s.rows * s.cols;
             let zeros = vec![0u16; n];
             let gb = vec![0u16; s.cols];
@@ -397,7 +404,8 @@ impl DynKernel {
                 g: if norm { &gb } else { &[] },
                 b: if norm { &gb } else { &[] },
             };
-            Ok(self.run(s, d, LAYER_NORM_EPS, None)?.cycles)
+            let r = self.run(s, d, LAYER_NORM_EPS, None)?;
+            Ok((r.cycles, ClusterActivity::from_report(&r.report)))
         })
     }
 }

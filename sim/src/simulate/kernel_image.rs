@@ -1,11 +1,12 @@
 //! What the binary16 operation kernels (`dyn_kernel`, `attn_kernel`) share: loading an ELF for
 //! a cluster configuration with its checks (the kernel's ABI marker symbol, the cluster
-//! extensions it needs), the key its cycle counts are cached under, and the per-shape cycle
-//! cache itself.
+//! extensions it needs), the key its costs are cached under, and the per-shape cost cache
+//! itself (cycles and the cluster's activity counters).
 
 use crate::fnv;
 use hetsim_isa::Program;
 use hetsim_models::cluster::ClusterConfig;
+use hetsim_models::energy::ClusterActivity;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::path::Path;
@@ -59,18 +60,19 @@ impl KernelImage {
     }
 }
 
-/// A cycle cache keyed by (kernel image key, shape).
-pub type CycleCache<S> = Mutex<HashMap<(u64, S), u64>>;
+/// A cost cache keyed by (kernel image key, shape): the run's cycles and what the cluster did
+/// in them (the energy model's counters), both functions of the shape alone.
+pub type CycleCache<S> = Mutex<HashMap<(u64, S), (u64, ClusterActivity)>>;
 
-/// The cycles of `shape` on `image`: from `cache` when `on` and present, else `measure()`
-/// (stored when `on`).
-pub fn cached_cycles<S: Hash + Eq + Copy>(
+/// The cycles and activity of `shape` on `image`: from `cache` when `on` and present, else
+/// `measure()` (stored when `on`).
+pub fn cached_cost<S: Hash + Eq + Copy>(
     cache: &CycleCache<S>,
     on: bool,
     image: &KernelImage,
     shape: S,
-    measure: impl FnOnce() -> Result<u64, String>,
-) -> Result<u64, String> {
+    measure: impl FnOnce() -> Result<(u64, ClusterActivity), String>,
+) -> Result<(u64, ClusterActivity), String> {
     let key = (image.key, shape);
     if on {
         if let Some(c) = cache.lock().ok().and_then(|m| m.get(&key).copied()) {

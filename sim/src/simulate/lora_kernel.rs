@@ -38,6 +38,7 @@ use crate::lora_f16_kernel;
 use hetsim_isa::fp16;
 use hetsim_isa::Program;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterError, ClusterReport};
+use hetsim_models::energy::ClusterActivity;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -702,6 +703,12 @@ pub struct LoraTiming {
     pub batch_periods: [u64; MEASURE_BATCHES as usize],
     /// TCDM bytes the kernel's buffers needed.
     pub tcdm_bytes: u32,
+    /// The energy model's counters of one steady-state batch: the measurement run's counters
+    /// times `batch_cycles / run cycles` (the per-core and cluster-wide counters are not kept
+    /// per region, so a batch gets its time share of the run's activity).
+    pub batch_activity: ClusterActivity,
+    /// The rest of the run's counters: the once-per-layer start-up's.
+    pub startup_activity: ClusterActivity,
 }
 
 /// The process-wide cache of persistent timings: key -> timing (as [`shared_cache`]).
@@ -830,6 +837,27 @@ impl LoraKernel {
             .map(|&(rows, bytes)| rows as u64 * (bytes as u64).div_ceil(bpc))
             .sum();
         u64::from(dma.setup_latency) + beats
+    }
+
+    /// The energy model's counters of loading A and B for shape `s` ([`Self::weight_load_cycles`]):
+    /// the DMA core running, the others idle, the weights' bytes through the DMA.
+    pub fn weight_load_activity(&self, s: LoraShape) -> ClusterActivity {
+        let cycles = self.weight_load_cycles(s);
+        let bytes: u64 = self
+            .kind
+            .spec()
+            .weight_loads(s)
+            .iter()
+            .map(|&(rows, bytes)| rows as u64 * bytes as u64)
+            .sum();
+        ClusterActivity {
+            cores: self.config.cores as u64,
+            cycles,
+            active_core_cycles: cycles,
+            dma_bytes: bytes,
+            redmule: u64::from(self.config.redmule.is_some()),
+            ..ClusterActivity::default()
+        }
     }
 
     /// Why this kernel on its cluster cannot run shape `s`, if it cannot: the kernel's
@@ -1056,7 +1084,12 @@ fn persistent_timing(report: &ClusterReport, tcdm_bytes: u32) -> Option<LoraTimi
     let batch_cycles = periods[STEADY_BATCH];
     let n = u64::from(MEASURE_BATCHES);
     let phase2 = phase2_cycles(report);
+    let run = ClusterActivity::from_report(report);
+    let batch_activity = run.scaled(batch_cycles, report.cycles);
+    let startup_activity = run.minus(&batch_activity.scaled(n, 1));
     Some(LoraTiming {
+        batch_activity,
+        startup_activity,
         batch_cycles,
         batch_phase2_cycles: (phase2 / n).min(batch_cycles),
         startup_cycles: report.cycles.saturating_sub(n * batch_cycles),

@@ -86,6 +86,9 @@ pub struct Task {
     pub op: u32,
     /// Its role.
     pub stage: Stage,
+    /// Dynamic energy of a cluster task in J (the energy model on its cost's counters; 0 for
+    /// other tasks, whose energy follows from their work).
+    pub energy_j: f64,
     deps_left: u32,
     dependents: Vec<TaskId>,
 }
@@ -112,10 +115,18 @@ impl Graph {
             work,
             op,
             stage,
+            energy_j: 0.0,
             deps_left: n,
             dependents: Vec::new(),
         });
         id
+    }
+
+    /// Sets the dynamic energy of task `id` (a cluster task) in J.
+    pub fn set_energy(&mut self, id: TaskId, energy_j: f64) {
+        if let Some(t) = self.tasks.get_mut(id as usize) {
+            t.energy_j = energy_j;
+        }
     }
 }
 
@@ -128,6 +139,8 @@ pub struct Timing {
     pub start: Vec<Time>,
     /// Time it finished, ps.
     pub end: Vec<Time>,
+    /// Links each transfer crossed (0 for other tasks).
+    pub hops: Vec<u32>,
     /// Time of the last event, ps.
     pub makespan: Time,
     /// Events delivered.
@@ -153,6 +166,7 @@ pub fn execute(
         ready: vec![0; n],
         start: vec![0; n],
         end: vec![0; n],
+        hops: vec![0; n],
         makespan: 0,
         events: 0,
     };
@@ -177,6 +191,7 @@ pub fn execute(
                     Work::Transfer { src, dst, bytes } => {
                         let t = ic.transfer(src, dst, bytes, now);
                         tm.start[i] = t.start;
+                        tm.hops[i] = t.hops;
                         eng.schedule_at(t.end, PRIORITY_COMPLETION, Ev::Done(id))?;
                     }
                     Work::Tile { tile, ps } => {

@@ -94,6 +94,9 @@ pub struct Hardware {
     /// error. Written `2` or `Some(2)`.
     #[serde(deserialize_with = "bare_or_some")]
     pub element_bytes: Option<u64>,
+    /// Energy and area constants (default: the documented preset, docs/energy.md; any subset
+    /// of fields may be given, the rest keep their preset values).
+    pub energy: hetsim_models::energy::EnergyConfig,
 }
 
 /// Reads an optional byte count written bare (`2`), as `Some(2)` or as `None`.
@@ -462,6 +465,13 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
             ),
         ));
     }
+    sc.hardware.energy.validate().map_err(|e| {
+        f(
+            &format!("hardware.energy.{}", e.field),
+            e.to_string(),
+            "energies, powers, times and areas are finite and >= 0 (docs/energy.md)",
+        )
+    })?;
     sc.hardware.interconnect.validate().map_err(|e| {
         f(
             "hardware.interconnect",

@@ -13,8 +13,10 @@
 //!   extra lanes named `#2`, `#3`, ... since a track's slices must nest;
 //! - **counters**: `TCDM cluster N` (bytes resident for the LoRA operations in progress on the
 //!   cluster: A and B plus the strategy's batch buffers, from their first to their last cluster
-//!   task there) and `queue tile N` / `queue cluster N` (tasks ready but waiting for the
-//!   resource; only for resources that ever have a queue).
+//!   task there), `queue tile N` / `queue cluster N` (tasks ready but waiting for the
+//!   resource; only for resources that ever have a queue) and `power tiles (dynamic)` /
+//!   `power clusters (dynamic)` (µW: each tile task its group's MVM power, each cluster task
+//!   its dynamic energy over its duration; docs/energy.md).
 //!
 //! Every slice's args carry the layer, the operation, the stage, and the ready, start and end
 //! times, so waiting (a stall) is visible as `wait_ns`. A [`TraceFilter`] keeps only work whose
@@ -122,6 +124,34 @@ fn endpoint_name(r: &Replayed, e: Endpoint) -> String {
     }
 }
 
+/// Power of the tile group of operation record `op` while it integrates, W (0 for a dynamic
+/// operation): `crate::run::group_power_w` of its shape.
+fn tile_power_w(loaded: &Loaded, r: &Replayed, op: u32) -> f64 {
+    let Some(&(inst, oi, _)) = r.ops.get(op as usize) else {
+        return 0.0;
+    };
+    let kind = r
+        .mapping
+        .instances
+        .get(inst)
+        .and_then(|i| loaded.schedule.blocks.get(i.block))
+        .and_then(|b| b.ops.get(oi))
+        .map(|o| &o.kind);
+    match kind {
+        Some(crate::workload::OpKind::Linear {
+            in_features,
+            out_features,
+            ..
+        }) => crate::run::group_power_w(
+            &loaded.scenario.hardware.energy,
+            &loaded.scenario.hardware.tile,
+            *in_features,
+            *out_features,
+        ),
+        _ => 0.0,
+    }
+}
+
 /// Emits a counter from (time, delta) steps: one sample per distinct time, restricted to the
 /// window (with the value in force at the window's start).
 fn counter(
@@ -201,6 +231,8 @@ fn add_combination(
     let mut tcdm: BTreeMap<u32, BTreeMap<u32, (u64, u64, u64)>> = BTreeMap::new();
     let mut queues: BTreeMap<Tid, Vec<(u64, i64)>> = BTreeMap::new();
     let mut transfers: Vec<usize> = Vec::new();
+    // dynamic power steps (time, +/- microwatts) of the tiles and of the clusters
+    let mut power: [Vec<(u64, i64)>; 2] = [Vec::new(), Vec::new()];
     for (i, task) in r.graph.tasks.iter().enumerate() {
         let (Some(&ready), Some(&start), Some(&end)) =
             (tm.ready.get(i), tm.start.get(i), tm.end.get(i))
@@ -240,6 +272,17 @@ fn add_combination(
                 (CLUSTER_TID + cluster, n)
             }
         };
+        let watts = match task.work {
+            Work::Tile { .. } => tile_power_w(loaded, r, task.op),
+            _ if end > start => task.energy_j / ((end - start) as f64 * 1e-12),
+            _ => 0.0,
+        };
+        let uw = (watts * 1e6).round() as i64;
+        if uw > 0 {
+            let k = usize::from(tid >= CLUSTER_TID);
+            power[k].push((start, uw));
+            power[k].push((end, -uw));
+        }
         if start > ready {
             let q = queues.entry(tid).or_default();
             q.push((ready, 1));
@@ -374,6 +417,14 @@ fn add_combination(
             steps,
             filter,
         );
+    }
+    for (name, steps) in ["power tiles (dynamic)", "power clusters (dynamic)"]
+        .iter()
+        .zip(power)
+    {
+        if !steps.is_empty() {
+            counter(trace, pid, name, "uW", steps, filter);
+        }
     }
     for (tid, steps) in queues {
         if !used.contains(&tid) {

@@ -36,6 +36,7 @@ use crate::engine::{ClockDomain, Time};
 use crate::error::Error;
 use crate::replay::{Graph, Stage, TaskId, Work};
 use crate::scenario::StrategyChoice;
+use hetsim_models::energy::{ClusterActivity, EnergyConfig};
 use hetsim_models::interconnect::Endpoint;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -309,6 +310,7 @@ impl LinearJob<'_> {
                 stage,
                 &[xc],
             );
+            g.set_energy(task, costs.batch_energy_j(&cost, cost.cycles));
             self.buffer(buf, Some(task));
             out.push((task, ep));
         }
@@ -423,6 +425,7 @@ impl LinearJob<'_> {
                 Stage::Lora,
                 &d,
             );
+            g.set_energy(task, costs.batch_energy_j(&cost, cost.cycles));
             self.buffer(Buf::Slice(i, 0), Some(task));
             return Ok(ChainTasks::then(None, task, s.cluster_ep));
         }
@@ -447,6 +450,7 @@ impl LinearJob<'_> {
                 Stage::Lora,
                 &[y_in, xc],
             );
+            g.set_energy(task, costs.batch_energy_j(&cost, cost.cycles));
             self.buffer(Buf::Slice(i, k), Some(task));
             done = Some(ChainTasks::then(done, task, ep));
         }
@@ -552,6 +556,7 @@ impl LinearJob<'_> {
                         Stage::Startup,
                         self.deps,
                     );
+                    g.set_energy(task, costs.startup_energy_j(&cost));
                     out.insert(u.buf, task);
                 }
             }
@@ -659,17 +664,45 @@ pub struct Costs<'a> {
     backend: &'a mut dyn ClusterBackend,
     clock: ClockDomain,
     cache: BTreeMap<LoraShape, ClusterCost>,
+    energy: EnergyConfig,
 }
 
 impl<'a> Costs<'a> {
-    /// Wraps a backend.
+    /// Wraps a backend (energies from the default preset).
     pub fn new(backend: &'a mut dyn ClusterBackend) -> Self {
+        Self::with_energy(backend, &EnergyConfig::default())
+    }
+
+    /// Wraps a backend; cluster task energies from `energy`.
+    pub fn with_energy(backend: &'a mut dyn ClusterBackend, energy: &EnergyConfig) -> Self {
         let clock = backend.clock();
         Self {
             backend,
             clock,
             cache: BTreeMap::new(),
+            energy: energy.clone(),
         }
+    }
+
+    /// Dynamic energy (everything but leakage, which the system charges over its whole time)
+    /// in J of `part` of the cycles of activity `a`: the energy model on `a`, times
+    /// `part / a.cycles`.
+    pub fn energy_j(&self, a: &ClusterActivity, part: u64) -> f64 {
+        if a.cycles == 0 {
+            return 0.0;
+        }
+        let e = self.energy.cluster_energy(a, self.clock.ghz()).dynamic_j();
+        e * part as f64 / a.cycles as f64
+    }
+
+    /// Dynamic energy of a LoRA cost's `part` of its per-batch cycles.
+    pub fn batch_energy_j(&self, c: &ClusterCost, part: u64) -> f64 {
+        self.energy_j(&c.activity, part)
+    }
+
+    /// Dynamic energy of a LoRA cost's start-up.
+    pub fn startup_energy_j(&self, c: &ClusterCost) -> f64 {
+        self.energy_j(&c.startup_activity, c.startup_activity.cycles)
     }
 
     /// Cost of a LoRA task.

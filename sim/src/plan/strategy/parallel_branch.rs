@@ -65,6 +65,7 @@ impl Strategy for ParallelBranch {
                         Stage::Branch,
                         &d,
                     );
+                    g.set_energy(br, costs.batch_energy_j(&cost, cost.branch_cycles));
                     segs.push((cluster, ep, br, cost));
                 }
                 branches.push(segs);
@@ -84,6 +85,7 @@ impl Strategy for ParallelBranch {
                         Stage::Add,
                         &[br, y_in],
                     );
+                    g.set_energy(add, costs.batch_energy_j(&cost, cost.add_cycles));
                     job.buffer(Buf::Slice(i, q), Some(add));
                     y = Some(ChainTasks::then(y, add, ep));
                 }
@@ -130,6 +132,7 @@ fn expand_reduced(
                 Stage::Branch,
                 &d,
             );
+            g.set_energy(br, costs.batch_energy_j(&cost, cost.branch_cycles));
             branches.push((br, cost));
         }
         let tile = job.tile_batch(g, t, &free);
@@ -145,6 +148,7 @@ fn expand_reduced(
                 Stage::Add,
                 &[br, xw],
             );
+            g.set_energy(add, costs.batch_energy_j(&cost, cost.add_cycles));
             job.buffer(Buf::Slice(i, 0), Some(add));
             this.push(add);
             finals.push(job.gather(g, s, t, ChainTasks::then(None, add, s.cluster_ep))?);

@@ -36,6 +36,7 @@ impl ClusterBackend for Fixed {
             resident_bytes: 0,
             batch_bytes: 0,
             startup_cycles: self.startup,
+            ..ClusterCost::default()
         })
     }
     fn lora(

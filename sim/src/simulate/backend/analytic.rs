@@ -17,12 +17,21 @@
 //! Dynamic operation: `launch_overhead_cycles + dma(bytes in) + compute + barrier_cycles +
 //! dma(bytes out)` with compute = `ceil(MACs / (C P))` for scores and context and
 //! `ceil(elements * cost_per_element / C)` for the elementwise and row-wise kinds.
+//!
+//! Energy: the counters the energy model reads (`hetsim_models::energy::ClusterActivity`) come
+//! from the same operation counts: the MACs (2-wide SIMD with 16-bit elements: a packed
+//! operation per two MACs) and `elements * cost_per_element` scalar FP operations, two TCDM
+//! words per FP instruction, `launch_overhead_cycles + 2 barrier_cycles` integer instructions
+//! per compute core, the compute cores running for the compute cycles and the DMA core for the
+//! whole task, and the task's DMA bytes. Reports label these energies "analytic model" with
+//! the cycles.
 
 use super::{host, ClusterBackend, ClusterCost, ClusterRun, LoraShape};
 use crate::engine::ClockDomain;
 use crate::error::Error;
 use crate::workload::{Activation, NormKind, OpKind};
 use hetsim_models::aimc::Matrix;
+use hetsim_models::energy::ClusterActivity;
 use serde::{Deserialize, Serialize};
 
 /// Cycles per element per core of the elementwise and row-wise operations.
@@ -186,6 +195,42 @@ impl AnalyticCluster {
         ceil_div(n as f64 * per_element, f64::from(self.cfg.compute_cores))
     }
 
+    /// The energy model's counters of a task of `cycles`, `compute` of them computing on the
+    /// compute cores, with `macs` multiply-accumulates (2-wide SIMD when the elements are
+    /// 16-bit), `scalar` other FP operations and `dma_bytes` through the DMA (module doc,
+    /// "Energy"): two TCDM words per FP instruction, the launch and barriers as integer
+    /// instructions on every compute core, the DMA core running throughout.
+    fn activity(
+        &self,
+        cycles: u64,
+        compute: u64,
+        macs: u64,
+        scalar: u64,
+        dma_bytes: u64,
+    ) -> ClusterActivity {
+        let c = &self.cfg;
+        let cores = u64::from(c.compute_cores);
+        let half = c.element_bytes <= 2;
+        let (fp32_ops, fp16_lanes, fp_instructions) = if half {
+            (0, macs + scalar, macs.div_ceil(2) + scalar)
+        } else {
+            (macs + scalar, 0, macs + scalar)
+        };
+        ClusterActivity {
+            cores: cores + 1,
+            cycles,
+            active_core_cycles: cores * compute.min(cycles) + cycles,
+            stall_cycles: 0,
+            int_instructions: cores * (c.launch_overhead_cycles + 2 * c.barrier_cycles),
+            fp32_ops,
+            fp16_lanes,
+            tcdm_accesses: 2 * fp_instructions,
+            dma_bytes,
+            redmule_macs: 0,
+            redmule: 0,
+        }
+    }
+
     fn lora_cost_of(&self, s: &LoraShape) -> ClusterCost {
         let c = &self.cfg;
         let (t, n, m, r) = (
@@ -208,6 +253,12 @@ impl AnalyticCluster {
             )
             + c.barrier_cycles
             + self.dma(t * m * e);
+        let compute = self.macs(t * n * r)
+            + self.macs(t * r * m)
+            + ceil_div(
+                (t * m) as f64,
+                f64::from(c.compute_cores) * c.elementwise_per_core_cycle,
+            );
         ClusterCost {
             cycles: branch + add,
             branch_cycles: branch,
@@ -216,6 +267,14 @@ impl AnalyticCluster {
             batch_bytes: (t * n + t * r + t * m) * e,
             // every batch pays its launch overhead; no separate cold start
             startup_cycles: 0,
+            activity: self.activity(
+                branch + add,
+                compute,
+                t * n * r + t * r * m,
+                t * m,
+                (t * n + 2 * t * m) * e,
+            ),
+            startup_activity: ClusterActivity::default(),
         }
     }
 
@@ -228,30 +287,36 @@ impl AnalyticCluster {
         let c = &self.cfg;
         let ec = &c.element_costs;
         let elems = (out.0 * out.1) as u64;
+        // (MACs, other FP operations) for the energy model
+        let mut work = (0u64, 0u64);
+        let mut ew = |n: u64, per: f64| {
+            work.1 = (n as f64 * per).ceil() as u64;
+            self.elementwise(n, per)
+        };
         let compute = match *kind {
             OpKind::Scores {
                 heads, head_dim, ..
             } => {
                 let s = ins.get(1).map_or(0, |k| k.0) as u64;
-                self.macs(out.0 as u64 * heads as u64 * s * head_dim as u64)
+                work.0 = out.0 as u64 * heads as u64 * s * head_dim as u64;
+                self.macs(work.0)
             }
             OpKind::Context {
                 heads, head_dim, ..
             } => {
                 let s = ins.get(1).map_or(0, |v| v.0) as u64;
-                self.macs(out.0 as u64 * heads as u64 * s * head_dim as u64)
+                work.0 = out.0 as u64 * heads as u64 * s * head_dim as u64;
+                self.macs(work.0)
             }
-            OpKind::Softmax { .. } => self.elementwise(elems, ec.softmax),
-            OpKind::Norm(NormKind::LayerNorm) => self.elementwise(elems, ec.layer_norm),
-            OpKind::Norm(NormKind::RmsNorm) => self.elementwise(elems, ec.rms_norm),
-            OpKind::Norm(NormKind::NoNorm) => self.elementwise(elems, ec.no_norm),
-            OpKind::Activation(Activation::Relu) => self.elementwise(elems, ec.relu),
-            OpKind::Activation(Activation::Gelu | Activation::GeluErf) => {
-                self.elementwise(elems, ec.gelu)
-            }
-            OpKind::Activation(Activation::Silu) => self.elementwise(elems, ec.silu),
-            OpKind::Rope { .. } => self.elementwise(elems, ec.rope),
-            OpKind::Add | OpKind::Mul => self.elementwise(elems, ec.add),
+            OpKind::Softmax { .. } => ew(elems, ec.softmax),
+            OpKind::Norm(NormKind::LayerNorm) => ew(elems, ec.layer_norm),
+            OpKind::Norm(NormKind::RmsNorm) => ew(elems, ec.rms_norm),
+            OpKind::Norm(NormKind::NoNorm) => ew(elems, ec.no_norm),
+            OpKind::Activation(Activation::Relu) => ew(elems, ec.relu),
+            OpKind::Activation(Activation::Gelu | Activation::GeluErf) => ew(elems, ec.gelu),
+            OpKind::Activation(Activation::Silu) => ew(elems, ec.silu),
+            OpKind::Rope { .. } => ew(elems, ec.rope),
+            OpKind::Add | OpKind::Mul => ew(elems, ec.add),
             OpKind::Linear { .. } => 0,
         };
         let bytes_in: u64 = ins
@@ -271,6 +336,8 @@ impl AnalyticCluster {
             resident_bytes: 0,
             batch_bytes: bytes_in + bytes_out,
             startup_cycles: 0,
+            activity: self.activity(cycles, compute, work.0, work.1, bytes_in + bytes_out),
+            startup_activity: ClusterActivity::default(),
         }
     }
 }
@@ -286,6 +353,10 @@ impl ClusterBackend for AnalyticCluster {
 
     fn tcdm_capacity(&self) -> u64 {
         self.cfg.tcdm_bytes
+    }
+
+    fn energy_shape(&self) -> (u64, bool) {
+        (u64::from(self.cfg.compute_cores) + 1, false)
     }
 
     fn lora_cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error> {

@@ -23,8 +23,8 @@
 //!   double buffering), reported as resident with no per-batch part.
 //! - Dynamic operations: with `dynamic_elf` (`kernels/build/dyn_f16.elf`, binary16 on a
 //!   cluster with zfh, xfvec, xfrep and xssr), residual adds, ReLU, GELU (both forms), NoNorm,
-//!   LayerNorm and softmax take the cycles of that kernel run on the cycle-level cluster for
-//!   the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
+//!   LayerNorm and softmax take the cycles and the activity counters (the energy model's) of
+//!   that kernel run on the cycle-level cluster for the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
 //!   on data). An operation beyond one run's L2 buffers runs as row blocks one after another
 //!   (the sum of their runs). Attention scores and context, RMSNorm, SiLU, rotary embeddings,
 //!   gating multiplies and shapes the kernel refuses (odd columns for add/ReLU, NoNorm columns
@@ -48,6 +48,7 @@ use crate::lora_kernel::{LoraData, LoraKernel, LoraKernelKind};
 use crate::workload::{Activation, NormKind, OpKind};
 use hetsim_models::aimc::Matrix;
 use hetsim_models::cluster::ClusterConfig;
+use hetsim_models::energy::ClusterActivity;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -191,19 +192,23 @@ impl KernelCluster {
             return Ok(None);
         }
         let (full, rest) = (s.seq / block, s.seq % block);
-        let run = |rows| match k.cycles(AttnShape { seq: rows, ..s }) {
+        let run = |rows| match k.cost(AttnShape { seq: rows, ..s }) {
             Ok(c) => Ok(Some(c)),
             // the keys do not fit TCDM (exit code 5): the analytic model
             Err(e) if e.contains("exited with code 5") => Ok(None),
             Err(e) => Err(Error::Backend(format!("attention scores ({s}): {e}"))),
         };
-        let Some(c_full) = run(block)? else {
+        let Some((c_full, a_full)) = run(block)? else {
             return Ok(None);
         };
         let mut cycles = full as u64 * c_full;
+        let mut activity = a_full.scaled(full as u64, 1);
         if rest > 0 {
             match run(rest)? {
-                Some(c) => cycles += c,
+                Some((c, a)) => {
+                    cycles += c;
+                    activity = activity.add(&a);
+                }
                 None => return Ok(None),
             }
         }
@@ -211,6 +216,7 @@ impl KernelCluster {
         Ok(Some(ClusterCost {
             cycles,
             batch_bytes: bytes_in + (out.0 * out.1) as u64 * 2,
+            activity,
             ..ClusterCost::default()
         }))
     }
@@ -256,18 +262,23 @@ impl KernelCluster {
         }
         let (full, rest) = (rows / block, rows % block);
         let run = |r| {
-            k.cycles(DynShape { op, rows: r, cols })
+            k.cost(DynShape { op, rows: r, cols })
                 .map_err(|e| Error::Backend(format!("{} ({rows} x {cols}): {e}", kind.label())))
         };
-        let mut cycles = full as u64 * run(block)?;
+        let (c_full, a_full) = run(block)?;
+        let mut cycles = full as u64 * c_full;
+        let mut activity = a_full.scaled(full as u64, 1);
         if rest > 0 {
-            cycles += run(rest)?;
+            let (c, a) = run(rest)?;
+            cycles += c;
+            activity = activity.add(&a);
         }
         let e = 2u64; // binary16
         let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * e).sum();
         Ok(Some(ClusterCost {
             cycles,
             batch_bytes: bytes_in + (out.0 * out.1) as u64 * e,
+            activity,
             ..ClusterCost::default()
         }))
     }
@@ -339,6 +350,9 @@ impl KernelCluster {
         let mut c = ClusterCost::default();
         // (start-up, weight load) of the step with the largest start-up, and all loads
         let (mut first, mut loads) = ((0u64, 0u64), 0u64);
+        // the same for the energy model's counters
+        let mut first_act = (ClusterActivity::default(), ClusterActivity::default());
+        let mut loads_act = ClusterActivity::default();
         for step in &plan.steps {
             let s = step.shape();
             let t = self
@@ -347,17 +361,29 @@ impl KernelCluster {
                 .map_err(|e| Error::Backend(format!("LoRA task ({shape}), step ({s}): {e}")))?;
             let add = t.batch_phase2_cycles.min(t.batch_cycles);
             let load = self.kernel.weight_load_cycles(s);
+            let load_act = self.kernel.weight_load_activity(s);
             let reload = if plan.resident { 0 } else { load };
             c.cycles += t.batch_cycles + reload;
             c.branch_cycles += t.batch_cycles - add + reload;
             c.add_cycles += add;
             c.resident_bytes = u64::from(t.tcdm_bytes); // one step: what its run used
+            c.activity = c.activity.add(&t.batch_activity);
+            if !plan.resident {
+                c.activity = c.activity.add(&load_act);
+            }
             loads += load;
+            loads_act = loads_act.add(&load_act);
             if t.startup_cycles > first.0 {
                 first = (t.startup_cycles, load);
+                first_act = (t.startup_activity, load_act);
             }
         }
         c.startup_cycles = first.0 + if plan.resident { loads - first.1 } else { 0 };
+        c.startup_activity = if plan.resident {
+            first_act.0.add(&loads_act.minus(&first_act.1))
+        } else {
+            first_act.0
+        };
         if plan.steps.len() > 1 {
             c.resident_bytes = plan.tcdm_bytes; // the plan's footprint (chunks module doc)
         }
@@ -418,6 +444,11 @@ impl ClusterBackend for KernelCluster {
 
     fn tcdm_capacity(&self) -> u64 {
         u64::from(self.kernel.config().tcdm.size)
+    }
+
+    fn energy_shape(&self) -> (u64, bool) {
+        let c = self.kernel.config();
+        (c.cores as u64, c.redmule.is_some())
     }
 
     fn lora_cost(&mut self, shape: &LoraShape) -> Result<ClusterCost, Error> {
@@ -779,6 +810,20 @@ mod tests {
             .unwrap();
         assert_eq!(c.cycles, want);
         assert_eq!(c.batch_bytes, 2 * 2 * 16 * 64);
+        // its energy counters are the run's own (softmax computes in binary32 on the cores)
+        let (_, act) = dk
+            .cost(DynShape {
+                op: DynOp::Softmax,
+                rows: 64,
+                cols: 16,
+            })
+            .unwrap();
+        assert_eq!(c.activity, act);
+        assert_eq!(act.cycles, want);
+        assert!(
+            act.fp32_ops > 0 && act.dma_bytes >= 2 * 2 * 16 * 64,
+            "{act:?}"
+        );
         let x = matrix(16, 64, 5);
         let run = k.dynamic(&sm, &[&x]).unwrap();
         assert_eq!(run.cost, c);
@@ -805,7 +850,10 @@ mod tests {
                 causal: false,
             })
             .unwrap();
-        assert_eq!(k.dynamic_cost(&s, &ins, (16, 32)).unwrap().cycles, want);
+        let sc = k.dynamic_cost(&s, &ins, (16, 32)).unwrap();
+        assert_eq!(sc.cycles, want);
+        assert_eq!(sc.activity.cycles, want);
+        assert!(sc.activity.fp16_lanes > 0, "{:?}", sc.activity);
         // no kernel for the context product: the analytic model
         let c = OpKind::Context {
             heads: 2,
@@ -836,13 +884,15 @@ mod tests {
             .dynamic_cost(&OpKind::Add, &[(200, 4096), (200, 4096)], (200, 4096))
             .unwrap();
         let run = |rows| {
-            dk.cycles(DynShape {
+            dk.cost(DynShape {
                 op: DynOp::Add,
                 rows,
                 cols: 4096,
             })
             .unwrap()
         };
-        assert_eq!(c.cycles, run(112) + run(88));
+        let ((c112, a112), (c88, a88)) = (run(112), run(88));
+        assert_eq!(c.cycles, c112 + c88);
+        assert_eq!(c.activity, a112.add(&a88));
     }
 }

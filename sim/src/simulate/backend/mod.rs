@@ -24,6 +24,7 @@ use crate::engine::ClockDomain;
 use crate::error::Error;
 use crate::workload::OpKind;
 use hetsim_models::aimc::Matrix;
+use hetsim_models::energy::ClusterActivity;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -98,6 +99,12 @@ pub struct ClusterCost {
     /// first batch, beyond the per-batch `cycles`: a persistent kernel's cold start (boot, A
     /// and B loaded, first chunk, cold I-cache, last write-back). 0 for the analytic model.
     pub startup_cycles: u64,
+    /// What the cluster does in `cycles` (the energy model's counters): from the kernel's own
+    /// counters for a kernel-backed LoRA task or dynamic operation, from the operation counts
+    /// for the analytic model ([`AnalyticCluster`], labelled as such).
+    pub activity: ClusterActivity,
+    /// What the cluster does in `startup_cycles`.
+    pub startup_activity: ClusterActivity,
 }
 
 /// Result of running a cluster task with data.
@@ -147,6 +154,11 @@ pub trait ClusterBackend: Send {
     ) -> Result<ClusterCost, Error>;
     /// Runs a dynamic operation on data.
     fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error>;
+    /// Cores of one cluster and whether it has a RedMulE, for the energy of an idle cluster
+    /// (default: the Snitch cluster's 9 cores without RedMulE).
+    fn energy_shape(&self) -> (u64, bool) {
+        (9, false)
+    }
 }
 
 /// Which backend a scenario uses.
