@@ -11,7 +11,7 @@
 //! Cycle caching: no data-dependent control flow, fixed FPU latencies: cycles are a function
 //! of (kernel bytes, cluster configuration, [`AttnShape`]) (`cycles_do_not_depend_on_data`).
 
-use crate::simulate::kernel_image::{bytes, cached_cost, CycleCache, KernelImage};
+use crate::simulate::kernel_image::{bytes, cached_cost, run_checked, CycleCache, KernelImage};
 use hetsim_isa::fp::Rounding;
 use hetsim_isa::fp16;
 use hetsim_models::cluster::{Cluster, ClusterConfig};
@@ -196,24 +196,7 @@ impl AttnKernel {
             .map_err(err)?;
         c.write_symbol("attn_Q", &bytes(q)).map_err(err)?;
         c.write_symbol("attn_K", &bytes(k)).map_err(err)?;
-        if let Some(want) = expected {
-            if want.len() != ns {
-                return Err(format!(
-                    "{s}: expected has {} values, needs {ns}",
-                    want.len()
-                ));
-            }
-            c.write_symbol("attn_expected", &bytes(want)).map_err(err)?;
-        }
-        let report = c.run().map_err(err)?;
-        if report.exit_code != 0 {
-            return Err(format!(
-                "{s}: {} exited with code {}: {}",
-                self.image.program.name,
-                report.exit_code,
-                String::from_utf8_lossy(&report.console).trim()
-            ));
-        }
+        let report = run_checked(&mut c, &self.image, &s, "attn_expected", expected, ns)?;
         let out = c.read_symbol("attn_S", Some(2 * ns as u32)).map_err(err)?;
         Ok(AttnRun {
             s: out

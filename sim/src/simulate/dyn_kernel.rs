@@ -19,7 +19,7 @@
 //! [`DynShape`]); [`DynKernel::cycles`] runs each shape once with zeros and caches it
 //! (`cycles_do_not_depend_on_data` and `cached_cycles_equal_full_runs` prove both claims).
 
-use crate::simulate::kernel_image::{bytes, cached_cost, CycleCache, KernelImage};
+use crate::simulate::kernel_image::{bytes, cached_cost, run_checked, CycleCache, KernelImage};
 use hetsim_isa::fp::{BinOp, Rounding};
 use hetsim_isa::fp16;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport};
@@ -351,24 +351,7 @@ impl DynKernel {
                 c.write_symbol(sym, &bytes(v)).map_err(err)?;
             }
         }
-        if let Some(want) = expected {
-            if want.len() != n {
-                return Err(format!(
-                    "{s}: expected has {} values, needs {n}",
-                    want.len()
-                ));
-            }
-            c.write_symbol("dyn_expected", &bytes(want)).map_err(err)?;
-        }
-        let report = c.run().map_err(err)?;
-        if report.exit_code != 0 {
-            return Err(format!(
-                "{s}: {} exited with code {}: {}",
-                self.image.program.name,
-                report.exit_code,
-                String::from_utf8_lossy(&report.console).trim()
-            ));
-        }
+        let report = run_checked(&mut c, &self.image, &s, "dyn_expected", expected, n)?;
         let y = halves(&c.read_symbol("dyn_Y", Some(2 * n as u32)).map_err(err)?);
         let mut word = |sym: &str| -> Result<u32, String> {
             let b = c.read_symbol(sym, Some(4)).map_err(err)?;

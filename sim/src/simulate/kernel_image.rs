@@ -5,7 +5,7 @@
 
 use crate::fnv;
 use hetsim_isa::Program;
-use hetsim_models::cluster::ClusterConfig;
+use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport};
 use hetsim_models::energy::ClusterActivity;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -86,6 +86,39 @@ pub fn cached_cost<S: Hash + Eq + Copy>(
         }
     }
     Ok(c)
+}
+
+/// The end of a self-checking kernel run: binds `expected` (when given; it must hold `n`
+/// values) to the kernel's `check_symbol`, runs the cluster and fails on a non-zero exit code,
+/// naming `what` (the shape), the program and what the kernel printed.
+pub fn run_checked(
+    c: &mut Cluster,
+    image: &KernelImage,
+    what: &dyn std::fmt::Display,
+    check_symbol: &str,
+    expected: Option<&[u16]>,
+    n: usize,
+) -> Result<ClusterReport, String> {
+    let err = |e: hetsim_models::cluster::ClusterError| format!("{what}: {e}");
+    if let Some(want) = expected {
+        if want.len() != n {
+            return Err(format!(
+                "{what}: expected has {} values, needs {n}",
+                want.len()
+            ));
+        }
+        c.write_symbol(check_symbol, &bytes(want)).map_err(err)?;
+    }
+    let report = c.run().map_err(err)?;
+    if report.exit_code != 0 {
+        return Err(format!(
+            "{what}: {} exited with code {}: {}",
+            image.program.name,
+            report.exit_code,
+            String::from_utf8_lossy(&report.console).trim()
+        ));
+    }
+    Ok(report)
 }
 
 /// Little-endian bytes of binary16 values.
