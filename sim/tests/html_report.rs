@@ -55,7 +55,7 @@ fn dir() -> &'static Path {
             h.to_str().unwrap(),
         ]));
         assert!(
-            said.contains("4 plot(s)") || said.contains("5 plot(s)"),
+            said.contains("5 plot(s)") || said.contains("6 plot(s)"),
             "{said}"
         );
         d
@@ -79,11 +79,13 @@ fn the_page_holds_summary_tables_plots_scenario_and_versions() {
     let summary = &h[h.find("id=\"summary-table\"").unwrap()..];
     let summary = &summary[..summary.find("</table>").unwrap()];
     assert_eq!(summary.matches("<tr>").count(), 1 + 4, "{summary}");
-    // two overhead plots and two energy-latency plots (one each per integration time) and the
-    // breakdown, as inline SVG
-    assert_eq!(h.matches("<svg ").count(), 5);
+    // two overhead plots and two energy-latency plots (one each per integration time), the
+    // area against latency (multi-cluster(2) has twice the clusters) and the breakdown, as
+    // inline SVG
+    assert_eq!(h.matches("<svg ").count(), 6);
     assert!(h.contains("Whole-model overhead against t at 128 ns"));
     assert!(h.contains("Energy against latency at 128 ns integration time"));
+    assert!(h.contains("Area against latency at "));
     assert!(h.contains("Latency breakdown of"));
     // sortable tables of the model and layer rows
     assert!(h.contains("Whole-model rows (8 rows"), "model rows");

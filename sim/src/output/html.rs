@@ -76,8 +76,16 @@ pub fn load(input: &Path) -> Result<Page, Error> {
     }
 }
 
+/// The largest `hetsim run --json` report `hetsim report` reads: a run writes every operation
+/// row of every combination (the main scenario: 60 combinations, about 76 MB pretty-printed).
+pub const RUN_JSON_LIMIT: u64 = 1 << 30;
+
 fn read_json(path: &Path, what: &str) -> Result<Value, Error> {
-    let text = hetsim_models::diag::read_text(path, what).map_err(io(path))?;
+    read_json_limited(path, what, hetsim_models::diag::TEXT_LIMIT)
+}
+
+fn read_json_limited(path: &Path, what: &str, limit: u64) -> Result<Value, Error> {
+    let text = hetsim_isa::input::read_limited_to_string(path, limit, what).map_err(io(path))?;
     serde_json::from_str(&text).map_err(|e| {
         data(
             path,
@@ -147,7 +155,7 @@ fn versions(input_kind: &str, cluster_model: Option<&str>) -> Vec<(String, Strin
 }
 
 fn load_run(path: &Path) -> Result<Page, Error> {
-    let v = read_json(path, "a `hetsim run --json` report")?;
+    let v = read_json_limited(path, "a `hetsim run --json` report", RUN_JSON_LIMIT)?;
     let rows = v
         .get("rows")
         .and_then(Value::as_array)
@@ -453,8 +461,9 @@ fn overhead_plots(
 }
 
 /// One energy-against-latency plot (the Pareto view, docs/energy.md) per integration time of a
-/// run's model rows, a line per strategy through its t; none for a JSON without energies
-/// (written by an older hetsim).
+/// run's model rows, a line per strategy through its t, and one area-against-latency plot when
+/// the strategies' areas differ (MultiCluster); none for a JSON without energies (written by an
+/// older hetsim).
 fn pareto_plots(page: &mut Page, table: &Table) -> Result<(), Error> {
     let mut model = table.clone();
     model.filter(&["scope=model".to_string()])?;
@@ -477,6 +486,28 @@ fn pareto_plots(page: &mut Page, table: &Table) -> Result<(), Error> {
             Kind::Line,
             Some("hybrid_ns"),
             Some("energy_j"),
+            Some("strategy"),
+            vec!["scope=model".into(), format!("integration_time_ns={t}")],
+            &title,
+            &mut page.notes,
+        )?;
+        page.plots.push((title, svg));
+    }
+    // What extra clusters (MultiCluster) buy: area against latency at the first integration
+    // time, drawn only when the strategies' areas differ.
+    let Ok(area) = model.column("area_mm2") else {
+        return Ok(());
+    };
+    let mut areas: Vec<&str> = model.rows.iter().map(|r| r[area].as_str()).collect();
+    areas.sort_unstable();
+    areas.dedup();
+    if let (true, Some(t)) = (areas.len() > 1, model.rows.first().map(|r| r[it].clone())) {
+        let title = format!("Area against latency at {t} ns integration time (a point per t)");
+        let svg = draw(
+            table,
+            Kind::Line,
+            Some("hybrid_ns"),
+            Some("area_mm2"),
             Some("strategy"),
             vec!["scope=model".into(), format!("integration_time_ns={t}")],
             &title,
