@@ -618,16 +618,7 @@ fn tiny_bert() -> (hetsim::checkpoint::BertConfig, hetsim::workload::Schedule) {
     use hetsim::workload::models::{generate, TINY_BERT};
     use hetsim::workload::Lora;
     let dims = TINY_BERT;
-    let cfg = hetsim::checkpoint::BertConfig {
-        hidden_size: 8,
-        num_attention_heads: 2,
-        num_hidden_layers: 1,
-        intermediate_size: 16,
-        hidden_act: "gelu".into(),
-        layer_norm_eps: 1e-12,
-        max_position_embeddings: 8,
-        vocab_size: 12,
-    };
+    let cfg = hetsim::checkpoint::BertConfig::tiny_bert();
     let lora = Lora {
         rank: 2,
         alpha: 4.0,

@@ -55,6 +55,23 @@ pub struct BertConfig {
 }
 
 impl BertConfig {
+    /// The `config.json` of the tests' one-layer BERT
+    /// ([`TINY_BERT`](crate::workload::models::TINY_BERT)): its dimensions, exact GELU,
+    /// `max_position_embeddings` = its default sequence length, epsilon 1e-12.
+    pub fn tiny_bert() -> Self {
+        let d = crate::workload::models::TINY_BERT;
+        Self {
+            hidden_size: d.hidden,
+            num_attention_heads: d.heads,
+            num_hidden_layers: d.layers,
+            intermediate_size: d.ffn,
+            hidden_act: "gelu".into(),
+            layer_norm_eps: 1e-12,
+            max_position_embeddings: d.default_seq_len,
+            vocab_size: d.vocab,
+        }
+    }
+
     /// Parses a `config.json` text.
     pub fn parse(text: &str) -> Result<Self, String> {
         serde_json::from_str(text).map_err(|e| format!("not a BERT configuration: {e}"))

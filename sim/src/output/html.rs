@@ -479,19 +479,24 @@ fn pareto_plots(page: &mut Page, table: &Table) -> Result<(), Error> {
             times.push(r[it].clone());
         }
     }
-    for t in times.into_iter().take(MAX_OVERHEAD_PLOTS) {
-        let title = format!("Energy against latency at {t} ns integration time (a point per t)");
+    // a line per strategy through its t, at integration time `t`
+    let mut against_latency = |y: &str, what: &str, t: &str| -> Result<(), Error> {
+        let title = format!("{what} against latency at {t} ns integration time (a point per t)");
         let svg = draw(
             table,
             Kind::Line,
             Some("hybrid_ns"),
-            Some("energy_j"),
+            Some(y),
             Some("strategy"),
             vec!["scope=model".into(), format!("integration_time_ns={t}")],
             &title,
             &mut page.notes,
         )?;
         page.plots.push((title, svg));
+        Ok(())
+    };
+    for t in times.iter().take(MAX_OVERHEAD_PLOTS) {
+        against_latency("energy_j", "Energy", t)?;
     }
     // What extra clusters (MultiCluster) buy: area against latency at the first integration
     // time, drawn only when the strategies' areas differ.
@@ -501,19 +506,8 @@ fn pareto_plots(page: &mut Page, table: &Table) -> Result<(), Error> {
     let mut areas: Vec<&str> = model.rows.iter().map(|r| r[area].as_str()).collect();
     areas.sort_unstable();
     areas.dedup();
-    if let (true, Some(t)) = (areas.len() > 1, model.rows.first().map(|r| r[it].clone())) {
-        let title = format!("Area against latency at {t} ns integration time (a point per t)");
-        let svg = draw(
-            table,
-            Kind::Line,
-            Some("hybrid_ns"),
-            Some("area_mm2"),
-            Some("strategy"),
-            vec!["scope=model".into(), format!("integration_time_ns={t}")],
-            &title,
-            &mut page.notes,
-        )?;
-        page.plots.push((title, svg));
+    if let (true, Some(t)) = (areas.len() > 1, times.first()) {
+        against_latency("area_mm2", "Area", t)?;
     }
     Ok(())
 }

@@ -958,16 +958,7 @@ mod tests {
     const TINY: ModelDims = models::TINY_BERT;
 
     fn tiny_config() -> BertConfig {
-        BertConfig {
-            hidden_size: 8,
-            num_attention_heads: 2,
-            num_hidden_layers: 1,
-            intermediate_size: 16,
-            hidden_act: "gelu".into(),
-            layer_norm_eps: 1e-12,
-            max_position_embeddings: 8,
-            vocab_size: 12,
-        }
+        BertConfig::tiny_bert()
     }
 
     /// The tiny model's tensors (PyTorch shapes), seeded values; `swap` replaces one
