@@ -23,7 +23,7 @@ pub mod gdb;
 pub use input::{checkpoint, scenario, workload};
 pub use output::{diag, html, plot, profile, trace_event};
 pub use plan::{mapping, strategy};
-pub use results::{report, run, summary, sweep, switch};
+pub use results::{report, run, split, summary, sweep, switch};
 pub use simulate::{
     accuracy, attn_kernel, backend, dyn_kernel, engine, lora_f16_kernel, lora_kernel, numerics,
     replay,

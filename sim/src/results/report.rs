@@ -101,6 +101,27 @@ pub struct Row {
     /// Model rows: silicon area of the hybrid system (tiles and clusters), mm² (0 on other
     /// rows).
     pub area_mm2: f64,
+    /// Part of `hybrid_ns` during which a tile of the scope integrates (static linear layers;
+    /// the parts of `crate::split` add up to the latency), ns.
+    pub static_ns: f64,
+    /// Part of `hybrid_ns` during which a dynamic operation runs and no tile, ns.
+    pub dynamic_ns: f64,
+    /// Part of `hybrid_ns` during which only LoRA work (and transfers) runs: the LoRA time
+    /// that nothing hides, ns.
+    pub lora_ns: f64,
+    /// Part of `hybrid_ns` during which only transfers run, ns.
+    pub link_ns: f64,
+    /// Part of `hybrid_ns` during which nothing of the scope runs (operands incomplete,
+    /// queueing behind other work), ns.
+    pub wait_ns: f64,
+    /// Part of `baseline_ns` during which a tile integrates, ns.
+    pub baseline_static_ns: f64,
+    /// Part of `baseline_ns` during which a dynamic operation runs and no tile, ns.
+    pub baseline_dynamic_ns: f64,
+    /// Part of `baseline_ns` during which only transfers run, ns.
+    pub baseline_link_ns: f64,
+    /// Part of `baseline_ns` during which nothing of the scope runs, ns.
+    pub baseline_wait_ns: f64,
 }
 
 /// `cells` (the first row is the header) as columns two spaces apart with a rule under the
@@ -225,7 +246,7 @@ struct Column {
 }
 
 /// The table's columns, in order.
-const COLUMNS: [Column; 23] = [
+const COLUMNS: [Column; 27] = [
     Column {
         head: "strategy",
         wide_only: false,
@@ -307,6 +328,30 @@ const COLUMNS: [Column; 23] = [
         wide_only: false,
         left: false,
         cell: |r| format!("{:.3}", r.overhead),
+    },
+    Column {
+        head: "static us",
+        wide_only: true,
+        left: false,
+        cell: |r| us(r.static_ns),
+    },
+    Column {
+        head: "dynamic us",
+        wide_only: true,
+        left: false,
+        cell: |r| us(r.dynamic_ns),
+    },
+    Column {
+        head: "LoRA us",
+        wide_only: true,
+        left: false,
+        cell: |r| us(r.lora_ns),
+    },
+    Column {
+        head: "other us",
+        wide_only: true,
+        left: false,
+        cell: |r| us(r.link_ns + r.wait_ns),
     },
     Column {
         head: "bound",
@@ -534,10 +579,24 @@ mod tests {
     #[test]
     fn row_columns_are_the_struct_fields() {
         let c = row_columns();
-        assert_eq!(c.len(), 37, "{c:?}");
+        assert_eq!(c.len(), 46, "{c:?}");
         assert_eq!(
-            (c[0].as_str(), c[3].as_str(), c[22].as_str(), c[36].as_str()),
-            ("strategy", "scope", "cluster_model", "area_mm2")
+            (
+                c[0].as_str(),
+                c[3].as_str(),
+                c[22].as_str(),
+                c[36].as_str(),
+                c[37].as_str(),
+                c[45].as_str()
+            ),
+            (
+                "strategy",
+                "scope",
+                "cluster_model",
+                "area_mm2",
+                "static_ns",
+                "baseline_wait_ns"
+            )
         );
         let csv = Report::default().csv().unwrap();
         assert_eq!(csv.trim_end(), c.join(","));

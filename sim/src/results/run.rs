@@ -15,6 +15,7 @@ use crate::numerics::{self, NumericsResult, TilePasses};
 use crate::replay::{execute, Graph, Stage, TaskId, Timing, Work};
 use crate::report::{Report, Row};
 use crate::scenario::{Combination, Loaded, RowBlocks};
+use crate::split::{Part, Split};
 use crate::strategy::{self, baseline, Costs, JobSlice, LinearJob, Strategy};
 use crate::workload::{OpKind, BLOCK_INPUT};
 use hetsim_models::aimc::{mvm_latency, TileConfig};
@@ -369,6 +370,12 @@ struct Measured {
     static_j: f64,
     /// Energy of the final write-back (no operation record), J.
     write_back_j: f64,
+    /// Per operation record, its latency split ([`Split`]).
+    op_split: Vec<Split>,
+    /// Per layer instance, its latency split.
+    inst_split: Vec<Split>,
+    /// The whole model's latency (the makespan) split.
+    model_split: Split,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -395,7 +402,15 @@ fn measure(
     let mut tile_win = vec![Window::default(); mapping.tiles as usize];
     let mut cluster_win = vec![Window::default(); mapping.clusters as usize];
     let mut write_back_j = 0.0;
+    // per operation record: its tasks' (start, end, part), for the latency splits
+    let mut spans: Vec<Vec<(Time, Time, Part)>> = vec![Vec::new(); ops.len()];
+    let mut loose: Vec<(Time, Time, Part)> = Vec::new();
     for (i, task) in graph.tasks.iter().enumerate() {
+        let span = (tm.start[i], tm.end[i], Part::of(&task.work, task.stage));
+        match spans.get_mut(task.op as usize) {
+            Some(v) => v.push(span),
+            None => loose.push(span),
+        }
         let rec = ops.get(task.op as usize);
         let task_j = match task.work {
             Work::Tile { ps, tile } => {
@@ -469,12 +484,40 @@ fn measure(
             leak_w * w.powered(gate, tm.makespan) + core_idle_w * w.idle(gate, tm.makespan);
     }
     let static_j = static_ps_w * 1e-12;
+    let op_split = aggs
+        .iter()
+        .zip(&spans)
+        .map(|(a, v)| Split::of(a.begin, a.end, v.iter().copied()))
+        .collect();
+    let mut inst_split = Vec::with_capacity(mapping.instances.len());
+    for ii in 0..mapping.instances.len() {
+        let mine = || {
+            ops.iter()
+                .zip(&aggs)
+                .zip(&spans)
+                .filter(|((r, _), _)| r.inst == ii)
+        };
+        let mut a = Agg::default();
+        for ((_, g), _) in mine() {
+            a.merge(g);
+        }
+        let all = mine().flat_map(|(_, v)| v.iter().copied());
+        inst_split.push(Split::of(a.begin, a.end, all));
+    }
+    let model_split = Split::of(
+        0,
+        tm.makespan,
+        spans.iter().flatten().chain(&loose).copied(),
+    );
     let measured = Measured {
         ops: aggs,
         makespan: tm.makespan,
         events: tm.events,
         static_j,
         write_back_j,
+        op_split,
+        inst_split,
+        model_split,
     };
     Ok((measured, ops, keep.then_some((graph, tm))))
 }
@@ -910,6 +953,7 @@ pub fn run_observed(
             row.tcdm_peak_bytes = rec.tcdm;
             row.tcdm_over = rec.tcdm > tcdm_cap;
             over += usize::from(row.tcdm_over);
+            fill_split(&mut row, hyb.op_split.get(k), base.op_split.get(k));
             row.rel_err = num
                 .as_ref()
                 .and_then(|n| n.op_err.get(&(rec.inst, rec.op)).copied());
@@ -921,6 +965,7 @@ pub fn run_observed(
             let (lin, cl) = scope.get(ii).copied().unwrap_or((1, 1));
             fill_total(&mut row, h, b, *tcdm, tcdm_cap, (lin, cl));
             fill_energy(&mut row, h, b, &inst_work[ii]);
+            fill_split(&mut row, hyb.inst_split.get(ii), base.inst_split.get(ii));
             row.rel_err = num.as_ref().and_then(|n| n.layer_err.get(ii).copied());
             rows.push(row);
         }
@@ -959,6 +1004,7 @@ pub fn run_observed(
             mapping.clusters,
             backend.energy_shape().1,
         );
+        fill_split(&mut m, Some(&hyb.model_split), Some(&base.model_split));
         m.rel_err = num.as_ref().and_then(|n| n.model_err);
         rows.push(m);
         if over > 0 {
@@ -1179,6 +1225,23 @@ pub fn area_mm2(
 
 /// Fills a layer or model row; utilisations are busy time over latency times the number of
 /// tile groups (linear operations: a matrix's tiles work in lockstep) or clusters in scope.
+/// The latency splits of the hybrid (`h`) and the baseline (`b`) into the row, ns.
+fn fill_split(row: &mut Row, h: Option<&Split>, b: Option<&Split>) {
+    let (h, b) = (
+        h.copied().unwrap_or_default(),
+        b.copied().unwrap_or_default(),
+    );
+    row.static_ns = ps_to_ns(h.static_ps);
+    row.dynamic_ns = ps_to_ns(h.dynamic_ps);
+    row.lora_ns = ps_to_ns(h.lora_ps);
+    row.link_ns = ps_to_ns(h.link_ps);
+    row.wait_ns = ps_to_ns(h.wait_ps);
+    row.baseline_static_ns = ps_to_ns(b.static_ps);
+    row.baseline_dynamic_ns = ps_to_ns(b.dynamic_ps);
+    row.baseline_link_ns = ps_to_ns(b.link_ps);
+    row.baseline_wait_ns = ps_to_ns(b.wait_ps);
+}
+
 fn fill_total(
     row: &mut Row,
     h: &Agg,

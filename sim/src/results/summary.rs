@@ -36,6 +36,62 @@ pub struct Best {
     pub energy_overhead: f64,
     /// Its energy-delay product, J s.
     pub edp_js: f64,
+    /// Where the whole-model overhead comes from: `overhead - 1` as the sum of its parts.
+    pub parts: OverheadParts,
+}
+
+/// The whole-model overhead split into parts (`crate::split`): each part's time in the hybrid
+/// minus its time in the baseline, over the baseline's latency, so that
+/// `1 + static + dynamic + lora + link + wait` is the overhead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct OverheadParts {
+    /// Change in the time a tile integrates.
+    pub static_part: f64,
+    /// Change in the time a dynamic operation runs and no tile.
+    pub dynamic: f64,
+    /// The time LoRA work alone runs (the baseline has none).
+    pub lora: f64,
+    /// Change in the time only transfers run.
+    pub link: f64,
+    /// Change in the time nothing runs.
+    pub wait: f64,
+}
+
+impl OverheadParts {
+    /// The parts of a model (or layer) row's overhead.
+    pub fn of(r: &Row) -> OverheadParts {
+        let b = r.baseline_ns;
+        let f = |h: f64, base: f64| if b > 0.0 { (h - base) / b } else { 0.0 };
+        OverheadParts {
+            static_part: f(r.static_ns, r.baseline_static_ns),
+            dynamic: f(r.dynamic_ns, r.baseline_dynamic_ns),
+            lora: f(r.lora_ns, 0.0),
+            link: f(r.link_ns, r.baseline_link_ns),
+            wait: f(r.wait_ns, r.baseline_wait_ns),
+        }
+    }
+
+    /// `+0.114 LoRA, +0.002 links`: the parts of at least 0.0005 in size, largest first.
+    pub fn text(&self) -> String {
+        let mut v = [
+            (self.lora, "LoRA alone"),
+            (self.dynamic, "dynamic operations"),
+            (self.static_part, "tiles"),
+            (self.link, "transfers alone"),
+            (self.wait, "waiting"),
+        ];
+        v.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+        let shown: Vec<String> = v
+            .iter()
+            .filter(|(x, _)| x.abs() >= 0.0005)
+            .map(|(x, n)| format!("{x:+.3} {n}"))
+            .collect();
+        if shown.is_empty() {
+            "no part above 0.0005".into()
+        } else {
+            shown.join(", ")
+        }
+    }
 }
 
 /// Whether (latency, t) `a` beats `b`: lower latency, or equal latency and a smaller t.
@@ -97,6 +153,7 @@ pub fn best(report: &Report) -> Vec<Best> {
                 energy_j: m.energy_j,
                 energy_overhead: m.energy_overhead,
                 edp_js: m.edp_js,
+                parts: OverheadParts::of(m),
             }
         })
         .collect();
@@ -128,8 +185,11 @@ pub fn headline(best: &[Best]) -> Option<String> {
             format!(", {}-bound", top.bound)
         };
         parts.push(format!(
-            "at {it} ns, {} with t = {} ({:.3}x{bound})",
-            top.strategy, top.tokens_per_batch, top.overhead
+            "at {it} ns, {} with t = {} ({:.3}x{bound}: {})",
+            top.strategy,
+            top.tokens_per_batch,
+            top.overhead,
+            top.parts.text()
         ));
     }
     (!parts.is_empty()).then(|| {
@@ -256,8 +316,12 @@ mod tests {
             scope: scope.into(),
             layer: layer.into(),
             hybrid_ns: hybrid,
-            // a 1000 ns baseline at every t
+            // a 1000 ns baseline at every t, all tile time; the hybrid adds LoRA time alone
             overhead: hybrid / 1000.0,
+            baseline_ns: 1000.0,
+            baseline_static_ns: 1000.0,
+            static_ns: 1000.0,
+            lora_ns: hybrid - 1000.0,
             // 1 mJ per us of latency: EDP = hybrid^2 x 1e-15 J s, power 1000 W
             energy_j: hybrid * 1e-6,
             energy_overhead: hybrid / 1000.0,
@@ -333,7 +397,8 @@ mod tests {
         assert_eq!(
             headline(&b).unwrap(),
             "LoRA costs the whole model, against pure AIMC: at 128 ns, pipelined with t = 8 \
-             (1.200x, cluster-bound); at 512 ns, sequential with t = 8 (1.001x)."
+             (1.200x, cluster-bound: +0.200 LoRA alone); at 512 ns, sequential with t = 8 \
+             (1.001x: +0.001 LoRA alone)."
         );
         let t = text(&report);
         assert!(t.contains("summary: per integration time"), "{t}");
@@ -358,6 +423,47 @@ mod tests {
              with t = 8 (1.001 mJ, 1.001x the energy of pure AIMC, 1000000.0 mW)."
         );
         assert!(t.contains("Lowest energy-delay product"), "{t}");
+    }
+
+    /// The parts are each part's hybrid time minus its baseline time over the baseline
+    /// latency, add up to overhead - 1, and print largest first.
+    #[test]
+    fn overhead_parts_add_up_and_print_largest_first() {
+        // baseline 2000 ns = static 500 + dynamic 1200 + link 100 + wait 200; hybrid 2300 ns =
+        // static 500 + dynamic 1300 + LoRA 300 + link 0 + wait 200
+        let r = Row {
+            hybrid_ns: 2300.0,
+            baseline_ns: 2000.0,
+            overhead: 1.15,
+            static_ns: 500.0,
+            dynamic_ns: 1300.0,
+            lora_ns: 300.0,
+            link_ns: 0.0,
+            wait_ns: 200.0,
+            baseline_static_ns: 500.0,
+            baseline_dynamic_ns: 1200.0,
+            baseline_link_ns: 100.0,
+            baseline_wait_ns: 200.0,
+            ..Row::default()
+        };
+        let p = OverheadParts::of(&r);
+        assert_eq!(
+            p,
+            OverheadParts {
+                static_part: 0.0,
+                dynamic: 0.05,
+                lora: 0.15,
+                link: -0.05,
+                wait: 0.0,
+            }
+        );
+        let sum = p.static_part + p.dynamic + p.lora + p.link + p.wait;
+        assert!((1.0 + sum - r.overhead).abs() < 1e-12);
+        assert_eq!(
+            p.text(),
+            "+0.150 LoRA alone, +0.050 dynamic operations, -0.050 transfers alone"
+        );
+        assert_eq!(OverheadParts::default().text(), "no part above 0.0005");
     }
 
     #[test]
