@@ -55,7 +55,7 @@ fn dir() -> &'static Path {
             h.to_str().unwrap(),
         ]));
         assert!(
-            said.contains("5 plot(s)") || said.contains("6 plot(s)"),
+            said.contains("8 plot(s)"),
             "{said}"
         );
         d
@@ -80,9 +80,11 @@ fn the_page_holds_summary_tables_plots_scenario_and_versions() {
     let summary = &summary[..summary.find("</table>").unwrap()];
     assert_eq!(summary.matches("<tr>").count(), 1 + 4, "{summary}");
     // two overhead plots and two energy-latency plots (one each per integration time), the
-    // area against latency (multi-cluster(2) has twice the clusters) and the breakdown, as
-    // inline SVG
-    assert_eq!(h.matches("<svg ").count(), 6);
+    // area against latency (multi-cluster(2) has twice the clusters), the latency parts per
+    // layer (hybrid and baseline) and by operation, as inline SVG
+    assert_eq!(h.matches("<svg ").count(), 8);
+    assert!(h.contains("Where the time goes per layer instance, hybrid: "));
+    assert!(h.contains("Where the time goes per layer instance, pure-AIMC baseline: "));
     assert!(h.contains("Whole-model overhead against t at 128 ns"));
     assert!(h.contains("Energy against latency at 128 ns integration time"));
     assert!(h.contains("Area against latency at "));

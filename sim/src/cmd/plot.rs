@@ -34,7 +34,8 @@ pub struct PlotArgs {
     #[arg(long)]
     pub x: Option<String>,
     /// The y column (ratio default: cluster_ns); for stacked, the comma-separated columns to
-    /// stack (default: tile_ns,cluster_ns,transfer_ns).
+    /// stack (default: static_ns,dynamic_ns,lora_ns,link_ns,wait_ns, the latency parts;
+    /// tile_ns,cluster_ns,transfer_ns in a CSV without them).
     #[arg(long)]
     pub y: Option<String>,
     /// Column whose values make one series each (line, ratio), e.g. integration_time.

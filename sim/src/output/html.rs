@@ -116,7 +116,8 @@ fn format_number(f: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// The summary objects with `params` (a sweep's axis values) flattened into their own keys.
+/// The summary objects with `params` (a sweep's axis values) flattened into their own keys,
+/// and other nested objects (`parts`, the overhead's parts) into `parts.lora` and so on.
 fn flatten_summary(v: &Value) -> Vec<Map<String, Value>> {
     v.as_array()
         .map(|a| {
@@ -129,6 +130,11 @@ fn flatten_summary(v: &Value) -> Vec<Map<String, Value>> {
                             ("params", Value::Object(p)) => {
                                 for (pk, pv) in p {
                                     m.insert(pk.clone(), pv.clone());
+                                }
+                            }
+                            (_, Value::Object(p)) => {
+                                for (pk, pv) in p {
+                                    m.insert(format!("{k}.{pk}"), pv.clone());
                                 }
                             }
                             _ => {
@@ -221,6 +227,36 @@ fn load_run(path: &Path) -> Result<Page, Error> {
     // The latency breakdown by operation of the best combination's first layer instance with
     // the most operations (e.g. `encoder.layer.0`, not a one-operation embedding).
     if let Some(best) = best_of(&page.summary) {
+        // Per layer instance, the hybrid's and the baseline's latency parts (crate::split).
+        let layers = vec![
+            "scope=layer".to_string(),
+            format!("strategy={}", best.0),
+            format!("integration_time_ns={}", best.1),
+            format!("tokens_per_batch={}", best.2),
+        ];
+        for (who, y) in [
+            ("hybrid", crate::plot::STACKED_PARTS),
+            (
+                "pure-AIMC baseline",
+                "baseline_static_ns,baseline_dynamic_ns,baseline_link_ns,baseline_wait_ns",
+            ),
+        ] {
+            let title = format!(
+                "Where the time goes per layer instance, {who}: {}, {} ns, t = {}",
+                best.0, best.1, best.2
+            );
+            let svg = draw(
+                &table,
+                Kind::Stacked,
+                Some("layer"),
+                Some(y),
+                None,
+                layers.clone(),
+                &title,
+                &mut page.notes,
+            )?;
+            page.plots.push((title, svg));
+        }
         let mut ops = table.clone();
         ops.filter(&[
             "scope=op".to_string(),

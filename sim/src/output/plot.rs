@@ -14,7 +14,8 @@
 //!   x are averaged, with a note); when the x column holds text (`strategy`, `layer`, ...) the
 //!   view is grouped bars: one group per x category, one bar per series value;
 //! - `stacked`: one bar per value of the x column (a label such as `layer` or `op`) stacking
-//!   the y columns (default `tile_ns,cluster_ns,transfer_ns`);
+//!   the y columns (default the latency parts `static_ns,dynamic_ns,lora_ns,link_ns,wait_ns`,
+//!   which add up to the latency; busy times `tile_ns,cluster_ns,transfer_ns` in older CSVs);
 //! - `ratio`: cluster time against tile time (default x `tile_ns`, y `cluster_ns`), one point
 //!   per row, with the balance line y = x (above it the cluster is the bottleneck).
 //!
@@ -854,6 +855,13 @@ fn series_label(scol: Option<&String>, key: &str, y: &str) -> String {
     }
 }
 
+/// The stacked view's default columns: the latency parts, which add up to the latency
+/// (`crate::split`).
+pub const STACKED_PARTS: &str = "static_ns,dynamic_ns,lora_ns,link_ns,wait_ns";
+
+/// The stacked view's default for a CSV written before the latency parts existed: busy times.
+pub const STACKED_BUSY: &str = "tile_ns,cluster_ns,transfer_ns";
+
 fn prepare(spec: &Spec, mut table: Table, target: Target) -> Result<Drawn, Error> {
     let mut notes = Vec::new();
     if table.skipped > 0 {
@@ -880,7 +888,11 @@ fn prepare(spec: &Spec, mut table: Table, target: Target) -> Result<Drawn, Error
             })?,
             spec.y
                 .as_deref()
-                .unwrap_or("tile_ns,cluster_ns,transfer_ns")
+                .unwrap_or(if table.headers.iter().any(|h| h == "static_ns") {
+                    STACKED_PARTS
+                } else {
+                    STACKED_BUSY
+                })
                 .split(',')
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())

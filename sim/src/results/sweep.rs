@@ -1137,7 +1137,10 @@ mod tests {
         let line = csv_line(&rec, &["a.b".to_string()]);
         assert!(line.starts_with("3,ab,ok,,2,pipelined,"), "{line}");
         // area_mm2, then the nine latency parts (absent here)
-        assert!(line.ends_with(",\"x, y\",,,,,,,,,,,,,,1.5,,,,,,,,,"), "{line}");
+        assert!(
+            line.ends_with(",\"x, y\",,,,,,,,,,,,,,1.5,,,,,,,,,"),
+            "{line}"
+        );
         assert_eq!(
             csv_header(&["a.b".into()]).split(',').count(),
             4 + 1 + row_columns().len()
