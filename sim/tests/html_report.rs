@@ -54,10 +54,7 @@ fn dir() -> &'static Path {
             "--out",
             h.to_str().unwrap(),
         ]));
-        assert!(
-            said.contains("8 plot(s)"),
-            "{said}"
-        );
+        assert!(said.contains("8 plot(s)"), "{said}");
         d
     })
 }

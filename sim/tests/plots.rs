@@ -142,10 +142,11 @@ fn stacked_breakdown_per_layer() {
         assert!(s.contains("26 row(s), 26 bar(s)"), "{s}");
     }
     let text = std::fs::read_to_string(&svg).unwrap();
+    // the latency parts by default: they add up to each layer's latency
     for label in [
-        "tile_ns + cluster_ns + transfer_ns (µs)",
+        "static_ns + dynamic_ns + lora_ns + link_ns + wait_ns (",
         "encoder.layer.23",
-        "cluster_ns",
+        "lora_ns",
         "\nlayer\n</text>",
     ] {
         assert!(text.contains(label), "no {label:?} in the SVG");
@@ -542,9 +543,11 @@ fn time_axes_use_units_by_magnitude() {
             vec![
                 ("scope", "layer".to_string()),
                 ("layer", format!("encoder.layer.{i}")),
-                ("tile_ns", "5000000".into()),
-                ("cluster_ns", "18000000".into()),
-                ("transfer_ns", "2000000".into()),
+                ("static_ns", "5000000".into()),
+                ("dynamic_ns", "18000000".into()),
+                ("lora_ns", "2000000".into()),
+                ("link_ns", "0".into()),
+                ("wait_ns", "0".into()),
             ]
         })
         .collect();
@@ -556,7 +559,7 @@ fn time_axes_use_units_by_magnitude() {
     );
     let labels: Vec<String> = texts(&svg).into_iter().map(|t| t.2).collect();
     assert!(
-        labels.contains(&"tile_ns + cluster_ns + transfer_ns (ms)".to_string()),
+        labels.contains(&"static_ns + dynamic_ns + lora_ns + link_ns + wait_ns (ms)".to_string()),
         "{labels:?}"
     );
     assert!(labels.contains(&"25".to_string()), "{labels:?}");
@@ -568,6 +571,23 @@ fn time_axes_use_units_by_magnitude() {
     for i in 0..4 {
         assert!(labels.contains(&format!("encoder.layer.{i}")), "{labels:?}");
     }
+    // A CSV written before the latency parts existed stacks the busy times.
+    let old = scratch().join("old.csv");
+    std::fs::write(
+        &old,
+        "scope,layer,tile_ns,cluster_ns,transfer_ns\nlayer,l.0,5000000,18000000,2000000\n",
+    )
+    .unwrap();
+    let out = scratch().join("old.svg");
+    let (_, svg) = svg_plot(
+        &[old.to_str().unwrap(), "--kind", "stacked", "--x", "layer"],
+        out.to_str().unwrap(),
+    );
+    let labels: Vec<String> = texts(&svg).into_iter().map(|t| t.2).collect();
+    assert!(
+        labels.contains(&"tile_ns + cluster_ns + transfer_ns (ms)".to_string()),
+        "{labels:?}"
+    );
 }
 
 /// A text x column (here strategy) draws grouped bars, one group per strategy, one bar per

@@ -16,6 +16,7 @@ mod analytic;
 pub mod chunks;
 pub mod host;
 mod kernel;
+mod kernel_numerics;
 
 pub use analytic::{AnalyticCluster, AnalyticClusterConfig, ElementCosts};
 pub use kernel::{dyn_shape, KernelBackendConfig, KernelCluster};
@@ -154,6 +155,18 @@ pub trait ClusterBackend: Send {
     ) -> Result<ClusterCost, Error>;
     /// Runs a dynamic operation on data.
     fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error>;
+    /// Y of a dynamic operation as the kernel that runs it computes it, with a LayerNorm's
+    /// gain, bias and epsilon when `norm` gives them (a real checkpoint's); None when the
+    /// operation does not run on a kernel of different numerics than the host's f32 (default:
+    /// never).
+    fn kernel_dynamic(
+        &mut self,
+        _kind: &OpKind,
+        _ins: &[&Matrix],
+        _norm: Option<(&[f32], &[f32], f32)>,
+    ) -> Result<Option<Matrix>, Error> {
+        Ok(None)
+    }
     /// Cores of one cluster and whether it has a RedMulE, for the energy of an idle cluster
     /// (default: the Snitch cluster's 9 cores without RedMulE).
     fn energy_shape(&self) -> (u64, bool) {
