@@ -99,7 +99,8 @@ struct Block {
 
 /// The translator and its cache of compiled blocks for one code segment.
 pub(crate) struct Jit {
-    module: JITModule,
+    /// Made at the first compilation (None before, or when the host has no back end).
+    module: Option<JITModule>,
     fctx: FunctionBuilderContext,
     blocks: Vec<Option<Block>>,
     /// Per instruction slot of the segment: [`NONE`], [`UNTRANSLATABLE`] or block index + 1.
@@ -116,9 +117,10 @@ unsafe impl Send for Jit {}
 impl Drop for Jit {
     fn drop(&mut self) {
         self.blocks.clear();
-        // SAFETY: the blocks (the only holders of pointers into the code) are gone.
-        let module = std::mem::replace(&mut self.module, new_module().expect("host ISA"));
-        unsafe { module.free_memory() };
+        if let Some(module) = self.module.take() {
+            // SAFETY: the blocks (the only holders of pointers into the code) are gone.
+            unsafe { module.free_memory() };
+        }
     }
 }
 
@@ -273,18 +275,18 @@ fn size_of(bytes: u32) -> Size {
 }
 
 impl Jit {
-    /// A translator for the code segment at `code_base` of `slots` instructions, or None when
-    /// the host has no Cranelift back end.
-    pub(crate) fn new(code_base: u32, slots: usize, threshold: u16) -> Option<Jit> {
-        Some(Jit {
-            module: new_module()?,
+    /// A translator for the code segment at `code_base` of `slots` instructions (on a host
+    /// without a Cranelift back end it never compiles a block).
+    pub(crate) fn new(code_base: u32, slots: usize, threshold: u16) -> Jit {
+        Jit {
+            module: None,
             fctx: FunctionBuilderContext::new(),
             blocks: Vec::new(),
             entry: vec![NONE; slots],
             heat: vec![0; slots],
             threshold: threshold.max(1),
             code_base,
-        })
+        }
     }
 
     /// The segment this translator serves.
@@ -403,12 +405,16 @@ impl Jit {
 
     /// Host code for the instructions `insts` starting at `start_pc`.
     fn translate(&mut self, start_pc: u32, insts: &[Inst]) -> Option<BlockFn> {
-        let ptr = self.module.target_config().pointer_type();
-        let mut ctx = self.module.make_context();
+        if self.module.is_none() {
+            self.module = Some(new_module()?);
+        }
+        let module = self.module.as_mut()?;
+        let ptr = module.target_config().pointer_type();
+        let mut ctx = module.make_context();
         ctx.func.signature.params.push(AbiParam::new(ptr));
         ctx.func.signature.returns.push(AbiParam::new(types::I32));
         let call_sig = |params: &[types::Type], ret: types::Type| {
-            let mut s = Signature::new(self.module.isa().default_call_conv());
+            let mut s = Signature::new(module.isa().default_call_conv());
             s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
             s.returns.push(AbiParam::new(ret));
             s
@@ -799,14 +805,13 @@ impl Jit {
         b.seal_all_blocks();
         b.finalize();
 
-        let id = self
-            .module
+        let id = module
             .declare_anonymous_function(&ctx.func.signature)
             .ok()?;
-        self.module.define_function(id, &mut ctx).ok()?;
-        self.module.clear_context(&mut ctx);
-        self.module.finalize_definitions().ok()?;
-        let code = self.module.get_finalized_function(id);
+        module.define_function(id, &mut ctx).ok()?;
+        module.clear_context(&mut ctx);
+        module.finalize_definitions().ok()?;
+        let code = module.get_finalized_function(id);
         // SAFETY: the function was built with the `BlockFn` signature above.
         Some(unsafe { std::mem::transmute::<*const u8, BlockFn>(code) })
     }

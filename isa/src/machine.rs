@@ -592,13 +592,9 @@ impl Machine {
         if JIT {
             let slots = cache.insts.len();
             if !self.jit.as_ref().is_some_and(|j| j.serves(base, slots)) {
-                self.jit = Jit::new(base, slots, self.jit_threshold).map(Box::new);
+                self.jit = Some(Box::new(Jit::new(base, slots, self.jit_threshold)));
             }
             jit = self.jit.as_deref_mut();
-            if jit.is_none() {
-                // No back end for this host: interpret from now on.
-                self.jit_on = false;
-            }
         }
         let hart = &mut self.hart;
         let mut bus = FastBus::new(&mut self.mem, &mut cache.insts, base);
