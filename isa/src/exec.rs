@@ -570,7 +570,7 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
 
 /// A load with the hart's misaligned-access policy and access-fault mapping.
 #[inline(always)]
-fn load<B: Bus + ?Sized>(
+pub(crate) fn load<B: Bus + ?Sized>(
     hart: &Hart,
     bus: &mut B,
     addr: u32,
@@ -609,7 +609,7 @@ fn load_misaligned<B: Bus + ?Sized>(
 /// A store with the hart's misaligned-access policy and access-fault mapping. A misaligned
 /// store checks every byte before writing any, so a fault leaves memory untouched.
 #[inline(always)]
-fn store<B: Bus + ?Sized>(
+pub(crate) fn store<B: Bus + ?Sized>(
     hart: &Hart,
     bus: &mut B,
     addr: u32,

@@ -26,6 +26,7 @@ pub mod frep;
 pub mod hart;
 pub mod htif;
 pub mod input;
+pub mod jit;
 pub mod machine;
 pub mod mem;
 pub mod softfp;

@@ -28,6 +28,7 @@ use crate::exec::{execute, execute_at, Retired};
 use crate::ext::Extensions;
 use crate::hart::{Hart, Misaligned};
 use crate::htif::{self, HtifError, Syscall};
+use crate::jit::{self, Ctx, Jit, Status};
 use crate::mem::{Bus, FastBus, Memory, Size};
 use crate::symbols::Symbolizer;
 use crate::trap::Exception;
@@ -170,6 +171,12 @@ pub struct Machine {
     prev_pc: Option<u32>,
     /// When set (by a Ctrl-C handler), the run stops with [`Error::Interrupted`].
     stop: Option<Arc<AtomicBool>>,
+    /// Compile hot blocks of the first cached segment ([`crate::jit`]).
+    jit_on: bool,
+    /// Interpretations of a pc before a block starting there is compiled.
+    jit_threshold: u16,
+    /// The compiled blocks (made at the first run that uses them).
+    jit: Option<Box<Jit>>,
 }
 
 /// How often (in instructions) the run looks at the stop flag: every few milliseconds.
@@ -238,6 +245,9 @@ impl Machine {
             default_handler: program.symbol("__hetsim_trap"),
             prev_pc: None,
             stop: None,
+            jit_on: true,
+            jit_threshold: jit::DEFAULT_THRESHOLD,
+            jit: None,
         })
     }
 
@@ -245,6 +255,22 @@ impl Machine {
     /// every few thousand instructions).
     pub fn set_stop_flag(&mut self, flag: Arc<AtomicBool>) {
         self.stop = Some(flag);
+    }
+
+    /// Turns block translation ([`crate::jit`]) on (the default) or off. Off, every
+    /// instruction is interpreted; the architectural results are the same either way.
+    pub fn set_jit(&mut self, on: bool) {
+        self.jit_on = on;
+        if !on {
+            self.jit = None;
+        }
+    }
+
+    /// Sets how many times a pc is interpreted before the block starting there is compiled
+    /// (at least 1; default [`jit::DEFAULT_THRESHOLD`]).
+    pub fn set_jit_threshold(&mut self, interpretations: u16) {
+        self.jit_threshold = interpretations.max(1);
+        self.jit = None;
     }
 
     /// True when no handler of the program's own is installed: mtvec = 0 or crt0's default.
@@ -275,9 +301,7 @@ impl Machine {
     /// decoded-instruction cache so code is decoded for the new configuration.
     pub fn set_extensions(&mut self, ext: Extensions) {
         self.hart.set_extensions(ext);
-        for c in &mut self.caches {
-            c.insts.fill(None);
-        }
+        self.flush_decode_cache();
     }
 
     /// Runs until the program exits, an error stops it, or `limit` instructions (retired or
@@ -357,12 +381,17 @@ impl Machine {
         let Some((lo, hi)) = self.mem.code_written.take() else {
             return;
         };
-        for c in &mut self.caches {
+        for (k, c) in self.caches.iter_mut().enumerate() {
             let first = (lo.saturating_sub(c.base) / 4) as usize;
             let last = (u64::from(hi.saturating_sub(c.base)) / 4) as usize;
             if hi >= c.base && first < c.insts.len() {
                 let end = (last + 1).min(c.insts.len());
+                let decoded = c.insts[first..end].iter().any(Option::is_some);
                 c.insts[first..end].fill(None);
+                // Compiled blocks serve the first segment only.
+                if let (0, true, Some(j)) = (k, decoded, self.jit.as_mut()) {
+                    j.drop_stale(&c.insts);
+                }
             }
         }
     }
@@ -370,6 +399,9 @@ impl Machine {
     fn flush_decode_cache(&mut self) {
         for c in &mut self.caches {
             c.insts.fill(None);
+        }
+        if let Some(j) = self.jit.as_mut() {
+            j.drop_all();
         }
     }
 
@@ -415,7 +447,13 @@ impl Machine {
                 } else {
                     limit - done
                 };
-                let (n, tohost_pc) = self.run_fast::<TRACE>(budget, sink);
+                // Blocks run only untraced, and not with Xssr (streams make FP operations
+                // access memory).
+                let (n, tohost_pc) = if !TRACE && self.jit_on && self.hart.ssr.is_none() {
+                    self.run_fast::<TRACE, true>(budget, sink)
+                } else {
+                    self.run_fast::<TRACE, false>(budget, sink)
+                };
                 done += n;
                 if let Some(pc) = tohost_pc {
                     let v = self.mem.tohost_written.take().unwrap_or_default();
@@ -536,8 +574,12 @@ impl Machine {
     /// number executed and, in the last case, the storing instruction's pc. Leaves `hart.pc`
     /// at the next instruction and counts the retired instructions in `instret` and `cycle`,
     /// as the general path does.
+    ///
+    /// With `JIT`, compiled blocks ([`crate::jit`]) run in place of the instructions they
+    /// hold, with the same results; an instruction a block leaves at (a side exit) is
+    /// interpreted next.
     #[inline(always)]
-    fn run_fast<const TRACE: bool>(
+    fn run_fast<const TRACE: bool, const JIT: bool>(
         &mut self,
         budget: u64,
         sink: &mut dyn FnMut(&TraceRecord),
@@ -546,6 +588,14 @@ impl Machine {
             return (0, None);
         };
         let base = cache.base;
+        let mut jit = None;
+        if JIT {
+            let slots = cache.insts.len();
+            if !self.jit.as_ref().is_some_and(|j| j.serves(base, slots)) {
+                self.jit = Some(Box::new(Jit::new(base, slots, self.jit_threshold)));
+            }
+            jit = self.jit.as_deref_mut();
+        }
         let hart = &mut self.hart;
         let mut bus = FastBus::new(&mut self.mem, &mut cache.insts, base);
         let mut left = budget;
@@ -554,7 +604,39 @@ impl Machine {
         let mut fence_i = false;
         let mut stop = false;
         let mut pc = hart.pc;
+        let mut interpret_next = false;
         while left > 0 {
+            if let (true, Some(jit)) = (JIT, jit.as_deref_mut()) {
+                if interpret_next {
+                    interpret_next = false;
+                } else if let Some(b) = jit.lookup(pc, bus.code) {
+                    let mut ctx = Ctx::new(hart, &mut bus, left, pc);
+                    let status = jit.run(b, &mut ctx);
+                    if ctx.left < left {
+                        last = Some(ctx.last_pc);
+                    }
+                    left = ctx.left;
+                    pc = ctx.pc;
+                    match status {
+                        Status::Done => {}
+                        Status::Exit => interpret_next = true,
+                        Status::Event => {
+                            if bus.code_stored {
+                                bus.code_stored = false;
+                                jit.drop_stale(bus.code);
+                            }
+                            if bus.tohost_touched {
+                                bus.tohost_touched = false;
+                                if bus.mem_tohost_written() {
+                                    tohost_pc = last;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
+            }
             // The same lookup as `fetch`'s fast path.
             let Some(Some(inst)) = bus.code.get((pc.wrapping_sub(base) / 4) as usize).copied()
             else {
@@ -565,6 +647,9 @@ impl Machine {
                 Ok((Retired::Normal | Retired::Taken | Retired::Wfi, next)) => next,
                 Ok((Retired::FenceI, next)) => {
                     bus.code.fill(None);
+                    if let (true, Some(jit)) = (JIT, jit.as_deref_mut()) {
+                        jit.drop_all();
+                    }
                     fence_i = true;
                     next
                 }
@@ -587,6 +672,12 @@ impl Machine {
             }
             let at = pc;
             pc = next;
+            if JIT && bus.code_stored {
+                bus.code_stored = false;
+                if let Some(jit) = jit.as_deref_mut() {
+                    jit.drop_stale(bus.code);
+                }
+            }
             if bus.tohost_touched || stop {
                 bus.tohost_touched = false;
                 if bus.mem_tohost_written() {
@@ -998,10 +1089,22 @@ mod tests {
             jal(0, -16),
         ];
         p.extend(exit_seq());
-        for fast in [true, false] {
-            let mut m = machine(&p, Misaligned::Trap);
+        // Interpreted, and with blocks compiled at once (the store then ends the block that
+        // holds it and drops the compiled block holding the word it overwrites).
+        let modes = [(true, false), (true, true), (false, false)];
+        let machine_in = |p: &[u32], (fast, jit): (bool, bool)| {
+            let mut m = machine(p, Misaligned::Trap);
             m.fast = fast;
-            assert_eq!(m.run(100).unwrap().code, 2, "fast path {fast}");
+            if jit {
+                m.set_jit_threshold(1);
+            } else {
+                m.set_jit(false);
+            }
+            m
+        };
+        for mode in modes {
+            let mut m = machine_in(&p, mode);
+            assert_eq!(m.run(100).unwrap().code, 2, "(fast path, jit) {mode:?}");
         }
         // A byte store changing only the immediate's low bits (addi a0, zero, 1 -> 3):
         // imm[3:0] sit in bits 23:20, the third byte of the word. sb t1, 18(t0) with t1 = 0x30.
@@ -1010,10 +1113,9 @@ mod tests {
         q[1] = addi(T1, 0, 0x30);
         q[2] = addi(0, 0, 0);
         q[7] = sb;
-        for fast in [true, false] {
-            let mut m = machine(&q, Misaligned::Trap);
-            m.fast = fast;
-            assert_eq!(m.run(100).unwrap().code, 3, "fast path {fast}");
+        for mode in modes {
+            let mut m = machine_in(&q, mode);
+            assert_eq!(m.run(100).unwrap().code, 3, "(fast path, jit) {mode:?}");
         }
         // A debugger writes the word between two runs (the loop is at index 4 by then).
         let mut r = vec![
@@ -1024,12 +1126,53 @@ mod tests {
             jal(0, -4),
         ];
         r.extend(exit_seq());
-        let mut m = machine(&r, Misaligned::Trap);
-        assert!(matches!(m.run(50), Err(Error::InstructionLimit { .. })));
-        m.mem
-            .write_bytes(BASE + 16, &jal(0, 4).to_le_bytes())
-            .unwrap();
-        assert_eq!(m.run(50).unwrap().code, 1);
+        for mode in modes {
+            let mut m = machine_in(&r, mode);
+            assert!(matches!(m.run(50), Err(Error::InstructionLimit { .. })));
+            m.mem
+                .write_bytes(BASE + 16, &jal(0, 4).to_le_bytes())
+                .unwrap();
+            assert_eq!(m.run(50).unwrap().code, 1, "(fast path, jit) {mode:?}");
+        }
+    }
+
+    /// A compiled block that stores into itself: the store ends the block, the block is
+    /// dropped, and the overwritten instruction runs as written on the next pass; the budget
+    /// and instret come out as when interpreted.
+    #[test]
+    fn a_block_storing_into_itself_is_dropped() {
+        use crate::asm::bne;
+        const T2: u32 = 7;
+        let new = addi(A0, A0, 100);
+        // t0 = BASE; t1 = new; t2 = 2; loop: sw t1, 24(t0); addi a0, a0, 1 (index 6,
+        // overwritten by the store before it runs in the same block); addi t2, t2, -1;
+        // bne t2, zero, loop; exit(a0)
+        let mut p = vec![
+            lui(T0, BASE >> 12),
+            lui(T1, (new >> 12) + ((new >> 11) & 1)),
+            addi(T1, T1, ((new & 0xfff) as i32) << 20 >> 20),
+            addi(T2, 0, 2),
+            0x13, // nop
+            sw(T1, T0, 24),
+            addi(A0, A0, 1),
+            addi(T2, T2, -1),
+            bne(T2, 0, -12),
+        ];
+        p.extend(exit_seq());
+        let mut results = Vec::new();
+        for jit in [false, true] {
+            let mut m = machine(&p, Misaligned::Trap);
+            if jit {
+                m.set_jit_threshold(1);
+            } else {
+                m.set_jit(false);
+            }
+            let r = m.run(1000);
+            results.push(format!("{r:?} {:?}", m.hart));
+            // Written before its first execution: it runs as the new instruction both times.
+            assert_eq!(r.unwrap().code, 200, "jit {jit}");
+        }
+        assert_eq!(results[0], results[1]);
     }
 
     /// The same with the code in a second executable segment (the run loop executes the

@@ -306,6 +306,9 @@ pub struct FastBus<'a> {
     code_base: u32,
     /// Set when a store touched the `tohost` word.
     pub(crate) tohost_touched: bool,
+    /// Set when a store overwrote a decoded instruction of `code` (compiled blocks holding
+    /// it must go).
+    pub(crate) code_stored: bool,
 }
 
 impl<'a> FastBus<'a> {
@@ -321,7 +324,14 @@ impl<'a> FastBus<'a> {
             code,
             code_base,
             tohost_touched: false,
+            code_stored: false,
         }
+    }
+
+    /// The held region's data (pointer, length) and base address, for compiled blocks'
+    /// loads ([`crate::jit`]).
+    pub(crate) fn held(&self) -> (*const u8, usize, u32) {
+        (self.data.as_ptr(), self.data.len(), self.base)
     }
 }
 
@@ -358,7 +368,9 @@ impl Bus for FastBus<'_> {
         // Accesses reaching a bus are aligned: a store stays within one word.
         let slot = (addr.wrapping_sub(self.code_base) / 4) as usize;
         if let Some(s) = self.code.get_mut(slot) {
-            *s = None;
+            if s.take().is_some() {
+                self.code_stored = true;
+            }
         } else if self.mem.code_watch.is_some() {
             // Another cached segment, perhaps: the runner invalidates it after the loop.
             self.mem.note_write(addr, n);
@@ -390,7 +402,9 @@ impl FastBus<'_> {
         self.mem.store(addr, size, value)?;
         let slot = (addr.wrapping_sub(self.code_base) / 4) as usize;
         if let Some(s) = self.code.get_mut(slot) {
-            *s = None;
+            if s.take().is_some() {
+                self.code_stored = true;
+            }
         }
         if self
             .mem

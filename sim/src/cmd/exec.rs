@@ -38,6 +38,10 @@ pub struct ExecArgs {
     /// (0 picks a free port; the address is printed on stderr). docs/debugging.md, "GDB".
     #[arg(long, value_name = "PORT", conflicts_with = "trace")]
     pub gdb: Option<u16>,
+    /// Interpret every instruction: no compiled blocks (docs/isa.md, "Block translation").
+    /// Results are the same either way; only the speed differs.
+    #[arg(long)]
+    pub no_jit: bool,
 }
 
 fn parse_num(s: &str) -> Option<u64> {
@@ -92,6 +96,7 @@ pub fn run(args: &ExecArgs, mode: Mode, out: &mut dyn Write) -> Result<i32, Erro
         return Ok(0);
     }
     let mut machine = Machine::new(&program, &config)?;
+    machine.set_jit(!args.no_jit);
     if args.gdb.is_none() {
         // Under GDB the stub watches Ctrl-C (it stops the run as GDB's interrupt does).
         machine.set_stop_flag(super::stop_flag_on_ctrl_c());
