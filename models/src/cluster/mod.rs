@@ -44,7 +44,9 @@ mod tests;
 
 pub use config::ClusterConfig;
 pub use error::{ClusterError, Result};
-pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause, N_CAUSES};
+pub use stats::{
+    ClusterReport, CoreCounters, FpOpClass, RegionStats, StallCause, N_CAUSES, N_FP_CLASSES,
+};
 
 use crate::aimc::AimcMmio;
 use config::{MisalignedAccess, TrapPolicy};
@@ -593,8 +595,6 @@ pub struct Cluster {
     exit: Option<i32>,
     /// TCDM bank cycles reserved by stream requests.
     ssr_resv: BankReservations,
-    /// Stream element accesses of the TCDM so far (the energy model's counter).
-    ssr_tcdm_accesses: u64,
     /// Scratch: the SSR events of the instruction being timed.
     ssr_events: Vec<SsrEvent>,
     /// Names pcs and addresses in reports.
@@ -740,7 +740,6 @@ impl Cluster {
             now: 0,
             exit: None,
             ssr_resv: BankReservations::new(cfg.tcdm.banks),
-            ssr_tcdm_accesses: 0,
             ssr_events: Vec::new(),
             symbolizer: program.symbolizer.clone(),
             default_handler: program.symbol("__hetsim_trap"),
@@ -1110,12 +1109,7 @@ impl Cluster {
         }
         self.ssr_resv.advance(now);
         let busy = &mut self.bank_busy;
-        let mut n = 0;
-        self.ssr_resv.for_each(now, |b| {
-            busy[b as usize] = now;
-            n += 1;
-        });
-        self.ssr_tcdm_accesses += n;
+        self.ssr_resv.for_each(now, |b| busy[b as usize] = now);
     }
 
     fn tcdm_banks(&self) -> TcdmBanks {
@@ -1846,6 +1840,12 @@ impl Cluster {
         let lanes = stats::f16_lanes(inst.op);
         c.counters.fp16_ops += u64::from(lanes > 0);
         c.counters.fp16_lanes += lanes;
+        let class = stats::FpOpClass::of(inst.op) as usize;
+        if lanes > 0 {
+            c.counters.fp16_class_lanes[class] += lanes;
+        } else {
+            c.counters.fp32_class_ops[class] += 1;
+        }
         c.fpu.drained_at = c.fpu.drained_at.max(done);
     }
 
@@ -2083,7 +2083,7 @@ impl Cluster {
             regions: self.regions.clone(),
             dma_busy_cycles: self.dma.busy_cycles,
             dma_bytes: self.dma.bytes,
-            ssr_tcdm_accesses: self.ssr_tcdm_accesses,
+            ssr_tcdm_accesses: self.ssr_resv.made(),
             icache_accesses: self.icache.accesses,
             icache_misses: self.icache.misses,
             redmule: self.redmule.as_ref().map(|r| r.stats()),
