@@ -7,28 +7,11 @@ use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport, FpOpClass};
 use hetsim_models::energy::{ClusterActivity, EnergyConfig, OPS_PER_MAC};
 use hetsim_tests::workspace_root;
 
-/// The activity of marked region `id`: the counters of the cores that entered it, every other
-/// core idle over the region's span (the largest of their region cycles), and the cluster-wide
-/// counters (DMA bytes, SSR accesses, RedMulE MACs) of the whole run, which the kernels used
-/// here spend inside the region only (their input generation is integer work on the cores).
+/// The activity of marked region `id` as the DMA core (the last core) marked it: every core's
+/// counters and the cluster-wide ones (DMA bytes, SSR accesses, RedMulE MACs) over its span
+/// (`ClusterActivity::from_region`).
 fn region_activity(r: &ClusterReport, id: u8) -> ClusterActivity {
-    let whole = ClusterActivity::from_report(r);
-    let mut cores = Vec::new();
-    for ((rid, _), st) in &r.regions {
-        if *rid == id {
-            cores.push(st.counters.clone());
-        }
-    }
-    let span = cores.iter().map(|c| c.cycles).max().unwrap_or(0);
-    let region = ClusterReport {
-        cycles: span,
-        cores,
-        ..r.clone()
-    };
-    ClusterActivity {
-        cores: whole.cores,
-        ..ClusterActivity::from_report(&region)
-    }
+    ClusterActivity::from_region(r, id, r.cores.len() - 1).expect("region on the DMA core")
 }
 
 fn run(elf: &str, cfg: &ClusterConfig) -> ClusterReport {

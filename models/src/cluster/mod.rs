@@ -45,7 +45,8 @@ mod tests;
 pub use config::ClusterConfig;
 pub use error::{ClusterError, Result};
 pub use stats::{
-    ClusterReport, CoreCounters, FpOpClass, RegionStats, StallCause, N_CAUSES, N_FP_CLASSES,
+    ClusterReport, ClusterSpan, CoreCounters, FpOpClass, RegionStats, StallCause, N_CAUSES,
+    N_FP_CLASSES,
 };
 
 use crate::aimc::AimcMmio;
@@ -429,7 +430,7 @@ struct Core {
     barrier_arrival: u64,
     last_stall: Option<(StallCause, u64)>,
     asleep_at: u64,
-    regions: BTreeMap<u8, CoreCounters>,
+    regions: BTreeMap<u8, (CoreCounters, stats::ClusterSpan)>,
     /// An FREP block being captured (after a frep.o).
     frep: Option<hetsim_isa::frep::FrepCapture>,
     /// Stream timing (Xssr cores; boxed to keep `Core` small for the issue loop).
@@ -1997,14 +1998,15 @@ impl Cluster {
             }
             Effect::RegionBegin(id) | Effect::RegionEnd(id) => {
                 let snap = self.snapshot(i, now + 1);
+                let span = self.cluster_snapshot(now + 1);
                 let c = &mut self.cores[i];
                 if let Effect::RegionBegin(_) = effect {
-                    c.regions.insert(id, snap);
-                } else if let Some(begin) = c.regions.remove(&id) {
+                    c.regions.insert(id, (snap, span));
+                } else if let Some((begin, begin_span)) = c.regions.remove(&id) {
                     self.regions
                         .entry((id, i))
                         .or_default()
-                        .add(&snap.since(&begin));
+                        .add(&snap.since(&begin), &span.since(&begin_span));
                 }
             }
             Effect::DmaStarted(t) => {
@@ -2050,6 +2052,31 @@ impl Cluster {
         let mut c = self.cores[i].counters.clone();
         c.cycles = t;
         c
+    }
+
+    /// Every core's counters and the cluster-wide counters at cycle `t`: a core's cycles up to
+    /// `t` (or until it went to sleep), a waiting core's barrier stall up to `t` (it is
+    /// otherwise counted at the release).
+    fn cluster_snapshot(&self, t: u64) -> stats::ClusterSpan {
+        let core = |i: usize| {
+            let c = &self.cores[i];
+            let mut s = self.snapshot(i, t);
+            match c.state {
+                CoreState::Barrier => {
+                    s.stalls[StallCause::Barrier as usize] +=
+                        t.saturating_sub(c.barrier_arrival + 1);
+                }
+                CoreState::Asleep => s.cycles = t.min(c.asleep_at),
+                CoreState::Running => {}
+            }
+            s
+        };
+        stats::ClusterSpan {
+            cores: (0..self.cores.len()).map(core).collect(),
+            dma_bytes: self.dma.bytes,
+            ssr_tcdm_accesses: self.ssr_resv.made(),
+            redmule_macs: self.redmule.as_ref().map_or(0, |r| r.stats().macs),
+        }
     }
 
     fn finish(&mut self, code: i32, end: u64) -> ClusterReport {

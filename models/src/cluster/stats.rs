@@ -264,12 +264,60 @@ pub struct RegionStats {
     pub count: u64,
     /// Counters accumulated inside it.
     pub counters: CoreCounters,
+    /// The whole cluster's counters over the same spans (every core, whether or not it
+    /// marked the region, and the cluster-wide ones): what the energy model reads for a
+    /// region one core marks for all (a persistent kernel's batch).
+    pub cluster: ClusterSpan,
 }
 
 impl RegionStats {
-    pub(crate) fn add(&mut self, c: &CoreCounters) {
+    pub(crate) fn add(&mut self, c: &CoreCounters, span: &ClusterSpan) {
         self.count += 1;
         self.counters.add(c);
+        self.cluster.add(span);
+    }
+}
+
+/// Every core's counters and the cluster-wide counters at one instant, or their difference
+/// over a span (each core's `cycles` is then the span's length).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterSpan {
+    /// Per-core counters.
+    pub cores: Vec<CoreCounters>,
+    /// DMA bytes moved.
+    pub dma_bytes: u64,
+    /// TCDM word accesses of the SSR streams.
+    pub ssr_tcdm_accesses: u64,
+    /// RedMulE MACs.
+    pub redmule_macs: u64,
+}
+
+impl ClusterSpan {
+    /// `self - earlier`, field by field.
+    pub fn since(&self, earlier: &ClusterSpan) -> ClusterSpan {
+        ClusterSpan {
+            cores: self
+                .cores
+                .iter()
+                .zip(&earlier.cores)
+                .map(|(a, b)| a.since(b))
+                .collect(),
+            dma_bytes: self.dma_bytes - earlier.dma_bytes,
+            ssr_tcdm_accesses: self.ssr_tcdm_accesses - earlier.ssr_tcdm_accesses,
+            redmule_macs: self.redmule_macs - earlier.redmule_macs,
+        }
+    }
+
+    fn add(&mut self, o: &ClusterSpan) {
+        if self.cores.is_empty() {
+            self.cores = vec![CoreCounters::default(); o.cores.len()];
+        }
+        for (a, b) in self.cores.iter_mut().zip(&o.cores) {
+            a.add(b);
+        }
+        self.dma_bytes += o.dma_bytes;
+        self.ssr_tcdm_accesses += o.ssr_tcdm_accesses;
+        self.redmule_macs += o.redmule_macs;
     }
 }
 

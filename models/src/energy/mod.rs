@@ -655,6 +655,36 @@ impl ClusterActivity {
         a
     }
 
+    /// The whole cluster's activity over region `id` as `core` marked it (its spans summed
+    /// over every entry): every core's counters and the cluster-wide ones over those spans
+    /// ([`crate::cluster::RegionStats::cluster`]), `cycles` the region's length on `core`.
+    /// None when `core` never entered the region.
+    pub fn from_region(r: &ClusterReport, id: u8, core: usize) -> Option<Self> {
+        let st = r.regions.get(&(id, core))?;
+        let span = &st.cluster;
+        let region = ClusterReport {
+            program: String::new(),
+            exit_code: r.exit_code,
+            cycles: st.counters.cycles,
+            clock_ghz: r.clock_ghz,
+            cores: span.cores.clone(),
+            regions: Default::default(),
+            dma_busy_cycles: 0,
+            dma_bytes: span.dma_bytes,
+            ssr_tcdm_accesses: span.ssr_tcdm_accesses,
+            icache_accesses: 0,
+            icache_misses: 0,
+            redmule: None,
+            redmule_fmas: 0,
+            console: Vec::new(),
+        };
+        Some(Self {
+            redmule_macs: span.redmule_macs,
+            redmule: u64::from(r.redmule.is_some()),
+            ..Self::from_report(&region)
+        })
+    }
+
     /// Field-by-field sum.
     pub fn add(&self, o: &Self) -> Self {
         Self {
