@@ -894,7 +894,7 @@ pub fn run_observed(
             model_work = model_work.add(&work);
             let mut row = mk("op", &inst.name, &op.name, op.kind.label(), shape);
             fill_energy(&mut row, h, b, &work);
-            shared.push((rows.len(), Some(rec.inst), h.clone(), b.clone(), work));
+            shared.push((rows.len(), Some(rec.inst), *h, *b, work));
             let lat = h.latency().max(1);
             row.tile_ns = ps_to_ns(h.tile);
             row.tile_passes = rec.passes;
@@ -925,7 +925,7 @@ pub fn run_observed(
             let (lin, cl) = scope.get(ii).copied().unwrap_or((1, 1));
             fill_total(&mut row, h, b, *tcdm, tcdm_cap, (lin, cl));
             fill_energy(&mut row, h, b, &inst_work[ii]);
-            shared.push((rows.len(), None, h.clone(), b.clone(), inst_work[ii]));
+            shared.push((rows.len(), None, *h, *b, inst_work[ii]));
             row.rel_err = num.as_ref().and_then(|n| n.layer_err.get(ii).copied());
             rows.push(row);
         }
