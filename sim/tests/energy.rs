@@ -47,7 +47,7 @@ fn tile_energy_is_the_group_power_times_its_busy_time() {
     assert!(close(op.tile_energy_j, w * 24.0 * 128e-9), "{op:?}");
     assert!(close(
         op.energy_j,
-        op.tile_energy_j + op.cluster_energy_j + op.transfer_energy_j
+        op.tile_energy_j + op.cluster_energy_j + op.transfer_energy_j + op.static_energy_j
     ));
     // the hybrid's LoRA adds cluster work: more energy than the baseline
     assert!(op.energy_overhead > 1.0 && op.lora_gflops_per_w > 0.0);
@@ -65,6 +65,49 @@ fn tile_energy_is_the_group_power_times_its_busy_time() {
     let map = hetsim::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1).unwrap();
     let area = f64::from(map.tiles) * 2.54 + f64::from(map.clusters) * 0.43;
     assert!(close(m.area_mm2, area), "{} {area}", m.area_mm2);
+}
+
+#[test]
+fn static_energy_is_shared_to_layers_and_ops_by_time_span() {
+    let r = run("", "");
+    let m = r.rows.iter().find(|x| x.scope == "model").unwrap();
+    let layers: Vec<_> = r.rows.iter().filter(|x| x.scope == "layer").collect();
+    assert!(layers.len() > 1);
+    // the layers' shares add up to the model's static energy, each by its latency
+    let sum: f64 = layers.iter().map(|l| l.static_energy_j).sum();
+    assert!(
+        (sum - m.static_energy_j).abs() <= 1e-9 * m.static_energy_j,
+        "{sum}"
+    );
+    let spans: f64 = layers.iter().map(|l| l.hybrid_ns).sum();
+    for l in &layers {
+        let want = m.static_energy_j * l.hybrid_ns / spans;
+        assert!((l.static_energy_j - want).abs() <= 1e-6 * want, "{l:?}");
+        assert!(close(
+            l.energy_j,
+            l.tile_energy_j + l.cluster_energy_j + l.transfer_energy_j + l.static_energy_j
+        ));
+        // an op's share of its layer's: its latency over the sum of the layer's op latencies
+        let ops: Vec<_> = r
+            .rows
+            .iter()
+            .filter(|x| x.scope == "op" && x.layer == l.layer)
+            .collect();
+        let op_sum: f64 = ops.iter().map(|o| o.static_energy_j).sum();
+        assert!((op_sum - l.static_energy_j).abs() <= 1e-9 * l.static_energy_j);
+        let op_spans: f64 = ops.iter().map(|o| o.hybrid_ns).sum();
+        for o in &ops {
+            let want = l.static_energy_j * o.hybrid_ns / op_spans;
+            assert!(
+                (o.static_energy_j - want).abs() <= 1e-6 * want.max(1e-30),
+                "{o:?}"
+            );
+        }
+    }
+    // the baseline's energy is shared the same way: the layers add up to the model's baseline
+    // less its final write-back (transfers outside every layer)
+    let base: f64 = layers.iter().map(|l| l.baseline_energy_j).sum();
+    assert!(base <= m.baseline_energy_j * (1.0 + 1e-9) && base >= 0.99 * m.baseline_energy_j);
 }
 
 #[test]

@@ -44,7 +44,10 @@ mod tests;
 
 pub use config::ClusterConfig;
 pub use error::{ClusterError, Result};
-pub use stats::{ClusterReport, CoreCounters, RegionStats, StallCause, N_CAUSES};
+pub use stats::{
+    ClusterReport, ClusterSpan, CoreCounters, FpOpClass, RegionStats, StallCause, N_CAUSES,
+    N_FP_CLASSES,
+};
 
 use crate::aimc::AimcMmio;
 use config::{MisalignedAccess, TrapPolicy};
@@ -427,7 +430,7 @@ struct Core {
     barrier_arrival: u64,
     last_stall: Option<(StallCause, u64)>,
     asleep_at: u64,
-    regions: BTreeMap<u8, CoreCounters>,
+    regions: BTreeMap<u8, (CoreCounters, stats::ClusterSpan)>,
     /// An FREP block being captured (after a frep.o).
     frep: Option<hetsim_isa::frep::FrepCapture>,
     /// Stream timing (Xssr cores; boxed to keep `Core` small for the issue loop).
@@ -593,8 +596,6 @@ pub struct Cluster {
     exit: Option<i32>,
     /// TCDM bank cycles reserved by stream requests.
     ssr_resv: BankReservations,
-    /// Stream element accesses of the TCDM so far (the energy model's counter).
-    ssr_tcdm_accesses: u64,
     /// Scratch: the SSR events of the instruction being timed.
     ssr_events: Vec<SsrEvent>,
     /// Names pcs and addresses in reports.
@@ -740,7 +741,6 @@ impl Cluster {
             now: 0,
             exit: None,
             ssr_resv: BankReservations::new(cfg.tcdm.banks),
-            ssr_tcdm_accesses: 0,
             ssr_events: Vec::new(),
             symbolizer: program.symbolizer.clone(),
             default_handler: program.symbol("__hetsim_trap"),
@@ -1110,12 +1110,7 @@ impl Cluster {
         }
         self.ssr_resv.advance(now);
         let busy = &mut self.bank_busy;
-        let mut n = 0;
-        self.ssr_resv.for_each(now, |b| {
-            busy[b as usize] = now;
-            n += 1;
-        });
-        self.ssr_tcdm_accesses += n;
+        self.ssr_resv.for_each(now, |b| busy[b as usize] = now);
     }
 
     fn tcdm_banks(&self) -> TcdmBanks {
@@ -1846,6 +1841,12 @@ impl Cluster {
         let lanes = stats::f16_lanes(inst.op);
         c.counters.fp16_ops += u64::from(lanes > 0);
         c.counters.fp16_lanes += lanes;
+        let class = stats::FpOpClass::of(inst.op) as usize;
+        if lanes > 0 {
+            c.counters.fp16_class_lanes[class] += lanes;
+        } else {
+            c.counters.fp32_class_ops[class] += 1;
+        }
         c.fpu.drained_at = c.fpu.drained_at.max(done);
     }
 
@@ -1997,14 +1998,15 @@ impl Cluster {
             }
             Effect::RegionBegin(id) | Effect::RegionEnd(id) => {
                 let snap = self.snapshot(i, now + 1);
+                let span = self.cluster_snapshot(now + 1);
                 let c = &mut self.cores[i];
                 if let Effect::RegionBegin(_) = effect {
-                    c.regions.insert(id, snap);
-                } else if let Some(begin) = c.regions.remove(&id) {
+                    c.regions.insert(id, (snap, span));
+                } else if let Some((begin, begin_span)) = c.regions.remove(&id) {
                     self.regions
                         .entry((id, i))
                         .or_default()
-                        .add(&snap.since(&begin));
+                        .add(&snap.since(&begin), &span.since(&begin_span));
                 }
             }
             Effect::DmaStarted(t) => {
@@ -2052,6 +2054,31 @@ impl Cluster {
         c
     }
 
+    /// Every core's counters and the cluster-wide counters at cycle `t`: a core's cycles up to
+    /// `t` (or until it went to sleep), a waiting core's barrier stall up to `t` (it is
+    /// otherwise counted at the release).
+    fn cluster_snapshot(&self, t: u64) -> stats::ClusterSpan {
+        let core = |i: usize| {
+            let c = &self.cores[i];
+            let mut s = self.snapshot(i, t);
+            match c.state {
+                CoreState::Barrier => {
+                    s.stalls[StallCause::Barrier as usize] +=
+                        t.saturating_sub(c.barrier_arrival + 1);
+                }
+                CoreState::Asleep => s.cycles = t.min(c.asleep_at),
+                CoreState::Running => {}
+            }
+            s
+        };
+        stats::ClusterSpan {
+            cores: (0..self.cores.len()).map(core).collect(),
+            dma_bytes: self.dma.bytes,
+            ssr_tcdm_accesses: self.ssr_resv.made(),
+            redmule_macs: self.redmule.as_ref().map_or(0, |r| r.stats().macs),
+        }
+    }
+
     fn finish(&mut self, code: i32, end: u64) -> ClusterReport {
         for c in &mut self.cores {
             c.counters.cycles = match c.state {
@@ -2083,7 +2110,7 @@ impl Cluster {
             regions: self.regions.clone(),
             dma_busy_cycles: self.dma.busy_cycles,
             dma_bytes: self.dma.bytes,
-            ssr_tcdm_accesses: self.ssr_tcdm_accesses,
+            ssr_tcdm_accesses: self.ssr_resv.made(),
             icache_accesses: self.icache.accesses,
             icache_misses: self.icache.misses,
             redmule: self.redmule.as_ref().map(|r| r.stats()),

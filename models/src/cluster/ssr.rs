@@ -49,6 +49,10 @@ pub struct BankReservations {
     max_horizon: u64,
     base: u64,
     bits: Vec<u64>,
+    /// Reservations made so far: one per stream element access of the TCDM (the energy
+    /// model's counter; counted here, not per simulated cycle, because the cluster skips
+    /// cycles in which nothing issues).
+    made: u64,
 }
 
 impl BankReservations {
@@ -62,6 +66,7 @@ impl BankReservations {
             max_horizon: (MAX_WORDS / words as u64).next_power_of_two().max(horizon),
             base: 0,
             bits: vec![0; words * horizon as usize],
+            made: 0,
         }
     }
 
@@ -84,6 +89,11 @@ impl BankReservations {
             self.bits[s..s + self.words].fill(0);
         }
         self.base = now;
+    }
+
+    /// Reservations made so far (stream element accesses of the TCDM).
+    pub fn made(&self) -> u64 {
+        self.made
     }
 
     /// True when `bank` is reserved in `cycle`.
@@ -119,6 +129,7 @@ impl BankReservations {
             max_horizon: self.max_horizon,
             base: self.base,
             bits: vec![0; self.words * need as usize],
+            made: self.made,
         };
         for c in self.base..self.base + self.horizon {
             let (from, to) = (self.slot(c), bigger.slot(c));
@@ -130,6 +141,7 @@ impl BankReservations {
     /// Reserves `bank` at the first cycle at or after `from` (and at or after the table's
     /// base) where it is free, and returns that cycle.
     pub fn reserve_first_free(&mut self, bank: u32, from: u64) -> u64 {
+        self.made += 1;
         let mut t = from.max(self.base);
         while self.is_reserved(t, bank) {
             t += 1;

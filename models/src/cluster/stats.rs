@@ -91,6 +91,81 @@ pub struct CoreCounters {
     /// binary16 lanes those operations processed ([`f16_lanes`]: 1 per scalar, 2 per packed
     /// or expanding operation).
     pub fp16_lanes: u64,
+    /// binary32 FP operations (`fp_ops - fp16_ops`) by class (index = [`FpOpClass`] as usize).
+    pub fp32_class_ops: [u64; N_FP_CLASSES],
+    /// binary16 lanes (`fp16_lanes`) by class (index = [`FpOpClass`] as usize).
+    pub fp16_class_lanes: [u64; N_FP_CLASSES],
+}
+
+/// Number of FP operation classes.
+pub const N_FP_CLASSES: usize = 5;
+
+/// What an FP operation computes, the energy model's classes (docs/energy.md): each is charged
+/// its own energy per binary32 operation or binary16 lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FpOpClass {
+    /// Fused multiply-add family, packed multiply-accumulate and the expanding dot product
+    /// (`vfdotpex.s.h`: one FMA per lane).
+    Fma,
+    /// Add and subtract, packed included, and the expanding sum (`vfsumex.s.h`).
+    AddSub,
+    /// Multiply, packed included.
+    Mul,
+    /// Divide and square root.
+    DivSqrt,
+    /// Compare, min/max, classify, sign injection, moves and conversions.
+    Other,
+}
+
+impl FpOpClass {
+    /// Every class, in index order.
+    pub const ALL: [FpOpClass; N_FP_CLASSES] = [
+        FpOpClass::Fma,
+        FpOpClass::AddSub,
+        FpOpClass::Mul,
+        FpOpClass::DivSqrt,
+        FpOpClass::Other,
+    ];
+
+    /// Short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            FpOpClass::Fma => "fma",
+            FpOpClass::AddSub => "add",
+            FpOpClass::Mul => "mul",
+            FpOpClass::DivSqrt => "div-sqrt",
+            FpOpClass::Other => "other",
+        }
+    }
+
+    /// The class of FP operation `op` (decode class and mnemonic; a non-FP operation is
+    /// `Other`). Looked up in a table built once from the opcode table.
+    #[inline]
+    pub fn of(op: hetsim_isa::Op) -> FpOpClass {
+        use hetsim_isa::Class;
+        static CLASSES: std::sync::OnceLock<Vec<FpOpClass>> = std::sync::OnceLock::new();
+        let t = CLASSES.get_or_init(|| {
+            hetsim_isa::Op::ALL
+                .iter()
+                .map(|&o| {
+                    let m = o.mnemonic();
+                    match o.class() {
+                        Class::FpFma => FpOpClass::Fma,
+                        Class::FpAdd => FpOpClass::AddSub,
+                        Class::FpMul => FpOpClass::Mul,
+                        Class::FpDiv | Class::FpSqrt => FpOpClass::DivSqrt,
+                        Class::FpSimd if m.contains("mac") => FpOpClass::Fma,
+                        Class::FpSimd if m.contains("mul") => FpOpClass::Mul,
+                        Class::FpSimd => FpOpClass::AddSub,
+                        Class::FpDotp if m.contains("dotp") => FpOpClass::Fma,
+                        Class::FpDotp => FpOpClass::AddSub,
+                        _ => FpOpClass::Other,
+                    }
+                })
+                .collect()
+        });
+        t[op as usize]
+    }
 }
 
 /// binary16 lanes an FP operation processes: 2 for packed Xfvec operations and the
@@ -155,6 +230,12 @@ impl CoreCounters {
             tcdm_accesses: self.tcdm_accesses - earlier.tcdm_accesses,
             fp16_ops: self.fp16_ops - earlier.fp16_ops,
             fp16_lanes: self.fp16_lanes - earlier.fp16_lanes,
+            fp32_class_ops: std::array::from_fn(|k| {
+                self.fp32_class_ops[k] - earlier.fp32_class_ops[k]
+            }),
+            fp16_class_lanes: std::array::from_fn(|k| {
+                self.fp16_class_lanes[k] - earlier.fp16_class_lanes[k]
+            }),
         }
     }
 
@@ -169,6 +250,10 @@ impl CoreCounters {
         self.tcdm_accesses += o.tcdm_accesses;
         self.fp16_ops += o.fp16_ops;
         self.fp16_lanes += o.fp16_lanes;
+        for k in 0..N_FP_CLASSES {
+            self.fp32_class_ops[k] += o.fp32_class_ops[k];
+            self.fp16_class_lanes[k] += o.fp16_class_lanes[k];
+        }
     }
 }
 
@@ -179,12 +264,60 @@ pub struct RegionStats {
     pub count: u64,
     /// Counters accumulated inside it.
     pub counters: CoreCounters,
+    /// The whole cluster's counters over the same spans (every core, whether or not it
+    /// marked the region, and the cluster-wide ones): what the energy model reads for a
+    /// region one core marks for all (a persistent kernel's batch).
+    pub cluster: ClusterSpan,
 }
 
 impl RegionStats {
-    pub(crate) fn add(&mut self, c: &CoreCounters) {
+    pub(crate) fn add(&mut self, c: &CoreCounters, span: &ClusterSpan) {
         self.count += 1;
         self.counters.add(c);
+        self.cluster.add(span);
+    }
+}
+
+/// Every core's counters and the cluster-wide counters at one instant, or their difference
+/// over a span (each core's `cycles` is then the span's length).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterSpan {
+    /// Per-core counters.
+    pub cores: Vec<CoreCounters>,
+    /// DMA bytes moved.
+    pub dma_bytes: u64,
+    /// TCDM word accesses of the SSR streams.
+    pub ssr_tcdm_accesses: u64,
+    /// RedMulE MACs.
+    pub redmule_macs: u64,
+}
+
+impl ClusterSpan {
+    /// `self - earlier`, field by field.
+    pub fn since(&self, earlier: &ClusterSpan) -> ClusterSpan {
+        ClusterSpan {
+            cores: self
+                .cores
+                .iter()
+                .zip(&earlier.cores)
+                .map(|(a, b)| a.since(b))
+                .collect(),
+            dma_bytes: self.dma_bytes - earlier.dma_bytes,
+            ssr_tcdm_accesses: self.ssr_tcdm_accesses - earlier.ssr_tcdm_accesses,
+            redmule_macs: self.redmule_macs - earlier.redmule_macs,
+        }
+    }
+
+    fn add(&mut self, o: &ClusterSpan) {
+        if self.cores.is_empty() {
+            self.cores = vec![CoreCounters::default(); o.cores.len()];
+        }
+        for (a, b) in self.cores.iter_mut().zip(&o.cores) {
+            a.add(b);
+        }
+        self.dma_bytes += o.dma_bytes;
+        self.ssr_tcdm_accesses += o.ssr_tcdm_accesses;
+        self.redmule_macs += o.redmule_macs;
     }
 }
 

@@ -11,7 +11,8 @@
 //!   merit), its DAC share with the rows and the bits, and the array share with rows x cols
 //!   ([`AimcEnergy::mvm_power_w`]). Idle tiles draw a fraction of it.
 //! - **Cluster** ([`ClusterEnergy`], [`ClusterActivity`]): per retired integer instruction, per
-//!   binary32 FP operation and binary16 lane, per TCDM word access, per stalled and per idle
+//!   binary32 FP operation and binary16 lane by class (FMA, add, multiply, divide/square root,
+//!   other: Horowitz's ratios to the FMA), per TCDM word access, per stalled and per idle
 //!   core cycle, per DMA byte, per RedMulE MAC, plus leakage power over the cluster's time.
 //! - **Memory and interconnect** ([`MemoryEnergy`], [`NocEnergy`]): per byte at L2 and DRAM,
 //!   per byte per hop on a link plus a header per transfer.
@@ -22,7 +23,7 @@
 //! every value without a published source is marked "assumption" in its doc comment.
 
 use crate::aimc::TileConfig;
-use crate::cluster::{ClusterReport, StallCause};
+use crate::cluster::{ClusterReport, FpOpClass, StallCause, N_FP_CLASSES};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -207,15 +208,36 @@ pub struct ClusterEnergy {
     /// 22FDX, 0.8 V \[P3\], read as one instruction per op; its TCDM accesses are charged on top,
     /// so integer-heavy code is slightly overcharged).
     pub int_instruction_j: f64,
-    /// Per binary32 FP operation (every class charged as an FMA), in J (default 20.5e-12:
-    /// calibrated so that a dense fp32 GEMM on 8 compute cores reaches 80 GFLOP/s/W, Manticore's
-    /// 80 DP-GFLOP/s/W per cluster, 22FDX \[S3\]: 25 pJ per FMA minus 2 TCDM reads of 1.93 pJ,
-    /// 0.54 pJ of leakage and 0.07 pJ of the idle DMA core per FMA; assumption that a binary32
-    /// FMA costs the cluster what a binary64 one does, no SP figure is published).
+    /// Per binary32 fused multiply-add, in J (default 20.5e-12: calibrated so that a dense
+    /// fp32 GEMM on 8 compute cores reaches 80 GFLOP/s/W, Manticore's 80 DP-GFLOP/s/W per
+    /// cluster, 22FDX \[S3\]: 25 pJ per FMA minus 2 TCDM reads of 1.93 pJ, 0.54 pJ of leakage
+    /// and 0.07 pJ of the idle DMA core per FMA; assumption that a binary32 FMA costs the
+    /// cluster what a binary64 one does, no SP figure is published). Other classes are charged
+    /// a share of it ([`ClusterEnergy::fp_class_j`]).
     pub fp32_op_j: f64,
-    /// Per binary16 lane operation (a packed op has two lanes), in J (default 6.69e-12 =
-    /// `fp32_op_j` x 1.5 / 4.6, Horowitz's FP16 to FP32 add + multiply ratio at 45 nm \[H1\]).
+    /// Per binary16 fused multiply-add lane (a packed op has two lanes), in J (default
+    /// 6.69e-12 = `fp32_op_j` x 1.5 / 4.6, Horowitz's FP16 to FP32 add + multiply ratio at
+    /// 45 nm \[H1\]).
     pub fp16_lane_j: f64,
+    /// A binary32 add or subtract as a share of `fp32_op_j` (default 0.196 = 0.9 / (0.9 + 3.7),
+    /// Horowitz's FP32 add over add + multiply \[H1\]; assumption: the whole-cluster cost of an
+    /// FP instruction scales as its datapath's).
+    pub fp32_add_share: f64,
+    /// A binary32 multiply as a share of `fp32_op_j` (default 0.804 = 3.7 / 4.6 \[H1\]).
+    pub fp32_mul_share: f64,
+    /// A binary16 add or subtract lane as a share of `fp16_lane_j` (default 0.267 =
+    /// 0.4 / (0.4 + 1.1), Horowitz's FP16 add over add + multiply \[H1\]).
+    pub fp16_add_share: f64,
+    /// A binary16 multiply lane as a share of `fp16_lane_j` (default 0.733 = 1.1 / 1.5 \[H1\]).
+    pub fp16_mul_share: f64,
+    /// A divide or square root as a share of the format's FMA (default 1.0; assumption:
+    /// no source gives a divider's energy, and Snitch's iterative unit holds the FPU for
+    /// `fpu.div` cycles with a datapath smaller than the multiplier).
+    pub fp_div_sqrt_share: f64,
+    /// A compare, min/max, classify, sign injection, move or conversion as a share of the
+    /// format's FMA (default = the binary32 add share, 0.196; assumption: these use at most an
+    /// adder's datapath).
+    pub fp_other_share: f64,
     /// Per 32-bit TCDM word access by a core or an SSR stream, in J (default 1.93e-12:
     /// Horowitz's 5 pJ per 32-bit read of an 8 KB SRAM at 45 nm \[H1\] x `memory.node_scale`).
     pub tcdm_access_j: f64,
@@ -236,10 +258,35 @@ impl Default for ClusterEnergy {
             int_instruction_j: 5.6e-12,
             fp32_op_j: 20.5e-12,
             fp16_lane_j: 6.69e-12,
+            fp32_add_share: 0.196,
+            fp32_mul_share: 0.804,
+            fp16_add_share: 0.267,
+            fp16_mul_share: 0.733,
+            fp_div_sqrt_share: 1.0,
+            fp_other_share: 0.196,
             tcdm_access_j: 1.93e-12,
             stall_cycle_j: 1.12e-12,
             idle_core_cycle_j: 0.56e-12,
             leakage_power_w: 4.35e-3,
+        }
+    }
+}
+
+impl ClusterEnergy {
+    /// Energy of one operation of `class` in J: per binary32 operation (`half` false) or per
+    /// binary16 lane (`half` true), the format's FMA energy times the class's share.
+    pub fn fp_class_j(&self, class: FpOpClass, half: bool) -> f64 {
+        let (fma, add, mul) = if half {
+            (self.fp16_lane_j, self.fp16_add_share, self.fp16_mul_share)
+        } else {
+            (self.fp32_op_j, self.fp32_add_share, self.fp32_mul_share)
+        };
+        fma * match class {
+            FpOpClass::Fma => 1.0,
+            FpOpClass::AddSub => add,
+            FpOpClass::Mul => mul,
+            FpOpClass::DivSqrt => self.fp_div_sqrt_share,
+            FpOpClass::Other => self.fp_other_share,
         }
     }
 }
@@ -463,7 +510,7 @@ impl EnergyConfig {
         let m = &self.memory;
         let p = &self.programming;
         let ar = &self.area;
-        let reals: [(&str, f64); 33] = [
+        let reals: [(&str, f64); 39] = [
             ("aimc.mvm_power_w", a.mvm_power_w),
             ("aimc.adc_share", a.adc_share),
             ("aimc.dac_share", a.dac_share),
@@ -471,6 +518,12 @@ impl EnergyConfig {
             ("cluster.int_instruction_j", c.int_instruction_j),
             ("cluster.fp32_op_j", c.fp32_op_j),
             ("cluster.fp16_lane_j", c.fp16_lane_j),
+            ("cluster.fp32_add_share", c.fp32_add_share),
+            ("cluster.fp32_mul_share", c.fp32_mul_share),
+            ("cluster.fp16_add_share", c.fp16_add_share),
+            ("cluster.fp16_mul_share", c.fp16_mul_share),
+            ("cluster.fp_div_sqrt_share", c.fp_div_sqrt_share),
+            ("cluster.fp_other_share", c.fp_other_share),
             ("cluster.tcdm_access_j", c.tcdm_access_j),
             ("cluster.stall_cycle_j", c.stall_cycle_j),
             ("cluster.idle_core_cycle_j", c.idle_core_cycle_j),
@@ -558,6 +611,12 @@ pub struct ClusterActivity {
     pub fp32_ops: u64,
     /// binary16 lane operations.
     pub fp16_lanes: u64,
+    /// binary32 FP operations by class (index = [`FpOpClass`] as usize); operations of
+    /// `fp32_ops` not counted here (an activity derived without classes, e.g. the analytic
+    /// model's) are charged as FMAs.
+    pub fp32_class_ops: [u64; N_FP_CLASSES],
+    /// binary16 lanes by class, likewise against `fp16_lanes`.
+    pub fp16_class_lanes: [u64; N_FP_CLASSES],
     /// TCDM word accesses of cores and SSR streams.
     pub tcdm_accesses: u64,
     /// Bytes the DMA moved.
@@ -587,9 +646,43 @@ impl ClusterActivity {
             a.int_instructions += c.instructions.saturating_sub(c.fp_ops);
             a.fp32_ops += c.fp_ops - c.fp16_ops;
             a.fp16_lanes += c.fp16_lanes;
+            for k in 0..N_FP_CLASSES {
+                a.fp32_class_ops[k] += c.fp32_class_ops[k];
+                a.fp16_class_lanes[k] += c.fp16_class_lanes[k];
+            }
             a.tcdm_accesses += c.tcdm_accesses;
         }
         a
+    }
+
+    /// The whole cluster's activity over region `id` as `core` marked it (its spans summed
+    /// over every entry): every core's counters and the cluster-wide ones over those spans
+    /// ([`crate::cluster::RegionStats::cluster`]), `cycles` the region's length on `core`.
+    /// None when `core` never entered the region.
+    pub fn from_region(r: &ClusterReport, id: u8, core: usize) -> Option<Self> {
+        let st = r.regions.get(&(id, core))?;
+        let span = &st.cluster;
+        let region = ClusterReport {
+            program: String::new(),
+            exit_code: r.exit_code,
+            cycles: st.counters.cycles,
+            clock_ghz: r.clock_ghz,
+            cores: span.cores.clone(),
+            regions: Default::default(),
+            dma_busy_cycles: 0,
+            dma_bytes: span.dma_bytes,
+            ssr_tcdm_accesses: span.ssr_tcdm_accesses,
+            icache_accesses: 0,
+            icache_misses: 0,
+            redmule: None,
+            redmule_fmas: 0,
+            console: Vec::new(),
+        };
+        Some(Self {
+            redmule_macs: span.redmule_macs,
+            redmule: u64::from(r.redmule.is_some()),
+            ..Self::from_report(&region)
+        })
     }
 
     /// Field-by-field sum.
@@ -602,6 +695,10 @@ impl ClusterActivity {
             int_instructions: self.int_instructions + o.int_instructions,
             fp32_ops: self.fp32_ops + o.fp32_ops,
             fp16_lanes: self.fp16_lanes + o.fp16_lanes,
+            fp32_class_ops: std::array::from_fn(|k| self.fp32_class_ops[k] + o.fp32_class_ops[k]),
+            fp16_class_lanes: std::array::from_fn(|k| {
+                self.fp16_class_lanes[k] + o.fp16_class_lanes[k]
+            }),
             tcdm_accesses: self.tcdm_accesses + o.tcdm_accesses,
             dma_bytes: self.dma_bytes + o.dma_bytes,
             redmule_macs: self.redmule_macs + o.redmule_macs,
@@ -627,6 +724,8 @@ impl ClusterActivity {
             int_instructions: f(self.int_instructions),
             fp32_ops: f(self.fp32_ops),
             fp16_lanes: f(self.fp16_lanes),
+            fp32_class_ops: self.fp32_class_ops.map(f),
+            fp16_class_lanes: self.fp16_class_lanes.map(f),
             tcdm_accesses: f(self.tcdm_accesses),
             dma_bytes: f(self.dma_bytes),
             redmule_macs: f(self.redmule_macs),
@@ -644,11 +743,34 @@ impl ClusterActivity {
             int_instructions: self.int_instructions.saturating_sub(o.int_instructions),
             fp32_ops: self.fp32_ops.saturating_sub(o.fp32_ops),
             fp16_lanes: self.fp16_lanes.saturating_sub(o.fp16_lanes),
+            fp32_class_ops: std::array::from_fn(|k| {
+                self.fp32_class_ops[k].saturating_sub(o.fp32_class_ops[k])
+            }),
+            fp16_class_lanes: std::array::from_fn(|k| {
+                self.fp16_class_lanes[k].saturating_sub(o.fp16_class_lanes[k])
+            }),
             tcdm_accesses: self.tcdm_accesses.saturating_sub(o.tcdm_accesses),
             dma_bytes: self.dma_bytes.saturating_sub(o.dma_bytes),
             redmule_macs: self.redmule_macs.saturating_sub(o.redmule_macs),
             redmule: self.redmule,
         }
+    }
+
+    /// Energy of the FP operations in J: each class its own energy per binary32 operation or
+    /// binary16 lane, the unclassified rest of `fp32_ops` / `fp16_lanes` as FMAs.
+    pub fn fpu_j(&self, c: &ClusterEnergy) -> f64 {
+        let mut e = 0.0;
+        for (half, total, by_class) in [
+            (false, self.fp32_ops, &self.fp32_class_ops),
+            (true, self.fp16_lanes, &self.fp16_class_lanes),
+        ] {
+            let classified: u64 = by_class.iter().sum();
+            e += total.saturating_sub(classified) as f64 * c.fp_class_j(FpOpClass::Fma, half);
+            for class in FpOpClass::ALL {
+                e += by_class[class as usize] as f64 * c.fp_class_j(class, half);
+            }
+        }
+        e
     }
 
     /// Idle core cycles: every core's cycles of the span it was not running.
@@ -722,7 +844,7 @@ impl EnergyConfig {
         };
         ClusterEnergyBreakdown {
             instructions_j: a.int_instructions as f64 * c.int_instruction_j,
-            fpu_j: a.fp32_ops as f64 * c.fp32_op_j + a.fp16_lanes as f64 * c.fp16_lane_j,
+            fpu_j: a.fpu_j(c),
             tcdm_j: a.tcdm_accesses as f64 * c.tcdm_access_j,
             cycles_j: a.stall_cycles as f64 * c.stall_cycle_j
                 + a.idle_core_cycles() as f64 * c.idle_core_cycle_j,

@@ -89,9 +89,11 @@ fn cluster_energy_charges_each_counter_once() {
         dma_bytes: 4096,
         redmule_macs: 10_000,
         redmule: 1,
+        ..ClusterActivity::default()
     };
     let b = e.cluster_energy(&a, 1.0);
-    // by hand: 2000 x 5.6 pJ; 1000 x 20.5 + 3000 x 6.69 pJ; 1500 x 1.93 pJ;
+    // by hand (no FP classes: every FP operation an FMA): 2000 x 5.6 pJ;
+    // 1000 x 20.5 + 3000 x 6.69 pJ; 1500 x 1.93 pJ;
     // 400 x 1.12 + (9000 - 5000) x 0.56 pJ; 4096 x 2 x 1.25 x 0.386 pJ; 10000 x 2.436 pJ;
     // (4.35 + 0.61) mW x 1 us.
     assert!(within(b.instructions_j, 11.2e-9, 1e-9));
@@ -119,6 +121,8 @@ fn activity_comes_from_the_report_counters() {
         fp16_ops: 10,
         fp16_lanes: 20,
         tcdm_accesses: 25,
+        fp32_class_ops: [12, 3, 2, 1, 2],
+        fp16_class_lanes: [16, 0, 0, 0, 4],
         ..CoreCounters::default()
     };
     c0.stalls[StallCause::Raw as usize] = 5;
@@ -155,6 +159,8 @@ fn activity_comes_from_the_report_counters() {
             int_instructions: 50 + 40,
             fp32_ops: 20,
             fp16_lanes: 20,
+            fp32_class_ops: [12, 3, 2, 1, 2],
+            fp16_class_lanes: [16, 0, 0, 0, 4],
             tcdm_accesses: 32,
             dma_bytes: 256,
             redmule_macs: 0,
@@ -166,7 +172,71 @@ fn activity_comes_from_the_report_counters() {
     assert_eq!((s.cycles, s.int_instructions, s.tcdm_accesses), (25, 22, 8));
     let rest = a.minus(&s);
     assert_eq!((rest.cycles, rest.fp32_ops, rest.cores), (75, 15, 2));
+    assert_eq!(
+        (s.fp32_class_ops, rest.fp16_class_lanes),
+        ([3, 0, 0, 0, 0], [12, 0, 0, 0, 3])
+    );
     assert_eq!(s.add(&rest).cycles, 100);
+    assert_eq!(s.add(&rest).fp32_class_ops[0], 12);
+}
+
+#[test]
+fn each_fp_class_is_charged_its_share_of_the_formats_fma() {
+    let e = EnergyConfig::default();
+    let c = &e.cluster;
+    // Horowitz [H1] at 45 nm: FP32 add 0.9, mul 3.7 pJ; FP16 add 0.4, mul 1.1 pJ.
+    assert!(within(c.fp32_add_share, 0.9 / 4.6, 0.01));
+    assert!(within(c.fp32_mul_share, 3.7 / 4.6, 0.01));
+    assert!(within(c.fp16_add_share, 0.4 / 1.5, 0.01));
+    assert!(within(c.fp16_mul_share, 1.1 / 1.5, 0.01));
+    assert!(within(c.fp16_lane_j, c.fp32_op_j * 1.5 / 4.6, 0.01));
+    // binary32: 10 FMA, 20 add, 30 mul, 4 div/sqrt, 50 other; 6 unclassified (as FMAs).
+    // binary16 lanes: 8 FMA, 6 add, 4 mul, 2 div/sqrt, 10 other; none unclassified.
+    let a = ClusterActivity {
+        fp32_ops: 120,
+        fp32_class_ops: [10, 20, 30, 4, 50],
+        fp16_lanes: 30,
+        fp16_class_lanes: [8, 6, 4, 2, 10],
+        ..ClusterActivity::default()
+    };
+    let (f32j, f16j) = (20.5e-12, 6.69e-12);
+    let want = f32j * (16.0 + 20.0 * 0.196 + 30.0 * 0.804 + 4.0 * 1.0 + 50.0 * 0.196)
+        + f16j * (8.0 + 6.0 * 0.267 + 4.0 * 0.733 + 2.0 * 1.0 + 10.0 * 0.196);
+    let b = e.cluster_energy(&a, 1.0);
+    assert!(within(b.fpu_j, want, 1e-12), "{} vs {want}", b.fpu_j);
+    // an add costs less than a multiply, which costs less than an FMA, in both formats
+    for half in [false, true] {
+        let j = |k| c.fp_class_j(k, half);
+        assert!(j(FpOpClass::AddSub) < j(FpOpClass::Mul) && j(FpOpClass::Mul) < j(FpOpClass::Fma));
+    }
+}
+
+#[test]
+fn fp_classes_follow_the_decoder() {
+    use hetsim_isa::Op;
+    let cases = [
+        (Op::FmaddS, FpOpClass::Fma),
+        (Op::FnmsubS, FpOpClass::Fma),
+        (Op::VfmacH, FpOpClass::Fma),
+        (Op::VfdotpexSH, FpOpClass::Fma),
+        (Op::FaddS, FpOpClass::AddSub),
+        (Op::FsubH, FpOpClass::AddSub),
+        (Op::VfsubH, FpOpClass::AddSub),
+        (Op::VfsumexSH, FpOpClass::AddSub),
+        (Op::FmulS, FpOpClass::Mul),
+        (Op::VfmulRH, FpOpClass::Mul),
+        (Op::FdivS, FpOpClass::DivSqrt),
+        (Op::FsqrtH, FpOpClass::DivSqrt),
+        (Op::FminS, FpOpClass::Other),
+        (Op::FsgnjxS, FpOpClass::Other),
+        (Op::FeqH, FpOpClass::Other),
+        (Op::FcvtSH, FpOpClass::Other),
+        (Op::FmvXW, FpOpClass::Other),
+        (Op::VfmaxH, FpOpClass::Other),
+    ];
+    for (op, class) in cases {
+        assert_eq!(FpOpClass::of(op), class, "{op:?}");
+    }
 }
 
 #[test]

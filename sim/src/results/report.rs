@@ -66,8 +66,9 @@ pub struct Row {
     pub rel_err: Option<f64>,
     /// Where cluster times come from, e.g. `analytic model`.
     pub cluster_model: String,
-    /// Energy of the hybrid design, J (docs/energy.md): op and layer rows the energy of their
-    /// tasks (tile MVMs, cluster tasks, transfers); the model row also the static energy.
+    /// Energy of the hybrid design, J (docs/energy.md): the energy of the row's tasks (tile
+    /// MVMs, cluster tasks, transfers) plus its `static_energy_j`; the model row also the
+    /// final write-back.
     pub energy_j: f64,
     /// Energy of the pure-AIMC baseline in the same scope, J.
     pub baseline_energy_j: f64,
@@ -81,8 +82,9 @@ pub struct Row {
     pub cluster_energy_j: f64,
     /// Part of `energy_j` spent moving data (links per byte and hop, L2 per byte), J.
     pub transfer_energy_j: f64,
-    /// Model rows: idle tiles, idle cluster cores and cluster leakage over the whole run, J
-    /// (0 on op and layer rows).
+    /// Idle tiles, idle cluster cores and cluster leakage, J: the whole run's on the model row,
+    /// shared out to layer and op rows by time span (a layer its latency's share of the sum of
+    /// the layers' latencies, an op its latency's share of its layer's; docs/energy.md).
     pub static_energy_j: f64,
     /// Energy-delay product of the hybrid design: energy_j x hybrid latency, J s.
     pub edp_js: f64,

@@ -901,6 +901,9 @@ pub fn run_observed(
             })
             .collect();
         let mut over = 0usize;
+        // op and layer rows that get a share of the static energy: (row index, the op's
+        // instance or None for a layer row, hybrid and baseline aggregates, work)
+        let mut shared: Vec<(usize, Option<usize>, Agg, Agg, Work2)> = Vec::new();
         let mut inst_work = vec![Work2::default(); mapping.instances.len()];
         let mut model_work = Work2::default();
         for (k, rec) in recs.iter().enumerate() {
@@ -934,6 +937,7 @@ pub fn run_observed(
             model_work = model_work.add(&work);
             let mut row = mk("op", &inst.name, &op.name, op.kind.label(), shape);
             fill_energy(&mut row, h, b, &work);
+            shared.push((rows.len(), Some(rec.inst), *h, *b, work));
             let lat = h.latency().max(1);
             row.tile_ns = ps_to_ns(h.tile);
             row.tile_passes = rec.passes;
@@ -966,9 +970,11 @@ pub fn run_observed(
             fill_total(&mut row, h, b, *tcdm, tcdm_cap, (lin, cl));
             fill_energy(&mut row, h, b, &inst_work[ii]);
             fill_split(&mut row, hyb.inst_split.get(ii), base.inst_split.get(ii));
+            shared.push((rows.len(), None, *h, *b, inst_work[ii]));
             row.rel_err = num.as_ref().and_then(|n| n.layer_err.get(ii).copied());
             rows.push(row);
         }
+        share_static(&mut rows, &shared, &inst_aggs, hyb.static_j, base.static_j);
         let mut m = mk("model", "(all)", "(all)", "model", String::new());
         let mut th = Agg::default();
         let mut tb = Agg::default();
@@ -1191,6 +1197,50 @@ fn fill_energy(row: &mut Row, h: &Agg, b: &Agg, w: &Work2) {
     row.energy_j = h.energy_j();
     row.baseline_energy_j = b.energy_j();
     finish_energy(row, h, b, w);
+}
+
+/// Shares the model's static energy (idle tiles, idle cores, leakage) out to the layer and op
+/// rows by time span (docs/energy.md): a layer gets `static x its latency / the sum of the
+/// layers' latencies`, an op its layer's share x `its latency / the sum of its layer's op
+/// latencies`; the hybrid design and the baseline each by their own spans. The layer rows'
+/// shares add up to the model row's static energy, the op rows' to their layer's.
+fn share_static(
+    rows: &mut [Row],
+    shared: &[(usize, Option<usize>, Agg, Agg, Work2)],
+    layers: &[(Agg, Agg, u64)],
+    hyb_static_j: f64,
+    base_static_j: f64,
+) {
+    let span = |a: &Agg| a.latency() as f64;
+    let frac = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 0.0 };
+    let (lh, lb): (f64, f64) = layers
+        .iter()
+        .fold((0.0, 0.0), |(x, y), (h, b, _)| (x + span(h), y + span(b)));
+    let mut op_h = vec![0.0; layers.len()];
+    let mut op_b = vec![0.0; layers.len()];
+    for (_, inst, h, b, _) in shared {
+        if let Some(i) = *inst {
+            op_h[i] += span(h);
+            op_b[i] += span(b);
+        }
+    }
+    for (k, inst, h, b, w) in shared {
+        let (sh, sb) = match *inst {
+            None => (frac(span(h), lh), frac(span(b), lb)),
+            Some(i) => {
+                let (layer_h, layer_b) = (&layers[i].0, &layers[i].1);
+                (
+                    frac(span(layer_h), lh) * frac(span(h), op_h[i]),
+                    frac(span(layer_b), lb) * frac(span(b), op_b[i]),
+                )
+            }
+        };
+        let row = &mut rows[*k];
+        row.static_energy_j = hyb_static_j * sh;
+        row.energy_j += row.static_energy_j;
+        row.baseline_energy_j += base_static_j * sb;
+        finish_energy(row, h, b, w);
+    }
 }
 
 /// The derived energy columns (overhead, EDP, power, efficiencies) from `energy_j` and

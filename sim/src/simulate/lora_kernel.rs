@@ -703,9 +703,9 @@ pub struct LoraTiming {
     pub batch_periods: [u64; MEASURE_BATCHES as usize],
     /// TCDM bytes the kernel's buffers needed.
     pub tcdm_bytes: u32,
-    /// The energy model's counters of one steady-state batch: the measurement run's counters
-    /// times `batch_cycles / run cycles` (the per-core and cluster-wide counters are not kept
-    /// per region, so a batch gets its time share of the run's activity).
+    /// The energy model's counters of one steady-state batch: the whole cluster's counters
+    /// over the middle batch's region ([`ClusterActivity::from_region`]: every core and the
+    /// DMA, SSR and RedMulE counters over the DMA core's batch span).
     pub batch_activity: ClusterActivity,
     /// The rest of the run's counters: the once-per-layer start-up's.
     pub startup_activity: ClusterActivity,
@@ -1071,11 +1071,13 @@ fn phase2_cycles(report: &ClusterReport) -> u64 {
 /// the batch regions are missing (a kernel without them).
 fn persistent_timing(report: &ClusterReport, tcdm_bytes: u32) -> Option<LoraTiming> {
     let mut periods = [0u64; MEASURE_BATCHES as usize];
+    let mut marker = 0;
     for (b, p) in periods.iter_mut().enumerate() {
         let id = REGION_BATCH0 + b as u8;
         // one core (the DMA core) marks the batches, each once
         let mut marks = report.regions.iter().filter(|((r, _), _)| *r == id);
-        let (_, st) = marks.next()?;
+        let (&(_, core), st) = marks.next()?;
+        marker = core;
         if st.count != 1 || marks.next().is_some() {
             return None;
         }
@@ -1085,7 +1087,10 @@ fn persistent_timing(report: &ClusterReport, tcdm_bytes: u32) -> Option<LoraTimi
     let n = u64::from(MEASURE_BATCHES);
     let phase2 = phase2_cycles(report);
     let run = ClusterActivity::from_report(report);
-    let batch_activity = run.scaled(batch_cycles, report.cycles);
+    // The steady batch's region (marked on the DMA core) with the whole cluster's counters
+    // over it; the start-up is the rest of the run beyond n steady batches, as its cycles.
+    let batch_activity =
+        ClusterActivity::from_region(report, REGION_BATCH0 + STEADY_BATCH as u8, marker)?;
     let startup_activity = run.minus(&batch_activity.scaled(n, 1));
     Some(LoraTiming {
         batch_activity,
@@ -1185,6 +1190,51 @@ mod tests {
             let mut cached = kernel(true);
             assert_eq!(cached.timing(s).expect("first"), t, "{name}");
             assert_eq!(cached.timing(s).expect("cached"), t, "{name}");
+        }
+    }
+
+    /// A steady batch's energy counters are the middle batch region's, over the whole cluster:
+    /// its FP work is exactly one batch's (fp32: t (in r + r out) FMAs; RedMulE: the same MACs
+    /// on the engine), its DMA bytes one batch's X, XW and Y (A and B are resident: none of
+    /// them), its span the batch period; and n steady batches plus the start-up give back the
+    /// measurement run's counters.
+    #[test]
+    fn a_batch_is_charged_its_steady_region() {
+        let s = LoraShape {
+            in_features: 128,
+            out_features: 64,
+            rank: 8,
+            tokens: 24,
+        };
+        let macs = (s.tokens * (s.in_features * s.rank + s.rank * s.out_features)) as u64;
+        for (name, kernel, bytes) in [
+            ("fp32", kernel as fn(bool) -> LoraKernel, 4u64),
+            ("redmule", redmule_kernel, 2),
+            ("f16_ssr", f16_ssr_kernel, 2),
+        ] {
+            let mut k = kernel(false);
+            let t = k.timing(s).expect("timing");
+            let a = t.batch_activity;
+            assert_eq!(a.cycles, t.batch_cycles, "{name}");
+            assert_eq!(a.cores, 9, "{name}");
+            let io = bytes * (s.tokens * (s.in_features + 2 * s.out_features)) as u64;
+            assert_eq!(a.dma_bytes, io, "{name}: {a:?}");
+            match name {
+                "fp32" => assert_eq!(a.fp32_class_ops[0], macs, "{name}: {a:?}"),
+                "redmule" => assert_eq!(a.redmule_macs, macs, "{name}: {a:?}"),
+                // packed binary16 dot products: two lanes per instruction
+                _ => assert!(a.fp16_class_lanes[0] >= macs, "{name}: {a:?}"),
+            }
+            let (r, _, _) = k
+                .run_cluster(s, LoraData::of(&LoraData::zeros(s)), MEASURE_BATCHES)
+                .expect("run");
+            let run = ClusterActivity::from_report(&r);
+            let rebuilt = t
+                .startup_activity
+                .add(&a.scaled(u64::from(MEASURE_BATCHES), 1));
+            assert_eq!(rebuilt.dma_bytes, run.dma_bytes, "{name}");
+            assert_eq!(rebuilt.fp32_ops, run.fp32_ops, "{name}");
+            assert_eq!(rebuilt.redmule_macs, run.redmule_macs, "{name}");
         }
     }
 

@@ -228,6 +228,8 @@ impl AnalyticCluster {
             dma_bytes,
             redmule_macs: 0,
             redmule: 0,
+            // No FP classes: every FP operation is charged as an FMA (docs/energy.md).
+            ..ClusterActivity::default()
         }
     }
 
