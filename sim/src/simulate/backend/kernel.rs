@@ -22,25 +22,28 @@
 //! - TCDM: the kernel reports the bytes its buffers needed (`lora_used_tcdm`, including its own
 //!   double buffering), reported as resident with no per-batch part.
 //! - Dynamic operations: with `dynamic_elf` (`kernels/build/dyn_f16.elf`, binary16 on a
-//!   cluster with zfh, xfvec, xfrep and xssr), residual adds, ReLU, GELU (both forms), NoNorm,
-//!   LayerNorm and softmax take the cycles and the activity counters (the energy model's) of
-//!   that kernel run on the cycle-level cluster for the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
+//!   cluster with zfh, xfvec, xfrep and xssr), residual adds, ReLU, GELU (both forms; the erf
+//!   form runs the tanh-form kernel), NoNorm, LayerNorm and softmax take the cycles and the
+//!   activity counters (the energy model's) of that kernel run on the cycle-level cluster for
+//!   the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
 //!   on data). An operation beyond one run's L2 buffers runs as row blocks one after another
-//!   (the sum of their runs). Attention scores and context, RMSNorm, SiLU, rotary embeddings,
-//!   gating multiplies and shapes the kernel refuses (odd columns for add/ReLU, NoNorm columns
-//!   not a multiple of 8, more than 4096 columns) use the analytic model, and the backend's label
-//!   says which. Without `dynamic_elf` every dynamic operation uses the analytic model. Y of a
-//!   dynamic operation on data is still the host's f32 evaluation (the numerics of the kernels
-//!   in the hybrid forward pass are a later step).
-//! - Attention scores: with `attention_elf` (`kernels/build/attn_f16.elf`), `Scores` take the
-//!   cycles of that kernel's run ([`crate::attn_kernel`], cached per shape); a product beyond
-//!   its L2 buffers runs as blocks of query rows (each with its local causal mask), one run
-//!   each; keys beyond its buffers or TCDM fall back to the analytic model.
+//!   (the sum of their runs). RMSNorm, SiLU, rotary embeddings, gating multiplies and shapes
+//!   the kernel refuses (odd columns for add/ReLU, NoNorm columns not a multiple of 8, more
+//!   than 4096 columns) use the analytic model, and the backend's label says which. Without
+//!   `dynamic_elf` every dynamic operation uses the analytic model. Y of a dynamic operation on
+//!   data is still the host's f32 evaluation (the numerics of the kernels in the hybrid forward
+//!   pass are a later step).
+//! - Attention: with `attention_elf` (`kernels/build/attn_f16.elf`), `Scores` and `Context`
+//!   take the cycles of that kernel's runs ([`crate::attn_kernel`], cached per shape). Keys
+//!   beyond TCDM run as key blocks (scores: exact, each score needs one key; context: partial
+//!   contexts added by `dyn_f16` add runs, which needs `dynamic_elf`), query rows beyond the L2
+//!   buffers as row blocks, one run per block; shapes the kernel refuses (odd head_dim, or not
+//!   a multiple of 8 for the context) fall back to the analytic model.
 
 use super::chunks::{self, block, ChunkPlan};
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
 use super::{LoraShape, ShapeRefusal};
-use crate::attn_kernel::{AttnKernel, AttnShape};
+use crate::attn_kernel::{AttnKernel, AttnShape, CtxShape};
 use crate::dyn_kernel::{DynKernel, DynOp, DynShape};
 use crate::engine::ClockDomain;
 use crate::error::Error;
@@ -154,7 +157,7 @@ impl KernelCluster {
             ));
         }
         if let Some(f) = &cfg.attention_elf {
-            kernels.push(format!("{} for attention scores", name(f)));
+            kernels.push(format!("{} for attention scores and context", name(f)));
         }
         let dynamic_label = if kernels.is_empty() {
             "dynamic ops: analytic model".to_string()
@@ -175,7 +178,9 @@ impl KernelCluster {
     }
 
     /// The attention kernel's cost of scores of shape `s`, when `attention_elf` is set and the
-    /// kernel takes it: blocks of query rows small enough for its buffers, one run each.
+    /// kernel takes it: keys in blocks small enough for TCDM (every score depends on one key
+    /// only, so the blocks compute the same scores; each block's causal mask is its local one),
+    /// query rows in blocks small enough for the L2 buffers, one run per block.
     fn attn_kernel_cost(
         &self,
         s: AttnShape,
@@ -185,40 +190,94 @@ impl KernelCluster {
         let Some(k) = &self.attn_kernel else {
             return Ok(None);
         };
-        let block = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
-            .min(crate::attn_kernel::MAX_OUT / (s.heads * s.seq_k).max(1))
+        let tile = k.full_tile_rows(s.seq);
+        let kb = k
+            .key_block(s.seq_k, |sk| AttnShape { seq_k: sk, ..s }.tcdm_bytes(tile))
+            .min(crate::attn_kernel::MAX_IN / (s.kv_heads * s.head_dim).max(1));
+        if kb == 0 {
+            return Ok(None);
+        }
+        let rb = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
+            .min(crate::attn_kernel::MAX_OUT / (s.heads * kb).max(1))
             .min(s.seq);
-        if block == 0 || (AttnShape { seq: block, ..s }).error().is_some() {
+        if rb == 0
+            || (AttnShape {
+                seq: rb,
+                seq_k: kb,
+                ..s
+            })
+            .error()
+            .is_some()
+        {
             return Ok(None);
         }
-        let (full, rest) = (s.seq / block, s.seq % block);
-        let run = |rows| match k.cost(AttnShape { seq: rows, ..s }) {
-            Ok(c) => Ok(Some(c)),
-            // the keys do not fit TCDM (exit code 5): the analytic model
-            Err(e) if e.contains("exited with code 5") => Ok(None),
-            Err(e) => Err(Error::Backend(format!("attention scores ({s}): {e}"))),
-        };
-        let Some((c_full, a_full)) = run(block)? else {
+        let cost = grid_cost(s.seq, rb, s.seq_k, kb, |rows, keys| {
+            k.cost(AttnShape {
+                seq: rows,
+                seq_k: keys,
+                ..s
+            })
+            .map_err(|e| Error::Backend(format!("attention scores ({s}): {e}")))
+        })?;
+        Ok(Some(attn_cost(cost, ins, out)))
+    }
+
+    /// The attention kernel's cost of the context of shape `s`, when `attention_elf` is set and
+    /// the kernel takes it: query rows in blocks small enough for the L2 buffers; keys in
+    /// blocks small enough for TCDM, each block's partial context then added to the running
+    /// one by a `dyn_f16` add run (so more than one key block needs `dynamic_elf`). Key blocks
+    /// round each partial context to binary16 before the adds: an evaluation order the single
+    /// run does not have (the costs are the runs'; Y stays the host's f32).
+    fn ctx_kernel_cost(
+        &self,
+        s: CtxShape,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> Result<Option<ClusterCost>, Error> {
+        let Some(k) = &self.attn_kernel else {
             return Ok(None);
         };
-        let mut cycles = full as u64 * c_full;
-        let mut activity = a_full.scaled(full as u64, 1);
-        if rest > 0 {
-            match run(rest)? {
-                Some((c, a)) => {
-                    cycles += c;
-                    activity = activity.add(&a);
-                }
-                None => return Ok(None),
-            }
+        let tile = k.full_tile_rows(s.seq);
+        let kb = k
+            .key_block(s.seq_k, |sk| CtxShape { seq_k: sk, ..s }.tcdm_bytes(tile))
+            .min(crate::attn_kernel::MAX_IN / (s.kv_heads * s.head_dim).max(1));
+        if kb == 0 || (kb < s.seq_k && self.dyn_kernel.is_none()) {
+            return Ok(None);
         }
-        let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * 2).sum();
-        Ok(Some(ClusterCost {
-            cycles,
-            batch_bytes: bytes_in + (out.0 * out.1) as u64 * 2,
-            activity,
-            ..ClusterCost::default()
-        }))
+        let rb = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
+            .min(crate::attn_kernel::MAX_OUT / (s.heads * kb).max(1))
+            .min(s.seq);
+        if rb == 0
+            || (CtxShape {
+                seq: rb,
+                seq_k: kb,
+                ..s
+            })
+            .error()
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let (mut cycles, mut activity) = grid_cost(s.seq, rb, s.seq_k, kb, |rows, keys| {
+            k.context_cost(CtxShape {
+                seq: rows,
+                seq_k: keys,
+                ..s
+            })
+            .map_err(|e| Error::Backend(format!("attention context ({s}): {e}")))
+        })?;
+        let key_blocks = s.seq_k.div_ceil(kb);
+        if key_blocks > 1 {
+            let width = s.heads * s.head_dim;
+            let Some(add) =
+                self.dyn_kernel_cost(&OpKind::Add, &[(s.seq, width); 2], (s.seq, width))?
+            else {
+                return Ok(None);
+            };
+            cycles += (key_blocks - 1) as u64 * add.cycles;
+            activity = activity.add(&add.activity.scaled(key_blocks as u64 - 1, 1));
+        }
+        Ok(Some(attn_cost((cycles, activity), ins, out)))
     }
 
     /// The kernel cost of a dynamic operation, when `dynamic_elf` is set and the kernel takes
@@ -245,6 +304,24 @@ impl KernelCluster {
                     kv_heads,
                     head_dim,
                     causal,
+                },
+                ins,
+                out,
+            );
+        }
+        if let OpKind::Context {
+            heads,
+            kv_heads,
+            head_dim,
+        } = *kind
+        {
+            return self.ctx_kernel_cost(
+                CtxShape {
+                    seq: out.0,
+                    seq_k: ins.get(1).map_or(0, |v| v.0),
+                    heads,
+                    kv_heads,
+                    head_dim,
                 },
                 ins,
                 out,
@@ -499,6 +576,48 @@ impl ClusterBackend for KernelCluster {
             run.cost = c;
         }
         Ok(run)
+    }
+}
+
+/// The summed cost of a grid of kernel runs: `rows` in blocks of `rb` (the last one shorter)
+/// times `keys` in blocks of `kb` (likewise), `run(rows, keys)` giving each run's cycles and
+/// activity (one run per distinct block shape; the others are copies).
+fn grid_cost(
+    rows: usize,
+    rb: usize,
+    keys: usize,
+    kb: usize,
+    run: impl Fn(usize, usize) -> Result<(u64, ClusterActivity), Error>,
+) -> Result<(u64, ClusterActivity), Error> {
+    let split = |n: usize, b: usize| [(n / b, b), (usize::from(n % b > 0), n % b)];
+    let (mut cycles, mut activity) = (0u64, ClusterActivity::default());
+    for (nr, r) in split(rows, rb) {
+        for (nk, kk) in split(keys, kb) {
+            let times = (nr * nk) as u64;
+            if times == 0 {
+                continue;
+            }
+            let (c, a) = run(r, kk)?;
+            cycles += times * c;
+            activity = activity.add(&a.scaled(times, 1));
+        }
+    }
+    Ok((cycles, activity))
+}
+
+/// A binary16 attention operation's cost from its runs' cycles and activity (inputs and output
+/// moved once).
+fn attn_cost(
+    (cycles, activity): (u64, ClusterActivity),
+    ins: &[(usize, usize)],
+    out: (usize, usize),
+) -> ClusterCost {
+    let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * 2).sum();
+    ClusterCost {
+        cycles,
+        batch_bytes: bytes_in + (out.0 * out.1) as u64 * 2,
+        activity,
+        ..ClusterCost::default()
     }
 }
 
@@ -787,7 +906,8 @@ mod tests {
         let mut k = study_with_dyn();
         assert!(k.label().contains("dyn_f16.elf for add"), "{}", k.label());
         assert!(
-            k.label().contains("attn_f16.elf for attention scores"),
+            k.label()
+                .contains("attn_f16.elf for attention scores and context"),
             "{}",
             k.label()
         );
@@ -854,16 +974,35 @@ mod tests {
         assert_eq!(sc.cycles, want);
         assert_eq!(sc.activity.cycles, want);
         assert!(sc.activity.fp16_lanes > 0, "{:?}", sc.activity);
-        // no kernel for the context product: the analytic model
+        // the context product: the attention kernel's context run (p 16 x 2*16, v 16 x 2*16)
         let c = OpKind::Context {
             heads: 2,
             kv_heads: 2,
             head_dim: 16,
         };
         let ins = [(16, 32), (16, 32)];
+        let (want, act) = ak
+            .context_cost(CtxShape {
+                seq: 16,
+                seq_k: 16,
+                heads: 2,
+                kv_heads: 2,
+                head_dim: 16,
+            })
+            .unwrap();
+        let cc = k.dynamic_cost(&c, &ins, (16, 32)).unwrap();
+        assert_eq!((cc.cycles, cc.activity), (want, act));
+        assert_eq!(cc.batch_bytes, 3 * 2 * 16 * 32);
+        // a head_dim the context kernel refuses (not a multiple of 8): the analytic model
+        let c = OpKind::Context {
+            heads: 2,
+            kv_heads: 2,
+            head_dim: 6,
+        };
+        let ins = [(16, 32), (16, 12)];
         assert_eq!(
-            k.dynamic_cost(&c, &ins, (16, 32)).unwrap(),
-            analytic.dynamic_cost(&c, &ins, (16, 32)).unwrap()
+            k.dynamic_cost(&c, &ins, (16, 12)).unwrap(),
+            analytic.dynamic_cost(&c, &ins, (16, 12)).unwrap()
         );
         // an odd-width add is refused by the kernel: the analytic model
         let add = OpKind::Add;
@@ -871,6 +1010,69 @@ mod tests {
         assert_eq!(
             k.dynamic_cost(&add, &ins, (4, 7)).unwrap(),
             analytic.dynamic_cost(&add, &ins, (4, 7)).unwrap()
+        );
+    }
+
+    /// Keys beyond TCDM run as key blocks: 1,000 keys at head_dim 128 (one head, 64 query
+    /// rows) are blocks of the most keys that fit with full 32-row tiles, their runs summed;
+    /// the context adds each further block's partial context with a dyn_f16 add run.
+    #[test]
+    fn long_sequences_run_as_key_blocks() {
+        let mut k = study_with_dyn();
+        let ak = k.attn_kernel.clone().unwrap();
+        let dk = k.dyn_kernel.clone().unwrap();
+        let s = AttnShape {
+            seq: 64,
+            seq_k: 1000,
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+            causal: true,
+        };
+        let kb = ak.key_block(1000, |sk| AttnShape { seq_k: sk, ..s }.tcdm_bytes(32));
+        assert!(kb % 8 == 0 && kb > 64 && kb < 500, "{kb}");
+        let (n, rest) = (1000 / kb, 1000 % kb);
+        let run = |keys| ak.cost(AttnShape { seq_k: keys, ..s }).unwrap().0;
+        let kind = OpKind::Scores {
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+            causal: true,
+        };
+        let got = k
+            .dynamic_cost(&kind, &[(64, 128), (1000, 128)], (64, 1000))
+            .unwrap();
+        assert_eq!(got.cycles, n as u64 * run(kb) + run(rest));
+        let c = CtxShape {
+            seq: 64,
+            seq_k: 1000,
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+        };
+        let kb = ak.key_block(1000, |sk| CtxShape { seq_k: sk, ..c }.tcdm_bytes(32));
+        assert!(kb % 8 == 0 && kb > 64 && kb < 500, "{kb}");
+        let (n, rest) = (1000 / kb, 1000 % kb);
+        let run = |keys| ak.context_cost(CtxShape { seq_k: keys, ..c }).unwrap().0;
+        let add = dk
+            .cycles(DynShape {
+                op: DynOp::Add,
+                rows: 64,
+                cols: 128,
+            })
+            .unwrap();
+        let kind = OpKind::Context {
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+        };
+        let got = k
+            .dynamic_cost(&kind, &[(64, 1000), (1000, 128)], (64, 128))
+            .unwrap();
+        let blocks = (n + usize::from(rest > 0)) as u64;
+        assert_eq!(
+            got.cycles,
+            n as u64 * run(kb) + run(rest) + (blocks - 1) * add
         );
     }
 
