@@ -26,10 +26,11 @@
 //!   form runs the tanh-form kernel), NoNorm, LayerNorm and softmax take the cycles and the
 //!   activity counters (the energy model's) of that kernel run on the cycle-level cluster for
 //!   the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
-//!   on data). An operation beyond one run's L2 buffers runs as row blocks one after another
-//!   (the sum of their runs). RMSNorm, SiLU, rotary embeddings, gating multiplies and shapes
-//!   the kernel refuses (odd columns for add/ReLU, NoNorm columns not a multiple of 8, more
-//!   than 4096 columns) use the analytic model, and the backend's label says which. Without
+//!   on data), and so do LLaMA's gating multiplies, SiLU, RMSNorm and rotary embeddings
+//!   (RoPE's cos/sin table bound per row as a second operand). An operation beyond one run's
+//!   L2 buffers runs as row blocks one after another (the sum of their runs). Shapes the
+//!   kernel refuses (odd columns for add/mul/ReLU, NoNorm columns not a multiple of 8, more
+//!   than 4096 columns) use the analytic model, and the backend's label says so. Without
 //!   `dynamic_elf` every dynamic operation uses the analytic model. Y of a dynamic operation on
 //!   data is still the host's f32 evaluation (the numerics of the kernels in the hybrid forward
 //!   pass are a later step).
@@ -152,7 +153,7 @@ impl KernelCluster {
         let mut kernels = Vec::new();
         if let Some(f) = &cfg.dynamic_elf {
             kernels.push(format!(
-                "{} for add, ReLU, GELU, NoNorm, LayerNorm, softmax",
+                "{} for add, ReLU, GELU, NoNorm, LayerNorm, softmax, mul, SiLU, RMSNorm, RoPE",
                 name(f)
             ));
         }
@@ -623,15 +624,37 @@ fn attn_cost(
 
 /// The kernel operation and its rows x cols for a dynamic operation with output `out`, when
 /// `dyn_f16` has one: softmax over `heads` segments per row runs as `rows x heads` rows of
-/// `cols / heads` (the same memory); GELU's exact (erf) form runs the tanh-form kernel.
+/// `cols / heads` (the same memory); an elementwise operation wider than the kernel's 4096
+/// columns runs as more rows of the widest even divisor of its columns that fits (the same
+/// memory; LLaMA's 14,336-wide FFN as 4 x rows of 3584); RoPE runs one row per head;
+/// GELU's exact (erf) form runs the tanh-form kernel.
 pub fn dyn_shape(kind: &OpKind, out: (usize, usize)) -> Option<(DynOp, usize, usize)> {
-    let (rows, cols) = out;
+    let (mut rows, mut cols) = out;
+    let elementwise = matches!(kind, OpKind::Add | OpKind::Mul | OpKind::Activation(_));
+    if elementwise && cols > crate::dyn_kernel::MAX_COLS {
+        if let Some(w) = (2..=crate::dyn_kernel::MAX_COLS)
+            .rev()
+            .step_by(2)
+            .find(|w| cols % w == 0)
+        {
+            rows *= cols / w;
+            cols = w;
+        }
+    }
     let op = match *kind {
         OpKind::Add => DynOp::Add,
         OpKind::Activation(Activation::Relu) => DynOp::Relu,
         OpKind::Activation(Activation::Gelu | Activation::GeluErf) => DynOp::Gelu,
         OpKind::Norm(NormKind::NoNorm) => DynOp::NoNorm,
         OpKind::Norm(NormKind::LayerNorm) => DynOp::LayerNorm,
+        OpKind::Norm(NormKind::RmsNorm) => DynOp::RmsNorm,
+        OpKind::Mul => DynOp::Mul,
+        OpKind::Activation(Activation::Silu) => DynOp::Silu,
+        // one row per head (the table is bound in X's layout, so it reshapes alike): rows of
+        // 4096 would leave most compute cores without a row (TCDM holds 3 such tiles)
+        OpKind::Rope { head_dim } if head_dim > 0 && cols % head_dim == 0 => {
+            return Some((DynOp::Rope { head_dim }, rows * cols / head_dim, head_dim));
+        }
         OpKind::Softmax { heads } if heads > 0 && cols % heads == 0 => {
             return Some((DynOp::Softmax, rows * heads, cols / heads));
         }
@@ -1074,6 +1097,46 @@ mod tests {
             got.cycles,
             n as u64 * run(kb) + run(rest) + (blocks - 1) * add
         );
+    }
+
+    /// LLaMA's 14,336-wide gate product runs as rows of 3584 (the widest even divisor within
+    /// the kernel's 4096 columns); a width without one is left to the analytic model.
+    #[test]
+    fn wide_elementwise_ops_run_as_narrower_rows() {
+        assert_eq!(
+            dyn_shape(&OpKind::Mul, (16, 14336)),
+            Some((DynOp::Mul, 64, 3584))
+        );
+        assert_eq!(
+            dyn_shape(&OpKind::Activation(Activation::Silu), (4, 14336)),
+            Some((DynOp::Silu, 16, 3584))
+        );
+        assert_eq!(
+            dyn_shape(&OpKind::Add, (2, 8192)),
+            Some((DynOp::Add, 4, 4096))
+        );
+        assert_eq!(
+            dyn_shape(&OpKind::Rope { head_dim: 128 }, (2, 1024)),
+            Some((DynOp::Rope { head_dim: 128 }, 16, 128))
+        );
+        // not elementwise: rows stay rows (and the kernel refuses more than 4096 columns)
+        assert_eq!(
+            dyn_shape(&OpKind::Norm(NormKind::RmsNorm), (2, 8192)),
+            Some((DynOp::RmsNorm, 2, 8192))
+        );
+        let mut k = study_with_dyn();
+        let dk = k.dyn_kernel.clone().unwrap();
+        let c = k
+            .dynamic_cost(&OpKind::Mul, &[(16, 14336), (16, 14336)], (16, 14336))
+            .unwrap();
+        let want = dk
+            .cycles(DynShape {
+                op: DynOp::Mul,
+                rows: 64,
+                cols: 3584,
+            })
+            .unwrap();
+        assert_eq!(c.cycles, want);
     }
 
     /// An output beyond one run's L2 buffers (200 x 4096 > 458,752 elements) runs as row blocks:
