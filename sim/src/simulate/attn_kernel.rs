@@ -403,7 +403,7 @@ impl AttnKernel {
     /// Query rows per tile the kernel aims for: 4 per compute core (fewer when the shape has
     /// fewer rows).
     pub fn full_tile_rows(&self, seq: usize) -> usize {
-        (4 * self.image.config.cores.saturating_sub(1) as usize)
+        (4 * self.image.config.cores.saturating_sub(1))
             .min(seq)
             .max(1)
     }

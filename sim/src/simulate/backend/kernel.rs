@@ -1099,6 +1099,43 @@ mod tests {
         );
     }
 
+    /// Every dynamic operation of the shipped models' schedules (MobileBERT at SL 320,
+    /// BERT-base at 128 and all-MiniLM-L6-v2 at 16, as their scenarios run them; LLaMA-3.1-8B
+    /// at 64) has a kernel cost: none falls back to the analytic model.
+    #[test]
+    fn shipped_models_run_every_dynamic_op_on_a_kernel() {
+        use crate::workload::{models, BLOCK_INPUT};
+        let k = study_with_dyn();
+        for (name, seq) in [
+            ("mobilebert", 320),
+            ("bert-base", 128),
+            ("all-minilm-l6-v2", 16),
+            ("llama-3.1-8b", 64),
+        ] {
+            let sched = models::generate(&models::find(name).unwrap(), seq, None);
+            let mut input = (seq, sched.input_features);
+            for b in &sched.blocks {
+                let mut outs = std::collections::HashMap::new();
+                outs.insert(BLOCK_INPUT.to_string(), input);
+                for op in &b.ops {
+                    outs.insert(op.name.clone(), op.out);
+                    if matches!(op.kind, OpKind::Linear { .. }) {
+                        continue;
+                    }
+                    let ins: Vec<_> = op.inputs.iter().map(|i| outs[i]).collect();
+                    let c = k.dyn_kernel_cost(&op.kind, &ins, op.out).unwrap();
+                    assert!(
+                        c.is_some(),
+                        "{name}: {} ({:?}) is analytic",
+                        op.name,
+                        op.kind
+                    );
+                }
+                input = b.ops.last().unwrap().out;
+            }
+        }
+    }
+
     /// LLaMA's 14,336-wide gate product runs as rows of 3584 (the widest even divisor within
     /// the kernel's 4096 columns); a width without one is left to the analytic model.
     #[test]
