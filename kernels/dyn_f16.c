@@ -1,11 +1,14 @@
 /* dyn_f16 - the dynamic (non-linear-layer) operations of a transformer in binary16 on the
- * study cluster: residual add, ReLU, GELU, MobileBERT's NoNorm, LayerNorm and softmax.
+ * study cluster: residual add, ReLU, GELU, MobileBERT's NoNorm, LayerNorm and softmax, and
+ * LLaMA's elementwise product (SwiGLU gate), SiLU, RMSNorm and rotary embedding (RoPE).
  *
  * One ELF, one operation per run, chosen by the op descriptor `dyn_op` = {op, rows, cols,
- * eps_bits} (4 x u32, bound by the host). Operands (row-major binary16 in L2, bound by name):
+ * arg} (4 x u32, bound by the host; arg = epsilon's f32 bits for the norms, head_dim for
+ * RoPE). Operands (row-major binary16 in L2, bound by name):
  *   dyn_X  rows x cols   the input (every op)
- *   dyn_Z  rows x cols   the second addend (DYN_ADD)
- *   dyn_G  cols          gain (DYN_NONORM, DYN_LAYERNORM)
+ *   dyn_Z  rows x cols   the second operand (DYN_ADD, DYN_MUL), RoPE's cos/sin table: per row
+ *                        (position) and head, cos_0 .. cos_{hd/2-1} then sin_0 .. sin_{hd/2-1}
+ *   dyn_G  cols          gain (DYN_NONORM, DYN_LAYERNORM, DYN_RMSNORM)
  *   dyn_B  cols          bias (DYN_NONORM, DYN_LAYERNORM)
  *   dyn_Y  rows x cols   the output
  * Softmax normalises each row (a head's segment of an attention-score row is one row here:
@@ -25,6 +28,14 @@
  *              mean = ((s0 + s1) + (s2 + s3)) * (1 / cols); d_j = x_j - mean;
  *              v[j % 4] = fma(d_j, d_j, v[j % 4]); var = ((v0 + v1) + (v2 + v3)) * (1 / cols);
  *              r = 1 / sqrt(var + eps); y_j = fp16(fma(d_j * r, g_j, b_j))
+ *   MUL      y = fp16(x * z)                       vfmul.h, 2 lanes per word (SSR + FREP)
+ *   SILU     y = fp16(x / (1 + exp2(t))), t = min(max(x * (-log2 e), -127), 127) in f32
+ *   RMSNORM  per row, f32, four partial sums q[j % 4] = fma(x_j, x_j, q[j % 4]) in increasing j:
+ *              ms = ((q0 + q1) + (q2 + q3)) * (1 / cols); r = 1 / sqrt(ms + eps);
+ *              y_j = fp16((x_j * r) * g_j)
+ *   ROPE     per row and head, i < hd/2, a = x[i], b = x[i + hd/2], c = cos_i, s = sin_i
+ *            (the table's values): y[i] = fp16(a c - b s), y[i + hd/2] = fp16(a s + b c)
+ *            (f32, products rounded, then the sum: rotate-half, as the host model)
  *   SOFTMAX  per row: m = max_j x_j (fmax.s from -inf; any grouping gives the same m);
  *              e_j = exp2(max((x_j - m) * log2 e, -127)); E_j = fp16(e_j);
  *              sum = sum_j e_j (f32, increasing j); r = 1 / sum; y_j = fp16(E_j * r)
@@ -41,8 +52,8 @@
  * 4 elements (GELU: round-robin) or rows (the row-wise ops and NONORM, whose gain depends on
  * the column; LAYERNORM and SOFTMAX rows padded in TCDM by a word against bank conflicts).
  *
- * Limits: 1 <= rows, 1 <= cols <= 4096, rows * cols <= DYN_MAX_ELEMS; cols even for ADD and
- * RELU, a multiple of 8 for NONORM.
+ * Limits: 1 <= rows, 1 <= cols <= 4096, rows * cols <= DYN_MAX_ELEMS; cols even for ADD, MUL
+ * and RELU, a multiple of 8 for NONORM; for ROPE head_dim even and cols a multiple of it.
  *
  * Self-check: when dyn_check != 0 the compute cores compare Y bit for bit with dyn_expected.
  * Regions: 1 = whole kernel on every core, 2 = compute of the tiles (compute cores, summed).
@@ -61,6 +72,11 @@
 #define DYN_NONORM 4
 #define DYN_LAYERNORM 5
 #define DYN_SOFTMAX 6
+#define DYN_MUL 7
+#define DYN_SILU 8
+#define DYN_RMSNORM 9
+#define DYN_ROPE 10
+#define DYN_LAST DYN_ROPE
 
 #define DYN_MAX_ELEMS (448 * 1024)
 #define DYN_MAX_COLS 4096
@@ -76,8 +92,8 @@ struct dyn_desc {
 #define L2BUF __attribute__((section(".l2_noinit"), aligned(64)))
 struct dyn_desc dyn_op BOUND = {DYN_ADD, 64, 256, 0x3727c5ac /* 1e-5 */};
 uint32_t dyn_check BOUND = 0;
-/* ABI marker (read by the host). */
-const uint32_t dyn_f16_abi = 1;
+/* ABI marker (read by the host): 2 = ops 7..10 exist. */
+const uint32_t dyn_f16_abi = 2;
 uint16_t dyn_X[DYN_MAX_ELEMS] L2BUF;
 uint16_t dyn_Z[DYN_MAX_ELEMS] L2BUF;
 uint16_t dyn_Y[DYN_MAX_ELEMS] L2BUF;
@@ -96,18 +112,25 @@ static const struct lora_kernel K = {"dyn_f16", "dyn_op", "1 compute + 1 DMA",
 struct plan {
     uint32_t op, rows, cols, R, ntiles, tcdm_bytes;
     uint32_t pitch; /* row pitch of the tiles in TCDM, in elements */
+    uint32_t hd;    /* ROPE: head_dim */
     float eps;
     uint16_t *gb;       /* NONORM: gain and bias interleaved by 4 words; LAYERNORM: G then B */
     uint16_t *x[2];     /* the tiles (Y overwrites X) */
     uint16_t *z[2];     /* ADD's second tiles */
 };
 
-static int has_z(uint32_t op) { return op == DYN_ADD; }
-static int has_gb(uint32_t op) { return op == DYN_NONORM || op == DYN_LAYERNORM; }
-/* The scalar row-wise ops pad their rows in TCDM to cols rounded up to even plus one word, so that the compute cores, each on its own row in lock
+static int has_z(uint32_t op) { return op == DYN_ADD || op == DYN_MUL || op == DYN_ROPE; }
+static int has_gb(uint32_t op)
+{
+    return op == DYN_NONORM || op == DYN_LAYERNORM || op == DYN_RMSNORM;
+}
+/* The scalar row-wise ops (RoPE too, X and its table alike) pad their rows in TCDM to cols rounded up to even plus one word, so that the compute cores, each on its own row in lock
  * step, start in different TCDM banks (a row of 384 or 320 halves is a multiple of 32 words:
  * unpadded, every core would hit the same bank). */
-static int padded(uint32_t op) { return op == DYN_LAYERNORM || op == DYN_SOFTMAX; }
+static int padded(uint32_t op)
+{
+    return op == DYN_LAYERNORM || op == DYN_SOFTMAX || op == DYN_RMSNORM || op == DYN_ROPE;
+}
 
 /* Same on every core (a pure function of the descriptor and the cluster). */
 static int make_plan(struct plan *p, uint32_t ncores)
@@ -127,10 +150,13 @@ static int make_plan(struct plan *p, uint32_t ncores)
         return ERR_ZERO_DIM;
     if (p->cols > DYN_MAX_COLS || p->rows > DYN_MAX_ELEMS / p->cols)
         return ERR_TOO_BIG;
-    if (p->op < DYN_ADD || p->op > DYN_SOFTMAX)
+    if (p->op < DYN_ADD || p->op > DYN_LAST)
         return ERR_KERNEL;
-    if ((p->op == DYN_ADD || p->op == DYN_RELU) && p->cols % 2)
+    if ((p->op == DYN_ADD || p->op == DYN_RELU || p->op == DYN_MUL) && p->cols % 2)
         return ERR_KERNEL;
+    if (p->op == DYN_ROPE && (d->eps_bits == 0 || d->eps_bits % 2 || p->cols % d->eps_bits))
+        return ERR_KERNEL;
+    p->hd = d->eps_bits;
     if (p->op == DYN_NONORM && p->cols % 8)
         return ERR_KERNEL;
     p->pitch = padded(p->op) ? p->cols + p->cols % 2 + 2 : p->cols;
@@ -177,8 +203,14 @@ static uint32_t tile_rows(const struct plan *p, uint32_t q)
 static uint32_t load_tile(const struct plan *p, uint32_t q)
 {
     const uint32_t off = q * p->R * p->cols, n = tile_rows(p, q), bytes = 2 * n * p->cols;
-    if (p->pitch != p->cols)
-        return hetsim_dma_2d(p->x[q & 1], dyn_X + off, 2 * p->cols, 2 * p->pitch, 2 * p->cols, n);
+    if (p->pitch != p->cols) {
+        uint32_t id = hetsim_dma_2d(p->x[q & 1], dyn_X + off, 2 * p->cols, 2 * p->pitch,
+                                    2 * p->cols, n);
+        if (has_z(p->op))
+            id = hetsim_dma_2d(p->z[q & 1], dyn_Z + off, 2 * p->cols, 2 * p->pitch, 2 * p->cols,
+                               n);
+        return id;
+    }
     uint32_t id = hetsim_dma_1d(p->x[q & 1], dyn_X + off, bytes);
     if (has_z(p->op))
         id = hetsim_dma_1d(p->z[q & 1], dyn_Z + off, bytes);
@@ -203,6 +235,8 @@ static void dma_core(const struct plan *p)
     } else if (p->op == DYN_LAYERNORM) {
         hetsim_dma_1d(p->gb, dyn_G, 2 * p->cols);
         hetsim_dma_1d(p->gb + p->cols, dyn_B, 2 * p->cols);
+    } else if (p->op == DYN_RMSNORM) {
+        hetsim_dma_1d(p->gb, dyn_G, 2 * p->cols);
     }
     hetsim_dma_wait(load_tile(p, 0));
     hetsim_barrier(); /* B0: gain, bias and tile 0 are in TCDM */
@@ -234,6 +268,19 @@ static void add_words(uint16_t *x, const uint16_t *z, uint32_t n)
     hetsim_ssr_cfg(HETSIM_SSR_WPTR(1), 2, (uint32_t)(uintptr_t)x);
     hetsim_ssr_enable();
     __asm__ volatile(FREP_O("%0", 1, 0, 0) VFADD_H("ft2", "ft0", "ft1")::"r"(n - 1) : CLOBBERS);
+    hetsim_ssr_disable();
+}
+
+/* y = x * z over n words (2 lanes each), in place in x. */
+static void mul_words(uint16_t *x, const uint16_t *z, uint32_t n)
+{
+    hetsim_ssr_read_1d(0, x, n, 4);
+    hetsim_ssr_read_1d(1, z, n, 4);
+    hetsim_ssr_cfg(HETSIM_SSR_BOUND(0), 2, n - 1);
+    hetsim_ssr_cfg(HETSIM_SSR_STRIDE(0), 2, 4);
+    hetsim_ssr_cfg(HETSIM_SSR_WPTR(1), 2, (uint32_t)(uintptr_t)x);
+    hetsim_ssr_enable();
+    __asm__ volatile(FREP_O("%0", 1, 0, 0) VFMUL_H("ft2", "ft0", "ft1")::"r"(n - 1) : CLOBBERS);
     hetsim_ssr_disable();
 }
 
@@ -373,6 +420,113 @@ static void gelu_elems(f16 *x, uint32_t n, uint32_t w, uint32_t P)
     }
 }
 
+/* SiLU, four elements at a time like gelu_elems (the same deal of groups to the cores). */
+static void silu_elems(f16 *x, uint32_t n, uint32_t w, uint32_t P)
+{
+    for (uint32_t i = 4 * w; i + 4 <= n; i += 4 * P) {
+        float v[4], t[4], e[4];
+        for (int k = 0; k < 4; k++)
+            v[k] = (float)x[i + k];
+        for (int k = 0; k < 4; k++)
+            t[k] = v[k] * -LOG2E;
+        for (int k = 0; k < 4; k++)
+            t[k] = __builtin_fmaxf(t[k], -127.0f);
+        for (int k = 0; k < 4; k++)
+            t[k] = __builtin_fminf(t[k], 127.0f);
+        exp2_x4(t, e);
+        for (int k = 0; k < 4; k++)
+            e[k] = 1.0f + e[k];
+        for (int k = 0; k < 4; k++)
+            e[k] = v[k] / e[k];
+        for (int k = 0; k < 4; k++)
+            x[i + k] = (f16)e[k];
+    }
+    for (uint32_t i = w == 0 ? n - n % 4 : n; i < n; i++) {
+        float v = (float)x[i];
+        float t = __builtin_fminf(__builtin_fmaxf(v * -LOG2E, -127.0f), 127.0f);
+        x[i] = (f16)(v / (1.0f + exp2_approx(t)));
+    }
+}
+
+static void rmsnorm_rows(f16 *x, const f16 *g, uint32_t cols, uint32_t pitch, uint32_t n,
+                         float inv_n, float eps)
+{
+    for (uint32_t r = 0; r < n; r++, x += pitch) {
+        float q[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        uint32_t j = 0;
+        for (; j + 4 <= cols; j += 4) {
+            float v[4];
+            for (int k = 0; k < 4; k++)
+                v[k] = (float)x[j + k];
+            for (int k = 0; k < 4; k++)
+                q[k] = __builtin_fmaf(v[k], v[k], q[k]);
+        }
+        for (uint32_t k = 0; j < cols; j++, k++) {
+            float v = (float)x[j];
+            q[k] = __builtin_fmaf(v, v, q[k]);
+        }
+        const float ms = ((q[0] + q[1]) + (q[2] + q[3])) * inv_n;
+        const float rs = 1.0f / __builtin_sqrtf(ms + eps);
+        for (j = 0; j + 4 <= cols; j += 4) {
+            float d[4], gg[4];
+            for (int k = 0; k < 4; k++)
+                d[k] = (float)x[j + k];
+            for (int k = 0; k < 4; k++)
+                gg[k] = (float)g[j + k];
+            for (int k = 0; k < 4; k++)
+                d[k] = d[k] * rs;
+            for (int k = 0; k < 4; k++)
+                d[k] = d[k] * gg[k];
+            for (int k = 0; k < 4; k++)
+                x[j + k] = (f16)d[k];
+        }
+        for (; j < cols; j++)
+            x[j] = (f16)(((float)x[j] * rs) * (float)g[j]);
+    }
+}
+
+/* Rotate-half RoPE of n rows of cols (heads of hd), in place; cs holds each row's cos/sin. */
+static void rope_rows(f16 *x, const f16 *cs, uint32_t cols, uint32_t pitch, uint32_t hd,
+                      uint32_t n)
+{
+    const uint32_t half = hd / 2;
+    for (uint32_t r = 0; r < n; r++, x += pitch, cs += pitch) {
+        for (uint32_t h0 = 0; h0 < cols; h0 += hd) {
+            f16 *xa = x + h0, *xb = x + h0 + half;
+            const f16 *c = cs + h0, *sn = cs + h0 + half;
+            uint32_t i = 0;
+            for (; i + 4 <= half; i += 4) {
+                float a[4], b[4], cc[4], ss[4], u[4], v[4];
+                for (int k = 0; k < 4; k++) {
+                    a[k] = (float)xa[i + k];
+                    b[k] = (float)xb[i + k];
+                }
+                for (int k = 0; k < 4; k++) {
+                    cc[k] = (float)c[i + k];
+                    ss[k] = (float)sn[i + k];
+                }
+                for (int k = 0; k < 4; k++) {
+                    u[k] = a[k] * cc[k];
+                    v[k] = b[k] * ss[k];
+                }
+                for (int k = 0; k < 4; k++)
+                    xa[i + k] = (f16)(u[k] - v[k]);
+                for (int k = 0; k < 4; k++) {
+                    u[k] = a[k] * ss[k];
+                    v[k] = b[k] * cc[k];
+                }
+                for (int k = 0; k < 4; k++)
+                    xb[i + k] = (f16)(u[k] + v[k]);
+            }
+            for (; i < half; i++) {
+                float a = (float)xa[i], b = (float)xb[i], cc = (float)c[i], ss = (float)sn[i];
+                xa[i] = (f16)(a * cc - b * ss);
+                xb[i] = (f16)(a * ss + b * cc);
+            }
+        }
+    }
+}
+
 static void layernorm_rows(f16 *x, const f16 *g, const f16 *b, uint32_t cols, uint32_t pitch,
                            uint32_t n, float inv_n, float eps)
 {
@@ -495,17 +649,23 @@ static void compute_tile(const struct plan *p, uint32_t q, uint32_t w, uint32_t 
     uint32_t lo, hi;
     switch (p->op) {
     case DYN_ADD:
+    case DYN_MUL:
     case DYN_RELU:
         split(n * cols / 2, w, P, &lo, &hi);
         if (lo == hi)
             return;
         if (p->op == DYN_ADD)
             add_words(p->x[b] + 2 * lo, p->z[b] + 2 * lo, hi - lo);
+        else if (p->op == DYN_MUL)
+            mul_words(p->x[b] + 2 * lo, p->z[b] + 2 * lo, hi - lo);
         else
             relu_words(p->x[b] + 2 * lo, hi - lo);
         return;
     case DYN_GELU:
         gelu_elems((f16 *)p->x[b], n * cols, w, P);
+        return;
+    case DYN_SILU:
+        silu_elems((f16 *)p->x[b], n * cols, w, P);
         return;
     default:
         break;
@@ -516,6 +676,10 @@ static void compute_tile(const struct plan *p, uint32_t q, uint32_t w, uint32_t 
     f16 *x = (f16 *)p->x[b] + lo * p->pitch;
     if (p->op == DYN_NONORM)
         nonorm_rows((uint16_t *)x, p->gb, cols, hi - lo);
+    else if (p->op == DYN_RMSNORM)
+        rmsnorm_rows(x, (const f16 *)p->gb, cols, p->pitch, hi - lo, inv_n, p->eps);
+    else if (p->op == DYN_ROPE)
+        rope_rows(x, (const f16 *)p->z[b] + lo * p->pitch, cols, p->pitch, p->hd, hi - lo);
     else if (p->op == DYN_LAYERNORM)
         layernorm_rows(x, (const f16 *)p->gb, (const f16 *)p->gb + cols, cols, p->pitch, hi - lo,
                        inv_n, p->eps);
@@ -556,8 +720,8 @@ int main(uint32_t hart, uint32_t ncores)
             struct lora_plan lp = {0};
             lp.tcdm_bytes = p.tcdm_bytes;
             if (!lora_report(err, &lp, ncores, &K))
-                hetsim_puts("unsupported op or shape: op 1..6; cols even for add and relu, "
-                            "a multiple of 8 for nonorm\n");
+                hetsim_puts("unsupported op or shape: op 1..10; cols even for add, mul and "
+                            "relu, a multiple of 8 for nonorm, of head_dim (even) for rope\n");
         }
         return err;
     }

@@ -1,11 +1,14 @@
 //! The dynamic-operation kernel `kernels/build/dyn_f16.elf` (binary16 on the study cluster:
-//! residual add, ReLU, GELU, NoNorm, LayerNorm, softmax): how it is loaded and run with data
-//! bound to its symbols, its bit-exact host reference ([`reference()`]) and its per-shape cycle
-//! cache ([`DynKernel::cycles`]).
+//! residual add, ReLU, GELU, NoNorm, LayerNorm, softmax, and LLaMA's elementwise product,
+//! SiLU, RMSNorm and RoPE): how it is loaded and run with data bound to its symbols, its
+//! bit-exact host reference ([`reference()`]) and its per-shape cycle cache
+//! ([`DynKernel::cycles`]).
 //!
-//! Kernel ABI (docs/kernels.md, "dyn_f16"): `dyn_op` = {op, rows, cols, eps bits} as u32
-//! ([`DynOp::code`]); inputs `dyn_X` (rows x cols), `dyn_Z` (rows x cols, add only), `dyn_G`
-//! and `dyn_B` (cols, the norms' gain and bias), output `dyn_Y` (rows x cols), all row-major
+//! Kernel ABI (docs/kernels.md, "dyn_f16"): `dyn_op` = {op, rows, cols, arg} as u32
+//! ([`DynOp::code`]; arg = epsilon's bits for the norms, head_dim for RoPE); inputs `dyn_X`
+//! (rows x cols), `dyn_Z` (rows x cols: add's and mul's second operand, RoPE's cos/sin
+//! table), `dyn_G` and `dyn_B` (cols, the norms' gain and bias; RMSNorm has no bias), output
+//! `dyn_Y` (rows x cols), all row-major
 //! binary16; `dyn_check` != 0 makes the kernel compare Y bit for bit with `dyn_expected`;
 //! `dyn_used_rows` / `dyn_used_tcdm` report its tile plan. One operation per run.
 //!
@@ -35,6 +38,8 @@ pub const MAX_ELEMS: usize = 448 * 1024;
 pub const MAX_COLS: usize = 4096;
 /// LayerNorm epsilon the backend binds (the host model's, `backend::host::eval`).
 pub const LAYER_NORM_EPS: f32 = 1e-5;
+/// RMSNorm epsilon the backend binds (the host model's).
+pub const RMS_NORM_EPS: f32 = 1e-6;
 
 /// One operation of the kernel (the `op` field of `dyn_op`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,22 +56,72 @@ pub enum DynOp {
     LayerNorm,
     /// Row softmax (max subtracted, 2^t approximation, f32 sum).
     Softmax,
+    /// Y = X * Z (the SwiGLU gate's product; vfmul.h).
+    Mul,
+    /// SiLU x / (1 + 2^(-x log2 e)) (scalar, f32 inside).
+    Silu,
+    /// Row RMSNorm in f32 with gain.
+    RmsNorm,
+    /// Rotate-half rotary embedding per head of `head_dim`, cos/sin from the table in Z.
+    Rope {
+        /// Features per head.
+        head_dim: usize,
+    },
 }
 
 impl DynOp {
-    /// Every operation, in code order.
-    pub const ALL: [DynOp; 6] = [
+    /// Every operation, in code order (RoPE with heads of 8).
+    pub const ALL: [DynOp; 10] = [
         DynOp::Add,
         DynOp::Relu,
         DynOp::Gelu,
         DynOp::NoNorm,
         DynOp::LayerNorm,
         DynOp::Softmax,
+        DynOp::Mul,
+        DynOp::Silu,
+        DynOp::RmsNorm,
+        DynOp::Rope { head_dim: 8 },
     ];
 
-    /// The kernel's code for it (`DYN_ADD` = 1 .. `DYN_SOFTMAX` = 6).
+    /// The kernel's code for it (`DYN_ADD` = 1 .. `DYN_ROPE` = 10).
     pub fn code(self) -> u32 {
-        self as u32 + 1
+        match self {
+            DynOp::Add => 1,
+            DynOp::Relu => 2,
+            DynOp::Gelu => 3,
+            DynOp::NoNorm => 4,
+            DynOp::LayerNorm => 5,
+            DynOp::Softmax => 6,
+            DynOp::Mul => 7,
+            DynOp::Silu => 8,
+            DynOp::RmsNorm => 9,
+            DynOp::Rope { .. } => 10,
+        }
+    }
+
+    /// Whether it reads `dyn_Z` (rows x cols).
+    pub fn needs_z(self) -> bool {
+        matches!(self, DynOp::Add | DynOp::Mul | DynOp::Rope { .. })
+    }
+
+    /// Whether it reads a gain `dyn_G` (cols).
+    pub fn needs_gain(self) -> bool {
+        matches!(self, DynOp::NoNorm | DynOp::LayerNorm | DynOp::RmsNorm)
+    }
+
+    /// Whether it reads a bias `dyn_B` (cols).
+    pub fn needs_bias(self) -> bool {
+        matches!(self, DynOp::NoNorm | DynOp::LayerNorm)
+    }
+
+    /// The epsilon the backend binds for it (the host model's; unused by the other ops).
+    pub fn eps(self) -> f32 {
+        if self == DynOp::RmsNorm {
+            RMS_NORM_EPS
+        } else {
+            LAYER_NORM_EPS
+        }
     }
 
     /// Why the kernel cannot run `rows x cols` of this operation, if it cannot (exactly the
@@ -82,9 +137,16 @@ impl DynOp {
             ));
         }
         match self {
-            DynOp::Add | DynOp::Relu if cols % 2 == 1 => Some(format!(
+            DynOp::Add | DynOp::Relu | DynOp::Mul if cols % 2 == 1 => Some(format!(
                 "{self:?} needs an even number of columns, not {cols}"
             )),
+            DynOp::Rope { head_dim }
+                if head_dim == 0 || head_dim % 2 == 1 || cols % head_dim != 0 =>
+            {
+                Some(format!(
+                    "RoPE needs an even head_dim dividing the columns, not {head_dim} of {cols}"
+                ))
+            }
             DynOp::NoNorm if cols % 8 != 0 => {
                 Some(format!("NoNorm needs a multiple of 8 columns, not {cols}"))
             }
@@ -115,11 +177,11 @@ impl std::fmt::Display for DynShape {
 pub struct DynData<'a> {
     /// rows x cols.
     pub x: &'a [u16],
-    /// rows x cols (add), else empty.
+    /// rows x cols (add, mul; RoPE's cos/sin table), else empty.
     pub z: &'a [u16],
     /// cols (norms), else empty.
     pub g: &'a [u16],
-    /// cols (norms), else empty.
+    /// cols (NoNorm, LayerNorm), else empty.
     pub b: &'a [u16],
 }
 
@@ -214,6 +276,39 @@ fn layer_norm_row(x: &[u16], g: &[u16], b: &[u16], eps: f32, y: &mut [u16]) {
     }
 }
 
+/// The kernel's SiLU of one binary16 value.
+pub fn silu(x: u16) -> u16 {
+    let v = h2f(x);
+    let t = rv_minmax(rv_minmax(v * -LOG2E, -127.0, true), 127.0, false);
+    f2h(v / (1.0 + exp2_approx(t)))
+}
+
+fn rms_norm_row(x: &[u16], g: &[u16], eps: f32, y: &mut [u16]) {
+    let inv_n = 1.0 / x.len() as f32;
+    let mut q = [0f32; 4];
+    for (j, &v) in x.iter().enumerate() {
+        let v = h2f(v);
+        q[j % 4] = v.mul_add(v, q[j % 4]);
+    }
+    let ms = ((q[0] + q[1]) + (q[2] + q[3])) * inv_n;
+    let rs = 1.0 / (ms + eps).sqrt();
+    for (j, out) in y.iter_mut().enumerate() {
+        *out = f2h((h2f(x[j]) * rs) * h2f(g[j]));
+    }
+}
+
+fn rope_row(x: &[u16], cs: &[u16], head_dim: usize, y: &mut [u16]) {
+    let half = head_dim / 2;
+    for h0 in (0..x.len()).step_by(head_dim) {
+        for i in 0..half {
+            let (a, b) = (h2f(x[h0 + i]), h2f(x[h0 + half + i]));
+            let (c, s) = (h2f(cs[h0 + i]), h2f(cs[h0 + half + i]));
+            y[h0 + i] = f2h(a * c - b * s);
+            y[h0 + half + i] = f2h(a * s + b * c);
+        }
+    }
+}
+
 fn softmax_row(x: &[u16], y: &mut [u16]) {
     let m = x
         .iter()
@@ -265,6 +360,30 @@ pub fn reference(s: DynShape, d: DynData<'_>, eps: f32) -> Vec<u16> {
             let mut y = vec![0u16; rows * cols];
             for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
                 softmax_row(xr, yr);
+            }
+            y
+        }
+        DynOp::Mul => x
+            .iter()
+            .zip(d.z)
+            .map(|(&a, &b)| fp16::binary(BinOp::Mul, a, b, rne).0)
+            .collect(),
+        DynOp::Silu => x.iter().map(|&a| silu(a)).collect(),
+        DynOp::RmsNorm => {
+            let mut y = vec![0u16; rows * cols];
+            for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+                rms_norm_row(xr, d.g, eps, yr);
+            }
+            y
+        }
+        DynOp::Rope { head_dim } => {
+            let mut y = vec![0u16; rows * cols];
+            for ((xr, cr), yr) in x
+                .chunks_exact(cols)
+                .zip(d.z.chunks_exact(cols))
+                .zip(y.chunks_exact_mut(cols))
+            {
+                rope_row(xr, cr, head_dim, yr);
             }
             y
         }
@@ -324,13 +443,11 @@ impl DynKernel {
             return Err(format!("dyn_f16 cannot run {s}: {e}"));
         }
         let n = s.rows * s.cols;
-        let need_z = s.op == DynOp::Add;
-        let need_gb = matches!(s.op, DynOp::NoNorm | DynOp::LayerNorm);
         for (name, v, want) in [
             ("X", d.x, n),
-            ("Z", d.z, if need_z { n } else { 0 }),
-            ("G", d.g, if need_gb { s.cols } else { 0 }),
-            ("B", d.b, if need_gb { s.cols } else { 0 }),
+            ("Z", d.z, if s.op.needs_z() { n } else { 0 }),
+            ("G", d.g, if s.op.needs_gain() { s.cols } else { 0 }),
+            ("B", d.b, if s.op.needs_bias() { s.cols } else { 0 }),
         ] {
             if v.len() != want {
                 return Err(format!("{s}: {name} has {} values, needs {want}", v.len()));
@@ -338,7 +455,11 @@ impl DynKernel {
         }
         let err = |e: hetsim_models::cluster::ClusterError| format!("{s}: {e}");
         let mut c = Cluster::new(&self.image.config, &self.image.program).map_err(err)?;
-        let desc: Vec<u8> = [s.op.code(), s.rows as u32, s.cols as u32, eps.to_bits()]
+        let arg = match s.op {
+            DynOp::Rope { head_dim } => head_dim as u32,
+            _ => eps.to_bits(),
+        };
+        let desc: Vec<u8> = [s.op.code(), s.rows as u32, s.cols as u32, arg]
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
@@ -380,14 +501,19 @@ impl DynKernel {
             let n = s.rows * s.cols;
             let zeros = vec![0u16; n];
             let gb = vec![0u16; s.cols];
-            let norm = matches!(s.op, DynOp::NoNorm | DynOp::LayerNorm);
+            let pick = |on: bool, v: &'_ [u16]| if on { v.to_vec() } else { Vec::new() };
+            let (z, g, b) = (
+                pick(s.op.needs_z(), &zeros),
+                pick(s.op.needs_gain(), &gb),
+                pick(s.op.needs_bias(), &gb),
+            );
             let d = DynData {
                 x: &zeros,
-                z: if s.op == DynOp::Add { &zeros } else { &[] },
-                g: if norm { &gb } else { &[] },
-                b: if norm { &gb } else { &[] },
+                z: &z,
+                g: &g,
+                b: &b,
             };
-            let r = self.run(s, d, LAYER_NORM_EPS, None)?;
+            let r = self.run(s, d, s.op.eps(), None)?;
             Ok((r.cycles, ClusterActivity::from_report(&r.report)))
         })
     }
@@ -431,7 +557,7 @@ mod tests {
 
     fn operands(s: DynShape, seed: u64) -> Operands {
         let n = s.rows * s.cols;
-        let gb = matches!(s.op, DynOp::NoNorm | DynOp::LayerNorm);
+        let (zz, gg, bb) = (s.op.needs_z(), s.op.needs_gain(), s.op.needs_bias());
         // softmax gets attention-score-sized values (and some -inf: a causal mask)
         let scale = if s.op == DynOp::Softmax { 4.0 } else { 2.0 };
         let mut x = data(n, scale, seed);
@@ -446,17 +572,13 @@ mod tests {
         }
         Operands {
             x,
-            z: if s.op == DynOp::Add {
-                data(n, 2.0, seed + 1)
-            } else {
-                vec![]
-            },
-            g: if gb {
+            z: if zz { data(n, 2.0, seed + 1) } else { vec![] },
+            g: if gg {
                 data(s.cols, 1.0, seed + 2)
             } else {
                 vec![]
             },
-            b: if gb {
+            b: if bb {
                 data(s.cols, 1.0, seed + 3)
             } else {
                 vec![]
@@ -488,26 +610,28 @@ mod tests {
                     continue;
                 }
                 let o = operands(s, 7 + i as u64);
-                let want = reference(s, view(&o), LAYER_NORM_EPS);
-                let run = k.run(s, view(&o), LAYER_NORM_EPS, Some(&want)).unwrap();
+                let want = reference(s, view(&o), s.op.eps());
+                let run = k.run(s, view(&o), s.op.eps(), Some(&want)).unwrap();
                 let bad = run.y.iter().zip(&want).position(|(a, b)| a != b);
                 assert_eq!(bad, None, "{s}: first difference at {bad:?}");
             }
         }
         // odd columns for the scalar operations
-        for op in [DynOp::Gelu, DynOp::LayerNorm, DynOp::Softmax] {
+        for op in [
+            DynOp::Gelu,
+            DynOp::LayerNorm,
+            DynOp::Softmax,
+            DynOp::Silu,
+            DynOp::RmsNorm,
+        ] {
             let s = DynShape {
                 op,
                 rows: 9,
                 cols: 37,
             };
             let o = operands(s, 99);
-            let want = reference(s, view(&o), LAYER_NORM_EPS);
-            assert_eq!(
-                k.run(s, view(&o), LAYER_NORM_EPS, None).unwrap().y,
-                want,
-                "{s}"
-            );
+            let want = reference(s, view(&o), s.op.eps());
+            assert_eq!(k.run(s, view(&o), s.op.eps(), None).unwrap().y, want, "{s}");
         }
     }
 
@@ -521,9 +645,9 @@ mod tests {
             cols: 16,
         };
         let o = operands(s, 3);
-        let mut want = reference(s, view(&o), LAYER_NORM_EPS);
+        let mut want = reference(s, view(&o), s.op.eps());
         want[37] ^= 1;
-        let e = k.run(s, view(&o), LAYER_NORM_EPS, Some(&want)).unwrap_err();
+        let e = k.run(s, view(&o), s.op.eps(), Some(&want)).unwrap_err();
         assert!(e.contains("code 1") && e.contains("Y[2][5]"), "{e}");
     }
 
@@ -539,7 +663,7 @@ mod tests {
                 cols: 128,
             };
             let o = operands(s, 5);
-            let full = k.run(s, view(&o), LAYER_NORM_EPS, None).unwrap().cycles;
+            let full = k.run(s, view(&o), s.op.eps(), None).unwrap().cycles;
             assert_eq!(k.cycles(s).unwrap(), full, "{s}: zeros vs data");
             assert_eq!(k.cycles(s).unwrap(), full, "{s}: cached");
         }
@@ -575,6 +699,27 @@ mod tests {
             worst = worst.max((exact - h2f(yh)).abs() / exact.abs().max(1.0));
         }
         assert!(worst < 2e-3, "gelu max error {worst}");
+        let o = operands(s(DynOp::Silu), 13);
+        let y = reference(s(DynOp::Silu), view(&o), RMS_NORM_EPS);
+        let mut worst = 0f32;
+        for (&xh, &yh) in o.x.iter().zip(&y) {
+            let v = h2f(xh);
+            let exact = v / (1.0 + (-v).exp());
+            worst = worst.max((exact - h2f(yh)).abs() / exact.abs().max(1.0));
+        }
+        assert!(worst < 2e-3, "silu max error {worst}");
+        let o = operands(s(DynOp::RmsNorm), 14);
+        let y = reference(s(DynOp::RmsNorm), view(&o), RMS_NORM_EPS);
+        let mut worst = 0f32;
+        for (xr, yr) in o.x.chunks(256).zip(y.chunks(256)) {
+            let xs: Vec<f32> = xr.iter().map(|&v| h2f(v)).collect();
+            let inv = 1.0 / (xs.iter().map(|v| v * v).sum::<f32>() / 256.0 + RMS_NORM_EPS).sqrt();
+            for ((v, &g), &h) in xs.iter().zip(&o.g).zip(yr) {
+                let exact = v * inv * h2f(g);
+                worst = worst.max((exact - h2f(h)).abs() / exact.abs().max(1.0));
+            }
+        }
+        assert!(worst < 2e-3, "rmsnorm max error {worst}");
     }
 
     #[test]
@@ -616,14 +761,18 @@ mod tests {
     ///   2), or, for the scalar kernels, one instruction per cycle per core: GELU 22 per element
     ///   (flh, fcvt.s.h, fmul, fmadd, fmul, fmul, fmax, fmin, fcvt.w.s, fcvt.s.w, fsub, 3 fmadd,
     ///   slli, add, fmv.w.x, fmul, fadd, fdiv, fcvt.h.s, fsh), LayerNorm 18 (3 + 4 + 11 over
-    ///   its three passes), softmax 26 (3 + 18 + 5);
+    ///   its three passes), softmax 26 (3 + 18 + 5), SiLU 19 (GELU's without its fmadd and two
+    ///   fmul, the clamp's input one fmul), RMSNorm 11 (3 + 8 over its two passes), RoPE 9
+    ///   (per pair: 4 flh, 4 fcvt.s.h, 4 fmul, fsub, fadd, 2 fcvt.h.s, 2 fsh);
     /// - upper: nothing overlapped: 5,000 cycles of start-up (boot, plan, a cold 16 KiB
     ///   I-cache: at most 230 lines of 10 cycles), then per tile of n elements its DMA in and
     ///   out with their set-ups, 200 cycles of tile overhead (split's divide 34, SSR set-up,
     ///   drain, barrier), and the compute with every instruction waiting for the previous one's
     ///   result (sum of latencies per element: GELU 77, LayerNorm 54 + 60 per row, softmax 75,
-    ///   each + 2 for the loop), or for the SIMD kernels one cycle per operation plus the
-    ///   FPU's 4-cycle latency per FREP.
+    ///   SiLU 65, RMSNorm 31 + 60 per row (9 + 22 over its passes), RoPE 26 (a pair: 4 flh 8,
+    ///   4 fcvt.s.h 12, 4 fmul 16, fsub and fadd 8, 2 fcvt.h.s 6, 2 fsh 2 = 52), each + 2 for
+    ///   the loop), or for the SIMD kernels (add, ReLU, mul, NoNorm) one cycle per operation
+    ///   plus the FPU's 4-cycle latency per FREP.
     #[test]
     fn cycles_within_hand_derived_bounds() {
         let k = kernel(true);
@@ -635,6 +784,10 @@ mod tests {
             (DynOp::Gelu, 128, 1024),
             (DynOp::LayerNorm, 128, 768),
             (DynOp::Softmax, 512, 128),
+            (DynOp::Mul, 256, 512),
+            (DynOp::Silu, 128, 1024),
+            (DynOp::RmsNorm, 128, 768),
+            (DynOp::Rope { head_dim: 128 }, 128, 1024),
         ] {
             let s = DynShape { op, rows, cols };
             let cycles = k.cycles(s).unwrap() as f64;
@@ -644,15 +797,19 @@ mod tests {
             let r = ((4096 / cols).max(8).min(rows) / 8 * 8) as f64;
             let tiles = (rows as f64 / r).ceil();
             let n = r * cols as f64; // elements per tile
-            let (ins, outs) = if op == DynOp::Add {
-                (2.0, 1.0)
-            } else {
-                (1.0, 1.0)
-            };
+            let (ins, outs) = if op.needs_z() { (2.0, 1.0) } else { (1.0, 1.0) };
             let dma_total = (ins + outs) * 2.0 * e / dma_bpc;
             let dma_tile = (ins + outs) * (2.0 * n / dma_bpc + 10.0);
             let (lower, per_tile_compute) = match op {
-                DynOp::Add | DynOp::Relu => (dma_total.max(e / 2.0 / cores), n / 2.0 / cores + 4.0),
+                DynOp::Add | DynOp::Relu | DynOp::Mul => {
+                    (dma_total.max(e / 2.0 / cores), n / 2.0 / cores + 4.0)
+                }
+                DynOp::Silu => (e * 19.0 / cores, n * 67.0 / cores),
+                DynOp::RmsNorm => (
+                    e * 11.0 / cores,
+                    n * 33.0 / cores + (r / cores).ceil() * 60.0,
+                ),
+                DynOp::Rope { .. } => (e * 9.0 / cores, n * 28.0 / cores),
                 DynOp::NoNorm => (dma_total.max(e / cores), n / cores + 8.0),
                 DynOp::Gelu => (e * 22.0 / cores, n * 79.0 / cores),
                 DynOp::LayerNorm => (

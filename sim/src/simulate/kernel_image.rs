@@ -60,6 +60,26 @@ impl KernelImage {
     }
 }
 
+/// Stack bytes per hart below the TCDM's end (`HETSIM_STACK_PER_HART` in hetsim.h).
+pub const STACK_PER_HART: u64 = 1024;
+
+impl KernelImage {
+    /// TCDM bytes free for a kernel's buffers (`lora_tcdm_free()` in kernels/include/
+    /// lora_common.h): from the first 64-byte boundary after the static `.tcdm` data to the
+    /// harts' stacks.
+    pub fn tcdm_free(&self) -> u64 {
+        let base = u64::from(hetsim_models::cluster::map::TCDM_BASE);
+        let data_end = self
+            .program
+            .symbols
+            .get("__tcdm_data_end")
+            .map_or(base, |sym| u64::from(sym.addr).div_ceil(64) * 64);
+        let end = (base + u64::from(self.config.tcdm.size))
+            .saturating_sub(self.config.cores as u64 * STACK_PER_HART);
+        end.saturating_sub(data_end)
+    }
+}
+
 /// A cost cache keyed by (kernel image key, shape): the run's cycles and what the cluster did
 /// in them (the energy model's counters), both functions of the shape alone.
 pub type CycleCache<S> = Mutex<HashMap<(u64, S), (u64, ClusterActivity)>>;

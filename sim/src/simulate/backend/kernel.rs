@@ -22,26 +22,30 @@
 //! - TCDM: the kernel reports the bytes its buffers needed (`lora_used_tcdm`, including its own
 //!   double buffering), reported as resident with no per-batch part.
 //! - Dynamic operations: with `dynamic_elf` (`kernels/build/dyn_f16.elf`, binary16 on a
-//!   cluster with zfh, xfvec, xfrep and xssr), residual adds, ReLU, GELU (both forms), NoNorm,
-//!   LayerNorm and softmax take the cycles and the activity counters (the energy model's) of
-//!   that kernel run on the cycle-level cluster for the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
-//!   on data). An operation beyond one run's L2 buffers runs as row blocks one after another
-//!   (the sum of their runs). Attention scores and context, RMSNorm, SiLU, rotary embeddings,
-//!   gating multiplies and shapes the kernel refuses (odd columns for add/ReLU, NoNorm columns
-//!   not a multiple of 8, more than 4096 columns) use the analytic model, and the backend's label
-//!   says which. Without `dynamic_elf` every dynamic operation uses the analytic model. Y of a
-//!   dynamic operation that runs on a kernel is the kernel's binary16 result
-//!   (`kernel_numerics`: operands rounded to binary16, the kernel's bit-exact host reference),
-//!   so its rounding shows in the accuracy metrics; the others are the host's f32 evaluation.
-//! - Attention scores: with `attention_elf` (`kernels/build/attn_f16.elf`), `Scores` take the
-//!   cycles of that kernel's run ([`crate::attn_kernel`], cached per shape); a product beyond
-//!   its L2 buffers runs as blocks of query rows (each with its local causal mask), one run
-//!   each; keys beyond its buffers or TCDM fall back to the analytic model.
+//!   cluster with zfh, xfvec, xfrep and xssr), residual adds, ReLU, GELU (both forms; the erf
+//!   form runs the tanh-form kernel), NoNorm, LayerNorm and softmax take the cycles and the
+//!   activity counters (the energy model's) of that kernel run on the cycle-level cluster for
+//!   the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
+//!   on data), and so do LLaMA's gating multiplies, SiLU, RMSNorm and rotary embeddings
+//!   (RoPE's cos/sin table bound per row as a second operand). An operation beyond one run's
+//!   L2 buffers runs as row blocks one after another (the sum of their runs). Shapes the
+//!   kernel refuses (odd columns for add/mul/ReLU, NoNorm columns not a multiple of 8, more
+//!   than 4096 columns) use the analytic model, and the backend's label says so. Without
+//!   `dynamic_elf` every dynamic operation uses the analytic model. Y of a dynamic operation
+//!   that runs on a kernel is the kernel's binary16 result (`kernel_numerics`: operands rounded
+//!   to binary16, the kernel's bit-exact host reference), so its rounding shows in the accuracy
+//!   metrics; the others are the host's f32 evaluation.
+//! - Attention: with `attention_elf` (`kernels/build/attn_f16.elf`), `Scores` and `Context`
+//!   take the cycles of that kernel's runs ([`crate::attn_kernel`], cached per shape). Keys
+//!   beyond TCDM run as key blocks (scores: exact, each score needs one key; context: partial
+//!   contexts added by `dyn_f16` add runs, which needs `dynamic_elf`), query rows beyond the L2
+//!   buffers as row blocks, one run per block; shapes the kernel refuses (odd head_dim, or not
+//!   a multiple of 8 for the context) fall back to the analytic model.
 
 use super::chunks::{self, block, ChunkPlan};
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
 use super::{LoraShape, ShapeRefusal};
-use crate::attn_kernel::{AttnKernel, AttnShape};
+use crate::attn_kernel::{AttnKernel, AttnShape, CtxShape};
 use crate::dyn_kernel::{DynKernel, DynOp, DynShape};
 use crate::engine::ClockDomain;
 use crate::error::Error;
@@ -150,12 +154,12 @@ impl KernelCluster {
         let mut kernels = Vec::new();
         if let Some(f) = &cfg.dynamic_elf {
             kernels.push(format!(
-                "{} for add, ReLU, GELU, NoNorm, LayerNorm, softmax",
+                "{} for add, ReLU, GELU, NoNorm, LayerNorm, softmax, mul, SiLU, RMSNorm, RoPE",
                 name(f)
             ));
         }
         if let Some(f) = &cfg.attention_elf {
-            kernels.push(format!("{} for attention scores", name(f)));
+            kernels.push(format!("{} for attention scores and context", name(f)));
         }
         let dynamic_label = if kernels.is_empty() {
             "dynamic ops: analytic model".to_string()
@@ -176,7 +180,9 @@ impl KernelCluster {
     }
 
     /// The attention kernel's cost of scores of shape `s`, when `attention_elf` is set and the
-    /// kernel takes it: blocks of query rows small enough for its buffers, one run each.
+    /// kernel takes it: keys in blocks small enough for TCDM (every score depends on one key
+    /// only, so the blocks compute the same scores; each block's causal mask is its local one),
+    /// query rows in blocks small enough for the L2 buffers, one run per block.
     fn attn_kernel_cost(
         &self,
         s: AttnShape,
@@ -186,40 +192,94 @@ impl KernelCluster {
         let Some(k) = &self.attn_kernel else {
             return Ok(None);
         };
-        let block = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
-            .min(crate::attn_kernel::MAX_OUT / (s.heads * s.seq_k).max(1))
+        let tile = k.full_tile_rows(s.seq);
+        let kb = k
+            .key_block(s.seq_k, |sk| AttnShape { seq_k: sk, ..s }.tcdm_bytes(tile))
+            .min(crate::attn_kernel::MAX_IN / (s.kv_heads * s.head_dim).max(1));
+        if kb == 0 {
+            return Ok(None);
+        }
+        let rb = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
+            .min(crate::attn_kernel::MAX_OUT / (s.heads * kb).max(1))
             .min(s.seq);
-        if block == 0 || (AttnShape { seq: block, ..s }).error().is_some() {
+        if rb == 0
+            || (AttnShape {
+                seq: rb,
+                seq_k: kb,
+                ..s
+            })
+            .error()
+            .is_some()
+        {
             return Ok(None);
         }
-        let (full, rest) = (s.seq / block, s.seq % block);
-        let run = |rows| match k.cost(AttnShape { seq: rows, ..s }) {
-            Ok(c) => Ok(Some(c)),
-            // the keys do not fit TCDM (exit code 5): the analytic model
-            Err(e) if e.contains("exited with code 5") => Ok(None),
-            Err(e) => Err(Error::Backend(format!("attention scores ({s}): {e}"))),
-        };
-        let Some((c_full, a_full)) = run(block)? else {
+        let cost = grid_cost(s.seq, rb, s.seq_k, kb, |rows, keys| {
+            k.cost(AttnShape {
+                seq: rows,
+                seq_k: keys,
+                ..s
+            })
+            .map_err(|e| Error::Backend(format!("attention scores ({s}): {e}")))
+        })?;
+        Ok(Some(attn_cost(cost, ins, out)))
+    }
+
+    /// The attention kernel's cost of the context of shape `s`, when `attention_elf` is set and
+    /// the kernel takes it: query rows in blocks small enough for the L2 buffers; keys in
+    /// blocks small enough for TCDM, each block's partial context then added to the running
+    /// one by a `dyn_f16` add run (so more than one key block needs `dynamic_elf`). Key blocks
+    /// round each partial context to binary16 before the adds: an evaluation order the single
+    /// run does not have (the costs are the runs'; Y stays the host's f32).
+    fn ctx_kernel_cost(
+        &self,
+        s: CtxShape,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> Result<Option<ClusterCost>, Error> {
+        let Some(k) = &self.attn_kernel else {
             return Ok(None);
         };
-        let mut cycles = full as u64 * c_full;
-        let mut activity = a_full.scaled(full as u64, 1);
-        if rest > 0 {
-            match run(rest)? {
-                Some((c, a)) => {
-                    cycles += c;
-                    activity = activity.add(&a);
-                }
-                None => return Ok(None),
-            }
+        let tile = k.full_tile_rows(s.seq);
+        let kb = k
+            .key_block(s.seq_k, |sk| CtxShape { seq_k: sk, ..s }.tcdm_bytes(tile))
+            .min(crate::attn_kernel::MAX_IN / (s.kv_heads * s.head_dim).max(1));
+        if kb == 0 || (kb < s.seq_k && self.dyn_kernel.is_none()) {
+            return Ok(None);
         }
-        let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * 2).sum();
-        Ok(Some(ClusterCost {
-            cycles,
-            batch_bytes: bytes_in + (out.0 * out.1) as u64 * 2,
-            activity,
-            ..ClusterCost::default()
-        }))
+        let rb = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
+            .min(crate::attn_kernel::MAX_OUT / (s.heads * kb).max(1))
+            .min(s.seq);
+        if rb == 0
+            || (CtxShape {
+                seq: rb,
+                seq_k: kb,
+                ..s
+            })
+            .error()
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let (mut cycles, mut activity) = grid_cost(s.seq, rb, s.seq_k, kb, |rows, keys| {
+            k.context_cost(CtxShape {
+                seq: rows,
+                seq_k: keys,
+                ..s
+            })
+            .map_err(|e| Error::Backend(format!("attention context ({s}): {e}")))
+        })?;
+        let key_blocks = s.seq_k.div_ceil(kb);
+        if key_blocks > 1 {
+            let width = s.heads * s.head_dim;
+            let Some(add) =
+                self.dyn_kernel_cost(&OpKind::Add, &[(s.seq, width); 2], (s.seq, width))?
+            else {
+                return Ok(None);
+            };
+            cycles += (key_blocks - 1) as u64 * add.cycles;
+            activity = activity.add(&add.activity.scaled(key_blocks as u64 - 1, 1));
+        }
+        Ok(Some(attn_cost((cycles, activity), ins, out)))
     }
 
     /// The kernel cost of a dynamic operation, when `dynamic_elf` is set and the kernel takes
@@ -246,6 +306,24 @@ impl KernelCluster {
                     kv_heads,
                     head_dim,
                     causal,
+                },
+                ins,
+                out,
+            );
+        }
+        if let OpKind::Context {
+            heads,
+            kv_heads,
+            head_dim,
+        } = *kind
+        {
+            return self.ctx_kernel_cost(
+                CtxShape {
+                    seq: out.0,
+                    seq_k: ins.get(1).map_or(0, |v| v.0),
+                    heads,
+                    kv_heads,
+                    head_dim,
                 },
                 ins,
                 out,
@@ -524,17 +602,81 @@ impl ClusterBackend for KernelCluster {
     }
 }
 
+/// The summed cost of a grid of kernel runs: `rows` in blocks of `rb` (the last one shorter)
+/// times `keys` in blocks of `kb` (likewise), `run(rows, keys)` giving each run's cycles and
+/// activity (one run per distinct block shape; the others are copies).
+fn grid_cost(
+    rows: usize,
+    rb: usize,
+    keys: usize,
+    kb: usize,
+    run: impl Fn(usize, usize) -> Result<(u64, ClusterActivity), Error>,
+) -> Result<(u64, ClusterActivity), Error> {
+    let split = |n: usize, b: usize| [(n / b, b), (usize::from(n % b > 0), n % b)];
+    let (mut cycles, mut activity) = (0u64, ClusterActivity::default());
+    for (nr, r) in split(rows, rb) {
+        for (nk, kk) in split(keys, kb) {
+            let times = (nr * nk) as u64;
+            if times == 0 {
+                continue;
+            }
+            let (c, a) = run(r, kk)?;
+            cycles += times * c;
+            activity = activity.add(&a.scaled(times, 1));
+        }
+    }
+    Ok((cycles, activity))
+}
+
+/// A binary16 attention operation's cost from its runs' cycles and activity (inputs and output
+/// moved once).
+fn attn_cost(
+    (cycles, activity): (u64, ClusterActivity),
+    ins: &[(usize, usize)],
+    out: (usize, usize),
+) -> ClusterCost {
+    let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * 2).sum();
+    ClusterCost {
+        cycles,
+        batch_bytes: bytes_in + (out.0 * out.1) as u64 * 2,
+        activity,
+        ..ClusterCost::default()
+    }
+}
+
 /// The kernel operation and its rows x cols for a dynamic operation with output `out`, when
 /// `dyn_f16` has one: softmax over `heads` segments per row runs as `rows x heads` rows of
-/// `cols / heads` (the same memory); GELU's exact (erf) form runs the tanh-form kernel.
+/// `cols / heads` (the same memory); an elementwise operation wider than the kernel's 4096
+/// columns runs as more rows of the widest even divisor of its columns that fits (the same
+/// memory; LLaMA's 14,336-wide FFN as 4 x rows of 3584); RoPE runs one row per head;
+/// GELU's exact (erf) form runs the tanh-form kernel.
 pub fn dyn_shape(kind: &OpKind, out: (usize, usize)) -> Option<(DynOp, usize, usize)> {
-    let (rows, cols) = out;
+    let (mut rows, mut cols) = out;
+    let elementwise = matches!(kind, OpKind::Add | OpKind::Mul | OpKind::Activation(_));
+    if elementwise && cols > crate::dyn_kernel::MAX_COLS {
+        if let Some(w) = (2..=crate::dyn_kernel::MAX_COLS)
+            .rev()
+            .step_by(2)
+            .find(|w| cols % w == 0)
+        {
+            rows *= cols / w;
+            cols = w;
+        }
+    }
     let op = match *kind {
         OpKind::Add => DynOp::Add,
         OpKind::Activation(Activation::Relu) => DynOp::Relu,
         OpKind::Activation(Activation::Gelu | Activation::GeluErf) => DynOp::Gelu,
         OpKind::Norm(NormKind::NoNorm) => DynOp::NoNorm,
         OpKind::Norm(NormKind::LayerNorm) => DynOp::LayerNorm,
+        OpKind::Norm(NormKind::RmsNorm) => DynOp::RmsNorm,
+        OpKind::Mul => DynOp::Mul,
+        OpKind::Activation(Activation::Silu) => DynOp::Silu,
+        // one row per head (the table is bound in X's layout, so it reshapes alike): rows of
+        // 4096 would leave most compute cores without a row (TCDM holds 3 such tiles)
+        OpKind::Rope { head_dim } if head_dim > 0 && cols % head_dim == 0 => {
+            return Some((DynOp::Rope { head_dim }, rows * cols / head_dim, head_dim));
+        }
         OpKind::Softmax { heads } if heads > 0 && cols % heads == 0 => {
             return Some((DynOp::Softmax, rows * heads, cols / heads));
         }
@@ -809,7 +951,8 @@ mod tests {
         let mut k = study_with_dyn();
         assert!(k.label().contains("dyn_f16.elf for add"), "{}", k.label());
         assert!(
-            k.label().contains("attn_f16.elf for attention scores"),
+            k.label()
+                .contains("attn_f16.elf for attention scores and context"),
             "{}",
             k.label()
         );
@@ -882,16 +1025,35 @@ mod tests {
         assert_eq!(sc.cycles, want);
         assert_eq!(sc.activity.cycles, want);
         assert!(sc.activity.fp16_lanes > 0, "{:?}", sc.activity);
-        // no kernel for the context product: the analytic model
+        // the context product: the attention kernel's context run (p 16 x 2*16, v 16 x 2*16)
         let c = OpKind::Context {
             heads: 2,
             kv_heads: 2,
             head_dim: 16,
         };
         let ins = [(16, 32), (16, 32)];
+        let (want, act) = ak
+            .context_cost(CtxShape {
+                seq: 16,
+                seq_k: 16,
+                heads: 2,
+                kv_heads: 2,
+                head_dim: 16,
+            })
+            .unwrap();
+        let cc = k.dynamic_cost(&c, &ins, (16, 32)).unwrap();
+        assert_eq!((cc.cycles, cc.activity), (want, act));
+        assert_eq!(cc.batch_bytes, 3 * 2 * 16 * 32);
+        // a head_dim the context kernel refuses (not a multiple of 8): the analytic model
+        let c = OpKind::Context {
+            heads: 2,
+            kv_heads: 2,
+            head_dim: 6,
+        };
+        let ins = [(16, 32), (16, 12)];
         assert_eq!(
-            k.dynamic_cost(&c, &ins, (16, 32)).unwrap(),
-            analytic.dynamic_cost(&c, &ins, (16, 32)).unwrap()
+            k.dynamic_cost(&c, &ins, (16, 12)).unwrap(),
+            analytic.dynamic_cost(&c, &ins, (16, 12)).unwrap()
         );
         // an odd-width add is refused by the kernel: the analytic model
         let add = OpKind::Add;
@@ -900,6 +1062,146 @@ mod tests {
             k.dynamic_cost(&add, &ins, (4, 7)).unwrap(),
             analytic.dynamic_cost(&add, &ins, (4, 7)).unwrap()
         );
+    }
+
+    /// Keys beyond TCDM run as key blocks: 1,000 keys at head_dim 128 (one head, 64 query
+    /// rows) are blocks of the most keys that fit with full 32-row tiles, their runs summed;
+    /// the context adds each further block's partial context with a dyn_f16 add run.
+    #[test]
+    fn long_sequences_run_as_key_blocks() {
+        let mut k = study_with_dyn();
+        let ak = k.attn_kernel.clone().unwrap();
+        let dk = k.dyn_kernel.clone().unwrap();
+        let s = AttnShape {
+            seq: 64,
+            seq_k: 1000,
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+            causal: true,
+        };
+        let kb = ak.key_block(1000, |sk| AttnShape { seq_k: sk, ..s }.tcdm_bytes(32));
+        assert!(kb % 8 == 0 && kb > 64 && kb < 500, "{kb}");
+        let (n, rest) = (1000 / kb, 1000 % kb);
+        let run = |keys| ak.cost(AttnShape { seq_k: keys, ..s }).unwrap().0;
+        let kind = OpKind::Scores {
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+            causal: true,
+        };
+        let got = k
+            .dynamic_cost(&kind, &[(64, 128), (1000, 128)], (64, 1000))
+            .unwrap();
+        assert_eq!(got.cycles, n as u64 * run(kb) + run(rest));
+        let c = CtxShape {
+            seq: 64,
+            seq_k: 1000,
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+        };
+        let kb = ak.key_block(1000, |sk| CtxShape { seq_k: sk, ..c }.tcdm_bytes(32));
+        assert!(kb % 8 == 0 && kb > 64 && kb < 500, "{kb}");
+        let (n, rest) = (1000 / kb, 1000 % kb);
+        let run = |keys| ak.context_cost(CtxShape { seq_k: keys, ..c }).unwrap().0;
+        let add = dk
+            .cycles(DynShape {
+                op: DynOp::Add,
+                rows: 64,
+                cols: 128,
+            })
+            .unwrap();
+        let kind = OpKind::Context {
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+        };
+        let got = k
+            .dynamic_cost(&kind, &[(64, 1000), (1000, 128)], (64, 128))
+            .unwrap();
+        let blocks = (n + usize::from(rest > 0)) as u64;
+        assert_eq!(
+            got.cycles,
+            n as u64 * run(kb) + run(rest) + (blocks - 1) * add
+        );
+    }
+
+    /// Every dynamic operation of the shipped models' schedules (MobileBERT at SL 320,
+    /// BERT-base at 128 and all-MiniLM-L6-v2 at 16, as their scenarios run them; LLaMA-3.1-8B
+    /// at 64) has a kernel cost: none falls back to the analytic model.
+    #[test]
+    fn shipped_models_run_every_dynamic_op_on_a_kernel() {
+        use crate::workload::{models, BLOCK_INPUT};
+        let k = study_with_dyn();
+        for (name, seq) in [
+            ("mobilebert", 320),
+            ("bert-base", 128),
+            ("all-minilm-l6-v2", 16),
+            ("llama-3.1-8b", 64),
+        ] {
+            let sched = models::generate(&models::find(name).unwrap(), seq, None);
+            let mut input = (seq, sched.input_features);
+            for b in &sched.blocks {
+                let mut outs = std::collections::HashMap::new();
+                outs.insert(BLOCK_INPUT.to_string(), input);
+                for op in &b.ops {
+                    outs.insert(op.name.clone(), op.out);
+                    if matches!(op.kind, OpKind::Linear { .. }) {
+                        continue;
+                    }
+                    let ins: Vec<_> = op.inputs.iter().map(|i| outs[i]).collect();
+                    let c = k.dyn_kernel_cost(&op.kind, &ins, op.out).unwrap();
+                    assert!(
+                        c.is_some(),
+                        "{name}: {} ({:?}) is analytic",
+                        op.name,
+                        op.kind
+                    );
+                }
+                input = b.ops.last().unwrap().out;
+            }
+        }
+    }
+
+    /// LLaMA's 14,336-wide gate product runs as rows of 3584 (the widest even divisor within
+    /// the kernel's 4096 columns); a width without one is left to the analytic model.
+    #[test]
+    fn wide_elementwise_ops_run_as_narrower_rows() {
+        assert_eq!(
+            dyn_shape(&OpKind::Mul, (16, 14336)),
+            Some((DynOp::Mul, 64, 3584))
+        );
+        assert_eq!(
+            dyn_shape(&OpKind::Activation(Activation::Silu), (4, 14336)),
+            Some((DynOp::Silu, 16, 3584))
+        );
+        assert_eq!(
+            dyn_shape(&OpKind::Add, (2, 8192)),
+            Some((DynOp::Add, 4, 4096))
+        );
+        assert_eq!(
+            dyn_shape(&OpKind::Rope { head_dim: 128 }, (2, 1024)),
+            Some((DynOp::Rope { head_dim: 128 }, 16, 128))
+        );
+        // not elementwise: rows stay rows (and the kernel refuses more than 4096 columns)
+        assert_eq!(
+            dyn_shape(&OpKind::Norm(NormKind::RmsNorm), (2, 8192)),
+            Some((DynOp::RmsNorm, 2, 8192))
+        );
+        let mut k = study_with_dyn();
+        let dk = k.dyn_kernel.clone().unwrap();
+        let c = k
+            .dynamic_cost(&OpKind::Mul, &[(16, 14336), (16, 14336)], (16, 14336))
+            .unwrap();
+        let want = dk
+            .cycles(DynShape {
+                op: DynOp::Mul,
+                rows: 64,
+                cols: 3584,
+            })
+            .unwrap();
+        assert_eq!(c.cycles, want);
     }
 
     /// An output beyond one run's L2 buffers (200 x 4096 > 458,752 elements) runs as row blocks:

@@ -6,12 +6,12 @@
 //! model stays f32. Row blocks of an operation larger than one kernel run give the same Y (every
 //! kernel works row by row), so the whole operation is evaluated at once.
 //!
-//! The norms run with gain 1 and bias 0, as the host model does, unless the caller gives a real
+//! The norms run with gain 1 and bias 0 (epsilon the host model's), as the host model does, unless the caller gives a real
 //! checkpoint's gain and bias (the accuracy pass, `crate::accuracy`), rounded to binary16 like
 //! the kernel's other operands; the numerics scale a synthetic NoNorm's output by its
 //! calibrated gain afterwards, in f32 (`crate::numerics`).
 
-use crate::attn_kernel::{self, AttnShape};
+use crate::attn_kernel::{self, AttnShape, CtxShape};
 use crate::dyn_kernel::{self, DynData, DynOp, DynShape};
 use crate::error::Error;
 use crate::workload::OpKind;
@@ -126,53 +126,98 @@ pub(super) fn kernel_y(
         let masked = |i: usize| causal && i % s.seq_k.max(1) > i / (heads * s.seq_k).max(1);
         return from_f16(kind, &y, out, |i| !masked(i)).map(Some);
     }
+    if let OpKind::Context {
+        heads,
+        kv_heads,
+        head_dim,
+    } = *kind
+    {
+        let (p, v) = (operand(0)?, operand(1)?);
+        let s = CtxShape {
+            seq: p.rows(),
+            seq_k: v.rows(),
+            heads,
+            kv_heads,
+            head_dim,
+        };
+        let (ph, vh) = (to_f16(kind, "P", p)?, to_f16(kind, "V", v)?);
+        // one run's evaluation order, also where the timing runs key blocks
+        let y = attn_kernel::context_reference(s, &ph, &vh);
+        return from_f16(kind, &y, out, |_| true).map(Some);
+    }
     let Some((op, rows, cols)) = super::kernel::dyn_shape(kind, out) else {
         return Ok(None);
     };
     let x = to_f16(kind, "input", operand(0)?)?;
     let z = match op {
-        DynOp::Add => to_f16(kind, "second input", operand(1)?)?,
+        DynOp::Add | DynOp::Mul => to_f16(kind, "second input", operand(1)?)?,
+        DynOp::Rope { head_dim } => rope_table(out, head_dim),
         _ => Vec::new(),
     };
-    let (g, b) = match (op, norm) {
-        (DynOp::NoNorm | DynOp::LayerNorm, Some((g, b, _)))
-            if g.len() == cols && b.len() == cols =>
-        {
-            let v = |what: &str, x: &[f32]| {
-                to_f16(
-                    kind,
-                    what,
-                    &Matrix::new(1, cols, x.to_vec()).map_err(|e| Error::Backend(e.to_string()))?,
-                )
-            };
-            (v("gain", g)?, v("bias", b)?)
-        }
-        (DynOp::NoNorm | DynOp::LayerNorm, Some((g, b, _))) => {
-            return Err(Error::Backend(format!(
-                "{}: {} gains and {} biases for {cols} features",
-                kind.label(),
-                g.len(),
-                b.len()
-            )))
-        }
-        (DynOp::NoNorm | DynOp::LayerNorm, None) => (vec![ONE; cols], vec![0u16; cols]),
-        _ => (Vec::new(), Vec::new()),
+    let features = out.1;
+    let (g, b) = if op.needs_gain() {
+        let (g, b) = match norm {
+            Some((g, b, _)) if g.len() == features && b.len() == features => {
+                let v = |what: &str, x: &[f32]| {
+                    let m = Matrix::new(1, features, x.to_vec())
+                        .map_err(|e| Error::Backend(e.to_string()))?;
+                    to_f16(kind, what, &m)
+                };
+                (v("gain", g)?, v("bias", b)?)
+            }
+            Some((g, b, _)) => {
+                return Err(Error::Backend(format!(
+                    "{}: {} gains and {} biases for {features} features",
+                    kind.label(),
+                    g.len(),
+                    b.len()
+                )))
+            }
+            None => (vec![ONE; features], vec![0u16; features]),
+        };
+        (g, if op.needs_bias() { b } else { Vec::new() })
+    } else {
+        (Vec::new(), Vec::new())
     };
+    if x.len() < rows * cols
+        || (op.needs_z() && z.len() < rows * cols)
+        || (op.needs_gain() && g.len() != cols)
+    {
+        return Err(Error::Backend(format!(
+            "{}: operands smaller than its {rows} x {cols} output",
+            kind.label()
+        )));
+    }
     let d = DynData {
         x: &x,
         z: &z,
         g: &g,
         b: &b,
     };
-    if x.len() < rows * cols || (op == DynOp::Add && z.len() < rows * cols) {
-        return Err(Error::Backend(format!(
-            "{}: operands smaller than its {rows} x {cols} output",
-            kind.label()
-        )));
-    }
-    let eps = norm.map_or(dyn_kernel::LAYER_NORM_EPS, |n| n.2);
+    let eps = norm.map_or(op.eps(), |n| n.2);
     let y = dyn_kernel::reference(DynShape { op, rows, cols }, d, eps);
     from_f16(kind, &y, out, |_| true).map(Some)
+}
+
+/// The rotary embedding's cos/sin table in X's layout (`n x f`), as `dyn_f16` reads it: for
+/// position `pos`, head `h` and pair `i < head_dim / 2`, binary16 cos(theta) at column
+/// `h head_dim + i` and sin(theta) at `h head_dim + head_dim / 2 + i`, theta = pos /
+/// 500000^(2 i / head_dim) (the host model's, `host::eval`).
+fn rope_table((n, f): (usize, usize), head_dim: usize) -> Vec<u16> {
+    let half = head_dim / 2;
+    let mut t = vec![0u16; n * f];
+    for pos in 0..n {
+        for h in 0..f / head_dim.max(1) {
+            for i in 0..half {
+                let theta = pos as f32 / 500_000f32.powf(2.0 * i as f32 / head_dim as f32);
+                let (sn, cs) = theta.sin_cos();
+                let a = pos * f + h * head_dim + i;
+                t[a] = fp16::from_f32_value(cs);
+                t[a + half] = fp16::from_f32_value(sn);
+            }
+        }
+    }
+    t
 }
 
 #[cfg(test)]
@@ -225,6 +270,48 @@ mod tests {
         assert!(err > 0.0 && err < 4e-3, "{err}");
     }
 
+    /// LLaMA's operations and the attention context by hand or within binary16 rounding of
+    /// the f32 host model: a gating multiply of exact values, a context whose probabilities
+    /// pick one value row, RoPE at position 0 (theta = 0: the identity), RMSNorm and SiLU.
+    #[test]
+    fn llama_ops_and_the_context() {
+        let a = m(1, 2, vec![2.0, 3.0]);
+        let b = m(1, 2, vec![0.5, 4.0]);
+        let y = kernel_y(&OpKind::Mul, &[&a, &b], (1, 2), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(y.as_slice(), &[1.0, 12.0]);
+        // one head of 8 features, 2 keys: P = [0, 1] picks V's second row
+        let ctx = OpKind::Context {
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 8,
+        };
+        let p = m(1, 2, vec![0.0, 1.0]);
+        let v = m(2, 8, (0..16).map(|i| i as f32 * 0.5).collect());
+        let c = kernel_y(&ctx, &[&p, &v], (1, 8), None).unwrap().unwrap();
+        assert_eq!(c.as_slice(), &v.as_slice()[8..]);
+        let host = super::super::host::eval;
+        let x = Matrix::random_normal(3, 64, 1.0, 9);
+        for k in [
+            OpKind::Rope { head_dim: 32 },
+            OpKind::Norm(NormKind::RmsNorm),
+            OpKind::Activation(Activation::Silu),
+        ] {
+            let yk = kernel_y(&k, &[&x], (3, 64), None).unwrap().unwrap();
+            let yf = host(&k, &[&x]).unwrap();
+            let err = super::super::host::rel_l2(&yk, &yf);
+            assert!(err > 0.0 && err < 4e-3, "{k:?}: {err}");
+            if let OpKind::Rope { .. } = k {
+                let r0: Vec<f32> = x.as_slice()[..64]
+                    .iter()
+                    .map(|&v| fp16::to_f32_value(fp16::from_f32_value(v)))
+                    .collect();
+                assert_eq!(&yk.as_slice()[..64], &r0[..]);
+            }
+        }
+    }
+
     /// Causal scores are -inf above the diagonal (not an error); an operand beyond binary16's
     /// range is an error naming the operation, the operand and the element.
     #[test]
@@ -248,9 +335,8 @@ mod tests {
             e.contains("activation: input element (0, 1) = 70000") && e.contains("65504"),
             "{e}"
         );
-        // no binary16 kernel for a gating multiply
-        assert!(kernel_y(&OpKind::Mul, &[&q, &q], (2, 2), None)
-            .unwrap()
-            .is_none());
+        // no binary16 kernel for rotary embeddings over a partial head
+        let r = OpKind::Rope { head_dim: 3 };
+        assert!(kernel_y(&r, &[&q], (2, 2), None).unwrap().is_none());
     }
 }
