@@ -407,7 +407,7 @@ macro_rules! int_ops {
             | Op::Mulhu
     };
 }
-use int_ops;
+pub(crate) use int_ops;
 
 /// Result of an integer ALU or multiply instruction (register-immediate forms take `imm`,
 /// shift amounts included, in place of `rs2`). Other operations give 0 (never called for

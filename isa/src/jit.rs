@@ -183,29 +183,7 @@ fn kind(inst: &Inst, pc: u32) -> Kind {
         | Op::Lbu
         | Op::Lhu
         | Op::Flw
-        | Op::Addi
-        | Op::Slti
-        | Op::Sltiu
-        | Op::Xori
-        | Op::Ori
-        | Op::Andi
-        | Op::Slli
-        | Op::Srli
-        | Op::Srai
-        | Op::Add
-        | Op::Sub
-        | Op::Sll
-        | Op::Slt
-        | Op::Sltu
-        | Op::Xor
-        | Op::Srl
-        | Op::Sra
-        | Op::Or
-        | Op::And
-        | Op::Mul
-        | Op::Mulh
-        | Op::Mulhsu
-        | Op::Mulhu => Kind::Inline,
+        | exec::int_ops!() => Kind::Inline,
         // F computations of the base ISA and the divides retire straight-line (pc + 4) or
         // raise an exception; they do not touch memory.
         _ if inst.op.extension().is_none()
