@@ -535,16 +535,7 @@ impl Jit {
                         let write = b.create_block();
                         b.ins().brif(ok, write, &[], call, &[]);
                         b.switch_to_block(write);
-                        b.ins().store(trusted, r, hart, f_off(inst.rd));
-                        let ms = b.ins().load(
-                            types::I32,
-                            trusted,
-                            hart,
-                            offset_of!(Hart, mstatus) as i32,
-                        );
-                        let ms = b.ins().bor_imm(ms, i64::from(mstatus::FS));
-                        b.ins()
-                            .store(trusted, ms, hart, offset_of!(Hart, mstatus) as i32);
+                        write_f(&mut b, hart, f_off(inst.rd), r);
                         let fl = b.ins().uload8(
                             types::I32,
                             trusted,
@@ -672,16 +663,7 @@ impl Jit {
                             b.switch_to_block(join);
                             let v = b.block_params(join)[0];
                             if op == Op::Flw {
-                                b.ins().store(trusted, v, hart, f_off(inst.rd));
-                                let ms = b.ins().load(
-                                    types::I32,
-                                    trusted,
-                                    hart,
-                                    offset_of!(Hart, mstatus) as i32,
-                                );
-                                let ms = b.ins().bor_imm(ms, i64::from(mstatus::FS));
-                                b.ins()
-                                    .store(trusted, ms, hart, offset_of!(Hart, mstatus) as i32);
+                                write_f(&mut b, hart, f_off(inst.rd), v);
                                 None
                             } else {
                                 Some(v)
@@ -871,6 +853,17 @@ fn fp_rne(
     let changed = b.ins().fcmp(FloatCC::NotEqual, back, s);
     let nx = b.ins().uextend(types::I32, changed);
     (bits, nx, ok)
+}
+
+/// Host code of an F register write: the value `v` at `offset` in the hart, and `mstatus.FS`
+/// dirty, as the interpreter's F register writes do.
+fn write_f(b: &mut FunctionBuilder, hart: Value, offset: i32, v: Value) {
+    let trusted = MemFlags::trusted();
+    let at = offset_of!(Hart, mstatus) as i32;
+    b.ins().store(trusted, v, hart, offset);
+    let ms = b.ins().load(types::I32, trusted, hart, at);
+    let ms = b.ins().bor_imm(ms, i64::from(mstatus::FS));
+    b.ins().store(trusted, ms, hart, at);
 }
 
 /// An `i32` constant (Cranelift wants narrow immediates zero-extended).

@@ -489,21 +489,18 @@ fn measure(
         .zip(&spans)
         .map(|(a, v)| Split::of(a.begin, a.end, v.iter().copied()))
         .collect();
-    let mut inst_split = Vec::with_capacity(mapping.instances.len());
-    for ii in 0..mapping.instances.len() {
-        let mine = || {
-            ops.iter()
-                .zip(&aggs)
-                .zip(&spans)
-                .filter(|((r, _), _)| r.inst == ii)
-        };
-        let mut a = Agg::default();
-        for ((_, g), _) in mine() {
+    // per layer instance: its window (the merged aggregate) and its operations' spans
+    let mut inst_spans = vec![(Agg::default(), Vec::new()); mapping.instances.len()];
+    for ((r, g), v) in ops.iter().zip(&aggs).zip(&spans) {
+        if let Some((a, all)) = inst_spans.get_mut(r.inst) {
             a.merge(g);
+            all.extend_from_slice(v);
         }
-        let all = mine().flat_map(|(_, v)| v.iter().copied());
-        inst_split.push(Split::of(a.begin, a.end, all));
     }
+    let inst_split = inst_spans
+        .into_iter()
+        .map(|(a, all)| Split::of(a.begin, a.end, all))
+        .collect();
     let model_split = Split::of(
         0,
         tm.makespan,

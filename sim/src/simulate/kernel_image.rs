@@ -63,20 +63,24 @@ impl KernelImage {
 /// Stack bytes per hart below the TCDM's end (`HETSIM_STACK_PER_HART` in hetsim.h).
 pub const STACK_PER_HART: u64 = 1024;
 
+/// TCDM bytes free for the buffers of kernel `program` on `config` (`lora_tcdm_free()` in
+/// kernels/include/lora_common.h): from the first 64-byte boundary after the static `.tcdm`
+/// data (`__tcdm_data_end`) to the harts' stacks.
+pub fn tcdm_free(program: &Program, config: &ClusterConfig) -> u64 {
+    let base = u64::from(hetsim_models::cluster::map::TCDM_BASE);
+    let data_end = program
+        .symbols
+        .get("__tcdm_data_end")
+        .map_or(base, |sym| u64::from(sym.addr).div_ceil(64) * 64);
+    let end =
+        (base + u64::from(config.tcdm.size)).saturating_sub(config.cores as u64 * STACK_PER_HART);
+    end.saturating_sub(data_end)
+}
+
 impl KernelImage {
-    /// TCDM bytes free for a kernel's buffers (`lora_tcdm_free()` in kernels/include/
-    /// lora_common.h): from the first 64-byte boundary after the static `.tcdm` data to the
-    /// harts' stacks.
+    /// TCDM bytes free for the kernel's buffers ([`tcdm_free`]).
     pub fn tcdm_free(&self) -> u64 {
-        let base = u64::from(hetsim_models::cluster::map::TCDM_BASE);
-        let data_end = self
-            .program
-            .symbols
-            .get("__tcdm_data_end")
-            .map_or(base, |sym| u64::from(sym.addr).div_ceil(64) * 64);
-        let end = (base + u64::from(self.config.tcdm.size))
-            .saturating_sub(self.config.cores as u64 * STACK_PER_HART);
-        end.saturating_sub(data_end)
+        tcdm_free(&self.program, &self.config)
     }
 }
 

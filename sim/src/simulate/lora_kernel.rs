@@ -668,9 +668,6 @@ pub enum LoraKernelError {
     },
 }
 
-/// Stack bytes per hart below the TCDM's end (`HETSIM_STACK_PER_HART` in hetsim.h).
-const STACK_PER_HART: u64 = 1024;
-
 /// (cycles, TCDM bytes, phase-2 cycles) of one shape.
 type CacheEntry = (u64, u32, u64);
 
@@ -811,15 +808,7 @@ impl LoraKernel {
     /// stacks (1 KiB each) and the ELF's static TCDM data (`__tcdm_data_end`, 64-byte
     /// aligned), as the kernels' `lora_tcdm_free` computes it.
     pub fn tcdm_free(&self) -> u64 {
-        let base = u64::from(hetsim_models::cluster::map::TCDM_BASE);
-        let data_end = self
-            .program
-            .symbols
-            .get("__tcdm_data_end")
-            .map_or(base, |sym| u64::from(sym.addr).div_ceil(64) * 64);
-        let end = (base + u64::from(self.config.tcdm.size))
-            .saturating_sub(self.config.cores as u64 * STACK_PER_HART);
-        end.saturating_sub(data_end)
+        crate::simulate::kernel_image::tcdm_free(&self.program, &self.config)
     }
 
     /// Cycles the cluster's DMA takes to load the kernel's A and B for shape `s`

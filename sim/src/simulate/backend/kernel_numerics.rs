@@ -29,8 +29,18 @@ const HINT: &str = "binary16 holds magnitudes up to 65504: evaluate fewer layer 
 /// The operand `m` as binary16 bit patterns; a finite value beyond binary16's range is an error
 /// naming the operation, the operand and the element.
 fn to_f16(kind: &OpKind, what: &str, m: &Matrix) -> Result<Vec<u16>, Error> {
-    let cols = m.cols().max(1);
-    m.as_slice()
+    values_to_f16(kind, what, m.as_slice(), m.cols())
+}
+
+/// [`to_f16`] of `values`, a row-major operand of `cols` columns.
+fn values_to_f16(
+    kind: &OpKind,
+    what: &str,
+    values: &[f32],
+    cols: usize,
+) -> Result<Vec<u16>, Error> {
+    let cols = cols.max(1);
+    values
         .iter()
         .enumerate()
         .map(|(i, &v)| {
@@ -157,14 +167,10 @@ pub(super) fn kernel_y(
     let features = out.1;
     let (g, b) = if op.needs_gain() {
         let (g, b) = match norm {
-            Some((g, b, _)) if g.len() == features && b.len() == features => {
-                let v = |what: &str, x: &[f32]| {
-                    let m = Matrix::new(1, features, x.to_vec())
-                        .map_err(|e| Error::Backend(e.to_string()))?;
-                    to_f16(kind, what, &m)
-                };
-                (v("gain", g)?, v("bias", b)?)
-            }
+            Some((g, b, _)) if g.len() == features && b.len() == features => (
+                values_to_f16(kind, "gain", g, features)?,
+                values_to_f16(kind, "bias", b, features)?,
+            ),
             Some((g, b, _)) => {
                 return Err(Error::Backend(format!(
                     "{}: {} gains and {} biases for {features} features",
