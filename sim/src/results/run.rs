@@ -10,11 +10,11 @@
 use crate::backend::{self, ClusterBackend, LoraShape};
 use crate::engine::{ns_to_ps, ps_to_ns, Time};
 use crate::error::Error;
-use crate::mapping::{Mapping, L2};
+use crate::mapping::{piece_shape, Mapping, L2};
 use crate::numerics::{self, NumericsResult, TilePasses};
 use crate::replay::{execute, Graph, Stage, TaskId, Timing, Work};
 use crate::report::{Report, Row};
-use crate::scenario::{Combination, Loaded, RowBlocks};
+use crate::scenario::{Combination, DynamicMapping, Loaded, RowBlocks};
 use crate::split::{Part, Split};
 use crate::strategy::{self, baseline, Costs, JobSlice, LinearJob, Strategy};
 use crate::workload::{OpKind, BLOCK_INPUT};
@@ -259,6 +259,51 @@ fn build(
                         _ => baseline::expand(&job, &mut g, costs)?,
                     };
                     (f, tcdm)
+                }
+                ref kind if place.pieces.len() > 1 => {
+                    // Split over clusters (`mapping::Piece`): each piece receives its share of
+                    // every operand, computes, and sends its share of the output home.
+                    let ins: Vec<(usize, usize)> = srcs.iter().map(|s| s.2).collect();
+                    let mut finals = Vec::with_capacity(place.pieces.len());
+                    for piece in &place.pieces {
+                        let (pkind, pins, pout) = piece_shape(kind, &ins, op.out, piece.units);
+                        let ep = mapping.cluster_ep(piece.cluster);
+                        let mut ready = Vec::new();
+                        for ((loc, f, _), shape) in srcs.iter().zip(&pins) {
+                            ready.push(g.add(
+                                Work::Transfer {
+                                    src: *loc,
+                                    dst: ep,
+                                    bytes: (shape.0 * shape.1) as u64 * eb,
+                                },
+                                rec,
+                                Stage::Input,
+                                f,
+                            ));
+                        }
+                        let c = costs.backend().dynamic_cost(&pkind, &pins, pout)?;
+                        let task = g.add(
+                            Work::Cluster {
+                                cluster: piece.cluster,
+                                ps: costs.ps(c.cycles),
+                            },
+                            rec,
+                            Stage::Dynamic,
+                            &ready,
+                        );
+                        g.set_energy(task, costs.energy_j(&c.activity, c.cycles));
+                        finals.push(g.add(
+                            Work::Transfer {
+                                src: ep,
+                                dst: home_ep,
+                                bytes: (pout.0 * pout.1) as u64 * eb,
+                            },
+                            rec,
+                            Stage::Gather,
+                            &[task],
+                        ));
+                    }
+                    (finals, 0)
                 }
                 ref kind => {
                     let mut ready = Vec::new();
@@ -782,7 +827,20 @@ pub fn run_observed(
         &loaded.scenario.hardware.cluster_backend,
         loaded.path.parent().unwrap_or(std::path::Path::new(".")),
     )?;
-    let label = backend.label();
+    let mut label = backend.label();
+    let m = &loaded.scenario.mapping;
+    match m.dynamic {
+        DynamicMapping::OneCluster => {}
+        DynamicMapping::Spread => label.push_str(
+            "; dynamic operations split over each layer instance's tile clusters \
+             (mapping.dynamic: Spread)",
+        ),
+        DynamicMapping::Dedicated => label.push_str(&format!(
+            "; attention on {} dedicated cluster(s) per layer instance (mapping.dynamic: \
+             Dedicated)",
+            m.attention_clusters
+        )),
+    }
     let tcdm_cap = backend.tcdm_capacity();
     let base_map = Mapping::new(&loaded.schedule, &loaded.scenario, 1)?;
     let mut rows = Vec::new();

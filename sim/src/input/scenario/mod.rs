@@ -236,14 +236,59 @@ pub enum RowBlocks {
     PassY,
 }
 
-/// Mapping choices.
+/// Which clusters run a dynamic operation (attention, softmax, norms, activations, adds;
+/// docs/architecture.md "Mapping"). The numbers computed do not depend on it, only the timing,
+/// energy and data movement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum DynamicMapping {
+    /// The whole operation on the home cluster of its first operand (default).
+    #[default]
+    OneCluster,
+    /// Each operation split over the clusters of its layer instance's tiles (the home cluster
+    /// first): attention scores and context by key/value head groups, every other kind by token
+    /// rows; each share's operands are sent to its cluster and its output gathered on the home
+    /// cluster.
+    Spread,
+    /// `mapping.attention_clusters` extra clusters per layer instance run the attention
+    /// (scores, softmax, context), split over them as under `Spread` with the output gathered on
+    /// the first of them; the other dynamic operations stay on one cluster.
+    Dedicated,
+}
+
+impl DynamicMapping {
+    /// Report name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::OneCluster => "one-cluster",
+            Self::Spread => "spread",
+            Self::Dedicated => "dedicated",
+        }
+    }
+}
+
+/// Mapping choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MappingConfig {
     /// Tile-cluster pairing (default `PerTile`).
     pub clusters: ClusterPairing,
     /// How a matrix's row blocks share its LoRA (default `ReduceXA`).
     pub row_blocks: RowBlocks,
+    /// Which clusters run the dynamic operations (default `OneCluster`).
+    pub dynamic: DynamicMapping,
+    /// Attention clusters per layer instance under `dynamic: Dedicated` (default 1, 1..=64).
+    pub attention_clusters: usize,
+}
+
+impl Default for MappingConfig {
+    fn default() -> Self {
+        Self {
+            clusters: ClusterPairing::default(),
+            row_blocks: RowBlocks::default(),
+            dynamic: DynamicMapping::default(),
+            attention_clusters: 1,
+        }
+    }
 }
 
 /// A pipeline strategy (DESIGN.md section 6).
@@ -607,6 +652,13 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Error> {
                 ));
             }
         }
+    }
+    if sc.mapping.attention_clusters == 0 || sc.mapping.attention_clusters > 64 {
+        return Err(f(
+            "mapping.attention_clusters",
+            format!("{}", sc.mapping.attention_clusters),
+            "give 1..=64 attention clusters per layer instance (used with dynamic: Dedicated)",
+        ));
     }
     if let ClusterPairing::Shared(0) = sc.mapping.clusters {
         return Err(f(
