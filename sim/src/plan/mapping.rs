@@ -98,62 +98,50 @@ pub fn piece_shape(
     out: (usize, usize),
     units: usize,
 ) -> (OpKind, Vec<(usize, usize)>, (usize, usize)) {
-    match *kind {
+    let (heads, kv) = match *kind {
         OpKind::Scores {
-            heads,
-            kv_heads,
-            head_dim,
-            causal,
-        } => {
-            let kv = kv_heads.max(1);
-            let h = units * (heads / kv);
-            let k = OpKind::Scores {
-                heads: h,
-                kv_heads: units,
-                head_dim,
-                causal,
-            };
-            let seq_k = out.1 / heads.max(1);
-            let shapes = ins
-                .iter()
-                .enumerate()
-                .map(|(i, &(r, c))| match i {
-                    0 => (r, c / heads.max(1) * h),
-                    _ => (r, c / kv * units),
-                })
-                .collect();
-            (k, shapes, (out.0, seq_k * h))
+            heads, kv_heads, ..
         }
-        OpKind::Context {
-            heads,
-            kv_heads,
-            head_dim,
-        } => {
-            let kv = kv_heads.max(1);
-            let h = units * (heads / kv);
-            let k = OpKind::Context {
-                heads: h,
-                kv_heads: units,
-                head_dim,
-            };
-            let shapes = ins
-                .iter()
-                .enumerate()
-                .map(|(i, &(r, c))| match i {
-                    0 => (r, c / heads.max(1) * h),
-                    _ => (r, c / kv * units),
-                })
-                .collect();
-            (k, shapes, (out.0, head_dim * h))
-        }
+        | OpKind::Context {
+            heads, kv_heads, ..
+        } => (heads.max(1), kv_heads.max(1)),
         ref k => {
             let shapes = ins
                 .iter()
                 .map(|&(r, c)| if r == out.0 { (units, c) } else { (r, c) })
                 .collect();
-            (k.clone(), shapes, (units, out.1))
+            return (k.clone(), shapes, (units, out.1));
         }
-    }
+    };
+    // `units` key/value heads and the query heads that read them
+    let h = units * (heads / kv);
+    let k = match *kind {
+        OpKind::Scores {
+            head_dim, causal, ..
+        } => OpKind::Scores {
+            heads: h,
+            kv_heads: units,
+            head_dim,
+            causal,
+        },
+        OpKind::Context { head_dim, .. } => OpKind::Context {
+            heads: h,
+            kv_heads: units,
+            head_dim,
+        },
+        ref k => k.clone(),
+    };
+    // the first operand (queries, or probabilities) and the output have a column group per
+    // query head, the second (keys, or values) one per key/value head
+    let shapes = ins
+        .iter()
+        .enumerate()
+        .map(|(i, &(r, c))| match i {
+            0 => (r, c / heads * h),
+            _ => (r, c / kv * units),
+        })
+        .collect();
+    (k, shapes, (out.0, out.1 / heads * h))
 }
 
 /// Whether `kind` is attention (scores, softmax, context): what dedicated attention clusters
