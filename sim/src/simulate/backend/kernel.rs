@@ -1211,11 +1211,18 @@ mod tests {
 
     /// Every dynamic operation of the shipped models' schedules (MobileBERT at SL 320,
     /// BERT-base at 128 and all-MiniLM-L6-v2 at 16, as their scenarios run them; LLaMA-3.1-8B
-    /// at 64) has a kernel cost: none falls back to the analytic model.
+    /// at 64) has a kernel cost, with the binary16 kernels on the study cluster and with the
+    /// binary32 kernels on the plain cluster (scenarios/ahwa-lora-mobilebert-fp32.ron): none
+    /// falls back to the analytic model.
     #[test]
     fn shipped_models_run_every_dynamic_op_on_a_kernel() {
+        for k in [study_with_dyn(), plain_with_dyn()] {
+            every_dynamic_op_on_a_kernel(&k);
+        }
+    }
+
+    fn every_dynamic_op_on_a_kernel(k: &KernelCluster) {
         use crate::workload::{models, BLOCK_INPUT};
-        let k = study_with_dyn();
         for (name, seq) in [
             ("mobilebert", 320),
             ("bert-base", 128),
@@ -1236,9 +1243,10 @@ mod tests {
                     let c = k.dyn_kernel_cost(&op.kind, &ins, op.out).unwrap();
                     assert!(
                         c.is_some(),
-                        "{name}: {} ({:?}) is analytic",
+                        "{name}: {} ({:?}) is analytic on {}",
                         op.name,
-                        op.kind
+                        op.kind,
+                        k.label()
                     );
                 }
                 input = b.ops.last().unwrap().out;
