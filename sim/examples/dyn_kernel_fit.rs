@@ -54,8 +54,12 @@ fn main() {
     .expect("defaults");
     // (op, the schedule's kind, heads for softmax, shapes as output rows x cols)
     let seqs = [64usize, 128, 256, 320];
-    // LLaMA's widths (4096) allow at most 112 rows per run
-    let llama = [16usize, 32, 64, 112];
+    // LLaMA's widths (4096) allow at most 112 rows per run (56 in binary32)
+    let llama = if f32_build {
+        [8usize, 16, 32, 56]
+    } else {
+        [16usize, 32, 64, 112]
+    };
     let cases: Vec<Case> = vec![
         (
             DynOp::Add,
@@ -117,13 +121,16 @@ fn main() {
                 Some((_, r, c)) => (r, c),
                 None => (rows, cols),
             };
-            let cycles = k
-                .cycles(DynShape {
-                    op,
-                    rows: r,
-                    cols: c,
-                })
-                .unwrap_or_else(|e| panic!("{e}"));
+            let s = DynShape {
+                op,
+                rows: r,
+                cols: c,
+            };
+            if let Some(e) = k.shape_error(s) {
+                println!("{:<10} {rows:>5} x {cols:<5} not one run: {e}", format!("{op:?}"));
+                continue;
+            }
+            let cycles = k.cycles(s).unwrap_or_else(|e| panic!("{e}"));
             let ins = if op == DynOp::Add || op == DynOp::Mul {
                 vec![(rows, cols); 2]
             } else {
@@ -212,6 +219,10 @@ fn attention(analytic: &mut AnalyticCluster, f32_build: bool) {
                     kv_heads: kv,
                     head_dim: hd,
                 };
+                if let Some(e) = s.error(k.format()) {
+                    println!("context    not one run: {e}");
+                    continue;
+                }
                 let c = k.context_cost(s).unwrap_or_else(|e| panic!("{e}")).0;
                 let kind = OpKind::Context {
                     heads,
@@ -233,6 +244,10 @@ fn attention(analytic: &mut AnalyticCluster, f32_build: bool) {
                     head_dim: hd,
                     causal: false,
                 };
+                if let Some(e) = s.error(k.format()) {
+                    println!("scores     not one run: {e}");
+                    continue;
+                }
                 let c = k.cycles(s).unwrap_or_else(|e| panic!("{e}"));
                 let kind = OpKind::Scores {
                     heads,
