@@ -127,7 +127,10 @@ fn main() {
                 cols: c,
             };
             if let Some(e) = k.shape_error(s) {
-                println!("{:<10} {rows:>5} x {cols:<5} not one run: {e}", format!("{op:?}"));
+                println!(
+                    "{:<10} {rows:>5} x {cols:<5} not one run: {e}",
+                    format!("{op:?}")
+                );
                 continue;
             }
             let cycles = k.cycles(s).unwrap_or_else(|e| panic!("{e}"));
