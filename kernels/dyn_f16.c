@@ -55,6 +55,12 @@
  * Limits: 1 <= rows, 1 <= cols <= 4096, rows * cols <= DYN_MAX_ELEMS; cols even for ADD, MUL
  * and RELU, a multiple of 8 for NONORM; for ROPE head_dim even and cols a multiple of it.
  *
+ * Built with -DDYN_F32 (build/dyn_f32.elf, marker dyn_f32_abi): the same operations in
+ * binary32 for a plain RV32IMF cluster (no Zfh, SSR, FREP or packed SIMD): every fp16(.) above is
+ * the identity, add/mul/ReLU/NoNorm are scalar fadd.s/fmul.s/fmax.s loops (NoNorm: (x g) + b,
+ * two roundings; no column constraints but RoPE's), 2^f is a quintic (five fmadd.s, relative
+ * error < 1.5e-7), rows * cols <= 229376 (the same L2 bytes), padded rows cols + 1 words.
+ *
  * Self-check: when dyn_check != 0 the compute cores compare Y bit for bit with dyn_expected.
  * Regions: 1 = whole kernel on every core, 2 = compute of the tiles (compute cores, summed).
  * Exit codes: 0 pass, 1 self-check mismatch, 2 no compute core, 3 a zero dimension, 4 beyond
