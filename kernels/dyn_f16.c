@@ -55,6 +55,12 @@
  * Limits: 1 <= rows, 1 <= cols <= 4096, rows * cols <= DYN_MAX_ELEMS; cols even for ADD, MUL
  * and RELU, a multiple of 8 for NONORM; for ROPE head_dim even and cols a multiple of it.
  *
+ * Built with -DDYN_F32 (build/dyn_f32.elf, marker dyn_f32_abi): the same operations in
+ * binary32 for a plain RV32IMF cluster (no Zfh, SSR, FREP or packed SIMD): every fp16(.) above is
+ * the identity, add/mul/ReLU/NoNorm are scalar fadd.s/fmul.s/fmax.s loops (NoNorm: (x g) + b,
+ * two roundings; no column constraints but RoPE's), 2^f is a quintic (five fmadd.s, relative
+ * error < 1.5e-7), rows * cols <= 229376 (the same L2 bytes), padded rows cols + 1 words.
+ *
  * Self-check: when dyn_check != 0 the compute cores compare Y bit for bit with dyn_expected.
  * Regions: 1 = whole kernel on every core, 2 = compute of the tiles (compute cores, summed).
  * Exit codes: 0 pass, 1 self-check mismatch, 2 no compute core, 3 a zero dimension, 4 beyond
@@ -78,7 +84,18 @@
 #define DYN_ROPE 10
 #define DYN_LAST DYN_ROPE
 
+#ifdef DYN_F32
+typedef uint32_t ebits_t; /* an element's bits in L2 and TCDM */
+#define DYN_MAX_ELEMS (224 * 1024)
+#define DYN_NAME "dyn_f32"
+#define DYN_LIMITS "rows * cols <= 229376, cols <= 4096"
+#else
+typedef uint16_t ebits_t;
 #define DYN_MAX_ELEMS (448 * 1024)
+#define DYN_NAME "dyn_f16"
+#define DYN_LIMITS "rows * cols <= 458752, cols <= 4096"
+#endif
+#define ES ((uint32_t)sizeof(ebits_t)) /* bytes per element */
 #define DYN_MAX_COLS 4096
 #define TILE_ELEMS 4096
 #define REGION_DYN 1
@@ -92,31 +109,36 @@ struct dyn_desc {
 #define L2BUF __attribute__((section(".l2_noinit"), aligned(64)))
 struct dyn_desc dyn_op BOUND = {DYN_ADD, 64, 256, 0x3727c5ac /* 1e-5 */};
 uint32_t dyn_check BOUND = 0;
+#ifdef DYN_F32
+/* ABI marker (read by the host): the binary32 build, ops 1..10. */
+const uint32_t dyn_f32_abi = 1;
+#else
 /* ABI marker (read by the host): 2 = ops 7..10 exist. */
 const uint32_t dyn_f16_abi = 2;
-uint16_t dyn_X[DYN_MAX_ELEMS] L2BUF;
-uint16_t dyn_Z[DYN_MAX_ELEMS] L2BUF;
-uint16_t dyn_Y[DYN_MAX_ELEMS] L2BUF;
-uint16_t dyn_expected[DYN_MAX_ELEMS] L2BUF;
-uint16_t dyn_G[DYN_MAX_COLS] L2BUF;
-uint16_t dyn_B[DYN_MAX_COLS] L2BUF;
+#endif
+ebits_t dyn_X[DYN_MAX_ELEMS] L2BUF;
+ebits_t dyn_Z[DYN_MAX_ELEMS] L2BUF;
+ebits_t dyn_Y[DYN_MAX_ELEMS] L2BUF;
+ebits_t dyn_expected[DYN_MAX_ELEMS] L2BUF;
+ebits_t dyn_G[DYN_MAX_COLS] L2BUF;
+ebits_t dyn_B[DYN_MAX_COLS] L2BUF;
 
 /* Per-core self-check result; the plan's rows per tile and TCDM bytes (hart 0 writes them). */
 uint32_t dyn_bad[HETSIM_MAX_CORES];
 uint32_t dyn_used_rows;
 uint32_t dyn_used_tcdm;
 
-static const struct lora_kernel K = {"dyn_f16", "dyn_op", "1 compute + 1 DMA",
-                                     "rows * cols <= 458752, cols <= 4096", 0, 0, 0, 0};
+static const struct lora_kernel K = {DYN_NAME, "dyn_op", "1 compute + 1 DMA", DYN_LIMITS,
+                                     0, 0, 0, 0};
 
 struct plan {
     uint32_t op, rows, cols, R, ntiles, tcdm_bytes;
     uint32_t pitch; /* row pitch of the tiles in TCDM, in elements */
     uint32_t hd;    /* ROPE: head_dim */
     float eps;
-    uint16_t *gb;       /* NONORM: gain and bias interleaved by 4 words; LAYERNORM: G then B */
-    uint16_t *x[2];     /* the tiles (Y overwrites X) */
-    uint16_t *z[2];     /* ADD's second tiles */
+    ebits_t *gb;        /* NONORM (binary16): gain and bias interleaved by 4 words; else G, B */
+    ebits_t *x[2];      /* the tiles (Y overwrites X) */
+    ebits_t *z[2];      /* ADD's second tiles */
 };
 
 static int has_z(uint32_t op) { return op == DYN_ADD || op == DYN_MUL || op == DYN_ROPE; }
@@ -152,15 +174,21 @@ static int make_plan(struct plan *p, uint32_t ncores)
         return ERR_TOO_BIG;
     if (p->op < DYN_ADD || p->op > DYN_LAST)
         return ERR_KERNEL;
+#ifndef DYN_F32
     if ((p->op == DYN_ADD || p->op == DYN_RELU || p->op == DYN_MUL) && p->cols % 2)
         return ERR_KERNEL;
+#endif
     if (p->op == DYN_ROPE && (d->eps_bits == 0 || d->eps_bits % 2 || p->cols % d->eps_bits))
         return ERR_KERNEL;
     p->hd = d->eps_bits;
+#ifdef DYN_F32
+    p->pitch = padded(p->op) ? p->cols + 1 : p->cols;
+#else
     if (p->op == DYN_NONORM && p->cols % 8)
         return ERR_KERNEL;
     p->pitch = padded(p->op) ? p->cols + p->cols % 2 + 2 : p->cols;
-    const uint32_t P = ncores - 1, row_bytes = 2 * p->pitch;
+#endif
+    const uint32_t P = ncores - 1, row_bytes = ES * p->pitch;
     const uint32_t gb = has_gb(p->op) ? round64(2 * row_bytes) : 0;
     const uint32_t per_row_sets = has_z(p->op) ? 2 : 1;
     uint32_t R = TILE_ELEMS / p->cols;
@@ -179,12 +207,12 @@ static int make_plan(struct plan *p, uint32_t ncores)
     p->R = R;
     p->ntiles = (p->rows + R - 1) / R;
     uintptr_t a = align64((uintptr_t)__tcdm_data_end);
-    p->gb = (uint16_t *)a;
+    p->gb = (ebits_t *)a;
     a += gb;
     for (int b = 0; b < 2; b++) {
-        p->x[b] = (uint16_t *)a;
+        p->x[b] = (ebits_t *)a;
         a += round64(R * row_bytes);
-        p->z[b] = (uint16_t *)a;
+        p->z[b] = (ebits_t *)a;
         if (has_z(p->op))
             a += round64(R * row_bytes);
     }
@@ -202,13 +230,13 @@ static uint32_t tile_rows(const struct plan *p, uint32_t q)
 
 static uint32_t load_tile(const struct plan *p, uint32_t q)
 {
-    const uint32_t off = q * p->R * p->cols, n = tile_rows(p, q), bytes = 2 * n * p->cols;
+    const uint32_t off = q * p->R * p->cols, n = tile_rows(p, q), bytes = ES * n * p->cols;
     if (p->pitch != p->cols) {
-        uint32_t id = hetsim_dma_2d(p->x[q & 1], dyn_X + off, 2 * p->cols, 2 * p->pitch,
-                                    2 * p->cols, n);
+        uint32_t id = hetsim_dma_2d(p->x[q & 1], dyn_X + off, ES * p->cols, ES * p->pitch,
+                                    ES * p->cols, n);
         if (has_z(p->op))
-            id = hetsim_dma_2d(p->z[q & 1], dyn_Z + off, 2 * p->cols, 2 * p->pitch, 2 * p->cols,
-                               n);
+            id = hetsim_dma_2d(p->z[q & 1], dyn_Z + off, ES * p->cols, ES * p->pitch,
+                               ES * p->cols, n);
         return id;
     }
     uint32_t id = hetsim_dma_1d(p->x[q & 1], dyn_X + off, bytes);
@@ -219,24 +247,28 @@ static uint32_t load_tile(const struct plan *p, uint32_t q)
 
 static uint32_t store_tile(const struct plan *p, uint32_t q)
 {
-    uint16_t *dst = dyn_Y + q * p->R * p->cols;
+    ebits_t *dst = dyn_Y + q * p->R * p->cols;
     const uint32_t n = tile_rows(p, q);
     if (p->pitch != p->cols)
-        return hetsim_dma_2d(dst, p->x[q & 1], 2 * p->cols, 2 * p->cols, 2 * p->pitch, n);
-    return hetsim_dma_1d(dst, p->x[q & 1], 2 * n * p->cols);
+        return hetsim_dma_2d(dst, p->x[q & 1], ES * p->cols, ES * p->cols, ES * p->pitch, n);
+    return hetsim_dma_1d(dst, p->x[q & 1], ES * n * p->cols);
 }
 
 static void dma_core(const struct plan *p)
 {
+#ifdef DYN_F32
+    if (p->op == DYN_NONORM || p->op == DYN_LAYERNORM) {
+#else
     if (p->op == DYN_NONORM) {
         /* groups of 4 words: g[8k..8k+7] then b[8k..8k+7] (the compute cores' stream order) */
         hetsim_dma_2d(p->gb, dyn_G, 16, 32, 16, p->cols / 8);
         hetsim_dma_2d(p->gb + 8, dyn_B, 16, 32, 16, p->cols / 8);
     } else if (p->op == DYN_LAYERNORM) {
-        hetsim_dma_1d(p->gb, dyn_G, 2 * p->cols);
-        hetsim_dma_1d(p->gb + p->cols, dyn_B, 2 * p->cols);
+#endif
+        hetsim_dma_1d(p->gb, dyn_G, ES * p->cols);
+        hetsim_dma_1d(p->gb + p->cols, dyn_B, ES * p->cols);
     } else if (p->op == DYN_RMSNORM) {
-        hetsim_dma_1d(p->gb, dyn_G, 2 * p->cols);
+        hetsim_dma_1d(p->gb, dyn_G, ES * p->cols);
     }
     hetsim_dma_wait(load_tile(p, 0));
     hetsim_barrier(); /* B0: gain, bias and tile 0 are in TCDM */
@@ -253,6 +285,7 @@ static void dma_core(const struct plan *p)
     hetsim_barrier(); /* every Y is in L2 */
 }
 
+#ifndef DYN_F32
 /* ------------------------------------------------------------------------------------------ */
 /* SSR + FREP ops (the FP registers are named in asm: the compiler must not use ft0-ft2)        */
 
@@ -325,12 +358,87 @@ static void nonorm_rows(uint16_t *x, const uint16_t *gb, uint32_t cols, uint32_t
 /* Scalar ops (Zfh loads and stores, f32 arithmetic; built with -ffp-contract=off, so every
  * operation below is one instruction and one rounding)                                         */
 
-typedef _Float16 f16;
+typedef _Float16 elem_t;
 
 #define LOG2E 0x1.715476p+0f
 #define EXP2_C1 0x1.63e62cp-1f
 #define EXP2_C2 0x1.d23a8cp-3f
 #define EXP2_C3 0x1.3ba53cp-4f
+#else
+/* ------------------------------------------------------------------------------------------ */
+/* The binary32 build: every op scalar f32 (-ffp-contract=off: one instruction and one
+ * rounding per C operation), four elements per step (see exp2_x4)                             */
+
+typedef float elem_t;
+
+/* y = x + z, y = x * z, y = max(x, +0) over n elements, in place in x. */
+static void add_elems(float *x, const float *z, uint32_t n, int mul)
+{
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float a[4], b[4];
+        for (int k = 0; k < 4; k++)
+            a[k] = x[i + k];
+        for (int k = 0; k < 4; k++)
+            b[k] = z[i + k];
+        for (int k = 0; k < 4; k++)
+            a[k] = mul ? a[k] * b[k] : a[k] + b[k];
+        for (int k = 0; k < 4; k++)
+            x[i + k] = a[k];
+    }
+    for (; i < n; i++)
+        x[i] = mul ? x[i] * z[i] : x[i] + z[i];
+}
+
+static void relu_elems(float *x, uint32_t n)
+{
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float a[4];
+        for (int k = 0; k < 4; k++)
+            a[k] = x[i + k];
+        for (int k = 0; k < 4; k++)
+            a[k] = __builtin_fmaxf(a[k], 0.0f);
+        for (int k = 0; k < 4; k++)
+            x[i + k] = a[k];
+    }
+    for (; i < n; i++)
+        x[i] = __builtin_fmaxf(x[i], 0.0f);
+}
+
+/* y = (x g) + b per column (two roundings), n rows of cols, in place. */
+static void nonorm_rows(float *x, const float *g, const float *b, uint32_t cols, uint32_t n)
+{
+    for (uint32_t r = 0; r < n; r++, x += cols) {
+        uint32_t j = 0;
+        for (; j + 4 <= cols; j += 4) {
+            float a[4], gg[4], bb[4];
+            for (int k = 0; k < 4; k++)
+                a[k] = x[j + k];
+            for (int k = 0; k < 4; k++)
+                gg[k] = g[j + k];
+            for (int k = 0; k < 4; k++)
+                bb[k] = b[j + k];
+            for (int k = 0; k < 4; k++)
+                a[k] = a[k] * gg[k];
+            for (int k = 0; k < 4; k++)
+                a[k] = a[k] + bb[k];
+            for (int k = 0; k < 4; k++)
+                x[j + k] = a[k];
+        }
+        for (; j < cols; j++)
+            x[j] = x[j] * g[j] + b[j];
+    }
+}
+
+#define LOG2E 0x1.715476p+0f
+/* quintic fit of 2^f on [0, 1), p(0) = 1 (relative error < 1.5e-7 in f32 with fma) */
+#define EXP2_C1 0x1.62e4bap-1f
+#define EXP2_C2 0x1.ebdb58p-3f
+#define EXP2_C3 0x1.c91cdcp-5f
+#define EXP2_C4 0x1.27788ap-7f
+#define EXP2_C5 0x1.e97430p-10f
+#endif
 #define GELU_C 0x1.6e4e26p-5f  /* 0.044715 */
 #define GELU_K2 -0x1.26aec2p+1f /* -2 sqrt(2 / pi) log2(e) */
 
@@ -340,7 +448,13 @@ static inline float exp2_approx(float t)
     int32_t n;
     __asm__("fcvt.w.s %0, %1, rdn" : "=r"(n) : "f"(t));
     float f = t - (float)n;
+#ifdef DYN_F32
+    float p = __builtin_fmaf(f, EXP2_C5, EXP2_C4);
+    p = __builtin_fmaf(f, p, EXP2_C3);
+    p = __builtin_fmaf(f, p, EXP2_C2);
+#else
     float p = __builtin_fmaf(f, EXP2_C3, EXP2_C2);
+#endif
     p = __builtin_fmaf(f, p, EXP2_C1);
     p = __builtin_fmaf(f, p, 1.0f);
     union {
@@ -362,8 +476,17 @@ static inline void exp2_x4(const float t[4], float e[4])
         __asm__("fcvt.w.s %0, %1, rdn" : "=r"(n[k]) : "f"(t[k]));
     for (int k = 0; k < 4; k++)
         f[k] = t[k] - (float)n[k];
+#ifdef DYN_F32
+    for (int k = 0; k < 4; k++)
+        p[k] = __builtin_fmaf(f[k], EXP2_C5, EXP2_C4);
+    for (int k = 0; k < 4; k++)
+        p[k] = __builtin_fmaf(f[k], p[k], EXP2_C3);
+    for (int k = 0; k < 4; k++)
+        p[k] = __builtin_fmaf(f[k], p[k], EXP2_C2);
+#else
     for (int k = 0; k < 4; k++)
         p[k] = __builtin_fmaf(f[k], EXP2_C3, EXP2_C2);
+#endif
     for (int k = 0; k < 4; k++)
         p[k] = __builtin_fmaf(f[k], p[k], EXP2_C1);
     for (int k = 0; k < 4; k++)
@@ -386,7 +509,7 @@ static inline float gelu_t(float v)
 
 /* Four elements at a time, each step over the four (see exp2_x4); same operations as gelu_t
  * and the tail's loop. */
-static void gelu_elems(f16 *x, uint32_t n, uint32_t w, uint32_t P)
+static void gelu_elems(elem_t *x, uint32_t n, uint32_t w, uint32_t P)
 {
     /* groups of 4 elements dealt round-robin to the cores (neighbouring cores on neighbouring
      * words, so lock-step cores hit different banks); core 0 takes the last n % 4 */
@@ -412,16 +535,16 @@ static void gelu_elems(f16 *x, uint32_t n, uint32_t w, uint32_t P)
         for (int k = 0; k < 4; k++)
             e[k] = v[k] / e[k];
         for (int k = 0; k < 4; k++)
-            x[i + k] = (f16)e[k];
+            x[i + k] = (elem_t)e[k];
     }
     for (uint32_t i = w == 0 ? n - n % 4 : n; i < n; i++) {
         float v = (float)x[i];
-        x[i] = (f16)(v / (1.0f + exp2_approx(gelu_t(v))));
+        x[i] = (elem_t)(v / (1.0f + exp2_approx(gelu_t(v))));
     }
 }
 
 /* SiLU, four elements at a time like gelu_elems (the same deal of groups to the cores). */
-static void silu_elems(f16 *x, uint32_t n, uint32_t w, uint32_t P)
+static void silu_elems(elem_t *x, uint32_t n, uint32_t w, uint32_t P)
 {
     for (uint32_t i = 4 * w; i + 4 <= n; i += 4 * P) {
         float v[4], t[4], e[4];
@@ -439,16 +562,16 @@ static void silu_elems(f16 *x, uint32_t n, uint32_t w, uint32_t P)
         for (int k = 0; k < 4; k++)
             e[k] = v[k] / e[k];
         for (int k = 0; k < 4; k++)
-            x[i + k] = (f16)e[k];
+            x[i + k] = (elem_t)e[k];
     }
     for (uint32_t i = w == 0 ? n - n % 4 : n; i < n; i++) {
         float v = (float)x[i];
         float t = __builtin_fminf(__builtin_fmaxf(v * -LOG2E, -127.0f), 127.0f);
-        x[i] = (f16)(v / (1.0f + exp2_approx(t)));
+        x[i] = (elem_t)(v / (1.0f + exp2_approx(t)));
     }
 }
 
-static void rmsnorm_rows(f16 *x, const f16 *g, uint32_t cols, uint32_t pitch, uint32_t n,
+static void rmsnorm_rows(elem_t *x, const elem_t *g, uint32_t cols, uint32_t pitch, uint32_t n,
                          float inv_n, float eps)
 {
     for (uint32_t r = 0; r < n; r++, x += pitch) {
@@ -478,22 +601,22 @@ static void rmsnorm_rows(f16 *x, const f16 *g, uint32_t cols, uint32_t pitch, ui
             for (int k = 0; k < 4; k++)
                 d[k] = d[k] * gg[k];
             for (int k = 0; k < 4; k++)
-                x[j + k] = (f16)d[k];
+                x[j + k] = (elem_t)d[k];
         }
         for (; j < cols; j++)
-            x[j] = (f16)(((float)x[j] * rs) * (float)g[j]);
+            x[j] = (elem_t)(((float)x[j] * rs) * (float)g[j]);
     }
 }
 
 /* Rotate-half RoPE of n rows of cols (heads of hd), in place; cs holds each row's cos/sin. */
-static void rope_rows(f16 *x, const f16 *cs, uint32_t cols, uint32_t pitch, uint32_t hd,
+static void rope_rows(elem_t *x, const elem_t *cs, uint32_t cols, uint32_t pitch, uint32_t hd,
                       uint32_t n)
 {
     const uint32_t half = hd / 2;
     for (uint32_t r = 0; r < n; r++, x += pitch, cs += pitch) {
         for (uint32_t h0 = 0; h0 < cols; h0 += hd) {
-            f16 *xa = x + h0, *xb = x + h0 + half;
-            const f16 *c = cs + h0, *sn = cs + h0 + half;
+            elem_t *xa = x + h0, *xb = x + h0 + half;
+            const elem_t *c = cs + h0, *sn = cs + h0 + half;
             uint32_t i = 0;
             for (; i + 4 <= half; i += 4) {
                 float a[4], b[4], cc[4], ss[4], u[4], v[4];
@@ -510,24 +633,24 @@ static void rope_rows(f16 *x, const f16 *cs, uint32_t cols, uint32_t pitch, uint
                     v[k] = b[k] * ss[k];
                 }
                 for (int k = 0; k < 4; k++)
-                    xa[i + k] = (f16)(u[k] - v[k]);
+                    xa[i + k] = (elem_t)(u[k] - v[k]);
                 for (int k = 0; k < 4; k++) {
                     u[k] = a[k] * ss[k];
                     v[k] = b[k] * cc[k];
                 }
                 for (int k = 0; k < 4; k++)
-                    xb[i + k] = (f16)(u[k] + v[k]);
+                    xb[i + k] = (elem_t)(u[k] + v[k]);
             }
             for (; i < half; i++) {
                 float a = (float)xa[i], b = (float)xb[i], cc = (float)c[i], ss = (float)sn[i];
-                xa[i] = (f16)(a * cc - b * ss);
-                xb[i] = (f16)(a * ss + b * cc);
+                xa[i] = (elem_t)(a * cc - b * ss);
+                xb[i] = (elem_t)(a * ss + b * cc);
             }
         }
     }
 }
 
-static void layernorm_rows(f16 *x, const f16 *g, const f16 *b, uint32_t cols, uint32_t pitch,
+static void layernorm_rows(elem_t *x, const elem_t *g, const elem_t *b, uint32_t cols, uint32_t pitch,
                            uint32_t n, float inv_n, float eps)
 {
     for (uint32_t r = 0; r < n; r++, x += pitch) {
@@ -574,16 +697,16 @@ static void layernorm_rows(f16 *x, const f16 *g, const f16 *b, uint32_t cols, ui
             for (int k = 0; k < 4; k++)
                 d[k] = __builtin_fmaf(d[k], gg[k], bb[k]);
             for (int k = 0; k < 4; k++)
-                x[j + k] = (f16)d[k];
+                x[j + k] = (elem_t)d[k];
         }
         for (; j < cols; j++) {
             float d = (float)x[j] - mean;
-            x[j] = (f16)__builtin_fmaf(d * rs, (float)g[j], (float)b[j]);
+            x[j] = (elem_t)__builtin_fmaf(d * rs, (float)g[j], (float)b[j]);
         }
     }
 }
 
-static void softmax_rows(f16 *x, uint32_t cols, uint32_t pitch, uint32_t n)
+static void softmax_rows(elem_t *x, uint32_t cols, uint32_t pitch, uint32_t n)
 {
     for (uint32_t r = 0; r < n; r++, x += pitch) {
         /* four partial maxima: fmax.s is a total order on non-NaN values (-0 < +0) and ignores
@@ -614,7 +737,7 @@ static void softmax_rows(f16 *x, uint32_t cols, uint32_t pitch, uint32_t n)
                 t[k] = __builtin_fmaxf(t[k], -127.0f);
             exp2_x4(t, e);
             for (int k = 0; k < 4; k++)
-                x[j + k] = (f16)e[k];
+                x[j + k] = (elem_t)e[k];
             sum += e[0];
             sum += e[1];
             sum += e[2];
@@ -622,7 +745,7 @@ static void softmax_rows(f16 *x, uint32_t cols, uint32_t pitch, uint32_t n)
         }
         for (; j < cols; j++) {
             float e = exp2_approx(__builtin_fmaxf(((float)x[j] - m) * LOG2E, -127.0f));
-            x[j] = (f16)e;
+            x[j] = (elem_t)e;
             sum += e;
         }
         const float rs = 1.0f / sum;
@@ -633,10 +756,10 @@ static void softmax_rows(f16 *x, uint32_t cols, uint32_t pitch, uint32_t n)
             for (int k = 0; k < 4; k++)
                 e[k] = e[k] * rs;
             for (int k = 0; k < 4; k++)
-                x[j + k] = (f16)e[k];
+                x[j + k] = (elem_t)e[k];
         }
         for (; j < cols; j++)
-            x[j] = (f16)((float)x[j] * rs);
+            x[j] = (elem_t)((float)x[j] * rs);
     }
 }
 
@@ -648,6 +771,20 @@ static void compute_tile(const struct plan *p, uint32_t q, uint32_t w, uint32_t 
     const uint32_t n = tile_rows(p, q), cols = p->cols, b = q & 1;
     uint32_t lo, hi;
     switch (p->op) {
+#ifdef DYN_F32
+    case DYN_ADD:
+    case DYN_MUL:
+    case DYN_RELU:
+        split(n * cols, w, P, &lo, &hi);
+        if (lo == hi)
+            return;
+        if (p->op == DYN_RELU)
+            relu_elems((float *)p->x[b] + lo, hi - lo);
+        else
+            add_elems((float *)p->x[b] + lo, (const float *)p->z[b] + lo, hi - lo,
+                      p->op == DYN_MUL);
+        return;
+#else
     case DYN_ADD:
     case DYN_MUL:
     case DYN_RELU:
@@ -661,11 +798,12 @@ static void compute_tile(const struct plan *p, uint32_t q, uint32_t w, uint32_t 
         else
             relu_words(p->x[b] + 2 * lo, hi - lo);
         return;
+#endif
     case DYN_GELU:
-        gelu_elems((f16 *)p->x[b], n * cols, w, P);
+        gelu_elems((elem_t *)p->x[b], n * cols, w, P);
         return;
     case DYN_SILU:
-        silu_elems((f16 *)p->x[b], n * cols, w, P);
+        silu_elems((elem_t *)p->x[b], n * cols, w, P);
         return;
     default:
         break;
@@ -673,15 +811,20 @@ static void compute_tile(const struct plan *p, uint32_t q, uint32_t w, uint32_t 
     split(n, w, P, &lo, &hi);
     if (lo == hi)
         return;
-    f16 *x = (f16 *)p->x[b] + lo * p->pitch;
+    elem_t *x = (elem_t *)p->x[b] + lo * p->pitch;
+#ifdef DYN_F32
+    if (p->op == DYN_NONORM)
+        nonorm_rows(x, (const float *)p->gb, (const float *)p->gb + cols, cols, hi - lo);
+#else
     if (p->op == DYN_NONORM)
         nonorm_rows((uint16_t *)x, p->gb, cols, hi - lo);
+#endif
     else if (p->op == DYN_RMSNORM)
-        rmsnorm_rows(x, (const f16 *)p->gb, cols, p->pitch, hi - lo, inv_n, p->eps);
+        rmsnorm_rows(x, (const elem_t *)p->gb, cols, p->pitch, hi - lo, inv_n, p->eps);
     else if (p->op == DYN_ROPE)
-        rope_rows(x, (const f16 *)p->z[b] + lo * p->pitch, cols, p->pitch, p->hd, hi - lo);
+        rope_rows(x, (const elem_t *)p->z[b] + lo * p->pitch, cols, p->pitch, p->hd, hi - lo);
     else if (p->op == DYN_LAYERNORM)
-        layernorm_rows(x, (const f16 *)p->gb, (const f16 *)p->gb + cols, cols, p->pitch, hi - lo,
+        layernorm_rows(x, (const elem_t *)p->gb, (const elem_t *)p->gb + cols, cols, p->pitch, hi - lo,
                        inv_n, p->eps);
     else
         softmax_rows(x, cols, p->pitch, hi - lo);
@@ -720,8 +863,13 @@ int main(uint32_t hart, uint32_t ncores)
             struct lora_plan lp = {0};
             lp.tcdm_bytes = p.tcdm_bytes;
             if (!lora_report(err, &lp, ncores, &K))
+#ifdef DYN_F32
+                hetsim_puts("unsupported op or shape: op 1..10; cols a multiple of head_dim "
+                            "(even) for rope\n");
+#else
                 hetsim_puts("unsupported op or shape: op 1..10; cols even for add, mul and "
                             "relu, a multiple of 8 for nonorm, of head_dim (even) for rope\n");
+#endif
         }
         return err;
     }

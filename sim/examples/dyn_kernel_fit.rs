@@ -3,6 +3,10 @@
 //! analytic model's error against them, per operation (the tables of docs/kernels.md):
 //!
 //!     cargo run --release -p hetsim --example dyn_kernel_fit
+//!     cargo run --release -p hetsim --example dyn_kernel_fit -- --f32
+//!
+//! `--f32`: the binary32 builds `dyn_f32.elf` and `attn_f32.elf` on the plain RV32IMF cluster
+//! (models/presets/cluster-snitch.ron), the analytic model with 4-byte elements.
 //!
 //! For each operation, runs the kernel for a range of shapes (rows x cols at the widths the
 //! models use; for scores and context, the heads of MobileBERT, BERT-base and LLaMA), fits
@@ -12,7 +16,7 @@
 
 use hetsim::attn_kernel::{AttnKernel, AttnShape, CtxShape};
 use hetsim::backend::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend};
-use hetsim::dyn_kernel::{DynKernel, DynOp, DynShape, SHIPPED_ELF};
+use hetsim::dyn_kernel::{DynKernel, DynOp, DynShape, SHIPPED_ELF, SHIPPED_ELF_F32};
 use hetsim::workload::{Activation, NormKind, OpKind};
 use hetsim_models::cluster::ClusterConfig;
 use std::path::Path;
@@ -20,19 +24,42 @@ use std::path::Path;
 /// One operation's measurements: the kernel's op, the schedule's kind, output shapes.
 type Case = (DynOp, OpKind, Vec<(usize, usize)>);
 
+/// The cluster and the analytic model's element bytes of the chosen build.
+fn target(f32_build: bool) -> (ClusterConfig, u64) {
+    if f32_build {
+        (ClusterConfig::default(), 4)
+    } else {
+        (ClusterConfig::snitch_study(), 2)
+    }
+}
+
 fn main() {
+    let f32_build = std::env::args().any(|a| a == "--f32");
+    let (cluster, element_bytes) = target(f32_build);
     let elf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
-        .join(SHIPPED_ELF);
-    let k = DynKernel::load(&elf, &ClusterConfig::snitch_study(), true).unwrap_or_else(|e| {
+        .join(if f32_build {
+            SHIPPED_ELF_F32
+        } else {
+            SHIPPED_ELF
+        });
+    let k = DynKernel::load(&elf, &cluster, true).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(1)
     });
-    let mut analytic = AnalyticCluster::new(AnalyticClusterConfig::default()).expect("defaults");
+    let mut analytic = AnalyticCluster::new(AnalyticClusterConfig {
+        element_bytes,
+        ..AnalyticClusterConfig::default()
+    })
+    .expect("defaults");
     // (op, the schedule's kind, heads for softmax, shapes as output rows x cols)
     let seqs = [64usize, 128, 256, 320];
-    // LLaMA's widths (4096) allow at most 112 rows per run
-    let llama = [16usize, 32, 64, 112];
+    // LLaMA's widths (4096) allow at most 112 rows per run (56 in binary32)
+    let llama = if f32_build {
+        [8usize, 16, 32, 56]
+    } else {
+        [16usize, 32, 64, 112]
+    };
     let cases: Vec<Case> = vec![
         (
             DynOp::Add,
@@ -85,7 +112,7 @@ fn main() {
             llama.iter().flat_map(|&s| [(s, 1024), (s, 4096)]).collect(),
         ),
     ];
-    attention(&mut analytic);
+    attention(&mut analytic, f32_build);
     println!("op         shape (out)     elements      cycles  cyc/elem    analytic  analytic err");
     for (op, kind, shapes) in cases {
         let mut pts = Vec::new();
@@ -94,13 +121,19 @@ fn main() {
                 Some((_, r, c)) => (r, c),
                 None => (rows, cols),
             };
-            let cycles = k
-                .cycles(DynShape {
-                    op,
-                    rows: r,
-                    cols: c,
-                })
-                .unwrap_or_else(|e| panic!("{e}"));
+            let s = DynShape {
+                op,
+                rows: r,
+                cols: c,
+            };
+            if let Some(e) = k.shape_error(s) {
+                println!(
+                    "{:<10} {rows:>5} x {cols:<5} not one run: {e}",
+                    format!("{op:?}")
+                );
+                continue;
+            }
+            let cycles = k.cycles(s).unwrap_or_else(|e| panic!("{e}"));
             let ins = if op == DynOp::Add || op == DynOp::Mul {
                 vec![(rows, cols); 2]
             } else {
@@ -150,11 +183,15 @@ fn print_fit(name: &str, unit: &str, pts: &[(f64, f64)]) {
 
 /// The attention kernel's scores and context: cycles per shape beside the analytic model's,
 /// and their fits against multiply-accumulates.
-fn attention(analytic: &mut AnalyticCluster) {
+fn attention(analytic: &mut AnalyticCluster, f32_build: bool) {
     let elf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
-        .join(hetsim::attn_kernel::SHIPPED_ELF);
-    let k = AttnKernel::load(&elf, &ClusterConfig::snitch_study(), true).unwrap_or_else(|e| {
+        .join(if f32_build {
+            hetsim::attn_kernel::SHIPPED_ELF_F32
+        } else {
+            hetsim::attn_kernel::SHIPPED_ELF
+        });
+    let k = AttnKernel::load(&elf, &target(f32_build).0, true).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(1)
     });
@@ -185,6 +222,10 @@ fn attention(analytic: &mut AnalyticCluster) {
                     kv_heads: kv,
                     head_dim: hd,
                 };
+                if let Some(e) = s.error(k.format()) {
+                    println!("context    not one run: {e}");
+                    continue;
+                }
                 let c = k.context_cost(s).unwrap_or_else(|e| panic!("{e}")).0;
                 let kind = OpKind::Context {
                     heads,
@@ -206,6 +247,10 @@ fn attention(analytic: &mut AnalyticCluster) {
                     head_dim: hd,
                     causal: false,
                 };
+                if let Some(e) = s.error(k.format()) {
+                    println!("scores     not one run: {e}");
+                    continue;
+                }
                 let c = k.cycles(s).unwrap_or_else(|e| panic!("{e}"));
                 let kind = OpKind::Scores {
                     heads,

@@ -1,39 +1,58 @@
-//! The dynamic-operation kernel `kernels/build/dyn_f16.elf` (binary16 on the study cluster:
-//! residual add, ReLU, GELU, NoNorm, LayerNorm, softmax, and LLaMA's elementwise product,
-//! SiLU, RMSNorm and RoPE): how it is loaded and run with data bound to its symbols, its
-//! bit-exact host reference ([`reference()`]) and its per-shape cycle cache
-//! ([`DynKernel::cycles`]).
+//! The dynamic-operation kernels `kernels/build/dyn_f16.elf` (binary16 on the study cluster)
+//! and `kernels/build/dyn_f32.elf` (binary32 on the plain RV32IMF cluster; the same C source
+//! built with `-DDYN_F32`): residual add, ReLU, GELU, NoNorm, LayerNorm, softmax, and LLaMA's
+//! elementwise product, SiLU, RMSNorm and RoPE. How they are loaded (the ELF's ABI marker,
+//! `dyn_f16_abi` or `dyn_f32_abi`, gives the element format) and run with data bound to their
+//! symbols, their bit-exact host reference ([`reference()`], generic over the element
+//! [`Elem`]) and the per-shape cycle cache ([`DynKernel::cycles`]).
 //!
 //! Kernel ABI (docs/kernels.md, "dyn_f16"): `dyn_op` = {op, rows, cols, arg} as u32
 //! ([`DynOp::code`]; arg = epsilon's bits for the norms, head_dim for RoPE); inputs `dyn_X`
 //! (rows x cols), `dyn_Z` (rows x cols: add's and mul's second operand, RoPE's cos/sin
 //! table), `dyn_G` and `dyn_B` (cols, the norms' gain and bias; RMSNorm has no bias), output
 //! `dyn_Y` (rows x cols), all row-major
-//! binary16; `dyn_check` != 0 makes the kernel compare Y bit for bit with `dyn_expected`;
+//! binary16 (binary32 for `dyn_f32`); `dyn_check` != 0 makes the kernel compare Y bit for bit with `dyn_expected`;
 //! `dyn_used_rows` / `dyn_used_tcdm` report its tile plan. One operation per run.
 //!
 //! Numerics: [`reference()`] evaluates each operation in the kernel's order with its roundings
 //! (binary16 lane operations through `hetsim_isa::fp16`, the scalar parts in IEEE binary32,
 //! which Rust's `f32` arithmetic and `mul_add` are); the file header of kernels/dyn_f16.c
-//! states the order.
+//! states the order. The binary32 build computes the same formulas with every element op in
+//! f32 (the roundings to binary16 vanish) and 2^f by a quintic instead of a cubic.
 //!
 //! Cycle caching: the kernel has no data-dependent control flow and the cluster's FPU has
 //! fixed latencies, so its cycles are a function of (kernel bytes, cluster configuration,
 //! [`DynShape`]); [`DynKernel::cycles`] runs each shape once with zeros and caches it
 //! (`cycles_do_not_depend_on_data` and `cached_cycles_equal_full_runs` prove both claims).
 
-use crate::simulate::kernel_image::{bytes, cached_cost, run_checked, CycleCache, KernelImage};
-use hetsim_isa::fp::{BinOp, Rounding};
+use crate::lora_kernel::ElementFormat;
+pub use crate::simulate::kernel_image::Elem;
+use crate::simulate::kernel_image::{
+    bytes, cached_cost, elems, run_checked, rv_minmax, CycleCache, KernelImage,
+};
+#[cfg(test)]
 use hetsim_isa::fp16;
 use hetsim_models::cluster::{Cluster, ClusterConfig, ClusterReport};
 use hetsim_models::energy::ClusterActivity;
 use std::path::Path;
 use std::sync::OnceLock;
 
-/// The shipped ELF, relative to the repository root.
+/// The shipped binary16 ELF, relative to the repository root.
 pub const SHIPPED_ELF: &str = "kernels/build/dyn_f16.elf";
-/// Elements of the kernel's L2 buffers (`DYN_MAX_ELEMS`): rows x cols of one run.
+/// The shipped binary32 ELF (plain RV32IMF cluster), relative to the repository root.
+pub const SHIPPED_ELF_F32: &str = "kernels/build/dyn_f32.elf";
+/// Elements of the binary16 kernel's L2 buffers (`DYN_MAX_ELEMS`): rows x cols of one run.
 pub const MAX_ELEMS: usize = 448 * 1024;
+/// Elements of the binary32 kernel's L2 buffers (half as many: the same bytes).
+pub const MAX_ELEMS_F32: usize = 224 * 1024;
+
+/// Elements of one run's L2 buffers for a kernel of `format`.
+pub fn max_elems(format: ElementFormat) -> usize {
+    match format {
+        ElementFormat::F16 => MAX_ELEMS,
+        ElementFormat::F32 => MAX_ELEMS_F32,
+    }
+}
 /// Most columns of one run (`DYN_MAX_COLS`).
 pub const MAX_COLS: usize = 4096;
 /// LayerNorm epsilon the backend binds (the host model's, `backend::host::eval`).
@@ -124,17 +143,22 @@ impl DynOp {
         }
     }
 
-    /// Why the kernel cannot run `rows x cols` of this operation, if it cannot (exactly the
-    /// kernel's refusals, exit codes 3, 4 and 6; TCDM never refuses below `MAX_COLS`).
-    pub fn shape_error(self, rows: usize, cols: usize) -> Option<String> {
+    /// Why the kernel of `format` cannot run `rows x cols` of this operation, if it cannot
+    /// (exactly the kernel's refusals, exit codes 3, 4 and 6; TCDM never refuses below
+    /// `MAX_COLS`). The binary32 build has no column constraints but RoPE's.
+    pub fn shape_error(self, format: ElementFormat, rows: usize, cols: usize) -> Option<String> {
         if rows == 0 || cols == 0 {
             return Some(format!("{rows} x {cols} has a zero dimension"));
         }
-        if cols > MAX_COLS || rows > MAX_ELEMS / cols {
+        let max = max_elems(format);
+        if cols > MAX_COLS || rows > max / cols {
             return Some(format!(
                 "{rows} x {cols} exceeds the kernel's L2 buffers (cols <= {MAX_COLS}, rows x \
-                 cols <= {MAX_ELEMS})"
+                 cols <= {max})"
             ));
+        }
+        if format == ElementFormat::F32 && !matches!(self, DynOp::Rope { .. }) {
+            return None;
         }
         match self {
             DynOp::Add | DynOp::Relu | DynOp::Mul if cols % 2 == 1 => Some(format!(
@@ -172,24 +196,24 @@ impl std::fmt::Display for DynShape {
     }
 }
 
-/// The operands of one run (binary16 bit patterns, row-major).
+/// The operands of one run (row-major elements: binary16 bit patterns or f32).
 #[derive(Clone, Copy, Debug)]
-pub struct DynData<'a> {
+pub struct DynData<'a, E = u16> {
     /// rows x cols.
-    pub x: &'a [u16],
+    pub x: &'a [E],
     /// rows x cols (add, mul; RoPE's cos/sin table), else empty.
-    pub z: &'a [u16],
+    pub z: &'a [E],
     /// cols (norms), else empty.
-    pub g: &'a [u16],
+    pub g: &'a [E],
     /// cols (NoNorm, LayerNorm), else empty.
-    pub b: &'a [u16],
+    pub b: &'a [E],
 }
 
 /// What a run measured.
 #[derive(Clone, Debug)]
-pub struct DynRun {
-    /// Y (rows x cols binary16).
-    pub y: Vec<u16>,
+pub struct DynRun<E = u16> {
+    /// Y (rows x cols).
+    pub y: Vec<E>,
     /// Cycles of the run (boot to exit).
     pub cycles: u64,
     /// Rows per tile of its plan.
@@ -204,189 +228,138 @@ pub struct DynRun {
 // Host reference
 
 const LOG2E: f32 = f32::from_bits(0x3fb8_aa3b);
-const EXP2_C1: f32 = f32::from_bits(0x3f31_f316);
-const EXP2_C2: f32 = f32::from_bits(0x3e69_1d46);
-const EXP2_C3: f32 = f32::from_bits(0x3d9d_d29e);
 const GELU_C: f32 = f32::from_bits(0x3d37_2713);
 const GELU_K2: f32 = f32::from_bits(0xc013_5761);
 
+#[cfg(test)]
 fn h2f(h: u16) -> f32 {
     fp16::to_f32_value(h)
 }
 
+#[cfg(test)]
 fn f2h(v: f32) -> u16 {
     fp16::from_f32_value(v)
 }
 
-/// fmax.s / fmin.s (IEEE maximumNumber / minimumNumber: a NaN operand is ignored, -0 < +0).
-fn rv_minmax(a: f32, b: f32, max: bool) -> f32 {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => f32::from_bits(0x7fc0_0000),
-        (true, false) => b,
-        (false, true) => a,
-        _ if a == b => {
-            // equal values differ at most in the sign of zero
-            if (a.is_sign_negative() && max) || (!a.is_sign_negative() && !max) {
-                b
-            } else {
-                a
-            }
-        }
-        _ if (a > b) == max => a,
-        _ => b,
-    }
-}
-
-/// The kernel's 2^t for t in [-127, 127] (kernels/dyn_f16.c, `exp2_approx`).
+/// The binary16 kernel's 2^t for t in [-127, 127] (kernels/dyn_f16.c, `exp2_approx`: cubic).
 pub fn exp2_approx(t: f32) -> f32 {
-    let n = t.floor() as i32;
-    let f = t - n as f32;
-    let mut p = f.mul_add(EXP2_C3, EXP2_C2);
-    p = f.mul_add(p, EXP2_C1);
-    p = f.mul_add(p, 1.0);
-    p * f32::from_bits(((n + 127) as u32) << 23)
+    crate::simulate::kernel_image::exp2_cubic(t)
 }
 
-/// The kernel's GELU of one binary16 value.
-pub fn gelu(x: u16) -> u16 {
-    let v = h2f(x);
+/// The kernel's GELU of one element.
+pub fn gelu<E: Elem>(x: E) -> E {
+    let v = x.widen();
     let k = (v * v).mul_add(GELU_C, 1.0);
     let t = (v * k) * GELU_K2;
     let t = rv_minmax(rv_minmax(t, -127.0, true), 127.0, false);
-    f2h(v / (1.0 + exp2_approx(t)))
+    E::narrow(v / (1.0 + E::exp2(t)))
 }
 
-fn layer_norm_row(x: &[u16], g: &[u16], b: &[u16], eps: f32, y: &mut [u16]) {
+fn layer_norm_row<E: Elem>(x: &[E], g: &[E], b: &[E], eps: f32, y: &mut [E]) {
     let inv_n = 1.0 / x.len() as f32;
     let mut s = [0f32; 4];
     for (j, &v) in x.iter().enumerate() {
-        s[j % 4] += h2f(v);
+        s[j % 4] += v.widen();
     }
     let mean = ((s[0] + s[1]) + (s[2] + s[3])) * inv_n;
     let mut q = [0f32; 4];
     for (j, &v) in x.iter().enumerate() {
-        let d = h2f(v) - mean;
+        let d = v.widen() - mean;
         q[j % 4] = d.mul_add(d, q[j % 4]);
     }
     let var = ((q[0] + q[1]) + (q[2] + q[3])) * inv_n;
     let rs = 1.0 / (var + eps).sqrt();
     for (j, out) in y.iter_mut().enumerate() {
-        let d = h2f(x[j]) - mean;
-        *out = f2h((d * rs).mul_add(h2f(g[j]), h2f(b[j])));
+        let d = x[j].widen() - mean;
+        *out = E::narrow((d * rs).mul_add(g[j].widen(), b[j].widen()));
     }
 }
 
-/// The kernel's SiLU of one binary16 value.
-pub fn silu(x: u16) -> u16 {
-    let v = h2f(x);
+/// The kernel's SiLU of one element.
+pub fn silu<E: Elem>(x: E) -> E {
+    let v = x.widen();
     let t = rv_minmax(rv_minmax(v * -LOG2E, -127.0, true), 127.0, false);
-    f2h(v / (1.0 + exp2_approx(t)))
+    E::narrow(v / (1.0 + E::exp2(t)))
 }
 
-fn rms_norm_row(x: &[u16], g: &[u16], eps: f32, y: &mut [u16]) {
+fn rms_norm_row<E: Elem>(x: &[E], g: &[E], eps: f32, y: &mut [E]) {
     let inv_n = 1.0 / x.len() as f32;
     let mut q = [0f32; 4];
     for (j, &v) in x.iter().enumerate() {
-        let v = h2f(v);
+        let v = v.widen();
         q[j % 4] = v.mul_add(v, q[j % 4]);
     }
     let ms = ((q[0] + q[1]) + (q[2] + q[3])) * inv_n;
     let rs = 1.0 / (ms + eps).sqrt();
     for (j, out) in y.iter_mut().enumerate() {
-        *out = f2h((h2f(x[j]) * rs) * h2f(g[j]));
+        *out = E::narrow((x[j].widen() * rs) * g[j].widen());
     }
 }
 
-fn rope_row(x: &[u16], cs: &[u16], head_dim: usize, y: &mut [u16]) {
+fn rope_row<E: Elem>(x: &[E], cs: &[E], head_dim: usize, y: &mut [E]) {
     let half = head_dim / 2;
     for h0 in (0..x.len()).step_by(head_dim) {
         for i in 0..half {
-            let (a, b) = (h2f(x[h0 + i]), h2f(x[h0 + half + i]));
-            let (c, s) = (h2f(cs[h0 + i]), h2f(cs[h0 + half + i]));
-            y[h0 + i] = f2h(a * c - b * s);
-            y[h0 + half + i] = f2h(a * s + b * c);
+            let (a, b) = (x[h0 + i].widen(), x[h0 + half + i].widen());
+            let (c, s) = (cs[h0 + i].widen(), cs[h0 + half + i].widen());
+            y[h0 + i] = E::narrow(a * c - b * s);
+            y[h0 + half + i] = E::narrow(a * s + b * c);
         }
     }
 }
 
-fn softmax_row(x: &[u16], y: &mut [u16]) {
+fn softmax_row<E: Elem>(x: &[E], y: &mut [E]) {
     let m = x
         .iter()
-        .fold(f32::NEG_INFINITY, |m, &v| rv_minmax(m, h2f(v), true));
+        .fold(f32::NEG_INFINITY, |m, &v| rv_minmax(m, v.widen(), true));
     let mut sum = 0f32;
     for (out, &v) in y.iter_mut().zip(x) {
-        let t = rv_minmax((h2f(v) - m) * LOG2E, -127.0, true);
-        let e = exp2_approx(t);
-        *out = f2h(e);
+        let t = rv_minmax((v.widen() - m) * LOG2E, -127.0, true);
+        let e = E::exp2(t);
+        *out = E::narrow(e);
         sum += e;
     }
     let rs = 1.0 / sum;
     for out in y.iter_mut() {
-        *out = f2h(h2f(*out) * rs);
+        *out = E::narrow(out.widen() * rs);
     }
 }
 
-/// Y of one run on the host, bit-identical to the kernel's (its evaluation order and roundings).
-/// `eps` is LayerNorm's epsilon. Panics if the data does not fit the shape.
-pub fn reference(s: DynShape, d: DynData<'_>, eps: f32) -> Vec<u16> {
+fn by_rows<E: Elem>(x: &[E], cols: usize, f: impl Fn(&[E], &mut [E], usize)) -> Vec<E> {
+    let mut y = vec![E::default(); x.len()];
+    for (r, (xr, yr)) in x
+        .chunks_exact(cols)
+        .zip(y.chunks_exact_mut(cols))
+        .enumerate()
+    {
+        f(xr, yr, r);
+    }
+    y
+}
+
+/// Y of one run on the host, bit-identical to the kernel's (its evaluation order and
+/// roundings; `E` = `u16` for `dyn_f16`, `f32` for `dyn_f32`). `eps` is the norms' epsilon.
+/// Panics if the data does not fit the shape.
+pub fn reference<E: Elem>(s: DynShape, d: DynData<'_, E>, eps: f32) -> Vec<E> {
     let (rows, cols) = (s.rows, s.cols);
     let x = &d.x[..rows * cols];
-    let rne = Rounding::Rne;
     match s.op {
-        DynOp::Add => x
-            .iter()
-            .zip(d.z)
-            .map(|(&a, &b)| fp16::binary(BinOp::Add, a, b, rne).0)
-            .collect(),
-        DynOp::Relu => x.iter().map(|&a| fp16::min_max(a, 0, true).0).collect(),
+        DynOp::Add => x.iter().zip(d.z).map(|(&a, &b)| a.add(b)).collect(),
+        DynOp::Relu => x.iter().map(|&a| a.relu()).collect(),
         DynOp::Gelu => x.iter().map(|&a| gelu(a)).collect(),
         DynOp::NoNorm => x
             .iter()
             .enumerate()
-            .map(|(i, &a)| {
-                let j = i % cols;
-                let m = fp16::binary(BinOp::Mul, a, d.g[j], rne).0;
-                fp16::binary(BinOp::Add, m, d.b[j], rne).0
-            })
+            .map(|(i, &a)| a.mul(d.g[i % cols]).add(d.b[i % cols]))
             .collect(),
-        DynOp::LayerNorm => {
-            let mut y = vec![0u16; rows * cols];
-            for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-                layer_norm_row(xr, d.g, d.b, eps, yr);
-            }
-            y
-        }
-        DynOp::Softmax => {
-            let mut y = vec![0u16; rows * cols];
-            for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-                softmax_row(xr, yr);
-            }
-            y
-        }
-        DynOp::Mul => x
-            .iter()
-            .zip(d.z)
-            .map(|(&a, &b)| fp16::binary(BinOp::Mul, a, b, rne).0)
-            .collect(),
+        DynOp::LayerNorm => by_rows(x, cols, |xr, yr, _| layer_norm_row(xr, d.g, d.b, eps, yr)),
+        DynOp::Softmax => by_rows(x, cols, |xr, yr, _| softmax_row(xr, yr)),
+        DynOp::Mul => x.iter().zip(d.z).map(|(&a, &b)| a.mul(b)).collect(),
         DynOp::Silu => x.iter().map(|&a| silu(a)).collect(),
-        DynOp::RmsNorm => {
-            let mut y = vec![0u16; rows * cols];
-            for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-                rms_norm_row(xr, d.g, eps, yr);
-            }
-            y
-        }
-        DynOp::Rope { head_dim } => {
-            let mut y = vec![0u16; rows * cols];
-            for ((xr, cr), yr) in x
-                .chunks_exact(cols)
-                .zip(d.z.chunks_exact(cols))
-                .zip(y.chunks_exact_mut(cols))
-            {
-                rope_row(xr, cr, head_dim, yr);
-            }
-            y
-        }
+        DynOp::RmsNorm => by_rows(x, cols, |xr, yr, _| rms_norm_row(xr, d.g, eps, yr)),
+        DynOp::Rope { head_dim } => by_rows(x, cols, |xr, yr, r| {
+            rope_row(xr, &d.z[r * cols..(r + 1) * cols], head_dim, yr)
+        }),
     }
 }
 
@@ -405,24 +378,40 @@ pub struct DynKernel {
     cache: bool,
 }
 
-fn halves(b: &[u8]) -> Vec<u16> {
-    b.chunks_exact(2)
-        .map(|w| u16::from_le_bytes([w[0], w[1]]))
-        .collect()
-}
-
 impl DynKernel {
     /// Loads the kernel for `config`; `cache` caches cycles per shape. Fails (naming the file
-    /// and what is missing) if the ELF is not `dyn_f16` or the cluster lacks an extension.
+    /// and what is missing) if the ELF is neither `dyn_f16` nor `dyn_f32`, or it is `dyn_f16`
+    /// and the cluster lacks a binary16 extension.
     pub fn load(path: &Path, config: &ClusterConfig, cache: bool) -> Result<Self, String> {
         let image = KernelImage::load(
             path,
             config,
-            "dyn_f16_abi",
+            &[
+                ("dyn_f16_abi", ElementFormat::F16),
+                ("dyn_f32_abi", ElementFormat::F32),
+            ],
             "dynamic-operation",
-            SHIPPED_ELF,
+            &format!("{SHIPPED_ELF} or {SHIPPED_ELF_F32}"),
         )?;
         Ok(DynKernel { image, cache })
+    }
+
+    /// The element format of the kernel's operands.
+    pub fn format(&self) -> ElementFormat {
+        self.image.format
+    }
+
+    /// The kernel's name (`dyn_f16` or `dyn_f32`).
+    pub fn name(&self) -> &'static str {
+        match self.format() {
+            ElementFormat::F16 => "dyn_f16",
+            ElementFormat::F32 => "dyn_f32",
+        }
+    }
+
+    /// Why this kernel cannot run `s`, if it cannot ([`DynOp::shape_error`] for its format).
+    pub fn shape_error(&self, s: DynShape) -> Option<String> {
+        s.op.shape_error(self.format(), s.rows, s.cols)
     }
 
     /// The cluster configuration.
@@ -432,15 +421,23 @@ impl DynKernel {
 
     /// Runs one operation on a fresh cycle-level cluster (never cached). With `expected`, the
     /// kernel's self-check compares Y with it (a mismatch is an error naming the element).
-    pub fn run(
+    /// `E` must be the kernel's element type (`u16` for `dyn_f16`, `f32` for `dyn_f32`).
+    pub fn run<E: Elem>(
         &self,
         s: DynShape,
-        d: DynData<'_>,
+        d: DynData<'_, E>,
         eps: f32,
-        expected: Option<&[u16]>,
-    ) -> Result<DynRun, String> {
-        if let Some(e) = s.op.shape_error(s.rows, s.cols) {
-            return Err(format!("dyn_f16 cannot run {s}: {e}"));
+        expected: Option<&[E]>,
+    ) -> Result<DynRun<E>, String> {
+        if E::FORMAT != self.format() {
+            return Err(format!(
+                "{s}: {:?} operands for the {} kernel",
+                E::FORMAT,
+                self.name()
+            ));
+        }
+        if let Some(e) = self.shape_error(s) {
+            return Err(format!("{} cannot run {s}: {e}", self.name()));
         }
         let n = s.rows * s.cols;
         for (name, v, want) in [
@@ -473,7 +470,8 @@ impl DynKernel {
             }
         }
         let report = run_checked(&mut c, &self.image, &s, "dyn_expected", expected, n)?;
-        let y = halves(&c.read_symbol("dyn_Y", Some(2 * n as u32)).map_err(err)?);
+        let es = E::FORMAT.bytes();
+        let y = elems(&c.read_symbol("dyn_Y", Some((es * n) as u32)).map_err(err)?);
         let mut word = |sym: &str| -> Result<u32, String> {
             let b = c.read_symbol(sym, Some(4)).map_err(err)?;
             Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -498,10 +496,20 @@ impl DynKernel {
     /// bound, cached like [`Self::cycles`].
     pub fn cost(&self, s: DynShape) -> Result<(u64, ClusterActivity), String> {
         cached_cost(cycle_cache(), self.cache, &self.image, s, || {
+            match self.format() {
+                ElementFormat::F16 => self.zero_run::<u16>(s),
+                ElementFormat::F32 => self.zero_run::<f32>(s),
+            }
+        })
+    }
+
+    /// A run of `s` with zeros bound: its cycles and activity.
+    fn zero_run<E: Elem>(&self, s: DynShape) -> Result<(u64, ClusterActivity), String> {
+        {
             let n = s.rows * s.cols;
-            let zeros = vec![0u16; n];
-            let gb = vec![0u16; s.cols];
-            let pick = |on: bool, v: &'_ [u16]| if on { v.to_vec() } else { Vec::new() };
+            let zeros = vec![E::default(); n];
+            let gb = vec![E::default(); s.cols];
+            let pick = |on: bool, v: &'_ [E]| if on { v.to_vec() } else { Vec::new() };
             let (z, g, b) = (
                 pick(s.op.needs_z(), &zeros),
                 pick(s.op.needs_gain(), &gb),
@@ -515,7 +523,7 @@ impl DynKernel {
             };
             let r = self.run(s, d, s.op.eps(), None)?;
             Ok((r.cycles, ClusterActivity::from_report(&r.report)))
-        })
+        }
     }
 }
 
@@ -606,7 +614,7 @@ mod tests {
         for op in DynOp::ALL {
             for (i, &(rows, cols)) in shapes.iter().enumerate() {
                 let s = DynShape { op, rows, cols };
-                if op.shape_error(rows, cols).is_some() {
+                if op.shape_error(ElementFormat::F16, rows, cols).is_some() {
                     continue;
                 }
                 let o = operands(s, 7 + i as u64);
@@ -734,14 +742,25 @@ mod tests {
 
     #[test]
     fn refusals_are_named() {
-        assert!(DynOp::Add.shape_error(4, 7).unwrap().contains("even"));
+        assert!(DynOp::Add
+            .shape_error(ElementFormat::F16, 4, 7)
+            .unwrap()
+            .contains("even"));
         assert!(DynOp::NoNorm
-            .shape_error(4, 12)
+            .shape_error(ElementFormat::F16, 4, 12)
             .unwrap()
             .contains("multiple of 8"));
-        assert!(DynOp::Gelu.shape_error(0, 4).unwrap().contains("zero"));
-        assert!(DynOp::Gelu.shape_error(1, 5000).unwrap().contains("L2"));
-        assert!(DynOp::Softmax.shape_error(1280, 320).is_none());
+        assert!(DynOp::Gelu
+            .shape_error(ElementFormat::F16, 0, 4)
+            .unwrap()
+            .contains("zero"));
+        assert!(DynOp::Gelu
+            .shape_error(ElementFormat::F16, 1, 5000)
+            .unwrap()
+            .contains("L2"));
+        assert!(DynOp::Softmax
+            .shape_error(ElementFormat::F16, 1280, 320)
+            .is_none());
         let mut cfg = ClusterConfig::snitch_study();
         cfg.extensions.xssr = false;
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -822,6 +841,323 @@ mod tests {
                 ),
             };
             let upper = 5000.0 + tiles * (dma_tile + 200.0 + per_tile_compute);
+            assert!(
+                lower <= cycles && cycles <= upper,
+                "{s}: {cycles} cycles outside [{lower:.0}, {upper:.0}]"
+            );
+        }
+    }
+}
+
+/// The binary32 build (`dyn_f32.elf`) on the plain RV32IMF cluster.
+#[cfg(test)]
+mod f32_tests {
+    use super::*;
+
+    fn kernel(cache: bool) -> DynKernel {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(SHIPPED_ELF_F32);
+        DynKernel::load(&path, &ClusterConfig::default(), cache).unwrap()
+    }
+
+    /// Deterministic normal(0, scale) values (LCG + Box-Muller), in f64 and as f32.
+    fn data(n: usize, scale: f64, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let mut next = || {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((s >> 40) as f64 + 0.5) / (1u64 << 24) as f64
+        };
+        (0..n)
+            .map(|_| {
+                let (u, v) = (next(), next());
+                ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos() * scale) as f32
+            })
+            .collect()
+    }
+
+    struct Operands {
+        x: Vec<f32>,
+        z: Vec<f32>,
+        g: Vec<f32>,
+        b: Vec<f32>,
+    }
+
+    fn operands(s: DynShape, seed: u64) -> Operands {
+        let n = s.rows * s.cols;
+        let scale = if s.op == DynOp::Softmax { 4.0 } else { 2.0 };
+        let mut x = data(n, scale, seed);
+        if s.op == DynOp::Softmax {
+            for r in 0..s.rows {
+                for j in (r % s.cols + 1)..s.cols {
+                    if (r + j) % 3 == 0 {
+                        x[r * s.cols + j] = f32::NEG_INFINITY;
+                    }
+                }
+            }
+        }
+        let pick = |on: bool, n: usize, seed: u64| if on { data(n, 1.0, seed) } else { vec![] };
+        Operands {
+            x,
+            z: pick(s.op.needs_z(), n, seed + 1),
+            g: pick(s.op.needs_gain(), s.cols, seed + 2),
+            b: pick(s.op.needs_bias(), s.cols, seed + 3),
+        }
+    }
+
+    fn view(o: &Operands) -> DynData<'_, f32> {
+        DynData {
+            x: &o.x,
+            z: &o.z,
+            g: &o.g,
+            b: &o.b,
+        }
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Every operation over one tile, many tiles, a short last tile, fewer rows than cores,
+    /// one row and odd columns (the binary32 build has no column constraints but RoPE's): the
+    /// kernel's Y equals the host reference bit for bit, on the host and by its self-check.
+    #[test]
+    fn kernel_is_bit_exact_with_the_reference() {
+        let k = kernel(false);
+        let shapes: &[(usize, usize)] = &[
+            (1, 8),
+            (3, 64),
+            (8, 128),
+            (17, 40),
+            (40, 512),
+            (130, 96),
+            (9, 37),
+        ];
+        for op in DynOp::ALL {
+            for (i, &(rows, cols)) in shapes.iter().enumerate() {
+                let s = DynShape { op, rows, cols };
+                if k.shape_error(s).is_some() {
+                    assert!(matches!(op, DynOp::Rope { .. }), "{s} refused");
+                    continue;
+                }
+                let o = operands(s, 7 + i as u64);
+                let want = reference(s, view(&o), s.op.eps());
+                let run = k.run(s, view(&o), s.op.eps(), Some(&want)).unwrap();
+                assert_eq!(bits(&run.y), bits(&want), "{s}");
+            }
+        }
+    }
+
+    /// The self-check catches a one-ulp difference and names the element; binary16 operands
+    /// for the binary32 kernel are an error.
+    #[test]
+    fn self_check_catches_a_difference() {
+        let k = kernel(false);
+        let s = DynShape {
+            op: DynOp::Gelu,
+            rows: 4,
+            cols: 16,
+        };
+        let o = operands(s, 3);
+        let mut want = reference(s, view(&o), s.op.eps());
+        want[37] = f32::from_bits(want[37].to_bits() ^ 1);
+        let e = k.run(s, view(&o), s.op.eps(), Some(&want)).unwrap_err();
+        assert!(e.contains("code 1") && e.contains("Y[2][5]"), "{e}");
+        let h = vec![0u16; 64];
+        let d = DynData {
+            x: &h,
+            z: &[],
+            g: &[],
+            b: &[],
+        };
+        let e = k.run(s, d, 0.0, None).unwrap_err();
+        assert!(e.contains("F16 operands for the dyn_f32 kernel"), "{e}");
+    }
+
+    /// Random data and zeros take the same cycles; the cached count equals a fresh full run.
+    #[test]
+    fn cycles_do_not_depend_on_data_and_cached_cycles_equal_full_runs() {
+        let k = kernel(true);
+        for op in DynOp::ALL {
+            let s = DynShape {
+                op,
+                rows: 24,
+                cols: 128,
+            };
+            let o = operands(s, 5);
+            let full = k.run(s, view(&o), s.op.eps(), None).unwrap().cycles;
+            assert_eq!(k.cycles(s).unwrap(), full, "{s}: zeros vs data");
+            assert_eq!(k.cycles(s).unwrap(), full, "{s}: cached");
+        }
+    }
+
+    /// Accuracy against f64 evaluations of the formulas on the same f32 inputs: the largest
+    /// error relative to max(|exact|, 1) (softmax: absolute) stays within a few f32 ulps plus
+    /// the quintic 2^f's 1.5e-7.
+    #[test]
+    fn accuracy_against_f64() {
+        let s = |op| DynShape {
+            op,
+            rows: 16,
+            cols: 256,
+        };
+        let err = |got: f32, exact: f64| (got as f64 - exact).abs() / exact.abs().max(1.0);
+        let o = operands(s(DynOp::Softmax), 11);
+        let y = reference(s(DynOp::Softmax), view(&o), LAYER_NORM_EPS);
+        let mut worst = 0f64;
+        for (xr, yr) in o.x.chunks(256).zip(y.chunks(256)) {
+            let m = xr
+                .iter()
+                .map(|&v| v as f64)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let sum: f64 = xr.iter().map(|&v| (v as f64 - m).exp()).sum();
+            for (&v, &h) in xr.iter().zip(yr) {
+                worst = worst.max(err(h, (v as f64 - m).exp() / sum));
+            }
+        }
+        assert!(worst < 1e-6, "softmax max error {worst}");
+        for (op, exact) in [
+            (
+                DynOp::Gelu,
+                (|v: f64| {
+                    0.5 * v * (1.0 + (0.797_884_560_802_865_4 * (v + 0.044_715 * v * v * v)).tanh())
+                }) as fn(f64) -> f64,
+            ),
+            (DynOp::Silu, |v: f64| v / (1.0 + (-v).exp())),
+        ] {
+            let o = operands(s(op), 12);
+            let y = reference(s(op), view(&o), LAYER_NORM_EPS);
+            let worst =
+                o.x.iter()
+                    .zip(&y)
+                    .map(|(&v, &h)| err(h, exact(v as f64)))
+                    .fold(0f64, f64::max);
+            assert!(worst < 1e-6, "{op:?} max error {worst}");
+        }
+        let o = operands(s(DynOp::LayerNorm), 14);
+        let y = reference(s(DynOp::LayerNorm), view(&o), LAYER_NORM_EPS);
+        let mut worst = 0f64;
+        for (xr, yr) in o.x.chunks(256).zip(y.chunks(256)) {
+            let xs: Vec<f64> = xr.iter().map(|&v| v as f64).collect();
+            let mean = xs.iter().sum::<f64>() / 256.0;
+            let var = xs.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 256.0;
+            let r = 1.0 / (var + LAYER_NORM_EPS as f64).sqrt();
+            for (j, (&v, &h)) in xs.iter().zip(yr).enumerate() {
+                let exact = (v - mean) * r * o.g[j] as f64 + o.b[j] as f64;
+                worst = worst.max(err(h, exact));
+            }
+        }
+        assert!(worst < 1e-5, "layernorm max error {worst}");
+    }
+
+    /// 2^t of the quintic: exact at integers, +0 at -127, within 1.5e-7 of 2^t between.
+    #[test]
+    fn exp2_quintic_by_hand() {
+        use crate::simulate::kernel_image::exp2_quintic;
+        assert_eq!(exp2_quintic(0.0), 1.0);
+        assert_eq!(exp2_quintic(5.0), 32.0);
+        assert_eq!(exp2_quintic(-127.0), 0.0);
+        for i in 0..1000 {
+            let t = -3.0 + i as f32 * 0.00731;
+            let exact = 2f64.powf(t as f64);
+            assert!(
+                (exp2_quintic(t) as f64 / exact - 1.0).abs() < 1.5e-7,
+                "2^{t}: {}",
+                exp2_quintic(t)
+            );
+        }
+    }
+
+    /// The binary16 build on the plain cluster is a clear load error naming the extensions;
+    /// the binary32 build loads there and says its format.
+    #[test]
+    fn formats_and_clusters() {
+        let f16 = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(SHIPPED_ELF);
+        let e = DynKernel::load(&f16, &ClusterConfig::default(), false)
+            .err()
+            .unwrap();
+        assert!(e.contains("binary16 kernel") && e.contains("zfh"), "{e}");
+        assert_eq!(kernel(false).format(), ElementFormat::F32);
+        assert_eq!(kernel(false).name(), "dyn_f32");
+        // odd widths run in binary32; RoPE still needs an even head_dim dividing the columns
+        assert!(DynOp::Add.shape_error(ElementFormat::F32, 4, 7).is_none());
+        assert!(DynOp::Rope { head_dim: 3 }
+            .shape_error(ElementFormat::F32, 4, 6)
+            .is_some());
+        assert!(DynOp::Add
+            .shape_error(ElementFormat::F32, 57, 4096)
+            .unwrap()
+            .contains("229376"));
+    }
+
+    /// Each operation's cycles lie between bounds derived by hand from the plain cluster's
+    /// parameters (models/presets/cluster-snitch.ron: 8 compute cores, one instruction per
+    /// cycle per core, DMA 64 bytes per cycle after a 10-cycle set-up, FPU latencies add/mul/
+    /// fma 4, div/sqrt 11, min/max 2, conversions 3, moves 2, TCDM loads 2) and the kernel's
+    /// instructions per element (kernels/dyn_f16.c built with -DDYN_F32, -ffp-contract=off):
+    /// - lower: the busiest resource alone: the DMA's bytes (4 per element: X in, Z in for
+    ///   add/mul/RoPE, Y out) or the FP and memory instructions per element over 8 cores: add
+    ///   and mul 4 (2 flw, the op, fsw), ReLU 3, NoNorm 6 (3 flw, fmul, fadd, fsw), GELU 20
+    ///   (flw, fmul, fmadd, 2 fmul, fmax, fmin, fcvt.w.s, fcvt.s.w, fsub, 5 fmadd, fmv.w.x,
+    ///   fmul, fadd, fdiv, fsw), SiLU 17 (GELU's less fmadd and two fmul: one fmul for the
+    ///   clamp's input), softmax 22 (max pass: flw, fmax; exp pass: flw, fsub, fmul, fmax,
+    ///   fcvt.w.s, fcvt.s.w, fsub, 5 fmadd, fmv.w.x, fmul, fsw, fadd; scale pass: flw, fmul,
+    ///   fsw), LayerNorm 13 (flw, fadd; flw, fsub, fmadd; flw, 2 flw for g and b, fsub, fmul,
+    ///   fmadd, fsw), RMSNorm 7 (flw, fmadd; flw, flw g, fmul, fmul, fsw), RoPE per pair 12
+    ///   (4 flw, 4 fmul, fsub, fadd, 2 fsw: 6 per element);
+    /// - upper: nothing overlapped: 5,000 cycles of start-up (boot, plan, a cold 16 KiB
+    ///   I-cache), then per tile of n elements its DMA in and out with their set-ups, 200
+    ///   cycles of tile overhead (split's divide 34, barrier, loop set-up), and the compute
+    ///   with every instruction waiting for the previous one's result, per element: add and
+    ///   mul 11 (2 flw 4, op 4, fsw 1, loop 2), ReLU 7, NoNorm 17, and for the scalar
+    ///   operations the binary16 build's per-element sums (dyn_kernel's
+    ///   `cycles_within_hand_derived_bounds`) plus 8 for the two further fmadd of the quintic
+    ///   where 2^f is evaluated (GELU 87, SiLU 75, softmax 85; the binary16 conversions this
+    ///   build drops only shorten them), LayerNorm 56, RMSNorm 33, RoPE 28, with the per-row
+    ///   terms of the binary16 bounds.
+    #[test]
+    fn cycles_within_hand_derived_bounds() {
+        let k = kernel(true);
+        let (cores, dma_bpc) = (8.0, 64.0);
+        for (op, rows, cols) in [
+            (DynOp::Add, 256, 512),
+            (DynOp::Relu, 256, 512),
+            (DynOp::NoNorm, 256, 512),
+            (DynOp::Gelu, 128, 1024),
+            (DynOp::LayerNorm, 128, 768),
+            (DynOp::Softmax, 512, 128),
+            (DynOp::Mul, 256, 512),
+            (DynOp::Silu, 128, 1024),
+            (DynOp::RmsNorm, 128, 768),
+            (DynOp::Rope { head_dim: 128 }, 128, 1024),
+        ] {
+            let s = DynShape { op, rows, cols };
+            let cycles = k.cycles(s).unwrap() as f64;
+            let e = (rows * cols) as f64;
+            let r = ((4096 / cols).max(8).min(rows) / 8 * 8) as f64;
+            let tiles = (rows as f64 / r).ceil();
+            let n = r * cols as f64;
+            let (ins, outs) = if op.needs_z() { (2.0, 1.0) } else { (1.0, 1.0) };
+            let dma_total = (ins + outs) * 4.0 * e / dma_bpc;
+            let dma_tile = (ins + outs) * (4.0 * n / dma_bpc + 10.0);
+            let per_row = (r / cores).ceil();
+            let (ipe, upe, row_terms) = match op {
+                DynOp::Add | DynOp::Mul => (4.0, 11.0, 0.0),
+                DynOp::Relu => (3.0, 7.0, 0.0),
+                DynOp::NoNorm => (6.0, 17.0, 0.0),
+                DynOp::Gelu => (20.0, 87.0, 0.0),
+                DynOp::Silu => (17.0, 75.0, 0.0),
+                DynOp::Softmax => (22.0, 85.0, per_row * 30.0),
+                DynOp::LayerNorm => (13.0, 56.0, per_row * 60.0),
+                DynOp::RmsNorm => (7.0, 33.0, per_row * 60.0),
+                DynOp::Rope { .. } => (6.0, 28.0, 0.0),
+            };
+            let lower = dma_total.max(e * ipe / cores);
+            let upper = 5000.0 + tiles * (dma_tile + 200.0 + n * upe / cores + row_terms);
             assert!(
                 lower <= cycles && cycles <= upper,
                 "{s}: {cycles} cycles outside [{lower:.0}, {upper:.0}]"

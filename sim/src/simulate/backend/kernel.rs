@@ -22,25 +22,28 @@
 //! - TCDM: the kernel reports the bytes its buffers needed (`lora_used_tcdm`, including its own
 //!   double buffering), reported as resident with no per-batch part.
 //! - Dynamic operations: with `dynamic_elf` (`kernels/build/dyn_f16.elf`, binary16 on a
-//!   cluster with zfh, xfvec, xfrep and xssr), residual adds, ReLU, GELU (both forms; the erf
+//!   cluster with zfh, xfvec, xfrep and xssr, or `kernels/build/dyn_f32.elf`, binary32 on any
+//!   RV32IMF cluster; the ELF's ABI marker names its format), residual adds, ReLU, GELU (both forms; the erf
 //!   form runs the tanh-form kernel), NoNorm, LayerNorm and softmax take the cycles and the
 //!   activity counters (the energy model's) of that kernel run on the cycle-level cluster for
 //!   the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
 //!   on data), and so do LLaMA's gating multiplies, SiLU, RMSNorm and rotary embeddings
 //!   (RoPE's cos/sin table bound per row as a second operand). An operation beyond one run's
 //!   L2 buffers runs as row blocks one after another (the sum of their runs). Shapes the
-//!   kernel refuses (odd columns for add/mul/ReLU, NoNorm columns not a multiple of 8, more
-//!   than 4096 columns) use the analytic model, and the backend's label says so. Without
-//!   `dynamic_elf` every dynamic operation uses the analytic model. Y of a dynamic operation
-//!   that runs on a kernel is the kernel's binary16 result (`kernel_numerics`: operands rounded
-//!   to binary16, the kernel's bit-exact host reference), so its rounding shows in the accuracy
-//!   metrics; the others are the host's f32 evaluation.
-//! - Attention: with `attention_elf` (`kernels/build/attn_f16.elf`), `Scores` and `Context`
-//!   take the cycles of that kernel's runs ([`crate::attn_kernel`], cached per shape). Keys
-//!   beyond TCDM run as key blocks (scores: exact, each score needs one key; context: partial
-//!   contexts added by `dyn_f16` add runs, which needs `dynamic_elf`), query rows beyond the L2
-//!   buffers as row blocks, one run per block; shapes the kernel refuses (odd head_dim, or not
-//!   a multiple of 8 for the context) fall back to the analytic model.
+//!   kernel refuses (binary16: odd columns for add/mul/ReLU, NoNorm columns not a multiple of
+//!   8; both: more than 4096 columns) use the analytic model, and the backend's label says so.
+//!   Without `dynamic_elf` every dynamic operation uses the analytic model. Y of a dynamic
+//!   operation that runs on a kernel is the kernel's result (`kernel_numerics`: operands in
+//!   the kernel's format, the kernel's bit-exact host reference), so its rounding shows in the
+//!   accuracy metrics; the others are the host's f32 evaluation.
+//! - Attention: with `attention_elf` (`kernels/build/attn_f16.elf` or `attn_f32.elf`, the same
+//!   format as `dynamic_elf`), `Scores` and `Context` take the cycles of that kernel's runs
+//!   ([`crate::attn_kernel`], cached per shape). Keys beyond TCDM run as key blocks (scores:
+//!   exact, each score needs one key; context: partial contexts added by the dynamic kernel's
+//!   add runs, which needs `dynamic_elf`, and Y is what those runs compute: each block's
+//!   partial context, then the adds in key order), query rows beyond the L2 buffers as row
+//!   blocks, one run per block; shapes the kernel refuses (binary16: odd head_dim; both: a
+//!   context head_dim not a multiple of 8) fall back to the analytic model.
 
 use super::chunks::{self, block, ChunkPlan};
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
@@ -49,7 +52,7 @@ use crate::attn_kernel::{AttnKernel, AttnShape, CtxShape};
 use crate::dyn_kernel::{DynKernel, DynOp, DynShape};
 use crate::engine::ClockDomain;
 use crate::error::Error;
-use crate::lora_kernel::{LoraData, LoraKernel, LoraKernelKind};
+use crate::lora_kernel::{ElementFormat, LoraData, LoraKernel, LoraKernelKind};
 use crate::workload::{Activation, NormKind, OpKind};
 use hetsim_models::aimc::Matrix;
 use hetsim_models::cluster::ClusterConfig;
@@ -76,15 +79,17 @@ pub struct KernelBackendConfig {
     /// Cache cycle counts per shape (default true; equal to full runs, see `lora_kernel`).
     #[serde(default = "yes")]
     pub cache_cycles: bool,
-    /// The dynamic-operation kernel (`"../kernels/build/dyn_f16.elf"`, relative to the scenario
-    /// file): residual adds, activations, NoNorm, LayerNorm and softmax run it on `cluster`
-    /// (which needs zfh, xfvec, xfrep and xssr); None (default): every dynamic operation uses
-    /// the analytic model `dynamic`.
+    /// The dynamic-operation kernel (`"../kernels/build/dyn_f16.elf"`, which needs zfh, xfvec,
+    /// xfrep and xssr on `cluster`, or `"../kernels/build/dyn_f32.elf"`, plain RV32IMF; relative
+    /// to the scenario file): residual adds, activations, the norms, softmax, gating products
+    /// and RoPE run it on `cluster`; None (default): every dynamic operation uses the analytic
+    /// model `dynamic`.
     #[serde(default)]
     pub dynamic_elf: Option<String>,
-    /// The attention-scores kernel (`"../kernels/build/attn_f16.elf"`, relative to the scenario
-    /// file): `Scores` operations run it on `cluster` (zfh, xfvec, xfrep, xssr); None (default):
-    /// the analytic model.
+    /// The attention kernel (`"../kernels/build/attn_f16.elf"`, zfh, xfvec, xfrep, xssr, or
+    /// `"../kernels/build/attn_f32.elf"`, plain RV32IMF; relative to the scenario file; the same
+    /// element format as `dynamic_elf`): `Scores` and `Context` operations run it on `cluster`;
+    /// None (default): the analytic model.
     #[serde(default)]
     pub attention_elf: Option<String>,
     /// The analytic model used for dynamic operations without a kernel; its clock and TCDM size are the
@@ -146,6 +151,19 @@ impl KernelCluster {
                 })?,
             ),
         };
+        if let (Some(d), Some(a)) = (&dyn_kernel, &attn_kernel) {
+            if d.format() != a.format() {
+                return Err(Error::Backend(format!(
+                    "hardware.cluster_backend: dynamic_elf is {} ({:?}) but attention_elf is {} \
+                     ({:?}): the attention context adds key blocks with the dynamic kernel, so \
+                     both must be the same element format",
+                    d.name(),
+                    d.format(),
+                    a.name(),
+                    a.format()
+                )));
+            }
+        }
         let name = |f: &String| {
             Path::new(f)
                 .file_name()
@@ -192,15 +210,19 @@ impl KernelCluster {
         let Some(k) = &self.attn_kernel else {
             return Ok(None);
         };
+        let f = k.format();
+        let (max_in, max_out) = crate::attn_kernel::limits(f);
         let tile = k.full_tile_rows(s.seq);
         let kb = k
-            .key_block(s.seq_k, |sk| AttnShape { seq_k: sk, ..s }.tcdm_bytes(tile))
-            .min(crate::attn_kernel::MAX_IN / (s.kv_heads * s.head_dim).max(1));
+            .key_block(s.seq_k, |sk| {
+                AttnShape { seq_k: sk, ..s }.tcdm_bytes(f, tile)
+            })
+            .min(max_in / (s.kv_heads * s.head_dim).max(1));
         if kb == 0 {
             return Ok(None);
         }
-        let rb = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
-            .min(crate::attn_kernel::MAX_OUT / (s.heads * kb).max(1))
+        let rb = (max_in / (s.heads * s.head_dim).max(1))
+            .min(max_out / (s.heads * kb).max(1))
             .min(s.seq);
         if rb == 0
             || (AttnShape {
@@ -208,7 +230,7 @@ impl KernelCluster {
                 seq_k: kb,
                 ..s
             })
-            .error()
+            .error(f)
             .is_some()
         {
             return Ok(None);
@@ -221,15 +243,42 @@ impl KernelCluster {
             })
             .map_err(|e| Error::Backend(format!("attention scores ({s}): {e}")))
         })?;
-        Ok(Some(attn_cost(cost, ins, out)))
+        Ok(Some(attn_cost(cost, f, ins, out)))
+    }
+
+    /// How the attention kernel runs the context of shape `s`: (keys per block, query rows per
+    /// block), when `attention_elf` is set and the kernel takes it (more than one key block
+    /// also needs `dynamic_elf`, whose add runs sum the partial contexts).
+    pub(super) fn ctx_blocks(&self, s: CtxShape) -> Option<(usize, usize)> {
+        let k = self.attn_kernel.as_ref()?;
+        let f = k.format();
+        let (max_in, max_out) = crate::attn_kernel::limits(f);
+        let tile = k.full_tile_rows(s.seq);
+        let kb = k
+            .key_block(s.seq_k, |sk| {
+                CtxShape { seq_k: sk, ..s }.tcdm_bytes(f, tile)
+            })
+            .min(max_in / (s.kv_heads * s.head_dim).max(1));
+        if kb == 0 || (kb < s.seq_k && self.dyn_kernel.is_none()) {
+            return None;
+        }
+        let rb = (max_in / (s.heads * s.head_dim).max(1))
+            .min(max_out / (s.heads * kb).max(1))
+            .min(s.seq);
+        let block = CtxShape {
+            seq: rb,
+            seq_k: kb,
+            ..s
+        };
+        (rb > 0 && block.error(f).is_none()).then_some((kb, rb))
     }
 
     /// The attention kernel's cost of the context of shape `s`, when `attention_elf` is set and
-    /// the kernel takes it: query rows in blocks small enough for the L2 buffers; keys in
-    /// blocks small enough for TCDM, each block's partial context then added to the running
-    /// one by a `dyn_f16` add run (so more than one key block needs `dynamic_elf`). Key blocks
-    /// round each partial context to binary16 before the adds: an evaluation order the single
-    /// run does not have (the costs are the runs'; Y stays the host's f32).
+    /// the kernel takes it ([`Self::ctx_blocks`]): query rows in blocks small enough for the L2
+    /// buffers; keys in blocks small enough for TCDM, each block's partial context then added
+    /// to the running one by a dynamic-kernel add run (so more than one key block needs
+    /// `dynamic_elf`). Y is what these runs compute (`kernel_numerics`: each block's partial
+    /// context in the kernel's format, then the adds in order).
     fn ctx_kernel_cost(
         &self,
         s: CtxShape,
@@ -239,27 +288,9 @@ impl KernelCluster {
         let Some(k) = &self.attn_kernel else {
             return Ok(None);
         };
-        let tile = k.full_tile_rows(s.seq);
-        let kb = k
-            .key_block(s.seq_k, |sk| CtxShape { seq_k: sk, ..s }.tcdm_bytes(tile))
-            .min(crate::attn_kernel::MAX_IN / (s.kv_heads * s.head_dim).max(1));
-        if kb == 0 || (kb < s.seq_k && self.dyn_kernel.is_none()) {
+        let Some((kb, rb)) = self.ctx_blocks(s) else {
             return Ok(None);
-        }
-        let rb = (crate::attn_kernel::MAX_IN / (s.heads * s.head_dim).max(1))
-            .min(crate::attn_kernel::MAX_OUT / (s.heads * kb).max(1))
-            .min(s.seq);
-        if rb == 0
-            || (CtxShape {
-                seq: rb,
-                seq_k: kb,
-                ..s
-            })
-            .error()
-            .is_some()
-        {
-            return Ok(None);
-        }
+        };
         let (mut cycles, mut activity) = grid_cost(s.seq, rb, s.seq_k, kb, |rows, keys| {
             k.context_cost(CtxShape {
                 seq: rows,
@@ -279,7 +310,43 @@ impl KernelCluster {
             cycles += (key_blocks - 1) as u64 * add.cycles;
             activity = activity.add(&add.activity.scaled(key_blocks as u64 - 1, 1));
         }
-        Ok(Some(attn_cost((cycles, activity), ins, out)))
+        Ok(Some(attn_cost((cycles, activity), k.format(), ins, out)))
+    }
+
+    /// How the kernels evaluate `kind` on operands of `shapes` (for its Y): the element
+    /// format of the backend's operation kernels and, for the attention context, the keys per
+    /// block of its runs ([`Self::ctx_blocks`]).
+    fn numerics_plan(
+        &self,
+        kind: &OpKind,
+        shapes: &[(usize, usize)],
+    ) -> super::kernel_numerics::Plan {
+        let format = self
+            .attn_kernel
+            .as_ref()
+            .map(|k| k.format())
+            .or(self.dyn_kernel.as_ref().map(|k| k.format()))
+            .unwrap_or(ElementFormat::F16);
+        let ctx_key_block = match *kind {
+            OpKind::Context {
+                heads,
+                kv_heads,
+                head_dim,
+            } => self
+                .ctx_blocks(CtxShape {
+                    seq: shapes.first().map_or(0, |p| p.0),
+                    seq_k: shapes.get(1).map_or(0, |v| v.0),
+                    heads,
+                    kv_heads,
+                    head_dim,
+                })
+                .map(|b| b.0),
+            _ => None,
+        };
+        super::kernel_numerics::Plan {
+            format,
+            ctx_key_block,
+        }
     }
 
     /// The kernel cost of a dynamic operation, when `dynamic_elf` is set and the kernel takes
@@ -335,8 +402,9 @@ impl KernelCluster {
         let Some((op, rows, cols)) = dyn_shape(kind, out) else {
             return Ok(None);
         };
-        let block = (crate::dyn_kernel::MAX_ELEMS / cols.max(1)).min(rows);
-        if block == 0 || op.shape_error(block, cols).is_some() {
+        let f = k.format();
+        let block = (crate::dyn_kernel::max_elems(f) / cols.max(1)).min(rows);
+        if block == 0 || op.shape_error(f, block, cols).is_some() {
             return Ok(None);
         }
         let (full, rest) = (rows / block, rows % block);
@@ -352,7 +420,7 @@ impl KernelCluster {
             cycles += c;
             activity = activity.add(&a);
         }
-        let e = 2u64; // binary16
+        let e = f.bytes() as u64;
         let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * e).sum();
         Ok(Some(ClusterCost {
             cycles,
@@ -577,8 +645,14 @@ impl ClusterBackend for KernelCluster {
         let out = (run.y.rows(), run.y.cols());
         if let Some(c) = self.dyn_kernel_cost(kind, &shapes, out)? {
             run.cost = c;
-            // Y as the binary16 kernel computes it (its host reference, bit-identical)
-            if let Some(y) = super::kernel_numerics::kernel_y(kind, ins, out, None)? {
+            // Y as the kernel computes it (its host reference, bit-identical)
+            if let Some(y) = super::kernel_numerics::kernel_y(
+                kind,
+                ins,
+                out,
+                None,
+                self.numerics_plan(kind, &shapes),
+            )? {
                 run.y = y;
             }
         }
@@ -598,7 +672,8 @@ impl ClusterBackend for KernelCluster {
         if self.dyn_kernel_cost(kind, &shapes, out)?.is_none() {
             return Ok(None);
         }
-        super::kernel_numerics::kernel_y(kind, ins, out, norm)
+        let plan = self.numerics_plan(kind, &shapes);
+        super::kernel_numerics::kernel_y(kind, ins, out, norm, plan)
     }
 }
 
@@ -628,17 +703,19 @@ fn grid_cost(
     Ok((cycles, activity))
 }
 
-/// A binary16 attention operation's cost from its runs' cycles and activity (inputs and output
-/// moved once).
+/// An attention operation's cost from its runs' cycles and activity (inputs and output of
+/// `format` moved once).
 fn attn_cost(
     (cycles, activity): (u64, ClusterActivity),
+    format: ElementFormat,
     ins: &[(usize, usize)],
     out: (usize, usize),
 ) -> ClusterCost {
-    let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * 2).sum();
+    let e = format.bytes() as u64;
+    let bytes_in: u64 = ins.iter().map(|s| (s.0 * s.1) as u64 * e).sum();
     ClusterCost {
         cycles,
-        batch_bytes: bytes_in + (out.0 * out.1) as u64 * 2,
+        batch_bytes: bytes_in + (out.0 * out.1) as u64 * e,
         activity,
         ..ClusterCost::default()
     }
@@ -688,6 +765,7 @@ pub fn dyn_shape(kind: &OpKind, out: (usize, usize)) -> Option<(DynOp, usize, us
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dyn_kernel::DynData;
 
     fn backend() -> KernelCluster {
         let cfg = KernelBackendConfig {
@@ -1080,7 +1158,9 @@ mod tests {
             head_dim: 128,
             causal: true,
         };
-        let kb = ak.key_block(1000, |sk| AttnShape { seq_k: sk, ..s }.tcdm_bytes(32));
+        let kb = ak.key_block(1000, |sk| {
+            AttnShape { seq_k: sk, ..s }.tcdm_bytes(ElementFormat::F16, 32)
+        });
         assert!(kb % 8 == 0 && kb > 64 && kb < 500, "{kb}");
         let (n, rest) = (1000 / kb, 1000 % kb);
         let run = |keys| ak.cost(AttnShape { seq_k: keys, ..s }).unwrap().0;
@@ -1101,7 +1181,9 @@ mod tests {
             kv_heads: 1,
             head_dim: 128,
         };
-        let kb = ak.key_block(1000, |sk| CtxShape { seq_k: sk, ..c }.tcdm_bytes(32));
+        let kb = ak.key_block(1000, |sk| {
+            CtxShape { seq_k: sk, ..c }.tcdm_bytes(ElementFormat::F16, 32)
+        });
         assert!(kb % 8 == 0 && kb > 64 && kb < 500, "{kb}");
         let (n, rest) = (1000 / kb, 1000 % kb);
         let run = |keys| ak.context_cost(CtxShape { seq_k: keys, ..c }).unwrap().0;
@@ -1129,11 +1211,18 @@ mod tests {
 
     /// Every dynamic operation of the shipped models' schedules (MobileBERT at SL 320,
     /// BERT-base at 128 and all-MiniLM-L6-v2 at 16, as their scenarios run them; LLaMA-3.1-8B
-    /// at 64) has a kernel cost: none falls back to the analytic model.
+    /// at 64) has a kernel cost, with the binary16 kernels on the study cluster and with the
+    /// binary32 kernels on the plain cluster (scenarios/ahwa-lora-mobilebert-fp32.ron): none
+    /// falls back to the analytic model.
     #[test]
     fn shipped_models_run_every_dynamic_op_on_a_kernel() {
+        for k in [study_with_dyn(), plain_with_dyn()] {
+            every_dynamic_op_on_a_kernel(&k);
+        }
+    }
+
+    fn every_dynamic_op_on_a_kernel(k: &KernelCluster) {
         use crate::workload::{models, BLOCK_INPUT};
-        let k = study_with_dyn();
         for (name, seq) in [
             ("mobilebert", 320),
             ("bert-base", 128),
@@ -1154,9 +1243,10 @@ mod tests {
                     let c = k.dyn_kernel_cost(&op.kind, &ins, op.out).unwrap();
                     assert!(
                         c.is_some(),
-                        "{name}: {} ({:?}) is analytic",
+                        "{name}: {} ({:?}) is analytic on {}",
                         op.name,
-                        op.kind
+                        op.kind,
+                        k.label()
                     );
                 }
                 input = b.ops.last().unwrap().out;
@@ -1224,5 +1314,232 @@ mod tests {
         let ((c112, a112), (c88, a88)) = (run(112), run(88));
         assert_eq!(c.cycles, c112 + c88);
         assert_eq!(c.activity, a112.add(&a88));
+    }
+
+    fn plain_with_dyn() -> KernelCluster {
+        let cfg = KernelBackendConfig {
+            kernel: LoraKernelKind::Fp32,
+            lora_elf: "kernels/build/lora.elf".into(),
+            cluster: ClusterConfig::default(),
+            cache_cycles: true,
+            dynamic_elf: Some(crate::dyn_kernel::SHIPPED_ELF_F32.into()),
+            attention_elf: Some(crate::attn_kernel::SHIPPED_ELF_F32.into()),
+            dynamic: AnalyticClusterConfig::default(),
+        };
+        KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
+    }
+
+    /// The binary32 kernels on the plain cluster: the label names them, the costs are their
+    /// runs' (4 bytes per element moved), Y is their binary32 result (bit-identical to the
+    /// host reference), and a binary16 kernel there, or kernels of two formats, are load errors.
+    #[test]
+    fn binary32_kernels_on_the_plain_cluster() {
+        let mut k = plain_with_dyn();
+        assert!(k.label().contains("dyn_f32.elf for add"), "{}", k.label());
+        assert!(
+            k.label().contains("attn_f32.elf for attention"),
+            "{}",
+            k.label()
+        );
+        let dk = k.dyn_kernel.clone().unwrap();
+        let sm = OpKind::Softmax { heads: 4 };
+        let c = k.dynamic_cost(&sm, &[(16, 64)], (16, 64)).unwrap();
+        let s = DynShape {
+            op: DynOp::Softmax,
+            rows: 64,
+            cols: 16,
+        };
+        assert_eq!(c.cycles, dk.cycles(s).unwrap());
+        assert_eq!(c.batch_bytes, 2 * 4 * 16 * 64);
+        let x = matrix(16, 64, 5);
+        let run = k.dynamic(&sm, &[&x]).unwrap();
+        let want = crate::dyn_kernel::reference(
+            s,
+            DynData {
+                x: x.as_slice(),
+                z: &[],
+                g: &[],
+                b: &[],
+            },
+            0.0,
+        );
+        assert_eq!(run.y.as_slice(), &want[..]);
+        // an odd width runs in binary32 (the binary16 kernel refuses it)
+        let add = OpKind::Add;
+        let c = k.dynamic_cost(&add, &[(4, 7), (4, 7)], (4, 7)).unwrap();
+        let want = dk
+            .cycles(DynShape {
+                op: DynOp::Add,
+                rows: 4,
+                cols: 7,
+            })
+            .unwrap();
+        assert_eq!(c.cycles, want);
+        // the binary16 kernels on the plain cluster; mixed formats
+        let base = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        let mut cfg = KernelBackendConfig {
+            kernel: LoraKernelKind::Fp32,
+            lora_elf: "kernels/build/lora.elf".into(),
+            cluster: ClusterConfig::default(),
+            cache_cycles: true,
+            dynamic_elf: Some(crate::dyn_kernel::SHIPPED_ELF.into()),
+            attention_elf: None,
+            dynamic: AnalyticClusterConfig::default(),
+        };
+        let e = KernelCluster::new(&cfg, base).err().unwrap().to_string();
+        assert!(
+            e.contains("dynamic_elf") && e.contains("binary16 kernel") && e.contains("zfh"),
+            "{e}"
+        );
+        cfg.cluster = ClusterConfig::snitch_study();
+        cfg.attention_elf = Some(crate::attn_kernel::SHIPPED_ELF_F32.into());
+        let e = KernelCluster::new(&cfg, base).err().unwrap().to_string();
+        assert!(e.contains("same element format"), "{e}");
+    }
+
+    /// Runs the context of `s` as the backend's key blocks of `kb` keys on the cycle-level
+    /// cluster (one attention-kernel run per block, then one dynamic-kernel add run per further
+    /// block, in key order) and returns C.
+    fn blocked_runs<E: crate::attn_kernel::AttnElem>(
+        ak: &AttnKernel,
+        dk: &DynKernel,
+        s: CtxShape,
+        p: &[E],
+        v: &[E],
+        kb: usize,
+    ) -> Vec<E> {
+        let vw = s.kv_heads * s.head_dim;
+        let mut acc: Option<Vec<E>> = None;
+        for k0 in (0..s.seq_k).step_by(kb) {
+            let n = kb.min(s.seq_k - k0);
+            let mut pb = Vec::new();
+            for i in 0..s.seq {
+                for h in 0..s.heads {
+                    pb.extend_from_slice(&p[(i * s.heads + h) * s.seq_k + k0..][..n]);
+                }
+            }
+            let part = ak
+                .run_context(
+                    CtxShape { seq_k: n, ..s },
+                    &pb,
+                    &v[k0 * vw..(k0 + n) * vw],
+                    None,
+                )
+                .unwrap()
+                .s;
+            acc = Some(match acc {
+                None => part,
+                Some(c) => {
+                    let w = s.heads * s.head_dim;
+                    let add = DynShape {
+                        op: DynOp::Add,
+                        rows: s.seq,
+                        cols: w,
+                    };
+                    let d = DynData {
+                        x: &c,
+                        z: &part,
+                        g: &[],
+                        b: &[],
+                    };
+                    dk.run(add, d, 0.0, None).unwrap().y
+                }
+            });
+        }
+        acc.unwrap()
+    }
+
+    /// Issue 18 (c): a context whose keys run as blocks computes, on the host, exactly what the
+    /// blocked kernel runs compute (each block's partial context, then the adds in key order),
+    /// in both formats; and it differs from one run's order (the partial sums are rounded).
+    #[test]
+    fn blocked_context_is_what_the_blocked_runs_compute() {
+        use super::super::kernel_numerics::blocked_context;
+        let s = CtxShape {
+            seq: 12,
+            seq_k: 40,
+            heads: 2,
+            kv_heads: 1,
+            head_dim: 16,
+        };
+        let (np, nv) = (s.seq * s.heads * s.seq_k, s.seq_k * s.head_dim);
+        let pf: Vec<f32> = matrix(1, np, 1)
+            .as_slice()
+            .iter()
+            .map(|v| v.abs())
+            .collect();
+        let vf = matrix(1, nv, 2).as_slice().to_vec();
+        let k = study_with_dyn();
+        let (ak, dk) = (
+            k.attn_kernel.clone().unwrap(),
+            k.dyn_kernel.clone().unwrap(),
+        );
+        let ph: Vec<u16> = pf
+            .iter()
+            .map(|&v| hetsim_isa::fp16::from_f32_value(v))
+            .collect();
+        let vh: Vec<u16> = vf
+            .iter()
+            .map(|&v| hetsim_isa::fp16::from_f32_value(v))
+            .collect();
+        let host = blocked_context(s, &ph, &vh, 16);
+        assert_eq!(host, blocked_runs(&ak, &dk, s, &ph, &vh, 16));
+        assert_ne!(host, blocked_context(s, &ph, &vh, 40));
+        let k = plain_with_dyn();
+        let (ak, dk) = (
+            k.attn_kernel.clone().unwrap(),
+            k.dyn_kernel.clone().unwrap(),
+        );
+        let host = blocked_context(s, &pf, &vf, 16);
+        let runs = blocked_runs(&ak, &dk, s, &pf, &vf, 16);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&host), bits(&runs));
+        assert_ne!(bits(&host), bits(&blocked_context(s, &pf, &vf, 40)));
+    }
+
+    /// The backend's Y of a long context is the blocked one: 64 queries x 1000 keys at
+    /// head_dim 128 on the study cluster run as key blocks, and `kernel_dynamic` gives
+    /// `blocked_context` with the backend's block size, not one run's order.
+    #[test]
+    fn long_context_y_follows_its_key_blocks() {
+        use super::super::kernel_numerics::blocked_context;
+        let mut k = study_with_dyn();
+        let s = CtxShape {
+            seq: 64,
+            seq_k: 1000,
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+        };
+        let (kb, _) = k.ctx_blocks(s).unwrap();
+        assert!(kb < 1000, "{kb}");
+        let kind = OpKind::Context {
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 128,
+        };
+        let p = Matrix::new(
+            64,
+            1000,
+            matrix(64, 1000, 3)
+                .as_slice()
+                .iter()
+                .map(|v| v.abs() / 500.0)
+                .collect(),
+        )
+        .unwrap();
+        let v = matrix(1000, 128, 4);
+        let y = k.kernel_dynamic(&kind, &[&p, &v], None).unwrap().unwrap();
+        let h = |m: &Matrix| -> Vec<u16> {
+            m.as_slice()
+                .iter()
+                .map(|&x| hetsim_isa::fp16::from_f32_value(x))
+                .collect()
+        };
+        let want: Vec<f32> = blocked_context(s, &h(&p), &h(&v), kb)
+            .iter()
+            .map(|&x| hetsim_isa::fp16::to_f32_value(x))
+            .collect();
+        assert_eq!(y.as_slice(), &want[..]);
     }
 }
