@@ -103,7 +103,8 @@ fn overhead_versus_t_per_integration_time() {
         assert!(s.contains("6 row(s), 2 series"), "{s}");
     }
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.len() > 10_000);
+    // a drawn plot, not an empty frame (about 9 KB with the analytic defaults of 2026-12-06)
+    assert!(text.len() > 8_000, "{} bytes", text.len());
     for label in [
         "tokens_per_batch (tokens)",
         "overhead (hybrid / baseline)",

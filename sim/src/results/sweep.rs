@@ -68,6 +68,10 @@ pub struct Plan {
     pub axis_paths: Vec<String>,
     /// One loaded scenario per axes assignment.
     pub groups: Vec<Loaded>,
+    /// For each group, the group whose numerics evaluation it uses: the first group with the
+    /// same numerics inputs ([`numerics_key`]), so an axis the numerics do not read (the
+    /// interconnect, the energy constants, ...) evaluates them once for all its values.
+    pub numerics_of: Vec<usize>,
     /// Every point.
     pub points: Vec<Point>,
     /// Which row to record.
@@ -249,6 +253,8 @@ pub fn plan(path: &Path) -> Result<Plan, Error> {
     }
     let mut groups = Vec::new();
     let mut points = Vec::new();
+    let mut numerics_of = Vec::new();
+    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
     for (g, params) in assignments.iter().enumerate() {
         let loaded = if params.is_empty() {
             base.clone()
@@ -287,6 +293,7 @@ pub fn plan(path: &Path) -> Result<Plan, Error> {
                 combination,
             });
         }
+        numerics_of.push(*keys.entry(numerics_key(&loaded)?).or_insert(g));
         groups.push(loaded);
     }
     Ok(Plan {
@@ -294,6 +301,7 @@ pub fn plan(path: &Path) -> Result<Plan, Error> {
         scenario_hash,
         axis_paths,
         groups,
+        numerics_of,
         points,
         record,
     })
@@ -513,7 +521,68 @@ fn finalize(
     Ok(())
 }
 
-/// The numerics of point group `g` (one per combination of axis values): read from
+/// Scenario fields `run::evaluate_numerics` does not read, left out of [`numerics_key`]. Audit
+/// (numerics::evaluate, its `program` and `forward`, backend::build, run::check_lora_shapes):
+/// the numerics read `seed`, `numerics`, `workload` (the schedule and weights), `hardware.tile`,
+/// `hardware.cluster_backend` (the backend computes Y and checks the LoRA shapes),
+/// `mapping.row_blocks`, `sweep.tokens_per_batch` (the shape check) and, from the mapping, each
+/// instance's block, repetition, name and first tile per operation (the tiles' noise streams).
+/// Everything not listed here stays in the key, so a field added later splits groups (correct,
+/// if slower) until it is audited and listed.
+pub const NUMERICS_IGNORE: [&str; 7] = [
+    "sweep.integration_time_ns",
+    "sweep.strategy",
+    "sweep.axes",
+    "sweep.record",
+    "hardware.interconnect",
+    "hardware.energy",
+    // read only through the tile placement, which the key holds itself
+    "mapping.clusters",
+];
+
+/// The inputs of `run::evaluate_numerics` for `loaded`, as text: groups with equal keys have
+/// equal numerics (the same result, or the same error). The scenario without
+/// [`NUMERICS_IGNORE`], the placement the numerics read from the mapping (or the mapping's
+/// error), the schedule and the resolved scenario, weights, checkpoint and adapter paths.
+pub fn numerics_key(loaded: &Loaded) -> Result<String, Error> {
+    let mut sc = serde_json::to_value(&loaded.scenario)
+        .map_err(|e| Error::Sweep(format!("internal: scenario to JSON: {e}")))?;
+    for path in NUMERICS_IGNORE {
+        let (parent, last) = path.rsplit_once('.').unwrap_or(("", path));
+        let mut cur = Some(&mut sc);
+        for seg in parent.split('.').filter(|s| !s.is_empty()) {
+            cur = cur.and_then(|v| v.get_mut(seg));
+        }
+        if let Some(Value::Object(m)) = cur {
+            m.remove(last);
+        }
+    }
+    let placement = match crate::mapping::Mapping::new(&loaded.schedule, &loaded.scenario, 1) {
+        Ok(m) => json!(m
+            .instances
+            .iter()
+            .map(|i| {
+                let first: Vec<u32> = i.ops.iter().map(|o| o.first_tile).collect();
+                json!([i.block, i.rep, i.name, first])
+            })
+            .collect::<Vec<_>>()),
+        Err(e) => json!({ "error": e.to_string() }),
+    };
+    let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    Ok(json!({
+        "scenario": sc,
+        "placement": placement,
+        "schedule": format!("{:?}", loaded.schedule),
+        "path": loaded.path.display().to_string(),
+        "npy_dir": shown(&loaded.npy_dir),
+        "checkpoint": shown(&loaded.checkpoint),
+        "adapter": shown(&loaded.adapter),
+    })
+    .to_string())
+}
+
+/// The numerics of point group `g` (one per combination of axis values), which the groups
+/// sharing its numerics inputs use too ([`Plan::numerics_of`]): read from
 /// `DIR/numerics-G.json` when an earlier run of this sweep stored them (the manifest check has
 /// already matched the scenario), else evaluated and stored there before any point runs, so a
 /// sweep stopped after its numerics never evaluates them again. The file holds the result
@@ -846,80 +915,98 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary, Error> {
         .build()
         .map_err(|e| Error::Sweep(format!("thread pool: {e}")))?;
     pool.install(|| {
-        // Points of one group share the numerics evaluation. Groups run in parallel too, so a
-        // group's numerics overlap other groups' points (rows are keyed by point index and the
-        // files are rewritten in point order at the end, so the output does not depend on the
-        // order in which points finish).
-        plan.groups.par_iter().enumerate().for_each(|(g, loaded)| {
-            let points: Vec<&Point> = todo.iter().copied().filter(|p| p.group == g).collect();
-            if points.is_empty() || stop.load(Ordering::SeqCst) || interrupted() {
-                return;
-            }
-            let num = match stored_numerics(dir, g, loaded) {
-                Ok(n) => n,
-                Err((path, e)) => {
-                    // A disk problem, not the points': stop and keep what is finished.
-                    stop.store(true, Ordering::SeqCst);
-                    let kept = sink.lock().map(|s| s.kept).unwrap_or(0);
-                    if let Ok(mut w) = write_failure.lock() {
-                        w.get_or_insert(write_err(&path, e, kept));
+        // Points of groups with equal numerics inputs share one numerics evaluation (stored as
+        // the first such group's file). The sharing classes run in parallel too, so a class's
+        // numerics overlap other classes' points (rows are keyed by point index and the files
+        // are rewritten in point order at the end, so the output does not depend on the order
+        // in which points finish).
+        let rep = |g: usize| {
+            plan.numerics_of
+                .get(g)
+                .copied()
+                .filter(|&r| r < plan.groups.len())
+                .unwrap_or(g)
+        };
+        let classes: BTreeSet<usize> = (0..plan.groups.len()).map(rep).collect();
+        classes
+            .into_iter()
+            .collect::<Vec<_>>()
+            .par_iter()
+            .for_each(|&r| {
+                let points: Vec<&Point> =
+                    todo.iter().copied().filter(|p| rep(p.group) == r).collect();
+                if points.is_empty() || stop.load(Ordering::SeqCst) || interrupted() {
+                    return;
+                }
+                let num = match stored_numerics(dir, r, &plan.groups[r]) {
+                    Ok(n) => n,
+                    Err((path, e)) => {
+                        // A disk problem, not the points': stop and keep what is finished.
+                        stop.store(true, Ordering::SeqCst);
+                        let kept = sink.lock().map(|s| s.kept).unwrap_or(0);
+                        if let Ok(mut w) = write_failure.lock() {
+                            w.get_or_insert(write_err(&path, e, kept));
+                        }
+                        return;
                     }
-                    return;
-                }
-            };
-            points.par_iter().for_each(|p| {
-                if stop.load(Ordering::SeqCst) || interrupted() {
-                    return;
-                }
-                let outcome = match &num {
-                    Err(e) => Err(e.to_string()),
-                    Ok(n) => run::run_combinations(loaded, &[p.combination], n.as_ref())
+                };
+                points.par_iter().for_each(|p| {
+                    if stop.load(Ordering::SeqCst) || interrupted() {
+                        return;
+                    }
+                    let outcome = match &num {
+                        Err(e) => Err(e.to_string()),
+                        Ok(n) => run::run_combinations(
+                            &plan.groups[p.group],
+                            &[p.combination],
+                            n.as_ref(),
+                        )
                         .map_err(|e| e.to_string())
                         .and_then(|rep| {
                             pick(&rep.rows, &plan.record).cloned().ok_or_else(|| {
                                 format!("no row matches the sweep's record {:?}", plan.record)
                             })
                         }),
-                };
-                let status = if outcome.is_ok() { "ok" } else { "error" };
-                let rec = record_json(p, outcome);
-                let line = rec.to_string();
-                let csv = csv_line(&rec, &plan.axis_paths);
-                let written = match sink.lock() {
-                    Ok(mut s) if !stop.load(Ordering::SeqCst) => {
-                        // JSONL first: it is what a resume reads; the CSV is rebuilt from it.
-                        let r = match s.jsonl.append(&line) {
-                            Ok(()) => {
-                                s.kept += 1;
-                                s.csv.append(&csv).map_err(|e| (csv_path.clone(), e))
+                    };
+                    let status = if outcome.is_ok() { "ok" } else { "error" };
+                    let rec = record_json(p, outcome);
+                    let line = rec.to_string();
+                    let csv = csv_line(&rec, &plan.axis_paths);
+                    let written = match sink.lock() {
+                        Ok(mut s) if !stop.load(Ordering::SeqCst) => {
+                            // JSONL first: it is what a resume reads; the CSV is rebuilt from it.
+                            let r = match s.jsonl.append(&line) {
+                                Ok(()) => {
+                                    s.kept += 1;
+                                    s.csv.append(&csv).map_err(|e| (csv_path.clone(), e))
+                                }
+                                Err(e) => Err((jsonl_path.clone(), e)),
+                            };
+                            if let Err((path, e)) = r {
+                                stop.store(true, Ordering::SeqCst);
+                                if let Ok(mut w) = write_failure.lock() {
+                                    w.get_or_insert(write_err(&path, e, s.kept));
+                                }
+                                false
+                            } else {
+                                true
                             }
-                            Err(e) => Err((jsonl_path.clone(), e)),
-                        };
-                        if let Err((path, e)) = r {
-                            stop.store(true, Ordering::SeqCst);
-                            if let Ok(mut w) = write_failure.lock() {
-                                w.get_or_insert(write_err(&path, e, s.kept));
-                            }
-                            false
-                        } else {
-                            true
                         }
+                        _ => false,
+                    };
+                    if !written {
+                        return;
                     }
-                    _ => false,
-                };
-                if !written {
-                    return;
-                }
-                if let Ok(mut f) = fresh.lock() {
-                    f.push((p.index, rec));
-                }
-                let n = done.lock().map(|mut d| {
-                    *d += 1;
-                    *d
+                    if let Ok(mut f) = fresh.lock() {
+                        f.push((p.index, rec));
+                    }
+                    let n = done.lock().map(|mut d| {
+                        *d += 1;
+                        *d
+                    });
+                    (opts.progress)(n.unwrap_or(0), total, p, status);
                 });
-                (opts.progress)(n.unwrap_or(0), total, p, status);
             });
-        });
     });
     if let Some(e) = write_failure.into_inner().ok().flatten() {
         return Err(e);

@@ -18,7 +18,7 @@ pub mod host;
 mod kernel;
 mod kernel_numerics;
 
-pub use analytic::{AnalyticCluster, AnalyticClusterConfig, ElementCosts};
+pub use analytic::{AnalyticCluster, AnalyticClusterConfig, ElementCosts, OpCycles};
 pub use kernel::{dyn_shape, KernelBackendConfig, KernelCluster};
 
 use crate::engine::ClockDomain;
