@@ -43,7 +43,10 @@ fn scenario(mapping: &str, numerics: &str) -> String {
             barrier_cycles: 5,
             launch_overhead_cycles: 100,
             element_bytes: 2,
-            element_costs: (add: 1.0),
+            element_costs: (add: 1.0, scores: 0.0),
+            op_cycles: (add: 0, scores: 0),
+            attention_macs_per_core_cycle: 1.0,
+            dynamic_dma_overlap: false,
         )),
     ),
     workload: (schedule: File("tiny.ron"), lora: Off),
@@ -80,10 +83,10 @@ fn model(r: &Report) -> &Row {
     r.rows.iter().find(|x| x.scope == "model").unwrap()
 }
 
-// The analytic model (sim/src/simulate/backend/analytic.rs): cycles = launch (100)
-// + dma(bytes in) + compute + barrier (5) + dma(bytes out), dma(b) = 10 + ceil(b / 16),
-// elementwise compute = ceil(elements * 1.0 / 8), MAC compute = ceil(MACs / (8 * 1.0));
-// 2 bytes per element, 1 GHz (1 cycle = 1 ns).
+// The analytic model (sim/src/simulate/backend/analytic.rs) with no fixed per-kind cycles and
+// DMA not overlapped: cycles = launch (100) + dma(bytes in) + dma(bytes out) + compute
+// + barrier (5), dma(b) = 10 + ceil(b / 16), elementwise compute = ceil(elements * 1.0 / 8),
+// MAC compute = ceil(MACs / (8 * 1.0)); 2 bytes per element, 1 GHz (1 cycle = 1 ns).
 //
 // Add, whole (8 x 64): in 2 * 8 * 64 * 2 = 2048 B -> 10 + 128 = 138; compute ceil(512 / 8)
 // = 64; out 1024 B -> 10 + 64 = 74; 100 + 138 + 64 + 5 + 74 = 381.

@@ -80,6 +80,10 @@ fn an_axis_the_numerics_ignore_evaluates_them_once() {
             "energy",
             r#"(path: "hardware.energy.noc.byte_hop_j", values: List([1e-12, 2e-12, 3e-12]))"#,
         ),
+        (
+            "dynamic-mapping",
+            r#"(path: "mapping.dynamic", values: List(["OneCluster", "Spread", "Dedicated"]))"#,
+        ),
     ] {
         let (sc, tmp) = setup(tag, axes);
         let plan = match sweep::plan(&sc) {

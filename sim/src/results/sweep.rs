@@ -529,7 +529,7 @@ fn finalize(
 /// instance's block, repetition, name and first tile per operation (the tiles' noise streams).
 /// Everything not listed here stays in the key, so a field added later splits groups (correct,
 /// if slower) until it is audited and listed.
-pub const NUMERICS_IGNORE: [&str; 7] = [
+pub const NUMERICS_IGNORE: [&str; 9] = [
     "sweep.integration_time_ns",
     "sweep.strategy",
     "sweep.axes",
@@ -538,6 +538,9 @@ pub const NUMERICS_IGNORE: [&str; 7] = [
     "hardware.energy",
     // read only through the tile placement, which the key holds itself
     "mapping.clusters",
+    // which clusters compute a dynamic operation: timing only (sim/tests/dynamic_mapping.rs)
+    "mapping.dynamic",
+    "mapping.attention_clusters",
 ];
 
 /// The inputs of `run::evaluate_numerics` for `loaded`, as text: groups with equal keys have
