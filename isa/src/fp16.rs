@@ -374,19 +374,12 @@ fn finite(h: u16) -> bool {
 /// The value of a finite half, exactly (every half is an `f64`).
 #[inline]
 fn value(h: u16) -> f64 {
-    let exp = i32::from((h >> 10) & 0x1f);
-    let frac = f64::from(h & 0x3ff);
-    // (the hidden bit + fraction) x 2^(exponent - 25); subnormals: fraction x 2^-24
-    let mag = if exp == 0 {
-        frac * pow2(-24)
-    } else {
-        (1024.0 + frac) * pow2(exp - 25)
-    };
-    if h & SIGN != 0 {
-        -mag
-    } else {
-        mag
-    }
+    // The half's exponent and fraction fields moved to the top of an f64's (bits 52.. and
+    // 42..51) read as an f64 with exponent bias 1023 instead of 15, or as an f64 subnormal
+    // holding fraction x 2^-1032 for a subnormal half; scaling by 2^(1023 - 15) is exact in
+    // both cases (the product is a normal f64) and keeps the sign.
+    let bits = (u64::from(h & !SIGN) << 42) | (u64::from(h & SIGN) << 48);
+    f64::from_bits(bits) * pow2(1023 - 15)
 }
 
 /// 2^e as an `f64`, for the normal range of `f64` (|e| < 1022).

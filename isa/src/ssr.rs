@@ -131,6 +131,12 @@ struct Stream {
     rep: u32,
     /// Element number of the front job's element 0.
     seq_base: u64,
+    /// The front job's address generator: element `elem` is at `addr`, with loop indices
+    /// `idx` (innermost first); `len` is the job's element count. Stepped per element as the
+    /// hardware does (equal to [`Job::addr`]), so a delivery costs no division.
+    addr: u32,
+    idx: [u32; 4],
+    len: u64,
 }
 
 impl Stream {
@@ -145,15 +151,36 @@ impl Stream {
         }
     }
 
+    /// Moves to the next element: the innermost loop with trips left advances by its stride
+    /// and the loops inside it wrap; after the job's last element the next job (if any)
+    /// starts at its base.
     fn advance(&mut self) {
         self.rep = 0;
         self.elem += 1;
-        let len = self.jobs.front().map_or(0, Job::len);
-        if self.elem == len {
+        if self.elem == self.len {
             self.jobs.pop_front();
-            self.seq_base += len;
+            self.seq_base += self.len;
             self.elem = 0;
+            self.start_front();
+            return;
         }
+        let Some(job) = self.jobs.front() else {
+            return;
+        };
+        let mut d = 0;
+        while self.idx[d] == job.bounds[d] {
+            self.idx[d] = 0;
+            d += 1;
+        }
+        // d < loops: the element is not the job's last, so some loop has trips left
+        self.idx[d] += 1;
+        self.addr = self.addr.wrapping_add(job.strides[d]);
+    }
+
+    /// Sets the address generator to the front job's element 0 (no job: length 0).
+    fn start_front(&mut self) {
+        self.idx = [0; 4];
+        (self.addr, self.len) = self.jobs.front().map_or((0, 0), |j| (j.base, j.len()));
     }
 }
 
@@ -217,6 +244,9 @@ impl Ssr {
                         write: reg >= 28,
                     };
                     st.jobs.push_back(job);
+                    if st.jobs.len() == 1 {
+                        st.start_front();
+                    }
                     if self.record {
                         self.events.push(SsrEvent::Launch {
                             stream: s as u8,
@@ -278,7 +308,10 @@ impl Ssr {
                 ));
                 None
             }
-            Some(j) => Some(j.addr(st.elem)),
+            Some(_) => {
+                debug_assert_eq!(st.jobs.front().map(|j| j.addr(st.elem)), Some(st.addr));
+                Some(st.addr)
+            }
         }
     }
 
