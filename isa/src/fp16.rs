@@ -3,7 +3,10 @@
 //!
 //! Rounded operations use the exact integer arithmetic of [`crate::softfp`] (as
 //! [`crate::fp`]): canonical NaN 0x7e00, RISC-V saturating integer conversions, tininess
-//! detected after rounding. Sign injection, min/max and classify are written here
+//! detected after rounding. Add, subtract, multiply, the fused forms, the expanding dot
+//! product and the f32 conversions first try a host path in `f64` that is taken only when
+//! its result and flags are provably those of the exact path (round to nearest even, finite
+//! operands, exact sums: see [`binary`]); the `*_soft` functions are the exact path alone. Sign injection, min/max and classify are written here
 //! from the ISA manual. Flags use the fflags layout of [`crate::fp`].
 //!
 //! NaN boxing (FLEN = 32): a half in an f register is valid only when the upper 16 bits are
