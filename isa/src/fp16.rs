@@ -42,7 +42,7 @@ pub fn nan_box(h: u16) -> u32 {
 ///
 /// Host fast path (round to nearest even, finite operands): the sum, difference and product
 /// of two halves are exact in `f64` (multiples of 2^-24 below 2^17; 11 x 11 significand
-/// bits), and [`host_round`] rounds the exact value once when that is provably the RISC-V
+/// bits), and `host_round` rounds the exact value once when that is provably the RISC-V
 /// result; everything else (division, other modes, NaN and infinity operands, inexact tiny
 /// or overflowing results) takes the exact integer path, [`binary_soft`].
 #[inline]
@@ -72,7 +72,7 @@ pub fn binary_soft(op: BinOp, a: u16, b: u16, rm: Rounding) -> (u16, u8) {
 /// Fused multiply-add (the four RISC-V forms) with a single rounding.
 ///
 /// Host fast path (round to nearest even, finite operands): the product of two halves is
-/// exact in `f64`, TwoSum tells whether its sum with the addend is, and then [`host_round`]
+/// exact in `f64`, TwoSum tells whether its sum with the addend is, and then `host_round`
 /// rounds once; otherwise [`fma_soft`].
 #[inline]
 pub fn fma(op: FmaOp, a: u16, b: u16, c: u16, rm: Rounding) -> (u16, u8) {
@@ -181,7 +181,7 @@ pub fn to_f32_soft(a: u16) -> (u32, u8) {
 }
 
 /// binary32 to binary16, rounded. Host fast path for a finite value in round to nearest even
-/// (see [`host_round`]), otherwise [`from_f32_soft`].
+/// (see `host_round`), otherwise [`from_f32_soft`].
 #[inline]
 pub fn from_f32(a: u32, rm: Rounding) -> (u16, u8) {
     let v = f32::from_bits(a);
