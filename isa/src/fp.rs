@@ -75,7 +75,7 @@ pub enum BinOp {
 /// integer path of [`crate::softfp`] then decides). A NaN or infinite operand makes `sum` NaN
 /// or infinite (or `exact` false), so it never passes.
 #[inline(always)]
-fn host_round(sum: f64, exact: bool) -> Option<(u32, u8)> {
+pub(crate) fn host_round(sum: f64, exact: bool) -> Option<(u32, u8)> {
     let r = sum as f32;
     if exact && normal_above_min(r) {
         return Some((r.to_bits(), u8::from(f64::from(r) != sum)));

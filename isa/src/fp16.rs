@@ -3,7 +3,10 @@
 //!
 //! Rounded operations use the exact integer arithmetic of [`crate::softfp`] (as
 //! [`crate::fp`]): canonical NaN 0x7e00, RISC-V saturating integer conversions, tininess
-//! detected after rounding. Sign injection, min/max and classify are written here
+//! detected after rounding. Add, subtract, multiply, the fused forms, the expanding dot
+//! product and the f32 conversions first try a host path in `f64` that is taken only when
+//! its result and flags are provably those of the exact path (round to nearest even, finite
+//! operands, exact sums: see [`binary`]); the `*_soft` functions are the exact path alone. Sign injection, min/max and classify are written here
 //! from the ISA manual. Flags use the fflags layout of [`crate::fp`].
 //!
 //! NaN boxing (FLEN = 32): a half in an f register is valid only when the upper 16 bits are
@@ -36,15 +39,97 @@ pub fn nan_box(h: u16) -> u32 {
 }
 
 /// a (op) b, rounded.
+///
+/// Host fast path (round to nearest even, finite operands): the sum, difference and product
+/// of two halves are exact in `f64` (multiples of 2^-24 below 2^17; 11 x 11 significand
+/// bits), and `host_round` rounds the exact value once when that is provably the RISC-V
+/// result; everything else (division, other modes, NaN and infinity operands, inexact tiny
+/// or overflowing results) takes the exact integer path, [`binary_soft`].
+#[inline]
 pub fn binary(op: BinOp, a: u16, b: u16, rm: Rounding) -> (u16, u8) {
+    if rm == Rounding::Rne && finite(a) && finite(b) {
+        let (x, y) = (value(a), value(b));
+        let s = match op {
+            BinOp::Add => Some(x + y),
+            BinOp::Sub => Some(x - y),
+            BinOp::Mul => Some(x * y),
+            BinOp::Div => None,
+        };
+        if let Some(r) = s.and_then(host_round) {
+            return r;
+        }
+    }
+    binary_soft(op, a, b, rm)
+}
+
+/// a (op) b through the exact integer path only ([`crate::softfp`]).
+#[inline(never)]
+pub fn binary_soft(op: BinOp, a: u16, b: u16, rm: Rounding) -> (u16, u8) {
     let (v, fl) = crate::fp::binary_any(B16, op, a.into(), b.into(), rm);
     (v as u16, fl)
 }
 
 /// Fused multiply-add (the four RISC-V forms) with a single rounding.
+///
+/// Host fast path (round to nearest even, finite operands): the product of two halves is
+/// exact in `f64`, TwoSum tells whether its sum with the addend is, and then `host_round`
+/// rounds once; otherwise [`fma_soft`].
+#[inline]
 pub fn fma(op: FmaOp, a: u16, b: u16, c: u16, rm: Rounding) -> (u16, u8) {
+    if rm == Rounding::Rne && finite(a) && finite(b) && finite(c) {
+        // the sign flips of the four forms are exact, zeros included
+        let (a, c) = match op {
+            FmaOp::Madd => (a, c),
+            FmaOp::Msub => (a, c ^ SIGN),
+            FmaOp::Nmsub => (a ^ SIGN, c),
+            FmaOp::Nmadd => (a ^ SIGN, c ^ SIGN),
+        };
+        let (s, exact) = two_sum(value(a) * value(b), value(c));
+        if exact {
+            if let Some(r) = host_round(s) {
+                return r;
+            }
+        }
+    }
+    fma_soft(op, a, b, c, rm)
+}
+
+/// Fused multiply-add through the exact integer path only.
+#[inline(never)]
+pub fn fma_soft(op: FmaOp, a: u16, b: u16, c: u16, rm: Rounding) -> (u16, u8) {
     let (v, fl) = crate::fp::fma_any(B16, op, a.into(), b.into(), c.into(), rm);
     (v as u16, fl)
+}
+
+/// `x + y` in `f64` and whether it is exact (Knuth's TwoSum: the rounding error is zero; a
+/// NaN or infinite sum is never exact).
+#[inline(always)]
+fn two_sum(x: f64, y: f64) -> (f64, bool) {
+    let s = x + y;
+    let bb = s - x;
+    (s, (x - (s - bb)) + (y - bb) == 0.0)
+}
+
+/// The binary16 result and flags of rounding the exact finite value `s` to nearest even, when
+/// the host can tell them: an exactly representable `s` (a zero of `s`'s sign, a subnormal, a
+/// normal) has no flags; an inexact `s` of magnitude above the smallest normal 2^-14 and
+/// below 65520 (which rounds to infinity) rounds to a normal half, neither tiny (before or
+/// after rounding) nor overflowing, so NX is its only flag. None for the rest (inexact tiny
+/// values: UF depends on tininess after rounding; overflow; NaN), which the exact integer
+/// path decides.
+#[inline(always)]
+fn host_round(s: f64) -> Option<(u16, u8)> {
+    let a = s.abs();
+    if a < 65520.0 {
+        let r = round_exact_f64(s);
+        if value(r) == s {
+            return Some((r, 0));
+        }
+        if a > pow2(-14) {
+            return Some((r, crate::fp::NX));
+        }
+    }
+    None
 }
 
 /// Square root, rounded.
@@ -79,14 +164,38 @@ pub fn from_int(v: u32, signed: bool, rm: Rounding) -> (u16, u8) {
 }
 
 /// binary16 to binary32 (exact; NV for a signalling NaN; NaN results are the canonical
-/// 0x7fc00000).
+/// 0x7fc00000). A finite half is converted on the host (every half is an `f32`, no flags).
+#[inline]
 pub fn to_f32(a: u16) -> (u32, u8) {
+    if finite(a) {
+        return ((value(a) as f32).to_bits(), 0);
+    }
+    to_f32_soft(a)
+}
+
+/// binary16 to binary32 through the exact integer path only.
+#[inline(never)]
+pub fn to_f32_soft(a: u16) -> (u32, u8) {
     let (v, fl) = softfp::round(B32, softfp::unpack(B16, a.into()), Rounding::Rne);
     (v, softfp::snan_flags(B16, &[a.into()]) | fl)
 }
 
-/// binary32 to binary16, rounded.
+/// binary32 to binary16, rounded. Host fast path for a finite value in round to nearest even
+/// (see `host_round`), otherwise [`from_f32_soft`].
+#[inline]
 pub fn from_f32(a: u32, rm: Rounding) -> (u16, u8) {
+    let v = f32::from_bits(a);
+    if rm == Rounding::Rne && v.is_finite() {
+        if let Some(r) = host_round(f64::from(v)) {
+            return r;
+        }
+    }
+    from_f32_soft(a, rm)
+}
+
+/// binary32 to binary16 through the exact integer path only.
+#[inline(never)]
+pub fn from_f32_soft(a: u32, rm: Rounding) -> (u16, u8) {
     let (v, fl) = softfp::round(B16, softfp::unpack(B32, a), rm);
     (v as u16, softfp::snan_flags(B32, &[a]) | fl)
 }
@@ -115,7 +224,32 @@ pub fn sign_inject(a: u16, b: u16, kind: u8) -> u16 {
 /// (up to a sticky bit far below binary32's precision) and the total rounded once in mode
 /// `rm`, flags included. Invalid cases (inf * 0, inf - inf in either addition, signalling NaN
 /// inputs) raise NV; NaN results are the canonical 0x7fc00000.
+///
+/// Host fast path (round to nearest even, finite operands): the two products are exact in
+/// `f64`; when TwoSum shows both additions exact too, the `f64` total is the exact value and
+/// one rounding to `f32` is the result ([`crate::fp`]'s host rounding, which takes only
+/// results it can flag exactly); anything else takes [`dotp_ex_soft`].
+#[inline]
 pub fn dotp_ex(acc: u32, a: [u16; 2], b: [u16; 2], rm: Rounding) -> (u32, u8) {
+    if rm == Rounding::Rne
+        && finite(a[0])
+        && finite(a[1])
+        && finite(b[0])
+        && finite(b[1])
+        && acc & 0x7f80_0000 != 0x7f80_0000
+    {
+        let (s, e0) = two_sum(value(a[0]) * value(b[0]), value(a[1]) * value(b[1]));
+        let (t, e1) = two_sum(s, f64::from(f32::from_bits(acc)));
+        if let Some(r) = crate::fp::host_round(t, e0 && e1) {
+            return r;
+        }
+    }
+    dotp_ex_soft(acc, a, b, rm)
+}
+
+/// [`dotp_ex`] through the exact integer path only.
+#[inline(never)]
+pub fn dotp_ex_soft(acc: u32, a: [u16; 2], b: [u16; 2], rm: Rounding) -> (u32, u8) {
     let h = |v: u16| softfp::unpack(B16, v.into());
     let nv = softfp::snan_flags(B16, &[a[0].into(), a[1].into(), b[0].into(), b[1].into()])
         | softfp::snan_flags(B32, &[acc]);
@@ -243,19 +377,12 @@ fn finite(h: u16) -> bool {
 /// The value of a finite half, exactly (every half is an `f64`).
 #[inline]
 fn value(h: u16) -> f64 {
-    let exp = i32::from((h >> 10) & 0x1f);
-    let frac = f64::from(h & 0x3ff);
-    // (the hidden bit + fraction) x 2^(exponent - 25); subnormals: fraction x 2^-24
-    let mag = if exp == 0 {
-        frac * pow2(-24)
-    } else {
-        (1024.0 + frac) * pow2(exp - 25)
-    };
-    if h & SIGN != 0 {
-        -mag
-    } else {
-        mag
-    }
+    // The half's exponent and fraction fields moved to the top of an f64's (bits 52.. and
+    // 42..51) read as an f64 with exponent bias 1023 instead of 15, or as an f64 subnormal
+    // holding fraction x 2^-1032 for a subnormal half; scaling by 2^(1023 - 15) is exact in
+    // both cases (the product is a normal f64) and keeps the sign.
+    let bits = (u64::from(h & !SIGN) << 42) | (u64::from(h & SIGN) << 48);
+    f64::from_bits(bits) * pow2(1023 - 15)
 }
 
 /// 2^e as an `f64`, for the normal range of `f64` (|e| < 1022).
@@ -331,14 +458,14 @@ mod tests {
     const HALF_ULP1: u16 = 0x1000; // 2^-11
 
     /// The fast paths of [`mul_add`], [`to_f32_value`] and [`from_f32_value`] give the bits of
-    /// the integer path ([`fma`], [`to_f32`], [`from_f32`]) on every half, on 2^20 random f32
+    /// the integer path ([`fma_soft`], [`to_f32_soft`], [`from_f32_soft`]) on every half, on 2^20 random f32
     /// and on 2^21 random triples (a quarter of them with the product near the addend, where
     /// cancellation and ties happen), plus hand-picked ties.
     #[test]
     fn fast_paths_equal_the_integer_path() {
         use rand::{Rng, SeedableRng};
         for h in 0..=u16::MAX {
-            let (bits, _) = to_f32(h);
+            let (bits, _) = to_f32_soft(h);
             let want = f32::from_bits(bits);
             let got = to_f32_value(h);
             assert!(
@@ -351,7 +478,7 @@ mod tests {
             let v = f32::from_bits(rng.random());
             assert_eq!(
                 from_f32_value(v),
-                from_f32(v.to_bits(), Rounding::Rne).0,
+                from_f32_soft(v.to_bits(), Rounding::Rne).0,
                 "from_f32_value({v:e})"
             );
         }
@@ -361,7 +488,7 @@ mod tests {
             (e << 10) | rng.random_range(0..0x400) | (rng.random::<u16>() & SIGN)
         };
         let check = |a: u16, b: u16, c: u16| {
-            let want = fma(FmaOp::Madd, a, b, c, Rounding::Rne).0;
+            let want = fma_soft(FmaOp::Madd, a, b, c, Rounding::Rne).0;
             assert_eq!(
                 mul_add(a, b, c, Rounding::Rne),
                 want,
@@ -396,7 +523,7 @@ mod tests {
                     ),
                 };
                 acc.mul_add(Half::new(a), Half::new(b));
-                want = fma(FmaOp::Madd, a, b, want, Rounding::Rne).0;
+                want = fma_soft(FmaOp::Madd, a, b, want, Rounding::Rne).0;
                 assert_eq!(
                     acc.bits(),
                     want,
@@ -788,6 +915,124 @@ mod tests {
                 // f64 -> f32 `as` rounds to nearest even once; -0/+0 signs aside.
                 if t != 0.0 {
                     prop_assert_eq!(got, want);
+                }
+            }
+        }
+    }
+
+    /// Halves that exercise every branch of the host paths: zeros, the smallest and largest
+    /// subnormals, the smallest normal and its neighbours, 1 and its neighbours, the largest
+    /// finite value, infinities, quiet and signalling NaNs (with payloads), values near 1
+    /// (where products meet addends and cancel), and any half.
+    fn edge_h() -> impl Strategy<Value = u16> {
+        let sign = any::<bool>().prop_map(|s| if s { SIGN } else { 0 });
+        let special = prop::sample::select(vec![
+            0u16, 0x0001, 0x0002, 0x03ff, 0x0400, 0x0401, 0x07ff, 0x1000, 0x1400, 0x3bff, ONE,
+            0x3c01, 0x4000, 0x7bfe, 0x7bff, 0x7c00, 0x7c01, 0x7d55, 0x7e00, 0x7fff,
+        ]);
+        let near = (0x0cu16..0x14, 0u16..0x400).prop_map(|(e, f)| (e << 10) | f);
+        prop_oneof![
+            (special, sign.clone()).prop_map(|(h, s)| h | s),
+            (near, sign).prop_map(|(h, s)| h | s),
+            any::<u16>(),
+        ]
+    }
+
+    /// binary32 accumulators for [`dotp_ex`]: the binary32 counterparts of [`edge_h`]'s
+    /// specials, values in the range of half products (so that sums cancel and tie), any
+    /// binary32.
+    fn edge_f32() -> impl Strategy<Value = u32> {
+        let sign = any::<bool>().prop_map(|s| if s { 0x8000_0000u32 } else { 0 });
+        let special = prop::sample::select(vec![
+            0u32,
+            1,
+            0x007f_ffff,
+            0x0080_0000,
+            0x0080_0001,
+            0x3f80_0000,
+            0x3f80_0001,
+            0x7f7f_ffff,
+            0x7f80_0000,
+            0x7f80_0001,
+            0x7fc0_0000,
+            0x7fc0_1234,
+        ]);
+        let near = (0x70u32..0x90, 0u32..0x80_0000).prop_map(|(e, f)| (e << 23) | f);
+        prop_oneof![
+            (special, sign.clone()).prop_map(|(v, s)| v | s),
+            (near, sign).prop_map(|(v, s)| v | s),
+            any::<u32>(),
+        ]
+    }
+
+    fn any_rounding() -> impl Strategy<Value = Rounding> {
+        prop::sample::select(vec![
+            Rounding::Rne,
+            Rounding::Rtz,
+            Rounding::Rdn,
+            Rounding::Rup,
+            Rounding::Rmm,
+        ])
+    }
+
+    fn any_binop() -> impl Strategy<Value = BinOp> {
+        prop::sample::select(vec![BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div])
+    }
+
+    fn any_fmaop() -> impl Strategy<Value = FmaOp> {
+        prop::sample::select(vec![FmaOp::Madd, FmaOp::Msub, FmaOp::Nmsub, FmaOp::Nmadd])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(50_000))]
+
+        /// The host fast paths of every rounded binary16 operation give the bits and flags of
+        /// the exact integer path, in every rounding mode (the host path takes only nearest
+        /// even; the others must still reach the integer path).
+        #[test]
+        fn host_paths_equal_the_integer_path(
+            a in edge_h(), b in edge_h(), c in edge_h(), op in any_binop(), fop in any_fmaop(),
+            rm in any_rounding(), acc in edge_f32(), a1 in edge_h(), b1 in edge_h(),
+        ) {
+            prop_assert_eq!(binary(op, a, b, rm), binary_soft(op, a, b, rm));
+            prop_assert_eq!(fma(fop, a, b, c, rm), fma_soft(fop, a, b, c, rm));
+            prop_assert_eq!(dotp_ex(acc, [a, a1], [b, b1], rm), dotp_ex_soft(acc, [a, a1], [b, b1], rm));
+            // vfsumex: the products of the lanes with 1.0
+            prop_assert_eq!(dotp_ex(acc, [a, a1], [ONE, ONE], rm), dotp_ex_soft(acc, [a, a1], [ONE, ONE], rm));
+            prop_assert_eq!(from_f32(acc, rm), from_f32_soft(acc, rm));
+            prop_assert_eq!(to_f32(a), to_f32_soft(a));
+        }
+
+        /// An accumulator built from products (`acc = -(a*b)` rounded) cancels the dot
+        /// product to zero or near it: the signs of exact zero sums and tiny results.
+        #[test]
+        fn host_dotp_cancellation(
+            a in edge_h(), b in edge_h(), a1 in edge_h(), b1 in edge_h(), rm in any_rounding(),
+            neg in any::<bool>(),
+        ) {
+            let p = dotp_ex_soft(if neg { 0x8000_0000 } else { 0 }, [a, 0], [b, 0], Rounding::Rne).0;
+            let acc = p ^ 0x8000_0000;
+            prop_assert_eq!(dotp_ex(acc, [a, a1], [b, b1], rm), dotp_ex_soft(acc, [a, a1], [b, b1], rm));
+            prop_assert_eq!(dotp_ex(acc, [a, 0], [b, 0], rm), dotp_ex_soft(acc, [a, 0], [b, 0], rm));
+        }
+    }
+
+    /// Every half converts to binary32 on the host as on the integer path; every binary32
+    /// that is a half, its neighbours and the midpoints between halves convert back the same
+    /// way (flags included).
+    #[test]
+    fn host_conversions_exhaustive() {
+        for h in 0..=u16::MAX {
+            assert_eq!(to_f32(h), to_f32_soft(h), "{h:#06x}");
+            let f = to_f32_soft(h).0;
+            for v in [
+                f,
+                f.wrapping_add(1),
+                f.wrapping_sub(1),
+                f.wrapping_add(1 << 12),
+            ] {
+                for rm in [Rounding::Rne, Rounding::Rtz, Rounding::Rup] {
+                    assert_eq!(from_f32(v, rm), from_f32_soft(v, rm), "{v:#010x}");
                 }
             }
         }

@@ -131,6 +131,12 @@ struct Stream {
     rep: u32,
     /// Element number of the front job's element 0.
     seq_base: u64,
+    /// The front job's address generator: element `elem` is at `addr`, with loop indices
+    /// `idx` (innermost first); `len` is the job's element count. Stepped per element as the
+    /// hardware does (equal to [`Job::addr`]), so a delivery costs no division.
+    addr: u32,
+    idx: [u32; 4],
+    len: u64,
 }
 
 impl Stream {
@@ -145,15 +151,36 @@ impl Stream {
         }
     }
 
+    /// Moves to the next element: the innermost loop with trips left advances by its stride
+    /// and the loops inside it wrap; after the job's last element the next job (if any)
+    /// starts at its base.
     fn advance(&mut self) {
         self.rep = 0;
         self.elem += 1;
-        let len = self.jobs.front().map_or(0, Job::len);
-        if self.elem == len {
+        if self.elem == self.len {
             self.jobs.pop_front();
-            self.seq_base += len;
+            self.seq_base += self.len;
             self.elem = 0;
+            self.start_front();
+            return;
         }
+        let Some(job) = self.jobs.front() else {
+            return;
+        };
+        let mut d = 0;
+        while self.idx[d] == job.bounds[d] {
+            self.idx[d] = 0;
+            d += 1;
+        }
+        // d < loops: the element is not the job's last, so some loop has trips left
+        self.idx[d] += 1;
+        self.addr = self.addr.wrapping_add(job.strides[d]);
+    }
+
+    /// Sets the address generator to the front job's element 0 (no job: length 0).
+    fn start_front(&mut self) {
+        self.idx = [0; 4];
+        (self.addr, self.len) = self.jobs.front().map_or((0, 0), |j| (j.base, j.len()));
     }
 }
 
@@ -217,6 +244,9 @@ impl Ssr {
                         write: reg >= 28,
                     };
                     st.jobs.push_back(job);
+                    if st.jobs.len() == 1 {
+                        st.start_front();
+                    }
                     if self.record {
                         self.events.push(SsrEvent::Launch {
                             stream: s as u8,
@@ -278,7 +308,10 @@ impl Ssr {
                 ));
                 None
             }
-            Some(j) => Some(j.addr(st.elem)),
+            Some(_) => {
+                debug_assert_eq!(st.jobs.front().map(|j| j.addr(st.elem)), Some(st.addr));
+                Some(st.addr)
+            }
         }
     }
 
@@ -464,5 +497,59 @@ mod tests {
         assert_eq!(s.pending_jobs(0), 0);
         assert!(s.peek(0, false).is_none());
         assert!(s.fault.take().unwrap().contains("no job left"));
+    }
+
+    /// The stepped generator of the functional streams delivers `Job::addr(k)` for every
+    /// element of queued jobs of 1 to 4 loops (wrapping strides, unused loops' registers left
+    /// non-zero, repeats), read and write, across job boundaries, with the next job launched
+    /// while one is active and after the queue ran empty.
+    #[test]
+    fn stepped_deliveries_equal_the_closed_form() {
+        let mut s = Ssr::default();
+        let jobs = [
+            (
+                1u32,
+                [5u32, 7, 9, 11],
+                [4u32, 0xffff_fff0, 64, 8],
+                0u32,
+                false,
+            ),
+            (2, [3, 2, 5, 1], [8, 0xffff_fff4, 0, 12], 1, false),
+            (3, [1, 2, 3, 0], [4, 16, 0x8000_0000, 0], 0, true),
+            (4, [2, 0, 1, 2], [12, 7 & !3, 0xffff_ff00, 64], 2, false),
+            (2, [0, 0, 0, 0], [4, 4, 4, 4], 0, true),
+        ];
+        let mut launched = vec![];
+        for (n, &(loops, bounds, strides, repeat, write)) in jobs.iter().enumerate() {
+            s.cfg_write(1 << 5, repeat);
+            for d in 0..4 {
+                s.cfg_write((2 + d as u32) << 5, bounds[d]);
+                s.cfg_write((6 + d as u32) << 5, strides[d]);
+            }
+            let reg = if write { 28 } else { 24 } + loops - 1;
+            s.cfg_write(reg << 5, 0x2000 + 0x100 * n as u32);
+            launched.push(*s.streams[0].jobs.back().unwrap());
+            // the first two jobs queue together; the later ones launch once the queue is empty
+            if n == 0 {
+                continue;
+            }
+            for job in launched.drain(..) {
+                for k in 0..job.len() {
+                    for _ in 0..=(if job.write { 0 } else { job.repeat }) {
+                        assert_eq!(
+                            s.peek(0, job.write),
+                            Some(job.addr(k)),
+                            "{job:?} element {k}"
+                        );
+                        if job.write {
+                            s.commit_push(0);
+                        } else {
+                            s.commit_pop(0);
+                        }
+                    }
+                }
+            }
+            assert_eq!(s.pending_jobs(0), 0);
+        }
     }
 }

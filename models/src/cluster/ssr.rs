@@ -245,6 +245,17 @@ impl TJob {
     }
 }
 
+/// The FIFO entry of element `seq` (`seq % depth`), with a mask instead of a 64-bit
+/// division when the depth is a power of two (the presets' 4): this runs for every element.
+#[inline]
+fn entry(seq: u64, depth: u64) -> usize {
+    if depth.is_power_of_two() {
+        (seq & (depth - 1)) as usize
+    } else {
+        (seq % depth) as usize
+    }
+}
+
 /// One stream's timing state.
 #[derive(Clone, Debug, Default)]
 struct StreamTiming {
@@ -334,7 +345,7 @@ impl SsrTiming {
             let earliest = from
                 .max(st.next_req)
                 .max(job.launch)
-                .max(st.entry_free[(st.req % depth) as usize]);
+                .max(st.entry_free[entry(st.req, depth)]);
             let t = resv.reserve_first_free(bank, earliest);
             st.ready.push_back(t + self.tcdm_latency);
             st.next_req = t + 1;
@@ -380,7 +391,7 @@ impl SsrTiming {
         debug_assert_eq!(seq, st.freed, "stream elements are released in order");
         st.freed = seq + 1;
         st.ready.pop_front();
-        st.entry_free[(seq % depth) as usize] = at + 1;
+        st.entry_free[entry(seq, depth)] = at + 1;
         while st.jobs.front().is_some_and(|j| j.end() <= st.freed) {
             st.jobs.pop_front();
         }
@@ -389,7 +400,7 @@ impl SsrTiming {
 
     /// Earliest write-back cycle for write element `seq` (its FIFO entry must be free).
     pub fn entry_free(&self, stream: usize, seq: u64) -> u64 {
-        self.streams[stream].entry_free[(seq % self.depth as u64) as usize]
+        self.streams[stream].entry_free[entry(seq, self.depth as u64)]
     }
 
     /// Write element `seq`, written back by the FPU at `data_at`, goes to memory; returns the
@@ -414,7 +425,7 @@ impl SsrTiming {
         let t = resv.reserve_first_free(bank, earliest);
         st.next_req = t + 1;
         st.req = seq + 1;
-        st.entry_free[(seq % depth) as usize] = t + 1;
+        st.entry_free[entry(seq, depth)] = t + 1;
         Self::job_done_issuing(st, j, t);
         st.freed = st.req;
         while st.jobs.front().is_some_and(|j| j.end() <= st.freed) {
