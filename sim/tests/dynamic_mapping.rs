@@ -6,6 +6,7 @@
 use hetsim::report::{Report, Row};
 use hetsim::scenario::load_str;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Two linear layers on 32 x 32 tiles (q: 64 x 64 on 4 tiles, clusters 0-3; k: 64 x 32 on 2
 /// tiles, clusters 4-5), attention scores over 2 key/value head groups and a residual add.
@@ -58,10 +59,12 @@ fn scenario(mapping: &str, numerics: &str) -> String {
 }
 
 fn run(mapping: &str, numerics: &str) -> Report {
+    // a directory of its own per call: the tests run in parallel and each removes its own
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "hetsim-dynamic-mapping-{}-{}",
         std::process::id(),
-        mapping.len() + numerics.len() * 1000
+        CALLS.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("tiny.ron"), SCHEDULE).unwrap();
