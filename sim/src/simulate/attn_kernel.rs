@@ -444,9 +444,7 @@ impl AttnKernel {
                 k.len()
             ));
         }
-        let err = |e: hetsim_models::cluster::ClusterError| format!("{s}: {e}");
-        let mut c = Cluster::new(&self.image.config, &self.image.program).map_err(err)?;
-        let desc: Vec<u8> = [
+        let desc = [
             s.seq as u32,
             s.seq_k as u32,
             s.heads as u32,
@@ -454,25 +452,9 @@ impl AttnKernel {
             s.head_dim as u32,
             u32::from(s.causal),
             scale.to_bits(),
-        ]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
-        c.write_symbol("attn_desc", &desc).map_err(err)?;
-        c.write_symbol("attn_check", &u32::from(expected.is_some()).to_le_bytes())
-            .map_err(err)?;
-        c.write_symbol("attn_Q", &bytes(q)).map_err(err)?;
-        c.write_symbol("attn_K", &bytes(k)).map_err(err)?;
-        let report = run_checked(&mut c, &self.image, &s, "attn_expected", expected, ns)?;
-        let es = E::FORMAT.bytes();
-        let out = c
-            .read_symbol("attn_S", Some((es * ns) as u32))
-            .map_err(err)?;
-        Ok(AttnRun {
-            s: elems(&out),
-            cycles: report.cycles,
-            activity: ClusterActivity::from_report(&report),
-        })
+        ];
+        let ins = [("attn_Q", q), ("attn_K", k)];
+        self.launch(&s, desc, None, ins, "attn_S", ns, expected)
     }
 
     /// Runs one context product on a fresh cycle-level cluster (never cached); with
@@ -500,9 +482,7 @@ impl AttnKernel {
                 v.len()
             ));
         }
-        let err = |e: hetsim_models::cluster::ClusterError| format!("{s}: {e}");
-        let mut c = Cluster::new(&self.image.config, &self.image.program).map_err(err)?;
-        let desc: Vec<u8> = [
+        let desc = [
             s.seq as u32,
             s.seq_k as u32,
             s.heads as u32,
@@ -510,24 +490,43 @@ impl AttnKernel {
             s.head_dim as u32,
             0,
             0,
-        ]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
+        ];
+        // V goes where the scores' K does
+        let ins = [("attn_S", p), ("attn_K", v)];
+        self.launch(&s, desc, Some(1), ins, "attn_C", nc, expected)
+    }
+
+    /// One run on a fresh cluster: the descriptor words, the operation (`attn_op`; `None`
+    /// keeps the ELF's own, the scores), the two operands by symbol, and `n` elements of the
+    /// output symbol `out` read back (self-checked against `expected` when given).
+    #[allow(clippy::too_many_arguments)]
+    fn launch<E: Elem>(
+        &self,
+        what: &dyn std::fmt::Display,
+        desc: [u32; 7],
+        op: Option<u32>,
+        ins: [(&str, &[E]); 2],
+        out: &str,
+        n: usize,
+        expected: Option<&[E]>,
+    ) -> Result<AttnRun<E>, String> {
+        let err = |e: hetsim_models::cluster::ClusterError| format!("{what}: {e}");
+        let mut c = Cluster::new(&self.image.config, &self.image.program).map_err(err)?;
+        let desc: Vec<u8> = desc.iter().flat_map(|v| v.to_le_bytes()).collect();
         c.write_symbol("attn_desc", &desc).map_err(err)?;
-        c.write_symbol("attn_op", &1u32.to_le_bytes())
-            .map_err(err)?;
+        if let Some(op) = op {
+            c.write_symbol("attn_op", &op.to_le_bytes()).map_err(err)?;
+        }
         c.write_symbol("attn_check", &u32::from(expected.is_some()).to_le_bytes())
             .map_err(err)?;
-        c.write_symbol("attn_S", &bytes(p)).map_err(err)?;
-        c.write_symbol("attn_K", &bytes(v)).map_err(err)?;
-        let report = run_checked(&mut c, &self.image, &s, "attn_expected", expected, nc)?;
+        for (sym, v) in ins {
+            c.write_symbol(sym, &bytes(v)).map_err(err)?;
+        }
+        let report = run_checked(&mut c, &self.image, what, "attn_expected", expected, n)?;
         let es = E::FORMAT.bytes();
-        let out = c
-            .read_symbol("attn_C", Some((es * nc) as u32))
-            .map_err(err)?;
+        let y = c.read_symbol(out, Some((es * n) as u32)).map_err(err)?;
         Ok(AttnRun {
-            s: elems(&out),
+            s: elems(&y),
             cycles: report.cycles,
             activity: ClusterActivity::from_report(&report),
         })
