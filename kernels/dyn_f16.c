@@ -1,6 +1,7 @@
 /* dyn_f16 - the dynamic (non-linear-layer) operations of a transformer in binary16 on the
- * study cluster: residual add, ReLU, GELU, MobileBERT's NoNorm, LayerNorm and softmax, and
- * LLaMA's elementwise product (SwiGLU gate), SiLU, RMSNorm and rotary embedding (RoPE).
+ * study cluster: residual add, ReLU, GELU, MobileBERT's NoNorm, LayerNorm and softmax,
+ * LLaMA's elementwise product (SwiGLU gate), SiLU, RMSNorm and rotary embedding (RoPE), and a
+ * sentence encoder's mean pooling over its tokens.
  *
  * One ELF, one operation per run, chosen by the op descriptor `dyn_op` = {op, rows, cols,
  * arg} (4 x u32, bound by the host; arg = epsilon's f32 bits for the norms, head_dim for
@@ -10,7 +11,7 @@
  *                        (position) and head, cos_0 .. cos_{hd/2-1} then sin_0 .. sin_{hd/2-1}
  *   dyn_G  cols          gain (DYN_NONORM, DYN_LAYERNORM, DYN_RMSNORM)
  *   dyn_B  cols          bias (DYN_NONORM, DYN_LAYERNORM)
- *   dyn_Y  rows x cols   the output
+ *   dyn_Y  rows x cols   the output (MEANPOOL: 1 x cols)
  * Softmax normalises each row (a head's segment of an attention-score row is one row here:
  * the host passes rows = seq * heads, cols = seq, the same memory).
  *
@@ -39,6 +40,9 @@
  *   SOFTMAX  per row: m = max_j x_j (fmax.s from -inf; any grouping gives the same m);
  *              e_j = exp2(max((x_j - m) * log2 e, -127)); E_j = fp16(e_j);
  *              sum = sum_j e_j (f32, increasing j); r = 1 / sum; y_j = fp16(E_j * r)
+ *   MEANPOOL per column j, f32: s_j = (((0 + x_0j) + x_1j) + ...) + x_(rows-1)j (rows in
+ *              increasing order); y_j = fp16(s_j / rows) (fdiv.s; rows is exact in f32).
+ *              The host passes the valid tokens only (rows = the sentence's length).
  *   exp2(t), t in [-127, 127]: n = floor(t) (fcvt.w.s, rdn), f = t - n in [0, 1),
  *     p = fma(f, fma(f, fma(f, C3, C2), C1), 1) (cubic fit of 2^f on [0, 1), relative error
  *     < 8.6e-5, below half a binary16 ulp), exp2 = p * 2^n (2^n built from its bits; n = -127
@@ -49,7 +53,9 @@
  * TCDM (R: about 4096 elements per tile but at least one row per compute core, a multiple of
  * the compute cores when possible, fewer when TCDM is short); Y overwrites X in the tile and goes back to L2 while the next tile is
  * computed. The compute cores split a tile's words (ADD, RELU: contiguous shares), groups of
- * 4 elements (GELU: round-robin) or rows (the row-wise ops and NONORM, whose gain depends on
+ * 4 elements (GELU: round-robin), groups of 4 columns (MEANPOOL: round-robin, the column sums
+ * kept in TCDM between tiles; the last tile's step divides and writes the output row, which
+ * the DMA core stores once) or rows (the row-wise ops and NONORM, whose gain depends on
  * the column; LAYERNORM and SOFTMAX rows padded in TCDM by a word against bank conflicts).
  *
  * Limits: 1 <= rows, 1 <= cols <= 4096, rows * cols <= DYN_MAX_ELEMS; cols even for ADD, MUL
@@ -82,7 +88,8 @@
 #define DYN_SILU 8
 #define DYN_RMSNORM 9
 #define DYN_ROPE 10
-#define DYN_LAST DYN_ROPE
+#define DYN_MEANPOOL 11
+#define DYN_LAST DYN_MEANPOOL
 
 #ifdef DYN_F32
 typedef uint32_t ebits_t; /* an element's bits in L2 and TCDM */
@@ -110,11 +117,11 @@ struct dyn_desc {
 struct dyn_desc dyn_op BOUND = {DYN_ADD, 64, 256, 0x3727c5ac /* 1e-5 */};
 uint32_t dyn_check BOUND = 0;
 #ifdef DYN_F32
-/* ABI marker (read by the host): the binary32 build, ops 1..10. */
-const uint32_t dyn_f32_abi = 1;
+/* ABI marker (read by the host): 2 = the binary32 build, ops 1..11. */
+const uint32_t dyn_f32_abi = 2;
 #else
-/* ABI marker (read by the host): 2 = ops 7..10 exist. */
-const uint32_t dyn_f16_abi = 2;
+/* ABI marker (read by the host): 3 = ops 7..11 exist. */
+const uint32_t dyn_f16_abi = 3;
 #endif
 ebits_t dyn_X[DYN_MAX_ELEMS] L2BUF;
 ebits_t dyn_Z[DYN_MAX_ELEMS] L2BUF;
@@ -136,7 +143,8 @@ struct plan {
     uint32_t pitch; /* row pitch of the tiles in TCDM, in elements */
     uint32_t hd;    /* ROPE: head_dim */
     float eps;
-    ebits_t *gb;        /* NONORM (binary16): gain and bias interleaved by 4 words; else G, B */
+    ebits_t *gb;        /* NONORM (binary16): gain and bias interleaved by 4 words; else G, B;
+                         * MEANPOOL: the f32 column sums, then the output row */
     ebits_t *x[2];      /* the tiles (Y overwrites X) */
     ebits_t *z[2];      /* ADD's second tiles */
 };
@@ -189,7 +197,9 @@ static int make_plan(struct plan *p, uint32_t ncores)
     p->pitch = padded(p->op) ? p->cols + p->cols % 2 + 2 : p->cols;
 #endif
     const uint32_t P = ncores - 1, row_bytes = ES * p->pitch;
-    const uint32_t gb = has_gb(p->op) ? round64(2 * row_bytes) : 0;
+    const uint32_t gb = has_gb(p->op)             ? round64(2 * row_bytes)
+                        : p->op == DYN_MEANPOOL ? round64(4 * p->cols) + round64(ES * p->cols)
+                                                : 0;
     const uint32_t per_row_sets = has_z(p->op) ? 2 : 1;
     uint32_t R = TILE_ELEMS / p->cols;
     if (R < P)
@@ -217,6 +227,12 @@ static int make_plan(struct plan *p, uint32_t ncores)
             a += round64(R * row_bytes);
     }
     return 0;
+}
+
+/* MEANPOOL's output row in TCDM (after the column sums). */
+static ebits_t *mean_row(const struct plan *p)
+{
+    return (ebits_t *)((uintptr_t)p->gb + round64(4 * p->cols));
 }
 
 static uint32_t tile_rows(const struct plan *p, uint32_t q)
@@ -247,6 +263,8 @@ static uint32_t load_tile(const struct plan *p, uint32_t q)
 
 static uint32_t store_tile(const struct plan *p, uint32_t q)
 {
+    if (p->op == DYN_MEANPOOL) /* the output row, once, after the last tile's step */
+        return q + 1 < p->ntiles ? 0 : hetsim_dma_1d(dyn_Y, mean_row(p), ES * p->cols);
     ebits_t *dst = dyn_Y + q * p->R * p->cols;
     const uint32_t n = tile_rows(p, q);
     if (p->pitch != p->cols)
@@ -763,6 +781,45 @@ static void softmax_rows(elem_t *x, uint32_t cols, uint32_t pitch, uint32_t n)
     }
 }
 
+/* Column sums of a tile's n rows for the groups of 4 columns dealt round-robin to the cores
+ * (core 0 also takes the last cols % 4), kept in sums between tiles (q = 0 starts them at +0);
+ * after the last tile each column's mean, rounded to the element format, goes to out. */
+static __attribute__((noinline)) void meanpool_cols(const elem_t *x, float *sums, elem_t *out, uint32_t cols, uint32_t n,
+                          uint32_t q, uint32_t last, float total, uint32_t w, uint32_t P)
+{
+    for (uint32_t j = 4 * w; j + 4 <= cols; j += 4 * P) {
+        float a[4];
+        for (int k = 0; k < 4; k++)
+            a[k] = q == 0 ? 0.0f : sums[j + k];
+        const elem_t *xr = x + j;
+        for (uint32_t r = 0; r < n; r++, xr += cols) {
+            float v[4];
+            for (int k = 0; k < 4; k++)
+                v[k] = (float)xr[k];
+            for (int k = 0; k < 4; k++)
+                a[k] += v[k];
+        }
+        if (last) {
+            for (int k = 0; k < 4; k++)
+                a[k] = a[k] / total;
+            for (int k = 0; k < 4; k++)
+                out[j + k] = (elem_t)a[k];
+        } else {
+            for (int k = 0; k < 4; k++)
+                sums[j + k] = a[k];
+        }
+    }
+    for (uint32_t j = w == 0 ? cols - cols % 4 : cols; j < cols; j++) {
+        float a = q == 0 ? 0.0f : sums[j];
+        for (uint32_t r = 0; r < n; r++)
+            a += (float)x[r * cols + j];
+        if (last)
+            out[j] = (elem_t)(a / total);
+        else
+            sums[j] = a;
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Compute cores                                                                                */
 
@@ -836,7 +893,11 @@ static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
     hetsim_barrier(); /* B0 */
     for (uint32_t q = 0; q < p->ntiles; q++) {
         hetsim_region_begin(REGION_TILES);
-        compute_tile(p, q, w, P, inv_n);
+        if (p->op == DYN_MEANPOOL)
+            meanpool_cols((const elem_t *)p->x[q & 1], (float *)p->gb, (elem_t *)mean_row(p),
+                          p->cols, tile_rows(p, q), q, q + 1 == p->ntiles, (float)p->rows, w, P);
+        else
+            compute_tile(p, q, w, P, inv_n);
         hetsim_region_end(REGION_TILES);
         hetsim_barrier();
     }
@@ -847,7 +908,7 @@ static void compute_core(const struct plan *p, uint32_t w, uint32_t P)
 static uint32_t check_share(const struct plan *p, uint32_t w, uint32_t P)
 {
     uint32_t lo, hi;
-    split(p->rows * p->cols, w, P, &lo, &hi);
+    split(p->op == DYN_MEANPOOL ? p->cols : p->rows * p->cols, w, P, &lo, &hi);
     for (uint32_t i = lo; i < hi; i++)
         if (dyn_Y[i] != dyn_expected[i])
             return i + 1;
@@ -864,10 +925,10 @@ int main(uint32_t hart, uint32_t ncores)
             lp.tcdm_bytes = p.tcdm_bytes;
             if (!lora_report(err, &lp, ncores, &K))
 #ifdef DYN_F32
-                hetsim_puts("unsupported op or shape: op 1..10; cols a multiple of head_dim "
+                hetsim_puts("unsupported op or shape: op 1..11; cols a multiple of head_dim "
                             "(even) for rope\n");
 #else
-                hetsim_puts("unsupported op or shape: op 1..10; cols even for add, mul and "
+                hetsim_puts("unsupported op or shape: op 1..11; cols even for add, mul and "
                             "relu, a multiple of 8 for nonorm, of head_dim (even) for rope\n");
 #endif
         }

@@ -10,8 +10,8 @@
 //!
 //! For each operation, runs the kernel for a range of shapes (rows x cols at the widths the
 //! models use; for scores and context, the heads of MobileBERT, BERT-base and LLaMA), fits
-//! cycles = a + b * size by least squares (size: output elements, or multiply-accumulates for
-//! scores and context), and prints each shape's cycles beside the analytic model's (its
+//! cycles = a + b * size by least squares (size: output elements, input elements for mean
+//! pooling, or multiply-accumulates for scores and context), and prints each shape's cycles beside the analytic model's (its
 //! defaults, binary16 elements, 1 GHz) for the same operation.
 
 use hetsim::attn_kernel::{AttnKernel, AttnShape, CtxShape};
@@ -111,6 +111,12 @@ fn main() {
             OpKind::Rope { head_dim: 128 },
             llama.iter().flat_map(|&s| [(s, 1024), (s, 4096)]).collect(),
         ),
+        // shapes of the input (the output is one row)
+        (
+            DynOp::MeanPool,
+            OpKind::MeanPool,
+            seqs.iter().flat_map(|&s| [(s, 384), (s, 512)]).collect(),
+        ),
     ];
     attention(&mut analytic, f32_build);
     println!("op         shape (out)     elements      cycles  cyc/elem    analytic  analytic err");
@@ -139,8 +145,13 @@ fn main() {
             } else {
                 vec![(rows, cols)]
             };
+            let out = if op == DynOp::MeanPool {
+                (1, cols)
+            } else {
+                (rows, cols)
+            };
             let a = analytic
-                .dynamic_cost(&kind, &ins, (rows, cols))
+                .dynamic_cost(&kind, &ins, out)
                 .expect("analytic")
                 .cycles;
             let n = (rows * cols) as f64;

@@ -86,6 +86,8 @@ pub fn split_of(kind: &OpKind, out: (usize, usize)) -> Option<(SplitBy, usize)> 
         OpKind::Scores { kv_heads, .. } | OpKind::Context { kv_heads, .. } => {
             Some((SplitBy::HeadGroups, kv_heads.max(1)))
         }
+        // one share: split by tokens, its partial means would need a reduction step
+        OpKind::MeanPool => Some((SplitBy::Rows, 1)),
         _ => Some((SplitBy::Rows, out.0.max(1))),
     }
 }

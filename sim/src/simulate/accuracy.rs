@@ -553,6 +553,17 @@ fn run_block(
             OpParams::Norm { gamma, beta } => Some((gamma.as_slice(), beta.as_slice(), eps)),
             _ => None,
         };
+        // mean pooling averages the sentence's tokens, not its padding
+        let tokens;
+        let ins = match (&op.kind, ins.first()) {
+            (OpKind::MeanPool, Some(x)) if valid < x.rows() => {
+                let n = valid * x.cols();
+                tokens = Matrix::new(valid, x.cols(), x.as_slice()[..n].to_vec())
+                    .map_err(|e| internal(&e.to_string()))?;
+                vec![&tokens]
+            }
+            _ => ins,
+        };
         let by_kernel = match op.kind {
             OpKind::Linear { .. } => None,
             ref kind => dynamic(kind, &ins, norm)?,
@@ -637,7 +648,20 @@ pub fn reference(
     )
 }
 
-/// Mean of the first `valid` rows of `x` (mean pooling over a sentence's tokens).
+/// The sentence embedding of a forward pass's last output `x` for a sentence of `valid`
+/// tokens: the row of the schedule's mean pooling when it ends with one (a sentence encoder:
+/// the operation ran on the cluster, [`OpKind::MeanPool`]), else [`mean_pool`] of `x` on the
+/// host.
+pub fn sentence_vector(sched: &Schedule, x: &Matrix, valid: usize) -> Vec<f64> {
+    if sched.pooled() {
+        x.as_slice().iter().map(|&v| f64::from(v)).collect()
+    } else {
+        mean_pool(x, valid)
+    }
+}
+
+/// Mean of the first `valid` rows of `x` (mean pooling over a sentence's tokens, in f64 on
+/// the host: the sentence vector of a schedule that does not pool).
 pub fn mean_pool(x: &Matrix, valid: usize) -> Vec<f64> {
     let f = x.cols();
     let mut s = vec![0.0f64; f];
@@ -743,7 +767,10 @@ pub fn evaluate(loaded: &Loaded, mapping: &Mapping) -> Result<Option<AccuracyRes
     let pooled_ref: Vec<Vec<f64>> = refs
         .iter()
         .zip(sents)
-        .map(|(r, s)| r.last().map_or(Vec::new(), |x| mean_pool(x, s.ids.len())))
+        .map(|(r, s)| {
+            r.last()
+                .map_or(Vec::new(), |x| sentence_vector(sched, x, s.ids.len()))
+        })
         .collect();
     let row_blocks = loaded.scenario.mapping.row_blocks;
     let base = loaded.path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -857,7 +884,7 @@ fn hybrid_point(
         }
         let pooled = outs
             .last()
-            .map_or(Vec::new(), |x| mean_pool(x, s.ids.len()));
+            .map_or(Vec::new(), |x| sentence_vector(sched, x, s.ids.len()));
         cos.push(cosine(&pooled, &pooled_ref[cos.len()]));
     }
     let (worst, min) =
@@ -965,13 +992,14 @@ mod tests {
             .map(|s| reference(&sched, &params, &s.ids).unwrap())
             .collect();
         for (i, (s, o)) in sents.iter().zip(&outs).enumerate() {
-            let got = mean_pool(o.last().unwrap(), s.ids.len());
+            let got = sentence_vector(&sched, o.last().unwrap(), s.ids.len());
             let e = rel(&got, &vec(&emb[i]));
             assert!(e < 2e-5, "sentence {i}: embedding differs by {e}");
         }
-        // sentence 0's block outputs (embeddings, then every layer), unpadded rows
+        // sentence 0's block outputs (embeddings, then every layer; the schedule's last
+        // output is the pooled embedding, checked above), unpadded rows
         let blocks = want["sentence0_blocks"].as_array().unwrap();
-        assert_eq!(blocks.len(), outs[0].len());
+        assert_eq!(blocks.len() + 1, outs[0].len());
         let n = sents[0].ids.len();
         for (b, (w, got)) in blocks.iter().zip(&outs[0]).enumerate() {
             let got: Vec<f64> = got.as_slice()[..n * 384]
@@ -986,7 +1014,7 @@ mod tests {
         let p: Vec<Vec<f64>> = sents
             .iter()
             .zip(&outs)
-            .map(|(s, o)| mean_pool(o.last().unwrap(), s.ids.len()))
+            .map(|(s, o)| sentence_vector(&sched, o.last().unwrap(), s.ids.len()))
             .collect();
         assert!(cosine(&p[11], &p[2]) > cosine(&p[11], &p[4]));
     }
@@ -1157,7 +1185,7 @@ mod tests {
             let sched = models::generate(&TINY, seq, None);
             let p = ModelParams::new(&ck, &sched, 0).unwrap();
             let outs = reference(&sched, &p, &ids).unwrap();
-            mean_pool(outs.last().unwrap(), ids.len())
+            sentence_vector(&sched, outs.last().unwrap(), ids.len())
         };
         let (short, long) = (pooled(4), pooled(8));
         assert!(rel(&long, &short) < 1e-6, "{}", rel(&long, &short));
@@ -1166,7 +1194,7 @@ mod tests {
             let p = ModelParams::new(&ck, &sched, 0).unwrap();
             let padded: Vec<u32> = ids.iter().copied().chain([0; 4]).collect();
             let outs = reference(&sched, &p, &padded).unwrap();
-            mean_pool(outs.last().unwrap(), ids.len())
+            sentence_vector(&sched, outs.last().unwrap(), ids.len())
         };
         assert!(rel(&unmasked, &short) > 1e-3);
         let _ = std::fs::remove_dir_all(dir);
@@ -1223,7 +1251,7 @@ mod tests {
             let pooled: Vec<Vec<f64>> = refs
                 .iter()
                 .zip(&sents)
-                .map(|(r, s)| mean_pool(r.last().unwrap(), s.ids.len()))
+                .map(|(r, s)| sentence_vector(&sched, r.last().unwrap(), s.ids.len()))
                 .collect();
             let mut tiles = BTreeMap::new();
             for (ii, ops) in p.ops.iter().enumerate() {
@@ -1251,7 +1279,8 @@ mod tests {
                 DriftCompensation::Off,
             )
             .unwrap();
-            assert_eq!(pt.layer_err.len(), 2);
+            // embeddings, the layer, the pooling
+            assert_eq!(pt.layer_err.len(), 3);
             assert!(
                 pt.layer_err.iter().all(|&e| e < 1e-5),
                 "{lora:?}: {:?}",
@@ -1278,7 +1307,8 @@ mod tests {
         }
         let map = Mapping::new(&loaded.schedule, &loaded.scenario, 1).unwrap();
         let res = evaluate(&loaded, &map).unwrap().unwrap();
-        assert_eq!((res.sentences, res.seq_len, res.layers.len()), (2, 16, 7));
+        // embeddings, 6 layers, the pooling
+        assert_eq!((res.sentences, res.seq_len, res.layers.len()), (2, 16, 8));
         assert_eq!(res.tokens, 12 + 8);
         let [off0, off1, glob0, glob1] = &res.points[..] else {
             panic!("{:?}", res.points)

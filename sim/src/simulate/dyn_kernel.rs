@@ -1,7 +1,7 @@
 //! The dynamic-operation kernels `kernels/build/dyn_f16.elf` (binary16 on the study cluster)
 //! and `kernels/build/dyn_f32.elf` (binary32 on the plain RV32IMF cluster; the same C source
-//! built with `-DDYN_F32`): residual add, ReLU, GELU, NoNorm, LayerNorm, softmax, and LLaMA's
-//! elementwise product, SiLU, RMSNorm and RoPE. How they are loaded (the ELF's ABI marker,
+//! built with `-DDYN_F32`): residual add, ReLU, GELU, NoNorm, LayerNorm, softmax, LLaMA's
+//! elementwise product, SiLU, RMSNorm and RoPE, and a sentence encoder's mean pooling. How they are loaded (the ELF's ABI marker,
 //! `dyn_f16_abi` or `dyn_f32_abi`, gives the element format) and run with data bound to their
 //! symbols, their bit-exact host reference ([`reference()`], generic over the element
 //! [`Elem`]) and the per-shape cycle cache ([`DynKernel::cycles`]).
@@ -10,7 +10,7 @@
 //! ([`DynOp::code`]; arg = epsilon's bits for the norms, head_dim for RoPE); inputs `dyn_X`
 //! (rows x cols), `dyn_Z` (rows x cols: add's and mul's second operand, RoPE's cos/sin
 //! table), `dyn_G` and `dyn_B` (cols, the norms' gain and bias; RMSNorm has no bias), output
-//! `dyn_Y` (rows x cols), all row-major
+//! `dyn_Y` (rows x cols; 1 x cols for mean pooling), all row-major
 //! binary16 (binary32 for `dyn_f32`); `dyn_check` != 0 makes the kernel compare Y bit for bit with `dyn_expected`;
 //! `dyn_used_rows` / `dyn_used_tcdm` report its tile plan. One operation per run.
 //!
@@ -86,11 +86,13 @@ pub enum DynOp {
         /// Features per head.
         head_dim: usize,
     },
+    /// Mean of the rows per column (f32 sums in row order, one division): Y is 1 x cols.
+    MeanPool,
 }
 
 impl DynOp {
     /// Every operation, in code order (RoPE with heads of 8).
-    pub const ALL: [DynOp; 10] = [
+    pub const ALL: [DynOp; 11] = [
         DynOp::Add,
         DynOp::Relu,
         DynOp::Gelu,
@@ -101,9 +103,10 @@ impl DynOp {
         DynOp::Silu,
         DynOp::RmsNorm,
         DynOp::Rope { head_dim: 8 },
+        DynOp::MeanPool,
     ];
 
-    /// The kernel's code for it (`DYN_ADD` = 1 .. `DYN_ROPE` = 10).
+    /// The kernel's code for it (`DYN_ADD` = 1 .. `DYN_MEANPOOL` = 11).
     pub fn code(self) -> u32 {
         match self {
             DynOp::Add => 1,
@@ -116,6 +119,16 @@ impl DynOp {
             DynOp::Silu => 8,
             DynOp::RmsNorm => 9,
             DynOp::Rope { .. } => 10,
+            DynOp::MeanPool => 11,
+        }
+    }
+
+    /// Elements of Y for `rows x cols` of it (`rows x cols`; `cols` for mean pooling).
+    pub fn out_len(self, rows: usize, cols: usize) -> usize {
+        if self == DynOp::MeanPool {
+            cols
+        } else {
+            rows * cols
         }
     }
 
@@ -212,7 +225,7 @@ pub struct DynData<'a, E = u16> {
 /// What a run measured.
 #[derive(Clone, Debug)]
 pub struct DynRun<E = u16> {
-    /// Y (rows x cols).
+    /// Y (rows x cols; 1 x cols for mean pooling).
     pub y: Vec<E>,
     /// Cycles of the run (boot to exit).
     pub cycles: u64,
@@ -337,6 +350,19 @@ fn by_rows<E: Elem>(x: &[E], cols: usize, f: impl Fn(&[E], &mut [E], usize)) -> 
     y
 }
 
+/// Mean pooling: per column, the f32 sum of the rows in increasing order from +0, divided by
+/// the row count (exact in f32 below 2^24), rounded once to the element format.
+fn mean_pool<E: Elem>(x: &[E], cols: usize) -> Vec<E> {
+    let mut s = vec![0f32; cols];
+    for row in x.chunks_exact(cols) {
+        for (a, &v) in s.iter_mut().zip(row) {
+            *a += v.widen();
+        }
+    }
+    let n = (x.len() / cols.max(1)) as f32;
+    s.iter().map(|&a| E::narrow(a / n)).collect()
+}
+
 /// Y of one run on the host, bit-identical to the kernel's (its evaluation order and
 /// roundings; `E` = `u16` for `dyn_f16`, `f32` for `dyn_f32`). `eps` is the norms' epsilon.
 /// Panics if the data does not fit the shape.
@@ -360,6 +386,7 @@ pub fn reference<E: Elem>(s: DynShape, d: DynData<'_, E>, eps: f32) -> Vec<E> {
         DynOp::Rope { head_dim } => by_rows(x, cols, |xr, yr, r| {
             rope_row(xr, &d.z[r * cols..(r + 1) * cols], head_dim, yr)
         }),
+        DynOp::MeanPool => mean_pool(x, cols),
     }
 }
 
@@ -469,9 +496,13 @@ impl DynKernel {
                 c.write_symbol(sym, &bytes(v)).map_err(err)?;
             }
         }
-        let report = run_checked(&mut c, &self.image, &s, "dyn_expected", expected, n)?;
+        let out = s.op.out_len(s.rows, s.cols);
+        let report = run_checked(&mut c, &self.image, &s, "dyn_expected", expected, out)?;
         let es = E::FORMAT.bytes();
-        let y = elems(&c.read_symbol("dyn_Y", Some((es * n) as u32)).map_err(err)?);
+        let y = elems(
+            &c.read_symbol("dyn_Y", Some((es * out) as u32))
+                .map_err(err)?,
+        );
         let mut word = |sym: &str| -> Result<u32, String> {
             let b = c.read_symbol(sym, Some(4)).map_err(err)?;
             Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -728,6 +759,17 @@ mod tests {
             }
         }
         assert!(worst < 2e-3, "rmsnorm max error {worst}");
+        let o = operands(s(DynOp::MeanPool), 15);
+        let y = reference(s(DynOp::MeanPool), view(&o), LAYER_NORM_EPS);
+        let mut worst = 0f64;
+        for (j, &h) in y.iter().enumerate() {
+            let exact: f64 = (0..16)
+                .map(|r| f64::from(h2f(o.x[r * 256 + j])))
+                .sum::<f64>()
+                / 16.0;
+            worst = worst.max((exact - f64::from(h2f(h))).abs());
+        }
+        assert!(worst < 1e-3, "mean pooling max abs error {worst}");
     }
 
     #[test]
@@ -770,6 +812,18 @@ mod tests {
         assert!(e.contains("xssr"), "{e}");
     }
 
+    /// What mean pooling does once after its last tile, in cycles at most: every core's columns
+    /// divided, converted and stored with nothing overlapped (fdiv 11, fcvt 3, store 1, loop
+    /// 2 per column), and the output row's DMA (set-up 10, at most 4 bytes per column at 64
+    /// bytes per cycle); 0 for the other operations.
+    pub(super) fn once(op: DynOp, cols: usize) -> f64 {
+        if op != DynOp::MeanPool {
+            return 0.0;
+        }
+        let c = cols as f64;
+        (c / 8.0).ceil() * 17.0 + 10.0 + 4.0 * c / 64.0
+    }
+
     /// Each operation's cycles lie between bounds derived by hand from the study cluster's
     /// parameters (models/presets/cluster-snitch-study.ron: 8 compute cores, DMA 64 bytes per
     /// cycle after a 10-cycle set-up, FPU latencies add/mul/fma 4, div/sqrt 11, min/max 2,
@@ -782,7 +836,8 @@ mod tests {
     ///   slli, add, fmv.w.x, fmul, fadd, fdiv, fcvt.h.s, fsh), LayerNorm 18 (3 + 4 + 11 over
     ///   its three passes), softmax 26 (3 + 18 + 5), SiLU 19 (GELU's without its fmadd and two
     ///   fmul, the clamp's input one fmul), RMSNorm 11 (3 + 8 over its two passes), RoPE 9
-    ///   (per pair: 4 flh, 4 fcvt.s.h, 4 fmul, fsub, fadd, 2 fcvt.h.s, 2 fsh);
+    ///   (per pair: 4 flh, 4 fcvt.s.h, 4 fmul, fsub, fadd, 2 fcvt.h.s, 2 fsh), mean pooling 3
+    ///   (flh, fcvt.s.h, fadd);
     /// - upper: nothing overlapped: 5,000 cycles of start-up (boot, plan, a cold 16 KiB
     ///   I-cache: at most 230 lines of 10 cycles), then per tile of n elements its DMA in and
     ///   out with their set-ups, 200 cycles of tile overhead (split's divide 34, SSR set-up,
@@ -790,8 +845,9 @@ mod tests {
     ///   result (sum of latencies per element: GELU 77, LayerNorm 54 + 60 per row, softmax 75,
     ///   SiLU 65, RMSNorm 31 + 60 per row (9 + 22 over its passes), RoPE 26 (a pair: 4 flh 8,
     ///   4 fcvt.s.h 12, 4 fmul 16, fsub and fadd 8, 2 fcvt.h.s 6, 2 fsh 2 = 52), each + 2 for
-    ///   the loop), or for the SIMD kernels (add, ReLU, mul, NoNorm) one cycle per operation
-    ///   plus the FPU's 4-cycle latency per FREP.
+    ///   the loop; mean pooling 9: flh 2, fcvt.s.h 3, fadd 4), or for the SIMD kernels (add,
+    ///   ReLU, mul, NoNorm) one cycle per operation plus the FPU's 4-cycle latency per FREP;
+    ///   mean pooling moves no Y per tile but divides and stores its row once ([`once`]).
     #[test]
     fn cycles_within_hand_derived_bounds() {
         let k = kernel(true);
@@ -807,6 +863,7 @@ mod tests {
             (DynOp::Silu, 128, 1024),
             (DynOp::RmsNorm, 128, 768),
             (DynOp::Rope { head_dim: 128 }, 128, 1024),
+            (DynOp::MeanPool, 320, 512),
         ] {
             let s = DynShape { op, rows, cols };
             let cycles = k.cycles(s).unwrap() as f64;
@@ -816,7 +873,11 @@ mod tests {
             let r = ((4096 / cols).max(8).min(rows) / 8 * 8) as f64;
             let tiles = (rows as f64 / r).ceil();
             let n = r * cols as f64; // elements per tile
-            let (ins, outs) = if op.needs_z() { (2.0, 1.0) } else { (1.0, 1.0) };
+            let (ins, outs) = match op {
+                _ if op.needs_z() => (2.0, 1.0),
+                DynOp::MeanPool => (1.0, 0.0), // one row out, once (in `once` below)
+                _ => (1.0, 1.0),
+            };
             let dma_total = (ins + outs) * 2.0 * e / dma_bpc;
             let dma_tile = (ins + outs) * (2.0 * n / dma_bpc + 10.0);
             let (lower, per_tile_compute) = match op {
@@ -829,6 +890,7 @@ mod tests {
                     n * 33.0 / cores + (r / cores).ceil() * 60.0,
                 ),
                 DynOp::Rope { .. } => (e * 9.0 / cores, n * 28.0 / cores),
+                DynOp::MeanPool => (e * 3.0 / cores, n * 11.0 / cores),
                 DynOp::NoNorm => (dma_total.max(e / cores), n / cores + 8.0),
                 DynOp::Gelu => (e * 22.0 / cores, n * 79.0 / cores),
                 DynOp::LayerNorm => (
@@ -840,7 +902,7 @@ mod tests {
                     n * 77.0 / cores + (r / cores).ceil() * 30.0,
                 ),
             };
-            let upper = 5000.0 + tiles * (dma_tile + 200.0 + per_tile_compute);
+            let upper = 5000.0 + tiles * (dma_tile + 200.0 + per_tile_compute) + once(op, cols);
             assert!(
                 lower <= cycles && cycles <= upper,
                 "{s}: {cycles} cycles outside [{lower:.0}, {upper:.0}]"
@@ -1108,7 +1170,7 @@ mod f32_tests {
     ///   fcvt.w.s, fcvt.s.w, fsub, 5 fmadd, fmv.w.x, fmul, fsw, fadd; scale pass: flw, fmul,
     ///   fsw), LayerNorm 13 (flw, fadd; flw, fsub, fmadd; flw, 2 flw for g and b, fsub, fmul,
     ///   fmadd, fsw), RMSNorm 7 (flw, fmadd; flw, flw g, fmul, fmul, fsw), RoPE per pair 12
-    ///   (4 flw, 4 fmul, fsub, fadd, 2 fsw: 6 per element);
+    ///   (4 flw, 4 fmul, fsub, fadd, 2 fsw: 6 per element), mean pooling 2 (flw, fadd);
     /// - upper: nothing overlapped: 5,000 cycles of start-up (boot, plan, a cold 16 KiB
     ///   I-cache), then per tile of n elements its DMA in and out with their set-ups, 200
     ///   cycles of tile overhead (split's divide 34, barrier, loop set-up), and the compute
@@ -1118,7 +1180,8 @@ mod f32_tests {
     ///   `cycles_within_hand_derived_bounds`) plus 8 for the two further fmadd of the quintic
     ///   where 2^f is evaluated (GELU 87, SiLU 75, softmax 85; the binary16 conversions this
     ///   build drops only shorten them), LayerNorm 56, RMSNorm 33, RoPE 28, with the per-row
-    ///   terms of the binary16 bounds.
+    ///   terms of the binary16 bounds; mean pooling 8 (flw 2, fadd 4, loop 2) plus its output
+    ///   row once (the binary16 test's `once`).
     #[test]
     fn cycles_within_hand_derived_bounds() {
         let k = kernel(true);
@@ -1134,6 +1197,7 @@ mod f32_tests {
             (DynOp::Silu, 128, 1024),
             (DynOp::RmsNorm, 128, 768),
             (DynOp::Rope { head_dim: 128 }, 128, 1024),
+            (DynOp::MeanPool, 320, 512),
         ] {
             let s = DynShape { op, rows, cols };
             let cycles = k.cycles(s).unwrap() as f64;
@@ -1141,7 +1205,11 @@ mod f32_tests {
             let r = ((4096 / cols).max(8).min(rows) / 8 * 8) as f64;
             let tiles = (rows as f64 / r).ceil();
             let n = r * cols as f64;
-            let (ins, outs) = if op.needs_z() { (2.0, 1.0) } else { (1.0, 1.0) };
+            let (ins, outs) = match op {
+                _ if op.needs_z() => (2.0, 1.0),
+                DynOp::MeanPool => (1.0, 0.0), // one row out, once (in `once` below)
+                _ => (1.0, 1.0),
+            };
             let dma_total = (ins + outs) * 4.0 * e / dma_bpc;
             let dma_tile = (ins + outs) * (4.0 * n / dma_bpc + 10.0);
             let per_row = (r / cores).ceil();
@@ -1155,9 +1223,12 @@ mod f32_tests {
                 DynOp::LayerNorm => (13.0, 56.0, per_row * 60.0),
                 DynOp::RmsNorm => (7.0, 33.0, per_row * 60.0),
                 DynOp::Rope { .. } => (6.0, 28.0, 0.0),
+                DynOp::MeanPool => (2.0, 8.0, 0.0),
             };
             let lower = dma_total.max(e * ipe / cores);
-            let upper = 5000.0 + tiles * (dma_tile + 200.0 + n * upe / cores + row_terms);
+            let upper = 5000.0
+                + tiles * (dma_tile + 200.0 + n * upe / cores + row_terms)
+                + super::tests::once(op, cols);
             assert!(
                 lower <= cycles && cycles <= upper,
                 "{s}: {cycles} cycles outside [{lower:.0}, {upper:.0}]"

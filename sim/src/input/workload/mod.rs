@@ -149,6 +149,10 @@ pub enum OpKind {
     Add,
     /// Elementwise product (gated FFN); inputs `[a, b]`.
     Mul,
+    /// Mean over the tokens per feature (a sentence encoder's pooling); input `[x]`; output
+    /// `1 x features`. Only the schedule's last operation may pool (its output is no longer a
+    /// sequence). In the accuracy pass it averages the sentence's tokens, not the padding.
+    MeanPool,
 }
 
 impl OpKind {
@@ -164,6 +168,7 @@ impl OpKind {
             OpKind::Activation(_) => "activation",
             OpKind::Add => "add",
             OpKind::Mul => "mul",
+            OpKind::MeanPool => "mean_pool",
         }
     }
 }
@@ -196,6 +201,14 @@ impl Schedule {
         ron::ser::to_string_pretty(self, cfg).map_err(|e| Error::Serialise(e.to_string()))
     }
 
+    /// Whether the schedule ends with a mean pooling (a sentence encoder's embedding).
+    pub fn pooled(&self) -> bool {
+        self.blocks
+            .last()
+            .and_then(|b| b.ops.last())
+            .is_some_and(|o| o.kind == OpKind::MeanPool)
+    }
+
     /// Total number of layer instances (blocks times repetitions).
     pub fn instances(&self) -> usize {
         self.blocks.iter().map(|b| b.repeat).sum()
@@ -217,14 +230,25 @@ impl Schedule {
             });
         }
         let mut in_features = self.input_features;
-        for b in &self.blocks {
+        let last_block = self.blocks.len() - 1;
+        for (bi, b) in self.blocks.iter().enumerate() {
             if b.repeat == 0 {
                 return Err(bad(&b.name, "-", "repeat must be at least 1".into()));
             }
             let mut shapes: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
             shapes.insert(BLOCK_INPUT, (self.seq_len, in_features));
             let mut last = None;
-            for op in &b.ops {
+            for (oi, op) in b.ops.iter().enumerate() {
+                if op.kind == OpKind::MeanPool
+                    && (bi != last_block || oi + 1 != b.ops.len() || b.repeat != 1)
+                {
+                    return Err(bad(
+                        &b.name,
+                        &op.name,
+                        "mean pooling must be the last operation of the last block, which runs                          once (its output is one row, no longer a sequence)"
+                            .into(),
+                    ));
+                }
                 if shapes.contains_key(op.name.as_str()) {
                     return Err(bad(&b.name, &op.name, "duplicate name".into()));
                 }
@@ -377,6 +401,13 @@ pub fn expected_out(
                 ));
             }
             Ok(ins[0])
+        }
+        OpKind::MeanPool => {
+            arity(1)?;
+            if ins[0].0 != seq {
+                return Err(format!("pools {} tokens, the sequence has {seq}", ins[0].0));
+            }
+            return Ok((1, ins[0].1));
         }
     }
     .and_then(|s: (usize, usize)| {

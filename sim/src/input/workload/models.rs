@@ -21,8 +21,8 @@ pub enum Family {
         /// `gelu`, the exact form).
         act: Activation,
         /// Ends with the SQuAD question-answering head (`qa_outputs`, hidden -> 2); without it
-        /// the schedule ends with the last encoder layer (a sentence encoder, whose mean pooling
-        /// is not a scheduled operation).
+        /// the model is a sentence encoder and the schedule ends with its mean pooling over the
+        /// tokens (block `pooling`, op `pooling.mean`, output 1 x hidden).
         qa_head: bool,
     },
     /// LLaMA decoder: pre-norm RMSNorm, grouped-query attention, RoPE, SiLU-gated FFN.
@@ -381,15 +381,24 @@ pub fn generate(m: &ModelDims, seq_len: usize, lora: Option<Lora>) -> Schedule {
                 repeat: m.layers,
                 ops: l.ops,
             });
-            if qa_head {
-                let mut q = new(m);
+            let mut q = new(m);
+            let name = if qa_head {
                 q.linear("qa_outputs", BLOCK_INPUT, h, 2);
-                blocks.push(Block {
-                    name: "qa_head".into(),
-                    repeat: 1,
-                    ops: q.ops,
+                "qa_head"
+            } else {
+                q.ops.push(Op {
+                    name: "pooling.mean".into(),
+                    kind: OpKind::MeanPool,
+                    inputs: vec![BLOCK_INPUT.into()],
+                    out: (1, h),
                 });
-            }
+                "pooling"
+            };
+            blocks.push(Block {
+                name: name.into(),
+                repeat: 1,
+                ops: q.ops,
+            });
         }
         Family::Llama => {
             input_features = h;
@@ -510,6 +519,32 @@ mod tests {
         let mut s = generate(&MOBILEBERT, 8, None);
         s.blocks[1].ops[0].out = (8, 7);
         assert!(s.validate().is_err());
+        // mean pooling anywhere but at the very end is refused, naming the op
+        let mut s = generate(&MOBILEBERT, 8, None);
+        s.blocks[1].ops[0].kind = OpKind::MeanPool;
+        s.blocks[1].ops[0].out = (1, 512);
+        let e = s.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("bottleneck.input.dense") && e.contains("last operation"),
+            "{e}"
+        );
+        let mut s = generate(&ALL_MINILM_L6_V2, 8, None);
+        s.blocks[2].ops[0].out = (8, 384);
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("pooling.mean") && e.contains("(1, 384)"), "{e}");
+    }
+
+    #[test]
+    fn a_sentence_encoder_ends_with_its_mean_pooling() {
+        let s = generate(&ALL_MINILM_L6_V2, 16, None);
+        let last = s.blocks.last().unwrap();
+        assert_eq!((last.name.as_str(), last.repeat), ("pooling", 1));
+        assert_eq!(last.ops.len(), 1);
+        assert_eq!(last.ops[0].kind, OpKind::MeanPool);
+        assert_eq!(last.ops[0].out, (1, 384));
+        // a question-answering model has its head instead
+        let b = generate(&BERT_BASE, 16, None);
+        assert_eq!(b.blocks.last().unwrap().name, "qa_head");
     }
 }
 

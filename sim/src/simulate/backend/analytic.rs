@@ -69,6 +69,8 @@ pub struct ElementCosts {
     pub add: f64,
     /// Gating multiply (default 0.855).
     pub mul: f64,
+    /// Mean pooling, per input element (its output is one row) (default 5.137).
+    pub mean_pool: f64,
     /// Attention scores, per output element on top of its MACs (per block of 8 keys) (default 2.348).
     pub scores: f64,
     /// Attention context, per output element on top of its MACs (default 0.467).
@@ -88,6 +90,7 @@ impl Default for ElementCosts {
             rope: 17.207,
             add: 0.953,
             mul: 0.855,
+            mean_pool: 5.137,
             scores: 2.348,
             context: 0.467,
         }
@@ -122,6 +125,8 @@ pub struct OpCycles {
     pub add: u64,
     /// Gating multiply (default 0).
     pub mul: u64,
+    /// Mean pooling (default 2266).
+    pub mean_pool: u64,
     /// Attention scores (default 8995).
     pub scores: u64,
     /// Attention context (default 18345).
@@ -141,6 +146,7 @@ impl Default for OpCycles {
             rope: 2085,
             add: 2682,
             mul: 0,
+            mean_pool: 2266,
             scores: 8995,
             context: 18345,
         }
@@ -404,6 +410,16 @@ impl AnalyticCluster {
         }
     }
 
+    /// The elements a dynamic operation's element cost multiplies: its output's, or for mean
+    /// pooling (one output row) its input's.
+    pub fn work_elements(kind: &OpKind, ins: &[(usize, usize)], out: (usize, usize)) -> u64 {
+        let s = match kind {
+            OpKind::MeanPool => ins.first().copied().unwrap_or(out),
+            _ => out,
+        };
+        (s.0 * s.1) as u64
+    }
+
     /// (element cost, fixed cycles) of a dynamic operation's kind.
     fn kind_costs(&self, kind: &OpKind) -> (f64, u64) {
         let (e, f) = (&self.cfg.element_costs, &self.cfg.op_cycles);
@@ -420,6 +436,7 @@ impl AnalyticCluster {
             OpKind::Rope { .. } => (e.rope, f.rope),
             OpKind::Add => (e.add, f.add),
             OpKind::Mul => (e.mul, f.mul),
+            OpKind::MeanPool => (e.mean_pool, f.mean_pool),
             OpKind::Linear { .. } => (0.0, 0),
         }
     }
@@ -431,7 +448,7 @@ impl AnalyticCluster {
         out: (usize, usize),
     ) -> ClusterCost {
         let c = &self.cfg;
-        let elems = (out.0 * out.1) as u64;
+        let elems = Self::work_elements(kind, ins, out);
         let (per, fixed) = self.kind_costs(kind);
         let macs = Self::attention_macs(kind, ins, out);
         let mac_cycles = if macs == 0 {
@@ -449,7 +466,7 @@ impl AnalyticCluster {
             .iter()
             .map(|s| (s.0 * s.1) as u64 * c.element_bytes)
             .sum();
-        let bytes_out = elems * c.element_bytes;
+        let bytes_out = (out.0 * out.1) as u64 * c.element_bytes;
         let dma = self.dma(bytes_in) + self.dma(bytes_out);
         let body = if c.dynamic_dma_overlap {
             dma.max(compute)

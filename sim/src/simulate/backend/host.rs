@@ -95,6 +95,18 @@ pub fn eval(kind: &OpKind, ins: &[&Matrix]) -> Option<Matrix> {
     match *kind {
         OpKind::Linear { .. } => None,
         OpKind::Add => zip(ins.first()?, ins.get(1)?, |a, b| a + b),
+        OpKind::MeanPool => {
+            // per feature, the f32 sum of the rows in order, divided by the row count
+            let x = ins.first()?;
+            let mut s = vec![0f32; x.cols()];
+            for r in 0..x.rows() {
+                for (a, v) in s.iter_mut().zip(x.row(r)?) {
+                    *a += v;
+                }
+            }
+            let n = x.rows().max(1) as f32;
+            Matrix::new(1, x.cols(), s.iter().map(|a| a / n).collect()).ok()
+        }
         OpKind::Mul => zip(ins.first()?, ins.get(1)?, |a, b| a * b),
         OpKind::Activation(a) => {
             let x = ins.first()?;

@@ -28,8 +28,10 @@
 //!   activity counters (the energy model's) of that kernel run on the cycle-level cluster for
 //!   the operation's shape ([`crate::dyn_kernel`]; cached per shape, the timing does not depend
 //!   on data), and so do LLaMA's gating multiplies, SiLU, RMSNorm and rotary embeddings
-//!   (RoPE's cos/sin table bound per row as a second operand). An operation beyond one run's
-//!   L2 buffers runs as row blocks one after another (the sum of their runs). Shapes the
+//!   (RoPE's cos/sin table bound per row as a second operand) and a sentence encoder's mean
+//!   pooling (one run over the input's rows; Y is one row). An operation beyond one run's
+//!   L2 buffers runs as row blocks one after another (the sum of their runs; not mean pooling,
+//!   whose blocks would each divide by their own rows: the analytic model then). Shapes the
 //!   kernel refuses (binary16: odd columns for add/mul/ReLU, NoNorm columns not a multiple of
 //!   8; both: more than 4096 columns) use the analytic model, and the backend's label says so.
 //!   Without `dynamic_elf` every dynamic operation uses the analytic model. Y of a dynamic
@@ -172,7 +174,8 @@ impl KernelCluster {
         let mut kernels = Vec::new();
         if let Some(f) = &cfg.dynamic_elf {
             kernels.push(format!(
-                "{} for add, ReLU, GELU, NoNorm, LayerNorm, softmax, mul, SiLU, RMSNorm, RoPE",
+                "{} for add, ReLU, GELU, NoNorm, LayerNorm, softmax, mul, SiLU, RMSNorm, RoPE, \
+                 mean pooling",
                 name(f)
             ));
         }
@@ -399,12 +402,16 @@ impl KernelCluster {
         let Some(k) = &self.dyn_kernel else {
             return Ok(None);
         };
-        let Some((op, rows, cols)) = dyn_shape(kind, out) else {
+        let Some((op, rows, cols)) = dyn_shape(kind, ins.first().copied().unwrap_or(out)) else {
             return Ok(None);
         };
         let f = k.format();
         let block = (crate::dyn_kernel::max_elems(f) / cols.max(1)).min(rows);
-        if block == 0 || op.shape_error(f, block, cols).is_some() {
+        // mean pooling's runs cannot be blocked (each would divide by its own rows)
+        if block == 0
+            || op.shape_error(f, block, cols).is_some()
+            || (op == DynOp::MeanPool && block < rows)
+        {
             return Ok(None);
         }
         let (full, rest) = (rows / block, rows % block);
@@ -721,14 +728,15 @@ fn attn_cost(
     }
 }
 
-/// The kernel operation and its rows x cols for a dynamic operation with output `out`, when
+/// The kernel operation and its rows x cols for a dynamic operation whose first operand is
+/// `x` (rows x cols; the output's shape too, but for mean pooling's single row), when
 /// `dyn_f16` has one: softmax over `heads` segments per row runs as `rows x heads` rows of
 /// `cols / heads` (the same memory); an elementwise operation wider than the kernel's 4096
 /// columns runs as more rows of the widest even divisor of its columns that fits (the same
 /// memory; LLaMA's 14,336-wide FFN as 4 x rows of 3584); RoPE runs one row per head;
 /// GELU's exact (erf) form runs the tanh-form kernel.
-pub fn dyn_shape(kind: &OpKind, out: (usize, usize)) -> Option<(DynOp, usize, usize)> {
-    let (mut rows, mut cols) = out;
+pub fn dyn_shape(kind: &OpKind, x: (usize, usize)) -> Option<(DynOp, usize, usize)> {
+    let (mut rows, mut cols) = x;
     let elementwise = matches!(kind, OpKind::Add | OpKind::Mul | OpKind::Activation(_));
     if elementwise && cols > crate::dyn_kernel::MAX_COLS {
         if let Some(w) = (2..=crate::dyn_kernel::MAX_COLS)
@@ -757,6 +765,7 @@ pub fn dyn_shape(kind: &OpKind, out: (usize, usize)) -> Option<(DynOp, usize, us
         OpKind::Softmax { heads } if heads > 0 && cols % heads == 0 => {
             return Some((DynOp::Softmax, rows * heads, cols / heads));
         }
+        OpKind::MeanPool => DynOp::MeanPool,
         _ => return None,
     };
     Some((op, rows, cols))
@@ -1292,6 +1301,31 @@ mod tests {
             })
             .unwrap();
         assert_eq!(c.cycles, want);
+    }
+
+    /// Mean pooling costs one kernel run over its input's rows (its output is one row; the bytes
+    /// moved are the input's and the output row's); an input beyond one run's L2 buffers is
+    /// left to the analytic model rather than blocked (each block would divide by its own rows).
+    #[test]
+    fn mean_pooling_runs_once_over_the_input() {
+        let mut k = study_with_dyn();
+        let dk = k.dyn_kernel.clone().unwrap();
+        let c = k
+            .dynamic_cost(&OpKind::MeanPool, &[(128, 384)], (1, 384))
+            .unwrap();
+        let (cycles, activity) = dk
+            .cost(DynShape {
+                op: DynOp::MeanPool,
+                rows: 128,
+                cols: 384,
+            })
+            .unwrap();
+        assert_eq!((c.cycles, c.activity), (cycles, activity));
+        assert_eq!(c.batch_bytes, 2 * (128 * 384 + 384));
+        assert!(k
+            .dyn_kernel_cost(&OpKind::MeanPool, &[(200, 4096)], (1, 4096))
+            .unwrap()
+            .is_none());
     }
 
     /// An output beyond one run's L2 buffers (200 x 4096 > 458,752 elements) runs as row blocks:

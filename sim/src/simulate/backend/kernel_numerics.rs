@@ -117,6 +117,7 @@ pub(super) fn out_shape(kind: &OpKind, ins: &[(usize, usize)]) -> Option<(usize,
         OpKind::Context {
             heads, head_dim, ..
         } => (x.0, heads * head_dim),
+        OpKind::MeanPool => (1, x.1),
         _ => x,
     })
 }
@@ -218,10 +219,11 @@ fn kernel_y_in<E: AttnElem>(
         let y = blocked_context(s, &ph, &vh, plan.ctx_key_block.unwrap_or(0));
         return from_elems(kind, &y, out, |_| true).map(Some);
     }
-    let Some((op, rows, cols)) = super::kernel::dyn_shape(kind, out) else {
+    let x0 = operand(0)?;
+    let Some((op, rows, cols)) = super::kernel::dyn_shape(kind, (x0.rows(), x0.cols())) else {
         return Ok(None);
     };
-    let x = to_elems::<E>(kind, "input", operand(0)?)?;
+    let x = to_elems::<E>(kind, "input", x0)?;
     let z = match op {
         DynOp::Add | DynOp::Mul => to_elems::<E>(kind, "second input", operand(1)?)?,
         DynOp::Rope { head_dim } => rope_table(out, head_dim),
@@ -253,7 +255,7 @@ fn kernel_y_in<E: AttnElem>(
         || (op.needs_gain() && g.len() != cols)
     {
         return Err(Error::Backend(format!(
-            "{}: operands smaller than its {rows} x {cols} output",
+            "{}: operands smaller than its {rows} x {cols} shape",
             kind.label()
         )));
     }
@@ -398,6 +400,32 @@ mod tests {
                 assert_eq!(&yk.as_slice()[..64], &r0[..]);
             }
         }
+    }
+
+    /// Mean pooling by hand (columns 1, 2, 3, 4 and 1, 0, 1, 0 average to 2.5 and 0.5 exactly;
+    /// 1, 0, 0 to 1/3 rounded once to binary16), its output is one row, and a random input lies
+    /// within binary16 rounding of the f32 host model.
+    #[test]
+    fn mean_pooling() {
+        let x = m(4, 2, vec![1.0, 1.0, 2.0, 0.0, 3.0, 1.0, 4.0, 0.0]);
+        let y = kernel_y(&OpKind::MeanPool, &[&x], (1, 2), None, Plan::F16)
+            .unwrap()
+            .unwrap();
+        assert_eq!((y.rows(), y.cols()), (1, 2));
+        assert_eq!(y.as_slice(), &[2.5, 0.5]);
+        let x = m(3, 1, vec![1.0, 0.0, 0.0]);
+        let y = kernel_y(&OpKind::MeanPool, &[&x], (1, 1), None, Plan::F16)
+            .unwrap()
+            .unwrap();
+        let third = fp16::to_f32_value(fp16::from_f32_value(1.0 / 3.0));
+        assert_eq!(y.as_slice(), &[third]);
+        let x = Matrix::random_normal(20, 48, 1.0, 4);
+        let yk = kernel_y(&OpKind::MeanPool, &[&x], (1, 48), None, Plan::F16)
+            .unwrap()
+            .unwrap();
+        let yf = super::super::host::eval(&OpKind::MeanPool, &[&x]).unwrap();
+        let err = super::super::host::rel_l2(&yk, &yf);
+        assert!(err > 0.0 && err < 4e-3, "{err}");
     }
 
     /// Causal scores are -inf above the diagonal (not an error); an operand beyond binary16's
