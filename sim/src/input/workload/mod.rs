@@ -189,7 +189,13 @@ impl Schedule {
                 source,
             })?;
         let s: Schedule = ron::from_str(&text).map_err(|e| Error::ron(path, &text, e))?;
-        s.validate()?;
+        s.validate().map_err(|e| match e {
+            Error::Schedule { location, reason } => Error::Schedule {
+                location: format!("{}: {location}", path.display()),
+                reason,
+            },
+            e => e,
+        })?;
         Ok(s)
     }
 
@@ -245,7 +251,8 @@ impl Schedule {
                     return Err(bad(
                         &b.name,
                         &op.name,
-                        "mean pooling must be the last operation of the last block, which runs                          once (its output is one row, no longer a sequence)"
+                        "mean pooling must be the last operation of the last block, which runs \
+                         once (its output is one row, no longer a sequence)"
                             .into(),
                     ));
                 }

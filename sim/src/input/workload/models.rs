@@ -535,6 +535,23 @@ mod tests {
     }
 
     #[test]
+    fn a_schedule_file_that_fails_validation_is_named() {
+        let mut s = generate(&ALL_MINILM_L6_V2, 8, None);
+        s.blocks[2].ops[0].out = (8, 384);
+        let path = std::env::temp_dir().join(format!(
+            "hetsim-bad-pooling-{}.ron",
+            std::process::id()
+        ));
+        std::fs::write(&path, s.to_ron_string().unwrap()).unwrap();
+        let e = Schedule::from_ron_file(&path).unwrap_err().to_string();
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains("pooling.mean"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_sentence_encoder_ends_with_its_mean_pooling() {
         let s = generate(&ALL_MINILM_L6_V2, 16, None);
         let last = s.blocks.last().unwrap();
