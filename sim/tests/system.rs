@@ -1026,3 +1026,30 @@ fn validate_refuses_every_lora_shape_run_would() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With the cycle cache off every dynamic operation of the hybrid and of the baseline runs its
+/// kernel (announced ones on the rayon pool, `prefetch_dynamic`), and the report equals the
+/// cached run's, byte for byte (all-MiniLM-L6-v2 at 8 tokens on the study cluster: attention,
+/// GELU, LayerNorm, adds and the mean pooling on dyn_f16/attn_f16, LoRA on RedMulE).
+#[test]
+fn a_cache_off_run_equals_the_cached_run() {
+    let text = |cache: bool| {
+        format!(
+            r#"(name: "x", hardware: (cluster_backend: Kernel((kernel: Redmule,
+                lora_elf: "../kernels/build/lora_redmule.elf", cache_cycles: {cache},
+                dynamic_elf: Some("../kernels/build/dyn_f16.elf"),
+                attention_elf: Some("../kernels/build/attn_f16.elf"),
+                cluster: (extensions: (zfh: true, xfvec: true, xdma: true, xfrep: true,
+                xssr: true), redmule: Some(()))))),
+            workload: (schedule: Model("all-minilm-l6-v2"), seq_len: Some(8)), numerics: None,
+            sweep: (integration_time_ns: [128.0], tokens_per_batch: [8], strategy: [Pipelined]))"#
+        )
+    };
+    let cached = hetsim::run::run(&load_str(&path(), &text(true)).unwrap()).unwrap();
+    let off = hetsim::run::run(&load_str(&path(), &text(false)).unwrap()).unwrap();
+    assert!(cached
+        .rows
+        .iter()
+        .any(|r| r.op == "pooling.mean" && r.cluster_model.contains("mean pooling")));
+    assert_eq!(cached.json().unwrap(), off.json().unwrap());
+}

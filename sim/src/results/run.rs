@@ -145,6 +145,41 @@ impl Agg {
     }
 }
 
+/// The dynamic operations' cost queries [`build`] makes, in its order: per layer instance and
+/// operation, the operation (operand shapes from their producers) or, when the mapping splits
+/// it over clusters, each piece.
+fn dynamic_requests(loaded: &Loaded, mapping: &Mapping) -> Vec<backend::DynRequest> {
+    let sched = &loaded.schedule;
+    let mut reqs = Vec::new();
+    let mut prev_shape = (sched.seq_len, sched.input_features);
+    for inst in &mapping.instances {
+        let Some(block) = sched.blocks.get(inst.block) else {
+            break;
+        };
+        let mut shapes: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        shapes.insert(BLOCK_INPUT, prev_shape);
+        for (op, place) in block.ops.iter().zip(&inst.ops) {
+            if !matches!(op.kind, OpKind::Linear { .. }) {
+                let ins: Vec<(usize, usize)> = op
+                    .inputs
+                    .iter()
+                    .filter_map(|i| shapes.get(i.as_str()).copied())
+                    .collect();
+                if place.pieces.len() > 1 {
+                    for piece in &place.pieces {
+                        reqs.push(piece_shape(&op.kind, &ins, op.out, piece.units));
+                    }
+                } else {
+                    reqs.push((op.kind.clone(), ins, op.out));
+                }
+            }
+            shapes.insert(&op.name, op.out);
+            prev_shape = op.out;
+        }
+    }
+    reqs
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build(
     loaded: &Loaded,
@@ -155,6 +190,9 @@ fn build(
     num: Option<&NumericsResult>,
     costs: &mut Costs,
 ) -> Result<Built, Error> {
+    costs
+        .backend()
+        .prefetch_dynamic(&dynamic_requests(loaded, mapping))?;
     let sched = &loaded.schedule;
     let eb = loaded.scenario.element_bytes();
     let batches = strategy::batches(sched.seq_len, t);

@@ -538,10 +538,8 @@ mod tests {
     fn a_schedule_file_that_fails_validation_is_named() {
         let mut s = generate(&ALL_MINILM_L6_V2, 8, None);
         s.blocks[2].ops[0].out = (8, 384);
-        let path = std::env::temp_dir().join(format!(
-            "hetsim-bad-pooling-{}.ron",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("hetsim-bad-pooling-{}.ron", std::process::id()));
         std::fs::write(&path, s.to_ron_string().unwrap()).unwrap();
         let e = Schedule::from_ron_file(&path).unwrap_err().to_string();
         let _ = std::fs::remove_file(&path);

@@ -49,7 +49,7 @@
 
 use super::chunks::{self, block, ChunkPlan};
 use super::{AnalyticCluster, AnalyticClusterConfig, ClusterBackend, ClusterCost, ClusterRun};
-use super::{LoraShape, ShapeRefusal};
+use super::{DynRequest, LoraShape, ShapeRefusal};
 use crate::attn_kernel::{AttnKernel, AttnShape, CtxShape};
 use crate::dyn_kernel::{DynKernel, DynOp, DynShape};
 use crate::engine::ClockDomain;
@@ -60,6 +60,7 @@ use hetsim_models::aimc::Matrix;
 use hetsim_models::cluster::ClusterConfig;
 use hetsim_models::energy::ClusterActivity;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::path::Path;
 
 /// Parameters of the kernel-backed backend.
@@ -113,6 +114,11 @@ pub struct KernelCluster {
     dynamic: AnalyticCluster,
     clock: ClockDomain,
     label: String,
+    /// With the cycle cache off: the costs of announced dynamic operations
+    /// ([`ClusterBackend::prefetch_dynamic`]), computed on several threads, handed out in
+    /// announcement order.
+    prefetched: VecDeque<(DynRequest, Option<ClusterCost>)>,
+    cache_cycles: bool,
 }
 
 impl KernelCluster {
@@ -197,6 +203,8 @@ impl KernelCluster {
             dynamic,
             clock,
             label: format!("{file} on the cycle-level cluster ({dynamic_label})"),
+            prefetched: VecDeque::new(),
+            cache_cycles: cfg.cache_cycles,
         })
     }
 
@@ -640,10 +648,56 @@ impl ClusterBackend for KernelCluster {
         ins: &[(usize, usize)],
         out: (usize, usize),
     ) -> Result<ClusterCost, Error> {
-        match self.dyn_kernel_cost(kind, ins, out)? {
+        let announced = match self.prefetched.front() {
+            Some(((k, i, o), _)) if k == kind && i == ins && *o == out => {
+                self.prefetched.pop_front().map(|(_, c)| c)
+            }
+            Some(_) => {
+                // not the announced order: compute directly from here on
+                self.prefetched.clear();
+                None
+            }
+            None => None,
+        };
+        let kernel = match announced {
+            Some(c) => c,
+            None => self.dyn_kernel_cost(kind, ins, out)?,
+        };
+        match kernel {
             Some(c) => Ok(c),
             None => self.dynamic.dynamic_cost(kind, ins, out),
         }
+    }
+
+    /// Runs the announced operations' kernels on the rayon pool: with the cycle cache on, each
+    /// distinct operation once (their runs land in the shared cache the calls then read), with
+    /// it off every announced operation (each call then takes its own run's cost, in order).
+    fn prefetch_dynamic(&mut self, reqs: &[DynRequest]) -> Result<(), Error> {
+        use rayon::prelude::*;
+        self.prefetched.clear();
+        if self.dyn_kernel.is_none() && self.attn_kernel.is_none() {
+            return Ok(());
+        }
+        let this = &*self;
+        if this.cache_cycles {
+            let mut distinct: Vec<&DynRequest> = Vec::new();
+            for r in reqs {
+                if !distinct.contains(&r) {
+                    distinct.push(r);
+                }
+            }
+            distinct
+                .par_iter()
+                .map(|(k, i, o)| this.dyn_kernel_cost(k, i, *o).map(|_| ()))
+                .collect::<Result<Vec<()>, Error>>()?;
+            return Ok(());
+        }
+        let costs = reqs
+            .par_iter()
+            .map(|(k, i, o)| this.dyn_kernel_cost(k, i, *o))
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.prefetched = reqs.iter().cloned().zip(costs).collect();
+        Ok(())
     }
 
     fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error> {
@@ -1018,16 +1072,68 @@ mod tests {
     }
 
     fn study_with_dyn() -> KernelCluster {
+        study_with_dyn_cache(true)
+    }
+
+    fn study_with_dyn_cache(cache_cycles: bool) -> KernelCluster {
         let cfg = KernelBackendConfig {
             kernel: LoraKernelKind::Redmule,
             lora_elf: "kernels/build/lora_redmule.elf".into(),
             cluster: ClusterConfig::snitch_study(),
-            cache_cycles: true,
+            cache_cycles,
             dynamic_elf: Some(crate::dyn_kernel::SHIPPED_ELF.into()),
             attention_elf: Some(crate::attn_kernel::SHIPPED_ELF.into()),
             dynamic: AnalyticClusterConfig::default(),
         };
         KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
+    }
+
+    /// Announced dynamic operations (`prefetch_dynamic`, run on the rayon pool) cost exactly
+    /// what unannounced ones do, with the cycle cache off (every announced operation run, each
+    /// call taking its own run's cost in order) and on (each distinct one run into the cache);
+    /// a call out of the announced order, or an operation no kernel takes, is computed
+    /// directly.
+    #[test]
+    fn announced_dynamic_costs_equal_direct_ones() {
+        let reqs: Vec<DynRequest> = vec![
+            (OpKind::Add, vec![(16, 128); 2], (16, 128)),
+            (OpKind::Softmax { heads: 2 }, vec![(16, 32)], (16, 32)),
+            (
+                OpKind::Scores {
+                    heads: 2,
+                    kv_heads: 2,
+                    head_dim: 32,
+                    causal: false,
+                },
+                vec![(16, 64), (16, 64)],
+                (16, 32),
+            ),
+            (OpKind::Add, vec![(16, 128); 2], (16, 128)),
+            (OpKind::MeanPool, vec![(16, 64)], (1, 64)),
+            // refused by the kernel (odd columns): the analytic model's
+            (OpKind::Add, vec![(4, 7); 2], (4, 7)),
+        ];
+        let mut direct = study_with_dyn_cache(false);
+        let want: Vec<ClusterCost> = reqs
+            .iter()
+            .map(|(k, i, o)| direct.dynamic_cost(k, i, *o).unwrap())
+            .collect();
+        for cache in [false, true] {
+            let mut b = study_with_dyn_cache(cache);
+            b.prefetch_dynamic(&reqs).unwrap();
+            assert_eq!(b.prefetched.len(), if cache { 0 } else { reqs.len() });
+            for ((k, i, o), w) in reqs.iter().zip(&want) {
+                let c = b.dynamic_cost(k, i, *o).unwrap();
+                assert_eq!((c.cycles, c.activity), (w.cycles, w.activity), "{k:?}");
+            }
+            assert!(b.prefetched.is_empty());
+        }
+        // out of order: the queue is dropped and the call computed directly
+        let mut b = study_with_dyn_cache(false);
+        b.prefetch_dynamic(&reqs).unwrap();
+        let (k, i, o) = &reqs[4];
+        assert_eq!(b.dynamic_cost(k, i, *o).unwrap().cycles, want[4].cycles);
+        assert!(b.prefetched.is_empty());
     }
 
     /// With `dynamic_elf`, the kinds the kernel has cost its run for the shape (softmax as

@@ -153,6 +153,13 @@ pub trait ClusterBackend: Send {
         ins: &[(usize, usize)],
         out: (usize, usize),
     ) -> Result<ClusterCost, Error>;
+    /// Tells the backend the dynamic operations whose [`Self::dynamic_cost`] will be asked
+    /// next, in that order, so that it may compute them beforehand, on several threads; the
+    /// calls then return exactly what they would have. Default: nothing.
+    fn prefetch_dynamic(&mut self, reqs: &[DynRequest]) -> Result<(), Error> {
+        let _ = reqs;
+        Ok(())
+    }
     /// Runs a dynamic operation on data.
     fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error>;
     /// Y of a dynamic operation as the kernel that runs it computes it, with a LayerNorm's
@@ -173,6 +180,10 @@ pub trait ClusterBackend: Send {
         (9, false)
     }
 }
+
+/// A dynamic operation's cost query: its kind, operand shapes and output shape (the
+/// arguments of [`ClusterBackend::dynamic_cost`]).
+pub type DynRequest = (OpKind, Vec<(usize, usize)>, (usize, usize));
 
 /// Which backend a scenario uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
