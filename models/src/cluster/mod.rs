@@ -422,9 +422,6 @@ struct FpuState {
 /// back by restoring this and running it again up to that cycle: its instructions depend on
 /// nothing outside their core, so the second run repeats the first one's prefix exactly.
 struct RunStart {
-    /// The fields hold the start of the core's current run (cleared when the core next
-    /// issues through `step_core`, and after a cut).
-    valid: bool,
     /// The run's bound when it started (no issue attempt at or after it).
     bound: u64,
     x: [u32; 32],
@@ -447,7 +444,6 @@ struct RunStart {
 impl RunStart {
     fn new() -> RunStart {
         RunStart {
-            valid: false,
             bound: 0,
             x: [0; 32],
             f: [0; 32],
@@ -470,7 +466,6 @@ impl RunStart {
     /// Saves core `c`'s state at the start of a run bounded by `bound`.
     fn save(&mut self, c: &Core, bound: u64) {
         let h = &c.hart;
-        self.valid = true;
         self.bound = bound;
         self.x = h.x;
         self.f = h.f;
@@ -536,6 +531,9 @@ struct Core {
     ssr: Option<Box<SsrTiming>>,
     /// pc of the last instruction issued (for "reached from" in fetch-fault reports).
     prev_pc: Option<u32>,
+    /// The cluster's `runs` entry of this core holds the start of its current private run
+    /// (cleared when the core next issues through `step_core`, and after a cut).
+    run_saved: bool,
 }
 
 impl Core {
@@ -928,6 +926,7 @@ impl Cluster {
                         .xssr
                         .then(|| Box::new(SsrTiming::new(&cfg.ssr, cfg.tcdm.latency))),
                     prev_pc: None,
+                    run_saved: false,
                 }
             })
             .collect();
@@ -1127,8 +1126,8 @@ impl Cluster {
         let mut first = (self.now % n as u64) as usize;
         // Private runs: not under a trace (events in cycle order) nor a debugger's step.
         let runs = self.private_runs && self.trace.is_none() && !self.stepping;
-        for r in &mut self.runs {
-            r.valid = false;
+        for c in &mut self.cores {
+            c.run_saved = false;
         }
         loop {
             let now = self.now;
@@ -1166,7 +1165,7 @@ impl Cluster {
             let mut i = first;
             for _ in 0..n {
                 if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
-                    self.runs[i].valid = false;
+                    self.cores[i].run_saved = false;
                     if let Err(e) = self.step_core(i, now) {
                         self.settle(now, i);
                         return Err(e);
@@ -1747,6 +1746,7 @@ impl Cluster {
             return;
         }
         self.runs[i].save(&self.cores[i], bound);
+        self.cores[i].run_saved = true;
         self.private_run(i, bound);
     }
 
@@ -1870,16 +1870,16 @@ impl Cluster {
     /// Cuts core `k`'s private run back so that it has made no issue attempt at or after
     /// `limit`: restores the run's start and runs it again up to `limit`.
     fn rewind(&mut self, k: usize, limit: u64) {
-        let r = &self.runs[k];
-        if !r.valid || self.cores[k].next_issue <= limit {
+        if !self.cores[k].run_saved || self.cores[k].next_issue <= limit {
             return;
         }
+        let r = &self.runs[k];
         let bound = r.bound.min(limit);
         r.restore(&mut self.cores[k]);
         self.private_run(k, bound);
         // The core now stands where the cycle loop would have it at `limit`; later cuts are
         // at `limit` or after it.
-        self.runs[k].valid = false;
+        self.cores[k].run_saved = false;
     }
 
     /// Cuts every core's private run back to the start of cycle `limit` (every issue attempt
