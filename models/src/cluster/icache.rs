@@ -73,6 +73,12 @@ impl ICache {
         }
     }
 
+    /// True for the ideal cache (no state: every fetch hits, so line changes cost nothing).
+    #[inline]
+    pub fn is_ideal(&self) -> bool {
+        self.ideal
+    }
+
     /// The line number of `pc` (fetches within one line need one lookup).
     #[inline]
     pub fn line_of(&self, pc: u32) -> u32 {

@@ -415,6 +415,100 @@ struct FpuState {
     drained_at: u64,
 }
 
+/// What a private run ([`Cluster::private_run`]) changes in its core, saved when the run
+/// starts. A run issues its instructions ahead of the cluster's clock; when the rest of the
+/// cluster turns out to stop or look at the core at an earlier cycle (another core's exit or
+/// error, a region marker's snapshot of every core, fence.i, the stop flag), the run is cut
+/// back by restoring this and running it again up to that cycle: its instructions depend on
+/// nothing outside their core, so the second run repeats the first one's prefix exactly.
+struct RunStart {
+    /// The run's bound when it started (no issue attempt at or after it).
+    bound: u64,
+    x: [u32; 32],
+    f: [u32; 32],
+    pc: u32,
+    fflags: u8,
+    frm: u8,
+    mstatus: u32,
+    cycle: u64,
+    instret: u64,
+    ready_x: [u64; 32],
+    ready_f: [u64; 33],
+    fpu: FpuState,
+    counters: CoreCounters,
+    next_issue: u64,
+    last_stall: Option<(StallCause, u64)>,
+    prev_pc: Option<u32>,
+}
+
+impl RunStart {
+    fn new() -> RunStart {
+        RunStart {
+            bound: 0,
+            x: [0; 32],
+            f: [0; 32],
+            pc: 0,
+            fflags: 0,
+            frm: 0,
+            mstatus: 0,
+            cycle: 0,
+            instret: 0,
+            ready_x: [0; 32],
+            ready_f: [0; 33],
+            fpu: FpuState::default(),
+            counters: CoreCounters::default(),
+            next_issue: 0,
+            last_stall: None,
+            prev_pc: None,
+        }
+    }
+
+    /// Saves core `c`'s state at the start of a run bounded by `bound`.
+    fn save(&mut self, c: &Core, bound: u64) {
+        let h = &c.hart;
+        self.bound = bound;
+        self.x = h.x;
+        self.f = h.f;
+        self.pc = h.pc;
+        self.fflags = h.fflags;
+        self.frm = h.frm;
+        self.mstatus = h.mstatus;
+        self.cycle = h.cycle;
+        self.instret = h.instret;
+        self.ready_x = c.ready_x;
+        self.ready_f = c.ready_f;
+        self.fpu.next_free = c.fpu.next_free;
+        self.fpu.drained_at = c.fpu.drained_at;
+        self.fpu.queue.clone_from(&c.fpu.queue);
+        self.counters.clone_from(&c.counters);
+        self.next_issue = c.next_issue;
+        self.last_stall = c.last_stall;
+        self.prev_pc = c.prev_pc;
+    }
+
+    /// Puts the saved state back into core `c`.
+    fn restore(&self, c: &mut Core) {
+        let h = &mut c.hart;
+        h.x = self.x;
+        h.f = self.f;
+        h.pc = self.pc;
+        h.fflags = self.fflags;
+        h.frm = self.frm;
+        h.mstatus = self.mstatus;
+        h.cycle = self.cycle;
+        h.instret = self.instret;
+        c.ready_x = self.ready_x;
+        c.ready_f = self.ready_f;
+        c.fpu.next_free = self.fpu.next_free;
+        c.fpu.drained_at = self.fpu.drained_at;
+        c.fpu.queue.clone_from(&self.fpu.queue);
+        c.counters.clone_from(&self.counters);
+        c.next_issue = self.next_issue;
+        c.last_stall = self.last_stall;
+        c.prev_pc = self.prev_pc;
+    }
+}
+
 struct Core {
     hart: Hart,
     state: CoreState,
@@ -437,6 +531,43 @@ struct Core {
     ssr: Option<Box<SsrTiming>>,
     /// pc of the last instruction issued (for "reached from" in fetch-fault reports).
     prev_pc: Option<u32>,
+    /// The cluster's `runs` entry of this core holds the start of its current private run
+    /// (cleared when the core next issues through `step_core`, and after a cut).
+    run_saved: bool,
+}
+
+impl Core {
+    /// Records the core's FP operation `inst` (`lanes` binary16 lanes, energy class `class`)
+    /// completing at `done`: its register result (not for a `streamed` destination), the
+    /// FP counters and the FP subsystem's drain point.
+    #[inline]
+    fn fp_done(&mut self, inst: &Inst, lanes: u64, class: usize, done: u64, streamed: bool) {
+        if inst.op.writes_f() {
+            if !streamed {
+                self.ready_f[inst.rd as usize & 31] = done;
+            }
+        } else if inst.op.writes_x() && inst.rd != 0 {
+            self.ready_x[inst.rd as usize & 31] = done;
+        }
+        let k = &mut self.counters;
+        k.fp_ops += 1;
+        k.fp16_ops += u64::from(lanes > 0);
+        k.fp16_lanes += lanes;
+        if lanes > 0 {
+            k.fp16_class_lanes[class] += lanes;
+        } else {
+            k.fp32_class_ops[class] += 1;
+        }
+        self.fpu.drained_at = self.fpu.drained_at.max(done);
+    }
+
+    /// Counts a stall of `cause` from `now` to `until` and makes `until` the next issue cycle.
+    #[inline]
+    fn stall(&mut self, cause: StallCause, now: u64, until: u64) {
+        self.counters.stalls[cause as usize] += until - now;
+        self.next_issue = until;
+        self.last_stall = Some((cause, until));
+    }
 }
 
 /// A decoded instruction with the timing facts the issue logic needs, computed once per
@@ -459,9 +590,26 @@ struct Decoded {
     /// An instruction with a rarely taken issue check: a CSR access (FP CSRs wait for the
     /// FP subsystem), an SSR configuration write or an Xdma `dmcpy` (queue back-pressure).
     rare: bool,
+    /// An integer ALU operation, branch or jump: it touches only its core's registers and
+    /// timing state, so it may issue inside a private run ([`Cluster::private_run`]).
+    private_int: bool,
+    /// binary16 lanes of an FP operation ([`stats::f16_lanes`]).
+    lanes: u8,
+    /// Its energy class ([`stats::FpOpClass`] as index).
+    fp_class: u8,
 }
 
 impl Decoded {
+    /// May issue in a private run under `cfg`: an ALU operation, branch or jump, or an FP
+    /// operation for a private FPU; not an instruction writing `sp` under the stack guard
+    /// (its check can stop the run), nor an unmapped pc.
+    #[inline]
+    fn private(&self, cfg: &ClusterConfig) -> bool {
+        !self.unmapped
+            && (self.private_int || (self.offloaded && !cfg.fpu.shared))
+            && !(self.xd == 2 && cfg.stack_guard.is_some())
+    }
+
     fn new(inst: Inst) -> Decoded {
         let [a, b] = inst.x_sources();
         let [f, g, h] = inst.f_sources();
@@ -479,15 +627,81 @@ impl Decoded {
             offloaded: inst.op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore),
             rare: class == Class::Csr
                 || matches!(inst.op, Op::ScfgWi | Op::ScfgW | Op::DmCpy | Op::DmCpyi),
+            private_int: matches!(class, Class::Alu | Class::Branch | Class::Jump),
+            lanes: stats::f16_lanes(inst.op) as u8,
+            fp_class: stats::FpOpClass::of(inst.op) as u8,
             inst,
             unmapped: false,
         }
     }
 }
 
+/// (latency, occupancy) of an FP operation of `class` on an FPU timed by `f`.
+#[inline]
+fn fp_latency_of(f: &config::FpuTiming, class: Class) -> (u64, u64) {
+    let (lat, occ) = match class {
+        Class::FpFma => (f.fma, 1),
+        Class::FpAdd => (f.add, 1),
+        Class::FpMul => (f.mul, 1),
+        Class::FpDiv => (f.div, f.div),
+        Class::FpSqrt => (f.sqrt, f.sqrt),
+        Class::FpConv => (f.conv, 1),
+        Class::FpMove => (f.mv, 1),
+        Class::FpSimd => (f.simd, 1),
+        Class::FpDotp => (f.dotp, 1),
+        _ => (f.noncomp, 1),
+    };
+    (u64::from(lat), u64::from(occ))
+}
+
 struct CodeCache {
     base: u32,
     insts: Vec<Option<Decoded>>,
+}
+
+/// The decoded instruction at `pc`: from the code caches, else decoded from memory (and
+/// cached when `pc` lies in a code segment).
+#[inline]
+fn fetch_from(
+    code: &mut [CodeCache],
+    mem: &mut Memory,
+    ext: hetsim_isa::Extensions,
+    pc: u32,
+) -> Decoded {
+    if let Some(c) = code.first() {
+        if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
+            return *d;
+        }
+    }
+    decode_at(code, mem, ext, pc)
+}
+
+/// Decodes the instruction at `pc` and caches it (`fetch_from`'s miss path).
+#[inline(never)]
+fn decode_at(
+    code: &mut [CodeCache],
+    mem: &mut Memory,
+    ext: hetsim_isa::Extensions,
+    pc: u32,
+) -> Decoded {
+    let raw = mem
+        .slice(pc, 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+    let Some(raw) = raw else {
+        // Not cached: nothing mapped here is not in a code segment.
+        return Decoded {
+            unmapped: true,
+            ..Decoded::new(Inst::illegal(0))
+        };
+    };
+    let d = Decoded::new(decode_with(raw, ext));
+    for c in code {
+        let idx = (pc.wrapping_sub(c.base) / 4) as usize;
+        if pc >= c.base && idx < c.insts.len() {
+            c.insts[idx] = Some(d);
+        }
+    }
+    d
 }
 
 /// One issued instruction, for instruction traces.
@@ -606,10 +820,25 @@ pub struct Cluster {
     stop: Option<Arc<AtomicBool>>,
     /// Inside [`Cluster::step_cycle`]: the watchdog's limit is the step's end.
     stepping: bool,
+    /// Private runs on ([`Cluster::set_private_runs`]; default on, off with the environment
+    /// variable `HETSIM_PRIVATE_RUNS=0`).
+    private_runs: bool,
+    /// Per core: the start of its current private run.
+    runs: Vec<RunStart>,
 }
 
 /// How often (in simulated cycles with activity) the run looks at the stop flag.
 const STOP_POLL: u64 = 1 << 14;
+
+/// The most cycles a private run goes ahead of the cluster's clock: it bounds the work a cut
+/// repeats, and a core spinning in a private loop comes back to the cycle loop this often.
+const RUN_HORIZON: u64 = 256;
+
+/// Private runs unless the environment says `HETSIM_PRIVATE_RUNS=0` (read once per process).
+fn private_runs_default() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("HETSIM_PRIVATE_RUNS").is_none_or(|v| v != "0"))
+}
 
 /// The TCDM's bank mapping, for stream requests.
 #[derive(Clone, Copy)]
@@ -697,6 +926,7 @@ impl Cluster {
                         .xssr
                         .then(|| Box::new(SsrTiming::new(&cfg.ssr, cfg.tcdm.latency))),
                     prev_pc: None,
+                    run_saved: false,
                 }
             })
             .collect();
@@ -746,6 +976,8 @@ impl Cluster {
             default_handler: program.symbol("__hetsim_trap"),
             stop: None,
             stepping: false,
+            private_runs: private_runs_default(),
+            runs: (0..cfg.cores).map(|_| RunStart::new()).collect(),
         })
     }
 
@@ -779,6 +1011,16 @@ impl Cluster {
     /// Calls `sink` for every instruction any core issues (slower; for debugging kernels).
     pub fn set_trace(&mut self, sink: TraceSink) {
         self.trace = Some(sink);
+    }
+
+    /// Turns private runs on or off (on by default; docs/cluster.md, "Private runs"): with
+    /// them, a core that issues goes on issuing its following ALU, branch, jump and private-FPU
+    /// instructions in one call, ahead of the cluster's clock, instead of one per cycle of the
+    /// cycle loop. Results are identical either way (cycles, counters, memory, traces); off
+    /// is the reference for that comparison. Instruction traces and [`Cluster::step_cycle`]
+    /// always run cycle by cycle.
+    pub fn set_private_runs(&mut self, on: bool) {
+        self.private_runs = on;
     }
 
     /// Makes [`Cluster::run`] stop with [`ClusterError::Interrupted`] (cycle and every core's
@@ -882,6 +1124,11 @@ impl Cluster {
         // The core that tries to issue first in the current cycle: `now % n`, kept up to date
         // without a 64-bit division per cycle (the clock mostly advances by one).
         let mut first = (self.now % n as u64) as usize;
+        // Private runs: not under a trace (events in cycle order) nor a debugger's step.
+        let runs = self.private_runs && self.trace.is_none() && !self.stepping;
+        for c in &mut self.cores {
+            c.run_saved = false;
+        }
         loop {
             let now = self.now;
             polls += 1;
@@ -891,6 +1138,7 @@ impl Cluster {
                     .as_ref()
                     .is_some_and(|s| s.load(Ordering::Relaxed))
             {
+                self.settle_all(now);
                 return Err(ClusterError::Interrupted {
                     cycle: now,
                     cores: self.describe_cores(),
@@ -917,7 +1165,14 @@ impl Cluster {
             let mut i = first;
             for _ in 0..n {
                 if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
-                    self.step_core(i, now)?;
+                    self.cores[i].run_saved = false;
+                    if let Err(e) = self.step_core(i, now) {
+                        self.settle(now, i);
+                        return Err(e);
+                    }
+                    if runs && self.exit.is_none() {
+                        self.start_run(i, now);
+                    }
                 }
                 i += 1;
                 if i == n {
@@ -927,6 +1182,7 @@ impl Cluster {
             // An exit ends the run after the cycle in which it happened (every core had its
             // turn in that cycle). The first exit in core order wins.
             if let Some(code) = self.exit {
+                self.settle_all(now + 1);
                 return Ok(self.finish(code, now + 1));
             }
             // Next cycle with something to do.
@@ -1299,10 +1555,7 @@ impl Cluster {
 
     #[inline]
     fn stall(&mut self, i: usize, cause: StallCause, now: u64, until: u64) {
-        let c = &mut self.cores[i];
-        c.counters.stalls[cause as usize] += until - now;
-        c.next_issue = until;
-        c.last_stall = Some((cause, until));
+        self.cores[i].stall(cause, now, until);
     }
 
     #[inline]
@@ -1317,43 +1570,16 @@ impl Cluster {
 
     #[inline(never)]
     fn fetch_slow(&mut self, pc: u32) -> Decoded {
-        let raw = self
-            .mem
-            .slice(pc, 4)
-            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
-        let ext = self.cfg.extensions.to_isa();
-        let Some(raw) = raw else {
-            // Not cached: nothing mapped here is not in a code segment.
-            return Decoded {
-                unmapped: true,
-                ..Decoded::new(Inst::illegal(0))
-            };
-        };
-        let d = Decoded::new(decode_with(raw, ext));
-        for c in &mut self.code {
-            let idx = (pc.wrapping_sub(c.base) / 4) as usize;
-            if pc >= c.base && idx < c.insts.len() {
-                c.insts[idx] = Some(d);
-            }
-        }
-        d
+        decode_at(
+            &mut self.code,
+            &mut self.mem,
+            self.cfg.extensions.to_isa(),
+            pc,
+        )
     }
 
     fn fp_latency(&self, class: Class) -> (u64, u64) {
-        let f = &self.cfg.fpu;
-        let (lat, occ) = match class {
-            Class::FpFma => (f.fma, 1),
-            Class::FpAdd => (f.add, 1),
-            Class::FpMul => (f.mul, 1),
-            Class::FpDiv => (f.div, f.div),
-            Class::FpSqrt => (f.sqrt, f.sqrt),
-            Class::FpConv => (f.conv, 1),
-            Class::FpMove => (f.mv, 1),
-            Class::FpSimd => (f.simd, 1),
-            Class::FpDotp => (f.dotp, 1),
-            _ => (f.noncomp, 1),
-        };
-        (u64::from(lat), u64::from(occ))
+        fp_latency_of(&self.cfg.fpu, class)
     }
 
     fn trap_error(&self, i: usize, e: Exception, inst: &Inst, now: u64) -> ClusterError {
@@ -1493,6 +1719,190 @@ impl Cluster {
             }
         }
         self.requests = requests;
+    }
+
+    /// After core `i`'s issue attempt in the cycle loop's cycle `now`: when its next
+    /// instruction is private (an ALU operation, branch or jump, or an FP operation for its
+    /// private FPU, in the I-cache line it is fetching from), saves the core's state and
+    /// issues its private instructions ahead of the clock ([`Cluster::private_run`]), for at
+    /// most [`RUN_HORIZON`] cycles and not at or past the watchdog's cycle.
+    #[inline]
+    fn start_run(&mut self, i: usize, now: u64) {
+        let c = &self.cores[i];
+        if c.state != CoreState::Running
+            || c.frep.is_some()
+            || (self.cfg.extensions.xssr && c.hart.streaming())
+        {
+            return;
+        }
+        let bound = (now + RUN_HORIZON).min(self.cfg.max_cycles);
+        if c.next_issue >= bound
+            || (c.line != Some(self.icache.line_of(c.hart.pc)) && !self.icache.is_ideal())
+        {
+            return;
+        }
+        let pc = c.hart.pc;
+        if !self.private_at(pc) {
+            return;
+        }
+        self.runs[i].save(&self.cores[i], bound);
+        self.cores[i].run_saved = true;
+        self.private_run(i, bound);
+    }
+
+    /// True when the instruction at `pc` may issue in a private run (the stack guard's `sp`
+    /// check and a shared FPU keep an instruction out of runs).
+    #[inline]
+    fn private_at(&mut self, pc: u32) -> bool {
+        let d = self.fetch(pc);
+        d.private(&self.cfg)
+    }
+
+    /// Core `i`'s private run: issue attempts at its own next-issue cycles, by the same
+    /// timing rules as [`Cluster::step_core`] (operand and FPU-queue stalls, the FPU's
+    /// in-order issue and latencies, taken-branch and jump penalties), while the next
+    /// instruction is private, in the core's fetched I-cache line, and its attempt falls
+    /// before `bound`. An instruction that would trap ends the run unexecuted (the cycle loop
+    /// reports it at its cycle). Such instructions read and write only the core's registers
+    /// and timing state, so issuing them ahead of the other cores changes nothing the others
+    /// see; what could see them (a report, a region's snapshot, an error) first cuts the run
+    /// back ([`Cluster::settle`]). Where it stops depends only on the core's state, so a
+    /// second run from the same start with a smaller bound repeats a prefix of the first.
+    fn private_run(&mut self, i: usize, bound: u64) {
+        let Cluster {
+            cores,
+            code,
+            mem,
+            cfg,
+            icache,
+            dma,
+            aimc,
+            redmule,
+            ..
+        } = self;
+        let c = &mut cores[i];
+        // Runs start only while the core does not stream (`start_run`), and only SSR
+        // instructions (never in a run) turn streaming on.
+        debug_assert!(!c.hart.streaming());
+        // An ideal I-cache has no state: the run may cross lines (updating the fetch line as
+        // `step_core` does); otherwise it stays in the line the core fetched last.
+        let ideal = icache.is_ideal();
+        let line = c.line;
+        let ext = cfg.extensions.to_isa();
+        let alu = u64::from(cfg.core.alu_latency);
+        let depth = cfg.fpu.queue_depth as usize;
+        let offload = u64::from(cfg.fpu.offload_latency);
+        loop {
+            let t = c.next_issue;
+            let pc = c.hart.pc;
+            let pc_line = icache.line_of(pc);
+            if t >= bound || (Some(pc_line) != line && !ideal) {
+                return;
+            }
+            let d = fetch_from(code, mem, ext, pc);
+            if !d.private(cfg) {
+                return;
+            }
+            c.line = Some(pc_line);
+            let ready = c.ready_x[d.xs[0] as usize & 31]
+                .max(c.ready_x[d.xs[1] as usize & 31])
+                .max(c.ready_x[d.xd as usize & 31]);
+            if ready > t {
+                c.stall(StallCause::Raw, t, ready);
+                continue;
+            }
+            let mut fp_ready = 0;
+            if d.offloaded {
+                let fpu = &mut c.fpu;
+                while fpu.queue.front().is_some_and(|&q| q <= t) {
+                    fpu.queue.pop_front();
+                }
+                if fpu.queue.len() >= depth {
+                    let until = fpu.queue.front().copied().unwrap_or(t + 1);
+                    c.stall(StallCause::FpuQueueFull, t, until);
+                    continue;
+                }
+                // `fp_operands_ready` without streams.
+                fp_ready = t + offload;
+                for r in d.fs {
+                    fp_ready = fp_ready.max(c.ready_f[(r as usize).min(32)]);
+                }
+            }
+            c.hart.cycle = t;
+            let mut bus = CoreBus {
+                mem,
+                dma,
+                dma_depth: cfg.dma.queue_depth,
+                aimc,
+                redmule,
+                now: t,
+                effect: Effect::None,
+            };
+            let Ok(retired) = execute(&d.inst, &mut c.hart, &mut bus) else {
+                return; // nothing changed: the cycle loop issues it and reports the trap
+            };
+            c.prev_pc = Some(pc);
+            c.counters.instructions += 1;
+            c.hart.instret = c.hart.instret.wrapping_add(1);
+            c.next_issue = t + 1;
+            if d.offloaded {
+                // A private FPU: in order after the previous operation (`fp_issue`).
+                let (lat, occ) = fp_latency_of(&cfg.fpu, d.class);
+                let issue = fp_ready.max(c.fpu.next_free);
+                c.fpu.next_free = issue + occ;
+                c.fpu.queue.push_back(issue);
+                let (lanes, class) = (u64::from(d.lanes), usize::from(d.fp_class));
+                c.fp_done(&d.inst, lanes, class, issue + lat, false);
+            } else if d.xd != 0 {
+                c.ready_x[d.xd as usize & 31] = t + alu;
+            }
+            let penalty = match retired {
+                Retired::Taken if d.class == Class::Branch => cfg.core.branch_taken_penalty,
+                Retired::Taken => cfg.core.jump_penalty,
+                _ => 0,
+            };
+            if penalty > 0 {
+                c.stall(StallCause::Control, t + 1, t + 1 + u64::from(penalty));
+            }
+        }
+    }
+
+    /// Cuts core `k`'s private run back so that it has made no issue attempt at or after
+    /// `limit`: restores the run's start and runs it again up to `limit`.
+    fn rewind(&mut self, k: usize, limit: u64) {
+        if !self.cores[k].run_saved || self.cores[k].next_issue <= limit {
+            return;
+        }
+        let r = &self.runs[k];
+        let bound = r.bound.min(limit);
+        r.restore(&mut self.cores[k]);
+        self.private_run(k, bound);
+        // The core now stands where the cycle loop would have it at `limit`; later cuts are
+        // at `limit` or after it.
+        self.cores[k].run_saved = false;
+    }
+
+    /// Cuts every core's private run back to the start of cycle `limit` (every issue attempt
+    /// before it made, none at or after it).
+    fn settle_all(&mut self, limit: u64) {
+        for k in 0..self.cores.len() {
+            self.rewind(k, limit);
+        }
+    }
+
+    /// Cuts the other cores' private runs back to where the cycle loop has them while core
+    /// `i` issues in cycle `now`: the cores before `i` in the cycle's order (core `now % N`
+    /// first) have made their attempt of cycle `now`, the cores after it have not.
+    fn settle(&mut self, now: u64, i: usize) {
+        let n = self.cores.len();
+        let first = (now % n as u64) as usize;
+        let pos = |k: usize| if k >= first { k - first } else { k + n - first };
+        for k in 0..n {
+            if k != i {
+                let limit = if pos(k) < pos(i) { now + 1 } else { now };
+                self.rewind(k, limit);
+            }
+        }
     }
 
     /// Tries to issue core `i`'s next instruction at cycle `now`.
@@ -1731,6 +2141,8 @@ impl Cluster {
         }
         match retired {
             Retired::FenceI => {
+                // The other cores' runs ahead must not have used the old code.
+                self.settle(now, i);
                 for cc in &mut self.code {
                     cc.insts.fill(None);
                 }
@@ -1829,25 +2241,9 @@ impl Cluster {
         let streamed = self.cfg.extensions.xssr
             && self.cores[i].hart.streaming()
             && (inst.rd as usize) < hetsim_isa::ssr::STREAMS;
-        let c = &mut self.cores[i];
-        if inst.op.writes_f() {
-            if !streamed {
-                c.ready_f[inst.rd as usize & 31] = done;
-            }
-        } else if inst.op.writes_x() && inst.rd != 0 {
-            c.ready_x[inst.rd as usize & 31] = done;
-        }
-        c.counters.fp_ops += 1;
         let lanes = stats::f16_lanes(inst.op);
-        c.counters.fp16_ops += u64::from(lanes > 0);
-        c.counters.fp16_lanes += lanes;
         let class = stats::FpOpClass::of(inst.op) as usize;
-        if lanes > 0 {
-            c.counters.fp16_class_lanes[class] += lanes;
-        } else {
-            c.counters.fp32_class_ops[class] += 1;
-        }
-        c.fpu.drained_at = c.fpu.drained_at.max(done);
+        self.cores[i].fp_done(inst, lanes, class, done, streamed);
     }
 
     fn exception(&mut self, i: usize, e: Exception, inst: &Inst, now: u64) -> Result<()> {
@@ -1997,6 +2393,8 @@ impl Cluster {
                 }
             }
             Effect::RegionBegin(id) | Effect::RegionEnd(id) => {
+                // Every core's counters as of this issue: runs ahead are cut back to it.
+                self.settle(now, i);
                 let snap = self.snapshot(i, now + 1);
                 let span = self.cluster_snapshot(now + 1);
                 let c = &mut self.cores[i];

@@ -1095,3 +1095,50 @@ fn step_cycle_reproduces_run() {
         expected.cycles
     );
 }
+
+/// Core 0 counts down and exits while core 1 spins in a private loop (`addi; jal`), which a
+/// private run issues up to 256 cycles ahead of the clock: the exit cuts the run back to the
+/// exit's cycle, so the report is the cycle-by-cycle one, derived by hand here, with runs on
+/// and off.
+#[test]
+fn an_exit_cuts_back_another_cores_private_run() {
+    const T5: u32 = 30;
+    let p = [
+        csrrs(T3, 0xF14, 0), // 0: t3 = hart id
+        periph_t2(),         // 1
+        bne(T3, 0, 20),      // 2: core 1 -> 7
+        addi(T0, 0, 3),      // 3: core 0: t0 = 3
+        addi(T0, T0, -1),    // 4
+        bne(T0, 0, -4),      // 5: -> 4 while t0 != 0
+        exit_store(),        // 6
+        addi(T5, T5, 1),     // 7: core 1: t5 += 1
+        jal(0, -4),          // 8: -> 7
+    ];
+    let mut c = cfg(2);
+    c.core.branch_taken_penalty = 1;
+    c.core.jump_penalty = 2;
+    // Core 0: csrr 0, lui 1, bne 2 (not taken), addi 3; loop addi 4, bne 5 (taken, 1 stall),
+    // addi 7, bne 8 (taken, 1 stall), addi 10, bne 11 (falls through), exit store 12: 13
+    // cycles, 11 instructions, 2 control stalls.
+    // Core 1: csrr 0, lui 1, bne 2 (taken, stall 3), addi 4, jal 5 (stalls 6-7), addi 8,
+    // jal 9 (stalls 10-11), addi 12: by the end of cycle 12, 8 instructions, 5 control stall
+    // cycles, t5 = 3, the pc at the jal.
+    for runs in [true, false] {
+        let mut cl = Cluster::new(&c, &program(&p)).unwrap();
+        cl.set_private_runs(runs);
+        let r = cl.run().unwrap();
+        check_accounting(&r);
+        assert_eq!(r.cycles, 13, "runs {runs}");
+        let k = |i: usize| {
+            let c = &r.cores[i];
+            (c.instructions, c.stall(StallCause::Control), c.cycles)
+        };
+        assert_eq!((k(0), k(1)), ((11, 2, 13), (8, 5, 13)), "runs {runs}");
+        let h = cl.hart(1);
+        assert_eq!(
+            (h.x[T5 as usize], h.pc, h.instret),
+            (3, map::L2_BASE + 8 * 4, 8),
+            "runs {runs}"
+        );
+    }
+}
