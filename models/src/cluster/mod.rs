@@ -1227,38 +1227,40 @@ impl Cluster {
     #[inline(never)]
     fn stream_moves(&mut self, i: usize, issue: u64, lat: u64, pc: u32, now: u64) -> Result<()> {
         let banks = self.tcdm_banks();
-        let events = std::mem::take(&mut self.ssr_events);
-        let mut result = Ok(());
-        if let Some(t) = self.cores[i].ssr.as_mut() {
-            for ev in &events {
-                let r = match *ev {
-                    SsrEvent::Pop {
-                        stream,
+        let Some(t) = self.cores[i].ssr.as_mut() else {
+            return Ok(());
+        };
+        // The events stay in place (copied out one by one: no take and put back of the
+        // scratch vector per operation).
+        for ev in &self.ssr_events {
+            let r = match *ev {
+                SsrEvent::Pop {
+                    stream,
+                    seq,
+                    frees: true,
+                } => t.release(stream as usize, seq, issue, &mut self.ssr_resv, &banks),
+                SsrEvent::Push { stream, seq } => t
+                    .store(
+                        stream as usize,
                         seq,
-                        frees: true,
-                    } => t.release(stream as usize, seq, issue, &mut self.ssr_resv, &banks),
-                    SsrEvent::Push { stream, seq } => t
-                        .store(
-                            stream as usize,
-                            seq,
-                            issue + lat,
-                            &mut self.ssr_resv,
-                            &banks,
-                        )
-                        .map(|_| ()),
-                    _ => Ok(()),
-                };
-                if r.is_err() {
-                    result = r;
-                    break;
-                }
+                        issue + lat,
+                        &mut self.ssr_resv,
+                        &banks,
+                    )
+                    .map(|_| ()),
+                _ => Ok(()),
+            };
+            if let Err(e) = r {
+                let drained = t.drained_at;
+                let fpu = &mut self.cores[i].fpu;
+                fpu.drained_at = fpu.drained_at.max(drained);
+                return Err(self.outside_tcdm(i, pc, now, e));
             }
-            let drained = t.drained_at;
-            let fpu = &mut self.cores[i].fpu;
-            fpu.drained_at = fpu.drained_at.max(drained);
         }
-        self.ssr_events = events;
-        result.map_err(|e| self.outside_tcdm(i, pc, now, e))
+        let drained = t.drained_at;
+        let fpu = &mut self.cores[i].fpu;
+        fpu.drained_at = fpu.drained_at.max(drained);
+        Ok(())
     }
 
     /// For an SSR configuration write of core `i` at `now`: the cycle it can be accepted
