@@ -584,6 +584,32 @@ mod tests {
         }
     }
 
+    /// The resumed job search gives the front-to-back search's answer for element numbers
+    /// looked up in any order (growing, repeated, going back), across pops of the front.
+    #[test]
+    fn job_search_equals_the_front_to_back_search() {
+        let mut st = StreamTiming::default();
+        let mut first = 0;
+        for n in [3u32, 1, 4, 2] {
+            let t = TJob::new(job(n, 4, false), 0, first, None);
+            first = t.end;
+            st.jobs.push_back(t);
+        }
+        let position = |st: &StreamTiming, seq: u64| st.jobs.iter().position(|j| seq < j.end);
+        let seqs = [0, 1, 2, 3, 3, 4, 8, 9, 10, 11, 2, 5, 0, 9, 12, 7, 6];
+        for (n, &seq) in seqs.iter().enumerate() {
+            if n == 8 {
+                st.freed = 4;
+                st.pop_done();
+            }
+            assert_eq!(
+                st.job_of(seq),
+                position(&st, seq),
+                "element {seq} (lookup {n})"
+            );
+        }
+    }
+
     #[test]
     fn reservations_grow_and_forget() {
         let mut r = BankReservations::new(100);
