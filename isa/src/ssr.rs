@@ -137,6 +137,10 @@ struct Stream {
     addr: u32,
     idx: [u32; 4],
     len: u64,
+    /// The front job's direction (`Some(true)` write) and repeat, or None without a job:
+    /// kept beside the generator so a delivery does not look at the job queue.
+    front_write: Option<bool>,
+    front_repeat: u32,
 }
 
 impl Stream {
@@ -181,6 +185,8 @@ impl Stream {
     fn start_front(&mut self) {
         self.idx = [0; 4];
         (self.addr, self.len) = self.jobs.front().map_or((0, 0), |j| (j.base, j.len()));
+        self.front_write = self.jobs.front().map(|j| j.write);
+        self.front_repeat = self.jobs.front().map_or(0, |j| j.repeat);
     }
 }
 
@@ -288,7 +294,19 @@ impl Ssr {
 
     /// Address of register `r`'s next element, for a read (`write` false) or a write; None
     /// (with [`Ssr::fault`]) when the stream has no job of that direction.
+    #[inline]
     pub(crate) fn peek(&mut self, r: usize, write: bool) -> Option<u32> {
+        let st = &self.streams[r];
+        if st.front_write == Some(write) {
+            debug_assert_eq!(st.jobs.front().map(|j| j.addr(st.elem)), Some(st.addr));
+            return Some(st.addr);
+        }
+        self.peek_fault(r, write)
+    }
+
+    /// [`Ssr::peek`] when stream `r` has no job of that direction: records why.
+    #[cold]
+    fn peek_fault(&mut self, r: usize, write: bool) -> Option<u32> {
         let st = &self.streams[r];
         let dir = if write { "written" } else { "read" };
         match st.jobs.front() {
@@ -316,9 +334,10 @@ impl Ssr {
     }
 
     /// Consumes one delivery of read stream `r`'s current element.
+    #[inline]
     pub(crate) fn commit_pop(&mut self, r: usize) {
         let st = &mut self.streams[r];
-        let repeat = st.jobs.front().map_or(0, |j| j.repeat);
+        let repeat = st.front_repeat;
         let seq = st.seq_base + st.elem;
         st.rep += 1;
         let frees = st.rep > repeat;
@@ -335,6 +354,7 @@ impl Ssr {
     }
 
     /// Records that write stream `r`'s current element was stored.
+    #[inline]
     pub(crate) fn commit_push(&mut self, r: usize) {
         let st = &mut self.streams[r];
         let seq = st.seq_base + st.elem;

@@ -654,6 +654,19 @@ fn fp_latency_of(f: &config::FpuTiming, class: Class) -> (u64, u64) {
     (u64::from(lat), u64::from(occ))
 }
 
+/// An FREP repetition's instruction with the facts its replay needs, looked up once per
+/// distinct (staggered) body instruction.
+#[derive(Clone, Copy)]
+struct ReplayFacts {
+    d: Decoded,
+    /// FP latency and FPU occupancy (`Cluster::fp_latency`).
+    lat: u64,
+    occ: u64,
+    /// binary16 lanes and counter class (`stats::f16_lanes`, `stats::FpOpClass::of`).
+    lanes: u64,
+    class: usize,
+}
+
 struct CodeCache {
     base: u32,
     insts: Vec<Option<Decoded>>,
@@ -1435,6 +1448,22 @@ impl Cluster {
     #[inline]
     fn fp_issue(&mut self, i: usize, class: Class, ready: u64, pc: u32, now: u64) -> Result<u64> {
         let (lat, occ) = self.fp_latency(class);
+        self.fp_issue_timed(i, lat, occ, ready, pc, now)
+    }
+
+    /// [`Cluster::fp_issue`] for an operation of latency `lat` occupying the FPU `occ`
+    /// cycles (known already to an FREP replay, which looks them up once per body
+    /// instruction).
+    #[inline]
+    fn fp_issue_timed(
+        &mut self,
+        i: usize,
+        lat: u64,
+        occ: u64,
+        ready: u64,
+        pc: u32,
+        now: u64,
+    ) -> Result<u64> {
         let streamed = !self.ssr_events.is_empty();
         let ready = if streamed {
             self.stream_ready(i, ready, lat)
@@ -1483,38 +1512,40 @@ impl Cluster {
     #[inline(never)]
     fn stream_moves(&mut self, i: usize, issue: u64, lat: u64, pc: u32, now: u64) -> Result<()> {
         let banks = self.tcdm_banks();
-        let events = std::mem::take(&mut self.ssr_events);
-        let mut result = Ok(());
-        if let Some(t) = self.cores[i].ssr.as_mut() {
-            for ev in &events {
-                let r = match *ev {
-                    SsrEvent::Pop {
-                        stream,
+        let Some(t) = self.cores[i].ssr.as_mut() else {
+            return Ok(());
+        };
+        // The events stay in place (copied out one by one: no take and put back of the
+        // scratch vector per operation).
+        for ev in &self.ssr_events {
+            let r = match *ev {
+                SsrEvent::Pop {
+                    stream,
+                    seq,
+                    frees: true,
+                } => t.release(stream as usize, seq, issue, &mut self.ssr_resv, &banks),
+                SsrEvent::Push { stream, seq } => t
+                    .store(
+                        stream as usize,
                         seq,
-                        frees: true,
-                    } => t.release(stream as usize, seq, issue, &mut self.ssr_resv, &banks),
-                    SsrEvent::Push { stream, seq } => t
-                        .store(
-                            stream as usize,
-                            seq,
-                            issue + lat,
-                            &mut self.ssr_resv,
-                            &banks,
-                        )
-                        .map(|_| ()),
-                    _ => Ok(()),
-                };
-                if r.is_err() {
-                    result = r;
-                    break;
-                }
+                        issue + lat,
+                        &mut self.ssr_resv,
+                        &banks,
+                    )
+                    .map(|_| ()),
+                _ => Ok(()),
+            };
+            if let Err(e) = r {
+                let drained = t.drained_at;
+                let fpu = &mut self.cores[i].fpu;
+                fpu.drained_at = fpu.drained_at.max(drained);
+                return Err(self.outside_tcdm(i, pc, now, e));
             }
-            let drained = t.drained_at;
-            let fpu = &mut self.cores[i].fpu;
-            fpu.drained_at = fpu.drained_at.max(drained);
         }
-        self.ssr_events = events;
-        result.map_err(|e| self.outside_tcdm(i, pc, now, e))
+        let drained = t.drained_at;
+        let fpu = &mut self.cores[i].fpu;
+        fpu.drained_at = fpu.drained_at.max(drained);
+        Ok(())
     }
 
     /// For an SSR configuration write of core `i` at `now`: the cycle it can be accepted
@@ -2194,27 +2225,45 @@ impl Cluster {
         };
         let next_pc = self.cores[i].hart.pc;
         let pc = next_pc.wrapping_sub(4);
-        // The repetitions' instructions are the body's, with register offset k % (max + 1)
-        // (`cap.replays()` order): each distinct one is decoded once.
+        // Repetition k's instructions are the body's with register offset k % (max + 1)
+        // (`cap.replays()` order, walked here with the offset counted instead of divided):
+        // each distinct one is decoded, and its latency and counter classes looked up, once.
+        let len = cap.body.len();
         let stride = u32::from(cap.spec.stagger_max) + 1;
-        let mut decoded: Vec<Option<Decoded>> = vec![None; cap.body.len() * stride as usize];
-        for (n, inst) in cap.replays().enumerate() {
-            let k = n / cap.body.len() + 1;
-            let slot = (k as u32 % stride) as usize * cap.body.len() + n % cap.body.len();
-            let d = *decoded[slot].get_or_insert_with(|| Decoded::new(inst));
-            debug_assert!(d.inst == inst);
-            let inst = d.inst;
-            // In order behind the block's previous operation, also on a shared FPU.
-            let from = self.cores[i].fpu.next_free.max(now + 1);
-            let ready = self.fp_operands_ready(i, &d, from);
-            let mut bus = core_bus!(self, now);
-            if let Err(e) = execute(&inst, &mut self.cores[i].hart, &mut bus) {
-                return Err(self.trap_error(i, e, &inst, now));
+        let mut facts: Vec<Option<ReplayFacts>> = vec![None; len * stride as usize];
+        let mut off = 1 % stride;
+        for k in 1..cap.spec.reps {
+            for (b, body) in cap.body.iter().enumerate() {
+                let slot = off as usize * len + b;
+                let f = *facts[slot].get_or_insert_with(|| {
+                    let d = Decoded::new(hetsim_isa::frep::staggered(body, k, &cap.spec));
+                    let (lat, occ) = self.fp_latency(d.class);
+                    ReplayFacts {
+                        d,
+                        lat,
+                        occ,
+                        lanes: stats::f16_lanes(d.inst.op),
+                        class: stats::FpOpClass::of(d.inst.op) as usize,
+                    }
+                });
+                let inst = f.d.inst;
+                debug_assert!(inst == hetsim_isa::frep::staggered(body, k, &cap.spec));
+                // In order behind the block's previous operation, also on a shared FPU.
+                let from = self.cores[i].fpu.next_free.max(now + 1);
+                let ready = self.fp_operands_ready(i, &f.d, from);
+                let mut bus = core_bus!(self, now);
+                if let Err(e) = execute(&inst, &mut self.cores[i].hart, &mut bus) {
+                    return Err(self.trap_error(i, e, &inst, now));
+                }
+                self.cores[i].hart.pc = next_pc;
+                self.take_ssr_events(i);
+                let issue = self.fp_issue_timed(i, f.lat, f.occ, ready, pc, now)?;
+                self.fp_result_counted(i, &inst, issue + f.lat, f.lanes, f.class);
             }
-            self.cores[i].hart.pc = next_pc;
-            self.take_ssr_events(i);
-            let issue = self.fp_issue(i, d.class, ready, pc, now)?;
-            self.fp_result(i, &inst, issue + self.fp_latency(d.class).0);
+            off += 1;
+            if off == stride {
+                off = 0;
+            }
         }
         Ok(())
     }
@@ -2238,11 +2287,18 @@ impl Cluster {
     /// for a streamed destination) and the FP subsystem's drain point.
     #[inline]
     fn fp_result(&mut self, i: usize, inst: &Inst, done: u64) {
+        let lanes = stats::f16_lanes(inst.op);
+        let class = stats::FpOpClass::of(inst.op) as usize;
+        self.fp_result_counted(i, inst, done, lanes, class);
+    }
+
+    /// [`Cluster::fp_result`] with the operation's binary16 lanes ([`stats::f16_lanes`]) and
+    /// counter class ([`stats::FpOpClass::of`]) already looked up.
+    #[inline]
+    fn fp_result_counted(&mut self, i: usize, inst: &Inst, done: u64, lanes: u64, class: usize) {
         let streamed = self.cfg.extensions.xssr
             && self.cores[i].hart.streaming()
             && (inst.rd as usize) < hetsim_isa::ssr::STREAMS;
-        let lanes = stats::f16_lanes(inst.op);
-        let class = stats::FpOpClass::of(inst.op) as usize;
         self.cores[i].fp_done(inst, lanes, class, done, streamed);
     }
 

@@ -139,21 +139,29 @@ impl BankReservations {
     }
 
     /// Reserves `bank` at the first cycle at or after `from` (and at or after the table's
-    /// base) where it is free, and returns that cycle.
+    /// base) where it is free, and returns that cycle. The free cycle is searched in the
+    /// ring directly (one word test per cycle, no per-cycle range or slot recomputation):
+    /// this runs for every stream element.
+    #[inline]
     pub fn reserve_first_free(&mut self, bank: u32, from: u64) -> u64 {
         self.made += 1;
         let mut t = from.max(self.base);
-        while self.is_reserved(t, bank) {
+        let w = bank as usize / 64;
+        let bit = 1u64 << (bank % 64);
+        let mask = self.horizon - 1;
+        let end = self.base + self.horizon;
+        // Cycles at or past the horizon hold no reservation (`is_reserved` is false there).
+        while t < end && self.bits[(t & mask) as usize * self.words + w] & bit != 0 {
             t += 1;
         }
         if t >= self.base + self.max_horizon {
             return t; // too far ahead to record (see MAX_WORDS)
         }
-        if t >= self.base + self.horizon {
+        if t >= end {
             self.grow(t);
         }
-        let s = self.slot(t) + bank as usize / 64;
-        self.bits[s] |= 1 << (bank % 64);
+        let s = self.slot(t) + w;
+        self.bits[s] |= bit;
         t
     }
 }
@@ -186,9 +194,11 @@ struct TJob {
     started: Option<u64>,
     /// Element number one past the job's last element (`first + job.len()`, computed once).
     end: u64,
-    /// The address generator's position: element `cursor.0` (relative to `first`) is at
-    /// address `cursor.2`, with loop indices `cursor.1`; `None` before the first element.
-    cursor: Option<(u64, [u32; 4], u32)>,
+    /// The address generator's position: element `at` (relative to `first`) is at address
+    /// `addr`, with loop indices `idx` (innermost first). Starts at element 0.
+    at: u64,
+    idx: [u32; 4],
+    addr: u32,
 }
 
 impl TJob {
@@ -199,7 +209,9 @@ impl TJob {
             launch,
             first,
             started,
-            cursor: None,
+            at: 0,
+            idx: [0; 4],
+            addr: job.base,
         }
     }
 
@@ -207,52 +219,75 @@ impl TJob {
         self.end
     }
 
-    /// The address of the job's element `k` (relative): one step of the loop nest from the
-    /// previous element when `k` follows it (the generator walks the elements in order), else
-    /// [`Job::addr`]. Both give the same address.
+    /// The address of the job's element `k` (relative): the generator's position when it is
+    /// there, one step of the loop nest when `k` follows it (the generator walks the elements
+    /// in order), else [`Job::addr`]. All give the same address.
+    #[inline]
     fn addr(&mut self, k: u64) -> u32 {
+        if k == self.at {
+            return self.addr;
+        }
+        if k == self.at + 1 {
+            // The innermost loop that has trips left advances; the ones inside it wrap.
+            let job = &self.job;
+            let loops = job.loops as usize;
+            let mut d = 0;
+            while d < loops && self.idx[d] == job.bounds[d] {
+                self.idx[d] = 0;
+                d += 1;
+            }
+            if d < loops {
+                self.idx[d] += 1;
+                self.addr = self.addr.wrapping_add(job.strides[d]);
+                self.at = k;
+                return self.addr;
+            }
+        }
+        self.seek(k)
+    }
+
+    /// Puts the generator at element `k` by the closed form (a jump: never on the in-order
+    /// path).
+    #[cold]
+    fn seek(&mut self, k: u64) -> u32 {
         let job = &self.job;
-        let next = match self.cursor {
-            Some((prev, mut idx, addr)) if prev + 1 == k => {
-                // The innermost loop that has trips left advances; the ones inside it wrap.
-                let mut addr = addr;
-                let mut d = 0;
-                while d < job.loops as usize && idx[d] == job.bounds[d] {
-                    idx[d] = 0;
-                    d += 1;
-                }
-                if d < job.loops as usize {
-                    idx[d] += 1;
-                    addr = addr.wrapping_add(job.strides[d]);
-                    (k, idx, addr)
-                } else {
-                    (k, idx, job.addr(k))
-                }
-            }
-            _ => {
-                let mut idx = [0u32; 4];
-                let mut rest = k;
-                for (d, i) in idx.iter_mut().enumerate().take(job.loops as usize) {
-                    let trips = u64::from(job.bounds[d]) + 1;
-                    *i = (rest % trips) as u32;
-                    rest /= trips;
-                }
-                (k, idx, job.addr(k))
-            }
-        };
-        self.cursor = Some(next);
-        next.2
+        let mut rest = k;
+        self.idx = [0; 4];
+        for d in 0..job.loops as usize {
+            let trips = u64::from(job.bounds[d]) + 1;
+            self.idx[d] = (rest % trips) as u32;
+            rest /= trips;
+        }
+        self.at = k;
+        self.addr = job.addr(k);
+        self.addr
     }
 }
 
-/// The FIFO entry of element `seq` (`seq % depth`), with a mask instead of a 64-bit
+/// FIFO entry arithmetic for one depth: `seq % depth` with a mask instead of a 64-bit
 /// division when the depth is a power of two (the presets' 4): this runs for every element.
-#[inline]
-fn entry(seq: u64, depth: u64) -> usize {
-    if depth.is_power_of_two() {
-        (seq & (depth - 1)) as usize
-    } else {
-        (seq % depth) as usize
+#[derive(Clone, Copy, Debug)]
+struct Entries {
+    depth: u64,
+    /// `depth - 1` when the depth is a power of two.
+    mask: Option<u64>,
+}
+
+impl Entries {
+    fn new(depth: u64) -> Self {
+        Entries {
+            depth,
+            mask: depth.is_power_of_two().then(|| depth - 1),
+        }
+    }
+
+    /// The FIFO entry of element `seq`.
+    #[inline]
+    fn of(self, seq: u64) -> usize {
+        match self.mask {
+            Some(m) => (seq & m) as usize,
+            None => (seq % self.depth) as usize,
+        }
     }
 }
 
@@ -260,25 +295,61 @@ fn entry(seq: u64, depth: u64) -> usize {
 #[derive(Clone, Debug, Default)]
 struct StreamTiming {
     jobs: VecDeque<TJob>,
+    /// Index in `jobs` at or before the job holding the generator's next element (the first
+    /// job whose end is past it): the search for that job starts here instead of at the
+    /// front.
+    gen: usize,
     /// Elements of every launched job.
     launched: u64,
     /// Elements requested (reads) or stored (writes).
     req: u64,
     /// Read elements released (last delivery issued).
     freed: u64,
-    /// Data-ready cycles of read elements `freed..req`.
-    ready: VecDeque<u64>,
+    /// Data-ready cycles of read elements `freed..req`, at their FIFO entry (at most `depth`
+    /// elements are requested and not released).
+    ready: Vec<u64>,
     /// Per FIFO entry (`element % depth`): the first cycle it is free again.
     entry_free: Vec<u64>,
     /// Earliest cycle of the generator's next request.
     next_req: u64,
 }
 
+impl StreamTiming {
+    /// Index of the first job whose end is past element `seq` (the job holding it, for an
+    /// element of a launched job), or None. The jobs' ends increase along the queue, so
+    /// when the job before the last answer ends at or before `seq`, every earlier one does
+    /// too and the search resumes at the last answer (element numbers looked up only grow);
+    /// otherwise it starts at the front. Either way the answer is the front-to-back
+    /// search's.
+    #[inline]
+    fn job_of(&mut self, seq: u64) -> Option<usize> {
+        let n = self.jobs.len();
+        let mut j = self.gen.min(n);
+        if j > 0 && self.jobs[j - 1].end > seq {
+            j = 0;
+        }
+        while j < n && self.jobs[j].end <= seq {
+            j += 1;
+        }
+        self.gen = j;
+        (j < n).then_some(j)
+    }
+
+    /// Forgets the jobs whose every element has been released.
+    #[inline]
+    fn pop_done(&mut self) {
+        while self.jobs.front().is_some_and(|j| j.end() <= self.freed) {
+            self.jobs.pop_front();
+            self.gen = self.gen.saturating_sub(1);
+        }
+    }
+}
+
 /// The three streams of one core.
 #[derive(Clone, Debug)]
 pub struct SsrTiming {
     streams: [StreamTiming; STREAMS],
-    depth: usize,
+    entries: Entries,
     launch_latency: u64,
     tcdm_latency: u64,
     /// Cycle by which every write-stream element issued so far is stored.
@@ -291,10 +362,11 @@ impl SsrTiming {
         let mut streams: [StreamTiming; STREAMS] = Default::default();
         for s in &mut streams {
             s.entry_free = vec![0; cfg.fifo_depth as usize];
+            s.ready = vec![0; cfg.fifo_depth as usize];
         }
         SsrTiming {
             streams,
-            depth: cfg.fifo_depth as usize,
+            entries: Entries::new(u64::from(cfg.fifo_depth)),
             launch_latency: u64::from(cfg.launch_latency),
             tcdm_latency: u64::from(tcdm_latency),
             drained_at: 0,
@@ -323,6 +395,7 @@ impl SsrTiming {
     }
 
     /// Issues the read requests the credits allow, no earlier than `from`.
+    #[inline]
     fn pump(
         &mut self,
         stream: usize,
@@ -330,54 +403,60 @@ impl SsrTiming {
         resv: &mut BankReservations,
         banks: &impl BankOf,
     ) -> Result<(), OutsideTcdm> {
-        let depth = self.depth as u64;
+        let entries = self.entries;
+        let depth = entries.depth;
+        let tcdm_latency = self.tcdm_latency;
         let st = &mut self.streams[stream];
         while st.req < st.launched && st.req < st.freed + depth {
-            let Some(j) = st.jobs.iter().position(|j| st.req < j.end()) else {
+            let Some(j) = st.job_of(st.req) else {
                 break;
             };
+            let seq = st.req;
+            let e = entries.of(seq);
             let job = &mut st.jobs[j];
             if job.job.write {
                 break; // write elements move when the FPU produces them
             }
-            let addr = job.addr(st.req - job.first);
+            let addr = job.addr(seq - job.first);
             let bank = banks.bank_of(addr).ok_or(OutsideTcdm { stream, addr })?;
-            let earliest = from
-                .max(st.next_req)
-                .max(job.launch)
-                .max(st.entry_free[entry(st.req, depth)]);
+            let earliest = from.max(st.next_req).max(job.launch).max(st.entry_free[e]);
+            let last = seq + 1 == job.end;
             let t = resv.reserve_first_free(bank, earliest);
-            st.ready.push_back(t + self.tcdm_latency);
+            st.ready[e] = t + tcdm_latency;
             st.next_req = t + 1;
-            st.req += 1;
-            Self::job_done_issuing(st, j, t);
+            st.req = seq + 1;
+            if last {
+                Self::job_done_issuing(st, j, t);
+            }
         }
         Ok(())
     }
 
-    /// After the request of the job at index `j` issued at `t`: if it was the job's last, the
-    /// next job becomes active in the generator at `t + 1`.
+    /// After the last request of the job at index `j` issued at `t`: the next job becomes
+    /// active in the generator at `t + 1`.
     fn job_done_issuing(st: &mut StreamTiming, j: usize, t: u64) {
-        if st.req == st.jobs[j].end() {
-            if let Some(next) = st.jobs.get_mut(j + 1) {
-                next.started.get_or_insert(t + 1);
-            }
+        if let Some(next) = st.jobs.get_mut(j + 1) {
+            next.started.get_or_insert(t + 1);
         }
     }
 
     /// Earliest FPU issue cycle at which read element `seq` of `stream` is usable.
+    #[inline]
     pub fn data_ready(&self, stream: usize, seq: u64) -> u64 {
         let st = &self.streams[stream];
         // Element seq is always requested by the time it is consumed: the credits cover
         // `freed..freed + depth` and consumption is in order.
-        st.ready
-            .get((seq.saturating_sub(st.freed)) as usize)
-            .copied()
-            .unwrap_or(st.next_req + self.tcdm_latency)
+        let seq = seq.max(st.freed);
+        if seq < st.req {
+            st.ready[self.entries.of(seq)]
+        } else {
+            st.next_req + self.tcdm_latency
+        }
     }
 
     /// Read element `seq` had its last delivery at FPU issue cycle `at`: its entry frees and
     /// the generator may refill it.
+    #[inline]
     pub fn release(
         &mut self,
         stream: usize,
@@ -386,21 +465,19 @@ impl SsrTiming {
         resv: &mut BankReservations,
         banks: &impl BankOf,
     ) -> Result<(), OutsideTcdm> {
-        let depth = self.depth as u64;
+        let e = self.entries.of(seq);
         let st = &mut self.streams[stream];
         debug_assert_eq!(seq, st.freed, "stream elements are released in order");
         st.freed = seq + 1;
-        st.ready.pop_front();
-        st.entry_free[entry(seq, depth)] = at + 1;
-        while st.jobs.front().is_some_and(|j| j.end() <= st.freed) {
-            st.jobs.pop_front();
-        }
+        st.entry_free[e] = at + 1;
+        st.pop_done();
         self.pump(stream, at + 1, resv, banks)
     }
 
     /// Earliest write-back cycle for write element `seq` (its FIFO entry must be free).
+    #[inline]
     pub fn entry_free(&self, stream: usize, seq: u64) -> u64 {
-        self.streams[stream].entry_free[entry(seq, self.depth as u64)]
+        self.streams[stream].entry_free[self.entries.of(seq)]
     }
 
     /// Write element `seq`, written back by the FPU at `data_at`, goes to memory; returns the
@@ -413,24 +490,25 @@ impl SsrTiming {
         resv: &mut BankReservations,
         banks: &impl BankOf,
     ) -> Result<u64, OutsideTcdm> {
-        let depth = self.depth as u64;
+        let e = self.entries.of(seq);
         let st = &mut self.streams[stream];
-        let Some(j) = st.jobs.iter().position(|j| seq < j.end()) else {
+        let Some(j) = st.job_of(seq) else {
             return Ok(data_at);
         };
         let job = &mut st.jobs[j];
         let addr = job.addr(seq - job.first);
         let bank = banks.bank_of(addr).ok_or(OutsideTcdm { stream, addr })?;
         let earliest = data_at.max(st.next_req).max(job.launch);
+        let last = seq + 1 == job.end;
         let t = resv.reserve_first_free(bank, earliest);
         st.next_req = t + 1;
         st.req = seq + 1;
-        st.entry_free[entry(seq, depth)] = t + 1;
-        Self::job_done_issuing(st, j, t);
-        st.freed = st.req;
-        while st.jobs.front().is_some_and(|j| j.end() <= st.freed) {
-            st.jobs.pop_front();
+        st.entry_free[e] = t + 1;
+        if last {
+            Self::job_done_issuing(st, j, t);
         }
+        st.freed = st.req;
+        st.pop_done();
         self.drained_at = self.drained_at.max(t + 1);
         // A read job queued behind this write job starts requesting now.
         self.pump(stream, t + 1, resv, banks)?;
@@ -503,6 +581,32 @@ mod tests {
             for k in [3, 1, 2, 0, job.len() - 1] {
                 assert_eq!(t.addr(k), job.addr(k), "loops {loops}, jump to {k}");
             }
+        }
+    }
+
+    /// The resumed job search gives the front-to-back search's answer for element numbers
+    /// looked up in any order (growing, repeated, going back), across pops of the front.
+    #[test]
+    fn job_search_equals_the_front_to_back_search() {
+        let mut st = StreamTiming::default();
+        let mut first = 0;
+        for n in [3u32, 1, 4, 2] {
+            let t = TJob::new(job(n, 4, false), 0, first, None);
+            first = t.end;
+            st.jobs.push_back(t);
+        }
+        let position = |st: &StreamTiming, seq: u64| st.jobs.iter().position(|j| seq < j.end);
+        let seqs = [0, 1, 2, 3, 3, 4, 8, 9, 10, 11, 2, 5, 0, 9, 12, 7, 6];
+        for (n, &seq) in seqs.iter().enumerate() {
+            if n == 8 {
+                st.freed = 4;
+                st.pop_done();
+            }
+            assert_eq!(
+                st.job_of(seq),
+                position(&st, seq),
+                "element {seq} (lookup {n})"
+            );
         }
     }
 
