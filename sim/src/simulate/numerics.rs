@@ -642,7 +642,7 @@ fn forward(
             (OpKind::Linear { .. }, None) => return Err(internal("weights missing")),
             (kind, _) => {
                 let rh: Vec<&Matrix> = ins_h.iter().collect();
-                let yh = backend.dynamic(kind, &rh)?.y;
+                let yh = backend.dynamic_y(kind, &rh)?;
                 if let Record::Errors(e) = &mut record {
                     // the operation alone: the backend's Y (a binary16 kernel's rounding)
                     // against the ideal f32 operation on the same operands

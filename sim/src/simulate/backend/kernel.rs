@@ -217,6 +217,7 @@ impl KernelCluster {
         s: AttnShape,
         ins: &[(usize, usize)],
         out: (usize, usize),
+        probe: bool,
     ) -> Result<Option<ClusterCost>, Error> {
         let Some(k) = &self.attn_kernel else {
             return Ok(None);
@@ -247,10 +248,12 @@ impl KernelCluster {
             return Ok(None);
         }
         let cost = grid_cost(s.seq, rb, s.seq_k, kb, |rows, keys| {
-            k.cost(AttnShape {
-                seq: rows,
-                seq_k: keys,
-                ..s
+            measured(probe, || {
+                k.cost(AttnShape {
+                    seq: rows,
+                    seq_k: keys,
+                    ..s
+                })
             })
             .map_err(|e| Error::Backend(format!("attention scores ({s}): {e}")))
         })?;
@@ -295,6 +298,7 @@ impl KernelCluster {
         s: CtxShape,
         ins: &[(usize, usize)],
         out: (usize, usize),
+        probe: bool,
     ) -> Result<Option<ClusterCost>, Error> {
         let Some(k) = &self.attn_kernel else {
             return Ok(None);
@@ -303,10 +307,12 @@ impl KernelCluster {
             return Ok(None);
         };
         let (mut cycles, mut activity) = grid_cost(s.seq, rb, s.seq_k, kb, |rows, keys| {
-            k.context_cost(CtxShape {
-                seq: rows,
-                seq_k: keys,
-                ..s
+            measured(probe, || {
+                k.context_cost(CtxShape {
+                    seq: rows,
+                    seq_k: keys,
+                    ..s
+                })
             })
             .map_err(|e| Error::Backend(format!("attention context ({s}): {e}")))
         })?;
@@ -314,7 +320,7 @@ impl KernelCluster {
         if key_blocks > 1 {
             let width = s.heads * s.head_dim;
             let Some(add) =
-                self.dyn_kernel_cost(&OpKind::Add, &[(s.seq, width); 2], (s.seq, width))?
+                self.kernel_cost_of(&OpKind::Add, &[(s.seq, width); 2], (s.seq, width), probe)?
             else {
                 return Ok(None);
             };
@@ -369,6 +375,29 @@ impl KernelCluster {
         ins: &[(usize, usize)],
         out: (usize, usize),
     ) -> Result<Option<ClusterCost>, Error> {
+        self.kernel_cost_of(kind, ins, out, false)
+    }
+
+    /// Whether a kernel runs the dynamic operation ([`Self::dyn_kernel_cost`] is `Some`),
+    /// decided without running it.
+    fn takes(
+        &self,
+        kind: &OpKind,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+    ) -> Result<bool, Error> {
+        Ok(self.kernel_cost_of(kind, ins, out, true)?.is_some())
+    }
+
+    /// [`Self::dyn_kernel_cost`]; with `probe` the same decisions without any kernel run (the
+    /// cycles and activity are then zeros).
+    fn kernel_cost_of(
+        &self,
+        kind: &OpKind,
+        ins: &[(usize, usize)],
+        out: (usize, usize),
+        probe: bool,
+    ) -> Result<Option<ClusterCost>, Error> {
         if let OpKind::Scores {
             heads,
             kv_heads,
@@ -387,6 +416,7 @@ impl KernelCluster {
                 },
                 ins,
                 out,
+                probe,
             );
         }
         if let OpKind::Context {
@@ -405,6 +435,7 @@ impl KernelCluster {
                 },
                 ins,
                 out,
+                probe,
             );
         }
         let Some(k) = &self.dyn_kernel else {
@@ -424,7 +455,7 @@ impl KernelCluster {
         }
         let (full, rest) = (rows / block, rows % block);
         let run = |r| {
-            k.cost(DynShape { op, rows: r, cols })
+            measured(probe, || k.cost(DynShape { op, rows: r, cols }))
                 .map_err(|e| Error::Backend(format!("{} ({rows} x {cols}): {e}", kind.label())))
         };
         let (c_full, a_full) = run(block)?;
@@ -700,6 +731,19 @@ impl ClusterBackend for KernelCluster {
         Ok(())
     }
 
+    fn dynamic_y(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<Matrix, Error> {
+        let shapes: Vec<_> = ins.iter().map(|m| (m.rows(), m.cols())).collect();
+        if let Some(out) = super::kernel_numerics::out_shape(kind, &shapes) {
+            if self.takes(kind, &shapes, out)? {
+                let plan = self.numerics_plan(kind, &shapes);
+                if let Some(y) = super::kernel_numerics::kernel_y(kind, ins, out, None, plan)? {
+                    return Ok(y);
+                }
+            }
+        }
+        self.dynamic.dynamic_y(kind, ins)
+    }
+
     fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error> {
         let mut run = self.dynamic.dynamic(kind, ins)?;
         let shapes: Vec<_> = ins.iter().map(|m| (m.rows(), m.cols())).collect();
@@ -730,11 +774,24 @@ impl ClusterBackend for KernelCluster {
         let Some(out) = super::kernel_numerics::out_shape(kind, &shapes) else {
             return Ok(None);
         };
-        if self.dyn_kernel_cost(kind, &shapes, out)?.is_none() {
+        if !self.takes(kind, &shapes, out)? {
             return Ok(None);
         }
         let plan = self.numerics_plan(kind, &shapes);
         super::kernel_numerics::kernel_y(kind, ins, out, norm, plan)
+    }
+}
+
+/// `run()`'s cycles and activity, or zeros when only probing whether a kernel takes an
+/// operation (nothing runs).
+fn measured(
+    probe: bool,
+    run: impl FnOnce() -> Result<(u64, ClusterActivity), String>,
+) -> Result<(u64, ClusterActivity), String> {
+    if probe {
+        Ok((0, ClusterActivity::default()))
+    } else {
+        run()
     }
 }
 
@@ -1086,6 +1143,63 @@ mod tests {
             dynamic: AnalyticClusterConfig::default(),
         };
         KernelCluster::new(&cfg, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))).unwrap()
+    }
+
+    /// `takes` (no kernel run) decides as the cost query does, and `dynamic_y` gives the Y of
+    /// `dynamic`, over every dynamic operation of all-MiniLM-L6-v2 and LLaMA at 8 tokens, a
+    /// refused shape and a blocked context; with the cycle cache off neither runs a kernel.
+    #[test]
+    fn probing_decides_as_the_cost_query_and_y_alone_equals_the_run() {
+        use crate::workload::{models, BLOCK_INPUT};
+        let mut k = study_with_dyn_cache(false);
+        let mut cases: Vec<DynRequest> = vec![
+            (OpKind::Add, vec![(4, 7); 2], (4, 7)),
+            (
+                OpKind::Context {
+                    heads: 1,
+                    kv_heads: 1,
+                    head_dim: 32,
+                },
+                vec![(8, 2048), (2048, 32)],
+                (8, 32),
+            ),
+        ];
+        for name in ["all-minilm-l6-v2", "llama-3.1-8b"] {
+            let mut sched = models::generate(&models::find(name).unwrap(), 8, None);
+            if name == "llama-3.1-8b" {
+                // one layer is enough: the ops repeat
+                sched.blocks[0].repeat = 1;
+            }
+            let mut input = (8, sched.input_features);
+            for b in &sched.blocks {
+                let mut outs = std::collections::HashMap::new();
+                outs.insert(BLOCK_INPUT.to_string(), input);
+                for op in &b.ops {
+                    let ins: Vec<_> = op.inputs.iter().map(|i| outs[i]).collect();
+                    outs.insert(op.name.clone(), op.out);
+                    if !matches!(op.kind, OpKind::Linear { .. }) {
+                        cases.push((op.kind.clone(), ins, op.out));
+                    }
+                }
+                input = b.ops.last().unwrap().out;
+            }
+        }
+        for (kind, ins, out) in &cases {
+            let want = k.dyn_kernel_cost(kind, ins, *out).unwrap().is_some();
+            assert_eq!(k.takes(kind, ins, *out).unwrap(), want, "{kind:?} {ins:?}");
+            if matches!(kind, OpKind::Rope { .. } | OpKind::Linear { .. }) || ins[0].0 > 64 {
+                continue;
+            }
+            let xs: Vec<Matrix> = ins
+                .iter()
+                .enumerate()
+                .map(|(i, s)| matrix(s.0, s.1, 40 + i as u64))
+                .collect();
+            let refs: Vec<&Matrix> = xs.iter().collect();
+            let y = k.dynamic_y(kind, &refs).unwrap();
+            assert_eq!(y, k.dynamic(kind, &refs).unwrap().y, "{kind:?} {ins:?}");
+        }
+        assert!(!k.takes(&OpKind::Add, &[(4, 7); 2], (4, 7)).unwrap());
     }
 
     /// Announced dynamic operations (`prefetch_dynamic`, run on the rayon pool) cost exactly

@@ -162,6 +162,11 @@ pub trait ClusterBackend: Send {
     }
     /// Runs a dynamic operation on data.
     fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error>;
+    /// Y of [`Self::dynamic`] alone (a backend may then skip the cost: a kernel backend with
+    /// its cycle cache off need not run the kernel on the cluster for it).
+    fn dynamic_y(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<Matrix, Error> {
+        self.dynamic(kind, ins).map(|r| r.y)
+    }
     /// Y of a dynamic operation as the kernel that runs it computes it, with a LayerNorm's
     /// gain, bias and epsilon when `norm` gives them (a real checkpoint's); None when the
     /// operation does not run on a kernel of different numerics than the host's f32 (default:
