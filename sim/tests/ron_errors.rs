@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct Tmp(PathBuf);
 impl Drop for Tmp {
@@ -16,7 +17,10 @@ impl Drop for Tmp {
 /// Writes `text` to a scratch file and runs hetsim with `args` (`{}` is the file) at the
 /// terminal width `columns`; returns the file and stderr's lines.
 fn error_of(name: &str, text: &str, args: &[&str], columns: usize) -> (String, Vec<String>) {
-    let dir = std::env::temp_dir().join(format!("hetsim-ron-{name}-{}", std::process::id()));
+    // a directory per call: tests run in parallel, and several write a file of the same name
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("hetsim-ron-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let _tmp = Tmp(dir.clone());
