@@ -717,16 +717,19 @@ impl ClusterBackend for KernelCluster {
                     distinct.push(r);
                 }
             }
-            distinct
+            // every run finishes; the first failure in announcement order is the error, whatever
+            // the threads' timing
+            let runs: Vec<Result<(), Error>> = distinct
                 .par_iter()
                 .map(|(k, i, o)| this.dyn_kernel_cost(k, i, *o).map(|_| ()))
-                .collect::<Result<Vec<()>, Error>>()?;
-            return Ok(());
+                .collect();
+            return runs.into_iter().collect();
         }
-        let costs = reqs
+        let costs: Vec<Result<Option<ClusterCost>, Error>> = reqs
             .par_iter()
             .map(|(k, i, o)| this.dyn_kernel_cost(k, i, *o))
-            .collect::<Result<Vec<_>, Error>>()?;
+            .collect();
+        let costs = costs.into_iter().collect::<Result<Vec<_>, Error>>()?;
         self.prefetched = reqs.iter().cloned().zip(costs).collect();
         Ok(())
     }
