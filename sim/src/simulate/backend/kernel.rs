@@ -735,16 +735,10 @@ impl ClusterBackend for KernelCluster {
     }
 
     fn dynamic_y(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<Matrix, Error> {
-        let shapes: Vec<_> = ins.iter().map(|m| (m.rows(), m.cols())).collect();
-        if let Some(out) = super::kernel_numerics::out_shape(kind, &shapes) {
-            if self.takes(kind, &shapes, out)? {
-                let plan = self.numerics_plan(kind, &shapes);
-                if let Some(y) = super::kernel_numerics::kernel_y(kind, ins, out, None, plan)? {
-                    return Ok(y);
-                }
-            }
+        match self.kernel_dynamic(kind, ins, None)? {
+            Some(y) => Ok(y),
+            None => self.dynamic.dynamic_y(kind, ins),
         }
-        self.dynamic.dynamic_y(kind, ins)
     }
 
     fn dynamic(&mut self, kind: &OpKind, ins: &[&Matrix]) -> Result<ClusterRun, Error> {
