@@ -10,25 +10,7 @@
 
 use hetsim_isa::Program;
 use hetsim_models::cluster::{map, Cluster, ClusterConfig};
-use hetsim_tests::workspace_root;
-
-/// The timing pins' configurations: the three presets and a study cluster with a shared FPU
-/// (which keeps FP operations out of runs) and 8 banks.
-fn configs() -> Vec<(&'static str, ClusterConfig)> {
-    let mut shared = ClusterConfig::snitch_study();
-    shared.fpu.shared = true;
-    shared.tcdm.banks = 8;
-    let mut v = vec![
-        ("snitch", ClusterConfig::snitch()),
-        ("study", ClusterConfig::snitch_study()),
-        ("pulp", ClusterConfig::pulp()),
-        ("study-shared-fpu-8-banks", shared),
-    ];
-    for (_, c) in &mut v {
-        c.max_cycles = 2_000_000;
-    }
-    v
-}
+use hetsim_tests::{cluster_pin_configs, committed_elves};
 
 /// Everything observable after a run, as text (a difference shows where).
 fn outcome(cfg: &ClusterConfig, program: &Program, runs: bool) -> Vec<String> {
@@ -75,23 +57,13 @@ fn outcome(cfg: &ClusterConfig, program: &Program, runs: bool) -> Vec<String> {
 
 #[test]
 fn private_runs_change_nothing_on_every_committed_elf() {
-    let root = workspace_root();
-    let mut elves: Vec<String> = std::fs::read_dir(root.join("kernels/build"))
-        .expect("kernels/build")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".elf"))
-        .collect();
-    elves.sort();
-    assert!(elves.len() >= 40, "kernels/build has {} ELFs", elves.len());
     let mut diffs = Vec::new();
     let mut runs = 0;
-    for elf in &elves {
-        let program = Program::load(&root.join("kernels/build").join(elf)).expect("ELF loads");
-        for (name, cfg) in configs() {
+    for (elf, program) in &committed_elves() {
+        for (name, cfg) in cluster_pin_configs() {
             runs += 1;
-            let off = outcome(&cfg, &program, false);
-            let on = outcome(&cfg, &program, true);
+            let off = outcome(&cfg, program, false);
+            let on = outcome(&cfg, program, true);
             for (a, b) in off.iter().zip(&on) {
                 if a != b {
                     diffs.push(format!("{elf} {name}:\n  off {a}\n  on  {b}"));

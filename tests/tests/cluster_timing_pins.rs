@@ -14,7 +14,7 @@
 
 use hetsim_isa::Program;
 use hetsim_models::cluster::{map, Cluster, ClusterConfig, ClusterReport};
-use hetsim_tests::workspace_root;
+use hetsim_tests::{cluster_pin_configs, committed_elves, workspace_root};
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::rc::Rc;
@@ -37,24 +37,6 @@ impl Fnv {
     fn u64(self, v: u64) -> Fnv {
         self.bytes(&v.to_le_bytes())
     }
-}
-
-/// The configurations every ELF runs on: the three presets and a study cluster with a shared
-/// FPU and 8 banks (more arbitration and FPU contention).
-fn configs() -> Vec<(&'static str, ClusterConfig)> {
-    let mut shared = ClusterConfig::snitch_study();
-    shared.fpu.shared = true;
-    shared.tcdm.banks = 8;
-    let mut v = vec![
-        ("snitch", ClusterConfig::snitch()),
-        ("study", ClusterConfig::snitch_study()),
-        ("pulp", ClusterConfig::pulp()),
-        ("study-shared-fpu-8-banks", shared),
-    ];
-    for (_, c) in &mut v {
-        c.max_cycles = 2_000_000;
-    }
-    v
 }
 
 fn counters(h: Fnv, c: &hetsim_models::cluster::CoreCounters) -> Fnv {
@@ -157,23 +139,13 @@ fn fingerprint(elf: &str, name: &str, cfg: &ClusterConfig, program: &Program) ->
 
 #[test]
 fn cluster_timing_matches_the_recorded_fingerprints() {
-    let root = workspace_root();
-    let mut elves: Vec<String> = std::fs::read_dir(root.join("kernels/build"))
-        .expect("kernels/build")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".elf"))
-        .collect();
-    elves.sort();
-    assert!(elves.len() >= 40, "kernels/build has {} ELFs", elves.len());
     let mut out = String::new();
-    for elf in &elves {
-        let program = Program::load(&root.join("kernels/build").join(elf)).expect("ELF loads");
-        for (name, cfg) in configs() {
-            writeln!(out, "{}", fingerprint(elf, name, &cfg, &program)).expect("string");
+    for (elf, program) in &committed_elves() {
+        for (name, cfg) in cluster_pin_configs() {
+            writeln!(out, "{}", fingerprint(elf, name, &cfg, program)).expect("string");
         }
     }
-    let golden = root.join("tests/golden/cluster_timing.txt");
+    let golden = workspace_root().join("tests/golden/cluster_timing.txt");
     if std::env::var("HETSIM_BLESS").is_ok_and(|v| v == "1") {
         std::fs::write(&golden, &out).expect("write the golden file");
         return;
