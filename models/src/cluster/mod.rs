@@ -80,8 +80,8 @@ impl RedmuleMemory for RedmulePort<'_> {
     fn grant(&mut self, a: &redmule::Access) -> bool {
         let banks = a.banks(map::TCDM_BASE, self.bank_width, self.banks);
         if banks
-            .iter()
-            .any(|&b| self.bank_busy[b as usize] == self.now)
+            .clone()
+            .any(|b| self.bank_busy[b as usize] == self.now)
         {
             return false;
         }

@@ -56,7 +56,6 @@
 //! when its last pass starts (all its operands are in by then) and written at the cycles of
 //! its store beats.
 
-use hetsim_isa::fp::Rounding;
 use hetsim_isa::fp16;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -383,17 +382,31 @@ impl Access {
     /// The TCDM banks the access covers, for word-interleaved banks of `bank_width` bytes
     /// starting at `tcdm_base` (each bank once; empty below `tcdm_base` or for a zero size).
     /// This is the same rule the cluster uses for DMA beats.
-    pub fn banks(&self, tcdm_base: u32, bank_width: u32, banks: u32) -> Vec<u32> {
-        if self.addr < tcdm_base || bank_width == 0 || banks == 0 || self.len == 0 {
-            return Vec::new();
-        }
-        let off = u64::from(self.addr - tcdm_base);
-        let first = off / u64::from(bank_width);
-        let last = (off + u64::from(self.len) - 1) / u64::from(bank_width);
-        let last = last.min(first + u64::from(banks) - 1);
-        (first..=last)
-            .map(|w| (w % u64::from(banks)) as u32)
-            .collect()
+    pub fn banks(
+        &self,
+        tcdm_base: u32,
+        bank_width: u32,
+        banks: u32,
+    ) -> impl Iterator<Item = u32> + Clone {
+        let (start, count) =
+            if self.addr < tcdm_base || bank_width == 0 || banks == 0 || self.len == 0 {
+                (0, 0)
+            } else {
+                let off = u64::from(self.addr - tcdm_base);
+                let first = off / u64::from(bank_width);
+                let last = (off + u64::from(self.len) - 1) / u64::from(bank_width);
+                let last = last.min(first + u64::from(banks) - 1);
+                ((first % u64::from(banks)) as u32, (last - first + 1) as u32)
+            };
+        // At most `banks` words from bank `start`: one wrap-around at most, no division.
+        (0..count).map(move |j| {
+            let b = start + j;
+            if b >= banks {
+                b - banks
+            } else {
+                b
+            }
+        })
     }
 }
 
@@ -612,11 +625,11 @@ struct LoadBeat {
     dst: usize,
 }
 
-/// A pending store beat.
+/// A pending store beat: its `access.len` bytes are [`Run::out`] from `at`.
 struct StoreBeat {
     access: Access,
     tile: u64,
-    data: Vec<u8>,
+    at: usize,
     eligible: u64,
 }
 
@@ -637,6 +650,11 @@ struct Run {
     loads: VecDeque<LoadBeat>,
     stores: VecDeque<StoreBeat>,
     bufs: VecDeque<TileBuf>,
+    /// The results of the queued store beats (cleared when a tile finishes with no store
+    /// queued, so it holds at most the tiles still being written).
+    out: Vec<u8>,
+    /// A load beat's bytes (reused).
+    scratch: Vec<u8>,
 }
 
 /// Geometry of tile `t` of a job: (first row, rows, first column, columns).
@@ -664,10 +682,6 @@ pub struct Redmule {
     last: Option<JobSummary>,
     event: bool,
     stats: RedmuleStats,
-}
-
-fn fma16(a: u16, b: u16, c: u16) -> u16 {
-    fp16::mul_add(a, b, c, Rounding::Rne)
 }
 
 impl Redmule {
@@ -910,153 +924,6 @@ impl Redmule {
         self.queue.push_back(job);
     }
 
-    fn geom(&self, run: &Run, tile: u64) -> TileGeom {
-        let (l, d) = (
-            u64::from(self.cfg.array_width),
-            u64::from(self.cfg.tile_cols()),
-        );
-        let (ti, tj) = (tile / run.tiles_k, tile % run.tiles_k);
-        let (m0, k0) = (ti * l, tj * d);
-        TileGeom {
-            m0,
-            rows: l.min(u64::from(run.job.m) - m0),
-            k0,
-            cols: d.min(u64::from(run.job.k) - k0),
-        }
-    }
-
-    /// Pushes the load beats of a `elems`-element row segment at element address `base_el`
-    /// (relative to `ptr`) into `out`, split into port-sized beats.
-    #[allow(clippy::too_many_arguments)]
-    fn push_segment(
-        &self,
-        out: &mut VecDeque<LoadBeat>,
-        ptr: u32,
-        base_el: u64,
-        elems: u64,
-        stream: Stream,
-        pass: u64,
-        tile: u64,
-        dst: usize,
-    ) {
-        let per = u64::from(self.cfg.port_bytes / 2);
-        let mut off = 0;
-        while off < elems {
-            let len = per.min(elems - off);
-            // In range: checked at TRIGGER, so the address fits in 32 bits.
-            let addr = u64::from(ptr) + 2 * (base_el + off);
-            out.push_back(LoadBeat {
-                access: Access {
-                    addr: addr as u32,
-                    len: (2 * len) as u32,
-                    write: false,
-                    stream,
-                },
-                pass,
-                tile,
-                dst: dst + off as usize,
-            });
-            off += len;
-        }
-    }
-
-    /// Generates the load beats of global pass `q` of the running job.
-    fn generate(&self, run: &mut Run, q: u64) {
-        let job = run.job;
-        let (n, k) = (u64::from(job.n), u64::from(job.k));
-        let h = u64::from(self.cfg.array_height);
-        let e = u64::from(self.cfg.port_bytes / 2);
-        let (t, p) = (q / run.passes, q % run.passes);
-        let g = self.geom(run, t);
-        let mut loads = std::mem::take(&mut run.loads);
-        if p == 0 {
-            let (rows, cols) = (g.rows as usize, g.cols as usize);
-            run.bufs.push_back(TileBuf {
-                tile: t,
-                x: vec![0; rows * job.n as usize],
-                w: vec![0; job.n as usize * cols],
-                y: vec![0; if job.gemm { rows * cols } else { 0 }],
-            });
-            if job.gemm {
-                for r in 0..g.rows {
-                    let base = (g.m0 + r) * k + g.k0;
-                    let dst = (r * g.cols) as usize;
-                    self.push_segment(&mut loads, job.z, base, g.cols, Stream::Bias, q, t, dst);
-                }
-            }
-        }
-        let n0 = p * h;
-        let nh = h.min(n - n0);
-        let first_chunk = if p == 0 { 0 } else { (n0 - 1) / e + 1 };
-        let last_chunk = (n0 + nh - 1) / e;
-        for c in first_chunk..=last_chunk {
-            let (c0, ce) = (c * e, e.min(n - c * e));
-            for r in 0..g.rows {
-                let base = (g.m0 + r) * n + c0;
-                let dst = (r * n + c0) as usize;
-                self.push_segment(&mut loads, job.x, base, ce, Stream::X, q, t, dst);
-            }
-        }
-        for row in n0..n0 + nh {
-            let base = row * k + g.k0;
-            let dst = (row * g.cols) as usize;
-            self.push_segment(&mut loads, job.w, base, g.cols, Stream::W, q, t, dst);
-        }
-        run.loads = loads;
-    }
-
-    /// Generates loads for every pass the prefetch window now allows.
-    fn refill(&self, run: &mut Run) {
-        let total = run.tiles * run.passes;
-        let limit = (run.next_pass + u64::from(self.cfg.prefetch_passes)).min(total);
-        while run.generated < limit {
-            let q = run.generated;
-            self.generate(run, q);
-            run.generated += 1;
-        }
-    }
-
-    /// Computes the finished tile at the front of the buffers and queues its store beats.
-    fn finish_tile(&self, run: &mut Run, now: u64) {
-        let Some(buf) = run.bufs.pop_front() else {
-            return;
-        };
-        let job = run.job;
-        let g = self.geom(run, buf.tile);
-        let (n, k) = (job.n as usize, u64::from(job.k));
-        let cols = g.cols as usize;
-        let d = u64::from(self.cfg.tile_cols());
-        let per = u64::from(self.cfg.port_bytes / 2);
-        for r in 0..g.rows as usize {
-            let mut out = Vec::with_capacity(2 * cols);
-            for c in 0..cols {
-                let mut acc = if job.gemm { buf.y[r * cols + c] } else { 0 };
-                for i in 0..n {
-                    acc = fma16(buf.x[r * n + i], buf.w[i * cols + c], acc);
-                }
-                out.extend_from_slice(&acc.to_le_bytes());
-            }
-            let base = u64::from(job.z) + 2 * ((g.m0 + r as u64) * k + g.k0);
-            let mut off = 0;
-            while off < g.cols {
-                let len = per.min(g.cols - off);
-                let bytes = out[(2 * off) as usize..(2 * (off + len)) as usize].to_vec();
-                run.stores.push_back(StoreBeat {
-                    access: Access {
-                        addr: (base + 2 * off) as u32,
-                        len: (2 * len) as u32,
-                        write: true,
-                        stream: Stream::Z,
-                    },
-                    tile: buf.tile,
-                    data: bytes,
-                    eligible: now + 2 * d,
-                });
-                off += len;
-            }
-        }
-    }
-
     fn activate(&mut self, now: u64) {
         let Some(job) = self.queue.front().copied() else {
             return;
@@ -1083,41 +950,15 @@ impl Redmule {
             loads: VecDeque::new(),
             stores: VecDeque::new(),
             bufs: VecDeque::new(),
+            out: Vec::new(),
+            scratch: Vec::new(),
         };
-        self.refill(&mut run);
+        run.refill(&self.cfg);
         if let Some(done) = self.stats.last_done {
             self.stats.gap_cycles += now.saturating_sub(done + 1);
         }
         self.running_id = job.id;
         self.run = Some(run);
-    }
-
-    /// Starts the next pass if it can start in cycle `now`.
-    fn try_start_pass(&self, run: &mut Run, now: u64) {
-        let total = run.tiles * run.passes;
-        let q = run.next_pass;
-        if q >= total || now < run.next_start_min {
-            return;
-        }
-        if run.loads.front().is_some_and(|b| b.pass <= q) {
-            return;
-        }
-        let (t, p) = (q / run.passes, q % run.passes);
-        let last = p + 1 == run.passes;
-        if last && run.stores.front().is_some_and(|s| s.tile < t) {
-            return;
-        }
-        let d = u64::from(self.cfg.tile_cols());
-        run.next_pass += 1;
-        run.next_start_min = if last {
-            now + 2 * d + u64::from(self.cfg.tile_gap)
-        } else {
-            now + d
-        };
-        if last {
-            self.finish_tile(run, now);
-        }
-        self.refill(run);
     }
 
     fn abort(&mut self, now: u64, message: String) {
@@ -1134,60 +975,40 @@ impl Redmule {
         if self.run.is_none() {
             self.activate(now);
         }
-        let mut run = self.run.take()?;
-        self.try_start_pass(&mut run, now);
+        // The running job stays in place (no move of its state per cycle).
+        let run = self.run.as_mut()?;
+        run.try_start_pass(&self.cfg, now);
         // Pick the beat: an eligible store first, else the next load.
-        let store = run.stores.front().filter(|s| s.eligible <= now).is_some();
-        let access = if store {
-            run.stores.front().map(|s| s.access)
-        } else {
-            run.loads.front().map(|b| b.access)
+        let store = run.stores.front().filter(|s| s.eligible <= now);
+        let access = match store {
+            Some(s) => s.access,
+            None => run.loads.front()?.access,
         };
-        let Some(access) = access else {
-            self.run = Some(run);
-            return None;
-        };
+        let store = store.is_some();
         if !mem.grant(&access) {
             self.stats.port_stalls += 1;
-            self.run = Some(run);
             return None;
         }
+        let len = access.len as usize;
         if store {
-            let Some(s) = run.stores.pop_front() else {
-                self.run = Some(run);
-                return None;
-            };
-            if !mem.write(s.access.addr, &s.data) {
-                self.abort(
-                    now,
-                    format!(
-                        "store of {} bytes at {:#010x} refused",
-                        s.data.len(),
-                        s.access.addr
-                    ),
-                );
+            let s = run.stores.pop_front()?;
+            if !mem.write(access.addr, &run.out[s.at..s.at + len]) {
+                let message = format!("store of {len} bytes at {:#010x} refused", access.addr);
+                self.abort(now, message);
                 return None;
             }
-            self.stats.bytes_written += u64::from(s.access.len);
+            self.stats.bytes_written += u64::from(access.len);
         } else {
-            let Some(b) = run.loads.pop_front() else {
-                self.run = Some(run);
-                return None;
-            };
-            let mut bytes = vec![0u8; b.access.len as usize];
-            if !mem.read(b.access.addr, &mut bytes) {
-                self.abort(
-                    now,
-                    format!(
-                        "load of {} bytes at {:#010x} refused",
-                        bytes.len(),
-                        b.access.addr
-                    ),
-                );
+            let b = run.loads.pop_front()?;
+            run.scratch.resize(len, 0);
+            let bytes = &mut run.scratch[..len];
+            if !mem.read(access.addr, bytes) {
+                let message = format!("load of {len} bytes at {:#010x} refused", access.addr);
+                self.abort(now, message);
                 return None;
             }
             if let Some(buf) = run.bufs.iter_mut().find(|t| t.tile == b.tile) {
-                let dst = match b.access.stream {
+                let dst = match access.stream {
                     Stream::X => &mut buf.x,
                     Stream::W => &mut buf.w,
                     _ => &mut buf.y,
@@ -1198,7 +1019,7 @@ impl Redmule {
                     }
                 }
             }
-            self.stats.bytes_read += u64::from(b.access.len);
+            self.stats.bytes_read += u64::from(access.len);
         }
         self.stats.beats += 1;
         let done = run.next_pass == run.tiles * run.passes
@@ -1216,18 +1037,207 @@ impl Redmule {
                 start_cycle: run.start_cycle,
                 done_cycle: now,
             };
+            self.run = None;
             self.stats.jobs += 1;
-            self.stats.busy_cycles += now + 1 - run.start_cycle;
+            self.stats.busy_cycles += now + 1 - summary.start_cycle;
             self.stats.macs += summary.macs();
             self.stats.first_trigger.get_or_insert(j.trigger_cycle);
             self.stats.last_done = Some(now);
             self.finished = self.finished.wrapping_add(1);
             self.last = Some(summary);
             self.event = true;
-        } else {
-            self.run = Some(run);
         }
         Some(access)
+    }
+}
+
+impl Run {
+    /// Geometry of tile `tile` of the job.
+    fn geom(&self, cfg: &RedmuleConfig, tile: u64) -> TileGeom {
+        let (l, d) = (u64::from(cfg.array_width), u64::from(cfg.tile_cols()));
+        let (ti, tj) = (tile / self.tiles_k, tile % self.tiles_k);
+        let (m0, k0) = (ti * l, tj * d);
+        TileGeom {
+            m0,
+            rows: l.min(u64::from(self.job.m) - m0),
+            k0,
+            cols: d.min(u64::from(self.job.k) - k0),
+        }
+    }
+
+    /// Pushes the load beats of a `elems`-element row segment at element address `base_el`
+    /// (relative to `ptr`) into `out`, split into port-sized beats.
+    #[allow(clippy::too_many_arguments)]
+    fn push_segment(
+        cfg: &RedmuleConfig,
+        out: &mut VecDeque<LoadBeat>,
+        ptr: u32,
+        base_el: u64,
+        elems: u64,
+        stream: Stream,
+        pass: u64,
+        tile: u64,
+        dst: usize,
+    ) {
+        let per = u64::from(cfg.port_bytes / 2);
+        let mut off = 0;
+        while off < elems {
+            let len = per.min(elems - off);
+            // In range: checked at TRIGGER, so the address fits in 32 bits.
+            let addr = u64::from(ptr) + 2 * (base_el + off);
+            out.push_back(LoadBeat {
+                access: Access {
+                    addr: addr as u32,
+                    len: (2 * len) as u32,
+                    write: false,
+                    stream,
+                },
+                pass,
+                tile,
+                dst: dst + off as usize,
+            });
+            off += len;
+        }
+    }
+
+    /// Generates the load beats of global pass `q` of the job.
+    fn generate(&mut self, cfg: &RedmuleConfig, q: u64) {
+        let job = self.job;
+        let (n, k) = (u64::from(job.n), u64::from(job.k));
+        let h = u64::from(cfg.array_height);
+        let e = u64::from(cfg.port_bytes / 2);
+        let (t, p) = (q / self.passes, q % self.passes);
+        let g = self.geom(cfg, t);
+        let loads = &mut self.loads;
+        if p == 0 {
+            let (rows, cols) = (g.rows as usize, g.cols as usize);
+            self.bufs.push_back(TileBuf {
+                tile: t,
+                x: vec![0; rows * job.n as usize],
+                w: vec![0; job.n as usize * cols],
+                y: vec![0; if job.gemm { rows * cols } else { 0 }],
+            });
+            if job.gemm {
+                for r in 0..g.rows {
+                    let base = (g.m0 + r) * k + g.k0;
+                    let dst = (r * g.cols) as usize;
+                    Self::push_segment(cfg, loads, job.z, base, g.cols, Stream::Bias, q, t, dst);
+                }
+            }
+        }
+        let n0 = p * h;
+        let nh = h.min(n - n0);
+        let first_chunk = if p == 0 { 0 } else { (n0 - 1) / e + 1 };
+        let last_chunk = (n0 + nh - 1) / e;
+        for c in first_chunk..=last_chunk {
+            let (c0, ce) = (c * e, e.min(n - c * e));
+            for r in 0..g.rows {
+                let base = (g.m0 + r) * n + c0;
+                let dst = (r * n + c0) as usize;
+                Self::push_segment(cfg, loads, job.x, base, ce, Stream::X, q, t, dst);
+            }
+        }
+        for row in n0..n0 + nh {
+            let base = row * k + g.k0;
+            let dst = (row * g.cols) as usize;
+            Self::push_segment(cfg, loads, job.w, base, g.cols, Stream::W, q, t, dst);
+        }
+    }
+
+    /// Generates loads for every pass the prefetch window now allows.
+    fn refill(&mut self, cfg: &RedmuleConfig) {
+        let total = self.tiles * self.passes;
+        let limit = (self.next_pass + u64::from(cfg.prefetch_passes)).min(total);
+        while self.generated < limit {
+            let q = self.generated;
+            self.generate(cfg, q);
+            self.generated += 1;
+        }
+    }
+
+    /// Computes the finished tile at the front of the buffers and queues its store beats.
+    fn finish_tile(&mut self, cfg: &RedmuleConfig, now: u64) {
+        let Some(buf) = self.bufs.pop_front() else {
+            return;
+        };
+        let job = self.job;
+        let g = self.geom(cfg, buf.tile);
+        let (n, k) = (job.n as usize, u64::from(job.k));
+        let cols = g.cols as usize;
+        let d = u64::from(cfg.tile_cols());
+        let per = u64::from(cfg.port_bytes / 2);
+        if self.stores.is_empty() {
+            self.out.clear();
+        }
+        // Output (r, c) is the chain acc = x[r][i] * w[i][c] + acc for i = 0, 1, ..,
+        // n - 1 from the bias (or +0), each step rounded to binary16: `fp16::Accumulator`
+        // takes exactly these steps. The loop runs over i for a whole row of accumulators
+        // (each chain still in order of i), with W's values converted once per tile.
+        let w: Vec<fp16::Half> = buf.w.iter().map(|&b| fp16::Half::new(b)).collect();
+        let mut acc = Vec::with_capacity(cols);
+        for r in 0..g.rows as usize {
+            acc.clear();
+            acc.extend(
+                (0..cols).map(|c| {
+                    fp16::Accumulator::new(if job.gemm { buf.y[r * cols + c] } else { 0 })
+                }),
+            );
+            for (i, &x) in buf.x[r * n..(r + 1) * n].iter().enumerate() {
+                let x = fp16::Half::new(x);
+                for (a, &wv) in acc.iter_mut().zip(&w[i * cols..(i + 1) * cols]) {
+                    a.mul_add(x, wv);
+                }
+            }
+            let at = self.out.len();
+            for a in &acc {
+                self.out.extend_from_slice(&a.bits().to_le_bytes());
+            }
+            let base = u64::from(job.z) + 2 * ((g.m0 + r as u64) * k + g.k0);
+            let mut off = 0;
+            while off < g.cols {
+                let len = per.min(g.cols - off);
+                self.stores.push_back(StoreBeat {
+                    access: Access {
+                        addr: (base + 2 * off) as u32,
+                        len: (2 * len) as u32,
+                        write: true,
+                        stream: Stream::Z,
+                    },
+                    tile: buf.tile,
+                    at: at + 2 * off as usize,
+                    eligible: now + 2 * d,
+                });
+                off += len;
+            }
+        }
+    }
+
+    /// Starts the next pass if it can start in cycle `now`.
+    fn try_start_pass(&mut self, cfg: &RedmuleConfig, now: u64) {
+        let total = self.tiles * self.passes;
+        let q = self.next_pass;
+        if q >= total || now < self.next_start_min {
+            return;
+        }
+        if self.loads.front().is_some_and(|b| b.pass <= q) {
+            return;
+        }
+        let (t, p) = (q / self.passes, q % self.passes);
+        let last = p + 1 == self.passes;
+        if last && self.stores.front().is_some_and(|s| s.tile < t) {
+            return;
+        }
+        let d = u64::from(cfg.tile_cols());
+        self.next_pass += 1;
+        self.next_start_min = if last {
+            now + 2 * d + u64::from(cfg.tile_gap)
+        } else {
+            now + d
+        };
+        if last {
+            self.finish_tile(cfg, now);
+        }
+        self.refill(cfg);
     }
 }
 
@@ -1236,6 +1246,12 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    /// One binary16 fused multiply-add, round to nearest even: the reference's step (the
+    /// engine takes the same steps through `fp16::Accumulator`).
+    fn fma16(a: u16, b: u16, c: u16) -> u16 {
+        fp16::mul_add(a, b, c, hetsim_isa::fp::Rounding::Rne)
+    }
 
     const BASE: u32 = 0x1000_0000;
 
@@ -1254,6 +1270,20 @@ mod tests {
                 let sign: u16 = rng.random_range(0..2) << 15;
                 let exp: u16 = rng.random_range(12..16) << 10;
                 sign | exp | rng.random_range(0..1024u16)
+            })
+            .collect()
+    }
+
+    /// Any fp16 bit pattern, a third of them from the awkward classes: zeros, subnormals,
+    /// the largest finite magnitudes (products and sums overflow), infinities and NaNs.
+    fn any_f16(rng: &mut ChaCha8Rng, count: usize) -> Vec<u16> {
+        const AWKWARD: [u16; 10] = [
+            0x0000, 0x8000, 0x0001, 0x83ff, 0x0400, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e00,
+        ];
+        (0..count)
+            .map(|_| match rng.random_range(0..3) {
+                0 => AWKWARD[rng.random_range(0..AWKWARD.len())],
+                _ => rng.random(),
             })
             .collect()
     }
@@ -1335,10 +1365,15 @@ mod tests {
 
     /// Runs one random case.
     fn run_case(c: &Case) -> Outcome {
+        run_case_with(c, random_f16)
+    }
+
+    /// Runs one case with operands drawn by `values`.
+    fn run_case_with(c: &Case, values: fn(&mut ChaCha8Rng, usize) -> Vec<u16>) -> Outcome {
         let mut rng = ChaCha8Rng::seed_from_u64(c.seed);
-        let x = random_f16(&mut rng, c.m * c.n);
-        let w = random_f16(&mut rng, c.n * c.k);
-        let z0 = random_f16(&mut rng, c.m * c.k);
+        let x = values(&mut rng, c.m * c.n);
+        let w = values(&mut rng, c.n * c.k);
+        let z0 = values(&mut rng, c.m * c.k);
         let (xa, wa) = (BASE, BASE + 2 * (c.m * c.n) as u32);
         let za = wa + 2 * (c.n * c.k) as u32;
         let size = (za - BASE) as usize + 2 * c.m * c.k;
@@ -1474,6 +1509,34 @@ mod tests {
                     let bound = cfg.compute_bound_cycles(gemm, m as u32, n as u32, k as u32);
                     assert!(job.cycles() >= bound.unwrap(), "{m}x{n}x{k} {cfg:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_fp16_class_matches_the_reference_bit_for_bit() {
+        // Overflow to infinity, infinities meeting zeros (NaN), NaN propagation, subnormal
+        // products and sums: the engine's fast accumulation must fall back exactly where the
+        // reference's step is not an exact f64 sum.
+        for (seed, (m, n, k)) in [(8, 8, 8), (13, 7, 21), (20, 33, 40)]
+            .into_iter()
+            .enumerate()
+        {
+            for gemm in [false, true] {
+                let c = Case {
+                    cfg: RedmuleConfig::default(),
+                    gemm,
+                    m,
+                    n,
+                    k,
+                    seed: 100 + seed as u64,
+                };
+                let (got, want, _, _) = run_case_with(&c, any_f16);
+                assert_eq!(got, want, "{m}x{n}x{k} gemm={gemm}");
+                assert!(
+                    want.iter().any(|&h| h & 0x7c00 == 0x7c00),
+                    "no inf/NaN result"
+                );
             }
         }
     }
@@ -2011,18 +2074,26 @@ mod tests {
             stream: Stream::X,
         };
         // Bytes 6..38 touch words 1..=9: nine 4-byte banks, as the 288-bit port.
-        assert_eq!(a.banks(BASE, 4, 32), (1..=9).collect::<Vec<_>>());
+        let banks = |a: &Access| a.banks(BASE, 4, 32).collect::<Vec<_>>();
+        assert_eq!(banks(&a), (1..=9).collect::<Vec<_>>());
         let wrap = Access {
             addr: BASE + 120,
             len: 16,
             ..a
         };
-        assert_eq!(wrap.banks(BASE, 4, 32), vec![30, 31, 0, 1]);
-        assert!(Access {
+        assert_eq!(banks(&wrap), vec![30, 31, 0, 1]);
+        // A whole turn of the banks from the middle, and more than a turn: each bank once.
+        let turn = Access {
+            addr: BASE + 64,
+            len: 200,
+            ..a
+        };
+        assert_eq!(banks(&turn), (16..32).chain(0..16).collect::<Vec<_>>());
+        assert!(banks(&Access {
             addr: BASE - 4,
             ..a
-        }
-        .banks(BASE, 4, 32)
+        })
         .is_empty());
+        assert!(banks(&Access { len: 0, ..a }).is_empty());
     }
 }
