@@ -55,7 +55,8 @@ use console::Console;
 use dma::Dma;
 use hetsim_isa::disasm::{Disasm, TraceBody, F_NAMES, X_NAMES};
 use hetsim_isa::htif::{self, HtifError, HtifMemory, Syscall};
-use hetsim_isa::ssr::SsrEvent;
+use hetsim_isa::exec::{execute_streamed, StreamUse};
+use hetsim_isa::ssr::{SsrEvent, STREAMS};
 use hetsim_isa::Symbolizer;
 use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
 use hetsim_isa::{DmaRequest, Misaligned, Retired, Size};
@@ -655,7 +656,8 @@ fn fp_latency_of(f: &config::FpuTiming, class: Class) -> (u64, u64) {
 }
 
 /// An FREP repetition's instruction with the facts its replay needs, looked up once per
-/// distinct (staggered) body instruction.
+/// distinct (staggered) body instruction (streaming does not change during a replay: its
+/// body holds FP computations only).
 #[derive(Clone, Copy)]
 struct ReplayFacts {
     d: Decoded,
@@ -665,6 +667,11 @@ struct ReplayFacts {
     /// binary16 lanes and counter class (`stats::f16_lanes`, `stats::FpOpClass::of`).
     lanes: u64,
     class: usize,
+    /// The stream registers it uses (none without streaming).
+    uses: StreamUse,
+    /// Its scoreboarded FP sources: `d.fs` with the streamed ones (not scoreboarded) as the
+    /// always-ready slot 32 (`Cluster::fp_operands_ready`).
+    fs: [u8; 3],
 }
 
 struct CodeCache {
@@ -2232,33 +2239,53 @@ impl Cluster {
         let stride = u32::from(cap.spec.stagger_max) + 1;
         let mut facts: Vec<Option<ReplayFacts>> = vec![None; len * stride as usize];
         let mut off = 1 % stride;
+        let streaming = self.cfg.extensions.xssr && self.cores[i].hart.streaming();
         for k in 1..cap.spec.reps {
             for (b, body) in cap.body.iter().enumerate() {
                 let slot = off as usize * len + b;
                 let f = *facts[slot].get_or_insert_with(|| {
                     let d = Decoded::new(hetsim_isa::frep::staggered(body, k, &cap.spec));
                     let (lat, occ) = self.fp_latency(d.class);
+                    let uses = if streaming {
+                        StreamUse::of(&d.inst)
+                    } else {
+                        StreamUse::default()
+                    };
                     ReplayFacts {
                         d,
                         lat,
                         occ,
                         lanes: stats::f16_lanes(d.inst.op),
                         class: stats::FpOpClass::of(d.inst.op) as usize,
+                        uses,
+                        fs: d.fs.map(|r| if streaming && (r as usize) < STREAMS { 32 } else { r }),
                     }
                 });
                 let inst = f.d.inst;
                 debug_assert!(inst == hetsim_isa::frep::staggered(body, k, &cap.spec));
                 // In order behind the block's previous operation, also on a shared FPU.
-                let from = self.cores[i].fpu.next_free.max(now + 1);
-                let ready = self.fp_operands_ready(i, &f.d, from);
+                let c = &self.cores[i];
+                let ready = f.fs.iter().fold(c.fpu.next_free.max(now + 1), |t, &r| {
+                    t.max(c.ready_f[r as usize % 33])
+                });
+                debug_assert_eq!(
+                    ready,
+                    self.fp_operands_ready(i, &f.d, c.fpu.next_free.max(now + 1))
+                );
                 let mut bus = core_bus!(self, now);
-                if let Err(e) = execute(&inst, &mut self.cores[i].hart, &mut bus) {
+                let hart = &mut self.cores[i].hart;
+                let done = if f.uses.any() {
+                    execute_streamed(&inst, f.uses, hart, &mut bus)
+                } else {
+                    execute(&inst, hart, &mut bus)
+                };
+                if let Err(e) = done {
                     return Err(self.trap_error(i, e, &inst, now));
                 }
                 self.cores[i].hart.pc = next_pc;
                 self.take_ssr_events(i);
                 let issue = self.fp_issue_timed(i, f.lat, f.occ, ready, pc, now)?;
-                self.fp_result_counted(i, &inst, issue + f.lat, f.lanes, f.class);
+                self.cores[i].fp_done(&inst, f.lanes, f.class, issue + f.lat, f.uses.writes());
             }
             off += 1;
             if off == stride {
