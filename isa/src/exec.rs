@@ -478,6 +478,8 @@ pub struct StreamUse {
     mask: u8,
     /// The result goes to the stream of `rd`.
     write: bool,
+    /// An FP load or store (its stream registers go through the register file).
+    memory: bool,
 }
 
 impl StreamUse {
@@ -496,6 +498,7 @@ impl StreamUse {
             }
         }
         u.write = inst.op.writes_f() && (inst.rd as usize) < crate::ssr::STREAMS;
+        u.memory = matches!(inst.op.class(), Class::FpLoad | Class::FpStore);
         u
     }
 
@@ -544,14 +547,14 @@ pub fn execute_streamed<B: Bus + ?Sized>(
 /// comes before the first change); an FP load or store naming a stream register goes through
 /// [`streamed_via_registers`].
 #[inline]
-fn streamed<B: Bus + ?Sized>(
+pub(crate) fn streamed<B: Bus + ?Sized>(
     inst: Inst,
     uses: StreamUse,
     hart: &mut Hart,
     bus: &mut B,
 ) -> Result<Retired, Exception> {
     use crate::ssr::STREAMS;
-    if matches!(inst.op.class(), Class::FpLoad | Class::FpStore) {
+    if uses.memory {
         return streamed_via_registers(inst, uses, hart, bus);
     }
     let illegal = Exception::IllegalInstruction(inst.raw);
@@ -628,7 +631,7 @@ fn streamed<B: Bus + ?Sized>(
 /// stream's next address, and ft0-ft2, pc, fflags and mstatus are restored as they were
 /// (all of them on a fault).
 #[cold]
-fn streamed_via_registers<B: Bus + ?Sized>(
+pub(crate) fn streamed_via_registers<B: Bus + ?Sized>(
     inst: Inst,
     uses: StreamUse,
     hart: &mut Hart,

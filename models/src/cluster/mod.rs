@@ -54,8 +54,8 @@ use config::{MisalignedAccess, TrapPolicy};
 use console::Console;
 use dma::Dma;
 use hetsim_isa::disasm::{Disasm, TraceBody, F_NAMES, X_NAMES};
-use hetsim_isa::htif::{self, HtifError, HtifMemory, Syscall};
 use hetsim_isa::exec::{execute_streamed, StreamUse};
+use hetsim_isa::htif::{self, HtifError, HtifMemory, Syscall};
 use hetsim_isa::ssr::{SsrEvent, STREAMS};
 use hetsim_isa::Symbolizer;
 use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
@@ -1471,30 +1471,51 @@ impl Cluster {
         pc: u32,
         now: u64,
     ) -> Result<u64> {
-        let streamed = !self.ssr_events.is_empty();
-        let ready = if streamed {
-            self.stream_ready(i, ready, lat)
-        } else {
-            ready
-        };
-        let issue = if self.cfg.fpu.shared {
+        if !self.ssr_events.is_empty() {
+            return self.fp_issue_streamed(i, lat, occ, ready, pc, now);
+        }
+        let issue = self.fpu_slot(i, ready, occ, now);
+        self.cores[i].fpu.next_free = issue + occ;
+        Ok(issue)
+    }
+
+    /// The FPU issue cycle of core `i`'s operation occupying the FPU `occ` cycles, ready at
+    /// `ready`: in order after the core's previous one, or at the shared FPU's first free
+    /// slot (reserved here).
+    #[inline]
+    fn fpu_slot(&mut self, i: usize, ready: u64, occ: u64, now: u64) -> u64 {
+        if self.cfg.fpu.shared {
             let t = self.shared_fpu_slot(ready, occ, now);
             self.shared_fpu.extend(t..t + occ);
             t
         } else {
             ready.max(self.cores[i].fpu.next_free)
-        };
-        self.cores[i].fpu.next_free = issue + occ;
-        if streamed {
-            self.stream_moves(i, issue, lat, pc, now)?;
         }
+    }
+
+    /// [`Cluster::fp_issue_timed`] for an operation that moved stream elements
+    /// (`self.ssr_events`): the readiness, the issue and the moves in one call.
+    #[inline(never)]
+    fn fp_issue_streamed(
+        &mut self,
+        i: usize,
+        lat: u64,
+        occ: u64,
+        ready: u64,
+        pc: u32,
+        now: u64,
+    ) -> Result<u64> {
+        let ready = self.stream_ready(i, ready, lat);
+        let issue = self.fpu_slot(i, ready, occ, now);
+        self.cores[i].fpu.next_free = issue + occ;
+        self.stream_moves(i, issue, lat, pc, now)?;
         Ok(issue)
     }
 
     /// `ready` delayed until the stream elements core `i`'s operation reads
     /// (`self.ssr_events`) are usable and its write stream has a FIFO entry for a result
     /// written back `lat` cycles after issue.
-    #[inline(never)]
+    #[inline]
     fn stream_ready(&self, i: usize, mut ready: u64, lat: u64) -> u64 {
         if let Some(t) = self.cores[i].ssr.as_ref() {
             for ev in &self.ssr_events {
@@ -1516,7 +1537,7 @@ impl Cluster {
     /// The stream elements of core `i`'s operation issued at `issue` move: read elements
     /// on their last delivery release their FIFO entries (the generator refills them), write
     /// elements are stored after write-back; the FP subsystem drains after the last store.
-    #[inline(never)]
+    #[inline]
     fn stream_moves(&mut self, i: usize, issue: u64, lat: u64, pc: u32, now: u64) -> Result<()> {
         let banks = self.tcdm_banks();
         let Some(t) = self.cores[i].ssr.as_mut() else {
@@ -2237,30 +2258,40 @@ impl Cluster {
         // each distinct one is decoded, and its latency and counter classes looked up, once.
         let len = cap.body.len();
         let stride = u32::from(cap.spec.stagger_max) + 1;
-        let mut facts: Vec<Option<ReplayFacts>> = vec![None; len * stride as usize];
-        let mut off = 1 % stride;
         let streaming = self.cfg.extensions.xssr && self.cores[i].hart.streaming();
+        // The facts of offset `off` (repetitions k with k % stride == off) at `off * len`;
+        // only the offsets of repetitions that run.
+        let mut facts: Vec<ReplayFacts> = Vec::with_capacity(len * stride as usize);
+        for off in 0..stride.min(cap.spec.reps) {
+            for body in &cap.body {
+                let d = Decoded::new(hetsim_isa::frep::staggered(body, off, &cap.spec));
+                let (lat, occ) = self.fp_latency(d.class);
+                let uses = if streaming {
+                    StreamUse::of(&d.inst)
+                } else {
+                    StreamUse::default()
+                };
+                facts.push(ReplayFacts {
+                    d,
+                    lat,
+                    occ,
+                    lanes: stats::f16_lanes(d.inst.op),
+                    class: stats::FpOpClass::of(d.inst.op) as usize,
+                    uses,
+                    fs: d.fs.map(|r| {
+                        if streaming && (r as usize) < STREAMS {
+                            32
+                        } else {
+                            r
+                        }
+                    }),
+                });
+            }
+        }
+        let mut off = 1 % stride;
         for k in 1..cap.spec.reps {
             for (b, body) in cap.body.iter().enumerate() {
-                let slot = off as usize * len + b;
-                let f = *facts[slot].get_or_insert_with(|| {
-                    let d = Decoded::new(hetsim_isa::frep::staggered(body, k, &cap.spec));
-                    let (lat, occ) = self.fp_latency(d.class);
-                    let uses = if streaming {
-                        StreamUse::of(&d.inst)
-                    } else {
-                        StreamUse::default()
-                    };
-                    ReplayFacts {
-                        d,
-                        lat,
-                        occ,
-                        lanes: stats::f16_lanes(d.inst.op),
-                        class: stats::FpOpClass::of(d.inst.op) as usize,
-                        uses,
-                        fs: d.fs.map(|r| if streaming && (r as usize) < STREAMS { 32 } else { r }),
-                    }
-                });
+                let f = &facts[off as usize * len + b];
                 let inst = f.d.inst;
                 debug_assert!(inst == hetsim_isa::frep::staggered(body, k, &cap.spec));
                 // In order behind the block's previous operation, also on a shared FPU.
