@@ -1461,7 +1461,7 @@ impl Cluster {
     /// [`Cluster::fp_issue`] for an operation of latency `lat` occupying the FPU `occ`
     /// cycles (known already to an FREP replay, which looks them up once per body
     /// instruction).
-    #[inline]
+    #[inline(always)]
     fn fp_issue_timed(
         &mut self,
         i: usize,
@@ -2297,7 +2297,7 @@ impl Cluster {
                 // In order behind the block's previous operation, also on a shared FPU.
                 let c = &self.cores[i];
                 let ready = f.fs.iter().fold(c.fpu.next_free.max(now + 1), |t, &r| {
-                    t.max(c.ready_f[r as usize % 33])
+                    t.max(c.ready_f[usize::from(r)])
                 });
                 debug_assert_eq!(
                     ready,
