@@ -1461,7 +1461,7 @@ impl Cluster {
     /// [`Cluster::fp_issue`] for an operation of latency `lat` occupying the FPU `occ`
     /// cycles (known already to an FREP replay, which looks them up once per body
     /// instruction).
-    #[inline(always)]
+    #[inline]
     fn fp_issue_timed(
         &mut self,
         i: usize,
@@ -2315,7 +2315,11 @@ impl Cluster {
                 }
                 self.cores[i].hart.pc = next_pc;
                 self.take_ssr_events(i);
-                let issue = self.fp_issue_timed(i, f.lat, f.occ, ready, pc, now)?;
+                let issue = if self.ssr_events.is_empty() {
+                    self.fp_issue_timed(i, f.lat, f.occ, ready, pc, now)?
+                } else {
+                    self.fp_issue_streamed(i, f.lat, f.occ, ready, pc, now)?
+                };
                 self.cores[i].fp_done(&inst, f.lanes, f.class, issue + f.lat, f.uses.writes());
             }
             off += 1;
