@@ -570,7 +570,7 @@ pub(crate) fn streamed<B: Bus + ?Sized>(
         let addr = ssr.peek(r, false).ok_or(illegal)?;
         debug_assert_eq!(addr % crate::ssr::ELEMENT_BYTES, 0);
         element[r % STREAMS] = bus
-            .load(addr, Size::Word)
+            .load_element(addr)
             .map_err(|f| Exception::LoadAccessFault(f.addr))?;
     }
     let rd = inst.rd as usize & 31;

@@ -240,6 +240,16 @@ impl CoreBus<'_> {
 }
 
 impl Bus for CoreBus<'_> {
+    /// A stream element: a TCDM word (where streams live) read in place, else [`Bus::load`].
+    #[inline]
+    fn load_element(&mut self, addr: u32) -> std::result::Result<u32, BusFault> {
+        let off = addr.wrapping_sub(map::TCDM_BASE) as usize;
+        if let Some(b) = self.mem.tcdm.get(off..).and_then(|s| s.get(..4)) {
+            return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        }
+        self.load(addr, Size::Word)
+    }
+
     /// Xdma: the same engine and registers as the memory-mapped DMA interface.
     fn dma(&mut self, req: DmaRequest) -> Option<u32> {
         let r = &mut self.dma.regs;
