@@ -3,7 +3,7 @@
 //! [`execute`] is precise: when it returns an exception, no architectural state has changed
 //! (the pc still points at the instruction), so the caller can take the trap or stop the run.
 
-use crate::decode::{Inst, Op};
+use crate::decode::{Class, Inst, Op};
 use crate::fp::{self, BinOp, CmpOp, FmaOp, Rounding};
 use crate::fp16;
 use crate::hart::{Hart, Misaligned, Privilege};
@@ -52,10 +52,13 @@ pub(crate) fn execute_at<B: Bus + ?Sized>(
     pc: u32,
 ) -> Result<(Retired, u32), Exception> {
     // Xssr: with streaming on, ft0-ft2 operands of FP instructions are streams.
-    if hart.streaming() && inst.op.is_fp() && touches_streams(&inst) {
-        hart.pc = pc;
-        let retired = execute_streamed(inst, hart, bus)?;
-        return Ok((retired, hart.pc));
+    if hart.streaming() && inst.op.is_fp() {
+        let uses = StreamUse::of(&inst);
+        if uses.any() {
+            hart.pc = pc;
+            let retired = streamed(inst, uses, hart, bus)?;
+            return Ok((retired, hart.pc));
+        }
     }
     // Register fields are 5 bits; the masks let the compiler drop bounds checks.
     let rs1 = hart.x[inst.rs1 as usize & 31];
@@ -149,50 +152,30 @@ pub(crate) fn execute_at<B: Bus + ?Sized>(
         // The hot F computations stay on the main path (inlined into the run loop); the
         // others are in `execute_fp`.
         Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
-            let rm = fp_rm(&inst, hart)?;
-            let op = match inst.op {
-                Op::FmaddS => FmaOp::Madd,
-                Op::FmsubS => FmaOp::Msub,
-                Op::FnmsubS => FmaOp::Nmsub,
-                _ => FmaOp::Nmadd,
-            };
             let f = &hart.f;
             let (a, b, c) = (
                 f[inst.rs1 as usize & 31],
                 f[inst.rs2 as usize & 31],
                 f[inst.rs3 as usize & 31],
             );
-            let (v, flags) = fp::fma(op, a, b, c, rm);
+            let (v, flags) = fma_s(&inst, hart, a, b, c)?;
             write_f(hart, rd, v, flags);
         }
         Op::FaddS | Op::FsubS | Op::FmulS => {
-            let rm = fp_rm(&inst, hart)?;
-            let op = match inst.op {
-                Op::FaddS => BinOp::Add,
-                Op::FsubS => BinOp::Sub,
-                _ => BinOp::Mul,
-            };
             let (a, b) = (
                 hart.f[inst.rs1 as usize & 31],
                 hart.f[inst.rs2 as usize & 31],
             );
-            let (v, flags) = fp::binary(op, a, b, rm);
+            let (v, flags) = binary_s(&inst, hart, a, b)?;
             write_f(hart, rd, v, flags);
         }
         Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => {
-            if !hart.fp_enabled() {
-                return Err(illegal);
-            }
-            let kind = match inst.op {
-                Op::FsgnjS => 0,
-                Op::FsgnjnS => 1,
-                _ => 2,
-            };
             let (a, b) = (
                 hart.f[inst.rs1 as usize & 31],
                 hart.f[inst.rs2 as usize & 31],
             );
-            write_f(hart, rd, fp::sign_inject(a, b, kind), 0);
+            let v = sgnj_s(&inst, hart, a, b)?;
+            write_f(hart, rd, v, 0);
         }
         Op::FmvXW => {
             if !hart.fp_enabled() {
@@ -359,6 +342,47 @@ fn execute_cold<B: Bus + ?Sized>(
     Ok(retired)
 }
 
+/// `fmadd.s`, `fmsub.s`, `fnmsub.s`, `fnmadd.s` on the operand values `a`, `b`, `c`: the
+/// result and its flags (the one body of these operations, for [`execute_at`]'s hot path and
+/// [`fp_compute`]).
+#[inline(always)]
+fn fma_s(inst: &Inst, hart: &Hart, a: u32, b: u32, c: u32) -> Result<(u32, u8), Exception> {
+    let rm = fp_rm(inst, hart)?;
+    let op = match inst.op {
+        Op::FmaddS => FmaOp::Madd,
+        Op::FmsubS => FmaOp::Msub,
+        Op::FnmsubS => FmaOp::Nmsub,
+        _ => FmaOp::Nmadd,
+    };
+    Ok(fp::fma(op, a, b, c, rm))
+}
+
+/// `fadd.s`, `fsub.s`, `fmul.s` on `a` and `b` (one body, as [`fma_s`]).
+#[inline(always)]
+fn binary_s(inst: &Inst, hart: &Hart, a: u32, b: u32) -> Result<(u32, u8), Exception> {
+    let rm = fp_rm(inst, hart)?;
+    let op = match inst.op {
+        Op::FaddS => BinOp::Add,
+        Op::FsubS => BinOp::Sub,
+        _ => BinOp::Mul,
+    };
+    Ok(fp::binary(op, a, b, rm))
+}
+
+/// `fsgnj.s`, `fsgnjn.s`, `fsgnjx.s` on `a` and `b` (one body, as [`fma_s`]).
+#[inline(always)]
+fn sgnj_s(inst: &Inst, hart: &Hart, a: u32, b: u32) -> Result<u32, Exception> {
+    if !hart.fp_enabled() {
+        return Err(Exception::IllegalInstruction(inst.raw));
+    }
+    let kind = match inst.op {
+        Op::FsgnjS => 0,
+        Op::FsgnjnS => 1,
+        _ => 2,
+    };
+    Ok(fp::sign_inject(a, b, kind))
+}
+
 /// The rounding mode of an F computation, after the FPU-enabled check: illegal when the FPU
 /// is off or the mode (static, or dynamic from frm) is reserved.
 #[inline(always)]
@@ -442,23 +466,174 @@ fn int_op(op: Op, rs1: u32, rs2: u32, imm: u32) -> u32 {
     }
 }
 
-/// True when an FP instruction reads or writes one of the stream registers ft0-ft2.
-#[inline]
-fn touches_streams(inst: &Inst) -> bool {
-    let streamed = |r: Option<u8>| r.is_some_and(|r| (r as usize) < crate::ssr::STREAMS);
-    inst.f_sources().into_iter().any(streamed)
-        || (inst.op.writes_f() && (inst.rd as usize) < crate::ssr::STREAMS)
+/// Which stream registers (ft0-ft2) an FP instruction uses while streaming is on, from its
+/// operand fields alone: [`execute`] works it out per execution; a runner that repeats one
+/// instruction (an FREP replay) can work it out once and call [`execute_streamed`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamUse {
+    /// The streams read, in source-operand order, each once: the first `reads` entries.
+    order: [u8; crate::ssr::STREAMS],
+    reads: u8,
+    /// Bit r set: stream r is read.
+    mask: u8,
+    /// The result goes to the stream of `rd`.
+    write: bool,
+    /// An FP load or store (its stream registers go through the register file).
+    memory: bool,
 }
 
-/// An FP instruction with stream operands: each streamed source register (read once even if
-/// named twice) is given its stream's next element, the instruction executes, and a
-/// streamed destination's result is stored at its stream's next address. The register file
-/// entries ft0-ft2 are left as they were. Streams advance only when the instruction
-/// retires; a stream without a job of the right direction is an illegal instruction with the
-/// reason in [`crate::ssr::Ssr::fault`].
-#[cold]
-fn execute_streamed<B: Bus + ?Sized>(
+impl StreamUse {
+    /// The stream registers `inst` reads and writes (none unless it is an FP operation).
+    #[inline]
+    pub fn of(inst: &Inst) -> StreamUse {
+        let mut u = StreamUse::default();
+        if !inst.op.is_fp() {
+            return u;
+        }
+        for r in inst.f_sources().into_iter().flatten() {
+            if (r as usize) < crate::ssr::STREAMS && u.mask & (1 << r) == 0 {
+                u.mask |= 1 << r;
+                u.order[u.reads as usize] = r;
+                u.reads += 1;
+            }
+        }
+        u.write = inst.op.writes_f() && (inst.rd as usize) < crate::ssr::STREAMS;
+        u.memory = matches!(inst.op.class(), Class::FpLoad | Class::FpStore);
+        u
+    }
+
+    /// True when the instruction reads or writes a stream.
+    #[inline]
+    pub fn any(self) -> bool {
+        self.mask != 0 || self.write
+    }
+
+    /// True when the instruction reads stream (register) `r`.
+    #[inline]
+    pub fn reads(self, r: usize) -> bool {
+        r < crate::ssr::STREAMS && self.mask & (1 << r) != 0
+    }
+
+    /// True when the instruction's result goes to the stream of its `rd`.
+    #[inline]
+    pub fn writes(self) -> bool {
+        self.write
+    }
+}
+
+/// [`execute`] for an FP instruction `inst` that uses the streams `uses`
+/// (`StreamUse::of(inst)`, worked out by the caller, perhaps once for many executions) on a
+/// hart with streaming on (without streaming it is plain [`execute`]). Each streamed source
+/// register (read once even if named twice) is given its stream's next element, the
+/// instruction executes, and a streamed destination's result is stored at its stream's next
+/// address. The register file entries ft0-ft2 are left as they were. Streams advance only
+/// when the instruction retires; a stream without a job of the right direction is an
+/// illegal instruction with the reason in [`crate::ssr::Ssr::fault`].
+#[inline]
+pub fn execute_streamed<B: Bus + ?Sized>(
+    inst: &Inst,
+    uses: StreamUse,
+    hart: &mut Hart,
+    bus: &mut B,
+) -> Result<Retired, Exception> {
+    if !hart.streaming() || !uses.any() {
+        return execute(inst, hart, bus);
+    }
+    streamed(*inst, uses, hart, bus)
+}
+
+/// [`execute_streamed`] with streaming on: an FP computation takes the elements as operand
+/// values and its result straight to the stream (nothing to save and restore: every check
+/// comes before the first change); an FP load or store naming a stream register goes through
+/// [`streamed_via_registers`].
+#[inline]
+pub(crate) fn streamed<B: Bus + ?Sized>(
     inst: Inst,
+    uses: StreamUse,
+    hart: &mut Hart,
+    bus: &mut B,
+) -> Result<Retired, Exception> {
+    use crate::ssr::STREAMS;
+    if uses.memory {
+        return streamed_via_registers(inst, uses, hart, bus);
+    }
+    let illegal = Exception::IllegalInstruction(inst.raw);
+    let Some(ssr) = hart.ssr.as_deref_mut() else {
+        return Err(illegal);
+    };
+    // Deliveries in operand order (a peek or load fault stops at the first one). Stream
+    // addresses are element-aligned (pointers and strides are masked), so the load is the
+    // aligned case of `load`.
+    let mut element = [0u32; STREAMS];
+    for &r in &uses.order[..uses.reads as usize] {
+        let r = r as usize;
+        let addr = ssr.peek(r, false).ok_or(illegal)?;
+        debug_assert_eq!(addr % crate::ssr::ELEMENT_BYTES, 0);
+        element[r % STREAMS] = bus
+            .load_element(addr)
+            .map_err(|f| Exception::LoadAccessFault(f.addr))?;
+    }
+    let rd = inst.rd as usize & 31;
+    let write = if uses.write {
+        Some(ssr.peek(rd, true).ok_or(illegal)?)
+    } else {
+        None
+    };
+    if !hart.fp_enabled() {
+        return Err(illegal);
+    }
+    let value_of = |r: u8| {
+        if uses.reads(r as usize) {
+            element[r as usize % STREAMS]
+        } else {
+            hart.f[r as usize & 31]
+        }
+    };
+    let operands = [
+        value_of(inst.rs1),
+        value_of(inst.rs2),
+        value_of(inst.rs3),
+        value_of(inst.rd),
+    ];
+    let rs1 = hart.x[inst.rs1 as usize & 31];
+    let (value, flags, to_f) = fp_compute(&inst, hart, operands, rs1)?;
+    if let Some(addr) = write {
+        debug_assert!(to_f);
+        debug_assert_eq!(addr % crate::ssr::ELEMENT_BYTES, 0);
+        bus.store(addr, Size::Word, value)
+            .map_err(|f| Exception::StoreAccessFault(f.addr))?;
+        hart.set_fs_dirty();
+    } else if to_f {
+        hart.f[rd] = value;
+        hart.set_fs_dirty();
+    } else if rd != 0 {
+        hart.x[rd] = value;
+    }
+    if flags != 0 {
+        hart.fflags |= flags;
+        hart.set_fs_dirty();
+    }
+    hart.pc = hart.pc.wrapping_add(4);
+    let ssr = hart.ssr.as_deref_mut().ok_or(illegal)?;
+    for r in 0..STREAMS {
+        if uses.reads(r) {
+            ssr.commit_pop(r);
+        }
+    }
+    if write.is_some() {
+        ssr.commit_push(rd);
+    }
+    Ok(Retired::Normal)
+}
+
+/// A streamed FP load or store (`flw ft0`, `fsw ft1`): the elements are put in their
+/// registers, the instruction executes, a streamed destination's result is stored at its
+/// stream's next address, and ft0-ft2, pc, fflags and mstatus are restored as they were
+/// (all of them on a fault).
+#[cold]
+pub(crate) fn streamed_via_registers<B: Bus + ?Sized>(
+    inst: Inst,
+    uses: StreamUse,
     hart: &mut Hart,
     bus: &mut B,
 ) -> Result<Retired, Exception> {
@@ -470,17 +645,13 @@ fn execute_streamed<B: Bus + ?Sized>(
     let saved: [u32; STREAMS] = [hart.f[0], hart.f[1], hart.f[2]];
     let (pc, fflags, mstatus) = (hart.pc, hart.fflags, hart.mstatus);
     let result = (|| {
-        let mut read = [false; STREAMS];
-        for r in inst.f_sources().into_iter().flatten() {
+        for &r in &uses.order[..uses.reads as usize] {
             let r = r as usize;
-            if r < STREAMS && !read[r] {
-                let addr = ssr.peek(r, false).ok_or(illegal)?;
-                hart.f[r] = load(hart, bus, addr, Size::Word)?;
-                read[r] = true;
-            }
+            let addr = ssr.peek(r, false).ok_or(illegal)?;
+            hart.f[r] = load(hart, bus, addr, Size::Word)?;
         }
         let rd = inst.rd as usize;
-        let write = if inst.op.writes_f() && rd < STREAMS {
+        let write = if uses.write {
             Some(ssr.peek(rd, true).ok_or(illegal)?)
         } else {
             None
@@ -489,8 +660,10 @@ fn execute_streamed<B: Bus + ?Sized>(
         if let Some(addr) = write {
             store(hart, bus, addr, Size::Word, hart.f[rd])?;
         }
-        for (r, _) in read.iter().enumerate().filter(|(_, &on)| on) {
-            ssr.commit_pop(r);
+        for r in 0..STREAMS {
+            if uses.reads(r) {
+                ssr.commit_pop(r);
+            }
         }
         if write.is_some() {
             ssr.commit_push(rd);
@@ -510,17 +683,60 @@ fn execute_streamed<B: Bus + ?Sized>(
 /// relative to the integer path, kept out of line).
 #[inline(never)]
 fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Exception> {
-    let illegal = Exception::IllegalInstruction(inst.raw);
     if !hart.fp_enabled() {
-        return Err(illegal);
+        return Err(Exception::IllegalInstruction(inst.raw));
     }
-    let a = hart.f[inst.rs1 as usize & 31];
-    let b = hart.f[inst.rs2 as usize & 31];
+    let f = &hart.f;
+    let operands = [
+        f[inst.rs1 as usize & 31],
+        f[inst.rs2 as usize & 31],
+        f[inst.rs3 as usize & 31],
+        f[inst.rd as usize & 31],
+    ];
     let rd = inst.rd as usize & 31;
-    let rm = || Rounding::resolve(inst.rm, hart.frm).ok_or(illegal);
+    let (value, flags, to_f) = fp_compute(inst, hart, operands, rs1)?;
+    if to_f {
+        hart.f[rd] = value;
+        hart.set_fs_dirty();
+    } else if rd != 0 {
+        hart.x[rd] = value;
+    }
+    if flags != 0 {
+        hart.fflags |= flags;
+        hart.set_fs_dirty();
+    }
+    hart.pc = hart.pc.wrapping_add(4);
+    Ok(Retired::Normal)
+}
 
-    // (value, flags, destination is an FP register)
-    let (value, flags, to_f) = match inst.op {
+/// The result of an FP computation (an `is_fp` operation that is not a load or store): (value,
+/// fflags, destination is an FP register), from the values `f` of the f registers its `rs1`,
+/// `rs2`, `rs3` and `rd` fields name (a streamed operand's element in place of its register)
+/// and the integer register `rs1`. The caller has checked that the FPU is on; nothing is
+/// written. The F operations of [`execute_at`]'s hot path share their bodies with it
+/// ([`fma_s`], [`binary_s`], [`sgnj_s`]); the others are only here and in [`crate::ext`].
+#[inline(always)]
+fn fp_compute(
+    inst: &Inst,
+    hart: &Hart,
+    f: [u32; 4],
+    rs1: u32,
+) -> Result<(u32, u8, bool), Exception> {
+    let illegal = Exception::IllegalInstruction(inst.raw);
+    let [a, b, c, _] = f;
+    let rm = || Rounding::resolve(inst.rm, hart.frm).ok_or(illegal);
+    Ok(match inst.op {
+        Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS => {
+            let (v, fl) = fma_s(inst, hart, a, b, c)?;
+            (v, fl, true)
+        }
+        Op::FaddS | Op::FsubS | Op::FmulS => {
+            let (v, fl) = binary_s(inst, hart, a, b)?;
+            (v, fl, true)
+        }
+        Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS => (sgnj_s(inst, hart, a, b)?, 0, true),
+        Op::FmvXW => (a, 0, false),
+        Op::FmvWX => (rs1, 0, true),
         Op::FdivS => {
             let (v, fl) = fp::binary(BinOp::Div, a, b, rm()?);
             (v, fl, true)
@@ -552,20 +768,8 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
             (v, fl, true)
         }
         // Zfh and packed FP16 (gated by hart.ext).
-        _ => crate::ext::compute(inst, hart, rs1)?,
-    };
-    if to_f {
-        hart.f[rd] = value;
-        hart.set_fs_dirty();
-    } else if rd != 0 {
-        hart.x[rd] = value;
-    }
-    if flags != 0 {
-        hart.fflags |= flags;
-        hart.set_fs_dirty();
-    }
-    hart.pc = hart.pc.wrapping_add(4);
-    Ok(Retired::Normal)
+        _ => crate::ext::compute(inst, hart, f, rs1)?,
+    })
 }
 
 /// A load with the hart's misaligned-access policy and access-fault mapping.

@@ -254,17 +254,21 @@ fn replicate(b: u32) -> u32 {
 }
 
 /// Computes an extension instruction that is not a load or store: (value, fflags, whether
-/// the destination is an f register). The caller has checked that the FPU is on and writes
-/// the result.
-pub(crate) fn compute(inst: &Inst, hart: &Hart, rs1: u32) -> Result<(u32, u8, bool), Exception> {
+/// the destination is an f register). `f` holds the values of the f registers named by the
+/// `rs1`, `rs2`, `rs3` and `rd` fields (a streamed operand's element in place of its
+/// register: [`crate::exec::execute_streamed`]); `rs1` is the integer register `rs1`. The
+/// caller has checked that the FPU is on and writes the result.
+pub(crate) fn compute(
+    inst: &Inst,
+    hart: &Hart,
+    f: [u32; 4],
+    rs1: u32,
+) -> Result<(u32, u8, bool), Exception> {
     let illegal = Exception::IllegalInstruction(inst.raw);
     if !hart.ext.allows(inst.op) {
         return Err(illegal);
     }
-    let fa = hart.f[inst.rs1 as usize & 31];
-    let fb = hart.f[inst.rs2 as usize & 31];
-    let fc = hart.f[inst.rs3 as usize & 31];
-    let fd = hart.f[inst.rd as usize & 31];
+    let [fa, fb, fc, fd] = f;
     let rm = || Rounding::resolve(inst.rm, hart.frm).ok_or(illegal);
     // Packed operations have no rm field: they use frm.
     let frm = || Rounding::resolve(7, hart.frm).ok_or(illegal);

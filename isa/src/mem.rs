@@ -64,6 +64,14 @@ pub trait Bus {
     /// Stores the low `size` bytes of `value` at `addr`.
     fn store(&mut self, addr: u32, size: Size, value: u32) -> Result<(), BusFault>;
 
+    /// Loads the aligned word at `addr` for a stream delivery
+    /// ([`crate::exec::execute_streamed`]): exactly `load(addr, Size::Word)`, the default; a
+    /// bus may serve its common target first without the general dispatch.
+    #[inline]
+    fn load_element(&mut self, addr: u32) -> Result<u32, BusFault> {
+        self.load(addr, Size::Word)
+    }
+
     /// Serves an Xdma instruction; None when no DMA sits behind this bus (the instruction
     /// then raises illegal-instruction). The default has no DMA.
     fn dma(&mut self, req: DmaRequest) -> Option<u32> {

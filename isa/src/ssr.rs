@@ -137,10 +137,13 @@ struct Stream {
     addr: u32,
     idx: [u32; 4],
     len: u64,
-    /// The front job's direction (`Some(true)` write) and repeat, or None without a job:
-    /// kept beside the generator so a delivery does not look at the job queue.
+    /// The front job's direction (`Some(true)` write), repeat, loop bounds and strides (None
+    /// and zeros without a job): kept beside the generator so a delivery does not look at
+    /// the job queue.
     front_write: Option<bool>,
     front_repeat: u32,
+    front_bounds: [u32; 4],
+    front_strides: [u32; 4],
 }
 
 impl Stream {
@@ -158,27 +161,35 @@ impl Stream {
     /// Moves to the next element: the innermost loop with trips left advances by its stride
     /// and the loops inside it wrap; after the job's last element the next job (if any)
     /// starts at its base.
+    #[inline]
     fn advance(&mut self) {
         self.rep = 0;
         self.elem += 1;
-        if self.elem == self.len {
-            self.jobs.pop_front();
-            self.seq_base += self.len;
-            self.elem = 0;
-            self.start_front();
+        if self.elem >= self.len {
+            self.next_job();
             return;
         }
-        let Some(job) = self.jobs.front() else {
-            return;
-        };
+        // The element is not the job's last, so some loop d < loops has trips left (the
+        // bounds of unused loops are never reached before it).
         let mut d = 0;
-        while self.idx[d] == job.bounds[d] {
+        while d < 3 && self.idx[d] == self.front_bounds[d] {
             self.idx[d] = 0;
             d += 1;
         }
-        // d < loops: the element is not the job's last, so some loop has trips left
         self.idx[d] += 1;
-        self.addr = self.addr.wrapping_add(job.strides[d]);
+        self.addr = self.addr.wrapping_add(self.front_strides[d]);
+    }
+
+    /// [`Stream::advance`] past the front job's last element: the next job (if any) starts
+    /// at its base.
+    #[cold]
+    fn next_job(&mut self) {
+        if self.jobs.pop_front().is_none() {
+            return;
+        }
+        self.seq_base += self.len;
+        self.elem = 0;
+        self.start_front();
     }
 
     /// Sets the address generator to the front job's element 0 (no job: length 0).
@@ -187,6 +198,8 @@ impl Stream {
         (self.addr, self.len) = self.jobs.front().map_or((0, 0), |j| (j.base, j.len()));
         self.front_write = self.jobs.front().map(|j| j.write);
         self.front_repeat = self.jobs.front().map_or(0, |j| j.repeat);
+        self.front_bounds = self.jobs.front().map_or([0; 4], |j| j.bounds);
+        self.front_strides = self.jobs.front().map_or([0; 4], |j| j.strides);
     }
 }
 

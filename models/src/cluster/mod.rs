@@ -54,8 +54,9 @@ use config::{MisalignedAccess, TrapPolicy};
 use console::Console;
 use dma::Dma;
 use hetsim_isa::disasm::{Disasm, TraceBody, F_NAMES, X_NAMES};
+use hetsim_isa::exec::{execute_streamed, StreamUse};
 use hetsim_isa::htif::{self, HtifError, HtifMemory, Syscall};
-use hetsim_isa::ssr::SsrEvent;
+use hetsim_isa::ssr::{SsrEvent, STREAMS};
 use hetsim_isa::Symbolizer;
 use hetsim_isa::{decode_with, execute, Bus, BusFault, Class, Exception, Hart, Inst, Op, Program};
 use hetsim_isa::{DmaRequest, Misaligned, Retired, Size};
@@ -239,6 +240,16 @@ impl CoreBus<'_> {
 }
 
 impl Bus for CoreBus<'_> {
+    /// A stream element: a TCDM word (where streams live) read in place, else [`Bus::load`].
+    #[inline]
+    fn load_element(&mut self, addr: u32) -> std::result::Result<u32, BusFault> {
+        let off = addr.wrapping_sub(map::TCDM_BASE) as usize;
+        if let Some(b) = self.mem.tcdm.get(off..).and_then(|s| s.get(..4)) {
+            return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        }
+        self.load(addr, Size::Word)
+    }
+
     /// Xdma: the same engine and registers as the memory-mapped DMA interface.
     fn dma(&mut self, req: DmaRequest) -> Option<u32> {
         let r = &mut self.dma.regs;
@@ -655,7 +666,8 @@ fn fp_latency_of(f: &config::FpuTiming, class: Class) -> (u64, u64) {
 }
 
 /// An FREP repetition's instruction with the facts its replay needs, looked up once per
-/// distinct (staggered) body instruction.
+/// distinct (staggered) body instruction (streaming does not change during a replay: its
+/// body holds FP computations only).
 #[derive(Clone, Copy)]
 struct ReplayFacts {
     d: Decoded,
@@ -665,6 +677,11 @@ struct ReplayFacts {
     /// binary16 lanes and counter class (`stats::f16_lanes`, `stats::FpOpClass::of`).
     lanes: u64,
     class: usize,
+    /// The stream registers it uses (none without streaming).
+    uses: StreamUse,
+    /// Its scoreboarded FP sources: `d.fs` with the streamed ones (not scoreboarded) as the
+    /// always-ready slot 32 (`Cluster::fp_operands_ready`).
+    fs: [u8; 3],
 }
 
 struct CodeCache {
@@ -1464,30 +1481,51 @@ impl Cluster {
         pc: u32,
         now: u64,
     ) -> Result<u64> {
-        let streamed = !self.ssr_events.is_empty();
-        let ready = if streamed {
-            self.stream_ready(i, ready, lat)
-        } else {
-            ready
-        };
-        let issue = if self.cfg.fpu.shared {
+        if !self.ssr_events.is_empty() {
+            return self.fp_issue_streamed(i, lat, occ, ready, pc, now);
+        }
+        let issue = self.fpu_slot(i, ready, occ, now);
+        self.cores[i].fpu.next_free = issue + occ;
+        Ok(issue)
+    }
+
+    /// The FPU issue cycle of core `i`'s operation occupying the FPU `occ` cycles, ready at
+    /// `ready`: in order after the core's previous one, or at the shared FPU's first free
+    /// slot (reserved here).
+    #[inline]
+    fn fpu_slot(&mut self, i: usize, ready: u64, occ: u64, now: u64) -> u64 {
+        if self.cfg.fpu.shared {
             let t = self.shared_fpu_slot(ready, occ, now);
             self.shared_fpu.extend(t..t + occ);
             t
         } else {
             ready.max(self.cores[i].fpu.next_free)
-        };
-        self.cores[i].fpu.next_free = issue + occ;
-        if streamed {
-            self.stream_moves(i, issue, lat, pc, now)?;
         }
+    }
+
+    /// [`Cluster::fp_issue_timed`] for an operation that moved stream elements
+    /// (`self.ssr_events`): the readiness, the issue and the moves in one call.
+    #[inline(never)]
+    fn fp_issue_streamed(
+        &mut self,
+        i: usize,
+        lat: u64,
+        occ: u64,
+        ready: u64,
+        pc: u32,
+        now: u64,
+    ) -> Result<u64> {
+        let ready = self.stream_ready(i, ready, lat);
+        let issue = self.fpu_slot(i, ready, occ, now);
+        self.cores[i].fpu.next_free = issue + occ;
+        self.stream_moves(i, issue, lat, pc, now)?;
         Ok(issue)
     }
 
     /// `ready` delayed until the stream elements core `i`'s operation reads
     /// (`self.ssr_events`) are usable and its write stream has a FIFO entry for a result
     /// written back `lat` cycles after issue.
-    #[inline(never)]
+    #[inline]
     fn stream_ready(&self, i: usize, mut ready: u64, lat: u64) -> u64 {
         if let Some(t) = self.cores[i].ssr.as_ref() {
             for ev in &self.ssr_events {
@@ -1509,7 +1547,7 @@ impl Cluster {
     /// The stream elements of core `i`'s operation issued at `issue` move: read elements
     /// on their last delivery release their FIFO entries (the generator refills them), write
     /// elements are stored after write-back; the FP subsystem drains after the last store.
-    #[inline(never)]
+    #[inline]
     fn stream_moves(&mut self, i: usize, issue: u64, lat: u64, pc: u32, now: u64) -> Result<()> {
         let banks = self.tcdm_banks();
         let Some(t) = self.cores[i].ssr.as_mut() else {
@@ -2230,35 +2268,69 @@ impl Cluster {
         // each distinct one is decoded, and its latency and counter classes looked up, once.
         let len = cap.body.len();
         let stride = u32::from(cap.spec.stagger_max) + 1;
-        let mut facts: Vec<Option<ReplayFacts>> = vec![None; len * stride as usize];
+        let streaming = self.cfg.extensions.xssr && self.cores[i].hart.streaming();
+        // The facts of offset `off` (repetitions k with k % stride == off) at `off * len`;
+        // only the offsets of repetitions that run.
+        let mut facts: Vec<ReplayFacts> = Vec::with_capacity(len * stride as usize);
+        for off in 0..stride.min(cap.spec.reps) {
+            for body in &cap.body {
+                let d = Decoded::new(hetsim_isa::frep::staggered(body, off, &cap.spec));
+                let (lat, occ) = self.fp_latency(d.class);
+                let uses = if streaming {
+                    StreamUse::of(&d.inst)
+                } else {
+                    StreamUse::default()
+                };
+                facts.push(ReplayFacts {
+                    d,
+                    lat,
+                    occ,
+                    lanes: stats::f16_lanes(d.inst.op),
+                    class: stats::FpOpClass::of(d.inst.op) as usize,
+                    uses,
+                    fs: d.fs.map(|r| {
+                        if streaming && (r as usize) < STREAMS {
+                            32
+                        } else {
+                            r
+                        }
+                    }),
+                });
+            }
+        }
         let mut off = 1 % stride;
         for k in 1..cap.spec.reps {
             for (b, body) in cap.body.iter().enumerate() {
-                let slot = off as usize * len + b;
-                let f = *facts[slot].get_or_insert_with(|| {
-                    let d = Decoded::new(hetsim_isa::frep::staggered(body, k, &cap.spec));
-                    let (lat, occ) = self.fp_latency(d.class);
-                    ReplayFacts {
-                        d,
-                        lat,
-                        occ,
-                        lanes: stats::f16_lanes(d.inst.op),
-                        class: stats::FpOpClass::of(d.inst.op) as usize,
-                    }
-                });
+                let f = &facts[off as usize * len + b];
                 let inst = f.d.inst;
                 debug_assert!(inst == hetsim_isa::frep::staggered(body, k, &cap.spec));
                 // In order behind the block's previous operation, also on a shared FPU.
-                let from = self.cores[i].fpu.next_free.max(now + 1);
-                let ready = self.fp_operands_ready(i, &f.d, from);
+                let c = &self.cores[i];
+                let ready = f.fs.iter().fold(c.fpu.next_free.max(now + 1), |t, &r| {
+                    t.max(c.ready_f[usize::from(r)])
+                });
+                debug_assert_eq!(
+                    ready,
+                    self.fp_operands_ready(i, &f.d, c.fpu.next_free.max(now + 1))
+                );
                 let mut bus = core_bus!(self, now);
-                if let Err(e) = execute(&inst, &mut self.cores[i].hart, &mut bus) {
+                let hart = &mut self.cores[i].hart;
+                let done = if f.uses.any() {
+                    execute_streamed(&inst, f.uses, hart, &mut bus)
+                } else {
+                    execute(&inst, hart, &mut bus)
+                };
+                if let Err(e) = done {
                     return Err(self.trap_error(i, e, &inst, now));
                 }
                 self.cores[i].hart.pc = next_pc;
                 self.take_ssr_events(i);
-                let issue = self.fp_issue_timed(i, f.lat, f.occ, ready, pc, now)?;
-                self.fp_result_counted(i, &inst, issue + f.lat, f.lanes, f.class);
+                let issue = if self.ssr_events.is_empty() {
+                    self.fp_issue_timed(i, f.lat, f.occ, ready, pc, now)?
+                } else {
+                    self.fp_issue_streamed(i, f.lat, f.occ, ready, pc, now)?
+                };
+                self.cores[i].fp_done(&inst, f.lanes, f.class, issue + f.lat, f.uses.writes());
             }
             off += 1;
             if off == stride {

@@ -407,7 +407,10 @@ impl SsrTiming {
         let depth = entries.depth;
         let tcdm_latency = self.tcdm_latency;
         let st = &mut self.streams[stream];
-        while st.req < st.launched && st.req < st.freed + depth {
+        // The requests the credits allow: launched elements up to `depth` past the last
+        // released one (neither bound moves in the loop).
+        let limit = st.launched.min(st.freed + depth);
+        while st.req < limit {
             let Some(j) = st.job_of(st.req) else {
                 break;
             };
