@@ -62,7 +62,7 @@ use hetsim_isa::{DmaRequest, Misaligned, Retired, Size};
 use icache::ICache;
 use redmule::{Redmule, RedmuleMemory};
 use ssr::{BankOf, BankReservations, SsrTiming};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -410,9 +410,88 @@ struct FpuState {
     /// First cycle at which the private FPU can issue the next operation (in order).
     next_free: u64,
     /// FPU issue cycles of offloaded operations not yet issued at the current cycle.
-    queue: VecDeque<u64>,
+    queue: FpQueue,
     /// Cycle at which every offloaded operation's result is ready.
     drained_at: u64,
+}
+
+/// A core's FP offload queue: FPU issue cycles, oldest first, in a ring whose capacity is a
+/// power of two (it grows when full, so any configured depth works). A ring instead of a
+/// `VecDeque` so that a private run's start saves it with one slice copy
+/// ([`RunStart::save`]).
+#[derive(Clone)]
+struct FpQueue {
+    buf: Vec<u64>,
+    head: usize,
+    len: usize,
+}
+
+impl Default for FpQueue {
+    fn default() -> FpQueue {
+        FpQueue {
+            buf: vec![0; 8],
+            head: 0,
+            len: 0,
+        }
+    }
+}
+
+impl FpQueue {
+    /// The number of queued operations.
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The oldest queued issue cycle.
+    #[inline]
+    fn front(&self) -> Option<u64> {
+        (self.len > 0).then(|| self.buf[self.head & (self.buf.len() - 1)])
+    }
+
+    /// Drops the operations issued at or before `t`.
+    #[inline]
+    fn retire(&mut self, t: u64) {
+        let mask = self.buf.len() - 1;
+        while self.len > 0 && self.buf[self.head & mask] <= t {
+            self.head = (self.head + 1) & mask;
+            self.len -= 1;
+        }
+    }
+
+    /// Appends issue cycle `t`.
+    #[inline]
+    fn push_back(&mut self, t: u64) {
+        if self.len == self.buf.len() {
+            self.grow();
+        }
+        let mask = self.buf.len() - 1;
+        self.buf[(self.head + self.len) & mask] = t;
+        self.len += 1;
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let mut buf = vec![0; self.buf.len() * 2];
+        let mask = self.buf.len() - 1;
+        for (k, b) in buf.iter_mut().take(self.len).enumerate() {
+            *b = self.buf[(self.head + k) & mask];
+        }
+        self.buf = buf;
+        self.head = 0;
+    }
+
+    /// Makes this queue equal to `o` (one slice copy when the capacities agree).
+    #[inline]
+    fn copy_from(&mut self, o: &FpQueue) {
+        if self.buf.len() == o.buf.len() {
+            self.buf.copy_from_slice(&o.buf);
+        } else {
+            self.buf.clone_from(&o.buf);
+        }
+        self.head = o.head;
+        self.len = o.len;
+    }
 }
 
 /// What a private run ([`Cluster::private_run`]) changes in its core, saved when the run
@@ -421,87 +500,117 @@ struct FpuState {
 /// error, a region marker's snapshot of every core, fence.i, the stop flag), the run is cut
 /// back by restoring this and running it again up to that cycle: its instructions depend on
 /// nothing outside their core, so the second run repeats the first one's prefix exactly.
+///
+/// The core's scalar state, counters and FPU queue are copied at the start; its register
+/// files and their ready cycles are not (about 0.8 KB, while a run is a handful of
+/// instructions): the run journals each register it is about to write, with its old value
+/// and ready cycle, and [`RunStart::restore`] undoes the journal newest first.
 struct RunStart {
     /// The run's bound when it started (no issue attempt at or after it).
     bound: u64,
-    x: [u32; 32],
-    f: [u32; 32],
     pc: u32,
     fflags: u8,
     frm: u8,
     mstatus: u32,
     cycle: u64,
     instret: u64,
-    ready_x: [u64; 32],
-    ready_f: [u64; 33],
-    fpu: FpuState,
+    fpu_next_free: u64,
+    fpu_drained_at: u64,
+    fpu_queue: FpQueue,
     counters: CoreCounters,
     next_issue: u64,
     last_stall: Option<(StallCause, u64)>,
     prev_pc: Option<u32>,
+    /// The run's register writes, oldest first (the first `journal_len` entries): (register,
+    /// its value and its ready cycle before the write); registers 0 to 31 are x0 to x31, 32
+    /// to 63 are f0 to f31. A run makes at most one issue attempt per cycle and at most
+    /// [`RUN_HORIZON`] of them, so the array never fills.
+    journal: Box<[(u8, u32, u64); RUN_HORIZON as usize]>,
+    journal_len: usize,
 }
 
 impl RunStart {
     fn new() -> RunStart {
         RunStart {
             bound: 0,
-            x: [0; 32],
-            f: [0; 32],
             pc: 0,
             fflags: 0,
             frm: 0,
             mstatus: 0,
             cycle: 0,
             instret: 0,
-            ready_x: [0; 32],
-            ready_f: [0; 33],
-            fpu: FpuState::default(),
+            fpu_next_free: 0,
+            fpu_drained_at: 0,
+            fpu_queue: FpQueue::default(),
             counters: CoreCounters::default(),
             next_issue: 0,
             last_stall: None,
             prev_pc: None,
+            journal: Box::new([(0, 0, 0); RUN_HORIZON as usize]),
+            journal_len: 0,
         }
     }
 
-    /// Saves core `c`'s state at the start of a run bounded by `bound`.
+    /// Saves core `c`'s state at the start of a run bounded by `bound` (with an empty
+    /// journal).
+    #[inline]
     fn save(&mut self, c: &Core, bound: u64) {
         let h = &c.hart;
         self.bound = bound;
-        self.x = h.x;
-        self.f = h.f;
         self.pc = h.pc;
         self.fflags = h.fflags;
         self.frm = h.frm;
         self.mstatus = h.mstatus;
         self.cycle = h.cycle;
         self.instret = h.instret;
-        self.ready_x = c.ready_x;
-        self.ready_f = c.ready_f;
-        self.fpu.next_free = c.fpu.next_free;
-        self.fpu.drained_at = c.fpu.drained_at;
-        self.fpu.queue.clone_from(&c.fpu.queue);
+        self.fpu_next_free = c.fpu.next_free;
+        self.fpu_drained_at = c.fpu.drained_at;
+        self.fpu_queue.copy_from(&c.fpu.queue);
         self.counters.clone_from(&c.counters);
         self.next_issue = c.next_issue;
         self.last_stall = c.last_stall;
         self.prev_pc = c.prev_pc;
+        self.journal_len = 0;
     }
 
-    /// Puts the saved state back into core `c`.
-    fn restore(&self, c: &mut Core) {
+    /// Records that core `c` is about to write register `r` (0 to 31: x, 32 to 63: f; x0
+    /// stands for "none": it is never written, so undoing its entry changes nothing).
+    #[inline]
+    fn journal(&mut self, c: &Core, r: u8) {
+        let k = r as usize & 31;
+        let e = if r < 32 {
+            (r, c.hart.x[k], c.ready_x[k])
+        } else {
+            (r, c.hart.f[k], c.ready_f[k])
+        };
+        self.journal[self.journal_len] = e;
+        self.journal_len += 1;
+    }
+
+    /// Puts the saved state back into core `c`: the scalars, counters and FPU queue, and
+    /// the journal's registers newest first (emptying it).
+    fn restore(&mut self, c: &mut Core) {
+        for &(r, v, ready) in self.journal[..self.journal_len].iter().rev() {
+            let k = r as usize & 31;
+            if r < 32 {
+                c.hart.x[k] = v;
+                c.ready_x[k] = ready;
+            } else {
+                c.hart.f[k] = v;
+                c.ready_f[k] = ready;
+            }
+        }
+        self.journal_len = 0;
         let h = &mut c.hart;
-        h.x = self.x;
-        h.f = self.f;
         h.pc = self.pc;
         h.fflags = self.fflags;
         h.frm = self.frm;
         h.mstatus = self.mstatus;
         h.cycle = self.cycle;
         h.instret = self.instret;
-        c.ready_x = self.ready_x;
-        c.ready_f = self.ready_f;
-        c.fpu.next_free = self.fpu.next_free;
-        c.fpu.drained_at = self.fpu.drained_at;
-        c.fpu.queue.clone_from(&self.fpu.queue);
+        c.fpu.next_free = self.fpu_next_free;
+        c.fpu.drained_at = self.fpu_drained_at;
+        c.fpu.queue.copy_from(&self.fpu_queue);
         c.counters.clone_from(&self.counters);
         c.next_issue = self.next_issue;
         c.last_stall = self.last_stall;
@@ -597,6 +706,10 @@ struct Decoded {
     lanes: u8,
     /// Its energy class ([`stats::FpOpClass`] as index).
     fp_class: u8,
+    /// The register an ALU operation, jump or offloaded FP operation writes, for a private
+    /// run's journal ([`RunStart::journal`]): 1 to 31 for x1 to x31, 32 to 63 for f0 to f31,
+    /// 0 for none.
+    writes: u8,
 }
 
 impl Decoded {
@@ -618,13 +731,22 @@ impl Decoded {
             class,
             Class::Load | Class::Store | Class::FpLoad | Class::FpStore
         );
+        let xd = if inst.op.writes_x() { inst.rd } else { 0 };
+        let offloaded = inst.op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore);
         Decoded {
             class,
             xs: [a.unwrap_or(0), b.unwrap_or(0)],
-            xd: if inst.op.writes_x() { inst.rd } else { 0 },
+            xd,
+            writes: if xd != 0 {
+                xd & 31
+            } else if offloaded && inst.op.writes_f() {
+                32 | (inst.rd & 31)
+            } else {
+                0
+            },
             fs: [f.unwrap_or(32), g.unwrap_or(32), h.unwrap_or(32)],
             mem,
-            offloaded: inst.op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore),
+            offloaded,
             rare: class == Class::Csr
                 || matches!(inst.op, Op::ScfgWi | Op::ScfgW | Op::DmCpy | Op::DmCpyi),
             private_int: matches!(class, Class::Alu | Class::Branch | Class::Jump),
@@ -1809,9 +1931,11 @@ impl Cluster {
             dma,
             aimc,
             redmule,
+            runs,
             ..
         } = self;
         let c = &mut cores[i];
+        let saved = &mut runs[i];
         // Runs start only while the core does not stream (`start_run`), and only SSR
         // instructions (never in a run) turn streaming on.
         debug_assert!(!c.hart.streaming());
@@ -1845,11 +1969,9 @@ impl Cluster {
             let mut fp_ready = 0;
             if d.offloaded {
                 let fpu = &mut c.fpu;
-                while fpu.queue.front().is_some_and(|&q| q <= t) {
-                    fpu.queue.pop_front();
-                }
+                fpu.queue.retire(t);
                 if fpu.queue.len() >= depth {
-                    let until = fpu.queue.front().copied().unwrap_or(t + 1);
+                    let until = fpu.queue.front().unwrap_or(t + 1);
                     c.stall(StallCause::FpuQueueFull, t, until);
                     continue;
                 }
@@ -1859,6 +1981,9 @@ impl Cluster {
                     fp_ready = fp_ready.max(c.ready_f[(r as usize).min(32)]);
                 }
             }
+            // The register this instruction writes, for a cut ([`RunStart::restore`]); on a
+            // trap below the entry restores the unchanged value.
+            saved.journal(c, d.writes);
             c.hart.cycle = t;
             let mut bus = CoreBus {
                 mem,
@@ -1904,7 +2029,7 @@ impl Cluster {
         if !self.cores[k].run_saved || self.cores[k].next_issue <= limit {
             return;
         }
-        let r = &self.runs[k];
+        let r = &mut self.runs[k];
         let bound = r.bound.min(limit);
         r.restore(&mut self.cores[k]);
         self.private_run(k, bound);
@@ -2063,11 +2188,9 @@ impl Cluster {
         if offloaded {
             let depth = self.cfg.fpu.queue_depth as usize;
             let fpu = &mut self.cores[i].fpu;
-            while fpu.queue.front().is_some_and(|&t| t <= now) {
-                fpu.queue.pop_front();
-            }
+            fpu.queue.retire(now);
             if fpu.queue.len() >= depth {
-                let until = fpu.queue.front().copied().unwrap_or(now + 1);
+                let until = fpu.queue.front().unwrap_or(now + 1);
                 self.stall(i, StallCause::FpuQueueFull, now, until);
                 return Ok(());
             }
