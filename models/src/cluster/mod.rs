@@ -2062,19 +2062,30 @@ impl Cluster {
     }
 
     /// Tries to issue core `i`'s next instruction at cycle `now`.
+    ///
+    /// The core is borrowed once (`c`) beside the other fields of the cluster it touches, so
+    /// the common path indexes `cores` a few times instead of at every access; the calls into
+    /// the stream and FPU functions, which take the whole cluster, end that borrow and the
+    /// core is borrowed again after them.
     fn step_core(&mut self, i: usize, now: u64) -> Result<()> {
-        let pc = self.cores[i].hart.pc;
+        let c = &mut self.cores[i];
+        let pc = c.hart.pc;
         // Fetch through the I-cache (one lookup per line change).
         let line = self.icache.line_of(pc);
-        if self.cores[i].line != Some(line) {
+        if c.line != Some(line) {
             let ready = self.icache.fetch(pc, now);
             if ready > now {
-                self.stall(i, StallCause::ICache, now, ready);
+                c.stall(StallCause::ICache, now, ready);
                 return Ok(());
             }
-            self.cores[i].line = Some(line);
+            c.line = Some(line);
         }
-        let d = self.fetch(pc);
+        let d = fetch_from(
+            &mut self.code,
+            &mut self.mem,
+            self.cfg.extensions.to_isa(),
+            pc,
+        );
         if d.unmapped {
             return self.exception(i, Exception::InstructionAccessFault(pc), &d.inst, now);
         }
@@ -2083,21 +2094,19 @@ impl Cluster {
         let class = d.class;
 
         // Integer operands and WAW on an integer destination.
-        {
-            let c = &self.cores[i];
-            let ready = c.ready_x[d.xs[0] as usize & 31]
-                .max(c.ready_x[d.xs[1] as usize & 31])
-                .max(c.ready_x[d.xd as usize & 31]);
-            if ready > now {
-                self.stall(i, StallCause::Raw, now, ready);
-                return Ok(());
-            }
+        let c = &mut self.cores[i];
+        let ready = c.ready_x[d.xs[0] as usize & 31]
+            .max(c.ready_x[d.xs[1] as usize & 31])
+            .max(c.ready_x[d.xd as usize & 31]);
+        if ready > now {
+            c.stall(StallCause::Raw, now, ready);
+            return Ok(());
         }
         // FP data of fsw/fsh, and FP CSR accesses, wait for the FP subsystem.
         if class == Class::FpStore {
-            let t = self.cores[i].ready_f[inst.rs2 as usize & 31];
+            let t = c.ready_f[inst.rs2 as usize & 31];
             if t > now {
-                self.stall(i, StallCause::FpDependency, now, t);
+                c.stall(StallCause::FpDependency, now, t);
                 return Ok(());
             }
         }
@@ -2105,9 +2114,9 @@ impl Cluster {
             if class == Class::Csr
                 && (matches!(inst.imm, 1..=3) || inst.imm == i32::from(hetsim_isa::ssr::CSR_SSR))
             {
-                let t = self.cores[i].fpu.drained_at;
+                let t = c.fpu.drained_at;
                 if t > now {
-                    self.stall(i, StallCause::FpDependency, now, t);
+                    c.stall(StallCause::FpDependency, now, t);
                     return Ok(());
                 }
             }
@@ -2120,25 +2129,26 @@ impl Cluster {
             }
         }
         // Structural hazards.
+        let c = &mut self.cores[i];
         let mut latency = u64::from(self.cfg.core.alu_latency);
         if d.mem {
-            let addr = self.cores[i].hart.x[inst.rs1 as usize & 31].wrapping_add(inst.imm as u32);
+            let addr = c.hart.x[inst.rs1 as usize & 31].wrapping_add(inst.imm as u32);
             match self.mem.target(addr) {
                 Target::Tcdm => {
                     let bank =
                         ((addr - map::TCDM_BASE) >> self.bank_shift) & (self.cfg.tcdm.banks - 1);
                     if self.bank_busy[bank as usize] == now || self.bank_grant[i] != now {
-                        self.cores[i].counters.bank_conflicts += 1;
-                        self.stall(i, StallCause::BankConflict, now, now + 1);
+                        c.counters.bank_conflicts += 1;
+                        c.stall(StallCause::BankConflict, now, now + 1);
                         return Ok(());
                     }
                     self.bank_busy[bank as usize] = now;
-                    self.cores[i].counters.tcdm_accesses += 1;
+                    c.counters.tcdm_accesses += 1;
                     latency = u64::from(self.cfg.tcdm.latency);
                 }
                 Target::L2 => {
                     if self.l2_port.0 == now && self.l2_port.1 >= self.cfg.l2.ports {
-                        self.stall(i, StallCause::L2Port, now, now + 1);
+                        c.stall(StallCause::L2Port, now, now + 1);
                         return Ok(());
                     }
                     self.l2_port = if self.l2_port.0 == now {
@@ -2158,14 +2168,14 @@ impl Cluster {
         {
             // Back-pressure: wait for the oldest transfer to leave the queue.
             let until = self.dma.next_event(now + 1).unwrap_or(now + 1).max(now + 1);
-            self.stall(i, StallCause::DmaQueueFull, now, until);
+            c.stall(StallCause::DmaQueueFull, now, until);
             return Ok(());
         }
         match class {
             Class::Mul => {
                 if self.div_free > now || self.mul_last == now {
                     let until = self.div_free.max(now + 1);
-                    self.stall(i, StallCause::MulDivBusy, now, until);
+                    c.stall(StallCause::MulDivBusy, now, until);
                     return Ok(());
                 }
                 self.mul_last = now;
@@ -2174,7 +2184,7 @@ impl Cluster {
             Class::Div => {
                 if self.div_free > now || self.mul_last == now {
                     let until = self.div_free.max(now + 1);
-                    self.stall(i, StallCause::MulDivBusy, now, until);
+                    c.stall(StallCause::MulDivBusy, now, until);
                     return Ok(());
                 }
                 latency = u64::from(self.cfg.muldiv.div_latency);
@@ -2187,26 +2197,27 @@ impl Cluster {
         let mut fp_ready = 0;
         if offloaded {
             let depth = self.cfg.fpu.queue_depth as usize;
-            let fpu = &mut self.cores[i].fpu;
+            let fpu = &mut c.fpu;
             fpu.queue.retire(now);
             if fpu.queue.len() >= depth {
                 let until = fpu.queue.front().unwrap_or(now + 1);
-                self.stall(i, StallCause::FpuQueueFull, now, until);
+                c.stall(StallCause::FpuQueueFull, now, until);
                 return Ok(());
             }
             fp_ready = self.fp_operands_ready(i, &d, now + u64::from(self.cfg.fpu.offload_latency));
         }
 
         // Execute.
-        self.cores[i].hart.cycle = now;
+        let c = &mut self.cores[i];
+        c.hart.cycle = now;
         let mut bus = core_bus!(self, now);
-        let result = execute(&inst, &mut self.cores[i].hart, &mut bus);
+        let result = execute(&inst, &mut c.hart, &mut bus);
         let effect = bus.effect;
         let retired = match result {
             Ok(r) => r,
             Err(e) => return self.exception(i, e, &inst, now),
         };
-        self.cores[i].prev_pc = Some(pc);
+        c.prev_pc = Some(pc);
         if d.xd == 2 {
             self.check_stack(i, &inst, pc, now)?;
         }
@@ -2261,20 +2272,16 @@ impl Cluster {
             Retired::Taken => self.cfg.core.jump_penalty,
             _ => 0,
         };
+        let c = &mut self.cores[i];
         if penalty > 0 {
-            self.stall(
-                i,
-                StallCause::Control,
-                now + 1,
-                now + 1 + u64::from(penalty),
-            );
+            c.stall(StallCause::Control, now + 1, now + 1 + u64::from(penalty));
         }
         if let Retired::Frep(spec) = retired {
-            self.cores[i].frep = Some(hetsim_isa::frep::FrepCapture::new(spec));
-        } else if let Some(cap) = self.cores[i].frep.as_mut() {
+            c.frep = Some(hetsim_isa::frep::FrepCapture::new(spec));
+        } else if let Some(cap) = c.frep.as_mut() {
             match cap.push(inst) {
                 Err(bad) => {
-                    self.cores[i].frep = None;
+                    c.frep = None;
                     let mut e = self.trap_error_at(
                         i,
                         Exception::IllegalInstruction(bad.raw),
