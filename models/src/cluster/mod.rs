@@ -710,6 +710,9 @@ struct Decoded {
     /// run's journal ([`RunStart::journal`]): 1 to 31 for x1 to x31, 32 to 63 for f0 to f31,
     /// 0 for none.
     writes: u8,
+    /// [`Decoded::private_under`] the cluster's configuration, set when the code cache
+    /// decodes it (`decode_at`); false elsewhere.
+    private: bool,
 }
 
 impl Decoded {
@@ -717,7 +720,7 @@ impl Decoded {
     /// operation for a private FPU; not an instruction writing `sp` under the stack guard
     /// (its check can stop the run), nor an unmapped pc.
     #[inline]
-    fn private(&self, cfg: &ClusterConfig) -> bool {
+    fn private_under(&self, cfg: &ClusterConfig) -> bool {
         !self.unmapped
             && (self.private_int || (self.offloaded && !cfg.fpu.shared))
             && !(self.xd == 2 && cfg.stack_guard.is_some())
@@ -754,6 +757,7 @@ impl Decoded {
             fp_class: stats::FpOpClass::of(inst.op) as u8,
             inst,
             unmapped: false,
+            private: false,
         }
     }
 }
@@ -797,28 +801,18 @@ struct CodeCache {
 /// The decoded instruction at `pc`: from the code caches, else decoded from memory (and
 /// cached when `pc` lies in a code segment).
 #[inline]
-fn fetch_from(
-    code: &mut [CodeCache],
-    mem: &mut Memory,
-    ext: hetsim_isa::Extensions,
-    pc: u32,
-) -> Decoded {
+fn fetch_from(code: &mut [CodeCache], mem: &mut Memory, cfg: &ClusterConfig, pc: u32) -> Decoded {
     if let Some(c) = code.first() {
         if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
             return *d;
         }
     }
-    decode_at(code, mem, ext, pc)
+    decode_at(code, mem, cfg, pc)
 }
 
 /// Decodes the instruction at `pc` and caches it (`fetch_from`'s miss path).
 #[inline(never)]
-fn decode_at(
-    code: &mut [CodeCache],
-    mem: &mut Memory,
-    ext: hetsim_isa::Extensions,
-    pc: u32,
-) -> Decoded {
+fn decode_at(code: &mut [CodeCache], mem: &mut Memory, cfg: &ClusterConfig, pc: u32) -> Decoded {
     let raw = mem
         .slice(pc, 4)
         .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
@@ -829,7 +823,8 @@ fn decode_at(
             ..Decoded::new(Inst::illegal(0))
         };
     };
-    let d = Decoded::new(decode_with(raw, ext));
+    let mut d = Decoded::new(decode_with(raw, cfg.extensions.to_isa()));
+    d.private = d.private_under(cfg);
     for c in code {
         let idx = (pc.wrapping_sub(c.base) / 4) as usize;
         if pc >= c.base && idx < c.insts.len() {
@@ -960,6 +955,10 @@ pub struct Cluster {
     private_runs: bool,
     /// Per core: the start of its current private run.
     runs: Vec<RunStart>,
+    /// Set when an issue changed cores other than the issuing one (a side effect such as a
+    /// barrier release, or fence.i cutting runs back): the cycle loop then recomputes the
+    /// next event over every core instead of using the one it gathered while issuing.
+    rescan: bool,
 }
 
 /// How often (in simulated cycles with activity) the run looks at the stop flag.
@@ -1113,6 +1112,7 @@ impl Cluster {
             stepping: false,
             private_runs: private_runs_default(),
             runs: (0..cfg.cores).map(|_| RunStart::new()).collect(),
+            rescan: false,
         })
     }
 
@@ -1297,16 +1297,26 @@ impl Cluster {
             self.ssr_step(now);
             self.arbitrate_banks(now);
             debug_assert_eq!(first as u64, now % n as u64);
+            // Next cycle with something to do: gathered while the cores issue (an issue
+            // changes only its own core unless it sets `rescan`).
+            let mut next = u64::MAX;
             let mut i = first;
             for _ in 0..n {
-                if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
-                    self.cores[i].run_saved = false;
-                    if let Err(e) = self.step_core(i, now) {
-                        self.settle(now, i);
-                        return Err(e);
+                let c = &mut self.cores[i];
+                if c.state == CoreState::Running {
+                    if c.next_issue <= now {
+                        c.run_saved = false;
+                        if let Err(e) = self.step_core(i, now) {
+                            self.settle(now, i);
+                            return Err(e);
+                        }
+                        if runs && self.exit.is_none() {
+                            self.start_run(i, now);
+                        }
                     }
-                    if runs && self.exit.is_none() {
-                        self.start_run(i, now);
+                    let c = &self.cores[i];
+                    if c.state == CoreState::Running {
+                        next = next.min(c.next_issue);
                     }
                 }
                 i += 1;
@@ -1320,11 +1330,13 @@ impl Cluster {
                 self.settle_all(now + 1);
                 return Ok(self.finish(code, now + 1));
             }
-            // Next cycle with something to do.
-            let mut next = u64::MAX;
-            for c in &self.cores {
-                if c.state == CoreState::Running {
-                    next = next.min(c.next_issue);
+            if self.rescan {
+                self.rescan = false;
+                next = u64::MAX;
+                for c in &self.cores {
+                    if c.state == CoreState::Running {
+                        next = next.min(c.next_issue);
+                    }
                 }
             }
             if let Some(t) = self.dma.next_event(now + 1) {
@@ -1723,12 +1735,7 @@ impl Cluster {
 
     #[inline(never)]
     fn fetch_slow(&mut self, pc: u32) -> Decoded {
-        decode_at(
-            &mut self.code,
-            &mut self.mem,
-            self.cfg.extensions.to_isa(),
-            pc,
-        )
+        decode_at(&mut self.code, &mut self.mem, &self.cfg, pc)
     }
 
     fn fp_latency(&self, class: Class) -> (u64, u64) {
@@ -1907,8 +1914,7 @@ impl Cluster {
     /// check and a shared FPU keep an instruction out of runs).
     #[inline]
     fn private_at(&mut self, pc: u32) -> bool {
-        let d = self.fetch(pc);
-        d.private(&self.cfg)
+        self.fetch(pc).private
     }
 
     /// Core `i`'s private run: issue attempts at its own next-issue cycles, by the same
@@ -1943,7 +1949,6 @@ impl Cluster {
         // `step_core` does); otherwise it stays in the line the core fetched last.
         let ideal = icache.is_ideal();
         let line = c.line;
-        let ext = cfg.extensions.to_isa();
         let alu = u64::from(cfg.core.alu_latency);
         let depth = cfg.fpu.queue_depth as usize;
         let offload = u64::from(cfg.fpu.offload_latency);
@@ -1954,8 +1959,8 @@ impl Cluster {
             if t >= bound || (Some(pc_line) != line && !ideal) {
                 return;
             }
-            let d = fetch_from(code, mem, ext, pc);
-            if !d.private(cfg) {
+            let d = fetch_from(code, mem, cfg, pc);
+            if !d.private {
                 return;
             }
             c.line = Some(pc_line);
@@ -2080,12 +2085,7 @@ impl Cluster {
             }
             c.line = Some(line);
         }
-        let d = fetch_from(
-            &mut self.code,
-            &mut self.mem,
-            self.cfg.extensions.to_isa(),
-            pc,
-        );
+        let d = fetch_from(&mut self.code, &mut self.mem, &self.cfg, pc);
         if d.unmapped {
             return self.exception(i, Exception::InstructionAccessFault(pc), &d.inst, now);
         }
@@ -2304,6 +2304,7 @@ impl Cluster {
             Retired::FenceI => {
                 // The other cores' runs ahead must not have used the old code.
                 self.settle(now, i);
+                self.rescan = true;
                 for cc in &mut self.code {
                     cc.insts.fill(None);
                 }
@@ -2319,7 +2320,8 @@ impl Cluster {
             }
             _ => {}
         }
-        if effect != Effect::None {
+        if !matches!(effect, Effect::None) {
+            self.rescan = true;
             self.effect(i, effect, now)?;
         }
         Ok(())
