@@ -1799,51 +1799,57 @@ impl Cluster {
         })
     }
 
-    /// The TCDM bank core `i` will request if it issues at `now`: it is ready, its line is in
-    /// the I-cache, its operands are ready and its next instruction is a TCDM load or store.
-    /// (These are exactly the conditions under which `step_core` reaches bank arbitration.)
-    fn tcdm_request(&mut self, i: usize, now: u64) -> Option<u32> {
-        let c = &self.cores[i];
-        if c.state != CoreState::Running || c.next_issue > now {
-            return None;
-        }
-        let pc = c.hart.pc;
-        if c.line != Some(self.icache.line_of(pc)) && !self.icache.probe(pc, now) {
-            return None;
-        }
-        let d = self.fetch(pc);
-        if !matches!(
-            d.class,
-            Class::Load | Class::Store | Class::FpLoad | Class::FpStore
-        ) {
-            return None;
-        }
-        let c = &self.cores[i];
-        let ready = c.ready_x[d.xs[0] as usize & 31]
-            .max(c.ready_x[d.xs[1] as usize & 31])
-            .max(c.ready_x[d.xd as usize & 31]);
-        if ready > now || (d.class == Class::FpStore && c.ready_f[d.inst.rs2 as usize & 31] > now) {
-            return None;
-        }
-        let addr = c.hart.x[d.inst.rs1 as usize & 31].wrapping_add(d.inst.imm as u32);
-        if self.mem.target(addr) != Target::Tcdm {
-            return None;
-        }
-        Some(((addr - map::TCDM_BASE) >> self.bank_shift) & (self.cfg.tcdm.banks - 1))
-    }
-
     /// Per-bank round-robin arbitration of this cycle's TCDM requests: each bank not taken
     /// by the DMA is granted to the requesting core closest at or after its pointer, and the
     /// pointer moves past the winner.
+    ///
+    /// A core requests the bank of its next instruction when it is due at `now`, its line is
+    /// in the I-cache, its operands are ready and that instruction is a TCDM load or store:
+    /// exactly the conditions under which `step_core` reaches bank arbitration.
     fn arbitrate_banks(&mut self, now: u64) {
         let n = self.cores.len();
-        let mut requests = std::mem::take(&mut self.requests);
+        let Cluster {
+            cores,
+            requests,
+            icache,
+            code,
+            mem,
+            cfg,
+            bank_busy,
+            bank_shift,
+            bank_rr,
+            bank_grant,
+            ..
+        } = self;
         requests.clear();
-        for i in 0..n {
-            if let Some(b) = self.tcdm_request(i, now) {
-                if self.bank_busy[b as usize] != now {
-                    requests.push((b, i));
-                }
+        let bank_mask = cfg.tcdm.banks - 1;
+        for (i, c) in cores.iter().enumerate() {
+            if c.state != CoreState::Running || c.next_issue > now {
+                continue;
+            }
+            let pc = c.hart.pc;
+            if c.line != Some(icache.line_of(pc)) && !icache.probe(pc, now) {
+                continue;
+            }
+            let d = fetch_from(code, mem, cfg, pc);
+            if !d.mem {
+                continue;
+            }
+            let ready = c.ready_x[d.xs[0] as usize & 31]
+                .max(c.ready_x[d.xs[1] as usize & 31])
+                .max(c.ready_x[d.xd as usize & 31]);
+            if ready > now
+                || (d.class == Class::FpStore && c.ready_f[d.inst.rs2 as usize & 31] > now)
+            {
+                continue;
+            }
+            let addr = c.hart.x[d.inst.rs1 as usize & 31].wrapping_add(d.inst.imm as u32);
+            if mem.target(addr) != Target::Tcdm {
+                continue;
+            }
+            let b = ((addr - map::TCDM_BASE) >> *bank_shift) & bank_mask;
+            if bank_busy[b as usize] != now {
+                requests.push((b, i));
             }
         }
         // Per bank, the requester closest at or after the bank's pointer wins (requests are
@@ -1856,13 +1862,13 @@ impl Cluster {
         let k = requests.len();
         if k == 1 {
             let (b, i) = requests[0];
-            self.bank_grant[i] = now;
-            self.bank_rr[b as usize] = after(i);
+            bank_grant[i] = now;
+            bank_rr[b as usize] = after(i);
         } else if k > 1 {
             // Bit i: core i won its bank (cores <= 64, `ClusterConfig::validate`).
             let mut winners = 0u64;
-            for &(b, i) in &requests {
-                let rr = self.bank_rr[b as usize];
+            for &(b, i) in requests.iter() {
+                let rr = bank_rr[b as usize];
                 let d = dist(i, rr);
                 if requests
                     .iter()
@@ -1871,14 +1877,13 @@ impl Cluster {
                     winners |= 1 << i;
                 }
             }
-            for &(b, i) in &requests {
+            for &(b, i) in requests.iter() {
                 if winners >> i & 1 != 0 {
-                    self.bank_grant[i] = now;
-                    self.bank_rr[b as usize] = after(i);
+                    bank_grant[i] = now;
+                    bank_rr[b as usize] = after(i);
                 }
             }
         }
-        self.requests = requests;
     }
 
     /// After core `i`'s issue attempt in the cycle loop's cycle `now`: when its next
