@@ -573,18 +573,16 @@ impl RunStart {
         self.journal_len = 0;
     }
 
-    /// Records that core `c` is about to write register `r` (0 to 31: x, 32 to 63: f; x0
-    /// stands for "none": it is never written, so undoing its entry changes nothing).
+    /// The journal entry for core `c` about to write register `r` (0 to 31: x, 32 to 63:
+    /// f; x0 stands for "none": it is never written, so undoing its entry changes nothing).
     #[inline]
-    fn journal(&mut self, c: &Core, r: u8) {
+    fn entry(c: &Core, r: u8) -> (u8, u32, u64) {
         let k = r as usize & 31;
-        let e = if r < 32 {
+        if r < 32 {
             (r, c.hart.x[k], c.ready_x[k])
         } else {
             (r, c.hart.f[k], c.ready_f[k])
-        };
-        self.journal[self.journal_len] = e;
-        self.journal_len += 1;
+        }
     }
 
     /// Puts the saved state back into core `c`: the scalars, counters and FPU queue, and
@@ -1957,16 +1955,30 @@ impl Cluster {
         let alu = u64::from(cfg.core.alu_latency);
         let depth = cfg.fpu.queue_depth as usize;
         let offload = u64::from(cfg.fpu.offload_latency);
+        // One bus for the whole run (its instructions do not access memory; the code cache
+        // reads instructions through it).
+        let mut bus = CoreBus {
+            mem,
+            dma,
+            dma_depth: cfg.dma.queue_depth,
+            aimc,
+            redmule,
+            now: c.next_issue,
+            effect: Effect::None,
+        };
+        // The journal's length, kept in a register and stored when the run ends.
+        let journal = &mut saved.journal;
+        let mut jlen = saved.journal_len;
         loop {
             let t = c.next_issue;
             let pc = c.hart.pc;
             let pc_line = icache.line_of(pc);
             if t >= bound || (Some(pc_line) != line && !ideal) {
-                return;
+                break;
             }
-            let d = fetch_from(code, mem, cfg, pc);
+            let d = fetch_from(code, bus.mem, cfg, pc);
             if !d.private {
-                return;
+                break;
             }
             c.line = Some(pc_line);
             let ready = c.ready_x[d.xs[0] as usize & 31]
@@ -1993,19 +2005,12 @@ impl Cluster {
             }
             // The register this instruction writes, for a cut ([`RunStart::restore`]); on a
             // trap below the entry restores the unchanged value.
-            saved.journal(c, d.writes);
+            journal[jlen] = RunStart::entry(c, d.writes);
+            jlen += 1;
             c.hart.cycle = t;
-            let mut bus = CoreBus {
-                mem,
-                dma,
-                dma_depth: cfg.dma.queue_depth,
-                aimc,
-                redmule,
-                now: t,
-                effect: Effect::None,
-            };
+            bus.now = t;
             let Ok(retired) = execute(&d.inst, &mut c.hart, &mut bus) else {
-                return; // nothing changed: the cycle loop issues it and reports the trap
+                break; // nothing changed: the cycle loop issues it and reports the trap
             };
             c.prev_pc = Some(pc);
             c.counters.instructions += 1;
@@ -2031,6 +2036,7 @@ impl Cluster {
                 c.stall(StallCause::Control, t + 1, t + 1 + u64::from(penalty));
             }
         }
+        saved.journal_len = jlen;
     }
 
     /// Cuts core `k`'s private run back so that it has made no issue attempt at or after
