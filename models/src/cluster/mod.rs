@@ -1863,6 +1863,23 @@ impl Cluster {
             bank_grant[i] = now;
             bank_rr[b as usize] = after(i);
         } else if k > 1 {
+            // Requests for distinct banks (the common case) all win: each is its bank's only
+            // requester. Banks are told apart by their low six bits here; two requests that
+            // share them take the general path below.
+            let mut seen = 0u64;
+            let mut clash = false;
+            for &(b, _) in requests.iter() {
+                let bit = 1u64 << (b & 63);
+                clash |= seen & bit != 0;
+                seen |= bit;
+            }
+            if !clash {
+                for &(b, i) in requests.iter() {
+                    bank_grant[i] = now;
+                    bank_rr[b as usize] = after(i);
+                }
+                return;
+            }
             // Bit i: core i won its bank (cores <= 64, `ClusterConfig::validate`).
             let mut winners = 0u64;
             for &(b, i) in requests.iter() {
