@@ -1721,16 +1721,7 @@ impl Cluster {
         self.cores[i].stall(cause, now, until);
     }
 
-    #[inline]
-    fn fetch(&mut self, pc: u32) -> Decoded {
-        if let Some(c) = self.code.first() {
-            if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
-                return *d;
-            }
-        }
-        self.fetch_slow(pc)
-    }
-
+    /// The decoded instruction at `pc` on a code-cache miss (decoded from memory).
     #[inline(never)]
     fn fetch_slow(&mut self, pc: u32) -> Decoded {
         decode_at(&mut self.code, &mut self.mem, &self.cfg, pc)
@@ -1934,7 +1925,13 @@ impl Cluster {
     /// check and a shared FPU keep an instruction out of runs).
     #[inline]
     fn private_at(&mut self, pc: u32) -> bool {
-        self.fetch(pc).private
+        // The flag alone from the code cache (no copy of the whole entry).
+        if let Some(c) = self.code.first() {
+            if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
+                return d.private;
+            }
+        }
+        self.fetch_slow(pc).private
     }
 
     /// Core `i`'s private run: issue attempts at its own next-issue cycles, by the same
