@@ -18,6 +18,9 @@ pub struct ICache {
     ideal: bool,
     line_shift: u32,
     sets: u32,
+    /// log2(sets) (`ClusterConfig::validate` requires a power of two): the tag is the line
+    /// number shifted by it, without a division per lookup.
+    set_shift: u32,
     ways: u32,
     miss_latency: u64,
     table: Vec<Way>,
@@ -36,6 +39,7 @@ impl ICache {
                 ideal: true,
                 line_shift: 2,
                 sets: 1,
+                set_shift: 0,
                 ways: 1,
                 miss_latency: 0,
                 table: Vec::new(),
@@ -54,6 +58,7 @@ impl ICache {
                     ideal: false,
                     line_shift: line.trailing_zeros(),
                     sets,
+                    set_shift: sets.trailing_zeros(),
                     ways,
                     miss_latency: u64::from(miss_latency),
                     table: vec![
@@ -95,7 +100,7 @@ impl ICache {
         self.stamp += 1;
         let line = pc >> self.line_shift;
         let set = line & (self.sets - 1);
-        let tag = line / self.sets;
+        let tag = line >> self.set_shift;
         let base = (set * self.ways) as usize;
         let ways = &mut self.table[base..base + self.ways as usize];
         if let Some(w) = ways.iter_mut().find(|w| w.valid && w.tag == tag) {
@@ -124,7 +129,7 @@ impl ICache {
         }
         let line = pc >> self.line_shift;
         let set = line & (self.sets - 1);
-        let tag = line / self.sets;
+        let tag = line >> self.set_shift;
         let base = (set * self.ways) as usize;
         self.table[base..base + self.ways as usize]
             .iter()

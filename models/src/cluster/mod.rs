@@ -63,7 +63,7 @@ use hetsim_isa::{DmaRequest, Misaligned, Retired, Size};
 use icache::ICache;
 use redmule::{Redmule, RedmuleMemory};
 use ssr::{BankOf, BankReservations, SsrTiming};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -421,9 +421,88 @@ struct FpuState {
     /// First cycle at which the private FPU can issue the next operation (in order).
     next_free: u64,
     /// FPU issue cycles of offloaded operations not yet issued at the current cycle.
-    queue: VecDeque<u64>,
+    queue: FpQueue,
     /// Cycle at which every offloaded operation's result is ready.
     drained_at: u64,
+}
+
+/// A core's FP offload queue: FPU issue cycles, oldest first, in a ring whose capacity is a
+/// power of two (it grows when full, so any configured depth works). A ring instead of a
+/// `VecDeque` so that a private run's start saves it with one slice copy
+/// ([`RunStart::save`]).
+#[derive(Clone)]
+struct FpQueue {
+    buf: Vec<u64>,
+    head: usize,
+    len: usize,
+}
+
+impl Default for FpQueue {
+    fn default() -> FpQueue {
+        FpQueue {
+            buf: vec![0; 8],
+            head: 0,
+            len: 0,
+        }
+    }
+}
+
+impl FpQueue {
+    /// The number of queued operations.
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The oldest queued issue cycle.
+    #[inline]
+    fn front(&self) -> Option<u64> {
+        (self.len > 0).then(|| self.buf[self.head & (self.buf.len() - 1)])
+    }
+
+    /// Drops the operations issued at or before `t`.
+    #[inline]
+    fn retire(&mut self, t: u64) {
+        let mask = self.buf.len() - 1;
+        while self.len > 0 && self.buf[self.head & mask] <= t {
+            self.head = (self.head + 1) & mask;
+            self.len -= 1;
+        }
+    }
+
+    /// Appends issue cycle `t`.
+    #[inline]
+    fn push_back(&mut self, t: u64) {
+        if self.len == self.buf.len() {
+            self.grow();
+        }
+        let mask = self.buf.len() - 1;
+        self.buf[(self.head + self.len) & mask] = t;
+        self.len += 1;
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let mut buf = vec![0; self.buf.len() * 2];
+        let mask = self.buf.len() - 1;
+        for (k, b) in buf.iter_mut().take(self.len).enumerate() {
+            *b = self.buf[(self.head + k) & mask];
+        }
+        self.buf = buf;
+        self.head = 0;
+    }
+
+    /// Makes this queue equal to `o` (one slice copy when the capacities agree).
+    #[inline]
+    fn copy_from(&mut self, o: &FpQueue) {
+        if self.buf.len() == o.buf.len() {
+            self.buf.copy_from_slice(&o.buf);
+        } else {
+            self.buf.clone_from(&o.buf);
+        }
+        self.head = o.head;
+        self.len = o.len;
+    }
 }
 
 /// What a private run ([`Cluster::private_run`]) changes in its core, saved when the run
@@ -432,87 +511,115 @@ struct FpuState {
 /// error, a region marker's snapshot of every core, fence.i, the stop flag), the run is cut
 /// back by restoring this and running it again up to that cycle: its instructions depend on
 /// nothing outside their core, so the second run repeats the first one's prefix exactly.
+///
+/// The core's scalar state, counters and FPU queue are copied at the start; its register
+/// files and their ready cycles are not (about 0.8 KB, while a run is a handful of
+/// instructions): the run journals each register it is about to write, with its old value
+/// and ready cycle, and [`RunStart::restore`] undoes the journal newest first.
 struct RunStart {
     /// The run's bound when it started (no issue attempt at or after it).
     bound: u64,
-    x: [u32; 32],
-    f: [u32; 32],
     pc: u32,
     fflags: u8,
     frm: u8,
     mstatus: u32,
     cycle: u64,
     instret: u64,
-    ready_x: [u64; 32],
-    ready_f: [u64; 33],
-    fpu: FpuState,
+    fpu_next_free: u64,
+    fpu_drained_at: u64,
+    fpu_queue: FpQueue,
     counters: CoreCounters,
     next_issue: u64,
     last_stall: Option<(StallCause, u64)>,
     prev_pc: Option<u32>,
+    /// The run's register writes, oldest first (the first `journal_len` entries): (register,
+    /// its value and its ready cycle before the write); registers 0 to 31 are x0 to x31, 32
+    /// to 63 are f0 to f31. A run makes at most one issue attempt per cycle and at most
+    /// [`RUN_HORIZON`] of them, so the array never fills.
+    journal: Box<[(u8, u32, u64); RUN_HORIZON as usize]>,
+    journal_len: usize,
 }
 
 impl RunStart {
     fn new() -> RunStart {
         RunStart {
             bound: 0,
-            x: [0; 32],
-            f: [0; 32],
             pc: 0,
             fflags: 0,
             frm: 0,
             mstatus: 0,
             cycle: 0,
             instret: 0,
-            ready_x: [0; 32],
-            ready_f: [0; 33],
-            fpu: FpuState::default(),
+            fpu_next_free: 0,
+            fpu_drained_at: 0,
+            fpu_queue: FpQueue::default(),
             counters: CoreCounters::default(),
             next_issue: 0,
             last_stall: None,
             prev_pc: None,
+            journal: Box::new([(0, 0, 0); RUN_HORIZON as usize]),
+            journal_len: 0,
         }
     }
 
-    /// Saves core `c`'s state at the start of a run bounded by `bound`.
+    /// Saves core `c`'s state at the start of a run bounded by `bound` (with an empty
+    /// journal).
+    #[inline]
     fn save(&mut self, c: &Core, bound: u64) {
         let h = &c.hart;
         self.bound = bound;
-        self.x = h.x;
-        self.f = h.f;
         self.pc = h.pc;
         self.fflags = h.fflags;
         self.frm = h.frm;
         self.mstatus = h.mstatus;
         self.cycle = h.cycle;
         self.instret = h.instret;
-        self.ready_x = c.ready_x;
-        self.ready_f = c.ready_f;
-        self.fpu.next_free = c.fpu.next_free;
-        self.fpu.drained_at = c.fpu.drained_at;
-        self.fpu.queue.clone_from(&c.fpu.queue);
+        self.fpu_next_free = c.fpu.next_free;
+        self.fpu_drained_at = c.fpu.drained_at;
+        self.fpu_queue.copy_from(&c.fpu.queue);
         self.counters.clone_from(&c.counters);
         self.next_issue = c.next_issue;
         self.last_stall = c.last_stall;
         self.prev_pc = c.prev_pc;
+        self.journal_len = 0;
     }
 
-    /// Puts the saved state back into core `c`.
-    fn restore(&self, c: &mut Core) {
+    /// The journal entry for core `c` about to write register `r` (0 to 31: x, 32 to 63:
+    /// f; x0 stands for "none": it is never written, so undoing its entry changes nothing).
+    #[inline]
+    fn entry(c: &Core, r: u8) -> (u8, u32, u64) {
+        let k = r as usize & 31;
+        if r < 32 {
+            (r, c.hart.x[k], c.ready_x[k])
+        } else {
+            (r, c.hart.f[k], c.ready_f[k])
+        }
+    }
+
+    /// Puts the saved state back into core `c`: the scalars, counters and FPU queue, and
+    /// the journal's registers newest first (emptying it).
+    fn restore(&mut self, c: &mut Core) {
+        for &(r, v, ready) in self.journal[..self.journal_len].iter().rev() {
+            let k = r as usize & 31;
+            if r < 32 {
+                c.hart.x[k] = v;
+                c.ready_x[k] = ready;
+            } else {
+                c.hart.f[k] = v;
+                c.ready_f[k] = ready;
+            }
+        }
+        self.journal_len = 0;
         let h = &mut c.hart;
-        h.x = self.x;
-        h.f = self.f;
         h.pc = self.pc;
         h.fflags = self.fflags;
         h.frm = self.frm;
         h.mstatus = self.mstatus;
         h.cycle = self.cycle;
         h.instret = self.instret;
-        c.ready_x = self.ready_x;
-        c.ready_f = self.ready_f;
-        c.fpu.next_free = self.fpu.next_free;
-        c.fpu.drained_at = self.fpu.drained_at;
-        c.fpu.queue.clone_from(&self.fpu.queue);
+        c.fpu.next_free = self.fpu_next_free;
+        c.fpu.drained_at = self.fpu_drained_at;
+        c.fpu.queue.copy_from(&self.fpu_queue);
         c.counters.clone_from(&self.counters);
         c.next_issue = self.next_issue;
         c.last_stall = self.last_stall;
@@ -608,6 +715,13 @@ struct Decoded {
     lanes: u8,
     /// Its energy class ([`stats::FpOpClass`] as index).
     fp_class: u8,
+    /// The register an ALU operation, jump or offloaded FP operation writes, for a private
+    /// run's journal ([`RunStart::journal`]): 1 to 31 for x1 to x31, 32 to 63 for f0 to f31,
+    /// 0 for none.
+    writes: u8,
+    /// [`Decoded::private_under`] the cluster's configuration, set when the code cache
+    /// decodes it (`decode_at`); false elsewhere.
+    private: bool,
 }
 
 impl Decoded {
@@ -615,7 +729,7 @@ impl Decoded {
     /// operation for a private FPU; not an instruction writing `sp` under the stack guard
     /// (its check can stop the run), nor an unmapped pc.
     #[inline]
-    fn private(&self, cfg: &ClusterConfig) -> bool {
+    fn private_under(&self, cfg: &ClusterConfig) -> bool {
         !self.unmapped
             && (self.private_int || (self.offloaded && !cfg.fpu.shared))
             && !(self.xd == 2 && cfg.stack_guard.is_some())
@@ -629,13 +743,22 @@ impl Decoded {
             class,
             Class::Load | Class::Store | Class::FpLoad | Class::FpStore
         );
+        let xd = if inst.op.writes_x() { inst.rd } else { 0 };
+        let offloaded = inst.op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore);
         Decoded {
             class,
             xs: [a.unwrap_or(0), b.unwrap_or(0)],
-            xd: if inst.op.writes_x() { inst.rd } else { 0 },
+            xd,
+            writes: if xd != 0 {
+                xd & 31
+            } else if offloaded && inst.op.writes_f() {
+                32 | (inst.rd & 31)
+            } else {
+                0
+            },
             fs: [f.unwrap_or(32), g.unwrap_or(32), h.unwrap_or(32)],
             mem,
-            offloaded: inst.op.is_fp() && !matches!(class, Class::FpLoad | Class::FpStore),
+            offloaded,
             rare: class == Class::Csr
                 || matches!(inst.op, Op::ScfgWi | Op::ScfgW | Op::DmCpy | Op::DmCpyi),
             private_int: matches!(class, Class::Alu | Class::Branch | Class::Jump),
@@ -643,6 +766,7 @@ impl Decoded {
             fp_class: stats::FpOpClass::of(inst.op) as u8,
             inst,
             unmapped: false,
+            private: false,
         }
     }
 }
@@ -692,28 +816,18 @@ struct CodeCache {
 /// The decoded instruction at `pc`: from the code caches, else decoded from memory (and
 /// cached when `pc` lies in a code segment).
 #[inline]
-fn fetch_from(
-    code: &mut [CodeCache],
-    mem: &mut Memory,
-    ext: hetsim_isa::Extensions,
-    pc: u32,
-) -> Decoded {
+fn fetch_from(code: &mut [CodeCache], mem: &mut Memory, cfg: &ClusterConfig, pc: u32) -> Decoded {
     if let Some(c) = code.first() {
         if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
             return *d;
         }
     }
-    decode_at(code, mem, ext, pc)
+    decode_at(code, mem, cfg, pc)
 }
 
 /// Decodes the instruction at `pc` and caches it (`fetch_from`'s miss path).
 #[inline(never)]
-fn decode_at(
-    code: &mut [CodeCache],
-    mem: &mut Memory,
-    ext: hetsim_isa::Extensions,
-    pc: u32,
-) -> Decoded {
+fn decode_at(code: &mut [CodeCache], mem: &mut Memory, cfg: &ClusterConfig, pc: u32) -> Decoded {
     let raw = mem
         .slice(pc, 4)
         .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
@@ -724,7 +838,8 @@ fn decode_at(
             ..Decoded::new(Inst::illegal(0))
         };
     };
-    let d = Decoded::new(decode_with(raw, ext));
+    let mut d = Decoded::new(decode_with(raw, cfg.extensions.to_isa()));
+    d.private = d.private_under(cfg);
     for c in code {
         let idx = (pc.wrapping_sub(c.base) / 4) as usize;
         if pc >= c.base && idx < c.insts.len() {
@@ -855,6 +970,10 @@ pub struct Cluster {
     private_runs: bool,
     /// Per core: the start of its current private run.
     runs: Vec<RunStart>,
+    /// Set when an issue changed cores other than the issuing one (a side effect such as a
+    /// barrier release, or fence.i cutting runs back): the cycle loop then recomputes the
+    /// next event over every core instead of using the one it gathered while issuing.
+    rescan: bool,
 }
 
 /// How often (in simulated cycles with activity) the run looks at the stop flag.
@@ -1008,6 +1127,7 @@ impl Cluster {
             stepping: false,
             private_runs: private_runs_default(),
             runs: (0..cfg.cores).map(|_| RunStart::new()).collect(),
+            rescan: false,
         })
     }
 
@@ -1192,16 +1312,26 @@ impl Cluster {
             self.ssr_step(now);
             self.arbitrate_banks(now);
             debug_assert_eq!(first as u64, now % n as u64);
+            // Next cycle with something to do: gathered while the cores issue (an issue
+            // changes only its own core unless it sets `rescan`).
+            let mut next = u64::MAX;
             let mut i = first;
             for _ in 0..n {
-                if self.cores[i].state == CoreState::Running && self.cores[i].next_issue <= now {
-                    self.cores[i].run_saved = false;
-                    if let Err(e) = self.step_core(i, now) {
-                        self.settle(now, i);
-                        return Err(e);
+                let c = &mut self.cores[i];
+                if c.state == CoreState::Running {
+                    if c.next_issue <= now {
+                        c.run_saved = false;
+                        if let Err(e) = self.step_core(i, now) {
+                            self.settle(now, i);
+                            return Err(e);
+                        }
+                        if runs && self.exit.is_none() {
+                            self.start_run(i, now);
+                        }
                     }
-                    if runs && self.exit.is_none() {
-                        self.start_run(i, now);
+                    let c = &self.cores[i];
+                    if c.state == CoreState::Running {
+                        next = next.min(c.next_issue);
                     }
                 }
                 i += 1;
@@ -1215,11 +1345,13 @@ impl Cluster {
                 self.settle_all(now + 1);
                 return Ok(self.finish(code, now + 1));
             }
-            // Next cycle with something to do.
-            let mut next = u64::MAX;
-            for c in &self.cores {
-                if c.state == CoreState::Running {
-                    next = next.min(c.next_issue);
+            if self.rescan {
+                self.rescan = false;
+                next = u64::MAX;
+                for c in &self.cores {
+                    if c.state == CoreState::Running {
+                        next = next.min(c.next_issue);
+                    }
                 }
             }
             if let Some(t) = self.dma.next_event(now + 1) {
@@ -1627,24 +1759,10 @@ impl Cluster {
         self.cores[i].stall(cause, now, until);
     }
 
-    #[inline]
-    fn fetch(&mut self, pc: u32) -> Decoded {
-        if let Some(c) = self.code.first() {
-            if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
-                return *d;
-            }
-        }
-        self.fetch_slow(pc)
-    }
-
+    /// The decoded instruction at `pc` on a code-cache miss (decoded from memory).
     #[inline(never)]
     fn fetch_slow(&mut self, pc: u32) -> Decoded {
-        decode_at(
-            &mut self.code,
-            &mut self.mem,
-            self.cfg.extensions.to_isa(),
-            pc,
-        )
+        decode_at(&mut self.code, &mut self.mem, &self.cfg, pc)
     }
 
     fn fp_latency(&self, class: Class) -> (u64, u64) {
@@ -1708,51 +1826,57 @@ impl Cluster {
         })
     }
 
-    /// The TCDM bank core `i` will request if it issues at `now`: it is ready, its line is in
-    /// the I-cache, its operands are ready and its next instruction is a TCDM load or store.
-    /// (These are exactly the conditions under which `step_core` reaches bank arbitration.)
-    fn tcdm_request(&mut self, i: usize, now: u64) -> Option<u32> {
-        let c = &self.cores[i];
-        if c.state != CoreState::Running || c.next_issue > now {
-            return None;
-        }
-        let pc = c.hart.pc;
-        if c.line != Some(self.icache.line_of(pc)) && !self.icache.probe(pc, now) {
-            return None;
-        }
-        let d = self.fetch(pc);
-        if !matches!(
-            d.class,
-            Class::Load | Class::Store | Class::FpLoad | Class::FpStore
-        ) {
-            return None;
-        }
-        let c = &self.cores[i];
-        let ready = c.ready_x[d.xs[0] as usize & 31]
-            .max(c.ready_x[d.xs[1] as usize & 31])
-            .max(c.ready_x[d.xd as usize & 31]);
-        if ready > now || (d.class == Class::FpStore && c.ready_f[d.inst.rs2 as usize & 31] > now) {
-            return None;
-        }
-        let addr = c.hart.x[d.inst.rs1 as usize & 31].wrapping_add(d.inst.imm as u32);
-        if self.mem.target(addr) != Target::Tcdm {
-            return None;
-        }
-        Some(((addr - map::TCDM_BASE) >> self.bank_shift) & (self.cfg.tcdm.banks - 1))
-    }
-
     /// Per-bank round-robin arbitration of this cycle's TCDM requests: each bank not taken
     /// by the DMA is granted to the requesting core closest at or after its pointer, and the
     /// pointer moves past the winner.
+    ///
+    /// A core requests the bank of its next instruction when it is due at `now`, its line is
+    /// in the I-cache, its operands are ready and that instruction is a TCDM load or store:
+    /// exactly the conditions under which `step_core` reaches bank arbitration.
     fn arbitrate_banks(&mut self, now: u64) {
         let n = self.cores.len();
-        let mut requests = std::mem::take(&mut self.requests);
+        let Cluster {
+            cores,
+            requests,
+            icache,
+            code,
+            mem,
+            cfg,
+            bank_busy,
+            bank_shift,
+            bank_rr,
+            bank_grant,
+            ..
+        } = self;
         requests.clear();
-        for i in 0..n {
-            if let Some(b) = self.tcdm_request(i, now) {
-                if self.bank_busy[b as usize] != now {
-                    requests.push((b, i));
-                }
+        let bank_mask = cfg.tcdm.banks - 1;
+        for (i, c) in cores.iter().enumerate() {
+            if c.state != CoreState::Running || c.next_issue > now {
+                continue;
+            }
+            let pc = c.hart.pc;
+            if c.line != Some(icache.line_of(pc)) && !icache.probe(pc, now) {
+                continue;
+            }
+            let d = fetch_from(code, mem, cfg, pc);
+            if !d.mem {
+                continue;
+            }
+            let ready = c.ready_x[d.xs[0] as usize & 31]
+                .max(c.ready_x[d.xs[1] as usize & 31])
+                .max(c.ready_x[d.xd as usize & 31]);
+            if ready > now
+                || (d.class == Class::FpStore && c.ready_f[d.inst.rs2 as usize & 31] > now)
+            {
+                continue;
+            }
+            let addr = c.hart.x[d.inst.rs1 as usize & 31].wrapping_add(d.inst.imm as u32);
+            if mem.target(addr) != Target::Tcdm {
+                continue;
+            }
+            let b = ((addr - map::TCDM_BASE) >> *bank_shift) & bank_mask;
+            if bank_busy[b as usize] != now {
+                requests.push((b, i));
             }
         }
         // Per bank, the requester closest at or after the bank's pointer wins (requests are
@@ -1765,13 +1889,30 @@ impl Cluster {
         let k = requests.len();
         if k == 1 {
             let (b, i) = requests[0];
-            self.bank_grant[i] = now;
-            self.bank_rr[b as usize] = after(i);
+            bank_grant[i] = now;
+            bank_rr[b as usize] = after(i);
         } else if k > 1 {
+            // Requests for distinct banks (the common case) all win: each is its bank's only
+            // requester. Banks are told apart by their low six bits here; two requests that
+            // share them take the general path below.
+            let mut seen = 0u64;
+            let mut clash = false;
+            for &(b, _) in requests.iter() {
+                let bit = 1u64 << (b & 63);
+                clash |= seen & bit != 0;
+                seen |= bit;
+            }
+            if !clash {
+                for &(b, i) in requests.iter() {
+                    bank_grant[i] = now;
+                    bank_rr[b as usize] = after(i);
+                }
+                return;
+            }
             // Bit i: core i won its bank (cores <= 64, `ClusterConfig::validate`).
             let mut winners = 0u64;
-            for &(b, i) in &requests {
-                let rr = self.bank_rr[b as usize];
+            for &(b, i) in requests.iter() {
+                let rr = bank_rr[b as usize];
                 let d = dist(i, rr);
                 if requests
                     .iter()
@@ -1780,14 +1921,13 @@ impl Cluster {
                     winners |= 1 << i;
                 }
             }
-            for &(b, i) in &requests {
+            for &(b, i) in requests.iter() {
                 if winners >> i & 1 != 0 {
-                    self.bank_grant[i] = now;
-                    self.bank_rr[b as usize] = after(i);
+                    bank_grant[i] = now;
+                    bank_rr[b as usize] = after(i);
                 }
             }
         }
-        self.requests = requests;
     }
 
     /// After core `i`'s issue attempt in the cycle loop's cycle `now`: when its next
@@ -1823,8 +1963,13 @@ impl Cluster {
     /// check and a shared FPU keep an instruction out of runs).
     #[inline]
     fn private_at(&mut self, pc: u32) -> bool {
-        let d = self.fetch(pc);
-        d.private(&self.cfg)
+        // The flag alone from the code cache (no copy of the whole entry).
+        if let Some(c) = self.code.first() {
+            if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
+                return d.private;
+            }
+        }
+        self.fetch_slow(pc).private
     }
 
     /// Core `i`'s private run: issue attempts at its own next-issue cycles, by the same
@@ -1847,9 +1992,11 @@ impl Cluster {
             dma,
             aimc,
             redmule,
+            runs,
             ..
         } = self;
         let c = &mut cores[i];
+        let saved = &mut runs[i];
         // Runs start only while the core does not stream (`start_run`), and only SSR
         // instructions (never in a run) turn streaming on.
         debug_assert!(!c.hart.streaming());
@@ -1857,20 +2004,33 @@ impl Cluster {
         // `step_core` does); otherwise it stays in the line the core fetched last.
         let ideal = icache.is_ideal();
         let line = c.line;
-        let ext = cfg.extensions.to_isa();
         let alu = u64::from(cfg.core.alu_latency);
         let depth = cfg.fpu.queue_depth as usize;
         let offload = u64::from(cfg.fpu.offload_latency);
+        // One bus for the whole run (its instructions do not access memory; the code cache
+        // reads instructions through it).
+        let mut bus = CoreBus {
+            mem,
+            dma,
+            dma_depth: cfg.dma.queue_depth,
+            aimc,
+            redmule,
+            now: c.next_issue,
+            effect: Effect::None,
+        };
+        // The journal's length, kept in a register and stored when the run ends.
+        let journal = &mut saved.journal;
+        let mut jlen = saved.journal_len;
         loop {
             let t = c.next_issue;
             let pc = c.hart.pc;
             let pc_line = icache.line_of(pc);
             if t >= bound || (Some(pc_line) != line && !ideal) {
-                return;
+                break;
             }
-            let d = fetch_from(code, mem, ext, pc);
-            if !d.private(cfg) {
-                return;
+            let d = fetch_from(code, bus.mem, cfg, pc);
+            if !d.private {
+                break;
             }
             c.line = Some(pc_line);
             let ready = c.ready_x[d.xs[0] as usize & 31]
@@ -1883,11 +2043,9 @@ impl Cluster {
             let mut fp_ready = 0;
             if d.offloaded {
                 let fpu = &mut c.fpu;
-                while fpu.queue.front().is_some_and(|&q| q <= t) {
-                    fpu.queue.pop_front();
-                }
+                fpu.queue.retire(t);
                 if fpu.queue.len() >= depth {
-                    let until = fpu.queue.front().copied().unwrap_or(t + 1);
+                    let until = fpu.queue.front().unwrap_or(t + 1);
                     c.stall(StallCause::FpuQueueFull, t, until);
                     continue;
                 }
@@ -1897,18 +2055,14 @@ impl Cluster {
                     fp_ready = fp_ready.max(c.ready_f[(r as usize).min(32)]);
                 }
             }
+            // The register this instruction writes, for a cut ([`RunStart::restore`]); on a
+            // trap below the entry restores the unchanged value.
+            journal[jlen] = RunStart::entry(c, d.writes);
+            jlen += 1;
             c.hart.cycle = t;
-            let mut bus = CoreBus {
-                mem,
-                dma,
-                dma_depth: cfg.dma.queue_depth,
-                aimc,
-                redmule,
-                now: t,
-                effect: Effect::None,
-            };
+            bus.now = t;
             let Ok(retired) = execute(&d.inst, &mut c.hart, &mut bus) else {
-                return; // nothing changed: the cycle loop issues it and reports the trap
+                break; // nothing changed: the cycle loop issues it and reports the trap
             };
             c.prev_pc = Some(pc);
             c.counters.instructions += 1;
@@ -1934,6 +2088,7 @@ impl Cluster {
                 c.stall(StallCause::Control, t + 1, t + 1 + u64::from(penalty));
             }
         }
+        saved.journal_len = jlen;
     }
 
     /// Cuts core `k`'s private run back so that it has made no issue attempt at or after
@@ -1942,7 +2097,7 @@ impl Cluster {
         if !self.cores[k].run_saved || self.cores[k].next_issue <= limit {
             return;
         }
-        let r = &self.runs[k];
+        let r = &mut self.runs[k];
         let bound = r.bound.min(limit);
         r.restore(&mut self.cores[k]);
         self.private_run(k, bound);
@@ -1975,19 +2130,25 @@ impl Cluster {
     }
 
     /// Tries to issue core `i`'s next instruction at cycle `now`.
+    ///
+    /// The core is borrowed once (`c`) beside the other fields of the cluster it touches, so
+    /// the common path indexes `cores` a few times instead of at every access; the calls into
+    /// the stream and FPU functions, which take the whole cluster, end that borrow and the
+    /// core is borrowed again after them.
     fn step_core(&mut self, i: usize, now: u64) -> Result<()> {
-        let pc = self.cores[i].hart.pc;
+        let c = &mut self.cores[i];
+        let pc = c.hart.pc;
         // Fetch through the I-cache (one lookup per line change).
         let line = self.icache.line_of(pc);
-        if self.cores[i].line != Some(line) {
+        if c.line != Some(line) {
             let ready = self.icache.fetch(pc, now);
             if ready > now {
-                self.stall(i, StallCause::ICache, now, ready);
+                c.stall(StallCause::ICache, now, ready);
                 return Ok(());
             }
-            self.cores[i].line = Some(line);
+            c.line = Some(line);
         }
-        let d = self.fetch(pc);
+        let d = fetch_from(&mut self.code, &mut self.mem, &self.cfg, pc);
         if d.unmapped {
             return self.exception(i, Exception::InstructionAccessFault(pc), &d.inst, now);
         }
@@ -1996,21 +2157,19 @@ impl Cluster {
         let class = d.class;
 
         // Integer operands and WAW on an integer destination.
-        {
-            let c = &self.cores[i];
-            let ready = c.ready_x[d.xs[0] as usize & 31]
-                .max(c.ready_x[d.xs[1] as usize & 31])
-                .max(c.ready_x[d.xd as usize & 31]);
-            if ready > now {
-                self.stall(i, StallCause::Raw, now, ready);
-                return Ok(());
-            }
+        let c = &mut self.cores[i];
+        let ready = c.ready_x[d.xs[0] as usize & 31]
+            .max(c.ready_x[d.xs[1] as usize & 31])
+            .max(c.ready_x[d.xd as usize & 31]);
+        if ready > now {
+            c.stall(StallCause::Raw, now, ready);
+            return Ok(());
         }
         // FP data of fsw/fsh, and FP CSR accesses, wait for the FP subsystem.
         if class == Class::FpStore {
-            let t = self.cores[i].ready_f[inst.rs2 as usize & 31];
+            let t = c.ready_f[inst.rs2 as usize & 31];
             if t > now {
-                self.stall(i, StallCause::FpDependency, now, t);
+                c.stall(StallCause::FpDependency, now, t);
                 return Ok(());
             }
         }
@@ -2018,9 +2177,9 @@ impl Cluster {
             if class == Class::Csr
                 && (matches!(inst.imm, 1..=3) || inst.imm == i32::from(hetsim_isa::ssr::CSR_SSR))
             {
-                let t = self.cores[i].fpu.drained_at;
+                let t = c.fpu.drained_at;
                 if t > now {
-                    self.stall(i, StallCause::FpDependency, now, t);
+                    c.stall(StallCause::FpDependency, now, t);
                     return Ok(());
                 }
             }
@@ -2033,25 +2192,26 @@ impl Cluster {
             }
         }
         // Structural hazards.
+        let c = &mut self.cores[i];
         let mut latency = u64::from(self.cfg.core.alu_latency);
         if d.mem {
-            let addr = self.cores[i].hart.x[inst.rs1 as usize & 31].wrapping_add(inst.imm as u32);
+            let addr = c.hart.x[inst.rs1 as usize & 31].wrapping_add(inst.imm as u32);
             match self.mem.target(addr) {
                 Target::Tcdm => {
                     let bank =
                         ((addr - map::TCDM_BASE) >> self.bank_shift) & (self.cfg.tcdm.banks - 1);
                     if self.bank_busy[bank as usize] == now || self.bank_grant[i] != now {
-                        self.cores[i].counters.bank_conflicts += 1;
-                        self.stall(i, StallCause::BankConflict, now, now + 1);
+                        c.counters.bank_conflicts += 1;
+                        c.stall(StallCause::BankConflict, now, now + 1);
                         return Ok(());
                     }
                     self.bank_busy[bank as usize] = now;
-                    self.cores[i].counters.tcdm_accesses += 1;
+                    c.counters.tcdm_accesses += 1;
                     latency = u64::from(self.cfg.tcdm.latency);
                 }
                 Target::L2 => {
                     if self.l2_port.0 == now && self.l2_port.1 >= self.cfg.l2.ports {
-                        self.stall(i, StallCause::L2Port, now, now + 1);
+                        c.stall(StallCause::L2Port, now, now + 1);
                         return Ok(());
                     }
                     self.l2_port = if self.l2_port.0 == now {
@@ -2071,14 +2231,14 @@ impl Cluster {
         {
             // Back-pressure: wait for the oldest transfer to leave the queue.
             let until = self.dma.next_event(now + 1).unwrap_or(now + 1).max(now + 1);
-            self.stall(i, StallCause::DmaQueueFull, now, until);
+            c.stall(StallCause::DmaQueueFull, now, until);
             return Ok(());
         }
         match class {
             Class::Mul => {
                 if self.div_free > now || self.mul_last == now {
                     let until = self.div_free.max(now + 1);
-                    self.stall(i, StallCause::MulDivBusy, now, until);
+                    c.stall(StallCause::MulDivBusy, now, until);
                     return Ok(());
                 }
                 self.mul_last = now;
@@ -2087,7 +2247,7 @@ impl Cluster {
             Class::Div => {
                 if self.div_free > now || self.mul_last == now {
                     let until = self.div_free.max(now + 1);
-                    self.stall(i, StallCause::MulDivBusy, now, until);
+                    c.stall(StallCause::MulDivBusy, now, until);
                     return Ok(());
                 }
                 latency = u64::from(self.cfg.muldiv.div_latency);
@@ -2100,28 +2260,27 @@ impl Cluster {
         let mut fp_ready = 0;
         if offloaded {
             let depth = self.cfg.fpu.queue_depth as usize;
-            let fpu = &mut self.cores[i].fpu;
-            while fpu.queue.front().is_some_and(|&t| t <= now) {
-                fpu.queue.pop_front();
-            }
+            let fpu = &mut c.fpu;
+            fpu.queue.retire(now);
             if fpu.queue.len() >= depth {
-                let until = fpu.queue.front().copied().unwrap_or(now + 1);
-                self.stall(i, StallCause::FpuQueueFull, now, until);
+                let until = fpu.queue.front().unwrap_or(now + 1);
+                c.stall(StallCause::FpuQueueFull, now, until);
                 return Ok(());
             }
             fp_ready = self.fp_operands_ready(i, &d, now + u64::from(self.cfg.fpu.offload_latency));
         }
 
         // Execute.
-        self.cores[i].hart.cycle = now;
+        let c = &mut self.cores[i];
+        c.hart.cycle = now;
         let mut bus = core_bus!(self, now);
-        let result = execute(&inst, &mut self.cores[i].hart, &mut bus);
+        let result = execute(&inst, &mut c.hart, &mut bus);
         let effect = bus.effect;
         let retired = match result {
             Ok(r) => r,
             Err(e) => return self.exception(i, e, &inst, now),
         };
-        self.cores[i].prev_pc = Some(pc);
+        c.prev_pc = Some(pc);
         if d.xd == 2 {
             self.check_stack(i, &inst, pc, now)?;
         }
@@ -2176,20 +2335,16 @@ impl Cluster {
             Retired::Taken => self.cfg.core.jump_penalty,
             _ => 0,
         };
+        let c = &mut self.cores[i];
         if penalty > 0 {
-            self.stall(
-                i,
-                StallCause::Control,
-                now + 1,
-                now + 1 + u64::from(penalty),
-            );
+            c.stall(StallCause::Control, now + 1, now + 1 + u64::from(penalty));
         }
         if let Retired::Frep(spec) = retired {
-            self.cores[i].frep = Some(hetsim_isa::frep::FrepCapture::new(spec));
-        } else if let Some(cap) = self.cores[i].frep.as_mut() {
+            c.frep = Some(hetsim_isa::frep::FrepCapture::new(spec));
+        } else if let Some(cap) = c.frep.as_mut() {
             match cap.push(inst) {
                 Err(bad) => {
-                    self.cores[i].frep = None;
+                    c.frep = None;
                     let mut e = self.trap_error_at(
                         i,
                         Exception::IllegalInstruction(bad.raw),
@@ -2212,6 +2367,7 @@ impl Cluster {
             Retired::FenceI => {
                 // The other cores' runs ahead must not have used the old code.
                 self.settle(now, i);
+                self.rescan = true;
                 for cc in &mut self.code {
                     cc.insts.fill(None);
                 }
@@ -2227,7 +2383,8 @@ impl Cluster {
             }
             _ => {}
         }
-        if effect != Effect::None {
+        if !matches!(effect, Effect::None) {
+            self.rescan = true;
             self.effect(i, effect, now)?;
         }
         Ok(())

@@ -1142,3 +1142,88 @@ fn an_exit_cuts_back_another_cores_private_run() {
         );
     }
 }
+
+/// Core `i`'s architectural and timing state, for comparing a cut-back private run with the
+/// cycle-by-cycle path.
+#[allow(clippy::type_complexity)]
+fn core_state(
+    cl: &Cluster,
+    i: usize,
+) -> (
+    ([u32; 32], [u32; 32], u32, u8, u32, u64, u64),
+    ([u64; 32], [u64; 33], u64, u64, Vec<u64>),
+    (CoreCounters, u64, Option<(StallCause, u64)>, Option<u32>),
+) {
+    let c = &cl.cores[i];
+    let h = &c.hart;
+    let q = &c.fpu.queue;
+    let queue = (0..q.len)
+        .map(|k| q.buf[(q.head + k) & (q.buf.len() - 1)])
+        .collect();
+    (
+        (h.x, h.f, h.pc, h.fflags, h.mstatus, h.cycle, h.instret),
+        (
+            c.ready_x,
+            c.ready_f,
+            c.fpu.next_free,
+            c.fpu.drained_at,
+            queue,
+        ),
+        (c.counters.clone(), c.next_issue, c.last_stall, c.prev_pc),
+    )
+}
+
+/// A private run of ALU operations, a jump and FP operations (a division occupying the FPU,
+/// a full two-entry offload queue, an FP-to-integer move, flags raised by 0/0), issued 200
+/// cycles ahead and then cut back to every cycle `L` from 0 to 200 through its undo journal
+/// (`Cluster::rewind`), leaves the core exactly where the cycle-by-cycle path (runs off,
+/// stopped by the watchdog at `L`) has it: registers, flags, counters, scoreboards, FPU queue.
+#[test]
+fn a_private_run_cut_at_every_cycle_equals_the_cycle_loop() {
+    const F1: u32 = 1;
+    const F2: u32 = 2;
+    const F3: u32 = 3;
+    const F4: u32 = 4;
+    let p = [
+        addi(T0, 0, 1),        // 0
+        fdiv(F1, F2, F3),      // 1: 0/0 = NaN, raises NV
+        fadd(F2, F2, F1),      // 2
+        fmadd(F3, F1, F2, F3), // 3
+        fmv_x_w(T1, F3),       // 4: FP result into an integer register
+        add(T2, T1, T0),       // 5: waits for it
+        fmul(F4, F4, F2),      // 6
+        addi(T0, T0, 1),       // 7
+        jal(0, -28),           // 8: -> 1
+    ];
+    let mut c = cfg(1);
+    c.fpu.queue_depth = 2;
+    c.core.jump_penalty = 1;
+    const B: u64 = 200;
+    let mut ran = 0;
+    for limit in 0..=B {
+        // The cycle-by-cycle path up to `limit`.
+        let mut loop_cfg = c.clone();
+        loop_cfg.max_cycles = limit;
+        let mut x = Cluster::new(&loop_cfg, &program(&p)).unwrap();
+        x.set_private_runs(false);
+        assert!(matches!(x.run(), Err(ClusterError::Watchdog { .. })));
+        // A run to B from reset, cut back to `limit`.
+        let mut y = Cluster::new(&c, &program(&p)).unwrap();
+        y.runs[0].save(&y.cores[0], B);
+        y.cores[0].run_saved = true;
+        y.private_run(0, B);
+        assert!(y.cores[0].next_issue >= B - 8, "the run went to its bound");
+        assert!(y.runs[0].journal_len > 0);
+        y.rewind(0, limit);
+        assert_eq!(core_state(&x, 0), core_state(&y, 0), "cut at {limit}");
+        ran += x.cores[0].counters.instructions;
+    }
+    // The run is more than a handful of instructions, with FP and control stalls.
+    let mut x = Cluster::new(&c, &program(&p)).unwrap();
+    x.runs[0].save(&x.cores[0], B);
+    x.private_run(0, B);
+    let k = &x.cores[0].counters;
+    assert!(k.instructions > 40 && k.fp_ops > 20, "{k:?}");
+    assert!(k.stall(StallCause::FpuQueueFull) > 0 && k.stall(StallCause::Control) > 0);
+    assert!(ran > 0);
+}
