@@ -532,6 +532,14 @@ struct RunStart {
     next_issue: u64,
     last_stall: Option<(StallCause, u64)>,
     prev_pc: Option<u32>,
+    /// The I-cache line the core fetched last (`Core::line`).
+    line: Option<u32>,
+    /// The run's I-cache hits on its line changes, not yet recorded in the shared I-cache
+    /// (the first `hits_len` entries): (way, issue-order key, `fetch_order`). They are
+    /// recorded once nothing can cut the run back before them (`Cluster::record_hits`); a
+    /// cut drops them. At most one per issue attempt: the array never fills.
+    hits: Box<[(u32, u64); RUN_HORIZON as usize]>,
+    hits_len: usize,
     /// The run's register writes, oldest first (the first `journal_len` entries): (register,
     /// its value and its ready cycle before the write); registers 0 to 31 are x0 to x31, 32
     /// to 63 are f0 to f31. A run makes at most one issue attempt per cycle and at most
@@ -557,6 +565,9 @@ impl RunStart {
             next_issue: 0,
             last_stall: None,
             prev_pc: None,
+            line: None,
+            hits: Box::new([(0, 0); RUN_HORIZON as usize]),
+            hits_len: 0,
             journal: Box::new([(0, 0, 0); RUN_HORIZON as usize]),
             journal_len: 0,
         }
@@ -581,6 +592,8 @@ impl RunStart {
         self.next_issue = c.next_issue;
         self.last_stall = c.last_stall;
         self.prev_pc = c.prev_pc;
+        self.line = c.line;
+        debug_assert_eq!(self.hits_len, 0, "the last run's hits were recorded");
         self.journal_len = 0;
     }
 
@@ -624,6 +637,8 @@ impl RunStart {
         c.next_issue = self.next_issue;
         c.last_stall = self.last_stall;
         c.prev_pc = self.prev_pc;
+        c.line = self.line;
+        self.hits_len = 0;
     }
 }
 
@@ -974,6 +989,9 @@ pub struct Cluster {
     /// barrier release, or fence.i cutting runs back): the cycle loop then recomputes the
     /// next event over every core instead of using the one it gathered while issuing.
     rescan: bool,
+    /// The core that tries to issue first in the cycle the loop is in (`now % cores`), for
+    /// the I-cache's issue-order keys ([`fetch_order`]) without a division.
+    first: usize,
 }
 
 /// How often (in simulated cycles with activity) the run looks at the stop flag.
@@ -982,6 +1000,16 @@ const STOP_POLL: u64 = 1 << 14;
 /// The most cycles a private run goes ahead of the cluster's clock: it bounds the work a cut
 /// repeats, and a core spinning in a private loop comes back to the cycle loop this often.
 const RUN_HORIZON: u64 = 256;
+
+/// The issue-order key of core `i`'s fetch in cycle `now` of an `n`-core cluster in which
+/// core `first` (`now % n`) tries to issue first: the cycle, then the core's turn in it. The
+/// I-cache's recency ([`ICache::fetch`]); `n <= 64` (`ClusterConfig::validate`).
+#[inline]
+fn fetch_order(now: u64, i: usize, n: usize, first: usize) -> u64 {
+    debug_assert_eq!(first as u64, now % n as u64);
+    let pos = if i >= first { i - first } else { i + n - first };
+    now * 64 + pos as u64
+}
 
 /// Private runs unless the environment says `HETSIM_PRIVATE_RUNS=0` (read once per process).
 fn private_runs_default() -> bool {
@@ -1128,6 +1156,7 @@ impl Cluster {
             private_runs: private_runs_default(),
             runs: (0..cfg.cores).map(|_| RunStart::new()).collect(),
             rescan: false,
+            first: 0,
         })
     }
 
@@ -1312,6 +1341,7 @@ impl Cluster {
             self.ssr_step(now);
             self.arbitrate_banks(now);
             debug_assert_eq!(first as u64, now % n as u64);
+            self.first = first;
             // Next cycle with something to do: gathered while the cores issue (an issue
             // changes only its own core unless it sets `rescan`).
             let mut next = u64::MAX;
@@ -1937,6 +1967,10 @@ impl Cluster {
     /// most [`RUN_HORIZON`] cycles and not at or past the watchdog's cycle.
     #[inline]
     fn start_run(&mut self, i: usize, now: u64) {
+        // The last run's I-cache hits are all before this issue attempt.
+        if self.runs[i].hits_len > 0 {
+            self.record_hits(i);
+        }
         let c = &self.cores[i];
         if c.state != CoreState::Running
             || c.frep.is_some()
@@ -1945,9 +1979,7 @@ impl Cluster {
             return;
         }
         let bound = (now + RUN_HORIZON).min(self.cfg.max_cycles);
-        if c.next_issue >= bound
-            || (c.line != Some(self.icache.line_of(c.hart.pc)) && !self.icache.is_ideal())
-        {
+        if c.next_issue >= bound {
             return;
         }
         let pc = c.hart.pc;
@@ -1995,15 +2027,13 @@ impl Cluster {
             runs,
             ..
         } = self;
+        let n = cores.len();
         let c = &mut cores[i];
         let saved = &mut runs[i];
         // Runs start only while the core does not stream (`start_run`), and only SSR
         // instructions (never in a run) turn streaming on.
         debug_assert!(!c.hart.streaming());
-        // An ideal I-cache has no state: the run may cross lines (updating the fetch line as
-        // `step_core` does); otherwise it stays in the line the core fetched last.
         let ideal = icache.is_ideal();
-        let line = c.line;
         let alu = u64::from(cfg.core.alu_latency);
         let depth = cfg.fpu.queue_depth as usize;
         let offload = u64::from(cfg.fpu.offload_latency);
@@ -2021,18 +2051,34 @@ impl Cluster {
         // The journal's length, kept in a register and stored when the run ends.
         let journal = &mut saved.journal;
         let mut jlen = saved.journal_len;
+        let mut hlen = saved.hits_len;
         loop {
             let t = c.next_issue;
             let pc = c.hart.pc;
-            let pc_line = icache.line_of(pc);
-            if t >= bound || (Some(pc_line) != line && !ideal) {
+            if t >= bound {
                 break;
             }
             let d = fetch_from(code, bus.mem, cfg, pc);
             if !d.private {
                 break;
             }
-            c.line = Some(pc_line);
+            // A line change goes through the shared I-cache as in `step_core`: a hit on a
+            // line whose refill is done by `t`, recorded in the cache only once the run can
+            // no longer be cut back before it (`Cluster::record_hits`); a miss or a refill in
+            // flight ends the run (the cycle loop fetches). The ideal cache has no state.
+            let pc_line = icache.line_of(pc);
+            let old_line = c.line;
+            let crossed = old_line != Some(pc_line);
+            if crossed {
+                if !ideal {
+                    let Some(way) = icache.hit_way(pc, t) else {
+                        break;
+                    };
+                    saved.hits[hlen] = (way, fetch_order(t, i, n, (t % n as u64) as usize));
+                    hlen += 1;
+                }
+                c.line = Some(pc_line);
+            }
             let ready = c.ready_x[d.xs[0] as usize & 31]
                 .max(c.ready_x[d.xs[1] as usize & 31])
                 .max(c.ready_x[d.xd as usize & 31]);
@@ -2062,7 +2108,12 @@ impl Cluster {
             c.hart.cycle = t;
             bus.now = t;
             let Ok(retired) = execute(&d.inst, &mut c.hart, &mut bus) else {
-                break; // nothing changed: the cycle loop issues it and reports the trap
+                // Nothing changed: the cycle loop fetches and issues it and reports the trap.
+                if crossed {
+                    c.line = old_line;
+                    hlen -= usize::from(!ideal);
+                }
+                break;
             };
             c.prev_pc = Some(pc);
             c.counters.instructions += 1;
@@ -2089,6 +2140,29 @@ impl Cluster {
             }
         }
         saved.journal_len = jlen;
+        saved.hits_len = hlen;
+    }
+
+    /// Records core `k`'s private-run I-cache hits in the shared I-cache (`RunStart::hits`):
+    /// once the cycle loop has reached them (after the core's next issue attempt, before its
+    /// next run starts) or before anything looks at the cache's recency or counters (a miss,
+    /// `fence.i`, the report).
+    fn record_hits(&mut self, k: usize) {
+        let r = &mut self.runs[k];
+        for &(way, order) in &r.hits[..r.hits_len] {
+            self.icache.record_hit(way, order);
+        }
+        r.hits_len = 0;
+    }
+
+    /// [`Cluster::record_hits`] for every core (after a cut back to the current cycle, every
+    /// pending hit is in the past).
+    fn record_all_hits(&mut self) {
+        for k in 0..self.cores.len() {
+            if self.runs[k].hits_len > 0 {
+                self.record_hits(k);
+            }
+        }
     }
 
     /// Cuts core `k`'s private run back so that it has made no issue attempt at or after
@@ -2112,6 +2186,7 @@ impl Cluster {
         for k in 0..self.cores.len() {
             self.rewind(k, limit);
         }
+        self.record_all_hits();
     }
 
     /// Cuts the other cores' private runs back to where the cycle loop has them while core
@@ -2141,7 +2216,22 @@ impl Cluster {
         // Fetch through the I-cache (one lookup per line change).
         let line = self.icache.line_of(pc);
         if c.line != Some(line) {
-            let ready = self.icache.fetch(pc, now);
+            let n = self.cores.len();
+            if !self.icache.is_ideal()
+                && self.icache.hit_way(pc, u64::MAX).is_none()
+                && self.runs.iter().any(|r| r.hits_len > 0)
+            {
+                // A miss picks its victim by recency: other cores' runs first go back to
+                // this point of the cycle (dropping their later hits) and the hits before
+                // it are recorded. A cut core's next issue moves back: rescan.
+                self.settle(now, i);
+                self.record_all_hits();
+                self.rescan = true;
+            }
+            let ready = self
+                .icache
+                .fetch(pc, now, fetch_order(now, i, n, self.first));
+            let c = &mut self.cores[i];
             if ready > now {
                 c.stall(StallCause::ICache, now, ready);
                 return Ok(());
@@ -2367,6 +2457,7 @@ impl Cluster {
             Retired::FenceI => {
                 // The other cores' runs ahead must not have used the old code.
                 self.settle(now, i);
+                self.record_all_hits();
                 self.rescan = true;
                 for cc in &mut self.code {
                     cc.insts.fill(None);

@@ -1227,3 +1227,76 @@ fn a_private_run_cut_at_every_cycle_equals_the_cycle_loop() {
     assert!(k.stall(StallCause::FpuQueueFull) > 0 && k.stall(StallCause::Control) > 0);
     assert!(ran > 0);
 }
+
+/// Private runs cross I-cache lines that hit (their hits are recorded later, in issue
+/// order); a miss while another core's run holds later hits first cuts that run back. Core 1
+/// spins in a private loop over two lines of a 2-set, 2-way cache of 16-byte lines while core
+/// 0 walks straight-line code through new lines of both sets, each a miss whose LRU victim is
+/// either core 1's line or core 0's previous one. With runs on, the report (cycles, misses,
+/// every stall), the stop cycle and both cores' registers equal the cycle-by-cycle run; and
+/// a run of core 1 does cross its lines.
+#[test]
+fn private_runs_cross_i_cache_lines_and_misses_see_the_cycle_loops_lru() {
+    // Core 0's straight-line code (40 instructions: 10 lines, each a miss) ends with `last`.
+    let program_with = |last: u32| {
+        let mut p = vec![
+            csrrs(T3, 0xF14, 0), // 0: t3 = hart id
+            periph_t2(),         // 1
+            bne(T3, 0, 4 * 43),  // 2: core 1 -> its loop at 45
+            NOP,                 // 3: core 0 from here
+        ];
+        p.extend((0..40).map(|k| addi(T0, T0, k)));
+        p.push(last); // 44
+                      // 45: core 1's loop, six addi over two lines, then back.
+        p.extend([addi(T1, T1, 1); 6]);
+        p.push(jal(0, -24));
+        p
+    };
+    let mut c = cfg(2);
+    c.icache = ICacheConfig::Cache {
+        size: 64,
+        ways: 2,
+        line: 16,
+        miss_latency: 3,
+    };
+    let p = program_with(exit_store());
+    let mut outcomes = Vec::new();
+    for runs in [false, true] {
+        let mut cl = Cluster::new(&c, &program(&p)).unwrap();
+        cl.set_private_runs(runs);
+        let r = cl.run().unwrap();
+        check_accounting(&r);
+        assert!(r.icache_misses >= 10, "{} misses", r.icache_misses);
+        outcomes.push((r, cl.now(), cl.hart(0).x, cl.hart(1).x, cl.hart(1).pc));
+    }
+    assert!(
+        outcomes[0] == outcomes[1],
+        "runs off / on:\n{:?}\n{:?}",
+        outcomes[0],
+        outcomes[1]
+    );
+    // Core 0 spinning on its last line instead: both cores' lines stay in. Then one run of
+    // core 1 goes round its loop, crossing its two lines.
+    let mut cl = Cluster::new(&c, &program(&program_with(jal(0, 0)))).unwrap();
+    cl.set_private_runs(false);
+    cl.cfg.max_cycles = 300;
+    assert!(cl.run().is_err(), "stopped by the watchdog");
+    assert!(
+        cl.hart(1).pc >= map::L2_BASE + 4 * 45,
+        "core 1 is in its loop"
+    );
+    let t = cl.cores[1].next_issue;
+    cl.cfg.max_cycles = 1_000;
+    cl.runs[1].save(&cl.cores[1], t + 50);
+    cl.cores[1].run_saved = true;
+    cl.private_run(1, t + 50);
+    assert!(
+        cl.cores[1].next_issue >= t + 40,
+        "the run went round the loop"
+    );
+    assert!(
+        cl.runs[1].hits_len >= 8,
+        "{} line crossings",
+        cl.runs[1].hits_len
+    );
+}
