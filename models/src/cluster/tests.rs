@@ -302,18 +302,23 @@ fn dma_copy_timing_and_data() {
     assert_eq!(c.mem.slice(map::TCDM_BASE, 200).unwrap(), &pattern[..]);
 }
 
+/// A 64-byte I-cache: 2 sets of 2 ways of 16-byte (4-instruction) lines.
+fn tiny_icache(miss_latency: u32) -> ICacheConfig {
+    ICacheConfig::Cache {
+        size: 64,
+        ways: 2,
+        line: 16,
+        miss_latency,
+    }
+}
+
 #[test]
 fn icache_misses_stall_fetch() {
     // 16-byte lines (4 instructions), miss latency 5. Line 0 misses at cycle 0 (ready 5):
     // instructions 0-3 issue at 5..8; instruction 4 starts line 1, which misses at 9 (ready
     // 14): instructions 4-7 issue at 14..17; the last is the exit store: cycles = 18.
     let mut c = cfg(1);
-    c.icache = ICacheConfig::Cache {
-        size: 64,
-        ways: 2,
-        line: 16,
-        miss_latency: 5,
-    };
+    c.icache = tiny_icache(5);
     let mut p = vec![periph_t2()];
     p.extend([NOP; 6]);
     p.push(exit_store());
@@ -1253,12 +1258,7 @@ fn private_runs_cross_i_cache_lines_and_misses_see_the_cycle_loops_lru() {
         p
     };
     let mut c = cfg(2);
-    c.icache = ICacheConfig::Cache {
-        size: 64,
-        ways: 2,
-        line: 16,
-        miss_latency: 3,
-    };
+    c.icache = tiny_icache(3);
     let p = program_with(exit_store());
     let mut outcomes = Vec::new();
     for runs in [false, true] {
