@@ -840,6 +840,16 @@ fn fetch_from(code: &mut [CodeCache], mem: &mut Memory, cfg: &ClusterConfig, pc:
     decode_at(code, mem, cfg, pc)
 }
 
+/// The cached decoded instruction at `pc`, by reference (no copy of the entry), if the first
+/// code cache holds it.
+#[inline]
+fn cached_at(code: &[CodeCache], pc: u32) -> Option<&Decoded> {
+    let c = code.first()?;
+    c.insts
+        .get((pc.wrapping_sub(c.base) / 4) as usize)?
+        .as_ref()
+}
+
 /// Decodes the instruction at `pc` and caches it (`fetch_from`'s miss path).
 #[inline(never)]
 fn decode_at(code: &mut [CodeCache], mem: &mut Memory, cfg: &ClusterConfig, pc: u32) -> Decoded {
@@ -2058,7 +2068,14 @@ impl Cluster {
             if t >= bound {
                 break;
             }
-            let d = fetch_from(code, bus.mem, cfg, pc);
+            // The entry in place (a copy of it costs a store-to-load round trip per field).
+            let miss;
+            let d = if let Some(d) = cached_at(code, pc) {
+                d
+            } else {
+                miss = decode_at(code, bus.mem, cfg, pc);
+                &miss
+            };
             if !d.private {
                 break;
             }
