@@ -596,24 +596,14 @@ pub(crate) fn streamed<B: Bus + ?Sized>(
         value_of(inst.rd),
     ];
     let rs1 = hart.x[inst.rs1 as usize & 31];
-    let (value, flags, to_f) = fp_compute(&inst, hart, operands, rs1)?;
+    let result = fp_compute(&inst, hart, operands, rs1)?;
     if let Some(addr) = write {
-        debug_assert!(to_f);
+        debug_assert!(result.2);
         debug_assert_eq!(addr % crate::ssr::ELEMENT_BYTES, 0);
-        bus.store(addr, Size::Word, value)
+        bus.store(addr, Size::Word, result.0)
             .map_err(|f| Exception::StoreAccessFault(f.addr))?;
-        hart.set_fs_dirty();
-    } else if to_f {
-        hart.f[rd] = value;
-        hart.set_fs_dirty();
-    } else if rd != 0 {
-        hart.x[rd] = value;
     }
-    if flags != 0 {
-        hart.fflags |= flags;
-        hart.set_fs_dirty();
-    }
-    hart.pc = hart.pc.wrapping_add(4);
+    retire_fp(hart, rd, result, write.is_some());
     let ssr = hart.ssr.as_deref_mut().ok_or(illegal)?;
     for r in 0..STREAMS {
         if uses.reads(r) {
@@ -694,9 +684,20 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
         f[inst.rd as usize & 31],
     ];
     let rd = inst.rd as usize & 31;
-    let (value, flags, to_f) = fp_compute(inst, hart, operands, rs1)?;
+    let result = fp_compute(inst, hart, operands, rs1)?;
+    retire_fp(hart, rd, result, false);
+    Ok(Retired::Normal)
+}
+
+/// Retires an FP computation ([`fp_compute`]'s value, flags and whether the destination is
+/// an f register): the value into f[`rd`] (unless `stored`: a streamed destination already
+/// took it) or x[`rd`] (never x0), the flags accrued, the pc moved on.
+#[inline(always)]
+fn retire_fp(hart: &mut Hart, rd: usize, (value, flags, to_f): (u32, u8, bool), stored: bool) {
     if to_f {
-        hart.f[rd] = value;
+        if !stored {
+            hart.f[rd] = value;
+        }
         hart.set_fs_dirty();
     } else if rd != 0 {
         hart.x[rd] = value;
@@ -706,7 +707,6 @@ fn execute_fp(inst: &Inst, hart: &mut Hart, rs1: u32) -> Result<Retired, Excepti
         hart.set_fs_dirty();
     }
     hart.pc = hart.pc.wrapping_add(4);
-    Ok(Retired::Normal)
 }
 
 /// The result of an FP computation (an `is_fp` operation that is not a load or store): (value,
