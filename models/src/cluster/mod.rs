@@ -2208,7 +2208,8 @@ impl Cluster {
 
     /// Cuts the other cores' private runs back to where the cycle loop has them while core
     /// `i` issues in cycle `now`: the cores before `i` in the cycle's order (core `now % N`
-    /// first) have made their attempt of cycle `now`, the cores after it have not.
+    /// first) have made their attempt of cycle `now`, the cores after it have not. The runs'
+    /// I-cache hits left are then all before this point and are recorded.
     fn settle(&mut self, now: u64, i: usize) {
         let n = self.cores.len();
         let first = (now % n as u64) as usize;
@@ -2219,6 +2220,7 @@ impl Cluster {
                 self.rewind(k, limit);
             }
         }
+        self.record_all_hits();
     }
 
     /// Tries to issue core `i`'s next instruction at cycle `now`.
@@ -2240,9 +2242,8 @@ impl Cluster {
             {
                 // A miss picks its victim by recency: other cores' runs first go back to
                 // this point of the cycle (dropping their later hits) and the hits before
-                // it are recorded. A cut core's next issue moves back: rescan.
+                // it are recorded (`settle`). A cut core's next issue moves back: rescan.
                 self.settle(now, i);
-                self.record_all_hits();
                 self.rescan = true;
             }
             let ready = self
@@ -2474,7 +2475,6 @@ impl Cluster {
             Retired::FenceI => {
                 // The other cores' runs ahead must not have used the old code.
                 self.settle(now, i);
-                self.record_all_hits();
                 self.rescan = true;
                 for cc in &mut self.code {
                     cc.insts.fill(None);
