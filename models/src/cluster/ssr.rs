@@ -49,6 +49,10 @@ pub struct BankReservations {
     max_horizon: u64,
     base: u64,
     bits: Vec<u64>,
+    /// One past the latest cycle holding a recorded reservation (0: none yet). At or after
+    /// it every bitset is clear, so a cluster whose streams are idle neither clears nor
+    /// reads the ring ([`BankReservations::advance`], [`BankReservations::for_each`]).
+    hi: u64,
     /// Reservations made so far: one per stream element access of the TCDM (the energy
     /// model's counter; counted here, not per simulated cycle, because the cluster skips
     /// cycles in which nothing issues).
@@ -66,6 +70,7 @@ impl BankReservations {
             max_horizon: (MAX_WORDS / words as u64).next_power_of_two().max(horizon),
             base: 0,
             bits: vec![0; words * horizon as usize],
+            hi: 0,
             made: 0,
         }
     }
@@ -83,6 +88,11 @@ impl BankReservations {
         if now <= self.base {
             return;
         }
+        if self.hi <= self.base {
+            // Nothing recorded at or after `base`: the ring is clear already.
+            self.base = now;
+            return;
+        }
         let gap = (now - self.base).min(self.horizon);
         for c in self.base..self.base + gap {
             let s = self.slot(c);
@@ -98,7 +108,7 @@ impl BankReservations {
 
     /// True when `bank` is reserved in `cycle`.
     pub fn is_reserved(&self, cycle: u64, bank: u32) -> bool {
-        if cycle < self.base || cycle >= self.base + self.horizon {
+        if cycle < self.base || cycle >= self.hi.min(self.base + self.horizon) {
             return false;
         }
         let s = self.slot(cycle) + bank as usize / 64;
@@ -107,7 +117,7 @@ impl BankReservations {
 
     /// Calls `f` for every bank reserved in `cycle`.
     pub fn for_each(&self, cycle: u64, mut f: impl FnMut(u32)) {
-        if cycle < self.base || cycle >= self.base + self.horizon {
+        if cycle < self.base || cycle >= self.hi.min(self.base + self.horizon) {
             return;
         }
         let s = self.slot(cycle);
@@ -129,6 +139,7 @@ impl BankReservations {
             max_horizon: self.max_horizon,
             base: self.base,
             bits: vec![0; self.words * need as usize],
+            hi: self.hi,
             made: self.made,
         };
         for c in self.base..self.base + self.horizon {
@@ -162,6 +173,7 @@ impl BankReservations {
         }
         let s = self.slot(t) + w;
         self.bits[s] |= bit;
+        self.hi = self.hi.max(t + 1);
         t
     }
 }
@@ -644,6 +656,32 @@ mod tests {
         assert!(r.is_reserved(far - 1, 1));
         assert_eq!(r.horizon, r.max_horizon);
         assert_eq!(r.max_horizon as usize * r.words, MAX_WORDS as usize);
+    }
+
+    /// Past the last recorded reservation the ring is clear: advancing skips clearing it
+    /// (the `hi` watermark), and reservations made after a long idle stretch are seen and
+    /// forgotten like any other.
+    #[test]
+    fn idle_reservations_skip_the_ring() {
+        let mut r = BankReservations::new(64);
+        r.advance(50); // nothing recorded yet
+        assert_eq!(r.base, 50);
+        assert_eq!(r.reserve_first_free(7, 60), 60);
+        assert_eq!(r.reserve_first_free(7, 60), 61);
+        r.advance(61);
+        assert!(!r.is_reserved(60, 7) && r.is_reserved(61, 7));
+        let mut seen = vec![];
+        r.for_each(61, |b| seen.push(b));
+        assert_eq!(seen, [7]);
+        r.advance(62); // the watermark: everything recorded is in the past
+        assert!(r.bits.iter().all(|&w| w == 0));
+        r.advance(100_000); // a jump far past the horizon: nothing to clear
+        assert_eq!(r.base, 100_000);
+        assert_eq!(r.reserve_first_free(3, 100_002), 100_002);
+        assert!(r.is_reserved(100_002, 3) && !r.is_reserved(100_001, 3));
+        assert!(!r.is_reserved(100_003, 3));
+        r.advance(100_003);
+        assert!(r.bits.iter().all(|&w| w == 0));
     }
 
     /// Hand-derived: a 6-element read stream launched at cycle 10 (launch latency 1, TCDM
