@@ -832,10 +832,8 @@ struct CodeCache {
 /// cached when `pc` lies in a code segment).
 #[inline]
 fn fetch_from(code: &mut [CodeCache], mem: &mut Memory, cfg: &ClusterConfig, pc: u32) -> Decoded {
-    if let Some(c) = code.first() {
-        if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
-            return *d;
-        }
+    if let Some(d) = cached_at(code, pc) {
+        return *d;
     }
     decode_at(code, mem, cfg, pc)
 }
@@ -2006,10 +2004,8 @@ impl Cluster {
     #[inline]
     fn private_at(&mut self, pc: u32) -> bool {
         // The flag alone from the code cache (no copy of the whole entry).
-        if let Some(c) = self.code.first() {
-            if let Some(Some(d)) = c.insts.get((pc.wrapping_sub(c.base) / 4) as usize) {
-                return d.private;
-            }
+        if let Some(d) = cached_at(&self.code, pc) {
+            return d.private;
         }
         self.fetch_slow(pc).private
     }

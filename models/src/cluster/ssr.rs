@@ -106,9 +106,16 @@ impl BankReservations {
         self.made
     }
 
+    /// True when `cycle`'s bitset is in the ring and may hold a reservation: at or after
+    /// `base`, inside the horizon and before the watermark `hi`.
+    #[inline]
+    fn may_hold(&self, cycle: u64) -> bool {
+        cycle >= self.base && cycle < self.hi.min(self.base + self.horizon)
+    }
+
     /// True when `bank` is reserved in `cycle`.
     pub fn is_reserved(&self, cycle: u64, bank: u32) -> bool {
-        if cycle < self.base || cycle >= self.hi.min(self.base + self.horizon) {
+        if !self.may_hold(cycle) {
             return false;
         }
         let s = self.slot(cycle) + bank as usize / 64;
@@ -117,7 +124,7 @@ impl BankReservations {
 
     /// Calls `f` for every bank reserved in `cycle`.
     pub fn for_each(&self, cycle: u64, mut f: impl FnMut(u32)) {
-        if cycle < self.base || cycle >= self.hi.min(self.base + self.horizon) {
+        if !self.may_hold(cycle) {
             return;
         }
         let s = self.slot(cycle);
